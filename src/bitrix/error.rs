@@ -1,0 +1,242 @@
+//! What Bitrix24 answered when a call failed: one typed error for REST and OAuth calls, with
+//! every error code of the protocol doc's table (§2, §3) and unknown codes kept verbatim.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+macro_rules! error_codes {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $code:literal,)* }) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub enum $name {
+            $(
+                #[doc = concat!("`", $code, "`")]
+                $variant,
+            )*
+            /// A code this build does not know, kept as Bitrix24 sent it.
+            Other(String),
+        }
+
+        impl $name {
+            /// Maps the `error` field of an answer; codes are matched exactly, as sent.
+            pub fn parse(code: &str) -> Self {
+                match code {
+                    $($code => Self::$variant,)*
+                    other => Self::Other(other.to_owned()),
+                }
+            }
+
+            /// The code as Bitrix24 writes it.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(Self::$variant => $code,)*
+                    Self::Other(code) => code,
+                }
+            }
+        }
+    };
+}
+
+error_codes!(
+    /// Error codes of the REST API (protocol doc §3, §4, §5, §6).
+    ErrorCode {
+        ExpiredToken => "expired_token",
+        InvalidToken => "invalid_token",
+        NoAuthFound => "NO_AUTH_FOUND",
+        ErrorOauth => "ERROR_OAUTH",
+        ApplicationNotFound => "APPLICATION_NOT_FOUND",
+        NotInstalled => "NOT_INSTALLED",
+        AuthorizationError => "authorization_error",
+        MethodConfirmWaiting => "METHOD_CONFIRM_WAITING",
+        MethodConfirmDenied => "METHOD_CONFIRM_DENIED",
+        InsufficientScope => "insufficient_scope",
+        AccessDenied => "ACCESS_DENIED",
+        InvalidCredentials => "INVALID_CREDENTIALS",
+        UserAccessError => "user_access_error",
+        WrongAuthType => "WRONG_AUTH_TYPE",
+        InvalidRequest => "INVALID_REQUEST",
+        BatchLengthExceeded => "ERROR_BATCH_LENGTH_EXCEEDED",
+        MethodNotFound => "ERROR_METHOD_NOT_FOUND",
+        BatchMethodNotAllowed => "ERROR_BATCH_METHOD_NOT_ALLOWED",
+        OperationTimeLimit => "OPERATION_TIME_LIMIT",
+        InternalServerError => "INTERNAL_SERVER_ERROR",
+        UnexpectedAnswer => "ERROR_UNEXPECTED_ANSWER",
+        QueryLimitExceeded => "QUERY_LIMIT_EXCEEDED",
+        OverloadLimit => "OVERLOAD_LIMIT",
+        PortalDeleted => "PORTAL_DELETED",
+        StatusError => "STATUS_ERROR",
+        ErrorArgument => "ERROR_ARGUMENT",
+        PlacementNotFound => "ERROR_PLACEMENT_NOT_FOUND",
+        WrongHandlerUrl => "ERROR_WRONG_HANDLER_URL",
+        UnsupportedProtocol => "ERROR_UNSUPPORTED_PROTOCOL",
+        PlacementMaxCount => "ERROR_PLACEMENT_MAX_COUNT",
+        EmptyHandlerUrl => "EMPTY_ERROR_HANDLER_URL",
+        EventNotFound => "ERROR_EVENT_NOT_FOUND",
+        HandlerAlreadyExists => "ERROR_HANDLER_ALREADY_EXIST",
+        HandlerNotFound => "ERROR_HANDLER_NOT_FOUND",
+    }
+);
+
+impl ErrorCode {
+    /// The token is not (or no longer) usable: refreshing may help, re-authorising will.
+    pub fn is_auth_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::ExpiredToken
+                | Self::InvalidToken
+                | Self::NoAuthFound
+                | Self::ErrorOauth
+                | Self::AuthorizationError
+        )
+    }
+
+    /// The app is gone from the portal (uninstalled, portal deleted).
+    pub fn is_app_gone(&self) -> bool {
+        matches!(
+            self,
+            Self::ApplicationNotFound | Self::NotInstalled | Self::PortalDeleted
+        )
+    }
+
+    /// The portal asks us to slow down.
+    pub fn is_rate_limit(&self) -> bool {
+        matches!(
+            self,
+            Self::QueryLimitExceeded | Self::OperationTimeLimit | Self::OverloadLimit
+        )
+    }
+}
+
+error_codes!(
+    /// Error codes of the OAuth server (protocol doc §2).
+    OAuthErrorCode {
+        InvalidRequest => "invalid_request",
+        InvalidClient => "invalid_client",
+        InvalidGrant => "invalid_grant",
+        BadVerificationCode => "bad_verification_code",
+        InsufficientScope => "insufficient_scope",
+        InvalidScope => "invalid_scope",
+        PaymentRequired => "PAYMENT_REQUIRED",
+        WrongClient => "wrong_client",
+        ExpiredToken => "expired_token",
+        InvalidToken => "invalid_token",
+    }
+);
+
+impl OAuthErrorCode {
+    /// The grant (code or refresh token) is dead: only a new authorisation helps.
+    pub fn is_dead_grant(&self) -> bool {
+        matches!(self, Self::InvalidGrant | Self::BadVerificationCode)
+    }
+}
+
+/// A failed call to Bitrix24, as precise as the answer allows.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The portal answered with a REST error envelope.
+    #[error("Bitrix24 answered {status} {}: {description}", code.as_str())]
+    Api {
+        /// HTTP status of the answer.
+        status: StatusCode,
+        /// The `error` field.
+        code: ErrorCode,
+        /// The `error_description` field (Bitrix24's text, for logs only).
+        description: String,
+        /// When the portal says it may be called again (`Retry-After` or `operating_reset_at`).
+        retry_after: Option<Duration>,
+    },
+    /// The OAuth server refused (even when it said so with HTTP 200).
+    #[error("the OAuth server refused: {}", code.as_str())]
+    OAuth {
+        /// The `error` field.
+        code: OAuthErrorCode,
+        /// The `error_description` field.
+        description: String,
+    },
+    /// The portal was renamed: it answered a redirect that we do not follow blindly
+    /// (protocol doc §3, "Portal renamed").
+    #[error("the portal moved to {location}")]
+    Moved {
+        /// The `Location` header.
+        location: String,
+    },
+    /// No answer in time.
+    #[error("Bitrix24 did not answer in time")]
+    Timeout,
+    /// No connection could be made, or it broke.
+    #[error("Bitrix24 could not be reached: {0}")]
+    Unreachable(String),
+    /// An answer that is neither a result nor an error envelope.
+    #[error("Bitrix24 gave an unexpected answer (HTTP {status}): {detail}")]
+    Unexpected {
+        /// HTTP status of the answer.
+        status: StatusCode,
+        /// What was wrong with it.
+        detail: String,
+    },
+    /// A request we refused to send (an endpoint outside policy, a malformed method name).
+    #[error("refused to call Bitrix24: {0}")]
+    Refused(String),
+}
+
+impl Error {
+    /// The REST error code, if the portal answered with one.
+    pub fn code(&self) -> Option<&ErrorCode> {
+        match self {
+            Self::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Whether the same call may succeed later without anything changing on our side.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Api { status, code, .. } => code.is_rate_limit() || status.is_server_error(),
+            Self::Timeout | Self::Unreachable(_) => true,
+            _ => false,
+        }
+    }
+
+    pub(crate) fn from_transport(err: reqwest::Error) -> Self {
+        if err.is_timeout() {
+            return Self::Timeout;
+        }
+        // Without the URL: `app.info` carries a token in its query string (protocol doc §2).
+        let err = err.without_url();
+        let mut text = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        Self::Unreachable(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_codes_round_trip_and_unknown_are_kept() {
+        for code in ["expired_token", "QUERY_LIMIT_EXCEEDED", "STATUS_ERROR", "PORTAL_DELETED"] {
+            let parsed = ErrorCode::parse(code);
+            assert!(!matches!(parsed, ErrorCode::Other(_)), "{code} unknown");
+            assert_eq!(parsed.as_str(), code);
+        }
+        assert_eq!(ErrorCode::parse("SOMETHING_NEW"), ErrorCode::Other("SOMETHING_NEW".into()));
+        assert_eq!(OAuthErrorCode::parse("wrong_client"), OAuthErrorCode::WrongClient);
+        assert!(OAuthErrorCode::parse("invalid_grant").is_dead_grant());
+    }
+
+    #[test]
+    fn classes_of_codes() {
+        assert!(ErrorCode::ExpiredToken.is_auth_failure());
+        assert!(ErrorCode::QueryLimitExceeded.is_rate_limit());
+        assert!(ErrorCode::OperationTimeLimit.is_rate_limit());
+        assert!(!ErrorCode::StatusError.is_rate_limit());
+        assert!(ErrorCode::NotInstalled.is_app_gone());
+    }
+}

@@ -1,0 +1,223 @@
+//! The Bitrix24 REST client: `client_endpoint + method`, a JSON body carrying `auth`, and the
+//! success and error envelopes of protocol doc §3 turned into [`Success`] or [`Error`].
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::{StatusCode, header};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use url::Url;
+
+use super::error::{Error, ErrorCode};
+use super::types::AccessToken;
+
+/// A successful REST answer: the `result` plus the paging fields Bitrix24 hoists out of it.
+#[derive(Debug)]
+pub struct Success<T> {
+    /// The method's result.
+    pub result: T,
+    /// Offset of the next page, for list methods.
+    pub next: Option<u64>,
+    /// Total number of items, for list methods.
+    pub total: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    result: Option<Value>,
+    next: Option<u64>,
+    total: Option<u64>,
+    error: Option<String>,
+    error_description: Option<String>,
+    time: Option<Timing>,
+}
+
+#[derive(Deserialize)]
+struct Timing {
+    operating_reset_at: Option<u64>,
+}
+
+/// Calls REST methods on portals. Cheap to clone; shares one connection pool.
+#[derive(Clone, Debug)]
+pub struct RestClient {
+    http: reqwest::Client,
+    allow_http: bool,
+}
+
+impl RestClient {
+    /// Wraps the app's one HTTP client. With `allow_http` off, endpoints that are not `https`
+    /// are refused before anything is sent.
+    pub fn new(http: reqwest::Client, allow_http: bool) -> Self {
+        Self { http, allow_http }
+    }
+
+    /// Calls `method` at `endpoint` (a `client_endpoint` such as `https://x.bitrix24.com/rest/`)
+    /// with `params` (a JSON object) and the user's token.
+    #[tracing::instrument(skip(self, token, params), fields(endpoint = %endpoint))]
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        endpoint: &Url,
+        method: &str,
+        token: &AccessToken,
+        params: Value,
+    ) -> Result<Success<T>, Error> {
+        let url = self.method_url(endpoint, method)?;
+        let mut body = match params {
+            Value::Object(map) => map,
+            Value::Null => Map::new(),
+            _ => return Err(Error::Refused("parameters must be a JSON object".into())),
+        };
+        body.insert("auth".into(), Value::String(token.expose().to_owned()));
+
+        let response = self
+            .http
+            .post(url)
+            .header(header::ACCEPT, "application/json")
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| Error::from_transport(e))?;
+        let status = response.status();
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            return Err(Error::Moved { location });
+        }
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| Error::from_transport(e))?;
+        parse_envelope(status, &bytes, retry_after)
+    }
+
+    fn method_url(&self, endpoint: &Url, method: &str) -> Result<Url, Error> {
+        let method_ok = !method.is_empty()
+            && method.len() <= 100
+            && method
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_');
+        if !method_ok {
+            return Err(Error::Refused(format!("not a REST method name: {method:?}")));
+        }
+        match endpoint.scheme() {
+            "https" => {}
+            "http" if self.allow_http => {}
+            other => {
+                return Err(Error::Refused(format!(
+                    "endpoint scheme {other:?} is not allowed (B24_ALLOW_HTTP is off)"
+                )));
+            }
+        }
+        if endpoint.cannot_be_a_base() || !endpoint.path().ends_with('/') {
+            return Err(Error::Refused(format!("not a REST endpoint: {endpoint}")));
+        }
+        endpoint
+            .join(method)
+            .map_err(|e| Error::Refused(format!("bad endpoint: {e}")))
+    }
+}
+
+pub(crate) fn parse_envelope<T: DeserializeOwned>(
+    status: StatusCode,
+    bytes: &[u8],
+    retry_after: Option<Duration>,
+) -> Result<Success<T>, Error> {
+    let envelope: Envelope = serde_json::from_slice(bytes).map_err(|e| Error::Unexpected {
+        status,
+        detail: format!("not a JSON envelope: {e}"),
+    })?;
+    if let Some(code) = envelope.error {
+        let retry_after = retry_after.or_else(|| {
+            let reset_at = envelope.time?.operating_reset_at?;
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
+            Some(Duration::from_secs(reset_at.saturating_sub(now)))
+        });
+        return Err(Error::Api {
+            status,
+            code: ErrorCode::parse(&code),
+            description: envelope.error_description.unwrap_or_default(),
+            retry_after,
+        });
+    }
+    let Some(result) = envelope.result.filter(|_| status.is_success()) else {
+        return Err(Error::Unexpected {
+            status,
+            detail: "no result and no error".into(),
+        });
+    };
+    let result = serde_json::from_value(result).map_err(|e| Error::Unexpected {
+        status,
+        detail: format!("result of an unexpected shape: {e}"),
+    })?;
+    Ok(Success {
+        result,
+        next: envelope.next,
+        total: envelope.total,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn success_envelope_keeps_paging_fields() {
+        let body = br#"{"result":["a","b"],"next":50,"total":120,"time":{"start":1.0}}"#;
+        let ok: Success<Vec<String>> = parse_envelope(StatusCode::OK, body, None).expect("ok");
+        assert_eq!(ok.result, ["a", "b"]);
+        assert_eq!((ok.next, ok.total), (Some(50), Some(120)));
+    }
+
+    #[test]
+    fn error_envelope_becomes_a_typed_error() {
+        let body = br#"{"error":"QUERY_LIMIT_EXCEEDED","error_description":"Too many requests"}"#;
+        let err = parse_envelope::<Value>(
+            StatusCode::SERVICE_UNAVAILABLE,
+            body,
+            Some(Duration::from_secs(2)),
+        )
+        .expect_err("error");
+        match err {
+            Error::Api { status, code, retry_after, .. } => {
+                assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+                assert_eq!(code, ErrorCode::QueryLimitExceeded);
+                assert_eq!(retry_after, Some(Duration::from_secs(2)));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn garbage_is_unexpected_not_a_panic() {
+        for body in [&b"<html>"[..], b"", b"{}", b"{\"result\":1}"] {
+            let err = parse_envelope::<String>(StatusCode::OK, body, None).expect_err("error");
+            assert!(matches!(err, Error::Unexpected { .. }), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn method_names_and_schemes_are_checked_before_sending() {
+        let client = RestClient::new(reqwest::Client::new(), false);
+        let https = Url::parse("https://acme.bitrix24.com/rest/").expect("url");
+        let http = Url::parse("http://acme.bitrix24.com/rest/").expect("url");
+        assert_eq!(
+            client.method_url(&https, "im.user.status.set").expect("ok").as_str(),
+            "https://acme.bitrix24.com/rest/im.user.status.set"
+        );
+        assert!(client.method_url(&https, "../../oauth/token").is_err());
+        assert!(client.method_url(&https, "profile?x=1").is_err());
+        assert!(client.method_url(&http, "profile").is_err());
+        assert!(RestClient::new(reqwest::Client::new(), true).method_url(&http, "profile").is_ok());
+    }
+}

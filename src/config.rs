@@ -1,0 +1,359 @@
+//! Configuration: environment variables (and a `.env` file) with the same names as the command
+//! line flags, validated once at start-up into a typed [`Config`]. Every refusal is one line
+//! that says how to fix it.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use rand::distr::{Alphanumeric, SampleString};
+use url::Url;
+
+use crate::bitrix::types::ClientSecret;
+use crate::store::MasterKey;
+use crate::store::crypto::KeyError;
+
+/// Where demo mode keeps its generated master key.
+pub const DEMO_SECRET_FILE: &str = "data/secret.key";
+
+/// The command line and environment, as typed by the operator.
+#[derive(Parser, Debug)]
+#[command(
+    name = "b24-status",
+    version,
+    about = "Bitrix24 app backend: every employee sets their own messenger status.",
+    long_about = "Bitrix24 app backend: every employee sets their own messenger status.\n\n\
+        Two modes:\n  \
+        production  B24_CLIENT_ID and B24_CLIENT_SECRET (from the Bitrix24 vendor account) and\n              \
+        APP_SECRET are set; the app talks to real portals over HTTPS.\n  \
+        demo        neither credential is set: a built-in Bitrix24 emulator (OAuth server and one\n              \
+        portal) starts on loopback, so the app can be tried without any account.\n\n\
+        Every flag can be given as the environment variable named in brackets, or in a .env file."
+)]
+pub struct Cli {
+    /// The app's client_id from the Bitrix24 vendor account.
+    #[arg(long = "b24-client-id", env = "B24_CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// The app's client_secret; sent to B24_OAUTH_URL and nowhere else.
+    #[arg(long = "b24-client-secret", env = "B24_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+    /// The Bitrix24 OAuth server.
+    #[arg(long = "b24-oauth-url", env = "B24_OAUTH_URL", default_value = "https://oauth.bitrix.info")]
+    pub oauth_url: String,
+    /// The app's public base URL, from which handler URLs are built.
+    #[arg(long = "public-url", env = "PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_url: String,
+    /// Address to listen on.
+    #[arg(long = "listen-addr", env = "LISTEN_ADDR", default_value = "127.0.0.1:8080")]
+    pub listen_addr: String,
+    /// The SQLite database; the file and its folder are created if missing.
+    #[arg(long = "database-url", env = "DATABASE_URL", default_value = "sqlite://data/b24-status.db")]
+    pub database_url: String,
+    /// Base64 of at least 32 random bytes: encrypts tokens at rest and signs sessions.
+    #[arg(long = "app-secret", env = "APP_SECRET", hide_env_values = true)]
+    pub app_secret: Option<String>,
+    /// The previous APP_SECRET while rotating: still decrypts, never encrypts.
+    #[arg(long = "app-secret-previous", env = "APP_SECRET_PREVIOUS", hide_env_values = true)]
+    pub app_secret_previous: Option<String>,
+    /// Development only: accept http:// and loopback portal and OAuth endpoints.
+    #[arg(long = "b24-allow-http", env = "B24_ALLOW_HTTP", default_value = "false", value_parser = clap::builder::BoolishValueParser::new())]
+    pub allow_http: bool,
+    /// Log format.
+    #[arg(long = "log-format", env = "LOG_FORMAT", value_enum, default_value = "pretty")]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable, coloured when on a terminal.
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Which Bitrix24 the app talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Real portals, configured credentials.
+    Production,
+    /// The built-in emulator with generated credentials.
+    Demo,
+}
+
+/// A start-up refusal: one line, saying what to change.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    fn new(text: impl Into<String>) -> Self {
+        Self(text.into())
+    }
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Production or demo.
+    pub mode: Mode,
+    /// The app's client_id.
+    pub client_id: String,
+    /// The app's client_secret.
+    pub client_secret: ClientSecret,
+    /// The OAuth server (`B24_OAUTH_URL`).
+    pub oauth_url: Url,
+    /// The app's public base URL, without a trailing slash in its path.
+    pub public_url: Url,
+    /// Where to listen.
+    pub listen_addr: SocketAddr,
+    /// The SQLite URL.
+    pub database_url: String,
+    /// The master key.
+    pub app_secret: MasterKey,
+    /// The previous master key, during a rotation.
+    pub app_secret_previous: Option<MasterKey>,
+    /// Whether http:// and loopback Bitrix24 endpoints are acceptable.
+    pub allow_http: bool,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// How long one call to Bitrix24 may take.
+    pub bitrix_timeout: Duration,
+    /// How long one request to us may take.
+    pub request_timeout: Duration,
+    /// Largest request body accepted.
+    pub body_limit: usize,
+}
+
+const SECRET_HINT: &str = "generate one with: openssl rand -base64 32";
+
+impl Config {
+    /// Validates the operator's input. In demo mode, generates credentials and reads (or
+    /// creates) the master key in [`DEMO_SECRET_FILE`].
+    pub fn from_cli(cli: Cli) -> Result<Self, ConfigError> {
+        let mode = match (&cli.client_id, &cli.client_secret) {
+            (None, None) => Mode::Demo,
+            (Some(_), Some(_)) => Mode::Production,
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "B24_CLIENT_ID is set but B24_CLIENT_SECRET is not: set both (production) or neither (demo mode)",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "B24_CLIENT_SECRET is set but B24_CLIENT_ID is not: set both (production) or neither (demo mode)",
+                ));
+            }
+        };
+        let listen_addr: SocketAddr = cli.listen_addr.trim().parse().map_err(|_| {
+            ConfigError::new(format!(
+                "LISTEN_ADDR {:?} is not an address such as 127.0.0.1:8080",
+                cli.listen_addr
+            ))
+        })?;
+        let public_url = parse_base_url("PUBLIC_URL", &cli.public_url)?;
+        let parse_key = |name: &str, text: &str| {
+            MasterKey::from_base64(text).map_err(|e: KeyError| {
+                ConfigError::new(format!("{name} {e}; {SECRET_HINT}"))
+            })
+        };
+        let app_secret_previous = cli
+            .app_secret_previous
+            .as_deref()
+            .map(|text| parse_key("APP_SECRET_PREVIOUS", text))
+            .transpose()?;
+        let common = |client_id: String,
+                      client_secret: ClientSecret,
+                      oauth_url: Url,
+                      app_secret: MasterKey,
+                      allow_http: bool| Config {
+            mode,
+            client_id,
+            client_secret,
+            oauth_url,
+            public_url: public_url.clone(),
+            listen_addr,
+            database_url: cli.database_url.clone(),
+            app_secret,
+            app_secret_previous: app_secret_previous.clone(),
+            allow_http,
+            log_format: cli.log_format,
+            bitrix_timeout: Duration::from_secs(15),
+            request_timeout: Duration::from_secs(30),
+            body_limit: 64 * 1024,
+        };
+
+        match mode {
+            Mode::Production => {
+                let client_id = cli.client_id.clone().unwrap_or_default();
+                let client_id = client_id.trim();
+                if client_id.is_empty() || client_id.len() > 200 {
+                    return Err(ConfigError::new("B24_CLIENT_ID is empty"));
+                }
+                let client_secret = ClientSecret::parse(cli.client_secret.as_deref().unwrap_or_default())
+                    .map_err(|_| ConfigError::new("B24_CLIENT_SECRET is empty"))?;
+                let Some(secret) = cli.app_secret.as_deref() else {
+                    return Err(ConfigError::new(format!(
+                        "APP_SECRET is required outside demo mode; {SECRET_HINT}"
+                    )));
+                };
+                let app_secret = parse_key("APP_SECRET", secret)?;
+                let oauth_url = parse_base_url("B24_OAUTH_URL", &cli.oauth_url)?;
+                if !cli.allow_http {
+                    for (name, url) in [("B24_OAUTH_URL", &oauth_url), ("PUBLIC_URL", &public_url)] {
+                        if url.scheme() != "https" {
+                            return Err(ConfigError::new(format!(
+                                "{name} must be an https:// URL (B24_ALLOW_HTTP=true allows http for development)"
+                            )));
+                        }
+                    }
+                }
+                Ok(common(
+                    client_id.to_owned(),
+                    client_secret,
+                    oauth_url,
+                    app_secret,
+                    cli.allow_http,
+                ))
+            }
+            Mode::Demo => {
+                if !listen_addr.ip().is_loopback() {
+                    return Err(ConfigError::new(format!(
+                        "demo mode listens on loopback only, not {listen_addr}: set B24_CLIENT_ID and B24_CLIENT_SECRET for production"
+                    )));
+                }
+                let app_secret = match cli.app_secret.as_deref() {
+                    Some(secret) => parse_key("APP_SECRET", secret)?,
+                    None => demo_secret(Path::new(DEMO_SECRET_FILE))?,
+                };
+                let mut rng = rand::rng();
+                let client_id = format!("local.demo{}", Alphanumeric.sample_string(&mut rng, 12));
+                let client_secret = ClientSecret::parse(&Alphanumeric.sample_string(&mut rng, 40))
+                    .map_err(|_| ConfigError::new("could not generate a demo secret"))?;
+                // The emulator's address is known only once it listens: demo::start fills it in.
+                let oauth_url = parse_base_url("B24_OAUTH_URL", "http://127.0.0.1/")?;
+                Ok(common(client_id, client_secret, oauth_url, app_secret, true))
+            }
+        }
+    }
+}
+
+fn parse_base_url(name: &str, text: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(text.trim()).map_err(|e| {
+        ConfigError::new(format!("{name} {text:?} is not a URL ({e})"))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(ConfigError::new(format!(
+            "{name} {text:?} must be an http(s) URL with a host"
+        )));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(ConfigError::new(format!(
+            "{name} {text:?} must not carry a query, fragment or user name"
+        )));
+    }
+    Ok(url)
+}
+
+/// Reads the demo master key, creating it (readable by the owner only) on first start.
+fn demo_secret(path: &Path) -> Result<MasterKey, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => MasterKey::from_base64(&text).map_err(|e| {
+            ConfigError::new(format!(
+                "{} {e}; delete it to have a new one generated",
+                path.display()
+            ))
+        }),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let key = MasterKey::generate();
+            write_private(path, &key.to_base64()).map_err(|e| {
+                ConfigError::new(format!("cannot write {}: {e}", path.display()))
+            })?;
+            Ok(key)
+        }
+        Err(err) => Err(ConfigError::new(format!("cannot read {}: {err}", path.display()))),
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(folder) = path.parent() {
+        std::fs::create_dir_all(folder)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Result<Config, ConfigError> {
+        let mut argv = vec!["b24-status"];
+        argv.extend_from_slice(args);
+        Config::from_cli(Cli::try_parse_from(argv).expect("flags parse"))
+    }
+
+    const SECRET: &str = "--app-secret=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+    #[test]
+    fn production_needs_both_credentials_and_a_secret() {
+        let one = cli(&["--b24-client-id=app.1", SECRET]).expect_err("refused");
+        assert!(one.to_string().contains("B24_CLIENT_SECRET is not"), "{one}");
+        let other = cli(&["--b24-client-secret=s", SECRET]).expect_err("refused");
+        assert!(other.to_string().contains("B24_CLIENT_ID is not"), "{other}");
+        let no_secret = cli(&["--b24-client-id=app.1", "--b24-client-secret=s"]).expect_err("refused");
+        assert!(no_secret.to_string().contains("openssl rand"), "{no_secret}");
+        let short = cli(&["--b24-client-id=a", "--b24-client-secret=s", "--app-secret=c2hvcnQ="])
+            .expect_err("refused");
+        assert!(short.to_string().contains("at least 32"), "{short}");
+    }
+
+    #[test]
+    fn production_wants_https_unless_allowed() {
+        let base = ["--b24-client-id=app.1", "--b24-client-secret=s", SECRET];
+        let refused = cli(&base).expect_err("default PUBLIC_URL is http");
+        assert!(refused.to_string().contains("PUBLIC_URL must be an https"), "{refused}");
+        let mut good = base.to_vec();
+        good.push("--public-url=https://status.example.com");
+        let config = cli(&good).expect("valid");
+        assert_eq!(config.mode, Mode::Production);
+        assert!(!config.allow_http);
+        let mut dev = base.to_vec();
+        dev.extend(["--b24-allow-http=true", "--b24-oauth-url=http://127.0.0.1:9"]);
+        assert!(cli(&dev).expect("valid").allow_http);
+    }
+
+    #[test]
+    fn demo_mode_is_loopback_only() {
+        let refused = cli(&["--listen-addr=0.0.0.0:8080", SECRET]).expect_err("refused");
+        assert!(refused.to_string().contains("loopback only"), "{refused}");
+        let demo = cli(&[SECRET]).expect("valid");
+        assert_eq!(demo.mode, Mode::Demo);
+        assert!(demo.allow_http);
+        assert!(demo.client_id.starts_with("local.demo"));
+    }
+
+    #[test]
+    fn bad_urls_and_addresses_are_named() {
+        let e = cli(&[SECRET, "--listen-addr=nowhere"]).expect_err("refused");
+        assert!(e.to_string().starts_with("LISTEN_ADDR"), "{e}");
+        let e = cli(&[SECRET, "--public-url=ftp://x"]).expect_err("refused");
+        assert!(e.to_string().starts_with("PUBLIC_URL"), "{e}");
+    }
+
+    #[test]
+    fn demo_secret_is_created_once_and_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("data/secret.key");
+        let first = demo_secret(&path).expect("created");
+        let second = demo_secret(&path).expect("read back");
+        assert_eq!(first.to_base64(), second.to_base64());
+        std::fs::write(&path, "short").expect("write");
+        assert!(demo_secret(&path).is_err());
+    }
+}

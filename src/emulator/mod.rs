@@ -1,0 +1,541 @@
+//! Our Bitrix24: an OAuth server and any number of portals, each on its own loopback port,
+//! faithful to `shared/docs/bitrix24-protocol.md` where it matters to an app — rotating
+//! single-use refresh tokens, 401 `expired_token`, 503 `QUERY_LIMIT_EXCEEDED`, OAuth errors
+//! with HTTP 200, renamed portals answering 302. Tests and demo mode drive it through
+//! [`Emulator`]; it also records every call so tests can assert on the Bitrix24 side.
+
+mod server;
+mod world;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use url::Url;
+
+pub use world::{
+    ACCESS_TTL, Call, CODE_TTL, EventBinding, FaultKind, PlacementBinding, Server,
+};
+use server::{PortalCtx, Shared, lock};
+use world::{AppReg, Bucket, Fault, Install, Portal, User, World};
+
+use crate::bitrix::types::{MemberId, Status};
+
+/// An app registered with the emulated Bitrix24, as in a vendor account.
+#[derive(Clone, Debug)]
+pub struct AppSpec {
+    /// `client_id`.
+    pub client_id: String,
+    /// `client_secret`.
+    pub client_secret: String,
+    /// Where `/oauth/authorize/` sends the browser back; `None` shows the code instead.
+    pub redirect_uri: Option<String>,
+    /// Scopes the app asks for, comma-separated.
+    pub scope: String,
+    /// The app's version.
+    pub version: u32,
+}
+
+/// A user to create on a portal.
+#[derive(Clone, Debug)]
+pub struct UserSpec {
+    /// First name.
+    pub name: String,
+    /// Last name.
+    pub last_name: String,
+    /// Portal administrator.
+    pub admin: bool,
+}
+
+impl UserSpec {
+    /// A user with these names.
+    pub fn new(name: &str, last_name: &str, admin: bool) -> Self {
+        Self {
+            name: name.to_owned(),
+            last_name: last_name.to_owned(),
+            admin,
+        }
+    }
+}
+
+/// What a portal is reachable as.
+#[derive(Clone, Debug)]
+pub struct PortalInfo {
+    /// Stable id.
+    pub member_id: MemberId,
+    /// `127.0.0.1:port`.
+    pub domain: String,
+    /// `http://127.0.0.1:port/rest/`.
+    pub client_endpoint: Url,
+}
+
+/// A token pair as the portal hands it out.
+#[derive(Clone, Debug)]
+pub struct IssuedTokens {
+    /// `AUTH_ID` / `access_token`.
+    pub access: String,
+    /// `REFRESH_ID` / `refresh_token`.
+    pub refresh: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// A request as the portal's browser sends it: query string and form body (protocol doc §1.2).
+#[derive(Clone, Debug)]
+pub struct FormPost {
+    /// Fields that travel in the query string.
+    pub query: Vec<(String, String)>,
+    /// Fields that travel in the form body.
+    pub form: Vec<(String, String)>,
+}
+
+impl FormPost {
+    /// The query string, encoded.
+    pub fn query_string(&self) -> String {
+        encode(&self.query)
+    }
+
+    /// The form body, encoded.
+    pub fn body(&self) -> String {
+        encode(&self.form)
+    }
+
+    /// A field's value, from either part.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .chain(&self.form)
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn encode(pairs: &[(String, String)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// Where an injected fault strikes.
+#[derive(Clone, Debug, Default)]
+pub struct FaultTarget {
+    /// Only this server (`None`: any).
+    pub server: Option<Server>,
+    /// Only this REST method or endpoint (`None`: any).
+    pub method: Option<String>,
+}
+
+struct Inner {
+    shared: Shared,
+    oauth_addr: SocketAddr,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let tasks = self.tasks.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for task in tasks.drain(..) {
+            task.abort();
+        }
+    }
+}
+
+/// A running emulated Bitrix24. Cheap to clone; stops when the last clone is dropped.
+#[derive(Clone)]
+pub struct Emulator {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator").field("oauth", &self.inner.oauth_addr).finish()
+    }
+}
+
+impl Emulator {
+    /// Starts the OAuth server on a free loopback port.
+    pub async fn start() -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let oauth_addr = listener.local_addr()?;
+        let mut world = World::new();
+        world.oauth_host = oauth_addr.to_string();
+        let shared: Shared = Arc::new(Mutex::new(world));
+        let task = tokio::spawn(serve(listener, server::oauth_router(shared.clone())));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                shared,
+                oauth_addr,
+                tasks: Mutex::new(vec![task]),
+            }),
+        })
+    }
+
+    fn world(&self) -> std::sync::MutexGuard<'_, World> {
+        lock(&self.inner.shared)
+    }
+
+    /// The OAuth server's base URL (what `B24_OAUTH_URL` points at).
+    pub fn oauth_url(&self) -> Url {
+        Url::parse(&format!("http://{}", self.inner.oauth_addr))
+            .unwrap_or_else(|_| unreachable!("a socket address makes a URL"))
+    }
+
+    /// Registers an app (as a vendor does in the partner account).
+    pub fn register_app(&self, app: AppSpec) {
+        self.world().apps.insert(
+            app.client_id,
+            AppReg {
+                secret: app.client_secret,
+                redirect_uri: app.redirect_uri,
+                scope: app.scope,
+                version: app.version,
+            },
+        );
+    }
+
+    /// Starts a portal on its own loopback port, with one administrator (user 1).
+    pub async fn add_portal(&self, admin: UserSpec) -> std::io::Result<PortalInfo> {
+        let member_id = MemberId::parse(&world::hex32())
+            .unwrap_or_else(|_| unreachable!("hex32 makes a valid member_id"));
+        let (domain, task) = self.listen_portal(&member_id).await?;
+        let mut users = BTreeMap::new();
+        users.insert(
+            1,
+            User {
+                name: admin.name,
+                last_name: admin.last_name,
+                admin: true,
+                status: None,
+            },
+        );
+        self.world().portals.insert(
+            member_id.clone(),
+            Portal {
+                member_id: member_id.clone(),
+                domain: domain.clone(),
+                licence: "P".into(),
+                users,
+                installs: HashMap::new(),
+                bucket: Bucket::new(50, 2.0),
+                browser_user: 1,
+            },
+        );
+        self.push_task(task);
+        Ok(portal_info(member_id, domain))
+    }
+
+    async fn listen_portal(&self, member_id: &MemberId) -> std::io::Result<(String, JoinHandle<()>)> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let domain = listener.local_addr()?.to_string();
+        let router = server::portal_router(PortalCtx {
+            shared: self.inner.shared.clone(),
+            member_id: member_id.clone(),
+            listen_domain: domain.clone(),
+        });
+        Ok((domain, tokio::spawn(serve(listener, router))))
+    }
+
+    fn push_task(&self, task: JoinHandle<()>) {
+        self.inner
+            .tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(task);
+    }
+
+    /// Renames a portal: it moves to a new port, and the old one answers 302 to it
+    /// (protocol doc §3 "Portal renamed").
+    pub async fn rename_portal(&self, member_id: &MemberId) -> std::io::Result<PortalInfo> {
+        let (domain, task) = self.listen_portal(member_id).await?;
+        self.push_task(task);
+        if let Some(portal) = self.world().portals.get_mut(member_id) {
+            portal.domain = domain.clone();
+        }
+        Ok(portal_info(member_id.clone(), domain))
+    }
+
+    /// Adds a user to a portal and returns their id.
+    pub fn add_user(&self, member_id: &MemberId, user: UserSpec) -> u64 {
+        let mut world = self.world();
+        let Some(portal) = world.portals.get_mut(member_id) else {
+            return 0;
+        };
+        let id = portal.users.keys().next_back().map_or(1, |last| last + 1);
+        portal.users.insert(
+            id,
+            User {
+                name: user.name,
+                last_name: user.last_name,
+                admin: user.admin,
+                status: None,
+            },
+        );
+        id
+    }
+
+    /// The install POST the portal sends when the admin opens the app for the first time: the
+    /// installation record exists, but `installFinish` has not happened yet (protocol doc §1.1).
+    pub fn begin_install(&self, member_id: &MemberId, client_id: &str, user_id: u64, lang: &str) -> FormPost {
+        {
+            let mut world = self.world();
+            let Some(app) = world.apps.get(client_id).cloned() else {
+                return FormPost { query: Vec::new(), form: Vec::new() };
+            };
+            if let Some(portal) = world.portals.get_mut(member_id) {
+                let install = portal.installs.entry(client_id.to_owned()).or_insert_with(|| Install {
+                    finished: false,
+                    version: app.version,
+                    application_token: world::hex32(),
+                    scope: app.scope.clone(),
+                    placements: Vec::new(),
+                    events: Vec::new(),
+                });
+                install.version = app.version;
+                install.scope = app.scope;
+            }
+        }
+        self.frame_post(member_id, client_id, user_id, "DEFAULT", lang, "")
+    }
+
+    /// What `BX24.installFinish()` does: the app counts as installed from now on.
+    pub fn finish_install(&self, member_id: &MemberId, client_id: &str) {
+        if let Some(install) = self
+            .world()
+            .portals
+            .get_mut(member_id)
+            .and_then(|p| p.installs.get_mut(client_id))
+        {
+            install.finished = true;
+        }
+    }
+
+    /// Installs an app at once (begin + finish), for tests that start from an installed app.
+    pub fn install(&self, member_id: &MemberId, client_id: &str) {
+        self.begin_install(member_id, client_id, 1, "en");
+        self.finish_install(member_id, client_id);
+    }
+
+    /// The frame POST for `user` opening the app at `placement` (protocol doc §1.2), with a
+    /// fresh token pair as the portal issues on every render.
+    pub fn frame_post(
+        &self,
+        member_id: &MemberId,
+        client_id: &str,
+        user_id: u64,
+        placement: &str,
+        lang: &str,
+        placement_options: &str,
+    ) -> FormPost {
+        let mut world = self.world();
+        let issued = world.issue(member_id, user_id, client_id);
+        let oauth_host = world.oauth_host.clone();
+        let Some(portal) = world.portals.get(member_id) else {
+            return FormPost { query: Vec::new(), form: Vec::new() };
+        };
+        let install = portal.installs.get(client_id);
+        let pairs = |list: &[(&str, String)]| -> Vec<(String, String)> {
+            list.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+        };
+        FormPost {
+            query: pairs(&[
+                ("DOMAIN", portal.domain.clone()),
+                ("PROTOCOL", "0".into()),
+                ("LANG", lang.to_owned()),
+                ("APP_SID", world::hex32()),
+            ]),
+            form: pairs(&[
+                ("AUTH_ID", issued.access),
+                ("AUTH_EXPIRES", ACCESS_TTL.to_string()),
+                ("REFRESH_ID", issued.refresh),
+                ("SERVER_ENDPOINT", format!("http://{oauth_host}/rest/")),
+                ("APPLICATION_TOKEN", install.map(|i| i.application_token.clone()).unwrap_or_default()),
+                ("APPLICATION_SCOPE", install.map(|i| i.scope.clone()).unwrap_or_default()),
+                ("member_id", member_id.as_str().to_owned()),
+                ("status", portal.licence.clone()),
+                ("PLACEMENT", placement.to_owned()),
+                ("PLACEMENT_OPTIONS", placement_options.to_owned()),
+            ]),
+        }
+    }
+
+    /// Issues a token pair for a user without a frame (as an authorisation would).
+    pub fn issue_tokens(&self, member_id: &MemberId, client_id: &str, user_id: u64) -> IssuedTokens {
+        let issued = self.world().issue(member_id, user_id, client_id);
+        IssuedTokens {
+            access: issued.access,
+            refresh: issued.refresh,
+            expires_at: issued.expires_at,
+        }
+    }
+
+    /// An event POST as the portal sends it (form-encoded, bracketed keys; protocol doc §1.4,
+    /// §6). `ONAPPINSTALL` and `ONAPPUPDATE` carry a fresh pair of `user_id`'s tokens;
+    /// `ONAPPUNINSTALL` carries none. Use [`Emulator::uninstall`] for the uninstall itself.
+    pub fn event(&self, member_id: &MemberId, client_id: &str, event: &str, user_id: u64) -> FormPost {
+        let mut world = self.world();
+        let with_tokens = event != "ONAPPUNINSTALL";
+        let issued = with_tokens.then(|| world.issue(member_id, user_id, client_id));
+        let now = world.now();
+        let oauth_host = world.oauth_host.clone();
+        let Some(portal) = world.portals.get(member_id) else {
+            return FormPost { query: Vec::new(), form: Vec::new() };
+        };
+        let install = portal.installs.get(client_id);
+        let mut form: Vec<(String, String)> = vec![
+            ("event".into(), event.to_owned()),
+            ("event_handler_id".into(), "1".into()),
+            ("data[LANGUAGE_ID]".into(), "en".into()),
+            ("ts".into(), now.to_string()),
+            ("auth[domain]".into(), portal.domain.clone()),
+            ("auth[server_endpoint]".into(), format!("http://{oauth_host}/rest/")),
+            ("auth[client_endpoint]".into(), format!("http://{}/rest/", portal.domain)),
+            ("auth[member_id]".into(), member_id.as_str().to_owned()),
+            (
+                "auth[application_token]".into(),
+                install.map(|i| i.application_token.clone()).unwrap_or_default(),
+            ),
+        ];
+        if let Some(issued) = issued {
+            let version = install.map_or(1, |i| i.version).to_string();
+            form.extend([
+                ("data[VERSION]".into(), version.clone()),
+                ("data[PREVIOUS_VERSION]".into(), version),
+                ("data[ACTIVE]".into(), "Y".into()),
+                ("data[INSTALLED]".into(), "Y".into()),
+                ("auth[access_token]".into(), issued.access),
+                ("auth[refresh_token]".into(), issued.refresh),
+                ("auth[expires]".into(), issued.expires_at.to_string()),
+                ("auth[expires_in]".into(), ACCESS_TTL.to_string()),
+                ("auth[scope]".into(), install.map(|i| i.scope.clone()).unwrap_or_default()),
+                ("auth[status]".into(), portal.licence.clone()),
+                ("auth[user_id]".into(), user_id.to_string()),
+            ]);
+        }
+        FormPost { query: Vec::new(), form }
+    }
+
+    /// Uninstalls the app: every token dies and the bindings go (protocol doc §6); returns the
+    /// `ONAPPUNINSTALL` event the portal sends.
+    pub fn uninstall(&self, member_id: &MemberId, client_id: &str, clean: bool) -> FormPost {
+        let mut payload = self.event(member_id, client_id, "ONAPPUNINSTALL", 0);
+        payload.form.push(("data[CLEAN]".into(), u8::from(clean).to_string()));
+        let mut world = self.world();
+        world.revoke_portal_tokens(member_id, client_id);
+        if let Some(portal) = world.portals.get_mut(member_id) {
+            portal.installs.remove(client_id);
+        }
+        payload
+    }
+
+    /// Makes every access token of a user expire now (their refresh tokens stay valid).
+    pub fn expire_access_tokens(&self, member_id: &MemberId, user_id: u64) {
+        let mut world = self.world();
+        let now = world.now();
+        for rec in world.access.values_mut() {
+            if rec.member_id == *member_id && rec.user_id == user_id {
+                rec.expires_at = now;
+            }
+        }
+    }
+
+    /// Moves the emulator's clock forward (token and code expiry).
+    pub fn advance_clock(&self, by: Duration) {
+        self.world().clock_offset += i64::try_from(by.as_secs()).unwrap_or(i64::MAX / 2);
+    }
+
+    /// Sets a portal's leaky bucket (defaults: burst 50, 2 per second).
+    pub fn set_rate_limit(&self, member_id: &MemberId, burst: u32, drain_per_sec: f64) {
+        if let Some(portal) = self.world().portals.get_mut(member_id) {
+            portal.bucket = Bucket::new(burst, drain_per_sec);
+        }
+    }
+
+    /// Sets the latency added to every answer.
+    pub fn set_latency(&self, latency: Duration) {
+        self.world().latency = latency;
+    }
+
+    /// Injects a fault for the next `times` matching requests.
+    pub fn inject(&self, target: FaultTarget, kind: FaultKind, times: usize) {
+        self.world().faults.push(Fault {
+            server: target.server,
+            method: target.method,
+            kind,
+            remaining: times,
+        });
+    }
+
+    /// Chooses who is logged in to the portal in the browser (for `/oauth/authorize/`).
+    pub fn set_browser_user(&self, member_id: &MemberId, user_id: u64) {
+        if let Some(portal) = self.world().portals.get_mut(member_id) {
+            portal.browser_user = user_id;
+        }
+    }
+
+    /// Every request answered so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.world().calls.clone()
+    }
+
+    /// How many refresh grants succeeded.
+    pub fn refresh_count(&self) -> usize {
+        self.world().refreshes
+    }
+
+    /// A user's messenger status, `None` if never set.
+    pub fn user_status(&self, member_id: &MemberId, user_id: u64) -> Option<Status> {
+        self.world()
+            .portals
+            .get(member_id)
+            .and_then(|p| p.users.get(&user_id))
+            .and_then(|u| u.status)
+    }
+
+    /// The placements an app bound on a portal.
+    pub fn placements(&self, member_id: &MemberId, client_id: &str) -> Vec<PlacementBinding> {
+        self.world()
+            .portals
+            .get(member_id)
+            .and_then(|p| p.installs.get(client_id))
+            .map(|i| i.placements.clone())
+            .unwrap_or_default()
+    }
+
+    /// The events an app bound on a portal.
+    pub fn events(&self, member_id: &MemberId, client_id: &str) -> Vec<EventBinding> {
+        self.world()
+            .portals
+            .get(member_id)
+            .and_then(|p| p.installs.get(client_id))
+            .map(|i| i.events.clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether the app finished installing on a portal.
+    pub fn is_installed(&self, member_id: &MemberId, client_id: &str) -> bool {
+        self.world()
+            .portals
+            .get(member_id)
+            .and_then(|p| p.installs.get(client_id))
+            .is_some_and(|i| i.finished)
+    }
+}
+
+fn portal_info(member_id: MemberId, domain: String) -> PortalInfo {
+    let client_endpoint = Url::parse(&format!("http://{domain}/rest/"))
+        .unwrap_or_else(|_| unreachable!("a socket address makes a URL"));
+    PortalInfo {
+        member_id,
+        domain,
+        client_endpoint,
+    }
+}
+
+async fn serve(listener: TcpListener, router: axum::Router) {
+    if let Err(err) = axum::serve(listener, router).await {
+        tracing::error!(%err, "emulator listener stopped");
+    }
+}

@@ -1,0 +1,373 @@
+//! The emulator's state: apps, portals, users, tokens, bindings, and the log of what was
+//! called. Pure data and rules; the HTTP side lives in `server.rs`. Every rule cites the
+//! protocol doc section it reproduces.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use serde_json::{Value, json};
+
+use crate::bitrix::types::{MemberId, Status};
+
+/// Access tokens live an hour (protocol doc §2 "Lifetimes").
+pub const ACCESS_TTL: i64 = 3600;
+/// Authorisation codes live 30 seconds (protocol doc §2 "Redirect back").
+pub const CODE_TTL: i64 = 30;
+
+/// A registered app, as in the vendor account.
+#[derive(Clone, Debug)]
+pub struct AppReg {
+    pub secret: String,
+    pub redirect_uri: Option<String>,
+    pub scope: String,
+    pub version: u32,
+}
+
+/// A portal user.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub name: String,
+    pub last_name: String,
+    pub admin: bool,
+    pub status: Option<Status>,
+}
+
+/// A placement binding made with `placement.bind`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlacementBinding {
+    pub placement: String,
+    pub handler: String,
+    pub title: String,
+    pub options: Value,
+    pub lang_all: Value,
+}
+
+/// An event binding made with `event.bind`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventBinding {
+    pub event: String,
+    pub handler: String,
+    pub offline: bool,
+}
+
+/// The app's installation on one portal.
+#[derive(Clone, Debug)]
+pub struct Install {
+    /// `installFinish` happened.
+    pub finished: bool,
+    pub version: u32,
+    pub application_token: String,
+    pub scope: String,
+    pub placements: Vec<PlacementBinding>,
+    pub events: Vec<EventBinding>,
+}
+
+/// The per-portal leaky bucket (protocol doc §3 "Rate limit").
+#[derive(Clone, Debug)]
+pub struct Bucket {
+    pub burst: f64,
+    pub drain_per_sec: f64,
+    level: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    pub fn new(burst: u32, drain_per_sec: f64) -> Self {
+        Self {
+            burst: f64::from(burst),
+            drain_per_sec,
+            level: 0.0,
+            last: Instant::now(),
+        }
+    }
+
+    /// Counts one request; `false` means it must be refused with 503.
+    pub fn admit(&mut self) -> bool {
+        let now = Instant::now();
+        let drained = now.duration_since(self.last).as_secs_f64() * self.drain_per_sec;
+        self.level = (self.level - drained).max(0.0);
+        self.last = now;
+        if self.level + 1.0 > self.burst {
+            return false;
+        }
+        self.level += 1.0;
+        true
+    }
+}
+
+/// A portal.
+#[derive(Clone, Debug)]
+pub struct Portal {
+    pub member_id: MemberId,
+    /// Current `host:port`; a renamed portal's old listener redirects here.
+    pub domain: String,
+    pub licence: String,
+    pub users: BTreeMap<u64, User>,
+    pub installs: HashMap<String, Install>,
+    pub bucket: Bucket,
+    /// Who is "logged in" in the browser for `/oauth/authorize/`.
+    pub browser_user: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct AccessRec {
+    pub member_id: MemberId,
+    pub user_id: u64,
+    pub client_id: String,
+    pub expires_at: i64,
+    /// Killed by a rotation or an uninstall.
+    pub revoked: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct RefreshRec {
+    pub member_id: MemberId,
+    pub user_id: u64,
+    pub client_id: String,
+    pub access: String,
+    pub used: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct CodeRec {
+    pub member_id: MemberId,
+    pub user_id: u64,
+    pub client_id: String,
+    pub expires_at: i64,
+    pub used: bool,
+}
+
+/// Which server a request reached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Server {
+    /// The OAuth server.
+    OAuth,
+    /// A portal, by its id.
+    Portal(MemberId),
+}
+
+/// One request the emulator answered.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub server: Server,
+    /// REST method (lowercase) or path for non-REST endpoints.
+    pub method: String,
+    /// The user whose token was used, when it was a known token.
+    pub user_id: Option<u64>,
+    /// The last 4 characters of the token used, for telling rotations apart in tests.
+    pub token_tail: Option<String>,
+    /// HTTP status of the answer.
+    pub status: u16,
+    /// The error code of the answer, if any.
+    pub error: Option<String>,
+    /// Whether any registered client secret appeared anywhere in the request.
+    pub carried_client_secret: bool,
+}
+
+/// An injected failure.
+#[derive(Clone, Debug)]
+pub struct Fault {
+    pub server: Option<Server>,
+    pub method: Option<String>,
+    pub kind: FaultKind,
+    pub remaining: usize,
+}
+
+/// What an injected failure does.
+#[derive(Clone, Debug)]
+pub enum FaultKind {
+    /// Answer with this HTTP status and Bitrix24 error code.
+    Error { status: u16, code: String },
+    /// Wait this long before answering.
+    Delay(Duration),
+    /// Answer a token request with an `error` and HTTP 200, as Bitrix24 sometimes does.
+    ErrorWith200 { code: String },
+}
+
+/// Everything the emulator knows.
+#[derive(Debug)]
+pub struct World {
+    pub clock_offset: i64,
+    pub oauth_host: String,
+    pub apps: HashMap<String, AppReg>,
+    pub portals: BTreeMap<MemberId, Portal>,
+    pub access: HashMap<String, AccessRec>,
+    pub refresh: HashMap<String, RefreshRec>,
+    pub codes: HashMap<String, CodeRec>,
+    pub calls: Vec<Call>,
+    pub faults: Vec<Fault>,
+    pub latency: Duration,
+    pub refreshes: usize,
+}
+
+/// A freshly issued pair.
+#[derive(Clone, Debug)]
+pub struct Issued {
+    pub access: String,
+    pub refresh: String,
+    pub expires_at: i64,
+}
+
+impl World {
+    pub fn new() -> Self {
+        Self {
+            clock_offset: 0,
+            oauth_host: String::new(),
+            apps: HashMap::new(),
+            portals: BTreeMap::new(),
+            access: HashMap::new(),
+            refresh: HashMap::new(),
+            codes: HashMap::new(),
+            calls: Vec::new(),
+            faults: Vec::new(),
+            latency: Duration::ZERO,
+            refreshes: 0,
+        }
+    }
+
+    /// Unix seconds on the emulator's clock, which tests may move forward.
+    pub fn now(&self) -> i64 {
+        let real = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        real + self.clock_offset
+    }
+
+    /// Issues a new pair for `user` of `member` to app `client_id`.
+    pub fn issue(&mut self, member_id: &MemberId, user_id: u64, client_id: &str) -> Issued {
+        let access = token();
+        let refresh = token();
+        let expires_at = self.now() + ACCESS_TTL;
+        self.access.insert(
+            access.clone(),
+            AccessRec {
+                member_id: member_id.clone(),
+                user_id,
+                client_id: client_id.to_owned(),
+                expires_at,
+                revoked: false,
+            },
+        );
+        self.refresh.insert(
+            refresh.clone(),
+            RefreshRec {
+                member_id: member_id.clone(),
+                user_id,
+                client_id: client_id.to_owned(),
+                access: access.clone(),
+                used: false,
+            },
+        );
+        Issued {
+            access,
+            refresh,
+            expires_at,
+        }
+    }
+
+    /// Kills every token of `client_id` on a portal (uninstall, protocol doc §6).
+    pub fn revoke_portal_tokens(&mut self, member_id: &MemberId, client_id: &str) {
+        for rec in self.access.values_mut() {
+            if rec.member_id == *member_id && rec.client_id == client_id {
+                rec.revoked = true;
+            }
+        }
+        for rec in self.refresh.values_mut() {
+            if rec.member_id == *member_id && rec.client_id == client_id {
+                rec.used = true;
+            }
+        }
+    }
+
+    /// The token answer of protocol doc §2 for a pair.
+    pub fn token_answer(&self, member_id: &MemberId, user_id: u64, issued: &Issued, client_id: &str) -> Value {
+        let portal = self.portals.get(member_id);
+        let scope = portal
+            .and_then(|p| p.installs.get(client_id))
+            .map(|i| i.scope.clone())
+            .unwrap_or_default();
+        json!({
+            "access_token": issued.access,
+            "refresh_token": issued.refresh,
+            "expires": issued.expires_at,
+            "expires_in": ACCESS_TTL,
+            "scope": scope,
+            "domain": self.oauth_host,
+            "server_endpoint": format!("http://{}/rest/", self.oauth_host),
+            "status": portal.map(|p| p.licence.clone()).unwrap_or_default(),
+            "client_endpoint": portal.map(|p| format!("http://{}/rest/", p.domain)).unwrap_or_default(),
+            "member_id": member_id.as_str(),
+            "user_id": user_id,
+        })
+    }
+
+    /// Takes the first matching fault, counting it down.
+    pub fn take_fault(&mut self, server: &Server, method: &str) -> Option<FaultKind> {
+        let index = self.faults.iter().position(|f| {
+            f.remaining > 0
+                && f.server.as_ref().is_none_or(|s| s == server)
+                && f.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
+        })?;
+        let fault = &mut self.faults[index];
+        fault.remaining -= 1;
+        let kind = fault.kind.clone();
+        if fault.remaining == 0 {
+            self.faults.remove(index);
+        }
+        Some(kind)
+    }
+
+    /// Whether any registered app's secret occurs in `text`.
+    pub fn mentions_a_secret(&self, text: &str) -> bool {
+        self.apps.values().any(|app| text.contains(&app.secret))
+    }
+}
+
+/// A random token in the shape Bitrix24 uses (lowercase letters and digits).
+pub fn token() -> String {
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(64)
+        .map(|c| char::from(c).to_ascii_lowercase())
+        .collect()
+}
+
+/// A random 32-hex-character id (`member_id`, `application_token`).
+pub fn hex32() -> String {
+    let bytes: [u8; 16] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_admits_the_burst_then_refuses_then_drains() {
+        let mut bucket = Bucket::new(3, 1000.0);
+        bucket.drain_per_sec = 0.0;
+        assert!(bucket.admit() && bucket.admit() && bucket.admit());
+        assert!(!bucket.admit());
+        bucket.drain_per_sec = 1000.0;
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(bucket.admit());
+    }
+
+    #[test]
+    fn faults_count_down_and_match_their_target() {
+        let mut world = World::new();
+        world.faults.push(Fault {
+            server: Some(Server::OAuth),
+            method: None,
+            kind: FaultKind::Delay(Duration::from_millis(1)),
+            remaining: 2,
+        });
+        let member = MemberId::parse(&hex32()).expect("id");
+        assert!(world.take_fault(&Server::Portal(member), "profile").is_none());
+        assert!(world.take_fault(&Server::OAuth, "token").is_some());
+        assert!(world.take_fault(&Server::OAuth, "token").is_some());
+        assert!(world.take_fault(&Server::OAuth, "token").is_none());
+    }
+}

@@ -1,0 +1,94 @@
+//! b24-status: the backend of a Bitrix24 marketplace app with which every employee of a portal
+//! sets their own messenger status. [`build`] assembles the whole app from a [`Config`];
+//! [`serve`] runs it until a shutdown signal.
+
+pub mod bitrix;
+pub mod config;
+pub mod demo;
+pub mod emulator;
+pub mod http;
+pub mod store;
+pub mod telemetry;
+
+use std::future::Future;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use config::Config;
+
+use bitrix::{OAuthClient, RestClient};
+use store::{Keyring, Store};
+
+/// Why the app could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The OAuth client could not be built.
+    #[error(transparent)]
+    Bitrix(#[from] bitrix::Error),
+}
+
+/// Everything a request handler needs, built once.
+#[derive(Debug)]
+pub struct App {
+    /// The validated configuration.
+    pub config: Config,
+    /// The database.
+    pub store: Store,
+    /// REST calls to portals.
+    pub rest: RestClient,
+    /// OAuth calls to the configured OAuth server.
+    pub oauth: OAuthClient,
+}
+
+/// The shared state: one cheap clone.
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<App>);
+
+impl Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+/// Opens the database, builds the clients and returns the router with its state.
+pub async fn build(config: Config) -> Result<(Router, AppState), BuildError> {
+    let keys = Keyring::new(&config.app_secret, config.app_secret_previous.as_ref());
+    let store = Store::open(&config.database_url, keys).await?;
+    let http = bitrix::http_client(config.bitrix_timeout)?;
+    let rest = RestClient::new(http.clone(), config.allow_http);
+    let oauth = OAuthClient::new(
+        http,
+        config.oauth_url.clone(),
+        &config.client_id,
+        config.client_secret.clone(),
+    )?;
+    let state = AppState(Arc::new(App {
+        config,
+        store,
+        rest,
+        oauth,
+    }));
+    Ok((http::router(state.clone()), state))
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets requests in flight
+/// finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,80 @@
+//! Start-up only: configuration, logs, the app, and serving until Ctrl-C or SIGTERM.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use b24_status::config::{Cli, Config, Mode};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // A missing .env is normal; a broken one is worth saying.
+    if let Err(err) = dotenvy::dotenv()
+        && !err.not_found()
+    {
+        eprintln!("b24-status: cannot read .env: {err}");
+        return ExitCode::from(2);
+    }
+    let mut config = match Config::from_cli(Cli::parse()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("b24-status: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    b24_status::telemetry::init(config.log_format);
+    match run(&mut config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("b24-status: {err}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(config: &mut Config) -> Result<(), Box<dyn std::error::Error>> {
+    let demo = match config.mode {
+        Mode::Demo => Some(b24_status::demo::start(config).await?),
+        Mode::Production => None,
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen_addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen_addr))?;
+    let address = listener.local_addr()?;
+    let (router, _state) = b24_status::build(config.clone()).await?;
+    if let Some(demo) = &demo {
+        tracing::warn!(
+            oauth = %demo.emulator.oauth_url(),
+            portal = %demo.portal.domain,
+            "DEMO MODE: no B24_CLIENT_ID/B24_CLIENT_SECRET set, talking to the built-in Bitrix24 emulator on loopback, not to real portals"
+        );
+    }
+    println!("b24-status listening on http://{address}");
+    b24_status::serve(listener, router, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
