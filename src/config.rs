@@ -36,31 +36,68 @@ pub struct Cli {
     #[arg(long = "b24-client-id", env = "B24_CLIENT_ID")]
     pub client_id: Option<String>,
     /// The app's client_secret; sent to B24_OAUTH_URL and nowhere else.
-    #[arg(long = "b24-client-secret", env = "B24_CLIENT_SECRET", hide_env_values = true)]
+    #[arg(
+        long = "b24-client-secret",
+        env = "B24_CLIENT_SECRET",
+        hide_env_values = true
+    )]
     pub client_secret: Option<String>,
     /// The Bitrix24 OAuth server.
-    #[arg(long = "b24-oauth-url", env = "B24_OAUTH_URL", default_value = "https://oauth.bitrix.info")]
+    #[arg(
+        long = "b24-oauth-url",
+        env = "B24_OAUTH_URL",
+        default_value = "https://oauth.bitrix.info"
+    )]
     pub oauth_url: String,
     /// The app's public base URL, from which handler URLs are built.
-    #[arg(long = "public-url", env = "PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long = "public-url",
+        env = "PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub public_url: String,
     /// Address to listen on.
-    #[arg(long = "listen-addr", env = "LISTEN_ADDR", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long = "listen-addr",
+        env = "LISTEN_ADDR",
+        default_value = "127.0.0.1:8080"
+    )]
     pub listen_addr: String,
     /// The SQLite database; the file and its folder are created if missing.
-    #[arg(long = "database-url", env = "DATABASE_URL", default_value = "sqlite://data/b24-status.db")]
+    #[arg(
+        long = "database-url",
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/b24-status.db"
+    )]
     pub database_url: String,
     /// Base64 of at least 32 random bytes: encrypts tokens at rest and signs sessions.
     #[arg(long = "app-secret", env = "APP_SECRET", hide_env_values = true)]
     pub app_secret: Option<String>,
     /// The previous APP_SECRET while rotating: still decrypts, never encrypts.
-    #[arg(long = "app-secret-previous", env = "APP_SECRET_PREVIOUS", hide_env_values = true)]
+    #[arg(
+        long = "app-secret-previous",
+        env = "APP_SECRET_PREVIOUS",
+        hide_env_values = true
+    )]
     pub app_secret_previous: Option<String>,
     /// Development only: accept http:// and loopback portal and OAuth endpoints.
-    #[arg(long = "b24-allow-http", env = "B24_ALLOW_HTTP", default_value = "false", value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(
+        long = "b24-allow-http",
+        env = "B24_ALLOW_HTTP",
+        default_value = "false",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub allow_http: bool,
     /// Log format.
-    #[arg(long = "log-format", env = "LOG_FORMAT", value_enum, default_value = "pretty")]
+    #[arg(
+        long = "log-format",
+        env = "LOG_FORMAT",
+        value_enum,
+        default_value = "pretty"
+    )]
     pub log_format: LogFormat,
 }
 
@@ -154,9 +191,8 @@ impl Config {
         })?;
         let public_url = parse_base_url("PUBLIC_URL", &cli.public_url)?;
         let parse_key = |name: &str, text: &str| {
-            MasterKey::from_base64(text).map_err(|e: KeyError| {
-                ConfigError::new(format!("{name} {e}; {SECRET_HINT}"))
-            })
+            MasterKey::from_base64(text)
+                .map_err(|e: KeyError| ConfigError::new(format!("{name} {e}; {SECRET_HINT}")))
         };
         let app_secret_previous = cli
             .app_secret_previous
@@ -191,8 +227,9 @@ impl Config {
                 if client_id.is_empty() || client_id.len() > 200 {
                     return Err(ConfigError::new("B24_CLIENT_ID is empty"));
                 }
-                let client_secret = ClientSecret::parse(cli.client_secret.as_deref().unwrap_or_default())
-                    .map_err(|_| ConfigError::new("B24_CLIENT_SECRET is empty"))?;
+                let client_secret =
+                    ClientSecret::parse(cli.client_secret.as_deref().unwrap_or_default())
+                        .map_err(|_| ConfigError::new("B24_CLIENT_SECRET is empty"))?;
                 let Some(secret) = cli.app_secret.as_deref() else {
                     return Err(ConfigError::new(format!(
                         "APP_SECRET is required outside demo mode; {SECRET_HINT}"
@@ -201,7 +238,8 @@ impl Config {
                 let app_secret = parse_key("APP_SECRET", secret)?;
                 let oauth_url = parse_base_url("B24_OAUTH_URL", &cli.oauth_url)?;
                 if !cli.allow_http {
-                    for (name, url) in [("B24_OAUTH_URL", &oauth_url), ("PUBLIC_URL", &public_url)] {
+                    for (name, url) in [("B24_OAUTH_URL", &oauth_url), ("PUBLIC_URL", &public_url)]
+                    {
                         if url.scheme() != "https" {
                             return Err(ConfigError::new(format!(
                                 "{name} must be an https:// URL (B24_ALLOW_HTTP=true allows http for development)"
@@ -233,16 +271,21 @@ impl Config {
                     .map_err(|_| ConfigError::new("could not generate a demo secret"))?;
                 // The emulator's address is known only once it listens: demo::start fills it in.
                 let oauth_url = parse_base_url("B24_OAUTH_URL", "http://127.0.0.1/")?;
-                Ok(common(client_id, client_secret, oauth_url, app_secret, true))
+                Ok(common(
+                    client_id,
+                    client_secret,
+                    oauth_url,
+                    app_secret,
+                    true,
+                ))
             }
         }
     }
 }
 
 fn parse_base_url(name: &str, text: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(text.trim()).map_err(|e| {
-        ConfigError::new(format!("{name} {text:?} is not a URL ({e})"))
-    })?;
+    let url = Url::parse(text.trim())
+        .map_err(|e| ConfigError::new(format!("{name} {text:?} is not a URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(ConfigError::new(format!(
             "{name} {text:?} must be an http(s) URL with a host"
@@ -267,12 +310,14 @@ fn demo_secret(path: &Path) -> Result<MasterKey, ConfigError> {
         }),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             let key = MasterKey::generate();
-            write_private(path, &key.to_base64()).map_err(|e| {
-                ConfigError::new(format!("cannot write {}: {e}", path.display()))
-            })?;
+            write_private(path, &key.to_base64())
+                .map_err(|e| ConfigError::new(format!("cannot write {}: {e}", path.display())))?;
             Ok(key)
         }
-        Err(err) => Err(ConfigError::new(format!("cannot read {}: {err}", path.display()))),
+        Err(err) => Err(ConfigError::new(format!(
+            "cannot read {}: {err}",
+            path.display()
+        ))),
     }
 }
 
@@ -303,13 +348,27 @@ mod tests {
     #[test]
     fn production_needs_both_credentials_and_a_secret() {
         let one = cli(&["--b24-client-id=app.1", SECRET]).expect_err("refused");
-        assert!(one.to_string().contains("B24_CLIENT_SECRET is not"), "{one}");
+        assert!(
+            one.to_string().contains("B24_CLIENT_SECRET is not"),
+            "{one}"
+        );
         let other = cli(&["--b24-client-secret=s", SECRET]).expect_err("refused");
-        assert!(other.to_string().contains("B24_CLIENT_ID is not"), "{other}");
-        let no_secret = cli(&["--b24-client-id=app.1", "--b24-client-secret=s"]).expect_err("refused");
-        assert!(no_secret.to_string().contains("openssl rand"), "{no_secret}");
-        let short = cli(&["--b24-client-id=a", "--b24-client-secret=s", "--app-secret=c2hvcnQ="])
-            .expect_err("refused");
+        assert!(
+            other.to_string().contains("B24_CLIENT_ID is not"),
+            "{other}"
+        );
+        let no_secret =
+            cli(&["--b24-client-id=app.1", "--b24-client-secret=s"]).expect_err("refused");
+        assert!(
+            no_secret.to_string().contains("openssl rand"),
+            "{no_secret}"
+        );
+        let short = cli(&[
+            "--b24-client-id=a",
+            "--b24-client-secret=s",
+            "--app-secret=c2hvcnQ=",
+        ])
+        .expect_err("refused");
         assert!(short.to_string().contains("at least 32"), "{short}");
     }
 
@@ -317,14 +376,20 @@ mod tests {
     fn production_wants_https_unless_allowed() {
         let base = ["--b24-client-id=app.1", "--b24-client-secret=s", SECRET];
         let refused = cli(&base).expect_err("default PUBLIC_URL is http");
-        assert!(refused.to_string().contains("PUBLIC_URL must be an https"), "{refused}");
+        assert!(
+            refused.to_string().contains("PUBLIC_URL must be an https"),
+            "{refused}"
+        );
         let mut good = base.to_vec();
         good.push("--public-url=https://status.example.com");
         let config = cli(&good).expect("valid");
         assert_eq!(config.mode, Mode::Production);
         assert!(!config.allow_http);
         let mut dev = base.to_vec();
-        dev.extend(["--b24-allow-http=true", "--b24-oauth-url=http://127.0.0.1:9"]);
+        dev.extend([
+            "--b24-allow-http=true",
+            "--b24-oauth-url=http://127.0.0.1:9",
+        ]);
         assert!(cli(&dev).expect("valid").allow_http);
     }
 

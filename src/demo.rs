@@ -20,7 +20,11 @@ pub struct Demo {
 /// `config` at it.
 pub async fn start(config: &mut Config) -> std::io::Result<Demo> {
     let emulator = Emulator::start().await?;
-    let callback = config.public_url.join("oauth/callback").ok().map(String::from);
+    let callback = config
+        .public_url
+        .join("oauth/callback")
+        .ok()
+        .map(String::from);
     emulator.register_app(AppSpec {
         client_id: config.client_id.clone(),
         client_secret: config.client_secret.expose().to_owned(),
@@ -28,8 +32,14 @@ pub async fn start(config: &mut Config) -> std::io::Result<Demo> {
         scope: SCOPE.to_owned(),
         version: 1,
     });
-    let portal = emulator.add_portal(UserSpec::new("Anna", "Admin", true)).await?;
-    for (name, last_name) in [("Boris", "Ivanov"), ("Clara", "Schmidt"), ("Dmitri", "Petrov")] {
+    let portal = emulator
+        .add_portal(UserSpec::new("Anna", "Admin", true))
+        .await?;
+    for (name, last_name) in [
+        ("Boris", "Ivanov"),
+        ("Clara", "Schmidt"),
+        ("Dmitri", "Petrov"),
+    ] {
         emulator.add_user(&portal.member_id, UserSpec::new(name, last_name, false));
     }
     config.oauth_url = emulator.oauth_url();

@@ -1,4 +1,5 @@
-//! Log set-up: `RUST_LOG` filters, `LOG_FORMAT` picks human or JSON lines.
+//! Log set-up: `RUST_LOG` filters, `LOG_FORMAT` picks human or JSON lines. Logs go to stderr;
+//! stdout carries only the line that says where the app listens.
 
 use tracing_subscriber::EnvFilter;
 
@@ -8,7 +9,9 @@ use crate::config::LogFormat;
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _already_set = match format {
         LogFormat::Pretty => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

@@ -221,13 +221,24 @@ mod tests {
 
     #[test]
     fn known_codes_round_trip_and_unknown_are_kept() {
-        for code in ["expired_token", "QUERY_LIMIT_EXCEEDED", "STATUS_ERROR", "PORTAL_DELETED"] {
+        for code in [
+            "expired_token",
+            "QUERY_LIMIT_EXCEEDED",
+            "STATUS_ERROR",
+            "PORTAL_DELETED",
+        ] {
             let parsed = ErrorCode::parse(code);
             assert!(!matches!(parsed, ErrorCode::Other(_)), "{code} unknown");
             assert_eq!(parsed.as_str(), code);
         }
-        assert_eq!(ErrorCode::parse("SOMETHING_NEW"), ErrorCode::Other("SOMETHING_NEW".into()));
-        assert_eq!(OAuthErrorCode::parse("wrong_client"), OAuthErrorCode::WrongClient);
+        assert_eq!(
+            ErrorCode::parse("SOMETHING_NEW"),
+            ErrorCode::Other("SOMETHING_NEW".into())
+        );
+        assert_eq!(
+            OAuthErrorCode::parse("wrong_client"),
+            OAuthErrorCode::WrongClient
+        );
         assert!(OAuthErrorCode::parse("invalid_grant").is_dead_grant());
     }
 

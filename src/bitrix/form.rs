@@ -21,13 +21,16 @@ pub enum FormError {
 }
 
 /// Parses decoded `(key, value)` pairs into an object.
-pub fn to_json<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Value, FormError> {
+pub fn to_json<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<Value, FormError> {
     let mut root = Value::Object(Map::new());
     for (count, (key, value)) in pairs.into_iter().enumerate() {
         if count >= MAX_FIELDS {
             return Err(FormError::TooManyFields);
         }
-        let path = split_key(key).ok_or_else(|| FormError::BadKey(key.chars().take(64).collect()))?;
+        let path =
+            split_key(key).ok_or_else(|| FormError::BadKey(key.chars().take(64).collect()))?;
         insert(&mut root, &path, Value::String(value.to_owned()));
     }
     Ok(root)
@@ -114,7 +117,9 @@ mod tests {
         for key in ["[x]", "a[b", "a[1][2][3][4][5]"] {
             assert!(to_json([(key, "v")]).is_err(), "{key} accepted");
         }
-        let many: Vec<(String, String)> = (0..=MAX_FIELDS).map(|i| (format!("k{i}"), String::new())).collect();
+        let many: Vec<(String, String)> = (0..=MAX_FIELDS)
+            .map(|i| (format!("k{i}"), String::new()))
+            .collect();
         assert_eq!(
             to_json(many.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
             Err(FormError::TooManyFields)

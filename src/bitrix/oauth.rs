@@ -12,8 +12,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use oauth2::basic::{BasicErrorResponse, BasicTokenType};
 use oauth2::{
     AsyncHttpClient, AuthType, AuthorizationCode, ClientId, EndpointNotSet, EndpointSet,
-    HttpRequest, HttpResponse, RequestTokenError, Scope, StandardRevocableToken,
-    TokenResponse, TokenUrl,
+    HttpRequest, HttpResponse, RequestTokenError, Scope, StandardRevocableToken, TokenResponse,
+    TokenUrl,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use url::Url;
@@ -155,10 +155,19 @@ impl Grant {
             expires_at,
             member_id,
             user_id: answer.user_id.filter(|id| *id > 0).map(UserId),
-            client_endpoint: answer.client_endpoint.as_deref().and_then(|u| Url::parse(u).ok()),
-            server_endpoint: answer.server_endpoint.as_deref().and_then(|u| Url::parse(u).ok()),
+            client_endpoint: answer
+                .client_endpoint
+                .as_deref()
+                .and_then(|u| Url::parse(u).ok()),
+            server_endpoint: answer
+                .server_endpoint
+                .as_deref()
+                .and_then(|u| Url::parse(u).ok()),
             scope: answer.scope.unwrap_or_default(),
-            licence: answer.status.as_deref().and_then(|s| Licence::parse(s).ok()),
+            licence: answer
+                .status
+                .as_deref()
+                .and_then(|s| Licence::parse(s).ok()),
         })
     }
 }
@@ -317,10 +326,18 @@ impl<'c> AsyncHttpClient<'c> for Adapter<'_> {
         Box::pin(async move {
             let request = reqwest::Request::try_from(request)
                 .map_err(|e| Error::Refused(format!("bad token request: {e}")))?;
-            let response = self.0.execute(request).await.map_err(Error::from_transport)?;
+            let response = self
+                .0
+                .execute(request)
+                .await
+                .map_err(Error::from_transport)?;
             let mut status = response.status();
             let headers = response.headers().clone();
-            let body = response.bytes().await.map_err(Error::from_transport)?.to_vec();
+            let body = response
+                .bytes()
+                .await
+                .map_err(Error::from_transport)?
+                .to_vec();
             // Bitrix24 reports some refusals (`wrong_client`) with HTTP 200 (protocol doc §2):
             // make them look like the errors they are so oauth2 parses them as such.
             if status.is_success() && carries_error(&body) {
@@ -330,9 +347,10 @@ impl<'c> AsyncHttpClient<'c> for Adapter<'_> {
             for (name, value) in &headers {
                 builder = builder.header(name.as_str(), value.as_bytes());
             }
-            builder
-                .body(body)
-                .map_err(|e| Error::Unexpected { status, detail: e.to_string() })
+            builder.body(body).map_err(|e| Error::Unexpected {
+                status,
+                detail: e.to_string(),
+            })
         })
     }
 }

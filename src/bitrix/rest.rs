@@ -77,7 +77,7 @@ impl RestClient {
             .json(&body)
             .send()
             .await
-            .map_err(|e| Error::from_transport(e))?;
+            .map_err(Error::from_transport)?;
         let status = response.status();
         if status.is_redirection() {
             let location = response
@@ -94,10 +94,7 @@ impl RestClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| Error::from_transport(e))?;
+        let bytes = response.bytes().await.map_err(Error::from_transport)?;
         parse_envelope(status, &bytes, retry_after)
     }
 
@@ -108,7 +105,9 @@ impl RestClient {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_');
         if !method_ok {
-            return Err(Error::Refused(format!("not a REST method name: {method:?}")));
+            return Err(Error::Refused(format!(
+                "not a REST method name: {method:?}"
+            )));
         }
         match endpoint.scheme() {
             "https" => {}
@@ -189,7 +188,12 @@ mod tests {
         )
         .expect_err("error");
         match err {
-            Error::Api { status, code, retry_after, .. } => {
+            Error::Api {
+                status,
+                code,
+                retry_after,
+                ..
+            } => {
                 assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
                 assert_eq!(code, ErrorCode::QueryLimitExceeded);
                 assert_eq!(retry_after, Some(Duration::from_secs(2)));
@@ -208,16 +212,24 @@ mod tests {
 
     #[test]
     fn method_names_and_schemes_are_checked_before_sending() {
-        let client = RestClient::new(reqwest::Client::new(), false);
+        let http_client = crate::bitrix::http_client(Duration::from_secs(1)).expect("client");
+        let client = RestClient::new(http_client.clone(), false);
         let https = Url::parse("https://acme.bitrix24.com/rest/").expect("url");
         let http = Url::parse("http://acme.bitrix24.com/rest/").expect("url");
         assert_eq!(
-            client.method_url(&https, "im.user.status.set").expect("ok").as_str(),
+            client
+                .method_url(&https, "im.user.status.set")
+                .expect("ok")
+                .as_str(),
             "https://acme.bitrix24.com/rest/im.user.status.set"
         );
         assert!(client.method_url(&https, "../../oauth/token").is_err());
         assert!(client.method_url(&https, "profile?x=1").is_err());
         assert!(client.method_url(&http, "profile").is_err());
-        assert!(RestClient::new(reqwest::Client::new(), true).method_url(&http, "profile").is_ok());
+        assert!(
+            RestClient::new(http_client, true)
+                .method_url(&http, "profile")
+                .is_ok()
+        );
     }
 }

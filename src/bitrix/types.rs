@@ -110,7 +110,9 @@ impl PortalDomain {
         let label_ok = |label: &str| {
             !label.is_empty()
                 && label.len() <= 63
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         };
@@ -287,18 +289,32 @@ mod tests {
     fn member_id_is_32_hex_characters_lowercased() {
         let id = MemberId::parse("A223C4B5d6e7f8091a2b3c4d5e6f7089").expect("valid");
         assert_eq!(id.as_str(), "a223c4b5d6e7f8091a2b3c4d5e6f7089");
-        for bad in ["", "abc", "g223c4b5d6e7f8091a2b3c4d5e6f7089", "a223c4b5d6e7f8091a2b3c4d5e6f70891"] {
+        for bad in [
+            "",
+            "abc",
+            "g223c4b5d6e7f8091a2b3c4d5e6f7089",
+            "a223c4b5d6e7f8091a2b3c4d5e6f70891",
+        ] {
             assert!(MemberId::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
 
     #[test]
     fn domain_accepts_host_names_and_ports_only() {
-        assert_eq!(PortalDomain::parse("Acme.Bitrix24.com").expect("valid").as_str(), "acme.bitrix24.com");
+        assert_eq!(
+            PortalDomain::parse("Acme.Bitrix24.com")
+                .expect("valid")
+                .as_str(),
+            "acme.bitrix24.com"
+        );
         let local = PortalDomain::parse("127.0.0.1:8081").expect("valid");
         assert!(local.is_loopback());
         assert_eq!(local.host(), "127.0.0.1");
-        assert!(!PortalDomain::parse("acme.bitrix24.com").expect("valid").is_loopback());
+        assert!(
+            !PortalDomain::parse("acme.bitrix24.com")
+                .expect("valid")
+                .is_loopback()
+        );
         for bad in [
             "",
             "https://acme.bitrix24.com",

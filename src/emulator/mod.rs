@@ -16,10 +16,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use url::Url;
 
-pub use world::{
-    ACCESS_TTL, Call, CODE_TTL, EventBinding, FaultKind, PlacementBinding, Server,
-};
 use server::{PortalCtx, Shared, lock};
+pub use world::{ACCESS_TTL, CODE_TTL, Call, EventBinding, FaultKind, PlacementBinding, Server};
 use world::{AppReg, Bucket, Fault, Install, Portal, User, World};
 
 use crate::bitrix::types::{MemberId, Status};
@@ -136,7 +134,10 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        let tasks = self.tasks.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let tasks = self
+            .tasks
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for task in tasks.drain(..) {
             task.abort();
         }
@@ -151,7 +152,9 @@ pub struct Emulator {
 
 impl std::fmt::Debug for Emulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Emulator").field("oauth", &self.inner.oauth_addr).finish()
+        f.debug_struct("Emulator")
+            .field("oauth", &self.inner.oauth_addr)
+            .finish()
     }
 }
 
@@ -227,7 +230,10 @@ impl Emulator {
         Ok(portal_info(member_id, domain))
     }
 
-    async fn listen_portal(&self, member_id: &MemberId) -> std::io::Result<(String, JoinHandle<()>)> {
+    async fn listen_portal(
+        &self,
+        member_id: &MemberId,
+    ) -> std::io::Result<(String, JoinHandle<()>)> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let domain = listener.local_addr()?.to_string();
         let router = server::portal_router(PortalCtx {
@@ -278,21 +284,33 @@ impl Emulator {
 
     /// The install POST the portal sends when the admin opens the app for the first time: the
     /// installation record exists, but `installFinish` has not happened yet (protocol doc §1.1).
-    pub fn begin_install(&self, member_id: &MemberId, client_id: &str, user_id: u64, lang: &str) -> FormPost {
+    pub fn begin_install(
+        &self,
+        member_id: &MemberId,
+        client_id: &str,
+        user_id: u64,
+        lang: &str,
+    ) -> FormPost {
         {
             let mut world = self.world();
             let Some(app) = world.apps.get(client_id).cloned() else {
-                return FormPost { query: Vec::new(), form: Vec::new() };
+                return FormPost {
+                    query: Vec::new(),
+                    form: Vec::new(),
+                };
             };
             if let Some(portal) = world.portals.get_mut(member_id) {
-                let install = portal.installs.entry(client_id.to_owned()).or_insert_with(|| Install {
-                    finished: false,
-                    version: app.version,
-                    application_token: world::hex32(),
-                    scope: app.scope.clone(),
-                    placements: Vec::new(),
-                    events: Vec::new(),
-                });
+                let install = portal
+                    .installs
+                    .entry(client_id.to_owned())
+                    .or_insert_with(|| Install {
+                        finished: false,
+                        version: app.version,
+                        application_token: world::hex32(),
+                        scope: app.scope.clone(),
+                        placements: Vec::new(),
+                        events: Vec::new(),
+                    });
                 install.version = app.version;
                 install.scope = app.scope;
             }
@@ -333,11 +351,16 @@ impl Emulator {
         let issued = world.issue(member_id, user_id, client_id);
         let oauth_host = world.oauth_host.clone();
         let Some(portal) = world.portals.get(member_id) else {
-            return FormPost { query: Vec::new(), form: Vec::new() };
+            return FormPost {
+                query: Vec::new(),
+                form: Vec::new(),
+            };
         };
         let install = portal.installs.get(client_id);
         let pairs = |list: &[(&str, String)]| -> Vec<(String, String)> {
-            list.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+            list.iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect()
         };
         FormPost {
             query: pairs(&[
@@ -351,8 +374,16 @@ impl Emulator {
                 ("AUTH_EXPIRES", ACCESS_TTL.to_string()),
                 ("REFRESH_ID", issued.refresh),
                 ("SERVER_ENDPOINT", format!("http://{oauth_host}/rest/")),
-                ("APPLICATION_TOKEN", install.map(|i| i.application_token.clone()).unwrap_or_default()),
-                ("APPLICATION_SCOPE", install.map(|i| i.scope.clone()).unwrap_or_default()),
+                (
+                    "APPLICATION_TOKEN",
+                    install
+                        .map(|i| i.application_token.clone())
+                        .unwrap_or_default(),
+                ),
+                (
+                    "APPLICATION_SCOPE",
+                    install.map(|i| i.scope.clone()).unwrap_or_default(),
+                ),
                 ("member_id", member_id.as_str().to_owned()),
                 ("status", portal.licence.clone()),
                 ("PLACEMENT", placement.to_owned()),
@@ -362,7 +393,12 @@ impl Emulator {
     }
 
     /// Issues a token pair for a user without a frame (as an authorisation would).
-    pub fn issue_tokens(&self, member_id: &MemberId, client_id: &str, user_id: u64) -> IssuedTokens {
+    pub fn issue_tokens(
+        &self,
+        member_id: &MemberId,
+        client_id: &str,
+        user_id: u64,
+    ) -> IssuedTokens {
         let issued = self.world().issue(member_id, user_id, client_id);
         IssuedTokens {
             access: issued.access,
@@ -374,14 +410,23 @@ impl Emulator {
     /// An event POST as the portal sends it (form-encoded, bracketed keys; protocol doc §1.4,
     /// §6). `ONAPPINSTALL` and `ONAPPUPDATE` carry a fresh pair of `user_id`'s tokens;
     /// `ONAPPUNINSTALL` carries none. Use [`Emulator::uninstall`] for the uninstall itself.
-    pub fn event(&self, member_id: &MemberId, client_id: &str, event: &str, user_id: u64) -> FormPost {
+    pub fn event(
+        &self,
+        member_id: &MemberId,
+        client_id: &str,
+        event: &str,
+        user_id: u64,
+    ) -> FormPost {
         let mut world = self.world();
         let with_tokens = event != "ONAPPUNINSTALL";
         let issued = with_tokens.then(|| world.issue(member_id, user_id, client_id));
         let now = world.now();
         let oauth_host = world.oauth_host.clone();
         let Some(portal) = world.portals.get(member_id) else {
-            return FormPost { query: Vec::new(), form: Vec::new() };
+            return FormPost {
+                query: Vec::new(),
+                form: Vec::new(),
+            };
         };
         let install = portal.installs.get(client_id);
         let mut form: Vec<(String, String)> = vec![
@@ -390,12 +435,20 @@ impl Emulator {
             ("data[LANGUAGE_ID]".into(), "en".into()),
             ("ts".into(), now.to_string()),
             ("auth[domain]".into(), portal.domain.clone()),
-            ("auth[server_endpoint]".into(), format!("http://{oauth_host}/rest/")),
-            ("auth[client_endpoint]".into(), format!("http://{}/rest/", portal.domain)),
+            (
+                "auth[server_endpoint]".into(),
+                format!("http://{oauth_host}/rest/"),
+            ),
+            (
+                "auth[client_endpoint]".into(),
+                format!("http://{}/rest/", portal.domain),
+            ),
             ("auth[member_id]".into(), member_id.as_str().to_owned()),
             (
                 "auth[application_token]".into(),
-                install.map(|i| i.application_token.clone()).unwrap_or_default(),
+                install
+                    .map(|i| i.application_token.clone())
+                    .unwrap_or_default(),
             ),
         ];
         if let Some(issued) = issued {
@@ -409,19 +462,27 @@ impl Emulator {
                 ("auth[refresh_token]".into(), issued.refresh),
                 ("auth[expires]".into(), issued.expires_at.to_string()),
                 ("auth[expires_in]".into(), ACCESS_TTL.to_string()),
-                ("auth[scope]".into(), install.map(|i| i.scope.clone()).unwrap_or_default()),
+                (
+                    "auth[scope]".into(),
+                    install.map(|i| i.scope.clone()).unwrap_or_default(),
+                ),
                 ("auth[status]".into(), portal.licence.clone()),
                 ("auth[user_id]".into(), user_id.to_string()),
             ]);
         }
-        FormPost { query: Vec::new(), form }
+        FormPost {
+            query: Vec::new(),
+            form,
+        }
     }
 
     /// Uninstalls the app: every token dies and the bindings go (protocol doc §6); returns the
     /// `ONAPPUNINSTALL` event the portal sends.
     pub fn uninstall(&self, member_id: &MemberId, client_id: &str, clean: bool) -> FormPost {
         let mut payload = self.event(member_id, client_id, "ONAPPUNINSTALL", 0);
-        payload.form.push(("data[CLEAN]".into(), u8::from(clean).to_string()));
+        payload
+            .form
+            .push(("data[CLEAN]".into(), u8::from(clean).to_string()));
         let mut world = self.world();
         world.revoke_portal_tokens(member_id, client_id);
         if let Some(portal) = world.portals.get_mut(member_id) {

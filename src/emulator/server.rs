@@ -7,12 +7,12 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get};
 use serde_json::{Map, Value, json};
 
 use super::world::{
-    AccessRec, Call, CodeRec, EventBinding, FaultKind, PlacementBinding, Server, World, CODE_TTL,
+    AccessRec, CODE_TTL, Call, CodeRec, EventBinding, FaultKind, PlacementBinding, Server, World,
 };
 use crate::bitrix::form;
 use crate::bitrix::types::{MemberId, Status};
@@ -22,7 +22,9 @@ pub type Shared = Arc<Mutex<World>>;
 
 /// Locks the world; a panic in another handler must not wedge the emulator for good.
 pub fn lock(shared: &Shared) -> MutexGuard<'_, World> {
-    shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A REST failure: HTTP status, code, description.
@@ -34,15 +36,23 @@ fn fail(status: u16, code: &'static str, description: impl Into<String>) -> Fail
 
 fn error_response(status: u16, code: &str, description: &str) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, axum::Json(json!({"error": code, "error_description": description}))).into_response()
+    (
+        status,
+        axum::Json(json!({"error": code, "error_description": description})),
+    )
+        .into_response()
 }
 
 /// Query string and body (JSON or form) merged into one object, body winning.
 fn params(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Value {
     let mut merged = Map::new();
     let query = uri.query().unwrap_or_default();
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
-    if let Ok(Value::Object(map)) = form::to_json(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    if let Ok(Value::Object(map)) =
+        form::to_json(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    {
         merged.extend(map);
     }
     let content_type = headers
@@ -55,7 +65,9 @@ fn params(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Value {
         }
     } else if !body.is_empty() {
         let pairs: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
-        if let Ok(Value::Object(map)) = form::to_json(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        if let Ok(Value::Object(map)) =
+            form::to_json(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        {
             merged.extend(map);
         }
     }
@@ -81,11 +93,23 @@ fn param_str(params: &Value, name: &str) -> Option<String> {
 }
 
 fn tail(token: &str) -> String {
-    token.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect()
+    token
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect()
 }
 
 /// Applies injected latency and faults; returns a response to send instead, if any.
-async fn disturb(shared: &Shared, server: &Server, method: &str, token_endpoint: bool) -> Option<Response> {
+async fn disturb(
+    shared: &Shared,
+    server: &Server,
+    method: &str,
+    token_endpoint: bool,
+) -> Option<Response> {
     let (latency, fault) = {
         let mut world = lock(shared);
         (world.latency, world.take_fault(server, method))
@@ -124,27 +148,37 @@ pub fn oauth_router(shared: Shared) -> Router {
         .with_state(shared)
 }
 
-async fn token(State(shared): State<Shared>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn token(
+    State(shared): State<Shared>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let params = params(&uri, &headers, &body);
     if let Some(response) = disturb(&shared, &Server::OAuth, "oauth/token", true).await {
-        record(&shared, Call {
-            server: Server::OAuth,
-            method: "oauth/token".into(),
-            user_id: None,
-            token_tail: None,
-            status: response.status().as_u16(),
-            error: Some("injected".into()),
-            carried_client_secret: false,
-        });
+        record(
+            &shared,
+            Call {
+                server: Server::OAuth,
+                method: "oauth/token".into(),
+                user_id: None,
+                token_tail: None,
+                status: response.status().as_u16(),
+                error: Some("injected".into()),
+                carried_client_secret: false,
+            },
+        );
         return response;
     }
     let mut world = lock(&shared);
     let outcome = grant(&mut world, &params);
     let (status, body, user_id) = match outcome {
         Ok((answer, user_id)) => (200, answer, Some(user_id)),
-        Err((status, code, description)) => {
-            (status, json!({"error": code, "error_description": description}), None)
-        }
+        Err((status, code, description)) => (
+            status,
+            json!({"error": code, "error_description": description}),
+            None,
+        ),
     };
     world.calls.push(Call {
         server: Server::OAuth,
@@ -188,8 +222,13 @@ fn grant(world: &mut World, params: &Value) -> Result<(Value, u64), Failure> {
             (rec.member_id.clone(), rec.user_id)
         }
         "refresh_token" => {
-            let refresh = param_str(params, "refresh_token")
-                .ok_or_else(|| fail(400, "invalid_request", "No \"refresh_token\" parameter found"))?;
+            let refresh = param_str(params, "refresh_token").ok_or_else(|| {
+                fail(
+                    400,
+                    "invalid_request",
+                    "No \"refresh_token\" parameter found",
+                )
+            })?;
             let rec = world
                 .refresh
                 .get_mut(&refresh)
@@ -198,10 +237,15 @@ fn grant(world: &mut World, params: &Value) -> Result<(Value, u64), Failure> {
                 return Err(fail(200, "wrong_client", "Wrong client"));
             }
             if rec.used {
-                return Err(fail(400, "invalid_grant", "The refresh token has been used"));
+                return Err(fail(
+                    400,
+                    "invalid_grant",
+                    "The refresh token has been used",
+                ));
             }
             rec.used = true;
-            let (member_id, user_id, old_access) = (rec.member_id.clone(), rec.user_id, rec.access.clone());
+            let (member_id, user_id, old_access) =
+                (rec.member_id.clone(), rec.user_id, rec.access.clone());
             // Rotation kills the access token issued with the old refresh token (protocol doc §2).
             if let Some(access) = world.access.get_mut(&old_access) {
                 access.revoked = true;
@@ -212,26 +256,44 @@ fn grant(world: &mut World, params: &Value) -> Result<(Value, u64), Failure> {
         _ => return Err(fail(400, "invalid_request", "Unsupported grant_type")),
     };
     let issued = world.issue(&member_id, user_id, &client_id);
-    Ok((world.token_answer(&member_id, user_id, &issued, &client_id), user_id))
+    Ok((
+        world.token_answer(&member_id, user_id, &issued, &client_id),
+        user_id,
+    ))
 }
 
 /// Checks an access token: `Ok` with its record, or the REST error a portal would answer.
 fn check_access(world: &World, token: Option<&str>) -> Result<AccessRec, Failure> {
-    let token = token.filter(|t| !t.is_empty()).ok_or_else(|| fail(401, "NO_AUTH_FOUND", "Wrong authorization data"))?;
+    let token = token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| fail(401, "NO_AUTH_FOUND", "Wrong authorization data"))?;
     let rec = world
         .access
         .get(token)
         .ok_or_else(|| fail(401, "NO_AUTH_FOUND", "Wrong authorization data"))?;
     if rec.revoked {
-        return Err(fail(401, "invalid_token", "Unable to get application by token"));
+        return Err(fail(
+            401,
+            "invalid_token",
+            "Unable to get application by token",
+        ));
     }
     if rec.expires_at <= world.now() {
-        return Err(fail(401, "expired_token", "The access token provided has expired."));
+        return Err(fail(
+            401,
+            "expired_token",
+            "The access token provided has expired.",
+        ));
     }
     Ok(rec.clone())
 }
 
-async fn oauth_app_info(State(shared): State<Shared>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn oauth_app_info(
+    State(shared): State<Shared>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let params = params(&uri, &headers, &body);
     if let Some(response) = disturb(&shared, &Server::OAuth, "app.info", false).await {
         return response;
@@ -247,27 +309,38 @@ async fn oauth_app_info(State(shared): State<Shared>, uri: Uri, headers: HeaderM
             .installs
             .get(&rec.client_id)
             .ok_or_else(|| fail(401, "NOT_INSTALLED", "Application not installed"))?;
-        Ok((rec.user_id, json!({
-            "client_id": rec.client_id,
-            "scope": install.scope.split(',').collect::<Vec<_>>(),
-            "expires": rec.expires_at,
-            "user_id": rec.user_id,
-            "install": {
-                "installed": install.finished,
-                "version": install.version,
-                "status": portal.licence,
-                "scope": install.scope,
-                "domain": portal.domain,
-                "uri": format!("http://{}", portal.domain),
-                "client_endpoint": format!("http://{}/rest/", portal.domain),
-                "member_id": portal.member_id.as_str(),
-                "member_type": "PORTAL",
-            }
-        })))
+        Ok((
+            rec.user_id,
+            json!({
+                "client_id": rec.client_id,
+                "scope": install.scope.split(',').collect::<Vec<_>>(),
+                "expires": rec.expires_at,
+                "user_id": rec.user_id,
+                "install": {
+                    "installed": install.finished,
+                    "version": install.version,
+                    "status": portal.licence,
+                    "scope": install.scope,
+                    "domain": portal.domain,
+                    "uri": format!("http://{}", portal.domain),
+                    "client_endpoint": format!("http://{}/rest/", portal.domain),
+                    "member_id": portal.member_id.as_str(),
+                    "member_type": "PORTAL",
+                }
+            }),
+        ))
     });
     let (response, user_id, error) = match outcome {
-        Ok((user_id, result)) => (axum::Json(json!({"result": result})).into_response(), Some(user_id), None),
-        Err((status, code, description)) => (error_response(status, code, &description), None, Some(code.to_owned())),
+        Ok((user_id, result)) => (
+            axum::Json(json!({"result": result})).into_response(),
+            Some(user_id),
+            None,
+        ),
+        Err((status, code, description)) => (
+            error_response(status, code, &description),
+            None,
+            Some(code.to_owned()),
+        ),
     };
     world.calls.push(Call {
         server: Server::OAuth,
@@ -308,7 +381,13 @@ fn moved(world: &World, ctx: &PortalCtx, uri: &Uri) -> Option<Response> {
         return None;
     }
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    Some((StatusCode::FOUND, [(header::LOCATION, format!("http://{}{path}", portal.domain))]).into_response())
+    Some(
+        (
+            StatusCode::FOUND,
+            [(header::LOCATION, format!("http://{}{path}", portal.domain))],
+        )
+            .into_response(),
+    )
 }
 
 async fn authorize(State(ctx): State<PortalCtx>, uri: Uri, headers: HeaderMap) -> Response {
@@ -320,24 +399,35 @@ async fn authorize(State(ctx): State<PortalCtx>, uri: Uri, headers: HeaderMap) -
     let client_id = param_str(&params, "client_id").unwrap_or_default();
     let state = param_str(&params, "state").unwrap_or_default();
     let Some(app) = world.apps.get(&client_id).cloned() else {
-        return (StatusCode::BAD_REQUEST, Html("<h1>Application not found</h1>")).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Html("<h1>Application not found</h1>"),
+        )
+            .into_response();
     };
     let Some(portal) = world.portals.get(&ctx.member_id).cloned() else {
         return (StatusCode::NOT_FOUND, Html("<h1>Portal not found</h1>")).into_response();
     };
     // The app must already be installed; Bitrix24 shows its own error page, no redirect.
     let Some(install) = portal.installs.get(&client_id).filter(|i| i.finished) else {
-        return (StatusCode::FORBIDDEN, Html("<h1>The application is not installed on this portal</h1>")).into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            Html("<h1>The application is not installed on this portal</h1>"),
+        )
+            .into_response();
     };
     let code = super::world::token();
     let now = world.now();
-    world.codes.insert(code.clone(), CodeRec {
-        member_id: ctx.member_id.clone(),
-        user_id: portal.browser_user,
-        client_id: client_id.clone(),
-        expires_at: now + CODE_TTL,
-        used: false,
-    });
+    world.codes.insert(
+        code.clone(),
+        CodeRec {
+            member_id: ctx.member_id.clone(),
+            user_id: portal.browser_user,
+            client_id: client_id.clone(),
+            expires_at: now + CODE_TTL,
+            used: false,
+        },
+    );
     let carried_client_secret = world.mentions_a_secret(uri.query().unwrap_or_default());
     world.calls.push(Call {
         server: Server::Portal(ctx.member_id.clone()),
@@ -361,7 +451,14 @@ async fn authorize(State(ctx): State<PortalCtx>, uri: Uri, headers: HeaderMap) -
         .append_pair("server_domain", &world.oauth_host)
         .finish();
     let separator = if redirect_uri.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{redirect_uri}{separator}{query}")).into_response()
+    (
+        StatusCode::FOUND,
+        [(
+            header::LOCATION,
+            format!("{redirect_uri}{separator}{query}"),
+        )],
+    )
+        .into_response()
 }
 
 async fn rest(
@@ -371,7 +468,10 @@ async fn rest(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let method = method.strip_suffix(".json").unwrap_or(&method).to_ascii_lowercase();
+    let method = method
+        .strip_suffix(".json")
+        .unwrap_or(&method)
+        .to_ascii_lowercase();
     let server = Server::Portal(ctx.member_id.clone());
     {
         let world = lock(&ctx.shared);
@@ -387,15 +487,18 @@ async fn rest(
     };
     let token = param_str(&params, "auth");
     if let Some(response) = disturb(&ctx.shared, &server, &method, false).await {
-        record(&ctx.shared, Call {
-            server,
-            method,
-            user_id: None,
-            token_tail: token.as_deref().map(tail),
-            status: response.status().as_u16(),
-            error: Some("injected".into()),
-            carried_client_secret: carried_secret,
-        });
+        record(
+            &ctx.shared,
+            Call {
+                server,
+                method,
+                user_id: None,
+                token_tail: token.as_deref().map(tail),
+                status: response.status().as_u16(),
+                error: Some("injected".into()),
+                carried_client_secret: carried_secret,
+            },
+        );
         return response;
     }
     let mut world = lock(&ctx.shared);
@@ -408,20 +511,26 @@ async fn rest(
             if rec.member_id != ctx.member_id {
                 return Err(fail(401, "NO_AUTH_FOUND", "Wrong authorization data"));
             }
-            call_method(&mut world, &rec, &method, &params, true).map(|result| (rec.user_id, result))
+            call_method(&mut world, &rec, &method, &params, true)
+                .map(|result| (rec.user_id, result))
         })
     } else {
         Err(fail(503, "QUERY_LIMIT_EXCEEDED", "Too many requests"))
     };
     let (response, user_id, error) = match outcome {
         Ok((user_id, result)) => {
-            let mut envelope = json!({"result": result, "time": {"start": 0.0, "finish": 0.0, "duration": 0.0}});
+            let mut envelope =
+                json!({"result": result, "time": {"start": 0.0, "finish": 0.0, "duration": 0.0}});
             if let Some(total) = result_total(&envelope["result"]) {
                 envelope["total"] = json!(total);
             }
             (axum::Json(envelope).into_response(), Some(user_id), None)
         }
-        Err((status, code, description)) => (error_response(status, code, &description), None, Some(code.to_owned())),
+        Err((status, code, description)) => (
+            error_response(status, code, &description),
+            None,
+            Some(code.to_owned()),
+        ),
     };
     world.calls.push(Call {
         server,
@@ -452,13 +561,24 @@ const PLACEMENTS: &[(&str, Option<&str>)] = &[
 ];
 
 /// Events an app may bind here (protocol doc §6).
-const EVENTS: &[&str] = &["ONAPPINSTALL", "ONAPPUPDATE", "ONAPPUNINSTALL", "ONAPPPAYMENT"];
+const EVENTS: &[&str] = &[
+    "ONAPPINSTALL",
+    "ONAPPUPDATE",
+    "ONAPPUNINSTALL",
+    "ONAPPPAYMENT",
+];
 
 fn has_scope(scope: &str, wanted: &str) -> bool {
     scope.split([',', ' ']).any(|s| s.trim() == wanted)
 }
 
-fn call_method(world: &mut World, rec: &AccessRec, method: &str, params: &Value, top_level: bool) -> Result<Value, Failure> {
+fn call_method(
+    world: &mut World,
+    rec: &AccessRec,
+    method: &str,
+    params: &Value,
+    top_level: bool,
+) -> Result<Value, Failure> {
     let portal = world
         .portals
         .get_mut(&rec.member_id)
@@ -475,13 +595,23 @@ fn call_method(world: &mut World, rec: &AccessRec, method: &str, params: &Value,
         if has_scope(&install.scope, scope) {
             Ok(())
         } else {
-            Err(fail(403, "insufficient_scope", "The request requires higher privileges than provided by the access token"))
+            Err(fail(
+                403,
+                "insufficient_scope",
+                "The request requires higher privileges than provided by the access token",
+            ))
         }
     };
     let require = |name: &'static str| {
         param_str(params, name)
             .filter(|v| !v.is_empty())
-            .ok_or_else(|| fail(400, "ERROR_ARGUMENT", format!("Argument '{name}' is null or empty")))
+            .ok_or_else(|| {
+                fail(
+                    400,
+                    "ERROR_ARGUMENT",
+                    format!("Argument '{name}' is null or empty"),
+                )
+            })
     };
     match method {
         "im.user.status.set" => {
@@ -629,7 +759,11 @@ fn batch(world: &mut World, rec: &AccessRec, params: &Value) -> Result<Value, Fa
         .ok_or_else(|| fail(400, "ERROR_ARGUMENT", "Argument 'cmd' is null or empty"))?
         .clone();
     if commands.len() > 50 {
-        return Err(fail(400, "ERROR_BATCH_LENGTH_EXCEEDED", "Max batch length exceeded"));
+        return Err(fail(
+            400,
+            "ERROR_BATCH_LENGTH_EXCEEDED",
+            "Max batch length exceeded",
+        ));
     }
     let halt = param_str(params, "halt").is_some_and(|h| h == "1" || h == "true");
     let mut results = Map::new();
@@ -637,7 +771,9 @@ fn batch(world: &mut World, rec: &AccessRec, params: &Value) -> Result<Value, Fa
     for (key, command) in commands {
         let command = command.as_str().unwrap_or_default();
         let (method, query) = command.split_once('?').unwrap_or((command, ""));
-        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
         let sub_params = form::to_json(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .unwrap_or_else(|_| json!({}));
         match call_method(world, rec, &method.to_ascii_lowercase(), &sub_params, false) {
@@ -645,7 +781,10 @@ fn batch(world: &mut World, rec: &AccessRec, params: &Value) -> Result<Value, Fa
                 results.insert(key, result);
             }
             Err((_, code, description)) => {
-                errors.insert(key, json!({"error": code, "error_description": description}));
+                errors.insert(
+                    key,
+                    json!({"error": code, "error_description": description}),
+                );
                 if halt {
                     break;
                 }

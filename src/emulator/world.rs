@@ -282,7 +282,13 @@ impl World {
     }
 
     /// The token answer of protocol doc §2 for a pair.
-    pub fn token_answer(&self, member_id: &MemberId, user_id: u64, issued: &Issued, client_id: &str) -> Value {
+    pub fn token_answer(
+        &self,
+        member_id: &MemberId,
+        user_id: u64,
+        issued: &Issued,
+        client_id: &str,
+    ) -> Value {
         let portal = self.portals.get(member_id);
         let scope = portal
             .and_then(|p| p.installs.get(client_id))
@@ -308,7 +314,9 @@ impl World {
         let index = self.faults.iter().position(|f| {
             f.remaining > 0
                 && f.server.as_ref().is_none_or(|s| s == server)
-                && f.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
+                && f.method
+                    .as_deref()
+                    .is_none_or(|m| m.eq_ignore_ascii_case(method))
         })?;
         let fault = &mut self.faults[index];
         fault.remaining -= 1;
@@ -365,7 +373,11 @@ mod tests {
             remaining: 2,
         });
         let member = MemberId::parse(&hex32()).expect("id");
-        assert!(world.take_fault(&Server::Portal(member), "profile").is_none());
+        assert!(
+            world
+                .take_fault(&Server::Portal(member), "profile")
+                .is_none()
+        );
         assert!(world.take_fault(&Server::OAuth, "token").is_some());
         assert!(world.take_fault(&Server::OAuth, "token").is_some());
         assert!(world.take_fault(&Server::OAuth, "token").is_none());

@@ -34,7 +34,10 @@ pub fn apply(router: Router, body_limit: usize, timeout: Duration) -> Router {
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
             .layer(trace)
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-            .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                timeout,
+            ))
             .layer(DefaultBodyLimit::max(body_limit))
             .layer(RequestBodyLimitLayer::new(body_limit)),
     )

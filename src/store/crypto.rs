@@ -201,7 +201,11 @@ mod tests {
         let sealed = ring.seal("accounts:access:m:1", "token-value");
         assert!(!sealed.windows(11).any(|w| w == b"token-value"));
         let id = ring.current_id().to_owned();
-        assert_eq!(ring.open(&id, "accounts:access:m:1", &sealed).expect("opens"), "token-value");
+        assert_eq!(
+            ring.open(&id, "accounts:access:m:1", &sealed)
+                .expect("opens"),
+            "token-value"
+        );
         assert!(ring.open(&id, "accounts:access:m:2", &sealed).is_err());
         assert!(ring.open(&id, "accounts:refresh:m:1", &sealed).is_err());
         let mut tampered = sealed.clone();
@@ -215,7 +219,12 @@ mod tests {
         let sealed = old.seal("ctx", "v");
         let rotated = Keyring::new(&key(2), Some(&key(1)));
         assert_ne!(rotated.current_id(), old.current_id());
-        assert_eq!(rotated.open(old.current_id(), "ctx", &sealed).expect("opens"), "v");
+        assert_eq!(
+            rotated
+                .open(old.current_id(), "ctx", &sealed)
+                .expect("opens"),
+            "v"
+        );
         let forgotten = Keyring::new(&key(2), None);
         assert!(forgotten.open(old.current_id(), "ctx", &sealed).is_err());
     }

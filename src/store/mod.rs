@@ -214,9 +214,7 @@ impl Store {
             .foreign_keys(true);
         let file = options.get_filename();
         let in_memory = file.as_os_str().is_empty() || file.to_string_lossy().contains(":memory:");
-        if !in_memory
-            && let Some(folder) = file.parent().filter(|p| !p.as_os_str().is_empty())
-        {
+        if !in_memory && let Some(folder) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(folder).map_err(|source| StoreError::Folder {
                 path: folder.to_owned(),
                 source,
@@ -273,10 +271,10 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let member = portal.member_id.as_str();
-        let app_token = portal
-            .application_token
-            .as_ref()
-            .map(|t| self.keys.seal(&app_token_context(&portal.member_id), t.expose()));
+        let app_token = portal.application_token.as_ref().map(|t| {
+            self.keys
+                .seal(&app_token_context(&portal.member_id), t.expose())
+        });
         sqlx::query(
             "INSERT INTO portals (member_id, domain, client_endpoint, server_endpoint,
                  application_token, key_id, scope, licence, state, app_version, created_at, updated_at)
@@ -335,7 +333,8 @@ impl Store {
         };
         Ok(Portal {
             record: PortalRecord {
-                domain: PortalDomain::parse(row.try_get("domain")?).map_err(|_| corrupt("domain"))?,
+                domain: PortalDomain::parse(row.try_get("domain")?)
+                    .map_err(|_| corrupt("domain"))?,
                 client_endpoint: url("client_endpoint")?,
                 server_endpoint: url("server_endpoint")?,
                 application_token,
@@ -376,18 +375,24 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("UPDATE portals SET state = 'deleted', updated_at = ?2 WHERE member_id = ?1")
-                .bind(member_id.as_str())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE portals SET state = 'deleted', updated_at = ?2 WHERE member_id = ?1",
+            )
+            .bind(member_id.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
     /// Creates an account or replaces its tokens; the account becomes active again.
-    pub async fn upsert_account(&self, account: &AccountRecord, now: i64) -> Result<(), StoreError> {
+    pub async fn upsert_account(
+        &self,
+        account: &AccountRecord,
+        now: i64,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         self.upsert_account_in(&mut tx, account, now).await?;
         tx.commit().await?;
@@ -449,7 +454,8 @@ impl Store {
 
     fn account_from_row(&self, row: &SqliteRow) -> Result<Account, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("account {what}"));
-        let member_id = MemberId::parse(row.try_get("member_id")?).map_err(|_| corrupt("member"))?;
+        let member_id =
+            MemberId::parse(row.try_get("member_id")?).map_err(|_| corrupt("member"))?;
         let user_id = u64::try_from(row.try_get::<i64, _>("user_id")?)
             .map(UserId)
             .map_err(|_| corrupt("user"))?;
@@ -541,12 +547,21 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    fn seal_tokens(&self, member_id: &MemberId, user_id: UserId, tokens: &Tokens) -> (Vec<u8>, Vec<u8>) {
+    fn seal_tokens(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+        tokens: &Tokens,
+    ) -> (Vec<u8>, Vec<u8>) {
         (
-            self.keys
-                .seal(&token_context("access", member_id, user_id), tokens.access.expose()),
-            self.keys
-                .seal(&token_context("refresh", member_id, user_id), tokens.refresh.expose()),
+            self.keys.seal(
+                &token_context("access", member_id, user_id),
+                tokens.access.expose(),
+            ),
+            self.keys.seal(
+                &token_context("refresh", member_id, user_id),
+                tokens.refresh.expose(),
+            ),
         )
     }
 }

@@ -1,0 +1,360 @@
+//! Our REST and OAuth clients against the emulator: envelopes, typed errors, redirects not
+//! followed, timeouts, and the `oauth2` crate adapted to Bitrix24.
+
+use std::time::Duration;
+
+use b24_status::bitrix::types::{AccessToken, ClientSecret, RefreshToken, UserId};
+use b24_status::bitrix::{Error, ErrorCode, OAuthClient, OAuthErrorCode, RestClient, http_client};
+use b24_status::emulator::{FaultKind, FaultTarget, Server};
+use serde_json::{Value, json};
+
+use crate::harness::{Bitrix, CLIENT_ID, CLIENT_SECRET};
+
+fn rest_client(timeout: Duration) -> RestClient {
+    RestClient::new(http_client(timeout).expect("client"), true)
+}
+
+fn oauth_client(bitrix: &Bitrix, secret: &str) -> OAuthClient {
+    OAuthClient::new(
+        http_client(Duration::from_secs(5)).expect("client"),
+        bitrix.emulator.oauth_url(),
+        CLIENT_ID,
+        ClientSecret::parse(secret).expect("secret"),
+    )
+    .expect("OAuth client")
+}
+
+fn token(raw: &str) -> AccessToken {
+    AccessToken::parse(raw).expect("token")
+}
+
+#[tokio::test]
+async fn rest_calls_parse_results_and_typed_errors() {
+    let bitrix = Bitrix::installed().await;
+    let access = token(
+        &bitrix
+            .emulator
+            .issue_tokens(bitrix.member(), CLIENT_ID, 1)
+            .access,
+    );
+    let client = rest_client(Duration::from_secs(5));
+    let endpoint = &bitrix.portal.client_endpoint;
+
+    let ok = client
+        .call::<bool>(
+            endpoint,
+            "im.user.status.set",
+            &access,
+            json!({"STATUS": "break"}),
+        )
+        .await
+        .expect("set");
+    assert!(ok.result);
+    let status = client
+        .call::<Value>(endpoint, "im.user.status.get", &access, Value::Null)
+        .await
+        .expect("get");
+    assert_eq!(status.result, "break");
+
+    let err = client
+        .call::<bool>(
+            endpoint,
+            "im.user.status.set",
+            &access,
+            json!({"STATUS": "BREAK"}),
+        )
+        .await
+        .expect_err("refused");
+    match err {
+        Error::Api { status, code, .. } => {
+            assert_eq!(status, 400);
+            assert_eq!(code, ErrorCode::StatusError);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let err = client
+        .call::<Value>(endpoint, "no.such.method", &access, Value::Null)
+        .await
+        .expect_err("refused");
+    assert_eq!(err.code(), Some(&ErrorCode::MethodNotFound));
+
+    bitrix.emulator.expire_access_tokens(bitrix.member(), 1);
+    let err = client
+        .call::<Value>(endpoint, "profile", &access, Value::Null)
+        .await
+        .expect_err("expired");
+    assert_eq!(err.code(), Some(&ErrorCode::ExpiredToken));
+    assert!(err.code().is_some_and(ErrorCode::is_auth_failure));
+}
+
+#[tokio::test]
+async fn rate_limits_and_server_errors_are_transient_errors() {
+    let bitrix = Bitrix::installed().await;
+    let access = token(
+        &bitrix
+            .emulator
+            .issue_tokens(bitrix.member(), CLIENT_ID, 1)
+            .access,
+    );
+    let client = rest_client(Duration::from_secs(5));
+    bitrix.emulator.set_rate_limit(bitrix.member(), 1, 0.0);
+    client
+        .call::<Value>(
+            &bitrix.portal.client_endpoint,
+            "profile",
+            &access,
+            Value::Null,
+        )
+        .await
+        .expect("first call fits the bucket");
+    let err = client
+        .call::<Value>(
+            &bitrix.portal.client_endpoint,
+            "profile",
+            &access,
+            Value::Null,
+        )
+        .await
+        .expect_err("limited");
+    assert_eq!(err.code(), Some(&ErrorCode::QueryLimitExceeded));
+    assert!(err.is_transient());
+
+    bitrix.emulator.set_rate_limit(bitrix.member(), 50, 2.0);
+    bitrix.emulator.inject(
+        FaultTarget::default(),
+        FaultKind::Error {
+            status: 502,
+            code: "BAD_GATEWAY".into(),
+        },
+        1,
+    );
+    let err = client
+        .call::<Value>(
+            &bitrix.portal.client_endpoint,
+            "profile",
+            &access,
+            Value::Null,
+        )
+        .await
+        .expect_err("502");
+    assert_eq!(
+        err.code(),
+        Some(&ErrorCode::Other("BAD_GATEWAY".into())),
+        "unknown codes are kept"
+    );
+    assert!(err.is_transient());
+}
+
+#[tokio::test]
+async fn a_slow_portal_times_out_and_a_closed_port_is_unreachable() {
+    let bitrix = Bitrix::installed().await;
+    let access = token(
+        &bitrix
+            .emulator
+            .issue_tokens(bitrix.member(), CLIENT_ID, 1)
+            .access,
+    );
+    bitrix.emulator.inject(
+        FaultTarget {
+            server: Some(Server::Portal(bitrix.member().clone())),
+            method: None,
+        },
+        FaultKind::Delay(Duration::from_secs(3)),
+        1,
+    );
+    let err = rest_client(Duration::from_millis(300))
+        .call::<Value>(
+            &bitrix.portal.client_endpoint,
+            "profile",
+            &access,
+            Value::Null,
+        )
+        .await
+        .expect_err("times out");
+    assert!(matches!(err, Error::Timeout), "{err:?}");
+
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr")
+    };
+    let endpoint = url::Url::parse(&format!("http://{closed}/rest/")).expect("url");
+    let err = rest_client(Duration::from_secs(2))
+        .call::<Value>(&endpoint, "profile", &access, Value::Null)
+        .await
+        .expect_err("nobody listens");
+    assert!(matches!(err, Error::Unreachable(_)), "{err:?}");
+    assert!(!err.to_string().contains(access.expose()));
+}
+
+#[tokio::test]
+async fn a_renamed_portal_is_reported_with_its_new_location_not_followed() {
+    let bitrix = Bitrix::installed().await;
+    let access = token(
+        &bitrix
+            .emulator
+            .issue_tokens(bitrix.member(), CLIENT_ID, 1)
+            .access,
+    );
+    let moved = bitrix
+        .emulator
+        .rename_portal(bitrix.member())
+        .await
+        .expect("renamed");
+    let err = rest_client(Duration::from_secs(5))
+        .call::<Value>(
+            &bitrix.portal.client_endpoint,
+            "profile",
+            &access,
+            Value::Null,
+        )
+        .await
+        .expect_err("moved");
+    match err {
+        Error::Moved { location } => assert!(location.contains(&moved.domain), "{location}"),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn https_is_required_unless_allowed() {
+    let bitrix = Bitrix::installed().await;
+    let access = token(
+        &bitrix
+            .emulator
+            .issue_tokens(bitrix.member(), CLIENT_ID, 1)
+            .access,
+    );
+    let strict = RestClient::new(http_client(Duration::from_secs(2)).expect("client"), false);
+    let err = strict
+        .call::<Value>(
+            &bitrix.portal.client_endpoint,
+            "profile",
+            &access,
+            Value::Null,
+        )
+        .await
+        .expect_err("http refused");
+    assert!(matches!(err, Error::Refused(_)), "{err:?}");
+    assert!(bitrix.emulator.calls().is_empty(), "nothing was sent");
+}
+
+#[tokio::test]
+async fn oauth_refresh_through_the_oauth2_crate_rotates_the_pair() {
+    let bitrix = Bitrix::installed().await;
+    let pair = bitrix
+        .emulator
+        .issue_tokens(bitrix.member(), CLIENT_ID, bitrix.employee);
+    let oauth = oauth_client(&bitrix, CLIENT_SECRET);
+    let refresh = RefreshToken::parse(&pair.refresh).expect("refresh");
+    let grant = oauth.refresh(&refresh).await.expect("refreshed");
+    assert_eq!(&grant.member_id, bitrix.member());
+    assert_eq!(grant.user_id, Some(UserId(bitrix.employee)));
+    assert_eq!(
+        grant.client_endpoint.as_ref(),
+        Some(&bitrix.portal.client_endpoint)
+    );
+    assert_eq!(grant.scope, crate::harness::SCOPE);
+    assert_ne!(grant.refresh.expose(), pair.refresh);
+    assert_eq!(bitrix.emulator.refresh_count(), 1);
+
+    let err = oauth.refresh(&refresh).await.expect_err("single use");
+    match err {
+        Error::OAuth { code, .. } => assert!(code.is_dead_grant(), "{code:?}"),
+        other => panic!("unexpected {other:?}"),
+    }
+    let err = oauth_client(&bitrix, "wrong-secret")
+        .refresh(&grant.refresh)
+        .await
+        .expect_err("bad secret");
+    assert!(
+        matches!(
+            err,
+            Error::OAuth {
+                code: OAuthErrorCode::InvalidClient,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // The secret went to the OAuth server only.
+    assert!(
+        bitrix
+            .emulator
+            .calls()
+            .iter()
+            .all(|c| c.server == Server::OAuth || !c.carried_client_secret)
+    );
+}
+
+#[tokio::test]
+async fn an_oauth_error_sent_with_http_200_is_an_error() {
+    let bitrix = Bitrix::installed().await;
+    let pair = bitrix.emulator.issue_tokens(bitrix.member(), CLIENT_ID, 1);
+    bitrix.emulator.inject(
+        FaultTarget {
+            server: Some(Server::OAuth),
+            method: None,
+        },
+        FaultKind::ErrorWith200 {
+            code: "PAYMENT_REQUIRED".into(),
+        },
+        1,
+    );
+    let err = oauth_client(&bitrix, CLIENT_SECRET)
+        .refresh(&RefreshToken::parse(&pair.refresh).expect("refresh"))
+        .await
+        .expect_err("payment required");
+    assert!(
+        matches!(
+            err,
+            Error::OAuth {
+                code: OAuthErrorCode::PaymentRequired,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn code_exchange_and_app_info_through_our_client() {
+    let bitrix = Bitrix::installed().await;
+    let location = b24_status::bitrix::http_client(Duration::from_secs(5))
+        .expect("client")
+        .get(format!(
+            "http://{}/oauth/authorize/?client_id={CLIENT_ID}&state=s",
+            bitrix.portal.domain
+        ))
+        .send()
+        .await
+        .expect("authorize")
+        .headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let code = url::Url::parse(&location)
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .expect("code")
+        .1
+        .into_owned();
+    let oauth = oauth_client(&bitrix, CLIENT_SECRET);
+    let grant = oauth.exchange_code(&code).await.expect("exchanged");
+    assert_eq!(&grant.member_id, bitrix.member());
+
+    let info = oauth.app_info(&grant.access).await.expect("app.info");
+    assert_eq!(info.client_id, CLIENT_ID);
+    assert_eq!(info.install.member_id, bitrix.member().as_str());
+    assert_eq!(info.install.domain, bitrix.portal.domain);
+    assert!(info.install.installed);
+
+    let err = oauth
+        .app_info(&token("forged-token"))
+        .await
+        .expect_err("forged");
+    assert!(
+        err.code().is_some_and(ErrorCode::is_auth_failure),
+        "{err:?}"
+    );
+}

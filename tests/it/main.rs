@@ -1,0 +1,9 @@
+//! Integration tests: the real app and the emulator over real HTTP on loopback, each test with
+//! its own ports and database.
+
+mod harness;
+
+mod bitrix_client;
+mod emulator;
+mod service;
+mod store;

@@ -1,0 +1,330 @@
+//! The encrypted store: round trips, no raw token in the file, ciphertexts bound to their row,
+//! compare-and-swap rotations, uninstall, key rotation.
+
+use b24_status::bitrix::types::{
+    AccessToken, ApplicationToken, Licence, MemberId, PortalDomain, RefreshToken, UserId,
+};
+use b24_status::store::{
+    AccountRecord, AccountState, Keyring, MasterKey, PortalRecord, PortalState, Store, StoreError,
+    Tokens,
+};
+use url::Url;
+
+use crate::harness::APP_SECRET;
+
+const MEMBER: &str = "0123456789abcdef0123456789abcdef";
+
+fn keyring() -> Keyring {
+    Keyring::new(&MasterKey::from_base64(APP_SECRET).expect("key"), None)
+}
+
+async fn open(dir: &tempfile::TempDir, keys: Keyring) -> Store {
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    Store::open(&url, keys).await.expect("store opens")
+}
+
+fn portal(member: &MemberId) -> PortalRecord {
+    PortalRecord {
+        member_id: member.clone(),
+        domain: PortalDomain::parse("acme.bitrix24.com").expect("domain"),
+        client_endpoint: Url::parse("https://acme.bitrix24.com/rest/").expect("url"),
+        server_endpoint: Url::parse("https://oauth.bitrix.info/rest/").expect("url"),
+        application_token: Some(ApplicationToken::parse("APPTOKEN-raw-0001").expect("token")),
+        scope: "im,placement".into(),
+        licence: Some(Licence::parse("P").expect("licence")),
+        state: PortalState::Active,
+        app_version: Some(1),
+    }
+}
+
+fn tokens(access: &str, refresh: &str) -> Tokens {
+    Tokens {
+        access: AccessToken::parse(access).expect("access"),
+        refresh: RefreshToken::parse(refresh).expect("refresh"),
+        expires_at: 1_900_000_000,
+    }
+}
+
+fn account(member: &MemberId, user: u64, access: &str, refresh: &str) -> AccountRecord {
+    AccountRecord {
+        member_id: member.clone(),
+        user_id: UserId(user),
+        is_admin: user == 1,
+        is_installer: user == 1,
+        tokens: tokens(access, refresh),
+    }
+}
+
+fn file_bytes(dir: &tempfile::TempDir) -> Vec<u8> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).expect("read dir") {
+        all.extend(std::fs::read(entry.expect("entry").path()).expect("read file"));
+    }
+    all
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test]
+async fn tokens_round_trip_and_never_reach_the_file_in_clear() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir, keyring()).await;
+    let member = MemberId::parse(MEMBER).expect("member");
+    let admin = account(
+        &member,
+        1,
+        "ACCESS-raw-token-0001",
+        "REFRESH-raw-token-0001",
+    );
+    store
+        .upsert_portal_and_account(&portal(&member), &admin, 100)
+        .await
+        .expect("written");
+
+    let stored = store.portal(&member).await.expect("read").expect("exists");
+    assert_eq!(
+        stored.record.application_token.expect("token").expose(),
+        "APPTOKEN-raw-0001"
+    );
+    assert_eq!(stored.record.state, PortalState::Active);
+    let read = store
+        .account(&member, UserId(1))
+        .await
+        .expect("read")
+        .expect("exists");
+    let got = read.tokens.expect("tokens");
+    assert_eq!(got.access.expose(), "ACCESS-raw-token-0001");
+    assert_eq!(got.refresh.expose(), "REFRESH-raw-token-0001");
+    assert!(read.is_admin && read.is_installer);
+    assert_eq!(read.state, AccountState::Active);
+
+    // Both the main file and the write-ahead log, before and after a checkpoint.
+    for stage in ["open", "closed"] {
+        let bytes = file_bytes(&dir);
+        assert!(
+            contains(&bytes, MEMBER),
+            "{stage}: sanity: the member id is stored in clear"
+        );
+        for secret in [
+            "ACCESS-raw-token-0001",
+            "REFRESH-raw-token-0001",
+            "APPTOKEN-raw-0001",
+        ] {
+            assert!(
+                !contains(&bytes, secret),
+                "{stage}: {secret} found in the database files"
+            );
+        }
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_ciphertext_moved_to_another_account_fails_to_decrypt() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir, keyring()).await;
+    let member = MemberId::parse(MEMBER).expect("member");
+    store
+        .upsert_portal(&portal(&member), 1)
+        .await
+        .expect("portal");
+    store
+        .upsert_account(&account(&member, 1, "admin-access", "admin-refresh"), 1)
+        .await
+        .expect("a");
+    store
+        .upsert_account(&account(&member, 2, "user-access", "user-refresh"), 1)
+        .await
+        .expect("b");
+
+    // An attacker with write access to the file copies the admin's ciphertexts to user 2.
+    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+        .await
+        .expect("raw connection");
+    sqlx::query(
+        "UPDATE accounts SET access_token = (SELECT access_token FROM accounts WHERE user_id = 1),
+             refresh_token = (SELECT refresh_token FROM accounts WHERE user_id = 1)
+         WHERE user_id = 2",
+    )
+    .execute(&raw)
+    .await
+    .expect("tampered");
+    raw.close().await;
+
+    let err = store
+        .account(&member, UserId(2))
+        .await
+        .expect_err("must not decrypt");
+    assert!(matches!(err, StoreError::Decrypt(_)), "{err:?}");
+    assert!(
+        store
+            .account(&member, UserId(1))
+            .await
+            .expect("admin still reads")
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn rotation_is_a_compare_and_swap_on_the_generation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir, keyring()).await;
+    let member = MemberId::parse(MEMBER).expect("member");
+    store
+        .upsert_portal(&portal(&member), 1)
+        .await
+        .expect("portal");
+    store
+        .upsert_account(&account(&member, 1, "a0", "r0"), 1)
+        .await
+        .expect("account");
+    let seen = store
+        .account(&member, UserId(1))
+        .await
+        .expect("read")
+        .expect("exists");
+
+    assert!(
+        store
+            .rotate_tokens(&member, UserId(1), seen.generation, &tokens("a1", "r1"), 2)
+            .await
+            .expect("cas")
+    );
+    // A second process that read the same generation loses the race and changes nothing.
+    assert!(
+        !store
+            .rotate_tokens(&member, UserId(1), seen.generation, &tokens("a2", "r2"), 3)
+            .await
+            .expect("cas")
+    );
+    assert!(
+        !store
+            .mark_needs_reauth(&member, UserId(1), seen.generation, 3)
+            .await
+            .expect("cas")
+    );
+    let now = store
+        .account(&member, UserId(1))
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(now.tokens.expect("tokens").refresh.expose(), "r1");
+    assert_eq!(now.state, AccountState::Active);
+    assert_eq!(now.refreshed_at, Some(2));
+
+    assert!(
+        store
+            .mark_needs_reauth(&member, UserId(1), now.generation, 4)
+            .await
+            .expect("cas")
+    );
+    let marked = store
+        .account(&member, UserId(1))
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(marked.state, AccountState::NeedsReauth);
+    assert!(
+        marked.tokens.is_some(),
+        "needs-reauth keeps the row and its tokens"
+    );
+}
+
+#[tokio::test]
+async fn uninstall_forgets_tokens_and_clean_uninstall_forgets_everything() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir, keyring()).await;
+    let member = MemberId::parse(MEMBER).expect("member");
+    store
+        .upsert_portal_and_account(&portal(&member), &account(&member, 1, "a", "r"), 1)
+        .await
+        .expect("w");
+    store
+        .upsert_account(&account(&member, 2, "b", "s"), 1)
+        .await
+        .expect("w");
+
+    store
+        .uninstall_portal(&member, false, 5)
+        .await
+        .expect("uninstall");
+    assert_eq!(
+        store
+            .portal(&member)
+            .await
+            .expect("read")
+            .expect("kept")
+            .record
+            .state,
+        PortalState::Deleted
+    );
+    for user in [1, 2] {
+        let acc = store
+            .account(&member, UserId(user))
+            .await
+            .expect("read")
+            .expect("kept");
+        assert!(acc.tokens.is_none(), "user {user} still has tokens");
+    }
+
+    store
+        .uninstall_portal(&member, true, 6)
+        .await
+        .expect("clean uninstall");
+    assert!(store.portal(&member).await.expect("read").is_none());
+    assert!(
+        store
+            .account(&member, UserId(1))
+            .await
+            .expect("read")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn rotating_app_secret_keeps_old_rows_readable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let member = MemberId::parse(MEMBER).expect("member");
+    {
+        let store = open(&dir, keyring()).await;
+        store
+            .upsert_portal_and_account(&portal(&member), &account(&member, 1, "a", "r"), 1)
+            .await
+            .expect("w");
+        store.close().await;
+    }
+    let new_key = MasterKey::generate();
+    let old_key = MasterKey::from_base64(APP_SECRET).expect("key");
+    let forgetful = open(&dir, Keyring::new(&new_key, None)).await;
+    assert!(matches!(
+        forgetful.account(&member, UserId(1)).await,
+        Err(StoreError::Decrypt(_))
+    ));
+    forgetful.close().await;
+
+    let rotating = open(&dir, Keyring::new(&new_key, Some(&old_key))).await;
+    let acc = rotating
+        .account(&member, UserId(1))
+        .await
+        .expect("old key opens")
+        .expect("exists");
+    // The next write re-encrypts with the new key, after which the old one is not needed.
+    assert!(
+        rotating
+            .rotate_tokens(&member, UserId(1), acc.generation, &tokens("a2", "r2"), 2)
+            .await
+            .expect("cas")
+    );
+    rotating.close().await;
+    let fresh = open(&dir, Keyring::new(&new_key, None)).await;
+    let acc = fresh
+        .account(&member, UserId(1))
+        .await
+        .expect("new key opens")
+        .expect("exists");
+    assert_eq!(acc.tokens.expect("tokens").access.expose(), "a2");
+}
