@@ -31,10 +31,24 @@ CREATE TABLE accounts (
     expires_at       INTEGER,
     refreshed_at     INTEGER,
     state            TEXT NOT NULL CHECK (state IN ('active', 'needs_reauth')),
+    -- Cross-process single flight: the instance holding an unexpired lease is the only one
+    -- allowed to spend this account's refresh token.
+    refresh_lease_owner TEXT,
+    refresh_lease_until INTEGER,
     created_at       INTEGER NOT NULL,
     updated_at       INTEGER NOT NULL,
     PRIMARY KEY (member_id, user_id)
 ) STRICT;
 
+CREATE INDEX portals_by_domain ON portals (domain);
+
 -- The keep-alive scans for the accounts refreshed longest ago.
 CREATE INDEX accounts_by_refreshed_at ON accounts (refreshed_at) WHERE refresh_token IS NOT NULL;
+
+-- OAuth `state` values handed out by /oauth/start: stored hashed, consumed once, expiring.
+-- Kept in the database so any instance sharing it can finish a flow another one started.
+CREATE TABLE oauth_states (
+    state_hash BLOB PRIMARY KEY NOT NULL,
+    member_id  TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT;

@@ -99,6 +99,44 @@ pub struct Cli {
         default_value = "pretty"
     )]
     pub log_format: LogFormat,
+    /// The Bitrix24 JS library the app's pages load (the emulator serves a stand-in).
+    #[arg(
+        long = "b24-js-url",
+        env = "B24_JS_URL",
+        default_value = "https://api.bitrix24.com/api/v1/"
+    )]
+    pub js_url: String,
+    /// Placements bound at install, comma-separated.
+    #[arg(
+        long = "placements",
+        env = "PLACEMENTS",
+        default_value = "IM_NAVIGATION,USER_PROFILE_MENU"
+    )]
+    pub placements: String,
+    /// Requests a portal accepts at once (Bitrix24: 50, Enterprise 250).
+    #[arg(
+        long = "rate-limit-burst",
+        env = "RATE_LIMIT_BURST",
+        default_value_t = 50
+    )]
+    pub rate_burst: u32,
+    /// Requests per second a portal accepts after the burst (Bitrix24: 2, Enterprise 5).
+    #[arg(
+        long = "rate-limit-per-second",
+        env = "RATE_LIMIT_PER_SECOND",
+        default_value_t = 2.0
+    )]
+    pub rate_per_sec: f64,
+    /// Longest a request waits for the portal's rate limit, in seconds.
+    #[arg(
+        long = "rate-limit-max-wait",
+        env = "RATE_LIMIT_MAX_WAIT",
+        default_value_t = 10
+    )]
+    pub rate_max_wait: u64,
+    /// Refresh tokens not refreshed for this many days.
+    #[arg(long = "keepalive-days", env = "KEEPALIVE_DAYS", default_value_t = 20)]
+    pub keepalive_days: u64,
 }
 
 /// How log lines are written.
@@ -161,6 +199,14 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Largest request body accepted.
     pub body_limit: usize,
+    /// The Bitrix24 JS library's URL.
+    pub js_url: Url,
+    /// Placement codes bound at install.
+    pub placements: Vec<String>,
+    /// Rate limiting and refresh tuning.
+    pub tokens: crate::tokens::Settings,
+    /// Keep-alive tuning.
+    pub keepalive: crate::tokens::keepalive::KeepaliveSettings,
 }
 
 const SECRET_HINT: &str = "generate one with: openssl rand -base64 32";
@@ -194,6 +240,42 @@ impl Config {
             MasterKey::from_base64(text)
                 .map_err(|e: KeyError| ConfigError::new(format!("{name} {e}; {SECRET_HINT}")))
         };
+        let js_url = parse_base_url("B24_JS_URL", &cli.js_url)?;
+        let placements: Vec<String> = cli
+            .placements
+            .split(',')
+            .map(|p| p.trim().to_ascii_uppercase())
+            .filter(|p| !p.is_empty())
+            .collect();
+        if placements
+            .iter()
+            .any(|p| !p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        {
+            return Err(ConfigError::new(format!(
+                "PLACEMENTS {:?} must be placement codes separated by commas, e.g. IM_NAVIGATION,LEFT_MENU",
+                cli.placements
+            )));
+        }
+        if cli.rate_burst == 0 || !(cli.rate_per_sec > 0.0 && cli.rate_per_sec.is_finite()) {
+            return Err(ConfigError::new(
+                "RATE_LIMIT_BURST and RATE_LIMIT_PER_SECOND must be positive",
+            ));
+        }
+        if cli.keepalive_days == 0 || cli.keepalive_days > 170 {
+            return Err(ConfigError::new(
+                "KEEPALIVE_DAYS must be between 1 and 170 (refresh tokens live 180 days, or 28 in older docs)",
+            ));
+        }
+        let tokens = crate::tokens::Settings {
+            rate_burst: cli.rate_burst,
+            rate_per_sec: cli.rate_per_sec,
+            rate_max_wait: Duration::from_secs(cli.rate_max_wait),
+            ..crate::tokens::Settings::default()
+        };
+        let keepalive = crate::tokens::keepalive::KeepaliveSettings {
+            max_age: Duration::from_secs(cli.keepalive_days * 24 * 3600),
+            ..crate::tokens::keepalive::KeepaliveSettings::default()
+        };
         let app_secret_previous = cli
             .app_secret_previous
             .as_deref()
@@ -218,6 +300,10 @@ impl Config {
             bitrix_timeout: Duration::from_secs(15),
             request_timeout: Duration::from_secs(30),
             body_limit: 64 * 1024,
+            js_url: js_url.clone(),
+            placements: placements.clone(),
+            tokens: tokens.clone(),
+            keepalive: keepalive.clone(),
         };
 
         match mode {
@@ -280,6 +366,20 @@ impl Config {
                 ))
             }
         }
+    }
+}
+
+impl Config {
+    /// `PUBLIC_URL` joined with `path` (`app` → `https://status.example.com/app`).
+    pub fn url_for(&self, path: &str) -> String {
+        format!("{}/{path}", self.public_url.as_str().trim_end_matches('/'))
+    }
+
+    /// The OAuth server's REST endpoint, which we trust rather than the one a request names.
+    pub fn server_endpoint(&self) -> url::Url {
+        let mut endpoint = self.oauth_url.clone();
+        endpoint.set_path("/rest/");
+        endpoint
     }
 }
 

@@ -7,8 +7,10 @@ pub mod config;
 pub mod demo;
 pub mod emulator;
 pub mod http;
+pub mod i18n;
 pub mod store;
 pub mod telemetry;
+pub mod tokens;
 
 use std::future::Future;
 use std::ops::Deref;
@@ -21,6 +23,7 @@ pub use config::Config;
 
 use bitrix::{OAuthClient, RestClient};
 use store::{Keyring, Store};
+use tokens::TokenManager;
 
 /// Why the app could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +50,8 @@ pub struct App {
     pub rest: RestClient,
     /// OAuth calls to the configured OAuth server.
     pub oauth: OAuthClient,
+    /// Working tokens and REST calls on behalf of users.
+    pub tokens: Arc<TokenManager>,
 }
 
 /// The shared state: one cheap clone.
@@ -72,11 +77,18 @@ pub async fn build(config: Config) -> Result<(Router, AppState), BuildError> {
         &config.client_id,
         config.client_secret.clone(),
     )?;
+    let tokens = Arc::new(TokenManager::new(
+        store.clone(),
+        oauth.clone(),
+        rest.clone(),
+        config.tokens.clone(),
+    ));
     let state = AppState(Arc::new(App {
         config,
         store,
         rest,
         oauth,
+        tokens,
     }));
     Ok((http::router(state.clone()), state))
 }

@@ -41,7 +41,11 @@ async fn run(config: &mut Config) -> Result<(), Box<dyn std::error::Error>> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen_addr))?;
     let address = listener.local_addr()?;
-    let (router, _state) = b24_status::build(config.clone()).await?;
+    let (router, state) = b24_status::build(config.clone()).await?;
+    tokio::spawn(b24_status::tokens::keepalive::run(
+        state.tokens.clone(),
+        config.keepalive.clone(),
+    ));
     if let Some(demo) = &demo {
         tracing::warn!(
             oauth = %demo.emulator.oauth_url(),

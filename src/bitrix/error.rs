@@ -193,6 +193,7 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Api { status, code, .. } => code.is_rate_limit() || status.is_server_error(),
+            Self::Unexpected { status, .. } => status.is_server_error(),
             Self::Timeout | Self::Unreachable(_) => true,
             _ => false,
         }

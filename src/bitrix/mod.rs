@@ -2,10 +2,13 @@
 //! carry. Nothing outside this module knows a Bitrix24 URL or field name.
 
 pub mod error;
+pub mod event;
 pub mod form;
+pub mod frame;
 pub mod oauth;
 pub mod rest;
 pub mod types;
+pub mod verify;
 
 use std::time::Duration;
 

@@ -338,6 +338,13 @@ impl<'c> AsyncHttpClient<'c> for Adapter<'_> {
                 .await
                 .map_err(Error::from_transport)?
                 .to_vec();
+            if status.is_server_error() {
+                // An outage, not a verdict on the grant: the caller may try again later.
+                return Err(Error::Unexpected {
+                    status,
+                    detail: "the OAuth server failed".into(),
+                });
+            }
             // Bitrix24 reports some refusals (`wrong_client`) with HTTP 200 (protocol doc §2):
             // make them look like the errors they are so oauth2 parses them as such.
             if status.is_success() && carries_error(&body) {

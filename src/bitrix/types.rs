@@ -15,7 +15,7 @@ pub struct InvalidValue {
 }
 
 impl InvalidValue {
-    fn new(what: &'static str, why: &'static str) -> Self {
+    pub(crate) fn new(what: &'static str, why: &'static str) -> Self {
         Self { what, why }
     }
 }

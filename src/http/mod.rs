@@ -1,7 +1,14 @@
 //! The HTTP surface: one module per route family, merged here under the common layers.
 
+mod assets;
+mod events;
 mod health;
+mod input;
+mod install;
 mod middleware;
+mod oauth;
+mod page;
+mod security;
 
 use axum::Router;
 
@@ -11,6 +18,12 @@ use crate::AppState;
 pub fn router(state: AppState) -> Router {
     let config = &state.config;
     let (limit, timeout) = (config.body_limit, config.request_timeout);
-    let routes = Router::new().merge(health::router()).with_state(state);
+    let routes = Router::new()
+        .merge(health::router())
+        .merge(assets::router())
+        .merge(install::router())
+        .merge(events::router())
+        .merge(oauth::router())
+        .with_state(state);
     middleware::apply(routes, limit, timeout)
 }

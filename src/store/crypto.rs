@@ -75,6 +75,13 @@ impl MasterKey {
     }
 }
 
+/// `bytes` random bytes as lowercase hex: state values, lease owners, nonces.
+pub fn random_hex(bytes: usize) -> String {
+    let mut raw = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut raw);
+    raw.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A failed decryption: wrong key, tampered or moved ciphertext.
 #[derive(Debug, thiserror::Error)]
 #[error("a stored token could not be decrypted (key id {key_id}): {why}")]

@@ -508,7 +508,8 @@ impl Store {
         let done = sqlx::query(
             "UPDATE accounts SET access_token = ?4, refresh_token = ?5, key_id = ?6,
                  token_generation = token_generation + 1, expires_at = ?7, refreshed_at = ?8,
-                 state = 'active', updated_at = ?8
+                 state = 'active', refresh_lease_owner = NULL, refresh_lease_until = NULL,
+                 updated_at = ?8
              WHERE member_id = ?1 AND user_id = ?2 AND token_generation = ?3",
         )
         .bind(member_id.as_str())
@@ -534,7 +535,8 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE accounts SET state = ?4, updated_at = ?5
+            "UPDATE accounts SET state = ?4, refresh_lease_owner = NULL, refresh_lease_until = NULL,
+                 updated_at = ?5
              WHERE member_id = ?1 AND user_id = ?2 AND token_generation = ?3",
         )
         .bind(member_id.as_str())
@@ -545,6 +547,142 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// The portal currently at `domain`.
+    pub async fn portal_by_domain(
+        &self,
+        domain: &PortalDomain,
+    ) -> Result<Option<Portal>, StoreError> {
+        let row = sqlx::query(
+            "SELECT member_id, domain, client_endpoint, server_endpoint, application_token,
+                    key_id, scope, licence, state, app_version, created_at, updated_at
+             FROM portals WHERE domain = ?1 ORDER BY updated_at DESC LIMIT 1",
+        )
+        .bind(domain.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| self.portal_from_row(&row)).transpose()
+    }
+
+    /// Takes the refresh lease of an account for `owner` until `until_ms`, if nobody holds an
+    /// unexpired one and the tokens are still those of `generation`. Only the lease holder
+    /// spends the refresh token, so processes sharing the database refresh once between them.
+    pub async fn try_lease(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+        generation: i64,
+        owner: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE accounts SET refresh_lease_owner = ?4, refresh_lease_until = ?6
+             WHERE member_id = ?1 AND user_id = ?2 AND token_generation = ?3
+               AND (refresh_lease_until IS NULL OR refresh_lease_until < ?5 OR refresh_lease_owner = ?4)",
+        )
+        .bind(member_id.as_str())
+        .bind(user_id_to_sql(user_id))
+        .bind(generation)
+        .bind(owner)
+        .bind(now_ms)
+        .bind(until_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Gives a lease back early (the refresh failed without spending the token).
+    pub async fn release_lease(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE accounts SET refresh_lease_owner = NULL, refresh_lease_until = NULL
+             WHERE member_id = ?1 AND user_id = ?2 AND refresh_lease_owner = ?3",
+        )
+        .bind(member_id.as_str())
+        .bind(user_id_to_sql(user_id))
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Accounts of active portals whose tokens were last refreshed before `before`, oldest
+    /// first: the keep-alive's work list.
+    pub async fn stale_accounts(
+        &self,
+        before: i64,
+        limit: u32,
+    ) -> Result<Vec<(MemberId, UserId)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT a.member_id, a.user_id FROM accounts a
+             JOIN portals p ON p.member_id = a.member_id
+             WHERE a.refresh_token IS NOT NULL AND a.refreshed_at < ?1
+               AND a.state = 'active' AND p.state = 'active'
+             ORDER BY a.refreshed_at LIMIT ?2",
+        )
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let member = MemberId::parse(row.try_get("member_id")?)
+                    .map_err(|_| StoreError::Corrupt("account member".into()))?;
+                let user = u64::try_from(row.try_get::<i64, _>("user_id")?)
+                    .map_err(|_| StoreError::Corrupt("account user".into()))?;
+                Ok((member, UserId(user)))
+            })
+            .collect()
+    }
+
+    /// Remembers a hashed OAuth `state` for the portal `member_id` until `expires_at`.
+    pub async fn put_oauth_state(
+        &self,
+        state_hash: &[u8],
+        member_id: &MemberId,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO oauth_states (state_hash, member_id, expires_at) VALUES (?1, ?2, ?3)",
+        )
+        .bind(state_hash)
+        .bind(member_id.as_str())
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Consumes a hashed OAuth `state`: returns its portal if it existed and had not expired
+    /// at `now`. A state can be consumed once, by any instance; expired ones are swept.
+    pub async fn take_oauth_state(
+        &self,
+        state_hash: &[u8],
+        now: i64,
+    ) -> Result<Option<MemberId>, StoreError> {
+        let row = sqlx::query(
+            "DELETE FROM oauth_states WHERE state_hash = ?1 RETURNING member_id, expires_at",
+        )
+        .bind(state_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        sqlx::query("DELETE FROM oauth_states WHERE expires_at < ?1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        if row.try_get::<i64, _>("expires_at")? < now {
+            return Ok(None);
+        }
+        MemberId::parse(row.try_get("member_id")?)
+            .map(Some)
+            .map_err(|_| StoreError::Corrupt("oauth state member".into()))
     }
 
     fn seal_tokens(

@@ -2,11 +2,13 @@
 //! on a random loopback port with a database in its own temporary folder.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use b24_status::bitrix::types::MemberId;
 use b24_status::config::{Cli, Config};
-use b24_status::emulator::{AppSpec, Emulator, PortalInfo, UserSpec};
+use b24_status::emulator::{AppSpec, Call, Emulator, FormPost, PortalInfo, Server, UserSpec};
 use b24_status::{AppState, bitrix};
 use clap::Parser;
 use tempfile::TempDir;
@@ -67,52 +69,195 @@ pub struct TestApp {
     pub address: SocketAddr,
     pub state: AppState,
     pub http: reqwest::Client,
+    pub db_url: String,
     _dir: TempDir,
 }
 
-/// Configuration as an operator would give it, pointing at the emulator.
-pub fn config_for(bitrix: &Bitrix, public_url: &str, db_url: &str) -> Config {
+/// Configuration as an operator would give it, pointing at the emulator, plus `extra` flags.
+pub fn config_for(bitrix: &Bitrix, public_url: &str, db_url: &str, extra: &[&str]) -> Config {
     let oauth = bitrix.emulator.oauth_url();
-    Config::from_cli(Cli::parse_from([
-        "b24-status",
-        &format!("--b24-client-id={CLIENT_ID}"),
-        &format!("--b24-client-secret={CLIENT_SECRET}"),
-        &format!("--app-secret={APP_SECRET}"),
-        &format!("--b24-oauth-url={oauth}"),
-        &format!("--public-url={public_url}"),
-        &format!("--database-url={db_url}"),
-        "--b24-allow-http=true",
-    ]))
-    .expect("test configuration is valid")
+    let mut args = vec![
+        "b24-status".to_owned(),
+        format!("--b24-client-id={CLIENT_ID}"),
+        format!("--b24-client-secret={CLIENT_SECRET}"),
+        format!("--app-secret={APP_SECRET}"),
+        format!("--b24-oauth-url={oauth}"),
+        format!("--public-url={public_url}"),
+        format!("--database-url={db_url}"),
+        "--b24-allow-http=true".to_owned(),
+    ];
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    Config::from_cli(Cli::parse_from(args)).expect("test configuration is valid")
 }
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// An app started with extra configuration flags.
+    pub async fn spawn_with(extra: &[&str]) -> Self {
         let bitrix = Bitrix::start().await;
         let dir = tempfile::tempdir().expect("tempdir");
-        let db_path = dir.path().join("app.db");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let address = listener.local_addr().expect("address");
-        let config = config_for(
-            &bitrix,
-            &format!("http://{address}"),
-            &format!("sqlite://{}", db_path.display()),
-        );
-        let (router, state) = b24_status::build(config).await.expect("app builds");
-        tokio::spawn(b24_status::serve(listener, router, std::future::pending()));
+        let db_url = format!("sqlite://{}", dir.path().join("app.db").display());
+        let (address, state) = start_instance(&bitrix, &db_url, extra).await;
         Self {
             bitrix,
             address,
             state,
             http: client(),
+            db_url,
             _dir: dir,
         }
     }
 
+    /// A second instance of the app over the same database file.
+    pub async fn second_instance(&self, extra: &[&str]) -> (SocketAddr, AppState) {
+        start_instance(&self.bitrix, &self.db_url, extra).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
+    }
+
+    pub fn member(&self) -> &MemberId {
+        self.bitrix.member()
+    }
+
+    /// POSTs a portal form (query string + form body) to `path`.
+    pub async fn post_form(&self, path: &str, post: &FormPost) -> reqwest::Response {
+        let query = post.query_string();
+        let url = if query.is_empty() {
+            self.url(path)
+        } else {
+            format!("{}?{query}", self.url(path))
+        };
+        self.http
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(post.body())
+            .send()
+            .await
+            .expect("app answers")
+    }
+
+    /// The admin installs the app from the portal (the install POST of protocol doc §1.2),
+    /// and the page's `installFinish` is played at the emulator.
+    pub async fn install(&self) -> reqwest::Response {
+        let post = self
+            .bitrix
+            .emulator
+            .begin_install(self.member(), CLIENT_ID, 1, "en");
+        let response = self.post_form("/install", &post).await;
+        if response.status() == 200 {
+            self.bitrix
+                .emulator
+                .finish_install(self.member(), CLIENT_ID);
+        }
+        response
+    }
+
+    /// Every row of every table, as text: equal snapshots mean nothing was written.
+    pub async fn snapshot(&self) -> String {
+        let pool = sqlx::SqlitePool::connect(&self.db_url)
+            .await
+            .expect("raw connection");
+        let mut out = String::new();
+        for table in ["portals", "accounts", "oauth_states"] {
+            let columns: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT name FROM pragma_table_info('{table}')"
+            )))
+            .fetch_all(&pool)
+            .await
+            .expect("columns");
+            let quoted: Vec<String> = columns.iter().map(|(c,)| format!("quote({c})")).collect();
+            let select = format!(
+                "SELECT {} FROM {table} ORDER BY rowid",
+                quoted.join(" || '|' || ")
+            );
+            let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(select))
+                .fetch_all(&pool)
+                .await
+                .expect("rows");
+            out.push_str(&format!("{table}: {} rows\n", rows.len()));
+            for (row,) in rows {
+                out.push_str(&row);
+                out.push('\n');
+            }
+        }
+        pool.close().await;
+        out
+    }
+
+    /// Number of rows in `table`.
+    pub async fn count(&self, table: &str) -> i64 {
+        let pool = sqlx::SqlitePool::connect(&self.db_url)
+            .await
+            .expect("raw connection");
+        let (n,): (i64,) =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(&pool)
+                .await
+                .expect("count");
+        pool.close().await;
+        n
+    }
+
+    /// Calls made to the portal (not to the OAuth server).
+    pub fn portal_calls(&self) -> Vec<Call> {
+        self.bitrix
+            .emulator
+            .calls()
+            .into_iter()
+            .filter(|c| matches!(c.server, Server::Portal(_)))
+            .collect()
+    }
+}
+
+async fn start_instance(bitrix: &Bitrix, db_url: &str, extra: &[&str]) -> (SocketAddr, AppState) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    // The app's redirect URI in the vendor account points at this instance.
+    bitrix.emulator.register_app(AppSpec {
+        client_id: CLIENT_ID.into(),
+        client_secret: CLIENT_SECRET.into(),
+        redirect_uri: Some(format!("http://{address}/oauth/callback")),
+        scope: SCOPE.into(),
+        version: 1,
+    });
+    let config = config_for(bitrix, &format!("http://{address}"), db_url, extra);
+    let (router, state) = b24_status::build(config).await.expect("app builds");
+    tokio::spawn(b24_status::serve(listener, router, std::future::pending()));
+    (address, state)
+}
+
+/// A loopback port that records whether anything connected to it: the target of requests
+/// that must never be made.
+pub struct Canary {
+    pub address: SocketAddr,
+    hits: Arc<AtomicUsize>,
+}
+
+impl Canary {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((_socket, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        Self { address, hits }
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
     }
 }
 

@@ -5,5 +5,9 @@ mod harness;
 
 mod bitrix_client;
 mod emulator;
+mod events;
+mod install;
+mod oauth;
 mod service;
 mod store;
+mod tokens;

@@ -1,0 +1,58 @@
+//! Reading form posts the way Bitrix24 sends them: fields split between the query string and
+//! an `application/x-www-form-urlencoded` body (protocol doc §1.2, §6).
+
+use axum::http::{HeaderMap, Uri, header};
+
+/// Decoded `(key, value)` pairs.
+pub type Pairs = Vec<(String, String)>;
+
+/// Why a form could not be read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum InputError {
+    /// Not `application/x-www-form-urlencoded`.
+    NotAForm,
+    /// Not UTF-8 once decoded.
+    NotText,
+}
+
+/// The query string's pairs.
+pub fn query_pairs(uri: &Uri) -> Pairs {
+    uri.query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The body's pairs; the content type must say it is a form.
+pub fn form_pairs(headers: &HeaderMap, body: &[u8]) -> Result<Pairs, InputError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let mime = content_type.split(';').next().unwrap_or_default().trim();
+    if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        return Err(InputError::NotAForm);
+    }
+    let pairs: Pairs = url::form_urlencoded::parse(body).into_owned().collect();
+    // form_urlencoded replaces invalid UTF-8 with U+FFFD; Bitrix24 never sends that.
+    if pairs
+        .iter()
+        .any(|(k, v)| k.contains('\u{FFFD}') || v.contains('\u{FFFD}'))
+    {
+        return Err(InputError::NotText);
+    }
+    Ok(pairs)
+}
+
+/// The `LANG` a page should be shown in, read before anything else is trusted.
+pub fn lang_of(query: &Pairs) -> crate::i18n::Lang {
+    query
+        .iter()
+        .find(|(k, _)| k == "LANG")
+        .map_or(crate::i18n::Lang::En, |(_, v)| {
+            crate::i18n::Lang::from_code(v)
+        })
+}

@@ -1,0 +1,130 @@
+//! Every sentence a person reads, one catalogue per language. Pages and API messages take
+//! their text from here and nowhere else; the portal's `LANG` picks the catalogue.
+
+mod de;
+mod en;
+mod ru;
+
+/// A language the app speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    /// English, also the fallback.
+    En,
+    /// Russian.
+    Ru,
+    /// German.
+    De,
+}
+
+impl Lang {
+    /// The portal's `LANG` (`en`, `ru`, `de`, `ua`, …; region suffixes ignored); anything
+    /// unknown falls back to English.
+    pub fn from_code(code: &str) -> Self {
+        let base = code.trim().split(['-', '_']).next().unwrap_or_default();
+        match base.to_ascii_lowercase().as_str() {
+            "ru" => Self::Ru,
+            "de" => Self::De,
+            _ => Self::En,
+        }
+    }
+
+    /// The code for `<html lang>`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::Ru => "ru",
+            Self::De => "de",
+        }
+    }
+
+    /// This language's catalogue.
+    pub fn text(self) -> &'static Text {
+        match self {
+            Self::En => &en::TEXT,
+            Self::Ru => &ru::TEXT,
+            Self::De => &de::TEXT,
+        }
+    }
+}
+
+/// One language's sentences.
+#[derive(Debug)]
+pub struct Text {
+    /// The app's name.
+    pub app_name: &'static str,
+    /// Install page: heading after success.
+    pub install_done_title: &'static str,
+    /// Install page: what happened.
+    pub install_done_body: &'static str,
+    /// Install page: where to find the app.
+    pub install_done_next: &'static str,
+    /// Install page: shown while the portal finishes.
+    pub install_finishing: &'static str,
+    /// Error page heading: a request we could not read.
+    pub bad_request_title: &'static str,
+    /// Error page: a request we could not read.
+    pub bad_request_body: &'static str,
+    /// Error page heading: verification failed.
+    pub not_verified_title: &'static str,
+    /// Error page: verification failed.
+    pub not_verified_body: &'static str,
+    /// Error page: only administrators install.
+    pub admin_only_body: &'static str,
+    /// Error page heading: Bitrix24 did not answer.
+    pub unavailable_title: &'static str,
+    /// Error page: Bitrix24 did not answer.
+    pub unavailable_body: &'static str,
+    /// Error page heading: app not installed on that portal.
+    pub not_installed_title: &'static str,
+    /// Error page: app not installed; what the admin should do.
+    pub not_installed_body: &'static str,
+    /// Error page heading: sign-in failed.
+    pub sign_in_failed_title: &'static str,
+    /// Error page: the sign-in link was used or expired.
+    pub sign_in_state_body: &'static str,
+    /// Error page: Bitrix24 refused the sign-in.
+    pub sign_in_refused_body: &'static str,
+    /// Link: start the sign-in again.
+    pub sign_in_again: &'static str,
+    /// Error page: the portal address is not acceptable.
+    pub bad_domain_body: &'static str,
+    /// Error page: internal failure.
+    pub internal_body: &'static str,
+    /// Signed-in page heading.
+    pub signed_in_title: &'static str,
+    /// Signed-in page: who is signed in (followed by the name).
+    pub signed_in_as: &'static str,
+    /// Error page: the app's menu entries could not be added.
+    pub bindings_failed_body: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn portal_language_codes_pick_a_catalogue_and_unknown_falls_back() {
+        assert_eq!(Lang::from_code("ru"), Lang::Ru);
+        assert_eq!(Lang::from_code("DE"), Lang::De);
+        assert_eq!(Lang::from_code("de-AT"), Lang::De);
+        assert_eq!(Lang::from_code("en"), Lang::En);
+        assert_eq!(Lang::from_code("la"), Lang::En);
+        assert_eq!(Lang::from_code("<script>"), Lang::En);
+    }
+
+    #[test]
+    fn catalogues_are_complete_and_actually_translated() {
+        for lang in [Lang::Ru, Lang::De] {
+            let (text, english) = (
+                format!("{:?}", lang.text()),
+                format!("{:?}", Lang::En.text()),
+            );
+            assert!(!text.contains(": \"\""), "{lang:?} has an empty entry");
+            assert_ne!(text, english);
+            assert_ne!(
+                lang.text().install_done_title,
+                Lang::En.text().install_done_title
+            );
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! A per-portal leaky bucket in front of every REST call, mirroring the portal's own (protocol
+//! doc §3 "Rate limit": a counter that grows by one per request and drains at a fixed rate).
+//! Callers wait for a slot rather than fail; only a wait longer than the configured maximum is
+//! refused, with the time after which a slot frees up.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::bitrix::types::MemberId;
+
+#[derive(Debug)]
+struct Bucket {
+    level: f64,
+    last: Instant,
+}
+
+/// The limiter for all portals.
+#[derive(Debug)]
+pub struct Limiter {
+    burst: f64,
+    drain_per_sec: f64,
+    max_wait: Duration,
+    buckets: Mutex<HashMap<MemberId, Bucket>>,
+}
+
+/// Past this many tracked portals, idle buckets are dropped.
+const PRUNE_ABOVE: usize = 10_000;
+
+impl Limiter {
+    /// `burst` requests at once, then `drain_per_sec`; callers wait at most `max_wait`.
+    pub fn new(burst: u32, drain_per_sec: f64, max_wait: Duration) -> Self {
+        Self {
+            burst: f64::from(burst.max(1)),
+            drain_per_sec: drain_per_sec.max(0.01),
+            max_wait,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Reserves a slot: `Ok(wait)` before sending, or `Err(retry_after)` when the wait would
+    /// exceed the maximum (nothing is reserved then).
+    fn reserve(&self, member_id: &MemberId) -> Result<Duration, Duration> {
+        let now = Instant::now();
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if buckets.len() > PRUNE_ABOVE {
+            let drain = self.drain_per_sec;
+            buckets.retain(|_, b| b.level - now.duration_since(b.last).as_secs_f64() * drain > 0.0);
+        }
+        let bucket = buckets.entry(member_id.clone()).or_insert(Bucket {
+            level: 0.0,
+            last: now,
+        });
+        let drained = now.saturating_duration_since(bucket.last).as_secs_f64() * self.drain_per_sec;
+        let level = (bucket.level - drained).max(0.0) + 1.0;
+        let wait = Duration::from_secs_f64(((level - self.burst) / self.drain_per_sec).max(0.0));
+        if wait > self.max_wait {
+            return Err(wait);
+        }
+        bucket.level = level;
+        bucket.last = now;
+        Ok(wait)
+    }
+
+    /// Waits for a slot for `member_id`; `Err(retry_after)` if that would take too long.
+    pub async fn acquire(&self, member_id: &MemberId) -> Result<(), Duration> {
+        let wait = self.reserve(member_id)?;
+        if !wait.is_zero() {
+            tracing::debug!(member_id = %member_id, wait_ms = wait.as_millis(), "waiting for the portal's rate limit");
+            tokio::time::sleep(wait).await;
+        }
+        Ok(())
+    }
+
+    /// The portal said its bucket is full: ours is too, from now on.
+    pub fn saturate(&self, member_id: &MemberId) {
+        let now = Instant::now();
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let bucket = buckets.entry(member_id.clone()).or_insert(Bucket {
+            level: 0.0,
+            last: now,
+        });
+        let drained = now.saturating_duration_since(bucket.last).as_secs_f64() * self.drain_per_sec;
+        bucket.level = (bucket.level - drained).max(self.burst);
+        bucket.last = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member() -> MemberId {
+        MemberId::parse("0123456789abcdef0123456789abcdef").expect("id")
+    }
+
+    #[test]
+    fn the_burst_passes_then_slots_are_spaced_by_the_drain_rate() {
+        let limiter = Limiter::new(3, 10.0, Duration::from_secs(1));
+        let m = member();
+        for _ in 0..3 {
+            assert_eq!(limiter.reserve(&m), Ok(Duration::ZERO));
+        }
+        let fourth = limiter.reserve(&m).expect("fits");
+        let fifth = limiter.reserve(&m).expect("fits");
+        assert!((fourth.as_secs_f64() - 0.1).abs() < 0.01, "{fourth:?}");
+        assert!((fifth.as_secs_f64() - 0.2).abs() < 0.01, "{fifth:?}");
+    }
+
+    #[test]
+    fn a_wait_beyond_the_maximum_is_refused_and_reserves_nothing() {
+        let limiter = Limiter::new(1, 1.0, Duration::from_millis(1500));
+        let m = member();
+        assert_eq!(limiter.reserve(&m), Ok(Duration::ZERO));
+        assert!(limiter.reserve(&m).is_ok());
+        let refused = limiter.reserve(&m).expect_err("two seconds away");
+        assert!(refused > Duration::from_millis(1500));
+        assert!(
+            limiter.reserve(&m).is_err(),
+            "the refused call took no slot"
+        );
+    }
+
+    #[test]
+    fn a_portal_saying_it_is_full_fills_our_bucket() {
+        let limiter = Limiter::new(50, 10.0, Duration::from_secs(1));
+        let m = member();
+        limiter.saturate(&m);
+        let wait = limiter.reserve(&m).expect("fits");
+        assert!(wait >= Duration::from_millis(90), "{wait:?}");
+    }
+}

@@ -1,0 +1,365 @@
+//! The token manager: the one place that hands out a working access token for an account and
+//! makes REST calls with it (protocol doc §2 "Recommended refresh loop", §8 "Implication for
+//! Rust").
+//!
+//! - Lazy refresh: call with the stored token; on a 401 refresh, store the new pair, retry
+//!   once. A token whose stored expiry has passed is refreshed before the call.
+//! - Single flight: concurrent callers for one account wait on one in-process lock, and
+//!   processes sharing the database on a lease in the account's row, so one refresh token is
+//!   spent once. Whoever waited re-reads the row and uses what the winner stored.
+//! - The new pair is committed (compare-and-swap on the row's generation) before it is used.
+//! - `invalid_grant` with nothing newer stored marks the account needs-reauth; it is never
+//!   deleted. Any other refresh failure keeps the old tokens.
+//! - Every call passes the per-portal rate limiter; a portal that still answers
+//!   `QUERY_LIMIT_EXCEEDED` or `OPERATION_TIME_LIMIT` is waited for and retried (those calls
+//!   were refused before running, so repeating them is safe).
+
+pub mod keepalive;
+pub mod limiter;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::bitrix::types::{MemberId, UserId};
+use crate::bitrix::{self, OAuthClient, RestClient};
+use crate::store::{AccountState, PortalState, Store, StoreError, Tokens};
+pub use limiter::Limiter;
+
+/// Why a call on behalf of a user did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The portal has not installed the app, or uninstalled it.
+    #[error("the app is not installed on this portal")]
+    NotInstalled,
+    /// The user's tokens are gone or refused: they must open the app again.
+    #[error("the user must open the app again")]
+    NeedsReauth,
+    /// The portal's rate limit did not free up in time.
+    #[error("the portal's rate limit is exhausted; retry in {retry_after:?}")]
+    RateLimited {
+        /// When a slot frees up.
+        retry_after: Duration,
+    },
+    /// Another instance is refreshing this account and did not finish in time.
+    #[error("a token refresh by another instance did not finish in time")]
+    RefreshBusy,
+    /// Bitrix24 failed or refused.
+    #[error(transparent)]
+    Bitrix(#[from] bitrix::Error),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How a call may be repeated after a failure whose effect is unknown (timeout, 5xx).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Repeat {
+    /// Repeating has the same effect as calling once (reads, setting a status).
+    Safe,
+    /// Must not be repeated blindly.
+    Never,
+}
+
+/// Tuning of the token manager.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Burst of the per-portal rate limiter.
+    pub rate_burst: u32,
+    /// Drain rate of the per-portal rate limiter, per second.
+    pub rate_per_sec: f64,
+    /// Longest a call waits for the rate limiter.
+    pub rate_max_wait: Duration,
+    /// How long a refresh lease is held at most.
+    pub lease: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            rate_burst: 50,
+            rate_per_sec: 2.0,
+            rate_max_wait: Duration::from_secs(10),
+            lease: Duration::from_secs(30),
+        }
+    }
+}
+
+type Key = (MemberId, UserId);
+
+/// Refresh tokens early by this much, so a token does not expire between check and use.
+const EXPIRY_MARGIN_SECS: i64 = 30;
+
+/// Hands out working tokens and makes REST calls with them. Share one per process.
+pub struct TokenManager {
+    store: Store,
+    oauth: OAuthClient,
+    rest: RestClient,
+    limiter: Limiter,
+    settings: Settings,
+    /// Names this process in refresh leases.
+    owner: String,
+    locks: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl std::fmt::Debug for TokenManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenManager")
+            .field("owner", &self.owner)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Unix seconds now.
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn unix_now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl TokenManager {
+    /// A manager over the app's store and clients.
+    pub fn new(store: Store, oauth: OAuthClient, rest: RestClient, settings: Settings) -> Self {
+        Self {
+            limiter: Limiter::new(
+                settings.rate_burst,
+                settings.rate_per_sec,
+                settings.rate_max_wait,
+            ),
+            owner: crate::store::crypto::random_hex(8),
+            store,
+            oauth,
+            rest,
+            settings,
+            locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Calls `method` as `user_id` of `member_id`, refreshing the token as needed.
+    #[tracing::instrument(skip(self, params), fields(member_id = %member_id, user_id = %user_id))]
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+        method: &str,
+        params: Value,
+        repeat: Repeat,
+    ) -> Result<T, CallError> {
+        let portal = self
+            .store
+            .portal(member_id)
+            .await?
+            .filter(|p| p.record.state != PortalState::Deleted)
+            .ok_or(CallError::NotInstalled)?;
+        let endpoint = portal.record.client_endpoint;
+        let account = self
+            .store
+            .account(member_id, user_id)
+            .await?
+            .ok_or(CallError::NeedsReauth)?;
+        let (mut tokens, mut generation) = usable(account)?;
+        if tokens.expires_at <= unix_now() + EXPIRY_MARGIN_SECS {
+            (tokens, generation) = self.refreshed(member_id, user_id, generation).await?;
+        }
+        let started = Instant::now();
+        let mut refreshed = false;
+        let mut repeated = false;
+        loop {
+            self.limiter
+                .acquire(member_id)
+                .await
+                .map_err(|retry_after| CallError::RateLimited { retry_after })?;
+            let error = match self
+                .rest
+                .call::<T>(&endpoint, method, &tokens.access, params.clone())
+                .await
+            {
+                Ok(success) => return Ok(success.result),
+                Err(error) => error,
+            };
+            match &error {
+                bitrix::Error::Api { status, code, .. }
+                    if !refreshed && (status.as_u16() == 401 || code.is_auth_failure()) =>
+                {
+                    // Expired, or killed by a rotation another caller just made (protocol doc
+                    // §8): wait for any refresh in flight, then use or make a newer pair.
+                    refreshed = true;
+                    (tokens, generation) = self.refreshed(member_id, user_id, generation).await?;
+                }
+                bitrix::Error::Api {
+                    code, retry_after, ..
+                } if code.is_rate_limit() => {
+                    self.limiter.saturate(member_id);
+                    if started.elapsed() >= self.settings.rate_max_wait {
+                        return Err(CallError::RateLimited {
+                            retry_after: retry_after.unwrap_or(Duration::from_secs(1)),
+                        });
+                    }
+                }
+                error if error.is_transient() && repeat == Repeat::Safe && !repeated => {
+                    repeated = true;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                _ => return Err(CallError::Bitrix(error)),
+            }
+        }
+    }
+
+    /// The store the manager reads and writes accounts in.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn lock_for(&self, key: &Key) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Forget locks nobody holds, so the map does not grow with every account ever seen.
+        if locks.len() > 1024 {
+            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+        }
+        locks.entry(key.clone()).or_default().clone()
+    }
+
+    /// A pair newer than `stale_generation`: made by this call, or by whoever refreshed while
+    /// it waited.
+    async fn refreshed(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+        stale_generation: i64,
+    ) -> Result<(Tokens, i64), CallError> {
+        let key = (member_id.clone(), user_id);
+        let lock = self.lock_for(&key);
+        let _one_at_a_time = lock.lock().await;
+
+        let deadline = Instant::now() + self.settings.lease * 2;
+        let lease_ms = i64::try_from(self.settings.lease.as_millis()).unwrap_or(30_000);
+        let tokens = loop {
+            let account = self
+                .store
+                .account(member_id, user_id)
+                .await?
+                .ok_or(CallError::NeedsReauth)?;
+            if account.generation != stale_generation {
+                return usable(account);
+            }
+            if account.state == AccountState::NeedsReauth {
+                return Err(CallError::NeedsReauth);
+            }
+            let tokens = account.tokens.ok_or(CallError::NeedsReauth)?;
+            let now_ms = unix_now_ms();
+            if self
+                .store
+                .try_lease(
+                    member_id,
+                    user_id,
+                    stale_generation,
+                    &self.owner,
+                    now_ms,
+                    now_ms + lease_ms,
+                )
+                .await?
+            {
+                break tokens;
+            }
+            // Another process holds the lease: it will store a new pair shortly.
+            if Instant::now() >= deadline {
+                return Err(CallError::RefreshBusy);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        };
+
+        match self.oauth.refresh(&tokens.refresh).await {
+            Ok(grant)
+                if grant.member_id == *member_id && grant.user_id.is_none_or(|u| u == user_id) =>
+            {
+                let fresh = Tokens {
+                    access: grant.access,
+                    refresh: grant.refresh,
+                    expires_at: grant.expires_at,
+                };
+                if self
+                    .store
+                    .rotate_tokens(member_id, user_id, stale_generation, &fresh, unix_now())
+                    .await?
+                {
+                    tracing::info!("tokens refreshed");
+                    return Ok((fresh, stale_generation + 1));
+                }
+                // The row changed meanwhile (the user reopened the app): that pair is as good.
+                let account = self
+                    .store
+                    .account(member_id, user_id)
+                    .await?
+                    .ok_or(CallError::NeedsReauth)?;
+                usable(account)
+            }
+            Ok(_) => {
+                self.store
+                    .release_lease(member_id, user_id, &self.owner)
+                    .await?;
+                Err(CallError::Bitrix(bitrix::Error::Unexpected {
+                    status: reqwest::StatusCode::OK,
+                    detail: "a refresh answered for another account".into(),
+                }))
+            }
+            Err(bitrix::Error::OAuth { code, .. }) if code.is_dead_grant() => {
+                let account = self
+                    .store
+                    .account(member_id, user_id)
+                    .await?
+                    .ok_or(CallError::NeedsReauth)?;
+                if account.generation != stale_generation {
+                    return usable(account);
+                }
+                self.store
+                    .mark_needs_reauth(member_id, user_id, stale_generation, unix_now())
+                    .await?;
+                tracing::warn!("refresh token refused; the user must open the app again");
+                Err(CallError::NeedsReauth)
+            }
+            Err(error) => {
+                // The OAuth server is down or odd: the old pair stays, the next call tries again.
+                self.store
+                    .release_lease(member_id, user_id, &self.owner)
+                    .await?;
+                tracing::warn!(%error, "token refresh failed");
+                Err(CallError::Bitrix(error))
+            }
+        }
+    }
+
+    /// Refreshes the account now, whatever its expiry (the keep-alive).
+    pub async fn refresh_now(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+    ) -> Result<(), CallError> {
+        let account = self
+            .store
+            .account(member_id, user_id)
+            .await?
+            .ok_or(CallError::NeedsReauth)?;
+        self.refreshed(member_id, user_id, account.generation)
+            .await
+            .map(|_| ())
+    }
+}
+
+fn usable(account: crate::store::Account) -> Result<(Tokens, i64), CallError> {
+    match (account.state, account.tokens) {
+        (AccountState::Active, Some(tokens)) => Ok((tokens, account.generation)),
+        _ => Err(CallError::NeedsReauth),
+    }
+}

@@ -1,0 +1,216 @@
+//! The authorization-code flow for a user outside the portal, through the emulator's
+//! `/oauth/authorize/`, and every way it can fail without storing anything.
+
+use std::time::Duration;
+
+use b24_status::bitrix::types::UserId;
+use b24_status::emulator::{FaultKind, FaultTarget, Server};
+
+use crate::harness::TestApp;
+
+async fn get(app: &TestApp, url: &str) -> reqwest::Response {
+    app.http.get(url).send().await.expect("answer")
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned()
+}
+
+/// Starts a sign-in and follows it to the portal; returns the callback URL the portal sends
+/// the browser to.
+async fn sign_in_until_callback(app: &TestApp) -> String {
+    let start = get(
+        app,
+        &app.url(&format!("/oauth/start?domain={}", app.bitrix.portal.domain)),
+    )
+    .await;
+    assert_eq!(start.status(), 302);
+    let authorize = location(&start);
+    assert!(
+        authorize.starts_with(&format!(
+            "http://{}/oauth/authorize/?client_id=",
+            app.bitrix.portal.domain
+        )),
+        "{authorize}"
+    );
+    let portal = get(app, &authorize).await;
+    assert_eq!(portal.status(), 302);
+    location(&portal)
+}
+
+#[tokio::test]
+async fn the_full_browser_flow_signs_the_user_in() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.install().await.status(), 200);
+    app.bitrix
+        .emulator
+        .set_browser_user(app.member(), app.bitrix.employee);
+    let callback = sign_in_until_callback(&app).await;
+    assert!(
+        callback.starts_with(&app.url("/oauth/callback?")),
+        "{callback}"
+    );
+    let page = get(&app, &callback).await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.expect("page").contains("Boris Ivanov"));
+    let account = app
+        .state
+        .store
+        .account(app.member(), UserId(app.bitrix.employee))
+        .await
+        .expect("read")
+        .expect("stored");
+    assert!(!account.is_admin && account.tokens.is_some());
+    // A replayed state (the same callback again) is refused.
+    let replay = get(&app, &callback).await;
+    assert_eq!(replay.status(), 400);
+    let text = replay.text().await.expect("page");
+    assert!(text.contains("already used or has expired"), "{text}");
+    assert!(
+        text.contains("/oauth/start?domain="),
+        "offers to start again"
+    );
+}
+
+#[tokio::test]
+async fn a_forged_state_is_refused_before_the_code_is_spent() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.install().await.status(), 200);
+    let callback = sign_in_until_callback(&app).await;
+    let before = app.snapshot().await;
+    let forged = reqwest::Url::parse(&callback).expect("url");
+    let pairs: Vec<(String, String)> = forged
+        .query_pairs()
+        .map(|(k, v)| {
+            let value = if k == "state" {
+                "f".repeat(64)
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), value)
+        })
+        .collect();
+    let forged_url = format!(
+        "{}?{}",
+        app.url("/oauth/callback"),
+        serde_urlencoded::to_string(&pairs).expect("query")
+    );
+    assert_eq!(get(&app, &forged_url).await.status(), 400);
+    assert_eq!(app.snapshot().await, before);
+    assert!(
+        app.bitrix
+            .emulator
+            .calls()
+            .iter()
+            .all(|c| c.method != "oauth/token"),
+        "the code was not exchanged"
+    );
+    assert_eq!(
+        get(&app, &app.url("/oauth/callback")).await.status(),
+        400,
+        "no parameters at all"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_code_is_a_clear_refusal_and_stores_nothing() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.install().await.status(), 200);
+    let callback = sign_in_until_callback(&app).await;
+    app.bitrix.emulator.advance_clock(Duration::from_secs(31));
+    let before = app.count("accounts").await;
+    let response = get(&app, &callback).await;
+    assert_eq!(response.status(), 400);
+    assert!(
+        response
+            .text()
+            .await
+            .expect("page")
+            .contains("Bitrix24 refused the sign-in")
+    );
+    assert_eq!(app.count("accounts").await, before);
+}
+
+#[tokio::test]
+async fn an_error_sent_with_http_200_by_the_oauth_server_is_a_refusal() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.install().await.status(), 200);
+    app.bitrix
+        .emulator
+        .set_browser_user(app.member(), app.bitrix.employee);
+    let callback = sign_in_until_callback(&app).await;
+    app.bitrix.emulator.inject(
+        FaultTarget {
+            server: Some(Server::OAuth),
+            method: Some("oauth/token".into()),
+        },
+        FaultKind::ErrorWith200 {
+            code: "wrong_client".into(),
+        },
+        1,
+    );
+    assert_eq!(get(&app, &callback).await.status(), 400);
+    assert!(
+        app.state
+            .store
+            .account(app.member(), UserId(app.bitrix.employee))
+            .await
+            .expect("read")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_portal_that_has_not_installed_the_app_gets_told_what_to_do() {
+    let app = TestApp::spawn().await;
+    let response = get(
+        &app,
+        &app.url(&format!("/oauth/start?domain={}", app.bitrix.portal.domain)),
+    )
+    .await;
+    assert_eq!(response.status(), 404);
+    assert!(
+        response
+            .text()
+            .await
+            .expect("page")
+            .contains("Ask your portal administrator")
+    );
+    for bad in ["", "https://x.bitrix24.com", "x.bitrix24.com/evil", "a..b"] {
+        let response = get(
+            &app,
+            &app.url(&format!("/oauth/start?domain={}", urlencode(bad))),
+        )
+        .await;
+        assert_eq!(response.status(), 400, "{bad:?}");
+    }
+    assert_eq!(app.count("oauth_states").await, 0);
+}
+
+#[tokio::test]
+async fn the_oauth_server_down_during_the_exchange_says_try_again() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.install().await.status(), 200);
+    let callback = sign_in_until_callback(&app).await;
+    app.bitrix.emulator.inject(
+        FaultTarget {
+            server: Some(Server::OAuth),
+            method: Some("oauth/token".into()),
+        },
+        FaultKind::Error {
+            status: 503,
+            code: "SERVICE_UNAVAILABLE".into(),
+        },
+        1,
+    );
+    let response = get(&app, &callback).await;
+    assert_eq!(response.status(), 502);
+    assert!(response.text().await.expect("page").contains("try again"));
+}
+
+fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}

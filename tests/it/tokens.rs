@@ -1,0 +1,381 @@
+//! The token manager: lazy refresh, single flight within and across processes, needs-reauth,
+//! keep-alive, and the rate limiter.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use b24_status::bitrix::types::{AccessToken, RefreshToken, UserId};
+use b24_status::emulator::{FaultKind, FaultTarget, Server};
+use b24_status::store::{AccountRecord, AccountState, Tokens};
+use b24_status::tokens::keepalive::{self, KeepaliveSettings, Report};
+use b24_status::tokens::{CallError, Repeat, TokenManager, unix_now};
+use serde_json::{Value, json};
+
+use crate::harness::{CLIENT_ID, TestApp};
+
+const FAST: &[&str] = &["--rate-limit-burst=5000", "--rate-limit-per-second=5000"];
+
+async fn installed_app(extra: &[&str]) -> TestApp {
+    let app = TestApp::spawn_with(extra).await;
+    assert_eq!(app.install().await.status(), 200);
+    app
+}
+
+async fn status_get(manager: &TokenManager, app: &TestApp, user: u64) -> Result<Value, CallError> {
+    manager
+        .call::<Value>(
+            app.member(),
+            UserId(user),
+            "im.user.status.get",
+            json!({}),
+            Repeat::Safe,
+        )
+        .await
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_calls_with_an_expired_token_refresh_once() {
+    let app = installed_app(FAST).await;
+    app.bitrix
+        .emulator
+        .set_rate_limit(app.member(), 100_000, 100_000.0);
+    app.bitrix.emulator.expire_access_tokens(app.member(), 1);
+    let refreshes_before = app.bitrix.emulator.refresh_count();
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..200 {
+        let manager = app.state.tokens.clone();
+        let member = app.member().clone();
+        calls.spawn(async move {
+            manager
+                .call::<Value>(
+                    &member,
+                    UserId(1),
+                    "im.user.status.get",
+                    json!({}),
+                    Repeat::Safe,
+                )
+                .await
+        });
+    }
+    while let Some(result) = calls.join_next().await {
+        result.expect("task").expect("every call succeeds");
+    }
+    assert_eq!(app.bitrix.emulator.refresh_count() - refreshes_before, 1);
+}
+
+#[tokio::test]
+async fn two_instances_over_one_database_rotate_once_and_nobody_is_locked_out() {
+    let app = installed_app(FAST).await;
+    app.bitrix
+        .emulator
+        .set_rate_limit(app.member(), 100_000, 100_000.0);
+    let (_, second) = app.second_instance(FAST).await;
+    app.bitrix.emulator.expire_access_tokens(app.member(), 1);
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..100 {
+        let manager = if i % 2 == 0 {
+            app.state.tokens.clone()
+        } else {
+            second.tokens.clone()
+        };
+        let member = app.member().clone();
+        calls.spawn(async move {
+            manager
+                .call::<Value>(
+                    &member,
+                    UserId(1),
+                    "im.user.status.get",
+                    json!({}),
+                    Repeat::Safe,
+                )
+                .await
+        });
+    }
+    while let Some(result) = calls.join_next().await {
+        result.expect("task").expect("every call succeeds");
+    }
+    let refresh_calls = app
+        .bitrix
+        .emulator
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "oauth/token")
+        .count();
+    assert_eq!(
+        app.bitrix.emulator.refresh_count(),
+        1,
+        "one successful rotation"
+    );
+    assert_eq!(
+        refresh_calls, 1,
+        "and no second attempt that burned the token"
+    );
+    let account = app
+        .state
+        .store
+        .account(app.member(), UserId(1))
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(account.state, AccountState::Active);
+}
+
+#[tokio::test]
+async fn a_stored_expiry_in_the_past_refreshes_before_calling() {
+    let app = installed_app(&[]).await;
+    let store = &app.state.store;
+    let account = store
+        .account(app.member(), UserId(1))
+        .await
+        .expect("read")
+        .expect("exists");
+    let mut tokens = account.tokens.expect("tokens");
+    tokens.expires_at = unix_now() - 10;
+    assert!(
+        store
+            .rotate_tokens(
+                app.member(),
+                UserId(1),
+                account.generation,
+                &tokens,
+                unix_now()
+            )
+            .await
+            .expect("cas")
+    );
+    status_get(&app.state.tokens, &app, 1).await.expect("call");
+    assert_eq!(app.bitrix.emulator.refresh_count(), 1);
+    let calls = app.portal_calls();
+    assert!(
+        calls.iter().all(|c| c.status != 401),
+        "no call was made with the expired token: {calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_dead_refresh_token_marks_the_account_needs_reauth_and_keeps_it() {
+    let app = installed_app(&[]).await;
+    let store = &app.state.store;
+    let account = store
+        .account(app.member(), UserId(1))
+        .await
+        .expect("read")
+        .expect("exists");
+    let dead = Tokens {
+        access: AccessToken::parse("dead-access").expect("token"),
+        refresh: RefreshToken::parse("dead-refresh").expect("token"),
+        expires_at: unix_now() + 3600,
+    };
+    assert!(
+        store
+            .rotate_tokens(
+                app.member(),
+                UserId(1),
+                account.generation,
+                &dead,
+                unix_now()
+            )
+            .await
+            .expect("cas")
+    );
+    let error = status_get(&app.state.tokens, &app, 1)
+        .await
+        .expect_err("cannot work");
+    assert!(matches!(error, CallError::NeedsReauth), "{error:?}");
+    let account = store
+        .account(app.member(), UserId(1))
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(account.state, AccountState::NeedsReauth);
+    assert!(matches!(
+        status_get(&app.state.tokens, &app, 1).await,
+        Err(CallError::NeedsReauth)
+    ));
+
+    // Opening the app again stores a fresh pair and the account works again.
+    let fresh = app.bitrix.emulator.issue_tokens(app.member(), CLIENT_ID, 1);
+    store
+        .upsert_account(
+            &AccountRecord {
+                member_id: app.member().clone(),
+                user_id: UserId(1),
+                is_admin: true,
+                is_installer: true,
+                tokens: Tokens {
+                    access: AccessToken::parse(&fresh.access).expect("token"),
+                    refresh: RefreshToken::parse(&fresh.refresh).expect("token"),
+                    expires_at: fresh.expires_at,
+                },
+            },
+            unix_now(),
+        )
+        .await
+        .expect("stored");
+    status_get(&app.state.tokens, &app, 1)
+        .await
+        .expect("works again");
+}
+
+#[tokio::test]
+async fn the_oauth_server_down_during_a_refresh_keeps_the_old_tokens_and_recovers() {
+    let app = installed_app(&[]).await;
+    app.bitrix.emulator.expire_access_tokens(app.member(), 1);
+    app.bitrix.emulator.inject(
+        FaultTarget {
+            server: Some(Server::OAuth),
+            method: Some("oauth/token".into()),
+        },
+        FaultKind::Error {
+            status: 503,
+            code: "SERVICE_UNAVAILABLE".into(),
+        },
+        1,
+    );
+    let before = app
+        .state
+        .store
+        .account(app.member(), UserId(1))
+        .await
+        .expect("read")
+        .expect("exists");
+    let error = status_get(&app.state.tokens, &app, 1)
+        .await
+        .expect_err("OAuth server down");
+    assert!(
+        matches!(error, CallError::Bitrix(ref e) if e.is_transient()),
+        "{error:?}"
+    );
+    let after = app
+        .state
+        .store
+        .account(app.member(), UserId(1))
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(after.state, AccountState::Active, "not marked dead");
+    assert_eq!(after.generation, before.generation, "old tokens kept");
+    status_get(&app.state.tokens, &app, 1)
+        .await
+        .expect("the next call recovers");
+    assert_eq!(app.bitrix.emulator.refresh_count(), 1);
+}
+
+#[tokio::test]
+async fn keepalive_refreshes_old_tokens_and_leaves_fresh_ones_alone() {
+    let app = installed_app(&[]).await;
+    let store = &app.state.store;
+    let employee = app.bitrix.employee;
+    let pair = app
+        .bitrix
+        .emulator
+        .issue_tokens(app.member(), CLIENT_ID, employee);
+    let tokens = Tokens {
+        access: AccessToken::parse(&pair.access).expect("token"),
+        refresh: RefreshToken::parse(&pair.refresh).expect("token"),
+        expires_at: pair.expires_at,
+    };
+    let old = unix_now() - 21 * 24 * 3600;
+    let record = AccountRecord {
+        member_id: app.member().clone(),
+        user_id: UserId(employee),
+        is_admin: false,
+        is_installer: false,
+        tokens,
+    };
+    store
+        .upsert_account(&record, old)
+        .await
+        .expect("stored 21 days ago");
+    let admin_before = store
+        .account(app.member(), UserId(1))
+        .await
+        .expect("read")
+        .expect("exists");
+    let employee_before = store
+        .account(app.member(), UserId(employee))
+        .await
+        .expect("read")
+        .expect("exists");
+
+    let settings = KeepaliveSettings {
+        jitter: Duration::ZERO,
+        ..KeepaliveSettings::default()
+    };
+    let report = keepalive::run_once(&app.state.tokens, &settings, unix_now()).await;
+    assert_eq!(
+        report,
+        Report {
+            refreshed: 1,
+            failed: 0
+        }
+    );
+    let employee_after = store
+        .account(app.member(), UserId(employee))
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_ne!(employee_after.generation, employee_before.generation);
+    assert!(employee_after.refreshed_at > employee_before.refreshed_at);
+    let admin_after = store
+        .account(app.member(), UserId(1))
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(
+        admin_after.generation, admin_before.generation,
+        "the fresh token was left alone"
+    );
+    assert_eq!(app.bitrix.emulator.refresh_count(), 1);
+
+    // A second pass right away finds nothing to do.
+    assert_eq!(
+        keepalive::run_once(&app.state.tokens, &settings, unix_now()).await,
+        Report::default()
+    );
+}
+
+#[tokio::test]
+async fn thirty_calls_against_a_burst_of_five_all_succeed_without_a_503_reaching_the_caller() {
+    let app = installed_app(&["--rate-limit-burst=5", "--rate-limit-per-second=10"]).await;
+    app.bitrix.emulator.set_rate_limit(app.member(), 5, 10.0);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let manager: Arc<TokenManager> = app.state.tokens.clone();
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..30 {
+        let manager = manager.clone();
+        let member = app.member().clone();
+        let status = ["online", "dnd", "away", "break"][i % 4];
+        calls.spawn(async move {
+            manager
+                .call::<bool>(
+                    &member,
+                    UserId(1),
+                    "im.user.status.set",
+                    json!({"STATUS": status}),
+                    Repeat::Safe,
+                )
+                .await
+        });
+    }
+    while let Some(result) = calls.join_next().await {
+        assert!(result.expect("task").expect("no 503 reaches the caller"));
+    }
+    let sets = app
+        .portal_calls()
+        .into_iter()
+        .filter(|c| c.method == "im.user.status.set" && c.status == 200)
+        .count();
+    assert_eq!(sets, 30);
+}
+
+#[tokio::test]
+async fn a_rate_limit_that_does_not_free_up_is_reported_with_retry_after() {
+    let app = installed_app(&["--rate-limit-max-wait=1"]).await;
+    app.bitrix.emulator.set_rate_limit(app.member(), 1, 0.01);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let manager = &app.state.tokens;
+    let _first = status_get(manager, &app, 1).await;
+    let error = status_get(manager, &app, 1).await.expect_err("limited");
+    assert!(matches!(error, CallError::RateLimited { .. }), "{error:?}");
+}
