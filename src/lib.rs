@@ -8,6 +8,7 @@ pub mod demo;
 pub mod emulator;
 pub mod http;
 pub mod i18n;
+pub mod session;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;
@@ -22,6 +23,7 @@ use tokio::net::TcpListener;
 pub use config::Config;
 
 use bitrix::{OAuthClient, RestClient};
+use session::SessionKey;
 use store::{Keyring, Store};
 use tokens::TokenManager;
 
@@ -52,6 +54,8 @@ pub struct App {
     pub oauth: OAuthClient,
     /// Working tokens and REST calls on behalf of users.
     pub tokens: Arc<TokenManager>,
+    /// Signs and checks the status page's session tokens.
+    pub sessions: SessionKey,
 }
 
 /// The shared state: one cheap clone.
@@ -83,7 +87,9 @@ pub async fn build(config: Config) -> Result<(Router, AppState), BuildError> {
         rest.clone(),
         config.tokens.clone(),
     ));
+    let sessions = SessionKey::new(&config.app_secret);
     let state = AppState(Arc::new(App {
+        sessions,
         config,
         store,
         rest,

@@ -1,12 +1,14 @@
 //! Everything that speaks Bitrix24: the REST client, OAuth, error codes and the values they
 //! carry. Nothing outside this module knows a Bitrix24 URL or field name.
 
+pub mod batch;
 pub mod error;
 pub mod event;
 pub mod form;
 pub mod frame;
 pub mod oauth;
 pub mod rest;
+pub mod status;
 pub mod types;
 pub mod verify;
 

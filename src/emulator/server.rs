@@ -791,9 +791,17 @@ fn batch(world: &mut World, rec: &AccessRec, params: &Value) -> Result<Value, Fa
             }
         }
     }
+    // PHP encodes empty maps as `[]`; so does the emulator.
+    let as_php = |map: Map<String, Value>| {
+        if map.is_empty() {
+            json!([])
+        } else {
+            Value::Object(map)
+        }
+    };
     Ok(json!({
-        "result": results,
-        "result_error": errors,
+        "result": as_php(results),
+        "result_error": as_php(errors),
         "result_total": [],
         "result_next": [],
         "result_time": {},

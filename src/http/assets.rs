@@ -17,6 +17,7 @@ use crate::AppState;
 /// Files in `static/`, by name.
 const FILES: &[(&str, &[u8])] = &[
     ("app.css", include_bytes!("../../static/app.css")),
+    ("app.js", include_bytes!("../../static/app.js")),
     ("install.js", include_bytes!("../../static/install.js")),
 ];
 

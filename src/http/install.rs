@@ -12,12 +12,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::input::{self, InputError};
 use super::page::{PageError, Problem};
 use crate::AppState;
+use crate::bitrix::batch::BatchAnswer;
 use crate::bitrix::frame::FramePost;
 use crate::bitrix::types::UserId;
 use crate::bitrix::verify::{self, Profile, VerifyError};
@@ -169,12 +169,6 @@ async fn install(
     Ok(response)
 }
 
-#[derive(Deserialize)]
-struct BatchResult {
-    #[serde(default)]
-    result_error: Map<String, Value>,
-}
-
 /// Binds the configured placements and our event handlers in one `batch` call. A placement
 /// the portal refuses is logged and skipped; an existing binding is fine; an event handler
 /// that cannot be bound fails the install, since without `ONAPPUNINSTALL` we would never
@@ -215,7 +209,7 @@ async fn bind_handlers(state: &AppState, frame: &FramePost, user_id: UserId) -> 
     }
     let answer = state
         .tokens
-        .call::<BatchResult>(
+        .call::<BatchAnswer>(
             &frame.member_id,
             user_id,
             "batch",
@@ -225,11 +219,8 @@ async fn bind_handlers(state: &AppState, frame: &FramePost, user_id: UserId) -> 
         .await
         .map_err(|error| tracing::warn!(%error, "binding placements and events failed"))?;
     let mut fatal = false;
-    for (key, error) in &answer.result_error {
-        let code = error
-            .get("error")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+    for (key, code) in answer.errors() {
+        let code = code.as_str();
         if code.contains("ALREADY") {
             continue;
         }

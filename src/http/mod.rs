@@ -1,6 +1,9 @@
 //! The HTTP surface: one module per route family, merged here under the common layers.
 
+mod api;
+mod app;
 mod assets;
+mod error;
 mod events;
 mod health;
 mod input;
@@ -24,6 +27,8 @@ pub fn router(state: AppState) -> Router {
         .merge(install::router())
         .merge(events::router())
         .merge(oauth::router())
+        .merge(app::router())
+        .merge(api::router())
         .with_state(state);
     middleware::apply(routes, limit, timeout)
 }

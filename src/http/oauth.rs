@@ -4,10 +4,9 @@
 //! The `state` is 32 random bytes, stored hashed in the database with its portal and a
 //! ten-minute expiry, and deleted when used: it cannot be replayed, and any instance sharing
 //! the database can finish a flow another one started. The code is exchanged at
-//! `B24_OAUTH_URL` only, whatever `server_domain` the redirect names.
+//! `B24_OAUTH_URL` only, whatever `server_domain` the redirect names; the user then sees their
+//! status page.
 
-use askama::Template;
-use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -17,15 +16,18 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::app::View;
 use super::page::{PageError, Problem};
 use crate::AppState;
 use crate::bitrix::Error as BitrixError;
-use crate::bitrix::types::{PortalDomain, UserId};
+use crate::bitrix::batch::BatchAnswer;
+use crate::bitrix::status;
+use crate::bitrix::types::{PortalDomain, Status, UserId};
 use crate::bitrix::verify::Profile;
-use crate::i18n::{Lang, Text};
+use crate::i18n::Lang;
 use crate::store::crypto::random_hex;
 use crate::store::{AccountRecord, PortalState, Tokens};
-use crate::tokens::unix_now;
+use crate::tokens::{Repeat, unix_now};
 
 /// How long a sign-in may take between start and callback.
 const STATE_TTL_SECS: i64 = 600;
@@ -112,16 +114,6 @@ struct CallbackQuery {
     domain: Option<String>,
 }
 
-#[derive(Template, WebTemplate)]
-#[template(path = "signed_in.html")]
-struct SignedInPage<'a> {
-    lang: &'a str,
-    t: &'static Text,
-    css: &'a str,
-    name: &'a str,
-    domain: &'a str,
-}
-
 #[tracing::instrument(skip_all, fields(member_id, user_id))]
 async fn callback(
     State(app): State<AppState>,
@@ -182,26 +174,26 @@ async fn callback(
         .map_err(|error| PageError::internal(lang, &error))?
         .filter(|p| p.record.state == PortalState::Active)
         .ok_or_else(|| refuse(Problem::NotInstalled))?;
-    let profile = app
-        .rest
-        .call::<Profile>(
+    let answer = app
+        .tokens
+        .call_with_token::<BatchAnswer>(
+            &member_id,
             &portal.record.client_endpoint,
-            "profile",
             &grant.access,
-            json!({}),
+            "batch",
+            json!({"halt": 0, "cmd": {"profile": "profile", "status": status::GET}}),
+            Repeat::Safe,
         )
         .await
-        .map_err(|error| {
-            tracing::warn!(%error, "profile after sign-in failed");
-            if error.is_transient() {
-                refuse(Problem::Unavailable)
-            } else {
-                refuse(Problem::SignInRefused)
-            }
-        })?
-        .result;
+        .map_err(|error| super::app::page_error(&error, lang))?;
+    let profile = answer
+        .result("profile")
+        .and_then(|p| serde_json::from_value::<Profile>(p.clone()).ok())
+        .ok_or_else(|| refuse(Problem::SignInRefused))?;
     let user_id = match (profile.id, grant.user_id) {
-        (Some(id), None) => UserId(id),
+        (Some(id), None) => {
+            UserId::parse(&id.to_string()).map_err(|_| refuse(Problem::NotVerified))?
+        }
         (Some(id), Some(granted)) if granted.0 == id => granted,
         _ => return Err(refuse(Problem::NotVerified)),
     };
@@ -223,12 +215,15 @@ async fn callback(
         .await
         .map_err(|error| PageError::internal(lang, &error))?;
     tracing::info!("signed in");
-    let page = SignedInPage {
-        lang: lang.code(),
-        t: lang.text(),
-        css: super::assets::url("app.css"),
-        name: &profile.display_name(),
-        domain: portal.record.domain.as_str(),
-    };
-    Ok(([(header::CACHE_CONTROL, "no-store")], page).into_response())
+    Ok(super::app::render(
+        &app,
+        View {
+            lang,
+            portal: &portal,
+            user_id,
+            user_name: &profile.display_name(),
+            current: answer.result("status").map_or(Status::Online, status::read),
+            message: None,
+        },
+    ))
 }

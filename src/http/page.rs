@@ -31,6 +31,10 @@ pub enum Problem {
     BadDomain,
     /// The app could not bind its placements and events.
     BindingsFailed,
+    /// The portal's token for this user was refused.
+    TokenRejected,
+    /// The page's session is missing, forged or expired.
+    SessionExpired,
     /// Our fault.
     Internal,
 }
@@ -42,7 +46,8 @@ impl Problem {
                 StatusCode::BAD_REQUEST
             }
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::NotVerified | Self::AdminOnly => StatusCode::FORBIDDEN,
+            Self::NotVerified | Self::AdminOnly | Self::TokenRejected => StatusCode::FORBIDDEN,
+            Self::SessionExpired => StatusCode::UNAUTHORIZED,
             Self::NotInstalled => StatusCode::NOT_FOUND,
             Self::Unavailable | Self::BindingsFailed => StatusCode::BAD_GATEWAY,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -62,6 +67,8 @@ impl Problem {
             Self::SignInRefused => (t.sign_in_failed_title, t.sign_in_refused_body),
             Self::BadDomain => (t.sign_in_failed_title, t.bad_domain_body),
             Self::BindingsFailed => (t.unavailable_title, t.bindings_failed_body),
+            Self::TokenRejected => (t.not_verified_title, t.token_rejected_body),
+            Self::SessionExpired => (t.not_verified_title, t.api_session),
             Self::Internal => (t.unavailable_title, t.internal_body),
         }
     }

@@ -1,6 +1,8 @@
 //! Response headers for pages shown inside the portal (protocol doc §7 "Framing"): a CSP that
 //! lets exactly that portal frame us and runs only our scripts and Bitrix24's library.
 
+use axum::http::{HeaderMap, HeaderValue, header};
+
 use crate::Config;
 use crate::bitrix::types::PortalDomain;
 
@@ -16,4 +18,18 @@ pub fn page_csp(config: &Config, domain: &PortalDomain) -> String {
         "default-src 'none'; script-src 'self' {bx24}; style-src 'self'; img-src 'self' data:; \
          connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors {portal}"
     )
+}
+
+/// The other headers of a page that carries a session: never cached, never leaking its URL,
+/// never sniffed. No `X-Frame-Options`: the CSP's `frame-ancestors` decides who may frame it.
+pub fn page_headers(headers: &mut HeaderMap) {
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }

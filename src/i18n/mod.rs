@@ -90,12 +90,64 @@ pub struct Text {
     pub bad_domain_body: &'static str,
     /// Error page: internal failure.
     pub internal_body: &'static str,
-    /// Signed-in page heading.
-    pub signed_in_title: &'static str,
-    /// Signed-in page: who is signed in (followed by the name).
+    /// Status page: who is signed in (followed by the name).
     pub signed_in_as: &'static str,
     /// Error page: the app's menu entries could not be added.
     pub bindings_failed_body: &'static str,
+    /// The page heading.
+    pub page_title: &'static str,
+    /// One line under the heading.
+    pub page_intro: &'static str,
+    /// Status name: online.
+    pub status_online: &'static str,
+    /// What online does.
+    pub status_online_about: &'static str,
+    /// Status name: do not disturb.
+    pub status_dnd: &'static str,
+    /// What do not disturb does.
+    pub status_dnd_about: &'static str,
+    /// Status name: away.
+    pub status_away: &'static str,
+    /// What away does.
+    pub status_away_about: &'static str,
+    /// Status name: on a break.
+    pub status_break: &'static str,
+    /// What on a break does.
+    pub status_break_about: &'static str,
+    /// Marks the current status.
+    pub current: &'static str,
+    /// What the new messenger shows.
+    pub messenger_note: &'static str,
+    /// After a change (followed by the status name).
+    pub saved: &'static str,
+    /// While saving.
+    pub saving: &'static str,
+    /// The browser could not reach us.
+    pub offline: &'static str,
+    /// Error page: the portal's token for this user was refused.
+    pub token_rejected_body: &'static str,
+    /// API: body unreadable.
+    pub api_bad_request: &'static str,
+    /// API: not JSON.
+    pub api_unsupported: &'static str,
+    /// API: not one of the four statuses.
+    pub api_bad_status: &'static str,
+    /// API: session missing, forged or expired.
+    pub api_session: &'static str,
+    /// API: the user must reopen the app.
+    pub api_reauth: &'static str,
+    /// API: the portal's rate limit.
+    pub api_rate_limited: &'static str,
+    /// API: Bitrix24 down.
+    pub api_unavailable: &'static str,
+    /// API: missing scope.
+    pub api_scope: &'static str,
+    /// API: access restricted by the admin.
+    pub api_access_denied: &'static str,
+    /// API: the admin must confirm the method.
+    pub api_confirm: &'static str,
+    /// API: any other refusal.
+    pub api_refused: &'static str,
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::bitrix::types::{MemberId, UserId};
+use crate::bitrix::types::{AccessToken, MemberId, UserId};
 use crate::bitrix::{self, OAuthClient, RestClient};
 use crate::store::{AccountState, PortalState, Store, StoreError, Tokens};
 pub use limiter::Limiter;
@@ -166,12 +166,49 @@ impl TokenManager {
             .account(member_id, user_id)
             .await?
             .ok_or(CallError::NeedsReauth)?;
-        let (mut tokens, mut generation) = usable(account)?;
+        let (mut tokens, generation) = usable(account)?;
         if tokens.expires_at <= unix_now() + EXPIRY_MARGIN_SECS {
-            (tokens, generation) = self.refreshed(member_id, user_id, generation).await?;
+            (tokens, _) = self.refreshed(member_id, user_id, generation).await?;
+            return self
+                .call_with_token(member_id, &endpoint, &tokens.access, method, params, repeat)
+                .await;
         }
+        match self
+            .call_with_token(
+                member_id,
+                &endpoint,
+                &tokens.access,
+                method,
+                params.clone(),
+                repeat,
+            )
+            .await
+        {
+            // Expired, or killed by a rotation another caller just made (protocol doc §8):
+            // wait for any refresh in flight, then use or make a newer pair, and retry once.
+            Err(CallError::Bitrix(bitrix::Error::Api { status, code, .. }))
+                if status.as_u16() == 401 || code.is_auth_failure() =>
+            {
+                let (tokens, _) = self.refreshed(member_id, user_id, generation).await?;
+                self.call_with_token(member_id, &endpoint, &tokens.access, method, params, repeat)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    /// Calls `method` at `endpoint` with a given token (one a portal just handed us, not yet
+    /// stored), through the rate limiter, without refreshing.
+    pub async fn call_with_token<T: DeserializeOwned>(
+        &self,
+        member_id: &MemberId,
+        endpoint: &url::Url,
+        access: &AccessToken,
+        method: &str,
+        params: Value,
+        repeat: Repeat,
+    ) -> Result<T, CallError> {
         let started = Instant::now();
-        let mut refreshed = false;
         let mut repeated = false;
         loop {
             self.limiter
@@ -180,21 +217,14 @@ impl TokenManager {
                 .map_err(|retry_after| CallError::RateLimited { retry_after })?;
             let error = match self
                 .rest
-                .call::<T>(&endpoint, method, &tokens.access, params.clone())
+                .call::<T>(endpoint, method, access, params.clone())
                 .await
             {
                 Ok(success) => return Ok(success.result),
                 Err(error) => error,
             };
             match &error {
-                bitrix::Error::Api { status, code, .. }
-                    if !refreshed && (status.as_u16() == 401 || code.is_auth_failure()) =>
-                {
-                    // Expired, or killed by a rotation another caller just made (protocol doc
-                    // §8): wait for any refresh in flight, then use or make a newer pair.
-                    refreshed = true;
-                    (tokens, generation) = self.refreshed(member_id, user_id, generation).await?;
-                }
+                // Refused before running, so repeating is safe: wait for the bucket.
                 bitrix::Error::Api {
                     code, retry_after, ..
                 } if code.is_rate_limit() => {

@@ -1,0 +1,125 @@
+//! The JSON API the status page's script uses, authorised by the page's session token
+//! (`Authorization: Bearer …`): `GET /api/status` reads the status from Bitrix24 (never a
+//! cache), `PUT /api/status` with `{"status":"dnd"}` applies it with the user's own token.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use crate::AppState;
+use crate::bitrix::status;
+use crate::bitrix::types::Status;
+use crate::i18n::Lang;
+use crate::session::Session;
+use crate::tokens::{Repeat, unix_now};
+
+/// `GET /api/status` and `PUT /api/status`.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/status", get(read).put(write))
+}
+
+type Answer = Result<
+    (
+        StatusCode,
+        [(header::HeaderName, &'static str); 1],
+        Json<Value>,
+    ),
+    ApiError,
+>;
+
+fn answer(status: Status) -> Answer {
+    Ok((
+        StatusCode::OK,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(json!({"status": status.as_str()})),
+    ))
+}
+
+/// The session from the `Authorization` header; messages before it is known are English.
+fn session(state: &AppState, headers: &HeaderMap) -> Result<Session, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::invalid_session(Lang::En))?;
+    state
+        .sessions
+        .verify(token.trim(), unix_now())
+        .map_err(|error| {
+            tracing::info!(%error, "API call without a valid session");
+            ApiError::invalid_session(Lang::En)
+        })
+}
+
+#[tracing::instrument(skip_all, fields(member_id, user_id))]
+async fn read(State(state): State<AppState>, headers: HeaderMap) -> Answer {
+    let session = session(&state, &headers)?;
+    record(&session);
+    let result: Value = state
+        .tokens
+        .call(
+            &session.member_id,
+            session.user_id,
+            status::GET,
+            json!({}),
+            Repeat::Safe,
+        )
+        .await
+        .map_err(|error| failed(&error, session.lang))?;
+    answer(status::read(&result))
+}
+
+#[derive(Deserialize)]
+struct Change {
+    status: Value,
+}
+
+#[tracing::instrument(skip_all, fields(member_id, user_id))]
+async fn write(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer {
+    let session = session(&state, &headers)?;
+    record(&session);
+    let lang = session.lang;
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::unsupported_media_type(lang));
+    }
+    let change: Change = serde_json::from_slice(&body).map_err(|_| ApiError::bad_request(lang))?;
+    let chosen = change
+        .status
+        .as_str()
+        .and_then(|s| Status::parse(s).ok())
+        .ok_or_else(|| ApiError::invalid_status(lang))?;
+    let _: Value = state
+        .tokens
+        .call(
+            &session.member_id,
+            session.user_id,
+            status::SET,
+            status::set_params(chosen),
+            Repeat::Safe,
+        )
+        .await
+        .map_err(|error| failed(&error, lang))?;
+    tracing::info!(status = chosen.as_str(), "status set");
+    answer(chosen)
+}
+
+fn record(session: &Session) {
+    let span = tracing::Span::current();
+    span.record("member_id", tracing::field::display(&session.member_id));
+    span.record("user_id", tracing::field::display(session.user_id));
+}
+
+fn failed(error: &crate::tokens::CallError, lang: Lang) -> ApiError {
+    tracing::warn!(%error, "status call failed");
+    ApiError::from_call(error, lang)
+}

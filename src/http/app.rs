@@ -1,0 +1,316 @@
+//! `POST /app`: the app's page inside the portal (`PLACEMENT=DEFAULT` and every bound
+//! placement), and `POST /app/status`, the same page's form when no script runs.
+//!
+//! The frame POST is checked against what we stored at install: the `member_id` must be an
+//! active portal and `DOMAIN` its domain. One `batch` call to the stored `client_endpoint`
+//! (never a host from the request) confirms `AUTH_ID`, names the user (`profile`) and reads
+//! their status; the user's tokens are then stored for the API.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::json;
+
+use super::error::ApiError;
+use super::input::{self, InputError};
+use super::page::{PageError, Problem};
+use crate::AppState;
+use crate::bitrix::batch::BatchAnswer;
+use crate::bitrix::frame::FramePost;
+use crate::bitrix::status;
+use crate::bitrix::types::{MemberId, Status, UserId};
+use crate::bitrix::verify::Profile;
+use crate::i18n::{Lang, Text};
+use crate::store::{AccountRecord, Portal, PortalState, Tokens};
+use crate::tokens::{CallError, Repeat, unix_now};
+
+/// `POST /app` and `POST /app/status`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/app", post(open))
+        .route("/app/status", post(set_without_script))
+}
+
+/// One status button.
+struct StatusOption {
+    value: &'static str,
+    name: &'static str,
+    about: &'static str,
+    current: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "status.html")]
+struct StatusPage<'a> {
+    lang: &'a str,
+    t: &'static Text,
+    css: &'a str,
+    bx24_js: &'a str,
+    app_js: &'a str,
+    session: &'a str,
+    pub(super) user_name: &'a str,
+    options: Vec<StatusOption>,
+    pub(super) message: Option<String>,
+}
+
+fn options(t: &'static Text, current: Status) -> Vec<StatusOption> {
+    Status::ALL
+        .into_iter()
+        .map(|s| {
+            let (name, about) = status_words(t, s);
+            StatusOption {
+                value: s.as_str(),
+                name,
+                about,
+                current: s == current,
+            }
+        })
+        .collect()
+}
+
+fn status_words(t: &'static Text, s: Status) -> (&'static str, &'static str) {
+    match s {
+        Status::Online => (t.status_online, t.status_online_about),
+        Status::Dnd => (t.status_dnd, t.status_dnd_about),
+        Status::Away => (t.status_away, t.status_away_about),
+        Status::Break => (t.status_break, t.status_break_about),
+    }
+}
+
+/// What a rendered page shows.
+pub(super) struct View<'a> {
+    pub(super) lang: Lang,
+    pub(super) portal: &'a Portal,
+    pub(super) user_id: UserId,
+    pub(super) user_name: &'a str,
+    pub(super) current: Status,
+    pub(super) message: Option<String>,
+}
+
+/// The status page for `view`, with a fresh session and the portal's framing headers.
+pub(super) fn render(state: &AppState, view: View<'_>) -> Response {
+    let t = view.lang.text();
+    let session = state.sessions.issue(
+        &view.portal.record.member_id,
+        view.user_id,
+        view.lang,
+        unix_now(),
+    );
+    let page = StatusPage {
+        lang: view.lang.code(),
+        t,
+        css: super::assets::url("app.css"),
+        bx24_js: state.config.js_url.as_str(),
+        app_js: super::assets::url("app.js"),
+        session: &session,
+        user_name: view.user_name,
+        options: options(t, view.current),
+        message: view.message,
+    };
+    let mut response = page.into_response();
+    let headers = response.headers_mut();
+    let csp = super::security::page_csp(&state.config, &view.portal.record.domain);
+    if let Ok(value) = HeaderValue::from_str(&csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    super::security::page_headers(headers);
+    response
+}
+
+#[tracing::instrument(skip_all, fields(member_id, user_id, placement))]
+async fn open(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let query = input::query_pairs(&uri);
+    let lang = input::lang_of(&query);
+    let refuse = |problem| PageError::new(problem, lang);
+    let form = input::form_pairs(&headers, &body).map_err(|e| match e {
+        InputError::NotAForm => refuse(Problem::UnsupportedMediaType),
+        InputError::NotText => refuse(Problem::BadRequest),
+    })?;
+    let frame = FramePost::parse(&query, &form).map_err(|error| {
+        tracing::info!(%error, "frame POST refused");
+        refuse(Problem::BadRequest)
+    })?;
+    let span = tracing::Span::current();
+    span.record("member_id", tracing::field::display(&frame.member_id));
+    span.record("placement", frame.placement.as_str());
+    let refresh = frame
+        .refresh
+        .clone()
+        .ok_or_else(|| refuse(Problem::BadRequest))?;
+
+    let portal = state
+        .store
+        .portal(&frame.member_id)
+        .await
+        .map_err(|error| PageError::internal(lang, &error))?
+        .filter(|p| p.record.state == PortalState::Active)
+        .ok_or_else(|| refuse(Problem::NotInstalled))?;
+    if portal.record.domain != frame.domain {
+        tracing::warn!(claimed = %frame.domain, "frame POST names another domain than the portal's");
+        return Err(refuse(Problem::NotVerified));
+    }
+    if let (Some(sent), Some(stored)) = (&frame.application_token, &portal.record.application_token)
+        && !stored.matches(sent.expose())
+    {
+        tracing::warn!("frame POST carries another application token");
+        return Err(refuse(Problem::NotVerified));
+    }
+
+    let commands = json!({"profile": "profile", "status": status::GET});
+    let answer = state
+        .tokens
+        .call_with_token::<BatchAnswer>(
+            &frame.member_id,
+            &portal.record.client_endpoint,
+            &frame.access,
+            "batch",
+            json!({"halt": 0, "cmd": commands}),
+            Repeat::Safe,
+        )
+        .await
+        .map_err(|error| page_error(&error, lang))?;
+    let profile = answer
+        .result("profile")
+        .and_then(|p| serde_json::from_value::<Profile>(p.clone()).ok())
+        .and_then(|p| Some((UserId::parse(&p.id?.to_string()).ok()?, p)));
+    let Some((user_id, profile)) = profile else {
+        tracing::warn!(error = ?answer.error("profile"), "the portal did not confirm the frame's token");
+        return Err(refuse(Problem::TokenRejected));
+    };
+    span.record("user_id", tracing::field::display(user_id));
+    let current = answer.result("status").map_or(Status::Online, status::read);
+
+    let now = unix_now();
+    let account = AccountRecord {
+        member_id: frame.member_id.clone(),
+        user_id,
+        is_admin: profile.admin,
+        is_installer: false,
+        tokens: Tokens {
+            access: frame.access.clone(),
+            refresh,
+            expires_at: now + i64::try_from(frame.expires_in).unwrap_or(3600),
+        },
+    };
+    state
+        .store
+        .upsert_account(&account, now)
+        .await
+        .map_err(|error| PageError::internal(lang, &error))?;
+    Ok(render(
+        &state,
+        View {
+            lang,
+            portal: &portal,
+            user_id,
+            user_name: &profile.display_name(),
+            current,
+            message: None,
+        },
+    ))
+}
+
+/// The page for a failed call made with a token the portal just handed us.
+pub(super) fn page_error(error: &CallError, lang: Lang) -> PageError {
+    tracing::warn!(%error, "opening the app failed");
+    let problem = match error {
+        CallError::Bitrix(crate::bitrix::Error::Api { status, code, .. })
+            if status.as_u16() == 401 || code.is_auth_failure() =>
+        {
+            Problem::TokenRejected
+        }
+        _ => ApiError::from_call(error, lang).problem(),
+    };
+    PageError::new(problem, lang)
+}
+
+/// `POST /app/status` (form fields `session`, `status`): sets the status, then shows the page
+/// again with what Bitrix24 now says, in one `batch` round trip.
+#[tracing::instrument(skip_all, fields(member_id, user_id))]
+async fn set_without_script(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = input::form_pairs(&headers, &body)
+        .map_err(|_| PageError::new(Problem::BadRequest, Lang::En))?;
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let session = state
+        .sessions
+        .verify(field("session").unwrap_or_default(), unix_now())
+        .map_err(|error| {
+            tracing::info!(%error, "form post without a valid session");
+            PageError::new(Problem::SessionExpired, Lang::En)
+        })?;
+    let lang = session.lang;
+    let chosen = Status::parse(field("status").unwrap_or_default())
+        .map_err(|_| PageError::new(Problem::BadRequest, lang))?;
+    let span = tracing::Span::current();
+    span.record("member_id", tracing::field::display(&session.member_id));
+    span.record("user_id", tracing::field::display(session.user_id));
+
+    let commands =
+        json!({"set": status::set_command(chosen), "status": status::GET, "profile": "profile"});
+    let answer = state
+        .tokens
+        .call::<BatchAnswer>(
+            &session.member_id,
+            session.user_id,
+            "batch",
+            json!({"halt": 0, "cmd": commands}),
+            Repeat::Safe,
+        )
+        .await
+        .map_err(|error| PageError::new(ApiError::from_call(&error, lang).problem(), lang))?;
+    if let Some(code) = answer.error("set") {
+        tracing::warn!(code = code.as_str(), "the portal refused the status");
+        return Err(PageError::new(Problem::Unavailable, lang));
+    }
+    let portal = load_portal(&state, &session.member_id, lang).await?;
+    let current = answer.result("status").map_or(chosen, status::read);
+    let name = answer
+        .result("profile")
+        .and_then(|p| serde_json::from_value::<Profile>(p.clone()).ok())
+        .map(|p| p.display_name())
+        .unwrap_or_default();
+    let (status_name, _) = status_words(lang.text(), current);
+    Ok(render(
+        &state,
+        View {
+            lang,
+            portal: &portal,
+            user_id: session.user_id,
+            user_name: &name,
+            current,
+            message: Some(format!("{} {status_name}", lang.text().saved)),
+        },
+    ))
+}
+
+async fn load_portal(
+    state: &AppState,
+    member_id: &MemberId,
+    lang: Lang,
+) -> Result<Portal, PageError> {
+    state
+        .store
+        .portal(member_id)
+        .await
+        .map_err(|error| PageError::internal(lang, &error))?
+        .filter(|p| p.record.state == PortalState::Active)
+        .ok_or_else(|| PageError::new(Problem::NotInstalled, lang))
+}

@@ -1,0 +1,174 @@
+//! The JSON API's errors: `{"error": "<code>", "message": "<sentence in the user's language>"}`
+//! with the status code that says what the caller can do. Which type to use where:
+//! [`ApiError`] for `/api/*`, [`super::page::PageError`] for pages shown in the portal.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::page::Problem;
+use crate::bitrix::{self, ErrorCode};
+use crate::i18n::{Lang, Text};
+use crate::tokens::CallError;
+
+/// An API error.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: &'static str,
+    retry_after: Option<Duration>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: &'static str) -> Self {
+        Self {
+            status,
+            code,
+            message,
+            retry_after: None,
+        }
+    }
+
+    /// The body was not JSON of the expected shape.
+    pub fn bad_request(lang: Lang) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            lang.text().api_bad_request,
+        )
+    }
+
+    /// The body was not declared as JSON.
+    pub fn unsupported_media_type(lang: Lang) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            lang.text().api_unsupported,
+        )
+    }
+
+    /// Not one of the four statuses.
+    pub fn invalid_status(lang: Lang) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_status",
+            lang.text().api_bad_status,
+        )
+    }
+
+    /// No valid session.
+    pub fn invalid_session(lang: Lang) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_session",
+            lang.text().api_session,
+        )
+    }
+
+    /// What a failed call on the user's behalf means for them.
+    pub fn from_call(error: &CallError, lang: Lang) -> Self {
+        let t = lang.text();
+        match error {
+            CallError::NeedsReauth => {
+                Self::new(StatusCode::UNAUTHORIZED, "reauth_required", t.api_reauth)
+            }
+            CallError::NotInstalled => {
+                Self::new(StatusCode::NOT_FOUND, "not_installed", t.not_installed_body)
+            }
+            CallError::RateLimited { retry_after } => Self {
+                retry_after: Some(*retry_after),
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    t.api_rate_limited,
+                )
+            },
+            CallError::RefreshBusy => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", t.api_unavailable)
+            }
+            CallError::Store(_) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                t.internal_body,
+            ),
+            CallError::Bitrix(error) => Self::from_bitrix(error, t),
+        }
+    }
+
+    fn from_bitrix(error: &bitrix::Error, t: &'static Text) -> Self {
+        let bitrix::Error::Api { code, status, .. } = error else {
+            return Self::new(
+                StatusCode::BAD_GATEWAY,
+                "bitrix_unavailable",
+                t.api_unavailable,
+            );
+        };
+        match code {
+            ErrorCode::InsufficientScope | ErrorCode::MethodNotFound => {
+                Self::new(StatusCode::FORBIDDEN, "insufficient_scope", t.api_scope)
+            }
+            ErrorCode::AccessDenied
+            | ErrorCode::UserAccessError
+            | ErrorCode::InvalidCredentials => {
+                Self::new(StatusCode::FORBIDDEN, "access_denied", t.api_access_denied)
+            }
+            ErrorCode::MethodConfirmWaiting | ErrorCode::MethodConfirmDenied => Self::new(
+                StatusCode::FORBIDDEN,
+                "confirmation_required",
+                t.api_confirm,
+            ),
+            code if code.is_app_gone() => {
+                Self::new(StatusCode::NOT_FOUND, "not_installed", t.not_installed_body)
+            }
+            code if code.is_auth_failure() => {
+                Self::new(StatusCode::UNAUTHORIZED, "reauth_required", t.api_reauth)
+            }
+            ErrorCode::StatusError => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_status",
+                t.api_bad_status,
+            ),
+            _ if status.is_server_error() => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "bitrix_unavailable",
+                t.api_unavailable,
+            ),
+            _ => Self::new(StatusCode::BAD_GATEWAY, "bitrix_refused", t.api_refused),
+        }
+    }
+
+    /// The page problem that matches, for the no-script form.
+    pub fn problem(&self) -> Problem {
+        match self.status {
+            StatusCode::UNAUTHORIZED => Problem::TokenRejected,
+            StatusCode::NOT_FOUND => Problem::NotInstalled,
+            StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => Problem::BadRequest,
+            StatusCode::INTERNAL_SERVER_ERROR => Problem::Internal,
+            _ => Problem::Unavailable,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            Json(json!({"error": self.code, "message": self.message})),
+        )
+            .into_response();
+        if let Some(retry_after) = self.retry_after {
+            let seconds = retry_after.as_secs_f64().ceil().max(1.0).to_string();
+            if let Ok(value) = HeaderValue::from_str(&seconds) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}
