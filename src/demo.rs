@@ -29,6 +29,8 @@ pub async fn start(config: &mut Config) -> std::io::Result<Demo> {
         client_id: config.client_id.clone(),
         client_secret: config.client_secret.expose().to_owned(),
         redirect_uri: callback,
+        install_url: Some(config.url_for("install")),
+        app_url: Some(config.url_for("app")),
         scope: SCOPE.to_owned(),
         version: 1,
     });

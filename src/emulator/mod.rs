@@ -17,8 +17,10 @@ use tokio::task::JoinHandle;
 use url::Url;
 
 use server::{PortalCtx, Shared, lock};
-pub use world::{ACCESS_TTL, CODE_TTL, Call, EventBinding, FaultKind, PlacementBinding, Server};
-use world::{AppReg, Bucket, Fault, Install, Portal, User, World};
+pub use world::{
+    ACCESS_TTL, CODE_TTL, Call, EventBinding, FaultKind, FormPost, PlacementBinding, Server,
+};
+use world::{AppReg, Bucket, Fault, Portal, User, World};
 
 use crate::bitrix::types::{MemberId, Status};
 
@@ -31,6 +33,10 @@ pub struct AppSpec {
     pub client_secret: String,
     /// Where `/oauth/authorize/` sends the browser back; `None` shows the code instead.
     pub redirect_uri: Option<String>,
+    /// The installer URL the portal opens (POSTs to) before the install is finished.
+    pub install_url: Option<String>,
+    /// The app's page (handler) the portal opens (POSTs to) once installed.
+    pub app_url: Option<String>,
     /// Scopes the app asks for, comma-separated.
     pub scope: String,
     /// The app's version.
@@ -79,42 +85,6 @@ pub struct IssuedTokens {
     pub refresh: String,
     /// Unix seconds.
     pub expires_at: i64,
-}
-
-/// A request as the portal's browser sends it: query string and form body (protocol doc §1.2).
-#[derive(Clone, Debug)]
-pub struct FormPost {
-    /// Fields that travel in the query string.
-    pub query: Vec<(String, String)>,
-    /// Fields that travel in the form body.
-    pub form: Vec<(String, String)>,
-}
-
-impl FormPost {
-    /// The query string, encoded.
-    pub fn query_string(&self) -> String {
-        encode(&self.query)
-    }
-
-    /// The form body, encoded.
-    pub fn body(&self) -> String {
-        encode(&self.form)
-    }
-
-    /// A field's value, from either part.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .chain(&self.form)
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-fn encode(pairs: &[(String, String)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
 }
 
 /// Where an injected fault strikes.
@@ -193,6 +163,8 @@ impl Emulator {
             AppReg {
                 secret: app.client_secret,
                 redirect_uri: app.redirect_uri,
+                install_url: app.install_url,
+                app_url: app.app_url,
                 scope: app.scope,
                 version: app.version,
             },
@@ -291,31 +263,9 @@ impl Emulator {
         user_id: u64,
         lang: &str,
     ) -> FormPost {
-        {
-            let mut world = self.world();
-            let Some(app) = world.apps.get(client_id).cloned() else {
-                return FormPost {
-                    query: Vec::new(),
-                    form: Vec::new(),
-                };
-            };
-            if let Some(portal) = world.portals.get_mut(member_id) {
-                let install = portal
-                    .installs
-                    .entry(client_id.to_owned())
-                    .or_insert_with(|| Install {
-                        finished: false,
-                        version: app.version,
-                        application_token: world::hex32(),
-                        scope: app.scope.clone(),
-                        placements: Vec::new(),
-                        events: Vec::new(),
-                    });
-                install.version = app.version;
-                install.scope = app.scope;
-            }
-        }
-        self.frame_post(member_id, client_id, user_id, "DEFAULT", lang, "")
+        let mut world = self.world();
+        world.begin_install(member_id, client_id);
+        world.frame_post(member_id, client_id, user_id, "DEFAULT", lang, "")
     }
 
     /// What `BX24.installFinish()` does: the app counts as installed from now on.
@@ -347,49 +297,14 @@ impl Emulator {
         lang: &str,
         placement_options: &str,
     ) -> FormPost {
-        let mut world = self.world();
-        let issued = world.issue(member_id, user_id, client_id);
-        let oauth_host = world.oauth_host.clone();
-        let Some(portal) = world.portals.get(member_id) else {
-            return FormPost {
-                query: Vec::new(),
-                form: Vec::new(),
-            };
-        };
-        let install = portal.installs.get(client_id);
-        let pairs = |list: &[(&str, String)]| -> Vec<(String, String)> {
-            list.iter()
-                .map(|(k, v)| ((*k).to_owned(), v.clone()))
-                .collect()
-        };
-        FormPost {
-            query: pairs(&[
-                ("DOMAIN", portal.domain.clone()),
-                ("PROTOCOL", "0".into()),
-                ("LANG", lang.to_owned()),
-                ("APP_SID", world::hex32()),
-            ]),
-            form: pairs(&[
-                ("AUTH_ID", issued.access),
-                ("AUTH_EXPIRES", ACCESS_TTL.to_string()),
-                ("REFRESH_ID", issued.refresh),
-                ("SERVER_ENDPOINT", format!("http://{oauth_host}/rest/")),
-                (
-                    "APPLICATION_TOKEN",
-                    install
-                        .map(|i| i.application_token.clone())
-                        .unwrap_or_default(),
-                ),
-                (
-                    "APPLICATION_SCOPE",
-                    install.map(|i| i.scope.clone()).unwrap_or_default(),
-                ),
-                ("member_id", member_id.as_str().to_owned()),
-                ("status", portal.licence.clone()),
-                ("PLACEMENT", placement.to_owned()),
-                ("PLACEMENT_OPTIONS", placement_options.to_owned()),
-            ]),
-        }
+        self.world().frame_post(
+            member_id,
+            client_id,
+            user_id,
+            placement,
+            lang,
+            placement_options,
+        )
     }
 
     /// Issues a token pair for a user without a frame (as an authorisation would).
@@ -527,6 +442,11 @@ impl Emulator {
             kind,
             remaining: times,
         });
+    }
+
+    /// Removes every injected fault not yet used up.
+    pub fn clear_faults(&self) {
+        self.world().faults.clear();
     }
 
     /// Chooses who is logged in to the portal in the browser (for `/oauth/authorize/`).

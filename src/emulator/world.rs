@@ -21,6 +21,8 @@ pub const CODE_TTL: i64 = 30;
 pub struct AppReg {
     pub secret: String,
     pub redirect_uri: Option<String>,
+    pub install_url: Option<String>,
+    pub app_url: Option<String>,
     pub scope: String,
     pub version: u32,
 }
@@ -186,6 +188,42 @@ pub enum FaultKind {
     ErrorWith200 { code: String },
 }
 
+/// A request as the portal's browser sends it: query string and form body (protocol doc §1.2).
+#[derive(Clone, Debug, Default)]
+pub struct FormPost {
+    /// Fields that travel in the query string.
+    pub query: Vec<(String, String)>,
+    /// Fields that travel in the form body.
+    pub form: Vec<(String, String)>,
+}
+
+impl FormPost {
+    /// The query string, encoded.
+    pub fn query_string(&self) -> String {
+        encode(&self.query)
+    }
+
+    /// The form body, encoded.
+    pub fn body(&self) -> String {
+        encode(&self.form)
+    }
+
+    /// A field's value, from either part.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .chain(&self.form)
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn encode(pairs: &[(String, String)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
 /// Everything the emulator knows.
 #[derive(Debug)]
 pub struct World {
@@ -307,6 +345,83 @@ impl World {
             "member_id": member_id.as_str(),
             "user_id": user_id,
         })
+    }
+
+    /// Creates the app's installation record, as the portal does when an admin first opens
+    /// the app (protocol doc §1.1); `installFinish` has not happened yet.
+    pub fn begin_install(&mut self, member_id: &MemberId, client_id: &str) {
+        let Some(app) = self.apps.get(client_id).cloned() else {
+            return;
+        };
+        if let Some(portal) = self.portals.get_mut(member_id) {
+            let install = portal
+                .installs
+                .entry(client_id.to_owned())
+                .or_insert_with(|| Install {
+                    finished: false,
+                    version: app.version,
+                    application_token: hex32(),
+                    scope: app.scope.clone(),
+                    placements: Vec::new(),
+                    events: Vec::new(),
+                });
+            install.version = app.version;
+            install.scope = app.scope;
+        }
+    }
+
+    /// The frame POST for `user_id` opening the app at `placement` (protocol doc §1.2), with
+    /// a fresh token pair, as the portal issues on every render.
+    pub fn frame_post(
+        &mut self,
+        member_id: &MemberId,
+        client_id: &str,
+        user_id: u64,
+        placement: &str,
+        lang: &str,
+        placement_options: &str,
+    ) -> FormPost {
+        let issued = self.issue(member_id, user_id, client_id);
+        let Some(portal) = self.portals.get(member_id) else {
+            return FormPost::default();
+        };
+        let install = portal.installs.get(client_id);
+        let pairs = |list: &[(&str, String)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect()
+        };
+        FormPost {
+            query: pairs(&[
+                ("DOMAIN", portal.domain.clone()),
+                ("PROTOCOL", "0".into()),
+                ("LANG", lang.to_owned()),
+                ("APP_SID", hex32()),
+            ]),
+            form: pairs(&[
+                ("AUTH_ID", issued.access),
+                ("AUTH_EXPIRES", ACCESS_TTL.to_string()),
+                ("REFRESH_ID", issued.refresh),
+                (
+                    "SERVER_ENDPOINT",
+                    format!("http://{}/rest/", self.oauth_host),
+                ),
+                (
+                    "APPLICATION_TOKEN",
+                    install
+                        .map(|i| i.application_token.clone())
+                        .unwrap_or_default(),
+                ),
+                (
+                    "APPLICATION_SCOPE",
+                    install.map(|i| i.scope.clone()).unwrap_or_default(),
+                ),
+                ("member_id", member_id.as_str().to_owned()),
+                ("status", portal.licence.clone()),
+                ("PLACEMENT", placement.to_owned()),
+                ("PLACEMENT_OPTIONS", placement_options.to_owned()),
+            ]),
+        }
     }
 
     /// Takes the first matching fault, counting it down.

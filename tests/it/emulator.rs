@@ -124,6 +124,8 @@ async fn user_current_needs_a_user_scope_and_profile_does_not() {
         client_id: "app.narrow".into(),
         client_secret: "narrow-secret".into(),
         redirect_uri: None,
+        install_url: None,
+        app_url: None,
         scope: "im".into(),
         version: 1,
     });
@@ -412,6 +414,8 @@ async fn the_token_endpoint_also_answers_get_and_checks_the_client() {
         client_id: "app.other".into(),
         client_secret: "other-secret".into(),
         redirect_uri: None,
+        install_url: None,
+        app_url: None,
         scope: "im".into(),
         version: 1,
     });

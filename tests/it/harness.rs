@@ -35,6 +35,8 @@ impl Bitrix {
             client_id: CLIENT_ID.into(),
             client_secret: CLIENT_SECRET.into(),
             redirect_uri: Some("http://127.0.0.1:9/oauth/callback".into()),
+            install_url: None,
+            app_url: None,
             scope: SCOPE.into(),
             version: 1,
         });
@@ -157,6 +159,43 @@ impl TestApp {
         response
     }
 
+    /// A user opens the app inside the portal (the frame POST of protocol doc §1.2).
+    pub async fn open_app_as(&self, user: u64, lang: &str) -> reqwest::Response {
+        let post =
+            self.bitrix
+                .emulator
+                .frame_post(self.member(), CLIENT_ID, user, "DEFAULT", lang, "");
+        self.post_form("/app", &post).await
+    }
+
+    /// Opens the app as `user` and returns the page's session token.
+    pub async fn session_of(&self, user: u64) -> String {
+        let page = self.open_app_as(user, "en").await;
+        assert_eq!(page.status(), 200);
+        session_in(&page.text().await.expect("page"))
+    }
+
+    /// `GET /api/status` with a session token.
+    pub async fn api_get(&self, session: &str) -> reqwest::Response {
+        self.http
+            .get(self.url("/api/status"))
+            .bearer_auth(session)
+            .send()
+            .await
+            .expect("app answers")
+    }
+
+    /// `PUT /api/status` with a session token and a JSON body.
+    pub async fn api_put(&self, session: &str, body: serde_json::Value) -> reqwest::Response {
+        self.http
+            .put(self.url("/api/status"))
+            .bearer_auth(session)
+            .json(&body)
+            .send()
+            .await
+            .expect("app answers")
+    }
+
     /// Every row of every table, as text: equal snapshots mean nothing was written.
     pub async fn snapshot(&self) -> String {
         let pool = sqlx::SqlitePool::connect(&self.db_url)
@@ -224,6 +263,8 @@ async fn start_instance(bitrix: &Bitrix, db_url: &str, extra: &[&str]) -> (Socke
         client_id: CLIENT_ID.into(),
         client_secret: CLIENT_SECRET.into(),
         redirect_uri: Some(format!("http://{address}/oauth/callback")),
+        install_url: Some(format!("http://{address}/install")),
+        app_url: Some(format!("http://{address}/app")),
         scope: SCOPE.into(),
         version: 1,
     });
@@ -231,6 +272,16 @@ async fn start_instance(bitrix: &Bitrix, db_url: &str, extra: &[&str]) -> (Socke
     let (router, state) = b24_status::build(config).await.expect("app builds");
     tokio::spawn(b24_status::serve(listener, router, std::future::pending()));
     (address, state)
+}
+
+/// The session token in a status page's `<meta name="b24-session">`.
+pub fn session_in(page: &str) -> String {
+    let start = page
+        .find(r#"<meta name="b24-session" content=""#)
+        .expect("session meta tag")
+        + 34;
+    let end = page[start..].find('"').expect("end of content") + start;
+    page[start..end].to_owned()
 }
 
 /// A loopback port that records whether anything connected to it: the target of requests

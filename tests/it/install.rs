@@ -173,6 +173,8 @@ async fn a_token_of_another_app_is_refused() {
         client_id: "app.someone.else".into(),
         client_secret: "their-secret".into(),
         redirect_uri: None,
+        install_url: None,
+        app_url: None,
         scope: "im,placement".into(),
         version: 1,
     });

@@ -3,11 +3,14 @@
 
 mod harness;
 
+mod api;
 mod bitrix_client;
+mod browser;
 mod emulator;
 mod events;
 mod install;
 mod oauth;
 mod service;
+mod status_page;
 mod store;
 mod tokens;

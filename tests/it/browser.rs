@@ -1,0 +1,246 @@
+//! A real browser: headless Chromium (Debian's `chromium` and `chromium-driver`) opens the app
+//! the way a portal does — a form POST submitted into an iframe — and a person's click on
+//! "Do not disturb" changes the status at Bitrix24, with and without JavaScript.
+//!
+//! Without a browser on the machine this test says so loudly and passes, except in CI
+//! (`CI=true`), where a missing browser fails it.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use b24_status::bitrix::types::Status;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::harness::{CLIENT_ID, TestApp};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// A running chromedriver, stopped on drop.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn browser_available() -> bool {
+    let found = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but {CHROMIUM} or {CHROMEDRIVER} is missing: .ci/run must install chromium and chromium-driver"
+        );
+        eprintln!(
+            "\n**********************************************************************\n\
+             BROWSER TEST SKIPPED: {CHROMIUM} or {CHROMEDRIVER} not found.\n\
+             Install them with: apt-get install chromium chromium-driver\n\
+             **********************************************************************\n"
+        );
+    }
+    found
+}
+
+async fn start_driver() -> Driver {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let http = crate::harness::client();
+    while http
+        .get(format!("{}/status", driver.url))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "chromedriver did not come up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    driver
+}
+
+async fn browser(driver: &Driver, javascript: bool, profile: &Path) -> Client {
+    let mut args = vec![
+        "--headless".to_owned(),
+        "--no-sandbox".to_owned(),
+        "--disable-gpu".to_owned(),
+        "--disable-quic".to_owned(),
+        "--no-first-run".to_owned(),
+        "--disable-background-networking".to_owned(),
+        "--disable-component-update".to_owned(),
+        "--disable-sync".to_owned(),
+        "--disable-dev-shm-usage".to_owned(),
+        "--window-size=900,720".to_owned(),
+        format!("--user-data-dir={}", profile.display()),
+    ];
+    if !javascript {
+        args.push("--blink-settings=scriptEnabled=false".to_owned());
+    }
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("browserName".into(), json!("chrome"));
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        json!({"binary": CHROMIUM, "args": args}),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .expect("a browser session")
+}
+
+fn screenshot_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot folder");
+    dir
+}
+
+/// Opens the app as `user` in the portal page, clicks "Do not disturb" in the frame and waits
+/// until the page shows it chosen. Returns the PNG of the page.
+async fn click_do_not_disturb(
+    app: &TestApp,
+    client: &Client,
+    user: u64,
+    lang: &str,
+    javascript: bool,
+) -> Vec<u8> {
+    let portal_page = format!(
+        "http://{}/marketplace/app/{CLIENT_ID}/?user={user}&lang={lang}",
+        app.bitrix.portal.domain
+    );
+    client.goto(&portal_page).await.expect("portal page");
+    if !javascript {
+        // The portal's own auto-submit is a script too: press its button instead.
+        client
+            .find(Locator::Id("open-app-button"))
+            .await
+            .expect("open button")
+            .click()
+            .await
+            .expect("click");
+    }
+    client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Id("app-frame"))
+        .await
+        .expect("frame");
+    let frame = client.find(Locator::Id("app-frame")).await.expect("frame");
+    frame.enter_frame().await.expect("into the frame");
+    let dnd = client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(r#"button[value="dnd"]"#))
+        .await
+        .expect("the status page in the frame");
+    assert_eq!(
+        dnd.attr("aria-pressed").await.expect("attr").as_deref(),
+        Some("false")
+    );
+    dnd.click().await.expect("click Do not disturb");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let chosen = client
+            .find(Locator::Css(r#"button[value="dnd"]"#))
+            .await
+            .ok();
+        let pressed = match &chosen {
+            Some(button) => button.attr("aria-pressed").await.ok().flatten(),
+            None => None,
+        };
+        let message = match client.find(Locator::Id("b24s-message")).await {
+            Ok(line) => line.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if pressed.as_deref() == Some("true") && !message.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the page never showed Do not disturb chosen"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    client
+        .enter_parent_frame()
+        .await
+        .expect("back to the portal");
+    client.screenshot().await.expect("screenshot")
+}
+
+#[tokio::test]
+async fn a_person_sets_do_not_disturb_in_a_real_browser_with_and_without_javascript() {
+    if !browser_available() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    assert_eq!(app.install().await.status(), 200);
+    let driver = start_driver().await;
+    let profiles = tempfile::tempdir().expect("profiles");
+    let shots = screenshot_dir();
+
+    for (lang, user) in [("en", 1), ("ru", app.bitrix.employee)] {
+        let client = browser(&driver, true, &profiles.path().join(format!("js-{lang}"))).await;
+        let png = click_do_not_disturb(&app, &client, user, lang, true).await;
+        client.close().await.expect("close");
+        assert_eq!(
+            app.bitrix.emulator.user_status(app.member(), user),
+            Some(Status::Dnd),
+            "{lang}"
+        );
+        assert!(png.starts_with(b"\x89PNG"));
+        std::fs::write(shots.join(format!("status-page-{lang}.png")), png)
+            .expect("screenshot saved");
+    }
+    let api_sets = app
+        .portal_calls()
+        .into_iter()
+        .filter(|c| c.method == "im.user.status.set")
+        .count();
+    assert_eq!(api_sets, 2, "the script used the JSON API");
+
+    // Without JavaScript the buttons are a plain form that posts to /app/status.
+    let third = app.bitrix.emulator.add_user(
+        app.member(),
+        b24_status::emulator::UserSpec::new("Clara", "Schmidt", false),
+    );
+    let client = browser(&driver, false, &profiles.path().join("no-js")).await;
+    let png = click_do_not_disturb(&app, &client, third, "en", false).await;
+    client.close().await.expect("close");
+    assert_eq!(
+        app.bitrix.emulator.user_status(app.member(), third),
+        Some(Status::Dnd)
+    );
+    std::fs::write(shots.join("status-page-no-js.png"), png).expect("screenshot saved");
+    let batches = app
+        .portal_calls()
+        .into_iter()
+        .filter(|c| c.method == "batch" && c.user_id == Some(third))
+        .count();
+    assert_eq!(
+        batches, 2,
+        "opening the page, then the form's set-and-read batch"
+    );
+}
