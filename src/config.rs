@@ -7,7 +7,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use rand::distr::{Alphanumeric, SampleString};
 use url::Url;
 
 use crate::bitrix::types::ClientSecret;
@@ -351,10 +350,18 @@ impl Config {
                     Some(secret) => parse_key("APP_SECRET", secret)?,
                     None => demo_secret(Path::new(DEMO_SECRET_FILE))?,
                 };
-                let mut rng = rand::rng();
-                let client_id = format!("local.demo{}", Alphanumeric.sample_string(&mut rng, 12));
-                let client_secret = ClientSecret::parse(&Alphanumeric.sample_string(&mut rng, 40))
-                    .map_err(|_| ConfigError::new("could not generate a demo secret"))?;
+                // Derived from the demo's master key, so they stay the same across restarts and
+                // the emulator's saved state keeps matching them.
+                let hex = |purpose: &str| -> String {
+                    app_secret
+                        .derive(purpose)
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect()
+                };
+                let client_id = format!("local.demo{}", &hex("demo-client-id")[..12]);
+                let client_secret = ClientSecret::parse(&hex("demo-client-secret"))
+                    .map_err(|_| ConfigError::new("could not derive a demo secret"))?;
                 // The emulator's address is known only once it listens: demo::start fills it in.
                 let oauth_url = parse_base_url("B24_OAUTH_URL", "http://127.0.0.1/")?;
                 Ok(common(

@@ -33,27 +33,37 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: &mut Config) -> Result<(), Box<dyn std::error::Error>> {
-    let demo = match config.mode {
-        Mode::Demo => Some(b24_status::demo::start(config).await?),
-        Mode::Production => None,
-    };
     let listener = tokio::net::TcpListener::bind(config.listen_addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen_addr))?;
     let address = listener.local_addr()?;
+    let demo = match config.mode {
+        Mode::Demo => Some(
+            b24_status::demo::start(config, address)
+                .await
+                .map_err(|e| format!("cannot start the demo Bitrix24: {e}"))?,
+        ),
+        Mode::Production => None,
+    };
     let (router, state) = b24_status::build(config.clone()).await?;
     tokio::spawn(b24_status::tokens::keepalive::run(
         state.tokens.clone(),
         config.keepalive.clone(),
     ));
-    if let Some(demo) = &demo {
-        tracing::warn!(
-            oauth = %demo.emulator.oauth_url(),
-            portal = %demo.portal.domain,
-            "DEMO MODE: no B24_CLIENT_ID/B24_CLIENT_SECRET set, talking to the built-in Bitrix24 emulator on loopback, not to real portals"
-        );
+    match &demo {
+        Some(demo) => {
+            tracing::warn!(
+                oauth = %demo.emulator.oauth_url(),
+                portal = %demo.portal.domain,
+                "DEMO MODE: no B24_CLIENT_ID/B24_CLIENT_SECRET set, talking to the built-in Bitrix24 emulator on loopback, not to real portals"
+            );
+            println!(
+                "b24-status demo: open {} (the app listens on http://{address})",
+                demo.url
+            );
+        }
+        None => println!("b24-status listening on http://{address}"),
     }
-    println!("b24-status listening on http://{address}");
     b24_status::serve(listener, router, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

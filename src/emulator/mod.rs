@@ -4,11 +4,13 @@
 //! with HTTP 200, renamed portals answering 302. Tests and demo mode drive it through
 //! [`Emulator`]; it also records every call so tests can assert on the Bitrix24 side.
 
+mod portal_ui;
 mod server;
 mod world;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -131,19 +133,59 @@ impl std::fmt::Debug for Emulator {
 impl Emulator {
     /// Starts the OAuth server on a free loopback port.
     pub async fn start() -> std::io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        Self::start_with(World::new(), loopback_any()).await
+    }
+
+    /// Restores the emulator kept in `file` (ports, portals, users, statuses, live tokens),
+    /// or starts an empty one with its OAuth server at `oauth_addr`, and keeps saving it there
+    /// (demo mode, so the demo survives a restart). Returns whether anything was restored.
+    pub async fn persistent(file: &Path, oauth_addr: SocketAddr) -> std::io::Result<(Self, bool)> {
+        let (world, oauth_addr, restored) = match std::fs::read(file) {
+            Ok(bytes) => {
+                let saved: world::Saved = serde_json::from_slice(&bytes).map_err(|e| {
+                    std::io::Error::other(format!(
+                        "{} is not a saved emulator ({e}); delete it to start afresh",
+                        file.display()
+                    ))
+                })?;
+                let addr = saved.oauth_host.parse().unwrap_or(oauth_addr);
+                (World::restore(saved), addr, true)
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                (World::new(), oauth_addr, false)
+            }
+            Err(err) => return Err(err),
+        };
+        let emulator = Self::start_with(world, oauth_addr).await?;
+        let task = tokio::spawn(autosave(emulator.inner.shared.clone(), file.to_owned()));
+        emulator.push_task(task);
+        Ok((emulator, restored))
+    }
+
+    async fn start_with(mut world: World, oauth_addr: SocketAddr) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(oauth_addr).await?;
         let oauth_addr = listener.local_addr()?;
-        let mut world = World::new();
         world.oauth_host = oauth_addr.to_string();
+        let portals: Vec<(MemberId, String)> = world
+            .portals
+            .values()
+            .map(|p| (p.member_id.clone(), p.domain.clone()))
+            .collect();
         let shared: Shared = Arc::new(Mutex::new(world));
         let task = tokio::spawn(serve(listener, server::oauth_router(shared.clone())));
-        Ok(Self {
+        let emulator = Self {
             inner: Arc::new(Inner {
                 shared,
                 oauth_addr,
                 tasks: Mutex::new(vec![task]),
             }),
-        })
+        };
+        for (member_id, domain) in portals {
+            let addr = domain.parse().unwrap_or_else(|_| loopback_any());
+            let (_, task) = emulator.listen_portal(&member_id, addr).await?;
+            emulator.push_task(task);
+        }
+        Ok(emulator)
     }
 
     fn world(&self) -> std::sync::MutexGuard<'_, World> {
@@ -171,11 +213,20 @@ impl Emulator {
         );
     }
 
-    /// Starts a portal on its own loopback port, with one administrator (user 1).
+    /// Starts a portal on its own free loopback port, with one administrator (user 1).
     pub async fn add_portal(&self, admin: UserSpec) -> std::io::Result<PortalInfo> {
+        self.add_portal_at(admin, loopback_any()).await
+    }
+
+    /// Starts a portal listening at `addr`, with one administrator (user 1).
+    pub async fn add_portal_at(
+        &self,
+        admin: UserSpec,
+        addr: SocketAddr,
+    ) -> std::io::Result<PortalInfo> {
         let member_id = MemberId::parse(&world::hex32())
             .unwrap_or_else(|_| unreachable!("hex32 makes a valid member_id"));
-        let (domain, task) = self.listen_portal(&member_id).await?;
+        let (domain, task) = self.listen_portal(&member_id, addr).await?;
         let mut users = BTreeMap::new();
         users.insert(
             1,
@@ -205,8 +256,9 @@ impl Emulator {
     async fn listen_portal(
         &self,
         member_id: &MemberId,
+        addr: SocketAddr,
     ) -> std::io::Result<(String, JoinHandle<()>)> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let listener = TcpListener::bind(addr).await?;
         let domain = listener.local_addr()?.to_string();
         let router = server::portal_router(PortalCtx {
             shared: self.inner.shared.clone(),
@@ -227,7 +279,7 @@ impl Emulator {
     /// Renames a portal: it moves to a new port, and the old one answers 302 to it
     /// (protocol doc §3 "Portal renamed").
     pub async fn rename_portal(&self, member_id: &MemberId) -> std::io::Result<PortalInfo> {
-        let (domain, task) = self.listen_portal(member_id).await?;
+        let (domain, task) = self.listen_portal(member_id, loopback_any()).await?;
         self.push_task(task);
         if let Some(portal) = self.world().portals.get_mut(member_id) {
             portal.domain = domain.clone();
@@ -332,78 +384,13 @@ impl Emulator {
         event: &str,
         user_id: u64,
     ) -> FormPost {
-        let mut world = self.world();
-        let with_tokens = event != "ONAPPUNINSTALL";
-        let issued = with_tokens.then(|| world.issue(member_id, user_id, client_id));
-        let now = world.now();
-        let oauth_host = world.oauth_host.clone();
-        let Some(portal) = world.portals.get(member_id) else {
-            return FormPost {
-                query: Vec::new(),
-                form: Vec::new(),
-            };
-        };
-        let install = portal.installs.get(client_id);
-        let mut form: Vec<(String, String)> = vec![
-            ("event".into(), event.to_owned()),
-            ("event_handler_id".into(), "1".into()),
-            ("data[LANGUAGE_ID]".into(), "en".into()),
-            ("ts".into(), now.to_string()),
-            ("auth[domain]".into(), portal.domain.clone()),
-            (
-                "auth[server_endpoint]".into(),
-                format!("http://{oauth_host}/rest/"),
-            ),
-            (
-                "auth[client_endpoint]".into(),
-                format!("http://{}/rest/", portal.domain),
-            ),
-            ("auth[member_id]".into(), member_id.as_str().to_owned()),
-            (
-                "auth[application_token]".into(),
-                install
-                    .map(|i| i.application_token.clone())
-                    .unwrap_or_default(),
-            ),
-        ];
-        if let Some(issued) = issued {
-            let version = install.map_or(1, |i| i.version).to_string();
-            form.extend([
-                ("data[VERSION]".into(), version.clone()),
-                ("data[PREVIOUS_VERSION]".into(), version),
-                ("data[ACTIVE]".into(), "Y".into()),
-                ("data[INSTALLED]".into(), "Y".into()),
-                ("auth[access_token]".into(), issued.access),
-                ("auth[refresh_token]".into(), issued.refresh),
-                ("auth[expires]".into(), issued.expires_at.to_string()),
-                ("auth[expires_in]".into(), ACCESS_TTL.to_string()),
-                (
-                    "auth[scope]".into(),
-                    install.map(|i| i.scope.clone()).unwrap_or_default(),
-                ),
-                ("auth[status]".into(), portal.licence.clone()),
-                ("auth[user_id]".into(), user_id.to_string()),
-            ]);
-        }
-        FormPost {
-            query: Vec::new(),
-            form,
-        }
+        self.world().event(member_id, client_id, event, user_id)
     }
 
     /// Uninstalls the app: every token dies and the bindings go (protocol doc §6); returns the
     /// `ONAPPUNINSTALL` event the portal sends.
     pub fn uninstall(&self, member_id: &MemberId, client_id: &str, clean: bool) -> FormPost {
-        let mut payload = self.event(member_id, client_id, "ONAPPUNINSTALL", 0);
-        payload
-            .form
-            .push(("data[CLEAN]".into(), u8::from(clean).to_string()));
-        let mut world = self.world();
-        world.revoke_portal_tokens(member_id, client_id);
-        if let Some(portal) = world.portals.get_mut(member_id) {
-            portal.installs.remove(client_id);
-        }
-        payload
+        self.world().uninstall(member_id, client_id, clean).0
     }
 
     /// Makes every access token of a user expire now (their refresh tokens stay valid).
@@ -502,6 +489,43 @@ impl Emulator {
             .get(member_id)
             .and_then(|p| p.installs.get(client_id))
             .is_some_and(|i| i.finished)
+    }
+}
+
+impl Emulator {
+    /// Every portal, by id and address.
+    pub fn portals(&self) -> Vec<PortalInfo> {
+        self.world()
+            .portals
+            .values()
+            .map(|p| portal_info(p.member_id.clone(), p.domain.clone()))
+            .collect()
+    }
+}
+
+fn loopback_any() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// Writes the world to `file` whenever it changed, at most once a second.
+async fn autosave(shared: Shared, file: PathBuf) {
+    let mut last = Vec::new();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Ok(bytes) = serde_json::to_vec(&lock(&shared).saved()) else {
+            continue;
+        };
+        if bytes == last {
+            continue;
+        }
+        let temporary = file.with_extension("tmp");
+        let written = tokio::fs::write(&temporary, &bytes)
+            .await
+            .and(tokio::fs::rename(&temporary, &file).await);
+        match written {
+            Ok(()) => last = bytes,
+            Err(err) => tracing::warn!(%err, file = %file.display(), "could not save the emulator"),
+        }
     }
 }
 

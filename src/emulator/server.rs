@@ -374,6 +374,7 @@ pub fn portal_router(ctx: PortalCtx) -> Router {
         .route("/oauth/authorize/", get(authorize))
         .route("/oauth/authorize", get(authorize))
         .route("/rest/{method}", any(rest))
+        .merge(super::portal_ui::router())
         .with_state(ctx)
 }
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
 use rand::distr::Alphanumeric;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::bitrix::types::{MemberId, Status};
@@ -17,7 +18,7 @@ pub const ACCESS_TTL: i64 = 3600;
 pub const CODE_TTL: i64 = 30;
 
 /// A registered app, as in the vendor account.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AppReg {
     pub secret: String,
     pub redirect_uri: Option<String>,
@@ -28,7 +29,7 @@ pub struct AppReg {
 }
 
 /// A portal user.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct User {
     pub name: String,
     pub last_name: String,
@@ -37,7 +38,7 @@ pub struct User {
 }
 
 /// A placement binding made with `placement.bind`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlacementBinding {
     pub placement: String,
     pub handler: String,
@@ -47,7 +48,7 @@ pub struct PlacementBinding {
 }
 
 /// An event binding made with `event.bind`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventBinding {
     pub event: String,
     pub handler: String,
@@ -55,7 +56,7 @@ pub struct EventBinding {
 }
 
 /// The app's installation on one portal.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Install {
     /// `installFinish` happened.
     pub finished: bool,
@@ -67,11 +68,13 @@ pub struct Install {
 }
 
 /// The per-portal leaky bucket (protocol doc §3 "Rate limit").
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Bucket {
     pub burst: f64,
     pub drain_per_sec: f64,
+    #[serde(skip)]
     level: f64,
+    #[serde(skip, default = "Instant::now")]
     last: Instant,
 }
 
@@ -100,7 +103,7 @@ impl Bucket {
 }
 
 /// A portal.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Portal {
     pub member_id: MemberId,
     /// Current `host:port`; a renamed portal's old listener redirects here.
@@ -113,7 +116,7 @@ pub struct Portal {
     pub browser_user: u64,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AccessRec {
     pub member_id: MemberId,
     pub user_id: u64,
@@ -123,7 +126,7 @@ pub struct AccessRec {
     pub revoked: bool,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RefreshRec {
     pub member_id: MemberId,
     pub user_id: u64,
@@ -238,6 +241,55 @@ pub struct World {
     pub faults: Vec<Fault>,
     pub latency: Duration,
     pub refreshes: usize,
+}
+
+/// What survives a restart of the demo: everything but the call log, codes and faults.
+#[derive(Serialize, Deserialize)]
+pub struct Saved {
+    pub oauth_host: String,
+    pub apps: HashMap<String, AppReg>,
+    pub portals: BTreeMap<MemberId, Portal>,
+    pub access: HashMap<String, AccessRec>,
+    pub refresh: HashMap<String, RefreshRec>,
+    pub refreshes: usize,
+}
+
+impl World {
+    /// The state worth keeping.
+    pub fn saved(&self) -> Saved {
+        let now = self.now();
+        Saved {
+            oauth_host: self.oauth_host.clone(),
+            apps: self.apps.clone(),
+            portals: self.portals.clone(),
+            // Dead tokens are of no further use to anyone.
+            access: self
+                .access
+                .iter()
+                .filter(|(_, r)| !r.revoked && r.expires_at > now)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            refresh: self
+                .refresh
+                .iter()
+                .filter(|(_, r)| !r.used)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            refreshes: self.refreshes,
+        }
+    }
+
+    /// A world from what was kept.
+    pub fn restore(saved: Saved) -> Self {
+        let mut world = Self::new();
+        world.oauth_host = saved.oauth_host;
+        world.apps = saved.apps;
+        world.portals = saved.portals;
+        world.access = saved.access;
+        world.refresh = saved.refresh;
+        world.refreshes = saved.refreshes;
+        world
+    }
 }
 
 /// A freshly issued pair.
@@ -422,6 +474,100 @@ impl World {
                 ("PLACEMENT_OPTIONS", placement_options.to_owned()),
             ]),
         }
+    }
+
+    /// An event POST as the portal sends it (form-encoded, bracketed keys; protocol doc §1.4,
+    /// §6). `ONAPPINSTALL` and `ONAPPUPDATE` carry a fresh pair of `user_id`'s tokens;
+    /// `ONAPPUNINSTALL` carries none.
+    pub fn event(
+        &mut self,
+        member_id: &MemberId,
+        client_id: &str,
+        event: &str,
+        user_id: u64,
+    ) -> FormPost {
+        let with_tokens = event != "ONAPPUNINSTALL";
+        let issued = with_tokens.then(|| self.issue(member_id, user_id, client_id));
+        let now = self.now();
+        let oauth_host = self.oauth_host.clone();
+        let Some(portal) = self.portals.get(member_id) else {
+            return FormPost::default();
+        };
+        let install = portal.installs.get(client_id);
+        let mut form: Vec<(String, String)> = vec![
+            ("event".into(), event.to_owned()),
+            ("event_handler_id".into(), "1".into()),
+            ("data[LANGUAGE_ID]".into(), "en".into()),
+            ("ts".into(), now.to_string()),
+            ("auth[domain]".into(), portal.domain.clone()),
+            (
+                "auth[server_endpoint]".into(),
+                format!("http://{oauth_host}/rest/"),
+            ),
+            (
+                "auth[client_endpoint]".into(),
+                format!("http://{}/rest/", portal.domain),
+            ),
+            ("auth[member_id]".into(), member_id.as_str().to_owned()),
+            (
+                "auth[application_token]".into(),
+                install
+                    .map(|i| i.application_token.clone())
+                    .unwrap_or_default(),
+            ),
+        ];
+        if let Some(issued) = issued {
+            let version = install.map_or(1, |i| i.version).to_string();
+            form.extend([
+                ("data[VERSION]".into(), version.clone()),
+                ("data[PREVIOUS_VERSION]".into(), version),
+                ("data[ACTIVE]".into(), "Y".into()),
+                ("data[INSTALLED]".into(), "Y".into()),
+                ("auth[access_token]".into(), issued.access),
+                ("auth[refresh_token]".into(), issued.refresh),
+                ("auth[expires]".into(), issued.expires_at.to_string()),
+                ("auth[expires_in]".into(), ACCESS_TTL.to_string()),
+                (
+                    "auth[scope]".into(),
+                    install.map(|i| i.scope.clone()).unwrap_or_default(),
+                ),
+                ("auth[status]".into(), portal.licence.clone()),
+                ("auth[user_id]".into(), user_id.to_string()),
+            ]);
+        }
+        FormPost {
+            query: Vec::new(),
+            form,
+        }
+    }
+
+    /// Uninstalls the app: every token dies and the bindings go (protocol doc §6). Returns
+    /// the `ONAPPUNINSTALL` event and the handlers it is to be delivered to.
+    pub fn uninstall(
+        &mut self,
+        member_id: &MemberId,
+        client_id: &str,
+        clean: bool,
+    ) -> (FormPost, Vec<String>) {
+        let mut payload = self.event(member_id, client_id, "ONAPPUNINSTALL", 0);
+        payload
+            .form
+            .push(("data[CLEAN]".into(), u8::from(clean).to_string()));
+        self.revoke_portal_tokens(member_id, client_id);
+        let install = self
+            .portals
+            .get_mut(member_id)
+            .and_then(|p| p.installs.remove(client_id));
+        let handlers = install
+            .map(|i| {
+                i.events
+                    .into_iter()
+                    .filter(|e| e.event == "ONAPPUNINSTALL")
+                    .map(|e| e.handler)
+                    .collect()
+            })
+            .unwrap_or_default();
+        (payload, handlers)
     }
 
     /// Takes the first matching fault, counting it down.

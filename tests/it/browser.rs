@@ -20,7 +20,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 /// A running chromedriver, stopped on drop.
-struct Driver {
+pub struct Driver {
     child: Child,
     url: String,
 }
@@ -32,7 +32,7 @@ impl Drop for Driver {
     }
 }
 
-fn browser_available() -> bool {
+pub fn browser_available() -> bool {
     let found = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
     if !found {
         assert!(
@@ -49,7 +49,7 @@ fn browser_available() -> bool {
     found
 }
 
-async fn start_driver() -> Driver {
+pub async fn start_driver() -> Driver {
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
@@ -78,7 +78,12 @@ async fn start_driver() -> Driver {
     driver
 }
 
-async fn browser(driver: &Driver, javascript: bool, profile: &Path) -> Client {
+pub async fn browser(
+    driver: &Driver,
+    javascript: bool,
+    profile: &Path,
+    size: (u32, u32),
+) -> Client {
     let mut args = vec![
         "--headless".to_owned(),
         "--no-sandbox".to_owned(),
@@ -89,7 +94,7 @@ async fn browser(driver: &Driver, javascript: bool, profile: &Path) -> Client {
         "--disable-component-update".to_owned(),
         "--disable-sync".to_owned(),
         "--disable-dev-shm-usage".to_owned(),
-        "--window-size=900,720".to_owned(),
+        format!("--window-size={},{}", size.0, size.1),
         format!("--user-data-dir={}", profile.display()),
     ];
     if !javascript {
@@ -109,7 +114,7 @@ async fn browser(driver: &Driver, javascript: bool, profile: &Path) -> Client {
         .expect("a browser session")
 }
 
-fn screenshot_dir() -> PathBuf {
+pub fn screenshot_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target")
         .join("screenshots");
@@ -202,7 +207,13 @@ async fn a_person_sets_do_not_disturb_in_a_real_browser_with_and_without_javascr
     let shots = screenshot_dir();
 
     for (lang, user) in [("en", 1), ("ru", app.bitrix.employee)] {
-        let client = browser(&driver, true, &profiles.path().join(format!("js-{lang}"))).await;
+        let client = browser(
+            &driver,
+            true,
+            &profiles.path().join(format!("js-{lang}")),
+            (900, 720),
+        )
+        .await;
         let png = click_do_not_disturb(&app, &client, user, lang, true).await;
         client.close().await.expect("close");
         assert_eq!(
@@ -226,7 +237,7 @@ async fn a_person_sets_do_not_disturb_in_a_real_browser_with_and_without_javascr
         app.member(),
         b24_status::emulator::UserSpec::new("Clara", "Schmidt", false),
     );
-    let client = browser(&driver, false, &profiles.path().join("no-js")).await;
+    let client = browser(&driver, false, &profiles.path().join("no-js"), (900, 720)).await;
     let png = click_do_not_disturb(&app, &client, third, "en", false).await;
     client.close().await.expect("close");
     assert_eq!(

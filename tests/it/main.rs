@@ -6,6 +6,7 @@ mod harness;
 mod api;
 mod bitrix_client;
 mod browser;
+mod demo;
 mod emulator;
 mod events;
 mod install;

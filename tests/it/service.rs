@@ -57,7 +57,8 @@ async fn a_request_id_sent_by_the_caller_is_kept() {
     assert_eq!(health.headers()["x-request-id"], "trace-me-42");
 }
 
-fn binary() -> Command {
+/// The app's binary with none of its configuration in the environment.
+pub fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_b24-status"));
     for var in [
         "B24_CLIENT_ID",
@@ -142,8 +143,9 @@ fn cargo_run_with_no_configuration_starts_a_demo_and_stops_on_sigterm() {
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line).expect("a line");
     let url = line
-        .trim()
-        .strip_prefix("b24-status listening on ")
+        .split("the app listens on ")
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix(")\n"))
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_owned();
 

@@ -1,0 +1,223 @@
+//! Out of the box: the binary with no configuration starts a demo portal that a person can
+//! click through in a real browser — install as the admin, set a status, switch user, set
+//! another — and that keeps working after a restart.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, Locator};
+use serde_json::json;
+
+use crate::browser::{browser, browser_available, screenshot_dir, start_driver};
+use crate::harness::session_in;
+use crate::service::binary;
+
+/// The demo binary, stopped with SIGTERM on drop.
+struct Demo {
+    child: Child,
+    url: String,
+    app: String,
+}
+
+impl Demo {
+    /// Starts `cargo run`'s binary in `dir` and reads the URL it says to open.
+    fn start(dir: &std::path::Path) -> Self {
+        let mut child = binary()
+            .current_dir(dir)
+            .env("LISTEN_ADDR", "127.0.0.1:0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("demo starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("a line");
+        let url = line
+            .strip_prefix("b24-status demo: open ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        let app = line
+            .split("the app listens on ")
+            .nth(1)
+            .and_then(|rest| rest.trim().strip_suffix(')'))
+            .unwrap_or_else(|| panic!("no app address in {line:?}"))
+            .to_owned();
+        Self { child, url, app }
+    }
+
+    fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until the app frame shows `css`, following the portal's reloads (the install ends
+/// with one), and stays inside the frame.
+async fn in_app_frame(client: &Client, css: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(frame) = client.find(Locator::Id("app-frame")).await
+            && frame.enter_frame().await.is_ok()
+        {
+            if client.find(Locator::Css(css)).await.is_ok() {
+                return;
+            }
+            let _ = client.enter_parent_frame().await;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the app frame never showed {css}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Clicks a status in the app frame and waits until the page shows it chosen.
+async fn choose(client: &Client, status: &str) {
+    let css = format!(r#"button[value="{status}"]"#);
+    in_app_frame(client, &css).await;
+    client
+        .find(Locator::Css(&css))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let pressed = match client.find(Locator::Css(&css)).await {
+            Ok(button) => button.attr("aria-pressed").await.ok().flatten(),
+            Err(_) => None,
+        };
+        let message = match client.find(Locator::Id("b24s-message")).await {
+            Ok(line) => line.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if pressed.as_deref() == Some("true") && !message.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{status} was never shown chosen");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    client
+        .enter_parent_frame()
+        .await
+        .expect("back to the portal");
+}
+
+/// Waits until the portal's panel shows `status` for the user with id `user`.
+async fn panel_shows(client: &Client, user: u64, status: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let css = format!(r#"#statuses tr[data-user="{user}"] td.status"#);
+    loop {
+        if let Ok(cell) = client.find(Locator::Css(&css)).await
+            && cell.text().await.unwrap_or_default() == status
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the panel never showed {status} for user {user}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_newcomer_installs_sets_statuses_as_two_users_and_the_demo_survives_a_restart() {
+    if !browser_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let demo = Demo::start(dir.path());
+    let driver = start_driver().await;
+    let profile = tempfile::tempdir().expect("profile");
+    let client = browser(&driver, true, profile.path(), (1440, 900)).await;
+
+    // The admin's first open runs the real install inside the frame, then opens the app.
+    client.goto(&demo.url).await.expect("the demo portal");
+    choose(&client, "dnd").await;
+    let session = {
+        in_app_frame(&client, "#b24s-form").await;
+        let page = client.source().await.expect("frame source");
+        client.enter_parent_frame().await.expect("back");
+        session_in(&page)
+    };
+
+    // Switch to an employee, who uses their own tokens.
+    client
+        .find(Locator::Id("user-switcher"))
+        .await
+        .expect("user switcher")
+        .select_by_value("2")
+        .await
+        .expect("switch user");
+    choose(&client, "away").await;
+    panel_shows(&client, 1, "dnd").await;
+    panel_shows(&client, 2, "away").await;
+    let calls = client
+        .find(Locator::Id("calls"))
+        .await
+        .expect("calls")
+        .text()
+        .await
+        .expect("text");
+    assert!(calls.contains("im.user.status.set"), "{calls}");
+    assert!(calls.contains("••••"), "tokens are masked: {calls}");
+    client
+        .execute("window.scrollTo(0, 0)", Vec::new())
+        .await
+        .expect("scroll to the top");
+    let png = client.screenshot().await.expect("screenshot");
+    std::fs::write(screenshot_dir().join("demo-portal.png"), png).expect("saved");
+    client.close().await.expect("close");
+
+    // A restart keeps the portal, the install and every token: the admin's page session from
+    // before the restart still sets a status through the stored, encrypted tokens.
+    let portal_url = demo.url.clone();
+    demo.stop();
+    let demo = Demo::start(dir.path());
+    assert_eq!(demo.url, portal_url, "the same portal comes back");
+    let state: serde_json::Value = crate::harness::client()
+        .get(format!("{}demo/state", demo.url))
+        .send()
+        .await
+        .expect("state")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(state["users"][0]["status"], "dnd");
+    assert_eq!(state["users"][1]["status"], "away");
+    let response = crate::harness::client()
+        .put(format!("{}/api/status", demo.app))
+        .bearer_auth(&session)
+        .json(&json!({"status": "break"}))
+        .send()
+        .await
+        .expect("API");
+    assert_eq!(response.status(), 200);
+    let state: serde_json::Value = crate::harness::client()
+        .get(format!("{}demo/state", demo.url))
+        .send()
+        .await
+        .expect("state")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(state["users"][0]["status"], "break");
+    demo.stop();
+}
