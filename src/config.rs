@@ -136,6 +136,12 @@ pub struct Cli {
     /// Refresh tokens not refreshed for this many days.
     #[arg(long = "keepalive-days", env = "KEEPALIVE_DAYS", default_value_t = 20)]
     pub keepalive_days: u64,
+    /// Where to serve Prometheus metrics (`/metrics`); off when unset.
+    #[arg(long = "metrics-addr", env = "METRICS_ADDR")]
+    pub metrics_addr: Option<String>,
+    /// Seconds one call to Bitrix24 may take.
+    #[arg(long = "bitrix-timeout", env = "BITRIX_TIMEOUT", default_value_t = 15)]
+    pub bitrix_timeout: u64,
 }
 
 /// How log lines are written.
@@ -206,6 +212,8 @@ pub struct Config {
     pub tokens: crate::tokens::Settings,
     /// Keep-alive tuning.
     pub keepalive: crate::tokens::keepalive::KeepaliveSettings,
+    /// Where metrics are served, if anywhere.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 const SECRET_HINT: &str = "generate one with: openssl rand -base64 32";
@@ -240,6 +248,24 @@ impl Config {
                 .map_err(|e: KeyError| ConfigError::new(format!("{name} {e}; {SECRET_HINT}")))
         };
         let js_url = parse_base_url("B24_JS_URL", &cli.js_url)?;
+        let metrics_addr = match cli
+            .metrics_addr
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+        {
+            Some(addr) => Some(addr.parse::<SocketAddr>().map_err(|_| {
+                ConfigError::new(format!(
+                    "METRICS_ADDR {addr:?} is not an address such as 127.0.0.1:9090"
+                ))
+            })?),
+            None => None,
+        };
+        if !(1..=120).contains(&cli.bitrix_timeout) {
+            return Err(ConfigError::new(
+                "BITRIX_TIMEOUT must be between 1 and 120 seconds",
+            ));
+        }
         let placements: Vec<String> = cli
             .placements
             .split(',')
@@ -296,13 +322,17 @@ impl Config {
             app_secret_previous: app_secret_previous.clone(),
             allow_http,
             log_format: cli.log_format,
-            bitrix_timeout: Duration::from_secs(15),
+            bitrix_timeout: Duration::from_secs(cli.bitrix_timeout),
             request_timeout: Duration::from_secs(30),
             body_limit: 64 * 1024,
             js_url: js_url.clone(),
             placements: placements.clone(),
-            tokens: tokens.clone(),
+            tokens: crate::tokens::Settings {
+                allow_http,
+                ..tokens.clone()
+            },
             keepalive: keepalive.clone(),
+            metrics_addr,
         };
 
         match mode {

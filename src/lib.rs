@@ -8,6 +8,7 @@ pub mod demo;
 pub mod emulator;
 pub mod http;
 pub mod i18n;
+pub mod metrics;
 pub mod session;
 pub mod store;
 pub mod telemetry;
@@ -23,6 +24,7 @@ use tokio::net::TcpListener;
 pub use config::Config;
 
 use bitrix::{OAuthClient, RestClient};
+use metrics::Metrics;
 use session::SessionKey;
 use store::{Keyring, Store};
 use tokens::TokenManager;
@@ -56,6 +58,8 @@ pub struct App {
     pub tokens: Arc<TokenManager>,
     /// Signs and checks the status page's session tokens.
     pub sessions: SessionKey,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 /// The shared state: one cheap clone.
@@ -74,21 +78,25 @@ pub async fn build(config: Config) -> Result<(Router, AppState), BuildError> {
     let keys = Keyring::new(&config.app_secret, config.app_secret_previous.as_ref());
     let store = Store::open(&config.database_url, keys).await?;
     let http = bitrix::http_client(config.bitrix_timeout)?;
-    let rest = RestClient::new(http.clone(), config.allow_http);
+    let metrics = Arc::new(Metrics::new());
+    let rest = RestClient::new(http.clone(), config.allow_http, metrics.clone());
     let oauth = OAuthClient::new(
         http,
         config.oauth_url.clone(),
         &config.client_id,
         config.client_secret.clone(),
+        metrics.clone(),
     )?;
     let tokens = Arc::new(TokenManager::new(
         store.clone(),
         oauth.clone(),
         rest.clone(),
         config.tokens.clone(),
+        metrics.clone(),
     ));
     let sessions = SessionKey::new(&config.app_secret);
     let state = AppState(Arc::new(App {
+        metrics,
         sessions,
         config,
         store,

@@ -46,6 +46,13 @@ async fn run(config: &mut Config) -> Result<(), Box<dyn std::error::Error>> {
         Mode::Production => None,
     };
     let (router, state) = b24_status::build(config.clone()).await?;
+    if let Some(metrics_addr) = config.metrics_addr {
+        let metrics_listener = tokio::net::TcpListener::bind(metrics_addr)
+            .await
+            .map_err(|e| format!("cannot listen on METRICS_ADDR {metrics_addr}: {e}"))?;
+        let metrics = b24_status::http::metrics_router(state.clone());
+        tokio::spawn(async move { axum::serve(metrics_listener, metrics).await });
+    }
     tokio::spawn(b24_status::tokens::keepalive::run(
         state.tokens.clone(),
         config.keepalive.clone(),

@@ -199,6 +199,28 @@ impl Error {
         }
     }
 
+    /// A short label for metrics; unknown codes are folded into `other` so a portal cannot
+    /// grow our label set.
+    pub fn outcome(&self) -> &str {
+        match self {
+            Self::Api {
+                code: ErrorCode::Other(_),
+                ..
+            }
+            | Self::OAuth {
+                code: OAuthErrorCode::Other(_),
+                ..
+            } => "other",
+            Self::Api { code, .. } => code.as_str(),
+            Self::OAuth { code, .. } => code.as_str(),
+            Self::Moved { .. } => "moved",
+            Self::Timeout => "timeout",
+            Self::Unreachable(_) => "unreachable",
+            Self::Unexpected { .. } => "unexpected",
+            Self::Refused(_) => "refused",
+        }
+    }
+
     pub(crate) fn from_transport(err: reqwest::Error) -> Self {
         if err.is_timeout() {
             return Self::Timeout;

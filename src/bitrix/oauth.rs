@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oauth2::basic::{BasicErrorResponse, BasicTokenType};
@@ -20,6 +21,7 @@ use url::Url;
 
 use super::error::{Error, OAuthErrorCode};
 use super::types::{AccessToken, ClientSecret, Licence, MemberId, RefreshToken, UserId};
+use crate::metrics::Metrics;
 
 /// The token endpoint's answer as Bitrix24 writes it.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -218,6 +220,7 @@ pub struct OAuthClient {
     http: reqwest::Client,
     client: Client,
     base: Url,
+    metrics: Arc<Metrics>,
 }
 
 impl OAuthClient {
@@ -227,6 +230,7 @@ impl OAuthClient {
         base: Url,
         client_id: &str,
         client_secret: ClientSecret,
+        metrics: Arc<Metrics>,
     ) -> Result<Self, Error> {
         let token_url = base
             .join("/oauth/token/")
@@ -235,7 +239,12 @@ impl OAuthClient {
             .set_client_secret(oauth2::ClientSecret::new(client_secret.expose().to_owned()))
             .set_auth_type(AuthType::RequestBody)
             .set_token_uri(TokenUrl::from_url(token_url));
-        Ok(Self { http, client, base })
+        Ok(Self {
+            http,
+            client,
+            base,
+            metrics,
+        })
     }
 
     /// The app's `client_id`.
@@ -251,6 +260,12 @@ impl OAuthClient {
     /// Exchanges an authorisation code (valid 30 s, single use) for a token pair.
     #[tracing::instrument(skip_all)]
     pub async fn exchange_code(&self, code: &str) -> Result<Grant, Error> {
+        let result = self.exchange_code_inner(code).await;
+        self.record("oauth.token", &result);
+        result
+    }
+
+    async fn exchange_code_inner(&self, code: &str) -> Result<Grant, Error> {
         let answer = self
             .client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
@@ -264,6 +279,12 @@ impl OAuthClient {
     /// with it die at once (protocol doc §2 "Rotation").
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, refresh: &RefreshToken) -> Result<Grant, Error> {
+        let result = self.refresh_inner(refresh).await;
+        self.record("oauth.token", &result);
+        result
+    }
+
+    async fn refresh_inner(&self, refresh: &RefreshToken) -> Result<Grant, Error> {
         let token = oauth2::RefreshToken::new(refresh.expose().to_owned());
         let answer = self
             .client
@@ -277,6 +298,17 @@ impl OAuthClient {
     /// Asks the OAuth server (never the portal) what `access` belongs to.
     #[tracing::instrument(skip_all)]
     pub async fn app_info(&self, access: &AccessToken) -> Result<AppInfo, Error> {
+        let result = self.app_info_inner(access).await;
+        self.record("app.info", &result);
+        result
+    }
+
+    fn record<T>(&self, method: &str, result: &Result<T, Error>) {
+        let outcome = result.as_ref().map_or_else(Error::outcome, |_| "ok");
+        self.metrics.bitrix_call(method, outcome);
+    }
+
+    async fn app_info_inner(&self, access: &AccessToken) -> Result<AppInfo, Error> {
         let url = self
             .base
             .join("/rest/app.info")

@@ -1,6 +1,7 @@
 //! The Bitrix24 REST client: `client_endpoint + method`, a JSON body carrying `auth`, and the
 //! success and error envelopes of protocol doc §3 turned into [`Success`] or [`Error`].
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::{StatusCode, header};
@@ -11,6 +12,7 @@ use url::Url;
 
 use super::error::{Error, ErrorCode};
 use super::types::AccessToken;
+use crate::metrics::Metrics;
 
 /// A successful REST answer: the `result` plus the paging fields Bitrix24 hoists out of it.
 #[derive(Debug)]
@@ -43,19 +45,37 @@ struct Timing {
 pub struct RestClient {
     http: reqwest::Client,
     allow_http: bool,
+    metrics: Arc<Metrics>,
 }
 
 impl RestClient {
     /// Wraps the app's one HTTP client. With `allow_http` off, endpoints that are not `https`
     /// are refused before anything is sent.
-    pub fn new(http: reqwest::Client, allow_http: bool) -> Self {
-        Self { http, allow_http }
+    pub fn new(http: reqwest::Client, allow_http: bool, metrics: Arc<Metrics>) -> Self {
+        Self {
+            http,
+            allow_http,
+            metrics,
+        }
     }
 
     /// Calls `method` at `endpoint` (a `client_endpoint` such as `https://x.bitrix24.com/rest/`)
     /// with `params` (a JSON object) and the user's token.
     #[tracing::instrument(skip(self, token, params), fields(endpoint = %endpoint))]
     pub async fn call<T: DeserializeOwned>(
+        &self,
+        endpoint: &Url,
+        method: &str,
+        token: &AccessToken,
+        params: Value,
+    ) -> Result<Success<T>, Error> {
+        let result = self.send(endpoint, method, token, params).await;
+        let outcome = result.as_ref().map_or_else(Error::outcome, |_| "ok");
+        self.metrics.bitrix_call(method, outcome);
+        result
+    }
+
+    async fn send<T: DeserializeOwned>(
         &self,
         endpoint: &Url,
         method: &str,
@@ -213,7 +233,7 @@ mod tests {
     #[test]
     fn method_names_and_schemes_are_checked_before_sending() {
         let http_client = crate::bitrix::http_client(Duration::from_secs(1)).expect("client");
-        let client = RestClient::new(http_client.clone(), false);
+        let client = RestClient::new(http_client.clone(), false, Arc::default());
         let https = Url::parse("https://acme.bitrix24.com/rest/").expect("url");
         let http = Url::parse("http://acme.bitrix24.com/rest/").expect("url");
         assert_eq!(
@@ -227,7 +247,7 @@ mod tests {
         assert!(client.method_url(&https, "profile?x=1").is_err());
         assert!(client.method_url(&http, "profile").is_err());
         assert!(
-            RestClient::new(http_client, true)
+            RestClient::new(http_client, true, Arc::default())
                 .method_url(&http, "profile")
                 .is_ok()
         );

@@ -128,6 +128,15 @@ async fn disturb(
             Some(error_response(200, &code, "injected fault"))
         }
         FaultKind::ErrorWith200 { code } => Some(error_response(400, &code, "injected fault")),
+        FaultKind::Reset => {
+            let broken = futures_util::stream::once(async {
+                Err::<Bytes, std::io::Error>(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "injected reset",
+                ))
+            });
+            Some((StatusCode::OK, axum::body::Body::from_stream(broken)).into_response())
+        }
     }
 }
 

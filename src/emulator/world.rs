@@ -189,6 +189,8 @@ pub enum FaultKind {
     Delay(Duration),
     /// Answer a token request with an `error` and HTTP 200, as Bitrix24 sometimes does.
     ErrorWith200 { code: String },
+    /// Start answering, then break the connection mid-response.
+    Reset,
 }
 
 /// A request as the portal's browser sends it: query string and form body (protocol doc §1.2).

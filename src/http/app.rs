@@ -24,7 +24,7 @@ use crate::bitrix::batch::BatchAnswer;
 use crate::bitrix::frame::FramePost;
 use crate::bitrix::status;
 use crate::bitrix::types::{MemberId, Status, UserId};
-use crate::bitrix::verify::Profile;
+use crate::bitrix::verify::{self, Profile, VerifyError};
 use crate::i18n::{Lang, Text};
 use crate::store::{AccountRecord, Portal, PortalState, Tokens};
 use crate::tokens::{CallError, Repeat, unix_now};
@@ -148,7 +148,7 @@ async fn open(
         .clone()
         .ok_or_else(|| refuse(Problem::BadRequest))?;
 
-    let portal = state
+    let mut portal = state
         .store
         .portal(&frame.member_id)
         .await
@@ -156,8 +156,29 @@ async fn open(
         .filter(|p| p.record.state == PortalState::Active)
         .ok_or_else(|| refuse(Problem::NotInstalled))?;
     if portal.record.domain != frame.domain {
-        tracing::warn!(claimed = %frame.domain, "frame POST names another domain than the portal's");
-        return Err(refuse(Problem::NotVerified));
+        // A renamed portal (protocol doc §3) or a lie: only the OAuth server can tell which.
+        let verified = verify::verify(&state.oauth, &frame.access, &frame.member_id, &frame.domain, state.config.allow_http)
+            .await
+            .map_err(|error| {
+                tracing::warn!(claimed = %frame.domain, %error, "frame POST names another domain than the portal's");
+                match error {
+                    VerifyError::Refused(_) => refuse(Problem::NotVerified),
+                    VerifyError::Unavailable(_) => refuse(Problem::Unavailable),
+                }
+            })?;
+        state
+            .store
+            .move_portal(
+                &frame.member_id,
+                &frame.domain,
+                &verified.client_endpoint,
+                unix_now(),
+            )
+            .await
+            .map_err(|error| PageError::internal(lang, &error))?;
+        tracing::info!(domain = %frame.domain, "portal renamed; stored its new address");
+        portal.record.domain = frame.domain.clone();
+        portal.record.client_endpoint = verified.client_endpoint;
     }
     if let (Some(sent), Some(stored)) = (&frame.application_token, &portal.record.application_token)
         && !stored.matches(sent.expose())

@@ -8,6 +8,7 @@ mod events;
 mod health;
 mod input;
 mod install;
+mod metrics;
 mod middleware;
 mod oauth;
 mod page;
@@ -21,6 +22,7 @@ use crate::AppState;
 pub fn router(state: AppState) -> Router {
     let config = &state.config;
     let (limit, timeout) = (config.body_limit, config.request_timeout);
+    let state_metrics = state.metrics.clone();
     let routes = Router::new()
         .merge(health::router())
         .merge(assets::router())
@@ -30,5 +32,12 @@ pub fn router(state: AppState) -> Router {
         .merge(app::router())
         .merge(api::router())
         .with_state(state);
-    middleware::apply(routes, limit, timeout)
+    middleware::apply(routes, state_metrics, limit, timeout)
+}
+
+/// `GET /metrics` in the Prometheus text format, for the separate metrics listener.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", axum::routing::get(metrics::render))
+        .with_state(state)
 }

@@ -685,6 +685,36 @@ impl Store {
             .map_err(|_| StoreError::Corrupt("oauth state member".into()))
     }
 
+    /// How many accounts are in each state (`active`, `needs_reauth`, and `revoked` for those
+    /// whose portal uninstalled the app).
+    pub async fn account_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT CASE WHEN refresh_token IS NULL THEN 'revoked' ELSE state END AS s, COUNT(*)
+             FROM accounts GROUP BY s",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    /// Records that a portal now lives at `domain` (a renamed portal; protocol doc §3).
+    pub async fn move_portal(
+        &self,
+        member_id: &MemberId,
+        domain: &PortalDomain,
+        client_endpoint: &Url,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE portals SET domain = ?2, client_endpoint = ?3, updated_at = ?4 WHERE member_id = ?1")
+            .bind(member_id.as_str())
+            .bind(domain.as_str())
+            .bind(client_endpoint.as_str())
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     fn seal_tokens(
         &self,
         member_id: &MemberId,

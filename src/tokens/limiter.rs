@@ -65,14 +65,16 @@ impl Limiter {
         Ok(wait)
     }
 
-    /// Waits for a slot for `member_id`; `Err(retry_after)` if that would take too long.
-    pub async fn acquire(&self, member_id: &MemberId) -> Result<(), Duration> {
+    /// Waits for a slot for `member_id`: `Ok(true)` if it had to wait, `Err(retry_after)` if
+    /// that would take too long.
+    pub async fn acquire(&self, member_id: &MemberId) -> Result<bool, Duration> {
         let wait = self.reserve(member_id)?;
-        if !wait.is_zero() {
-            tracing::debug!(member_id = %member_id, wait_ms = wait.as_millis(), "waiting for the portal's rate limit");
-            tokio::time::sleep(wait).await;
+        if wait.is_zero() {
+            return Ok(false);
         }
-        Ok(())
+        tracing::debug!(member_id = %member_id, wait_ms = wait.as_millis(), "waiting for the portal's rate limit");
+        tokio::time::sleep(wait).await;
+        Ok(true)
     }
 
     /// The portal said its bucket is full: ours is too, from now on.

@@ -24,8 +24,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::bitrix::types::{AccessToken, MemberId, UserId};
+use crate::bitrix::types::{AccessToken, MemberId, PortalDomain, UserId};
 use crate::bitrix::{self, OAuthClient, RestClient};
+use crate::metrics::{Metrics, Refresh};
 use crate::store::{AccountState, PortalState, Store, StoreError, Tokens};
 pub use limiter::Limiter;
 
@@ -75,6 +76,8 @@ pub struct Settings {
     pub rate_max_wait: Duration,
     /// How long a refresh lease is held at most.
     pub lease: Duration,
+    /// Whether `http://` and loopback portals are acceptable (development only).
+    pub allow_http: bool,
 }
 
 impl Default for Settings {
@@ -84,6 +87,7 @@ impl Default for Settings {
             rate_per_sec: 2.0,
             rate_max_wait: Duration::from_secs(10),
             lease: Duration::from_secs(30),
+            allow_http: false,
         }
     }
 }
@@ -102,6 +106,7 @@ pub struct TokenManager {
     settings: Settings,
     /// Names this process in refresh leases.
     owner: String,
+    metrics: Arc<Metrics>,
     locks: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -128,8 +133,15 @@ fn unix_now_ms() -> i64 {
 
 impl TokenManager {
     /// A manager over the app's store and clients.
-    pub fn new(store: Store, oauth: OAuthClient, rest: RestClient, settings: Settings) -> Self {
+    pub fn new(
+        store: Store,
+        oauth: OAuthClient,
+        rest: RestClient,
+        settings: Settings,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
+            metrics,
             limiter: Limiter::new(
                 settings.rate_burst,
                 settings.rate_per_sec,
@@ -160,7 +172,7 @@ impl TokenManager {
             .await?
             .filter(|p| p.record.state != PortalState::Deleted)
             .ok_or(CallError::NotInstalled)?;
-        let endpoint = portal.record.client_endpoint;
+        let mut endpoint = portal.record.client_endpoint;
         let account = self
             .store
             .account(member_id, user_id)
@@ -169,11 +181,8 @@ impl TokenManager {
         let (mut tokens, generation) = usable(account)?;
         if tokens.expires_at <= unix_now() + EXPIRY_MARGIN_SECS {
             (tokens, _) = self.refreshed(member_id, user_id, generation).await?;
-            return self
-                .call_with_token(member_id, &endpoint, &tokens.access, method, params, repeat)
-                .await;
         }
-        match self
+        let mut result = self
             .call_with_token(
                 member_id,
                 &endpoint,
@@ -182,8 +191,21 @@ impl TokenManager {
                 params.clone(),
                 repeat,
             )
-            .await
-        {
+            .await;
+        if let Err(CallError::Bitrix(bitrix::Error::Moved { location })) = &result {
+            endpoint = self.follow_move(member_id, location).await?;
+            result = self
+                .call_with_token(
+                    member_id,
+                    &endpoint,
+                    &tokens.access,
+                    method,
+                    params.clone(),
+                    repeat,
+                )
+                .await;
+        }
+        match result {
             // Expired, or killed by a rotation another caller just made (protocol doc §8):
             // wait for any refresh in flight, then use or make a newer pair, and retry once.
             Err(CallError::Bitrix(bitrix::Error::Api { status, code, .. }))
@@ -195,6 +217,40 @@ impl TokenManager {
             }
             other => other,
         }
+    }
+
+    /// A renamed portal answered 302 (protocol doc §3): store its new domain and endpoint, keyed
+    /// by `member_id`, and return the endpoint to repeat the call at.
+    async fn follow_move(
+        &self,
+        member_id: &MemberId,
+        location: &str,
+    ) -> Result<url::Url, CallError> {
+        let refuse =
+            |why: &str| CallError::Bitrix(bitrix::Error::Refused(format!("portal moved: {why}")));
+        let target =
+            url::Url::parse(location).map_err(|_| refuse("the new location is not a URL"))?;
+        let host = target
+            .host_str()
+            .ok_or_else(|| refuse("the new location has no host"))?;
+        let authority = match target.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        };
+        let domain =
+            PortalDomain::parse(&authority).map_err(|_| refuse("the new host is not a domain"))?;
+        let scheme_ok =
+            target.scheme() == "https" || (self.settings.allow_http && target.scheme() == "http");
+        if !scheme_ok || (domain.is_loopback() && !self.settings.allow_http) {
+            return Err(refuse("the new location is not allowed"));
+        }
+        let endpoint = url::Url::parse(&format!("{}://{domain}/rest/", target.scheme()))
+            .map_err(|_| refuse("the new location is not a URL"))?;
+        self.store
+            .move_portal(member_id, &domain, &endpoint, unix_now())
+            .await?;
+        tracing::info!(%domain, "portal renamed; stored its new address");
+        Ok(endpoint)
     }
 
     /// Calls `method` at `endpoint` with a given token (one a portal just handed us, not yet
@@ -211,10 +267,14 @@ impl TokenManager {
         let started = Instant::now();
         let mut repeated = false;
         loop {
-            self.limiter
+            let waited = self
+                .limiter
                 .acquire(member_id)
                 .await
                 .map_err(|retry_after| CallError::RateLimited { retry_after })?;
+            if waited {
+                self.metrics.limiter_wait();
+            }
             let error = match self
                 .rest
                 .call::<T>(endpoint, method, access, params.clone())
@@ -325,9 +385,11 @@ impl TokenManager {
                     .await?
                 {
                     tracing::info!("tokens refreshed");
+                    self.metrics.refresh(Refresh::Ok);
                     return Ok((fresh, stale_generation + 1));
                 }
                 // The row changed meanwhile (the user reopened the app): that pair is as good.
+                self.metrics.refresh(Refresh::LostRace);
                 let account = self
                     .store
                     .account(member_id, user_id)
@@ -336,6 +398,7 @@ impl TokenManager {
                 usable(account)
             }
             Ok(_) => {
+                self.metrics.refresh(Refresh::Failed);
                 self.store
                     .release_lease(member_id, user_id, &self.owner)
                     .await?;
@@ -351,8 +414,10 @@ impl TokenManager {
                     .await?
                     .ok_or(CallError::NeedsReauth)?;
                 if account.generation != stale_generation {
+                    self.metrics.refresh(Refresh::LostRace);
                     return usable(account);
                 }
+                self.metrics.refresh(Refresh::Failed);
                 self.store
                     .mark_needs_reauth(member_id, user_id, stale_generation, unix_now())
                     .await?;
@@ -361,6 +426,7 @@ impl TokenManager {
             }
             Err(error) => {
                 // The OAuth server is down or odd: the old pair stays, the next call tries again.
+                self.metrics.refresh(Refresh::Failed);
                 self.store
                     .release_lease(member_id, user_id, &self.owner)
                     .await?;

@@ -11,7 +11,11 @@ use serde_json::{Value, json};
 use crate::harness::{Bitrix, CLIENT_ID, CLIENT_SECRET};
 
 fn rest_client(timeout: Duration) -> RestClient {
-    RestClient::new(http_client(timeout).expect("client"), true)
+    RestClient::new(
+        http_client(timeout).expect("client"),
+        true,
+        Default::default(),
+    )
 }
 
 fn oauth_client(bitrix: &Bitrix, secret: &str) -> OAuthClient {
@@ -20,6 +24,7 @@ fn oauth_client(bitrix: &Bitrix, secret: &str) -> OAuthClient {
         bitrix.emulator.oauth_url(),
         CLIENT_ID,
         ClientSecret::parse(secret).expect("secret"),
+        Default::default(),
     )
     .expect("OAuth client")
 }
@@ -224,7 +229,11 @@ async fn https_is_required_unless_allowed() {
             .issue_tokens(bitrix.member(), CLIENT_ID, 1)
             .access,
     );
-    let strict = RestClient::new(http_client(Duration::from_secs(2)).expect("client"), false);
+    let strict = RestClient::new(
+        http_client(Duration::from_secs(2)).expect("client"),
+        false,
+        Default::default(),
+    );
     let err = strict
         .call::<Value>(
             &bitrix.portal.client_endpoint,
