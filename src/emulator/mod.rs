@@ -448,6 +448,23 @@ impl Emulator {
         self.world().calls.clone()
     }
 
+    /// Every secret the emulator ever handed out — access and refresh tokens, codes and
+    /// application tokens — for tests that check none of them leaks.
+    pub fn issued_secrets(&self) -> Vec<String> {
+        let world = self.world();
+        let tokens = world
+            .access
+            .keys()
+            .chain(world.refresh.keys())
+            .chain(world.codes.keys())
+            .cloned();
+        let app_tokens = world
+            .portals
+            .values()
+            .flat_map(|p| p.installs.values().map(|i| i.application_token.clone()));
+        tokens.chain(app_tokens).collect()
+    }
+
     /// How many refresh grants succeeded.
     pub fn refresh_count(&self) -> usize {
         self.world().refreshes
