@@ -7,7 +7,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
@@ -74,11 +73,6 @@ async fn read(State(state): State<AppState>, headers: HeaderMap) -> Answer {
     answer(status::read(&result))
 }
 
-#[derive(Deserialize)]
-struct Change {
-    status: Value,
-}
-
 #[tracing::instrument(skip_all, fields(member_id, user_id))]
 async fn write(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer {
     let session = session(&state, &headers)?;
@@ -92,9 +86,14 @@ async fn write(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
     if !is_json {
         return Err(ApiError::unsupported_media_type(lang));
     }
-    let change: Change = serde_json::from_slice(&body).map_err(|_| ApiError::bad_request(lang))?;
-    let chosen = change
-        .status
+    // An object with a `status` key, nothing looser: serde would also read `["dnd"]` into a
+    // struct.
+    let change: Value = serde_json::from_slice(&body).map_err(|_| ApiError::bad_request(lang))?;
+    let status = change
+        .as_object()
+        .and_then(|object| object.get("status"))
+        .ok_or_else(|| ApiError::bad_request(lang))?;
+    let chosen = status
         .as_str()
         .and_then(|s| Status::parse(s).ok())
         .ok_or_else(|| ApiError::invalid_status(lang))?;
