@@ -228,6 +228,7 @@ async fn open(
         .upsert_account(&account, now)
         .await
         .map_err(|error| PageError::internal(lang, &error))?;
+    state.tokens.forget_account(&frame.member_id, user_id);
     Ok(render(
         &state,
         View {

@@ -214,6 +214,7 @@ async fn callback(
         .upsert_account(&account, now)
         .await
         .map_err(|error| PageError::internal(lang, &error))?;
+    app.tokens.forget_account(&member_id, user_id);
     tracing::info!("signed in");
     Ok(super::app::render(
         &app,

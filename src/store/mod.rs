@@ -12,7 +12,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
 use url::Url;
 
 use crate::bitrix::types::{
@@ -393,15 +393,14 @@ impl Store {
         account: &AccountRecord,
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        self.upsert_account_in(&mut tx, account, now).await?;
-        tx.commit().await?;
-        Ok(())
+        // One statement commits on its own; no transaction round trips needed.
+        let mut connection = self.pool.acquire().await?;
+        self.upsert_account_in(&mut connection, account, now).await
     }
 
     async fn upsert_account_in(
         &self,
-        tx: &mut Transaction<'_, Sqlite>,
+        connection: &mut SqliteConnection,
         account: &AccountRecord,
         now: i64,
     ) -> Result<(), StoreError> {
@@ -429,7 +428,7 @@ impl Store {
         .bind(self.keys.current_id())
         .bind(account.tokens.expires_at)
         .bind(now)
-        .execute(&mut **tx)
+        .execute(&mut *connection)
         .await?;
         Ok(())
     }
@@ -450,6 +449,30 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.map(|row| self.account_from_row(&row)).transpose()
+    }
+
+    /// An account with its portal's REST endpoint, in one query: what every call on a user's
+    /// behalf needs. `None` if the account is unknown or its portal uninstalled the app.
+    pub async fn account_for_call(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+    ) -> Result<Option<(Account, Url)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT a.member_id, a.user_id, a.is_admin, a.is_installer, a.access_token,
+                    a.refresh_token, a.key_id, a.token_generation, a.expires_at, a.refreshed_at,
+                    a.state, a.created_at, a.updated_at, p.client_endpoint
+             FROM accounts a JOIN portals p ON p.member_id = a.member_id
+             WHERE a.member_id = ?1 AND a.user_id = ?2 AND p.state != 'deleted'",
+        )
+        .bind(member_id.as_str())
+        .bind(user_id_to_sql(user_id))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let endpoint = Url::parse(row.try_get("client_endpoint")?)
+            .map_err(|_| StoreError::Corrupt("portal client_endpoint".into()))?;
+        Ok(Some((self.account_from_row(&row)?, endpoint)))
     }
 
     fn account_from_row(&self, row: &SqliteRow) -> Result<Account, StoreError> {

@@ -94,6 +94,20 @@ impl Default for Settings {
 
 type Key = (MemberId, UserId);
 
+/// What a call needs, kept in memory for a short while so the hot path skips the database.
+/// Staleness is safe: a pair rotated elsewhere answers 401, which re-reads the store.
+#[derive(Clone)]
+struct Hot {
+    endpoint: url::Url,
+    tokens: Tokens,
+    generation: i64,
+}
+
+/// How long a cached account is trusted before it is read again.
+const CACHE_TTL: Duration = Duration::from_secs(30);
+/// Most accounts kept in memory.
+const CACHE_CAPACITY: usize = 50_000;
+
 /// Refresh tokens early by this much, so a token does not expire between check and use.
 const EXPIRY_MARGIN_SECS: i64 = 30;
 
@@ -108,6 +122,7 @@ pub struct TokenManager {
     owner: String,
     metrics: Arc<Metrics>,
     locks: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
+    cache: Mutex<HashMap<Key, (Hot, Instant)>>,
 }
 
 impl std::fmt::Debug for TokenManager {
@@ -153,6 +168,7 @@ impl TokenManager {
             rest,
             settings,
             locks: Mutex::new(HashMap::new()),
+            cache: Mutex::new(HashMap::new()),
         }
     }
 
@@ -166,39 +182,52 @@ impl TokenManager {
         params: Value,
         repeat: Repeat,
     ) -> Result<T, CallError> {
-        let portal = self
-            .store
-            .portal(member_id)
-            .await?
-            .filter(|p| p.record.state != PortalState::Deleted)
-            .ok_or(CallError::NotInstalled)?;
-        let mut endpoint = portal.record.client_endpoint;
-        let account = self
-            .store
-            .account(member_id, user_id)
-            .await?
-            .ok_or(CallError::NeedsReauth)?;
-        let (mut tokens, generation) = usable(account)?;
-        if tokens.expires_at <= unix_now() + EXPIRY_MARGIN_SECS {
-            (tokens, _) = self.refreshed(member_id, user_id, generation).await?;
+        let key = (member_id.clone(), user_id);
+        let result = self.call_as(&key, method, params, repeat).await;
+        if matches!(
+            result,
+            Err(CallError::NeedsReauth | CallError::NotInstalled)
+        ) {
+            self.forget(&key);
+        }
+        result
+    }
+
+    async fn call_as<T: DeserializeOwned>(
+        &self,
+        key: &Key,
+        method: &str,
+        params: Value,
+        repeat: Repeat,
+    ) -> Result<T, CallError> {
+        let (member_id, user_id) = (&key.0, key.1);
+        let mut hot = match self.cached(key) {
+            Some(hot) => hot,
+            None => self.load(member_id, user_id).await?,
+        };
+        if hot.tokens.expires_at <= unix_now() + EXPIRY_MARGIN_SECS {
+            (hot.tokens, hot.generation) =
+                self.refreshed(member_id, user_id, hot.generation).await?;
+            self.remember(key, &hot);
         }
         let mut result = self
             .call_with_token(
                 member_id,
-                &endpoint,
-                &tokens.access,
+                &hot.endpoint,
+                &hot.tokens.access,
                 method,
                 params.clone(),
                 repeat,
             )
             .await;
         if let Err(CallError::Bitrix(bitrix::Error::Moved { location })) = &result {
-            endpoint = self.follow_move(member_id, location).await?;
+            hot.endpoint = self.follow_move(member_id, location).await?;
+            self.remember(key, &hot);
             result = self
                 .call_with_token(
                     member_id,
-                    &endpoint,
-                    &tokens.access,
+                    &hot.endpoint,
+                    &hot.tokens.access,
                     method,
                     params.clone(),
                     repeat,
@@ -206,17 +235,99 @@ impl TokenManager {
                 .await;
         }
         match result {
-            // Expired, or killed by a rotation another caller just made (protocol doc §8):
-            // wait for any refresh in flight, then use or make a newer pair, and retry once.
-            Err(CallError::Bitrix(bitrix::Error::Api { status, code, .. }))
-                if status.as_u16() == 401 || code.is_auth_failure() =>
-            {
-                let (tokens, _) = self.refreshed(member_id, user_id, generation).await?;
-                self.call_with_token(member_id, &endpoint, &tokens.access, method, params, repeat)
-                    .await
+            // Expired, or killed by a rotation another caller or process just made (protocol
+            // doc §8) — which is also how a stale cached pair shows: wait for any refresh in
+            // flight, then use or make a newer pair, and retry once.
+            Err(error) if is_auth_refusal(&error) => {
+                // Twice at most: the first newer pair may be one stored by someone else that
+                // has since expired too; the second is then our own fresh one.
+                for attempt in 0..2 {
+                    (hot.tokens, hot.generation) =
+                        self.refreshed(member_id, user_id, hot.generation).await?;
+                    self.remember(key, &hot);
+                    let retried = self
+                        .call_with_token(
+                            member_id,
+                            &hot.endpoint,
+                            &hot.tokens.access,
+                            method,
+                            params.clone(),
+                            repeat,
+                        )
+                        .await;
+                    match retried {
+                        Err(error) if attempt == 0 && is_auth_refusal(&error) => continue,
+                        other => return other,
+                    }
+                }
+                Err(error)
             }
             other => other,
         }
+    }
+
+    /// Reads an account and its portal's endpoint from the store (one query) into the cache.
+    async fn load(&self, member_id: &MemberId, user_id: UserId) -> Result<Hot, CallError> {
+        let Some((account, endpoint)) = self.store.account_for_call(member_id, user_id).await?
+        else {
+            let installed = self
+                .store
+                .portal(member_id)
+                .await?
+                .is_some_and(|p| p.record.state != PortalState::Deleted);
+            return Err(if installed {
+                CallError::NeedsReauth
+            } else {
+                CallError::NotInstalled
+            });
+        };
+        let (tokens, generation) = usable(account)?;
+        let hot = Hot {
+            endpoint,
+            tokens,
+            generation,
+        };
+        self.remember(&(member_id.clone(), user_id), &hot);
+        Ok(hot)
+    }
+
+    fn cached(&self, key: &Key) -> Option<Hot> {
+        let cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache
+            .get(key)
+            .filter(|(_, until)| *until > Instant::now())
+            .map(|(hot, _)| hot.clone())
+    }
+
+    fn remember(&self, key: &Key, hot: &Hot) {
+        let mut cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= CACHE_CAPACITY {
+            let now = Instant::now();
+            cache.retain(|_, (_, until)| *until > now);
+            if cache.len() >= CACHE_CAPACITY {
+                cache.clear();
+            }
+        }
+        cache.insert(key.clone(), (hot.clone(), Instant::now() + CACHE_TTL));
+    }
+
+    /// Drops what is cached for an account, after its tokens were written elsewhere (a frame
+    /// POST, a sign-in).
+    pub fn forget_account(&self, member_id: &MemberId, user_id: UserId) {
+        self.forget(&(member_id.clone(), user_id));
+    }
+
+    fn forget(&self, key: &Key) {
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(key);
     }
 
     /// A renamed portal answered 302 (protocol doc §3): store its new domain and endpoint, keyed
@@ -451,6 +562,12 @@ impl TokenManager {
             .await
             .map(|_| ())
     }
+}
+
+/// A refusal a newer token can cure; not, say, `METHOD_CONFIRM_WAITING`, also sent with 401.
+fn is_auth_refusal(error: &CallError) -> bool {
+    matches!(error, CallError::Bitrix(bitrix::Error::Api { status, code, .. })
+        if code.is_auth_failure() || (status.as_u16() == 401 && matches!(code, bitrix::ErrorCode::Other(_))))
 }
 
 fn usable(account: crate::store::Account) -> Result<(Tokens, i64), CallError> {

@@ -143,6 +143,8 @@ async fn a_stored_expiry_in_the_past_refreshes_before_calling() {
             .await
             .expect("cas")
     );
+    // Written behind the manager's back, as another process would: drop its cached copy.
+    app.state.tokens.forget_account(app.member(), UserId(1));
     status_get(&app.state.tokens, &app, 1).await.expect("call");
     assert_eq!(app.bitrix.emulator.refresh_count(), 1);
     let calls = app.portal_calls();
@@ -178,6 +180,7 @@ async fn a_dead_refresh_token_marks_the_account_needs_reauth_and_keeps_it() {
             .await
             .expect("cas")
     );
+    app.state.tokens.forget_account(app.member(), UserId(1));
     let error = status_get(&app.state.tokens, &app, 1)
         .await
         .expect_err("cannot work");
