@@ -29,6 +29,8 @@ pub fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error>
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(5)))
         .pool_idle_timeout(Duration::from_secs(60))
+        // Idle connections cost memory; each portal's rate limit keeps the useful number small.
+        .pool_max_idle_per_host(32)
         .user_agent(concat!("b24-status/", env!("CARGO_PKG_VERSION")))
         .build()
 }

@@ -4,8 +4,10 @@
 //! refused, with the time after which a slot frees up.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::bitrix::types::MemberId;
 
@@ -22,7 +24,12 @@ pub struct Limiter {
     drain_per_sec: f64,
     max_wait: Duration,
     buckets: Mutex<HashMap<MemberId, Bucket>>,
+    in_flight: Mutex<HashMap<MemberId, Arc<Semaphore>>>,
 }
+
+/// Most requests in flight to one portal at once. A portal takes a few requests per second
+/// anyway; more parallel connections would only cost memory on both sides.
+pub const MAX_IN_FLIGHT_PER_PORTAL: usize = 16;
 
 /// Past this many tracked portals, idle buckets are dropped.
 const PRUNE_ABOVE: usize = 10_000;
@@ -35,6 +42,7 @@ impl Limiter {
             drain_per_sec: drain_per_sec.max(0.01),
             max_wait,
             buckets: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
         }
     }
 
@@ -75,6 +83,27 @@ impl Limiter {
         tracing::debug!(member_id = %member_id, wait_ms = wait.as_millis(), "waiting for the portal's rate limit");
         tokio::time::sleep(wait).await;
         Ok(true)
+    }
+
+    /// A place among the requests in flight to `member_id`, held until the permit is dropped.
+    pub async fn in_flight(&self, member_id: &MemberId) -> OwnedSemaphorePermit {
+        let semaphore = {
+            let mut portals = self
+                .in_flight
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if portals.len() > PRUNE_ABOVE {
+                portals.retain(|_, s| Arc::strong_count(s) > 1);
+            }
+            portals
+                .entry(member_id.clone())
+                .or_insert_with(|| Arc::new(Semaphore::new(MAX_IN_FLIGHT_PER_PORTAL)))
+                .clone()
+        };
+        semaphore
+            .acquire_owned()
+            .await
+            .unwrap_or_else(|_| unreachable!("these semaphores are never closed"))
     }
 
     /// The portal said its bucket is full: ours is too, from now on.
@@ -127,6 +156,23 @@ mod tests {
             limiter.reserve(&m).is_err(),
             "the refused call took no slot"
         );
+    }
+
+    #[tokio::test]
+    async fn requests_in_flight_to_one_portal_are_capped() {
+        let limiter = Limiter::new(50, 10.0, Duration::from_secs(1));
+        let m = member();
+        let mut held = Vec::new();
+        for _ in 0..MAX_IN_FLIGHT_PER_PORTAL {
+            held.push(limiter.in_flight(&m).await);
+        }
+        let waiting = tokio::time::timeout(Duration::from_millis(50), limiter.in_flight(&m)).await;
+        assert!(waiting.is_err(), "one more than the cap must wait");
+        let other = MemberId::parse("ffffffffffffffffffffffffffffffff").expect("id");
+        let _elsewhere = limiter.in_flight(&other).await;
+        held.pop();
+        let freed = tokio::time::timeout(Duration::from_millis(50), limiter.in_flight(&m)).await;
+        assert!(freed.is_ok(), "a released place is taken");
     }
 
     #[test]

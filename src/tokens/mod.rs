@@ -386,11 +386,13 @@ impl TokenManager {
             if waited {
                 self.metrics.limiter_wait();
             }
-            let error = match self
+            let permit = self.limiter.in_flight(member_id).await;
+            let answer = self
                 .rest
                 .call::<T>(endpoint, method, access, params.clone())
-                .await
-            {
+                .await;
+            drop(permit);
+            let error = match answer {
                 Ok(success) => return Ok(success.result),
                 Err(error) => error,
             };
