@@ -25,6 +25,7 @@ const CLIENT_ID: &str = "app.bench";
 const CLIENT_SECRET: &str = "bench-secret-0123456789";
 const APP_SECRET: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 const PHASE: Duration = Duration::from_secs(8);
+const WARM_UP: Duration = Duration::from_secs(2);
 const CONCURRENCY: usize = 64;
 const USERS: u64 = 20;
 
@@ -206,13 +207,22 @@ fn figures(mut latencies: Vec<Duration>, errors: usize, elapsed: Duration) -> Fi
 
 /// `workers` clients, each sending one request after another for `PHASE`.
 async fn closed_loop(http: &reqwest::Client, target: &Target, workers: usize) -> Figures {
+    closed_loop_for(http, target, workers, PHASE).await
+}
+
+async fn closed_loop_for(
+    http: &reqwest::Client,
+    target: &Target,
+    workers: usize,
+    phase: Duration,
+) -> Figures {
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for w in 0..workers {
         let (http, target) = (http.clone(), target.clone());
         tasks.spawn(async move {
             let (mut latencies, mut errors, mut i) = (Vec::new(), 0, w);
-            while started.elapsed() < PHASE {
+            while started.elapsed() < phase {
                 let sent = Instant::now();
                 if fire(&http, &target, i).await {
                     latencies.push(sent.elapsed());
@@ -356,6 +366,10 @@ async fn put_figures(
     forwarder: &Target,
     direct: &Target,
 ) -> Run {
+    // Warm both paths (connection pools, caches) so neither pays for it in its measured phase.
+    for target in [app, forwarder] {
+        closed_loop_for(http, target, CONCURRENCY, WARM_UP).await;
+    }
     Run {
         put_app: closed_loop(http, app, CONCURRENCY).await,
         put_forwarder: closed_loop(http, forwarder, CONCURRENCY).await,
