@@ -17,11 +17,10 @@ use axum::routing::post;
 use serde_json::json;
 
 use super::error::ApiError;
-use super::input::{self, InputError};
+use super::input;
 use super::page::{PageError, Problem};
 use crate::AppState;
 use crate::bitrix::batch::BatchAnswer;
-use crate::bitrix::frame::FramePost;
 use crate::bitrix::status;
 use crate::bitrix::types::{MemberId, Status, UserId};
 use crate::bitrix::verify::{self, Profile, VerifyError};
@@ -129,17 +128,8 @@ async fn open(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let query = input::query_pairs(&uri);
-    let lang = input::lang_of(&query);
+    let (frame, lang) = input::read_frame(&uri, &headers, &body)?;
     let refuse = |problem| PageError::new(problem, lang);
-    let form = input::form_pairs(&headers, &body).map_err(|e| match e {
-        InputError::NotAForm => refuse(Problem::UnsupportedMediaType),
-        InputError::NotText => refuse(Problem::BadRequest),
-    })?;
-    let frame = FramePost::parse(&query, &form).map_err(|error| {
-        tracing::info!(%error, "frame POST refused");
-        refuse(Problem::BadRequest)
-    })?;
     let span = tracing::Span::current();
     span.record("member_id", tracing::field::display(&frame.member_id));
     span.record("placement", frame.placement.as_str());

@@ -3,6 +3,9 @@
 
 use axum::http::{HeaderMap, Uri, header};
 
+use super::page::{PageError, Problem};
+use crate::bitrix::frame::FramePost;
+
 /// Decoded `(key, value)` pairs.
 pub type Pairs = Vec<(String, String)>;
 
@@ -55,4 +58,24 @@ pub fn lang_of(query: &Pairs) -> crate::i18n::Lang {
         .map_or(crate::i18n::Lang::En, |(_, v)| {
             crate::i18n::Lang::from_code(v)
         })
+}
+
+/// A frame POST (install, app page, placement) read from the query string and the body, with
+/// the language its error pages should use.
+pub fn read_frame(
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(FramePost, crate::i18n::Lang), PageError> {
+    let query = query_pairs(uri);
+    let lang = lang_of(&query);
+    let form = form_pairs(headers, body).map_err(|e| match e {
+        InputError::NotAForm => PageError::new(Problem::UnsupportedMediaType, lang),
+        InputError::NotText => PageError::new(Problem::BadRequest, lang),
+    })?;
+    let frame = FramePost::parse(&query, &form).map_err(|error| {
+        tracing::info!(%error, "frame POST refused");
+        PageError::new(Problem::BadRequest, lang)
+    })?;
+    Ok((frame, lang))
 }

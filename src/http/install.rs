@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Map, Value, json};
 
-use super::input::{self, InputError};
+use super::input;
 use super::page::{PageError, Problem};
 use crate::AppState;
 use crate::bitrix::batch::BatchAnswer;
@@ -47,17 +47,8 @@ async fn install(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let query = input::query_pairs(&uri);
-    let lang = input::lang_of(&query);
+    let (frame, lang) = input::read_frame(&uri, &headers, &body)?;
     let refuse = |problem| PageError::new(problem, lang);
-    let form = input::form_pairs(&headers, &body).map_err(|e| match e {
-        InputError::NotAForm => refuse(Problem::UnsupportedMediaType),
-        InputError::NotText => refuse(Problem::BadRequest),
-    })?;
-    let frame = FramePost::parse(&query, &form).map_err(|error| {
-        tracing::info!(%error, "install POST refused");
-        refuse(Problem::BadRequest)
-    })?;
     let Some(refresh) = frame.refresh.clone() else {
         tracing::info!("install POST without REFRESH_ID");
         return Err(refuse(Problem::BadRequest));

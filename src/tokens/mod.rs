@@ -210,53 +210,39 @@ impl TokenManager {
                 self.refreshed(member_id, user_id, hot.generation).await?;
             self.remember(key, &hot);
         }
-        let mut result = self
-            .call_with_token(
-                member_id,
-                &hot.endpoint,
-                &hot.tokens.access,
-                method,
-                params.clone(),
-                repeat,
-            )
-            .await;
-        if let Err(CallError::Bitrix(bitrix::Error::Moved { location })) = &result {
-            hot.endpoint = self.follow_move(member_id, location).await?;
-            self.remember(key, &hot);
-            result = self
-                .call_with_token(
+        let attempt = |hot: Hot| {
+            let params = params.clone();
+            async move {
+                self.call_with_token(
                     member_id,
                     &hot.endpoint,
                     &hot.tokens.access,
                     method,
-                    params.clone(),
+                    params,
                     repeat,
                 )
-                .await;
+                .await
+            }
+        };
+        let mut result = attempt(hot.clone()).await;
+        if let Err(CallError::Bitrix(bitrix::Error::Moved { location })) = &result {
+            hot.endpoint = self.follow_move(member_id, location).await?;
+            self.remember(key, &hot);
+            result = attempt(hot.clone()).await;
         }
         match result {
             // Expired, or killed by a rotation another caller or process just made (protocol
             // doc §8) — which is also how a stale cached pair shows: wait for any refresh in
-            // flight, then use or make a newer pair, and retry once.
+            // flight, then use or make a newer pair, and retry.
             Err(error) if is_auth_refusal(&error) => {
                 // Twice at most: the first newer pair may be one stored by someone else that
                 // has since expired too; the second is then our own fresh one.
-                for attempt in 0..2 {
+                for tries_left in [1, 0] {
                     (hot.tokens, hot.generation) =
                         self.refreshed(member_id, user_id, hot.generation).await?;
                     self.remember(key, &hot);
-                    let retried = self
-                        .call_with_token(
-                            member_id,
-                            &hot.endpoint,
-                            &hot.tokens.access,
-                            method,
-                            params.clone(),
-                            repeat,
-                        )
-                        .await;
-                    match retried {
-                        Err(error) if attempt == 0 && is_auth_refusal(&error) => continue,
+                    match attempt(hot.clone()).await {
+                        Err(error) if tries_left > 0 && is_auth_refusal(&error) => {}
                         other => return other,
                     }
                 }

@@ -36,12 +36,7 @@ fn token(raw: &str) -> AccessToken {
 #[tokio::test]
 async fn rest_calls_parse_results_and_typed_errors() {
     let bitrix = Bitrix::installed().await;
-    let access = token(
-        &bitrix
-            .emulator
-            .issue_tokens(bitrix.member(), CLIENT_ID, 1)
-            .access,
-    );
+    let access = token(&bitrix.access_token(1));
     let client = rest_client(Duration::from_secs(5));
     let endpoint = &bitrix.portal.client_endpoint;
 
@@ -95,12 +90,7 @@ async fn rest_calls_parse_results_and_typed_errors() {
 #[tokio::test]
 async fn rate_limits_and_server_errors_are_transient_errors() {
     let bitrix = Bitrix::installed().await;
-    let access = token(
-        &bitrix
-            .emulator
-            .issue_tokens(bitrix.member(), CLIENT_ID, 1)
-            .access,
-    );
+    let access = token(&bitrix.access_token(1));
     let client = rest_client(Duration::from_secs(5));
     bitrix.emulator.set_rate_limit(bitrix.member(), 1, 0.0);
     client
@@ -153,12 +143,7 @@ async fn rate_limits_and_server_errors_are_transient_errors() {
 #[tokio::test]
 async fn a_slow_portal_times_out_and_a_closed_port_is_unreachable() {
     let bitrix = Bitrix::installed().await;
-    let access = token(
-        &bitrix
-            .emulator
-            .issue_tokens(bitrix.member(), CLIENT_ID, 1)
-            .access,
-    );
+    let access = token(&bitrix.access_token(1));
     bitrix.emulator.inject(
         FaultTarget {
             server: Some(Server::Portal(bitrix.member().clone())),
@@ -194,12 +179,7 @@ async fn a_slow_portal_times_out_and_a_closed_port_is_unreachable() {
 #[tokio::test]
 async fn a_renamed_portal_is_reported_with_its_new_location_not_followed() {
     let bitrix = Bitrix::installed().await;
-    let access = token(
-        &bitrix
-            .emulator
-            .issue_tokens(bitrix.member(), CLIENT_ID, 1)
-            .access,
-    );
+    let access = token(&bitrix.access_token(1));
     let moved = bitrix
         .emulator
         .rename_portal(bitrix.member())
@@ -223,12 +203,7 @@ async fn a_renamed_portal_is_reported_with_its_new_location_not_followed() {
 #[tokio::test]
 async fn https_is_required_unless_allowed() {
     let bitrix = Bitrix::installed().await;
-    let access = token(
-        &bitrix
-            .emulator
-            .issue_tokens(bitrix.member(), CLIENT_ID, 1)
-            .access,
-    );
+    let access = token(&bitrix.access_token(1));
     let strict = RestClient::new(
         http_client(Duration::from_secs(2)).expect("client"),
         false,

@@ -36,10 +36,7 @@ async fn token_request(bitrix: &Bitrix, form: &[(&str, &str)]) -> (u16, Value) {
 #[tokio::test]
 async fn auth_is_read_from_query_form_or_json_and_methods_ignore_case_and_suffix() {
     let bitrix = Bitrix::installed().await;
-    let token = bitrix
-        .emulator
-        .issue_tokens(bitrix.member(), CLIENT_ID, 1)
-        .access;
+    let token = bitrix.access_token(1);
     let http = client();
     let base = &bitrix.portal.client_endpoint;
     let by_query = http
@@ -70,10 +67,7 @@ async fn auth_is_read_from_query_form_or_json_and_methods_ignore_case_and_suffix
 #[tokio::test]
 async fn status_is_set_exactly_and_read_back() {
     let bitrix = Bitrix::installed().await;
-    let token = bitrix
-        .emulator
-        .issue_tokens(bitrix.member(), CLIENT_ID, bitrix.employee)
-        .access;
+    let token = bitrix.access_token(bitrix.employee);
     let (status, body) = rest(&bitrix, "im.user.status.get", &token, json!({})).await;
     assert_eq!(
         (status, body["result"].clone()),
@@ -142,10 +136,7 @@ async fn user_current_needs_a_user_scope_and_profile_does_not() {
     assert_eq!(rest(&bitrix, "profile", &narrow, json!({})).await.0, 200);
 
     bitrix.emulator.install(bitrix.member(), CLIENT_ID);
-    let wide = bitrix
-        .emulator
-        .issue_tokens(bitrix.member(), CLIENT_ID, 1)
-        .access;
+    let wide = bitrix.access_token(1);
     let (status, body) = rest(&bitrix, "user.current", &wide, json!({})).await;
     assert_eq!(status, 200);
     assert_eq!(body["result"]["LAST_NAME"], "Admin");
@@ -154,14 +145,8 @@ async fn user_current_needs_a_user_scope_and_profile_does_not() {
 #[tokio::test]
 async fn placements_are_admin_only_need_their_scope_and_are_listed() {
     let bitrix = Bitrix::installed().await;
-    let admin = bitrix
-        .emulator
-        .issue_tokens(bitrix.member(), CLIENT_ID, 1)
-        .access;
-    let employee = bitrix
-        .emulator
-        .issue_tokens(bitrix.member(), CLIENT_ID, bitrix.employee)
-        .access;
+    let admin = bitrix.access_token(1);
+    let employee = bitrix.access_token(bitrix.employee);
     let bind = json!({"PLACEMENT": "IM_NAVIGATION", "HANDLER": "https://app.example/app",
         "TITLE": "Status", "OPTIONS": {"iconName": "fa-circle"}, "LANG_ALL": {"ru": {"TITLE": "Статус"}}});
     let (status, body) = rest(&bitrix, "placement.bind", &employee, bind.clone()).await;
@@ -226,10 +211,7 @@ async fn placements_are_admin_only_need_their_scope_and_are_listed() {
 #[tokio::test]
 async fn events_bind_once_and_unbind() {
     let bitrix = Bitrix::installed().await;
-    let admin = bitrix
-        .emulator
-        .issue_tokens(bitrix.member(), CLIENT_ID, 1)
-        .access;
+    let admin = bitrix.access_token(1);
     let bind = json!({"event": "ONAPPUNINSTALL", "handler": "https://app.example/events"});
     assert_eq!(
         rest(&bitrix, "event.bind", &admin, bind.clone()).await.0,
@@ -272,10 +254,7 @@ async fn events_bind_once_and_unbind() {
 #[tokio::test]
 async fn batch_runs_commands_reports_errors_and_refuses_nesting() {
     let bitrix = Bitrix::installed().await;
-    let token = bitrix
-        .emulator
-        .issue_tokens(bitrix.member(), CLIENT_ID, 1)
-        .access;
+    let token = bitrix.access_token(1);
     let (status, body) = rest(
         &bitrix,
         "batch",
@@ -313,10 +292,7 @@ async fn batch_runs_commands_reports_errors_and_refuses_nesting() {
 #[tokio::test]
 async fn access_tokens_expire_after_an_hour_with_401_expired_token() {
     let bitrix = Bitrix::installed().await;
-    let token = bitrix
-        .emulator
-        .issue_tokens(bitrix.member(), CLIENT_ID, 1)
-        .access;
+    let token = bitrix.access_token(1);
     assert_eq!(rest(&bitrix, "profile", &token, json!({})).await.0, 200);
     bitrix.emulator.advance_clock(Duration::from_secs(3601));
     let (status, body) = rest(&bitrix, "profile", &token, json!({})).await;
@@ -325,10 +301,7 @@ async fn access_tokens_expire_after_an_hour_with_401_expired_token() {
         (401, Some("expired_token"))
     );
 
-    let other = bitrix
-        .emulator
-        .issue_tokens(bitrix.member(), CLIENT_ID, bitrix.employee)
-        .access;
+    let other = bitrix.access_token(bitrix.employee);
     bitrix
         .emulator
         .expire_access_tokens(bitrix.member(), bitrix.employee);
@@ -546,10 +519,7 @@ async fn authorize_for_an_app_not_installed_shows_an_error_and_does_not_redirect
 #[tokio::test]
 async fn app_info_on_the_oauth_server_describes_the_installation() {
     let bitrix = Bitrix::installed().await;
-    let token = bitrix
-        .emulator
-        .issue_tokens(bitrix.member(), CLIENT_ID, bitrix.employee)
-        .access;
+    let token = bitrix.access_token(bitrix.employee);
     let body: Value = client()
         .get(format!(
             "{}rest/app.info?auth={token}",
@@ -590,10 +560,7 @@ async fn app_info_on_the_oauth_server_describes_the_installation() {
 async fn the_leaky_bucket_answers_503_once_the_burst_is_spent() {
     let bitrix = Bitrix::installed().await;
     bitrix.emulator.set_rate_limit(bitrix.member(), 5, 0.0);
-    let token = bitrix
-        .emulator
-        .issue_tokens(bitrix.member(), CLIENT_ID, 1)
-        .access;
+    let token = bitrix.access_token(1);
     for _ in 0..5 {
         assert_eq!(rest(&bitrix, "profile", &token, json!({})).await.0, 200);
     }
@@ -617,10 +584,7 @@ async fn the_leaky_bucket_answers_503_once_the_burst_is_spent() {
 #[tokio::test]
 async fn faults_and_latency_are_injected_and_calls_recorded() {
     let bitrix = Bitrix::installed().await;
-    let token = bitrix
-        .emulator
-        .issue_tokens(bitrix.member(), CLIENT_ID, 1)
-        .access;
+    let token = bitrix.access_token(1);
     bitrix.emulator.inject(
         FaultTarget {
             server: Some(Server::Portal(bitrix.member().clone())),
@@ -674,10 +638,7 @@ async fn faults_and_latency_are_injected_and_calls_recorded() {
 #[tokio::test]
 async fn a_renamed_portal_answers_302_from_its_old_address() {
     let bitrix = Bitrix::installed().await;
-    let token = bitrix
-        .emulator
-        .issue_tokens(bitrix.member(), CLIENT_ID, 1)
-        .access;
+    let token = bitrix.access_token(1);
     let moved = bitrix
         .emulator
         .rename_portal(bitrix.member())

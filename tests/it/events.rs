@@ -2,30 +2,9 @@
 //! update events by the OAuth server.
 
 use b24_status::bitrix::types::UserId;
-use b24_status::emulator::FormPost;
 use b24_status::store::PortalState;
 
 use crate::harness::{CLIENT_ID, TestApp};
-
-fn with(post: &FormPost, field: &str, value: &str) -> FormPost {
-    FormPost {
-        query: Vec::new(),
-        form: post
-            .form
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    if k == field {
-                        value.to_owned()
-                    } else {
-                        v.clone()
-                    },
-                )
-            })
-            .collect(),
-    }
-}
 
 #[tokio::test]
 async fn uninstall_with_the_wrong_token_is_refused_and_the_right_one_forgets_tokens() {
@@ -37,8 +16,7 @@ async fn uninstall_with_the_wrong_token_is_refused_and_the_right_one_forgets_tok
         .uninstall(app.member(), CLIENT_ID, false);
     let before = app.snapshot().await;
 
-    let wrong = with(
-        &uninstall,
+    let wrong = uninstall.with(
         "auth[application_token]",
         "0123456789abcdef0123456789abcdef",
     );
@@ -130,8 +108,7 @@ async fn onappinstall_is_verified_and_stores_the_application_token() {
         .bitrix
         .emulator
         .event(app.member(), CLIENT_ID, "ONAPPINSTALL", 1);
-    let forged = with(
-        &event,
+    let forged = event.with(
         "auth[access_token]",
         "forged-token-forged-token-forged-token",
     );
@@ -172,8 +149,7 @@ async fn an_employee_token_cannot_rekey_a_portal() {
         app.bitrix
             .emulator
             .event(app.member(), CLIENT_ID, "ONAPPUPDATE", app.bitrix.employee);
-    let rekey = with(
-        &event,
+    let rekey = event.with(
         "auth[application_token]",
         "ffffffffffffffffffffffffffffffff",
     );

@@ -63,6 +63,13 @@ impl Bitrix {
     pub fn member(&self) -> &MemberId {
         &self.portal.member_id
     }
+
+    /// A fresh access token of `user` for our app, as a portal would issue it.
+    pub fn access_token(&self, user: u64) -> String {
+        self.emulator
+            .issue_tokens(self.member(), CLIENT_ID, user)
+            .access
+    }
 }
 
 /// A running app.

@@ -7,28 +7,6 @@ use b24_status::store::PortalState;
 
 use crate::harness::{CLIENT_ID, Canary, TestApp};
 
-fn replace(post: &FormPost, field: &str, value: &str) -> FormPost {
-    let swap = |pairs: &[(String, String)]| -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    if k == field {
-                        value.to_owned()
-                    } else {
-                        v.clone()
-                    },
-                )
-            })
-            .collect()
-    };
-    FormPost {
-        query: swap(&post.query),
-        form: swap(&post.form),
-    }
-}
-
 #[tokio::test]
 async fn a_genuine_install_stores_the_portal_and_admin_and_binds_handlers() {
     let app = TestApp::spawn().await;
@@ -151,7 +129,7 @@ async fn a_forged_token_is_refused_with_403_and_changes_nothing() {
         .bitrix
         .emulator
         .begin_install(app.member(), CLIENT_ID, 1, "ru");
-    let forged = replace(&genuine, "AUTH_ID", "forged0000000000000000000000000000");
+    let forged = genuine.with("AUTH_ID", "forged0000000000000000000000000000");
     let response = app.post_form("/install", &forged).await;
     assert_eq!(response.status(), 403);
     let page = response.text().await.expect("page");
@@ -196,18 +174,13 @@ async fn a_domain_or_member_id_that_does_not_match_the_token_is_refused_and_neve
         .bitrix
         .emulator
         .begin_install(app.member(), CLIENT_ID, 1, "en");
-    let elsewhere = replace(&genuine, "DOMAIN", &canary.address.to_string());
+    let elsewhere = genuine.with("DOMAIN", &canary.address.to_string());
     assert_eq!(app.post_form("/install", &elsewhere).await.status(), 403);
-    let spoofed_endpoint = replace(
-        &genuine,
+    let spoofed_endpoint = genuine.with(
         "SERVER_ENDPOINT",
         &format!("http://{}/rest/", canary.address),
     );
-    let other_member = replace(
-        &spoofed_endpoint,
-        "member_id",
-        "00000000000000000000000000000000",
-    );
+    let other_member = spoofed_endpoint.with("member_id", "00000000000000000000000000000000");
     assert_eq!(app.post_form("/install", &other_member).await.status(), 403);
     assert_eq!(app.snapshot().await, before);
     assert_eq!(

@@ -1,7 +1,7 @@
 //! `POST /app` and `POST /app/status`: the page each user sees inside the portal.
 
 use b24_status::bitrix::types::{Status, UserId};
-use b24_status::emulator::{FormPost, UserSpec};
+use b24_status::emulator::UserSpec;
 
 use crate::harness::{CLIENT_ID, Canary, TestApp, session_in};
 
@@ -9,28 +9,6 @@ async fn installed() -> TestApp {
     let app = TestApp::spawn().await;
     assert_eq!(app.install().await.status(), 200);
     app
-}
-
-fn with(post: &FormPost, field: &str, value: &str) -> FormPost {
-    let swap = |pairs: &[(String, String)]| -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    if k == field {
-                        value.to_owned()
-                    } else {
-                        v.clone()
-                    },
-                )
-            })
-            .collect()
-    };
-    FormPost {
-        query: swap(&post.query),
-        form: swap(&post.form),
-    }
 }
 
 #[tokio::test]
@@ -119,7 +97,7 @@ async fn frame_posts_that_do_not_check_out_are_refused_readably_and_store_nothin
     let before = app.snapshot().await;
     let calls_before = app.portal_calls().len();
 
-    let unknown = with(&genuine, "member_id", "00000000000000000000000000000000");
+    let unknown = genuine.with("member_id", "00000000000000000000000000000000");
     let response = app.post_form("/app", &unknown).await;
     assert_eq!(response.status(), 404);
     assert!(
@@ -130,10 +108,10 @@ async fn frame_posts_that_do_not_check_out_are_refused_readably_and_store_nothin
             .contains("Ask your portal administrator to install")
     );
 
-    let elsewhere = with(&genuine, "DOMAIN", &canary.address.to_string());
+    let elsewhere = genuine.with("DOMAIN", &canary.address.to_string());
     assert_eq!(app.post_form("/app", &elsewhere).await.status(), 403);
 
-    let forged = with(&genuine, "AUTH_ID", "forged-forged-forged-forged");
+    let forged = genuine.with("AUTH_ID", "forged-forged-forged-forged");
     let response = app.post_form("/app", &forged).await;
     assert_eq!(response.status(), 403);
     assert!(
@@ -144,11 +122,7 @@ async fn frame_posts_that_do_not_check_out_are_refused_readably_and_store_nothin
             .contains("open the app again")
     );
 
-    let rekeyed = with(
-        &genuine,
-        "APPLICATION_TOKEN",
-        "ffffffffffffffffffffffffffffffff",
-    );
+    let rekeyed = genuine.with("APPLICATION_TOKEN", "ffffffffffffffffffffffffffffffff");
     assert_eq!(app.post_form("/app", &rekeyed).await.status(), 403);
 
     assert_eq!(app.snapshot().await, before);
