@@ -221,3 +221,58 @@ async fn a_newcomer_installs_sets_statuses_as_two_users_and_the_demo_survives_a_
     assert_eq!(state["users"][0]["status"], "break");
     demo.stop();
 }
+
+/// Posts one of the demo portal's control forms as the admin.
+async fn control(app: &crate::harness::TestApp, path: &str) -> reqwest::Response {
+    crate::harness::client()
+        .post(format!("http://{}{path}", app.bitrix.portal.domain))
+        .form(&[
+            ("app", crate::harness::CLIENT_ID),
+            ("user", "1"),
+            ("lang", "en"),
+        ])
+        .send()
+        .await
+        .expect("portal answers")
+}
+
+#[tokio::test]
+async fn the_portals_uninstall_button_delivers_onappuninstall_to_the_app() {
+    let app = crate::harness::TestApp::spawn().await;
+    assert_eq!(app.install().await.status(), 200);
+    let response = control(&app, "/demo/uninstall").await;
+    assert_eq!(response.status(), 303);
+    let portal = app
+        .state
+        .store
+        .portal(app.member())
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(
+        portal.record.state,
+        b24_status::store::PortalState::Deleted,
+        "the app heard the event"
+    );
+    assert!(
+        !app.bitrix
+            .emulator
+            .is_installed(app.member(), crate::harness::CLIENT_ID)
+    );
+}
+
+#[tokio::test]
+async fn the_portals_expire_button_makes_the_next_call_refresh() {
+    let app = crate::harness::TestApp::spawn().await;
+    assert_eq!(app.install().await.status(), 200);
+    let session = app.session_of(1).await;
+    assert_eq!(control(&app, "/demo/expire").await.status(), 303);
+    let before = app.bitrix.emulator.refresh_count();
+    assert_eq!(
+        app.api_put(&session, json!({"status": "dnd"}))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(app.bitrix.emulator.refresh_count(), before + 1);
+}
