@@ -667,6 +667,7 @@ async fn sixty_and_more_hostile_requests_get_4xx_change_nothing_and_never_reach_
         bearer: None,
     });
     assert!(cases.len() >= 60, "{} cases", cases.len());
+    eprintln!("hostile battery: {} requests", cases.len());
 
     let before = app.snapshot().await;
     let calls_before = app.portal_calls().len();
