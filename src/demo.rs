@@ -1,7 +1,8 @@
 //! Demo mode: with no credentials configured, the app runs against the built-in emulator — an
 //! OAuth server and one portal with an administrator and a few employees — on loopback ports
-//! next to the app's own (`LISTEN_ADDR` + 1 and + 2). The emulator's state is kept in
-//! [`EMULATOR_FILE`] and the app's in its SQLite file, so the demo survives a restart.
+//! next to the app's own (`LISTEN_ADDR` + 1 and + 2, or any free ones if those are taken).
+//! The emulator's state is kept in [`EMULATOR_FILE`] and the app's in its SQLite file, so the
+//! demo survives a restart.
 
 use std::net::SocketAddr;
 use std::path::Path;

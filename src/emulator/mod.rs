@@ -163,7 +163,7 @@ impl Emulator {
     }
 
     async fn start_with(mut world: World, oauth_addr: SocketAddr) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(oauth_addr).await?;
+        let listener = bind_or_any(oauth_addr).await?;
         let oauth_addr = listener.local_addr()?;
         world.oauth_host = oauth_addr.to_string();
         let portals: Vec<(MemberId, String)> = world
@@ -182,8 +182,14 @@ impl Emulator {
         };
         for (member_id, domain) in portals {
             let addr = domain.parse().unwrap_or_else(|_| loopback_any());
-            let (_, task) = emulator.listen_portal(&member_id, addr).await?;
+            let (now, task) = emulator.listen_portal(&member_id, addr).await?;
             emulator.push_task(task);
+            if now != domain {
+                // Its old port is taken: the portal comes back renamed, as a real one can.
+                if let Some(portal) = emulator.world().portals.get_mut(&member_id) {
+                    portal.domain = now;
+                }
+            }
         }
         Ok(emulator)
     }
@@ -258,7 +264,7 @@ impl Emulator {
         member_id: &MemberId,
         addr: SocketAddr,
     ) -> std::io::Result<(String, JoinHandle<()>)> {
-        let listener = TcpListener::bind(addr).await?;
+        let listener = bind_or_any(addr).await?;
         let domain = listener.local_addr()?.to_string();
         let router = server::portal_router(PortalCtx {
             shared: self.inner.shared.clone(),
@@ -517,6 +523,17 @@ impl Emulator {
             .values()
             .map(|p| portal_info(p.member_id.clone(), p.domain.clone()))
             .collect()
+    }
+}
+
+/// Binds `addr`, or any free port on its address if that one is taken, so a demo whose usual
+/// ports are busy still starts.
+async fn bind_or_any(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    match TcpListener::bind(addr).await {
+        Err(err) if err.kind() == std::io::ErrorKind::AddrInUse && addr.port() != 0 => {
+            TcpListener::bind(SocketAddr::new(addr.ip(), 0)).await
+        }
+        other => other,
     }
 }
 

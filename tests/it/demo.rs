@@ -28,7 +28,7 @@ impl Demo {
             .env("LISTEN_ADDR", "127.0.0.1:0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("demo.log")).expect("log file"))
             .spawn()
             .expect("demo starts");
         let mut line = String::new();
@@ -38,7 +38,10 @@ impl Demo {
         let url = line
             .strip_prefix("b24-status demo: open ")
             .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .unwrap_or_else(|| {
+                let log = std::fs::read_to_string(dir.join("demo.log")).unwrap_or_default();
+                panic!("unexpected first line {line:?}; the demo said:\n{log}")
+            })
             .to_owned();
         let app = line
             .split("the app listens on ")
