@@ -252,11 +252,6 @@ impl OAuthClient {
         self.client.client_id().as_str()
     }
 
-    /// The OAuth server this client talks to.
-    pub fn base_url(&self) -> &Url {
-        &self.base
-    }
-
     /// Exchanges an authorisation code (valid 30 s, single use) for a token pair.
     #[tracing::instrument(skip_all)]
     pub async fn exchange_code(&self, code: &str) -> Result<Grant, Error> {
