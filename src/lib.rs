@@ -3,6 +3,7 @@
 //! [`serve`] runs it until a shutdown signal.
 
 pub mod bitrix;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod emulator;

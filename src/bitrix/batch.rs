@@ -10,6 +10,18 @@ use super::error::ErrorCode;
 /// Most commands Bitrix24 takes in one batch.
 pub const MAX_COMMANDS: usize = 50;
 
+/// The method's name.
+pub const METHOD: &str = "batch";
+
+/// Parameters running `commands` (key → `method?query`) in order, going on past failures.
+pub fn params<'a>(commands: impl IntoIterator<Item = (&'a str, String)>) -> Value {
+    let cmd: Map<String, Value> = commands
+        .into_iter()
+        .map(|(key, command)| (key.to_owned(), Value::String(command)))
+        .collect();
+    serde_json::json!({ "halt": 0, "cmd": cmd })
+}
+
 /// The answer of a `batch` call.
 #[derive(Debug, Default)]
 pub struct BatchAnswer {

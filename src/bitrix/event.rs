@@ -4,10 +4,9 @@
 use serde_json::Value;
 
 use super::form;
-use super::oauth::lenient_u64;
 use super::types::{
     AccessToken, ApplicationToken, InvalidValue, Licence, MemberId, PortalDomain, RefreshToken,
-    UserId,
+    UserId, lenient_u64,
 };
 
 /// Why an event was refused.

@@ -8,7 +8,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use oauth2::basic::{BasicErrorResponse, BasicTokenType};
 use oauth2::{
@@ -16,11 +16,14 @@ use oauth2::{
     HttpRequest, HttpResponse, RequestTokenError, Scope, StandardRevocableToken, TokenResponse,
     TokenUrl,
 };
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::error::{Error, OAuthErrorCode};
-use super::types::{AccessToken, ClientSecret, Licence, MemberId, RefreshToken, UserId};
+use super::types::{
+    AccessToken, ClientSecret, Licence, MemberId, RefreshToken, UserId, lenient_u64,
+};
+use crate::clock::unix_now;
 use crate::metrics::Metrics;
 
 /// The token endpoint's answer as Bitrix24 writes it.
@@ -51,22 +54,6 @@ pub struct BitrixTokenResponse {
 
 fn bearer() -> BasicTokenType {
     BasicTokenType::Bearer
-}
-
-/// Numbers arrive as JSON numbers from the token endpoint but as strings in events.
-pub(crate) fn lenient_u64<'de, D: Deserializer<'de>>(de: D) -> Result<Option<u64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Number(u64),
-        Text(String),
-        Other(serde::de::IgnoredAny),
-    }
-    Ok(match Option::<Raw>::deserialize(de)? {
-        Some(Raw::Number(n)) => Some(n),
-        Some(Raw::Text(s)) => s.trim().parse().ok(),
-        Some(Raw::Other(_)) | None => None,
-    })
 }
 
 impl TokenResponse for BitrixTokenResponse {
@@ -392,12 +379,6 @@ impl<'c> AsyncHttpClient<'c> for Adapter<'_> {
 fn carries_error(body: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Value>(body)
         .is_ok_and(|v| v.get("error").is_some_and(|e| !e.is_null()))
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! success and error envelopes of protocol doc §3 turned into [`Success`] or [`Error`].
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use reqwest::{StatusCode, header};
 use serde::Deserialize;
@@ -12,6 +12,7 @@ use url::Url;
 
 use super::error::{Error, ErrorCode};
 use super::types::AccessToken;
+use crate::clock::unix_now;
 use crate::metrics::Metrics;
 
 /// A successful REST answer: the `result` plus the paging fields Bitrix24 hoists out of it.
@@ -159,7 +160,7 @@ pub(crate) fn parse_envelope<T: DeserializeOwned>(
     if let Some(code) = envelope.error {
         let retry_after = retry_after.or_else(|| {
             let reset_at = envelope.time?.operating_reset_at?;
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
+            let now = u64::try_from(unix_now()).ok()?;
             Some(Duration::from_secs(reset_at.saturating_sub(now)))
         });
         return Err(Error::Api {

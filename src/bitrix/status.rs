@@ -3,7 +3,10 @@
 
 use serde_json::{Value, json};
 
+use super::batch::{self, BatchAnswer};
+use super::error::ErrorCode;
 use super::types::Status;
+use super::verify::{PROFILE, Profile};
 
 /// Sets the calling user's status.
 pub const SET: &str = "im.user.status.set";
@@ -29,6 +32,43 @@ pub fn set_command(status: Status) -> String {
     format!("{SET}?STATUS={}", status.as_str())
 }
 
+/// What the status page shows about the token's user — who they are and their status — read in
+/// one `batch` round trip, after setting a status first when one is given.
+#[derive(Debug)]
+pub struct PageRead {
+    /// The user, if the portal confirmed the token.
+    pub profile: Option<Profile>,
+    /// The status, if it could be read.
+    pub status: Option<Status>,
+    /// Why setting the status failed, if it did.
+    pub set_refused: Option<ErrorCode>,
+    /// Why reading the user failed, if it did.
+    pub profile_refused: Option<ErrorCode>,
+}
+
+/// The `batch` parameters behind [`PageRead`].
+pub fn page_batch(set: Option<Status>) -> Value {
+    let set = set.map(|status| ("set", set_command(status)));
+    batch::params(
+        set.into_iter()
+            .chain([("profile", PROFILE.to_owned()), ("status", GET.to_owned())]),
+    )
+}
+
+impl PageRead {
+    /// Reads the answer to [`page_batch`].
+    pub fn from_answer(answer: &BatchAnswer) -> Self {
+        Self {
+            profile: answer
+                .result("profile")
+                .and_then(|p| serde_json::from_value::<Profile>(p.clone()).ok()),
+            status: answer.result("status").map(read),
+            set_refused: answer.error("set"),
+            profile_refused: answer.error("profile"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,5 +80,25 @@ mod tests {
         assert_eq!(read(&json!("idle")), Status::Online);
         assert_eq!(set_params(Status::Break), json!({"STATUS": "break"}));
         assert_eq!(set_command(Status::Away), "im.user.status.set?STATUS=away");
+    }
+
+    #[test]
+    fn the_page_batch_sets_first_then_reads() {
+        let commands = page_batch(Some(Status::Dnd));
+        let keys: Vec<&String> = commands["cmd"].as_object().expect("cmd").keys().collect();
+        assert_eq!(keys, ["set", "profile", "status"]);
+        assert_eq!(page_batch(None)["cmd"].as_object().expect("cmd").len(), 2);
+        let answer: BatchAnswer = serde_json::from_value(json!({
+            "result": {"profile": {"ID": "7", "NAME": "Anna"}, "status": "away"},
+            "result_error": {"set": {"error": "STATUS_ERROR"}}
+        }))
+        .expect("answer");
+        let page = PageRead::from_answer(&answer);
+        assert_eq!(
+            page.profile.and_then(|p| p.user_id()),
+            Some(crate::bitrix::types::UserId(7))
+        );
+        assert_eq!(page.status, Some(Status::Away));
+        assert_eq!(page.set_refused, Some(ErrorCode::StatusError));
     }
 }

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// Why a value from Bitrix24 or from a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -225,6 +225,23 @@ impl Licence {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// A number Bitrix24 may send as a JSON number (token endpoint) or a string (events, forms);
+/// anything else reads as absent.
+pub(crate) fn lenient_u64<'de, D: Deserializer<'de>>(de: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(u64),
+        Text(String),
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(match Option::<Raw>::deserialize(de)? {
+        Some(Raw::Number(n)) => Some(n),
+        Some(Raw::Text(s)) => s.trim().parse().ok(),
+        Some(Raw::Other(_)) | None => None,
+    })
 }
 
 macro_rules! secret_string {

@@ -6,8 +6,9 @@ use serde::Deserialize;
 use url::Url;
 
 use super::Error;
-use super::oauth::{OAuthClient, lenient_u64};
-use super::types::{AccessToken, MemberId, PortalDomain, UserId};
+use super::oauth::OAuthClient;
+use super::rest::RestClient;
+use super::types::{AccessToken, MemberId, PortalDomain, UserId, lenient_u64};
 
 /// What the OAuth server confirmed.
 #[derive(Debug, Clone)]
@@ -122,7 +123,26 @@ pub struct Profile {
     pub last_name: Option<String>,
 }
 
+/// The method that names the token's user (scope `basic`).
+pub const PROFILE: &str = "profile";
+
+/// Asks the portal at `endpoint` whose token `access` is.
+pub async fn profile(
+    rest: &RestClient,
+    endpoint: &Url,
+    access: &AccessToken,
+) -> Result<Profile, Error> {
+    rest.call::<Profile>(endpoint, PROFILE, access, serde_json::json!({}))
+        .await
+        .map(|answer| answer.result)
+}
+
 impl Profile {
+    /// The user's id, if the portal sent a valid one.
+    pub fn user_id(&self) -> Option<UserId> {
+        self.id.and_then(|id| UserId::parse(&id.to_string()).ok())
+    }
+
     /// "First Last", or the id when the portal keeps names from us.
     pub fn display_name(&self) -> String {
         let name = [self.name.as_deref(), self.last_name.as_deref()]

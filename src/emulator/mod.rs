@@ -401,13 +401,7 @@ impl Emulator {
 
     /// Makes every access token of a user expire now (their refresh tokens stay valid).
     pub fn expire_access_tokens(&self, member_id: &MemberId, user_id: u64) {
-        let mut world = self.world();
-        let now = world.now();
-        for rec in world.access.values_mut() {
-            if rec.member_id == *member_id && rec.user_id == user_id {
-                rec.expires_at = now;
-            }
-        }
+        self.world().expire_access_tokens(member_id, user_id);
     }
 
     /// Moves the emulator's clock forward (token and code expiry).

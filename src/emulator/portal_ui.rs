@@ -288,15 +288,7 @@ fn back(control: &Control) -> Redirect {
 
 /// Expires the current user's access tokens, so the app's refresh can be watched.
 async fn expire(State(ctx): State<PortalCtx>, Form(control): Form<Control>) -> Redirect {
-    {
-        let mut world = lock(&ctx.shared);
-        let now = world.now();
-        for rec in world.access.values_mut() {
-            if rec.member_id == ctx.member_id && rec.user_id == control.user {
-                rec.expires_at = now;
-            }
-        }
-    }
+    lock(&ctx.shared).expire_access_tokens(&ctx.member_id, control.user);
     back(&control)
 }
 

@@ -3,7 +3,6 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -379,7 +378,6 @@ pub struct PortalCtx {
 /// Routes of one portal.
 pub fn portal_router(ctx: PortalCtx) -> Router {
     Router::new()
-        .route("/marketplace/app/{client_id}/", get(open_app))
         .route("/oauth/authorize/", get(authorize))
         .route("/oauth/authorize", get(authorize))
         .route("/rest/{method}", any(rest))
@@ -400,84 +398,6 @@ fn moved(world: &World, ctx: &PortalCtx, uri: &Uri) -> Option<Response> {
         )
             .into_response(),
     )
-}
-
-#[derive(Template)]
-#[template(path = "emulator/open_app.html")]
-struct OpenAppPage<'a> {
-    lang: &'a str,
-    title: &'a str,
-    domain: &'a str,
-    user_name: &'a str,
-    action: &'a str,
-    fields: &'a [(String, String)],
-}
-
-#[derive(serde::Deserialize)]
-struct OpenAppQuery {
-    user: Option<u64>,
-    lang: Option<String>,
-    placement: Option<String>,
-}
-
-/// The portal page that opens an app: the frame POST (protocol doc §1.2) is submitted into an
-/// iframe, to the installer while the install is unfinished (admins only), else to the app.
-async fn open_app(
-    State(ctx): State<PortalCtx>,
-    axum::extract::Path(client_id): axum::extract::Path<String>,
-    axum::extract::Query(query): axum::extract::Query<OpenAppQuery>,
-) -> Response {
-    let mut world = lock(&ctx.shared);
-    let Some(app) = world.apps.get(&client_id).cloned() else {
-        return (
-            StatusCode::NOT_FOUND,
-            Html("<h1>Application not found</h1>"),
-        )
-            .into_response();
-    };
-    let Some(portal) = world.portals.get(&ctx.member_id).cloned() else {
-        return (StatusCode::NOT_FOUND, Html("<h1>Portal not found</h1>")).into_response();
-    };
-    let user_id = query.user.unwrap_or(portal.browser_user);
-    let Some(user) = portal.users.get(&user_id).cloned() else {
-        return (StatusCode::NOT_FOUND, Html("<h1>No such user</h1>")).into_response();
-    };
-    let finished = portal.installs.get(&client_id).is_some_and(|i| i.finished);
-    let target = if finished {
-        app.app_url
-    } else if user.admin {
-        world.begin_install(&ctx.member_id, &client_id);
-        app.install_url
-    } else {
-        return (
-            StatusCode::FORBIDDEN,
-            Html("<h1>The application is not fully installed yet</h1>"),
-        )
-            .into_response();
-    };
-    let Some(target) = target else {
-        return (
-            StatusCode::NOT_FOUND,
-            Html("<h1>The application has no URL</h1>"),
-        )
-            .into_response();
-    };
-    let lang = query.lang.unwrap_or_else(|| "en".into());
-    let placement = query.placement.unwrap_or_else(|| "DEFAULT".into());
-    let post = world.frame_post(&ctx.member_id, &client_id, user_id, &placement, &lang, "");
-    let action = format!("{target}?{}", post.query_string());
-    let page = OpenAppPage {
-        lang: &lang,
-        title: &client_id,
-        domain: &portal.domain,
-        user_name: &format!("{} {}", user.name, user.last_name),
-        action: &action,
-        fields: &post.form,
-    };
-    match page.render() {
-        Ok(html) => Html(html).into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
 }
 
 async fn authorize(State(ctx): State<PortalCtx>, uri: Uri, headers: HeaderMap) -> Response {

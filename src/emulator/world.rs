@@ -3,7 +3,7 @@
 //! protocol doc section it reproduces.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use rand::distr::Alphanumeric;
@@ -344,10 +344,7 @@ impl World {
 
     /// Unix seconds on the emulator's clock, which tests may move forward.
     pub fn now(&self) -> i64 {
-        let real = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        real + self.clock_offset
+        crate::clock::unix_now() + self.clock_offset
     }
 
     /// Issues a new pair for `user` of `member` to app `client_id`.
@@ -593,6 +590,16 @@ impl World {
             })
             .unwrap_or_default();
         (payload, handlers)
+    }
+
+    /// Makes every access token of a user expire now (their refresh tokens stay valid).
+    pub fn expire_access_tokens(&mut self, member_id: &MemberId, user_id: u64) {
+        let now = self.now();
+        for rec in self.access.values_mut() {
+            if rec.member_id == *member_id && rec.user_id == user_id {
+                rec.expires_at = now;
+            }
+        }
     }
 
     /// Takes the first matching fault, counting it down.

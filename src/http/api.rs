@@ -13,9 +13,10 @@ use super::error::ApiError;
 use crate::AppState;
 use crate::bitrix::status;
 use crate::bitrix::types::Status;
+use crate::clock::unix_now;
 use crate::i18n::Lang;
 use crate::session::Session;
-use crate::tokens::{Repeat, unix_now};
+use crate::tokens::Repeat;
 
 /// `GET /api/status` and `PUT /api/status`.
 pub fn router() -> Router<AppState> {

@@ -14,19 +14,19 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use serde_json::json;
 
 use super::error::ApiError;
 use super::input;
 use super::page::{PageError, Problem};
 use crate::AppState;
-use crate::bitrix::batch::BatchAnswer;
-use crate::bitrix::status;
+use crate::bitrix::batch::{self, BatchAnswer};
+use crate::bitrix::status::{self, PageRead};
 use crate::bitrix::types::{MemberId, Status, UserId};
-use crate::bitrix::verify::{self, Profile, VerifyError};
+use crate::bitrix::verify::{self, VerifyError};
+use crate::clock::unix_now;
 use crate::i18n::{Lang, Text};
 use crate::store::{AccountRecord, Portal, PortalState, Tokens};
-use crate::tokens::{CallError, Repeat, unix_now};
+use crate::tokens::{CallError, Repeat};
 
 /// `POST /app` and `POST /app/status`.
 pub fn router() -> Router<AppState> {
@@ -177,29 +177,25 @@ async fn open(
         return Err(refuse(Problem::NotVerified));
     }
 
-    let commands = json!({"profile": "profile", "status": status::GET});
     let answer = state
         .tokens
         .call_with_token::<BatchAnswer>(
             &frame.member_id,
             &portal.record.client_endpoint,
             &frame.access,
-            "batch",
-            json!({"halt": 0, "cmd": commands}),
+            batch::METHOD,
+            status::page_batch(None),
             Repeat::Safe,
         )
         .await
         .map_err(|error| page_error(&error, lang))?;
-    let profile = answer
-        .result("profile")
-        .and_then(|p| serde_json::from_value::<Profile>(p.clone()).ok())
-        .and_then(|p| Some((UserId::parse(&p.id?.to_string()).ok()?, p)));
-    let Some((user_id, profile)) = profile else {
-        tracing::warn!(error = ?answer.error("profile"), "the portal did not confirm the frame's token");
+    let page = PageRead::from_answer(&answer);
+    let Some((user_id, profile)) = page.profile.and_then(|p| Some((p.user_id()?, p))) else {
+        tracing::warn!(error = ?page.profile_refused, "the portal did not confirm the frame's token");
         return Err(refuse(Problem::TokenRejected));
     };
     span.record("user_id", tracing::field::display(user_id));
-    let current = answer.result("status").map_or(Status::Online, status::read);
+    let current = page.status.unwrap_or(Status::Online);
 
     let now = unix_now();
     let account = AccountRecord {
@@ -275,30 +271,25 @@ async fn set_without_script(
     span.record("member_id", tracing::field::display(&session.member_id));
     span.record("user_id", tracing::field::display(session.user_id));
 
-    let commands =
-        json!({"set": status::set_command(chosen), "status": status::GET, "profile": "profile"});
     let answer = state
         .tokens
         .call::<BatchAnswer>(
             &session.member_id,
             session.user_id,
-            "batch",
-            json!({"halt": 0, "cmd": commands}),
+            batch::METHOD,
+            status::page_batch(Some(chosen)),
             Repeat::Safe,
         )
         .await
         .map_err(|error| PageError::new(ApiError::from_call(&error, lang).problem(), lang))?;
-    if let Some(code) = answer.error("set") {
+    let page = PageRead::from_answer(&answer);
+    if let Some(code) = page.set_refused {
         tracing::warn!(code = code.as_str(), "the portal refused the status");
         return Err(PageError::new(Problem::Unavailable, lang));
     }
     let portal = load_portal(&state, &session.member_id, lang).await?;
-    let current = answer.result("status").map_or(chosen, status::read);
-    let name = answer
-        .result("profile")
-        .and_then(|p| serde_json::from_value::<Profile>(p.clone()).ok())
-        .map(|p| p.display_name())
-        .unwrap_or_default();
+    let current = page.status.unwrap_or(chosen);
+    let name = page.profile.map(|p| p.display_name()).unwrap_or_default();
     let (status_name, _) = status_words(lang.text(), current);
     Ok(render(
         &state,

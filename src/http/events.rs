@@ -19,9 +19,9 @@ use serde_json::{Value, json};
 use super::input::{self, InputError};
 use crate::AppState;
 use crate::bitrix::event::{Event, EventKind};
-use crate::bitrix::verify::{self, Profile, VerifyError};
+use crate::bitrix::verify::{self, VerifyError};
+use crate::clock::unix_now;
 use crate::store::{AccountRecord, PortalRecord, PortalState, Tokens};
-use crate::tokens::unix_now;
 
 /// `POST /events`.
 pub fn router() -> Router<AppState> {
@@ -160,17 +160,9 @@ async fn install_or_update(
         .as_ref()
         .and_then(|p| p.record.application_token.as_ref())
         .is_some_and(|stored| stored.matches(event.application_token.expose()));
-    let profile = match state
-        .rest
-        .call::<Profile>(
-            &verified.client_endpoint,
-            "profile",
-            &auth.access,
-            json!({}),
-        )
-        .await
+    let profile = match verify::profile(&state.rest, &verified.client_endpoint, &auth.access).await
     {
-        Ok(profile) if profile.result.id == Some(verified.user_id.0) => profile.result,
+        Ok(profile) if profile.user_id() == Some(verified.user_id) => profile,
         Ok(_) => {
             return Ok(answer(
                 StatusCode::FORBIDDEN,

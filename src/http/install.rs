@@ -12,18 +12,18 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use serde_json::{Map, Value, json};
 
 use super::input;
 use super::page::{PageError, Problem};
 use crate::AppState;
-use crate::bitrix::batch::BatchAnswer;
+use crate::bitrix::batch::{self, BatchAnswer};
 use crate::bitrix::frame::FramePost;
 use crate::bitrix::types::UserId;
-use crate::bitrix::verify::{self, Profile, VerifyError};
+use crate::bitrix::verify::{self, VerifyError};
+use crate::clock::unix_now;
 use crate::i18n::{Lang, Text};
 use crate::store::{AccountRecord, PortalRecord, PortalState, Tokens};
-use crate::tokens::{Repeat, unix_now};
+use crate::tokens::Repeat;
 
 /// `POST /install`.
 pub fn router() -> Router<AppState> {
@@ -76,14 +76,7 @@ async fn install(
         }
     })?;
     span.record("user_id", tracing::field::display(verified.user_id));
-    let profile = state
-        .rest
-        .call::<Profile>(
-            &verified.client_endpoint,
-            "profile",
-            &frame.access,
-            json!({}),
-        )
+    let profile = verify::profile(&state.rest, &verified.client_endpoint, &frame.access)
         .await
         .map_err(|error| {
             tracing::warn!(%error, "profile of the installing user failed");
@@ -92,9 +85,8 @@ async fn install(
             } else {
                 refuse(Problem::NotVerified)
             }
-        })?
-        .result;
-    if profile.id != Some(verified.user_id.0) {
+        })?;
+    if profile.user_id() != Some(verified.user_id) {
         return Err(refuse(Problem::NotVerified));
     }
     if !profile.admin {
@@ -167,7 +159,7 @@ async fn install(
 async fn bind_handlers(state: &AppState, frame: &FramePost, user_id: UserId) -> Result<(), ()> {
     let config = &state.config;
     let handler = config.url_for("app");
-    let mut commands = Map::new();
+    let mut commands: Vec<(String, String)> = Vec::new();
     for placement in &config.placements {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         query
@@ -183,28 +175,29 @@ async fn bind_handlers(state: &AppState, frame: &FramePost, user_id: UserId) -> 
         if placement.starts_with("IM_") {
             query.append_pair("OPTIONS[iconName]", "fa-circle");
         }
-        commands.insert(
+        commands.push((
             format!("placement:{placement}"),
-            Value::String(format!("placement.bind?{}", query.finish())),
-        );
+            format!("placement.bind?{}", query.finish()),
+        ));
     }
     for event in ["ONAPPUNINSTALL", "ONAPPUPDATE"] {
         let query = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("event", event)
             .append_pair("handler", &config.url_for("events"))
             .finish();
-        commands.insert(
-            format!("event:{event}"),
-            Value::String(format!("event.bind?{query}")),
-        );
+        commands.push((format!("event:{event}"), format!("event.bind?{query}")));
     }
     let answer = state
         .tokens
         .call::<BatchAnswer>(
             &frame.member_id,
             user_id,
-            "batch",
-            json!({"halt": 0, "cmd": commands}),
+            batch::METHOD,
+            batch::params(
+                commands
+                    .iter()
+                    .map(|(key, command)| (key.as_str(), command.clone())),
+            ),
             Repeat::Safe,
         )
         .await

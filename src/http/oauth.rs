@@ -13,21 +13,20 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::app::View;
 use super::page::{PageError, Problem};
 use crate::AppState;
 use crate::bitrix::Error as BitrixError;
-use crate::bitrix::batch::BatchAnswer;
-use crate::bitrix::status;
-use crate::bitrix::types::{PortalDomain, Status, UserId};
-use crate::bitrix::verify::Profile;
+use crate::bitrix::batch::{self, BatchAnswer};
+use crate::bitrix::status::{self, PageRead};
+use crate::bitrix::types::{PortalDomain, Status};
+use crate::clock::unix_now;
 use crate::i18n::Lang;
 use crate::store::crypto::random_hex;
 use crate::store::{AccountRecord, PortalState, Tokens};
-use crate::tokens::{Repeat, unix_now};
+use crate::tokens::Repeat;
 
 /// How long a sign-in may take between start and callback.
 const STATE_TTL_SECS: i64 = 600;
@@ -180,21 +179,17 @@ async fn callback(
             &member_id,
             &portal.record.client_endpoint,
             &grant.access,
-            "batch",
-            json!({"halt": 0, "cmd": {"profile": "profile", "status": status::GET}}),
+            batch::METHOD,
+            status::page_batch(None),
             Repeat::Safe,
         )
         .await
         .map_err(|error| super::app::page_error(&error, lang))?;
-    let profile = answer
-        .result("profile")
-        .and_then(|p| serde_json::from_value::<Profile>(p.clone()).ok())
-        .ok_or_else(|| refuse(Problem::SignInRefused))?;
-    let user_id = match (profile.id, grant.user_id) {
-        (Some(id), None) => {
-            UserId::parse(&id.to_string()).map_err(|_| refuse(Problem::NotVerified))?
-        }
-        (Some(id), Some(granted)) if granted.0 == id => granted,
+    let page = PageRead::from_answer(&answer);
+    let profile = page.profile.ok_or_else(|| refuse(Problem::SignInRefused))?;
+    let user_id = match (profile.user_id(), grant.user_id) {
+        (Some(id), None) => id,
+        (Some(id), Some(granted)) if granted == id => granted,
         _ => return Err(refuse(Problem::NotVerified)),
     };
     tracing::Span::current().record("user_id", tracing::field::display(user_id));
@@ -223,7 +218,7 @@ async fn callback(
             portal: &portal,
             user_id,
             user_name: &profile.display_name(),
-            current: answer.result("status").map_or(Status::Online, status::read),
+            current: page.status.unwrap_or(Status::Online),
             message: None,
         },
     ))

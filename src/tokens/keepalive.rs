@@ -10,7 +10,8 @@ use std::time::Duration;
 use rand::Rng;
 use tokio::sync::Semaphore;
 
-use super::{TokenManager, unix_now};
+use super::TokenManager;
+use crate::clock::unix_now;
 
 /// Tuning of the keep-alive.
 #[derive(Clone, Debug)]

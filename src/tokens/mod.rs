@@ -19,13 +19,14 @@ pub mod limiter;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::bitrix::types::{AccessToken, MemberId, PortalDomain, UserId};
 use crate::bitrix::{self, OAuthClient, RestClient};
+use crate::clock::{unix_now, unix_now_ms};
 use crate::metrics::{Metrics, Refresh};
 use crate::store::{AccountState, PortalState, Store, StoreError, Tokens};
 pub use limiter::Limiter;
@@ -131,19 +132,6 @@ impl std::fmt::Debug for TokenManager {
             .field("owner", &self.owner)
             .finish_non_exhaustive()
     }
-}
-
-/// Unix seconds now.
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-fn unix_now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 impl TokenManager {

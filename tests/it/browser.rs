@@ -132,7 +132,7 @@ async fn click_do_not_disturb(
     javascript: bool,
 ) -> Vec<u8> {
     let portal_page = format!(
-        "http://{}/marketplace/app/{CLIENT_ID}/?user={user}&lang={lang}",
+        "http://{}/?app={CLIENT_ID}&user={user}&lang={lang}",
         app.bitrix.portal.domain
     );
     client.goto(&portal_page).await.expect("portal page");

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use b24_status::bitrix::types::{AccessToken, RefreshToken, UserId};
+use b24_status::clock::unix_now;
 use b24_status::emulator::{FaultKind, FaultTarget, Server};
 use b24_status::store::{AccountRecord, AccountState, Tokens};
 use b24_status::tokens::keepalive::{self, KeepaliveSettings, Report};
-use b24_status::tokens::{CallError, Repeat, TokenManager, unix_now};
+use b24_status::tokens::{CallError, Repeat, TokenManager};
 use serde_json::{Value, json};
 
 use crate::harness::{CLIENT_ID, TestApp};
