@@ -123,7 +123,7 @@ pub fn screenshot_dir() -> PathBuf {
 }
 
 /// Opens the app as `user` in the portal page, clicks "Do not disturb" in the frame and waits
-/// until the page shows it chosen. Returns the PNG of the page.
+/// until the page shows it chosen. Returns the PNG of the framed page.
 async fn click_do_not_disturb(
     app: &TestApp,
     client: &Client,
@@ -192,7 +192,14 @@ async fn click_do_not_disturb(
         .enter_parent_frame()
         .await
         .expect("back to the portal");
-    client.screenshot().await.expect("screenshot")
+    // The page itself, as the portal frames it.
+    client
+        .find(Locator::Id("app-frame"))
+        .await
+        .expect("frame")
+        .screenshot()
+        .await
+        .expect("screenshot")
 }
 
 #[tokio::test]
@@ -211,7 +218,7 @@ async fn a_person_sets_do_not_disturb_in_a_real_browser_with_and_without_javascr
             &driver,
             true,
             &profiles.path().join(format!("js-{lang}")),
-            (900, 720),
+            (900, 1000),
         )
         .await;
         let png = click_do_not_disturb(&app, &client, user, lang, true).await;
@@ -237,7 +244,7 @@ async fn a_person_sets_do_not_disturb_in_a_real_browser_with_and_without_javascr
         app.member(),
         b24_status::emulator::UserSpec::new("Clara", "Schmidt", false),
     );
-    let client = browser(&driver, false, &profiles.path().join("no-js"), (900, 720)).await;
+    let client = browser(&driver, false, &profiles.path().join("no-js"), (900, 1000)).await;
     let png = click_do_not_disturb(&app, &client, third, "en", false).await;
     client.close().await.expect("close");
     assert_eq!(
