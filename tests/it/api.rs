@@ -8,12 +8,6 @@ use serde_json::{Value, json};
 
 use crate::harness::TestApp;
 
-async fn installed(extra: &[&str]) -> TestApp {
-    let app = TestApp::spawn_with(extra).await;
-    assert_eq!(app.install().await.status(), 200);
-    app
-}
-
 async fn error_of(response: reqwest::Response) -> (u16, String, String) {
     let status = response.status().as_u16();
     let body: Value = response.json().await.expect("JSON error");
@@ -26,7 +20,7 @@ async fn error_of(response: reqwest::Response) -> (u16, String, String) {
 
 #[tokio::test]
 async fn set_and_get_go_to_bitrix24_with_the_users_own_token() {
-    let app = installed(&[]).await;
+    let app = TestApp::installed(&[]).await;
     let session = app.session_of(1).await;
     let response = app.api_put(&session, json!({"status": "dnd"})).await;
     assert_eq!(response.status(), 200);
@@ -63,7 +57,7 @@ async fn set_and_get_go_to_bitrix24_with_the_users_own_token() {
 
 #[tokio::test]
 async fn two_users_of_one_portal_never_mix() {
-    let app = installed(&[]).await;
+    let app = TestApp::installed(&[]).await;
     let admin = app.session_of(1).await;
     let employee = app.session_of(app.bitrix.employee).await;
     assert_eq!(
@@ -115,7 +109,7 @@ async fn two_users_of_one_portal_never_mix() {
 
 #[tokio::test]
 async fn anything_but_the_four_statuses_is_422_without_calling_bitrix24() {
-    let app = installed(&[]).await;
+    let app = TestApp::installed(&[]).await;
     let session = app.session_of(1).await;
     let calls = app.portal_calls().len();
     for bad in [
@@ -144,7 +138,7 @@ async fn anything_but_the_four_statuses_is_422_without_calling_bitrix24() {
 
 #[tokio::test]
 async fn missing_forged_or_expired_sessions_are_401() {
-    let app = installed(&[]).await;
+    let app = TestApp::installed(&[]).await;
     let session = app.session_of(1).await;
     let no_auth = app
         .http
@@ -173,7 +167,7 @@ async fn missing_forged_or_expired_sessions_are_401() {
 
 #[tokio::test]
 async fn an_expired_user_token_is_refreshed_transparently() {
-    let app = installed(&[]).await;
+    let app = TestApp::installed(&[]).await;
     let session = app.session_of(1).await;
     app.bitrix.emulator.expire_access_tokens(app.member(), 1);
     assert_eq!(
@@ -191,7 +185,7 @@ async fn an_expired_user_token_is_refreshed_transparently() {
 
 #[tokio::test]
 async fn a_user_whose_refresh_failed_is_asked_to_reopen_the_app_in_their_language() {
-    let app = installed(&[]).await;
+    let app = TestApp::installed(&[]).await;
     let page = app.open_app_as(1, "ru").await.text().await.expect("page");
     let session = crate::harness::session_in(&page);
     // The app is reinstalled elsewhere: every token dies at Bitrix24.
@@ -209,7 +203,7 @@ async fn a_user_whose_refresh_failed_is_asked_to_reopen_the_app_in_their_languag
 
 #[tokio::test]
 async fn a_rate_limit_that_persists_is_429_with_retry_after() {
-    let app = installed(&["--rate-limit-max-wait=1"]).await;
+    let app = TestApp::installed(&["--rate-limit-max-wait=1"]).await;
     let session = app.session_of(1).await;
     app.bitrix.emulator.set_rate_limit(app.member(), 1, 0.05);
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -226,7 +220,7 @@ async fn a_rate_limit_that_persists_is_429_with_retry_after() {
 
 #[tokio::test]
 async fn bitrix24_down_is_502_and_its_refusals_get_clear_messages() {
-    let app = installed(&[]).await;
+    let app = TestApp::installed(&[]).await;
     let session = app.session_of(1).await;
     let portal = Some(Server::Portal(app.member().clone()));
     let cases = [

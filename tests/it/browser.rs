@@ -207,8 +207,7 @@ async fn a_person_sets_do_not_disturb_in_a_real_browser_with_and_without_javascr
     if !browser_available() {
         return;
     }
-    let app = TestApp::spawn().await;
-    assert_eq!(app.install().await.status(), 200);
+    let app = TestApp::installed(&[]).await;
     let driver = start_driver().await;
     let profiles = tempfile::tempdir().expect("profiles");
     let shots = screenshot_dir();

@@ -241,17 +241,10 @@ async fn control(app: &crate::harness::TestApp, path: &str) -> reqwest::Response
 
 #[tokio::test]
 async fn the_portals_uninstall_button_delivers_onappuninstall_to_the_app() {
-    let app = crate::harness::TestApp::spawn().await;
-    assert_eq!(app.install().await.status(), 200);
+    let app = crate::harness::TestApp::installed(&[]).await;
     let response = control(&app, "/demo/uninstall").await;
     assert_eq!(response.status(), 303);
-    let portal = app
-        .state
-        .store
-        .portal(app.member())
-        .await
-        .expect("read")
-        .expect("kept");
+    let portal = app.portal().await.expect("kept");
     assert_eq!(
         portal.record.state,
         b24_status::store::PortalState::Deleted,
@@ -266,8 +259,7 @@ async fn the_portals_uninstall_button_delivers_onappuninstall_to_the_app() {
 
 #[tokio::test]
 async fn the_portals_expire_button_makes_the_next_call_refresh() {
-    let app = crate::harness::TestApp::spawn().await;
-    assert_eq!(app.install().await.status(), 200);
+    let app = crate::harness::TestApp::installed(&[]).await;
     let session = app.session_of(1).await;
     assert_eq!(control(&app, "/demo/expire").await.status(), 303);
     let before = app.bitrix.emulator.refresh_count();

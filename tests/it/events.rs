@@ -8,8 +8,7 @@ use crate::harness::{CLIENT_ID, TestApp};
 
 #[tokio::test]
 async fn uninstall_with_the_wrong_token_is_refused_and_the_right_one_forgets_tokens() {
-    let app = TestApp::spawn().await;
-    assert_eq!(app.install().await.status(), 200);
+    let app = TestApp::installed(&[]).await;
     let uninstall = app
         .bitrix
         .emulator
@@ -28,21 +27,9 @@ async fn uninstall_with_the_wrong_token_is_refused_and_the_right_one_forgets_tok
 
     let response = app.post_form("/events", &uninstall).await;
     assert_eq!(response.status(), 200);
-    let portal = app
-        .state
-        .store
-        .portal(app.member())
-        .await
-        .expect("read")
-        .expect("kept");
+    let portal = app.portal().await.expect("kept");
     assert_eq!(portal.record.state, PortalState::Deleted);
-    let admin = app
-        .state
-        .store
-        .account(app.member(), UserId(1))
-        .await
-        .expect("read")
-        .expect("kept");
+    let admin = app.account(UserId(1)).await.expect("kept");
     assert!(admin.tokens.is_none(), "tokens gone");
     assert_eq!(
         app.post_form("/events", &uninstall).await.status(),
@@ -52,20 +39,11 @@ async fn uninstall_with_the_wrong_token_is_refused_and_the_right_one_forgets_tok
 
     // Installing again afterwards works.
     assert_eq!(app.install().await.status(), 200);
-    let portal = app
-        .state
-        .store
-        .portal(app.member())
-        .await
-        .expect("read")
-        .expect("stored");
+    let portal = app.portal().await.expect("stored");
     assert_eq!(portal.record.state, PortalState::Active);
     assert!(
-        app.state
-            .store
-            .account(app.member(), UserId(1))
+        app.account(UserId(1))
             .await
-            .expect("read")
             .expect("stored")
             .tokens
             .is_some()
@@ -74,8 +52,7 @@ async fn uninstall_with_the_wrong_token_is_refused_and_the_right_one_forgets_tok
 
 #[tokio::test]
 async fn a_clean_uninstall_deletes_every_row_of_the_portal() {
-    let app = TestApp::spawn().await;
-    assert_eq!(app.install().await.status(), 200);
+    let app = TestApp::installed(&[]).await;
     let uninstall = app.bitrix.emulator.uninstall(app.member(), CLIENT_ID, true);
     assert_eq!(app.post_form("/events", &uninstall).await.status(), 200);
     assert_eq!(app.count("portals").await, 0);
@@ -116,13 +93,7 @@ async fn onappinstall_is_verified_and_stores_the_application_token() {
     assert_eq!(app.count("portals").await, 0);
 
     assert_eq!(app.post_form("/events", &event).await.status(), 200);
-    let portal = app
-        .state
-        .store
-        .portal(app.member())
-        .await
-        .expect("read")
-        .expect("stored");
+    let portal = app.portal().await.expect("stored");
     let token = event.get("auth[application_token]").expect("token");
     assert!(
         portal
@@ -131,20 +102,12 @@ async fn onappinstall_is_verified_and_stores_the_application_token() {
             .expect("stored")
             .matches(token)
     );
-    assert!(
-        app.state
-            .store
-            .account(app.member(), UserId(1))
-            .await
-            .expect("read")
-            .is_some()
-    );
+    assert!(app.account(UserId(1)).await.is_some());
 }
 
 #[tokio::test]
 async fn an_employee_token_cannot_rekey_a_portal() {
-    let app = TestApp::spawn().await;
-    assert_eq!(app.install().await.status(), 200);
+    let app = TestApp::installed(&[]).await;
     let event =
         app.bitrix
             .emulator

@@ -10,12 +10,6 @@ use serde_json::{Value, json};
 use crate::harness::{Bitrix, CLIENT_ID, TestApp, session_in};
 use crate::process::{AppProcess, free_port};
 
-async fn installed(extra: &[&str]) -> TestApp {
-    let app = TestApp::spawn_with(extra).await;
-    assert_eq!(app.install().await.status(), 200);
-    app
-}
-
 fn on_set(app: &TestApp) -> FaultTarget {
     FaultTarget {
         server: Some(Server::Portal(app.member().clone())),
@@ -25,7 +19,7 @@ fn on_set(app: &TestApp) -> FaultTarget {
 
 #[tokio::test]
 async fn bitrix24_slower_than_our_timeout_is_a_502_in_bounded_time() {
-    let app = installed(&["--bitrix-timeout=1"]).await;
+    let app = TestApp::installed(&["--bitrix-timeout=1"]).await;
     let session = app.session_of(1).await;
     app.bitrix
         .emulator
@@ -44,7 +38,7 @@ async fn bitrix24_slower_than_our_timeout_is_a_502_in_bounded_time() {
 
 #[tokio::test]
 async fn a_connection_broken_mid_answer_is_retried_once_for_a_safe_call() {
-    let app = installed(&[]).await;
+    let app = TestApp::installed(&[]).await;
     let session = app.session_of(1).await;
     app.bitrix
         .emulator
@@ -76,7 +70,7 @@ async fn a_connection_broken_mid_answer_is_retried_once_for_a_safe_call() {
 
 #[tokio::test]
 async fn a_renamed_portal_is_followed_and_its_new_address_stored() {
-    let app = installed(&[]).await;
+    let app = TestApp::installed(&[]).await;
     let session = app.session_of(1).await;
     let moved = app
         .bitrix
@@ -90,13 +84,7 @@ async fn a_renamed_portal_is_followed_and_its_new_address_stored() {
         app.bitrix.emulator.user_status(app.member(), 1),
         Some(Status::Break)
     );
-    let portal = app
-        .state
-        .store
-        .portal(app.member())
-        .await
-        .expect("read")
-        .expect("kept");
+    let portal = app.portal().await.expect("kept");
     assert_eq!(portal.record.domain.as_str(), moved.domain);
     assert_eq!(portal.record.client_endpoint, moved.client_endpoint);
 
@@ -107,7 +95,7 @@ async fn a_renamed_portal_is_followed_and_its_new_address_stored() {
 
 #[tokio::test]
 async fn a_frame_post_from_a_renamed_portal_is_checked_with_the_oauth_server_and_accepted() {
-    let app = installed(&[]).await;
+    let app = TestApp::installed(&[]).await;
     let moved = app
         .bitrix
         .emulator
@@ -116,13 +104,7 @@ async fn a_frame_post_from_a_renamed_portal_is_checked_with_the_oauth_server_and
         .expect("renamed");
     let response = app.open_app_as(1, "en").await;
     assert_eq!(response.status(), 200);
-    let portal = app
-        .state
-        .store
-        .portal(app.member())
-        .await
-        .expect("read")
-        .expect("kept");
+    let portal = app.portal().await.expect("kept");
     assert_eq!(portal.record.domain.as_str(), moved.domain);
 }
 

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use b24_status::bitrix::types::MemberId;
+use b24_status::bitrix::types::{MemberId, UserId};
 use b24_status::config::{Cli, Config};
 use b24_status::emulator::{AppSpec, Call, Emulator, FormPost, PortalInfo, Server, UserSpec};
+use b24_status::store::{Account, Portal};
 use b24_status::{AppState, bitrix};
 use clap::Parser;
 use tempfile::TempDir;
@@ -118,6 +119,13 @@ impl TestApp {
             db_url,
             _dir: dir,
         }
+    }
+
+    /// An app whose portal has already installed it (the admin's install POST went through).
+    pub async fn installed(extra: &[&str]) -> Self {
+        let app = Self::spawn_with(extra).await;
+        assert_eq!(app.install().await.status(), 200);
+        app
     }
 
     /// A second instance of the app over the same database file.
@@ -233,6 +241,24 @@ impl TestApp {
         }
         pool.close().await;
         out
+    }
+
+    /// The stored account of `user` on the test portal.
+    pub async fn account(&self, user: UserId) -> Option<Account> {
+        self.state
+            .store
+            .account(self.member(), user)
+            .await
+            .expect("the store answers")
+    }
+
+    /// The stored record of the test portal.
+    pub async fn portal(&self) -> Option<Portal> {
+        self.state
+            .store
+            .portal(self.member())
+            .await
+            .expect("the store answers")
     }
 
     /// Number of rows in `table`.

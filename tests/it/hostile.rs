@@ -76,8 +76,7 @@ fn remove(fields: &mut Vec<(String, String)>, key: &str) {
 
 #[tokio::test]
 async fn sixty_and_more_hostile_requests_get_4xx_change_nothing_and_never_reach_the_canary() {
-    let app = TestApp::spawn().await;
-    assert_eq!(app.install().await.status(), 200);
+    let app = TestApp::installed(&[]).await;
     let canary = Canary::start().await;
     let canary_host = canary.address.to_string();
     let session = session_in(&app.open_app_as(1, "en").await.text().await.expect("page"));

@@ -50,26 +50,14 @@ async fn a_genuine_install_stores_the_portal_and_admin_and_binds_handlers() {
             .contains("BX24.installFinish()")
     );
 
-    let portal = app
-        .state
-        .store
-        .portal(app.member())
-        .await
-        .expect("read")
-        .expect("stored");
+    let portal = app.portal().await.expect("stored");
     assert_eq!(portal.record.state, PortalState::Active);
     assert_eq!(
         portal.record.client_endpoint,
         app.bitrix.portal.client_endpoint
     );
     assert!(portal.record.application_token.is_some());
-    let admin = app
-        .state
-        .store
-        .account(app.member(), UserId(1))
-        .await
-        .expect("read")
-        .expect("stored");
+    let admin = app.account(UserId(1)).await.expect("stored");
     assert!(admin.is_admin && admin.is_installer);
 
     let placements = app.bitrix.emulator.placements(app.member(), CLIENT_ID);
@@ -102,8 +90,7 @@ async fn a_genuine_install_stores_the_portal_and_admin_and_binds_handlers() {
 
 #[tokio::test]
 async fn reinstalling_over_an_existing_record_is_idempotent() {
-    let app = TestApp::spawn().await;
-    assert_eq!(app.install().await.status(), 200);
+    let app = TestApp::installed(&[]).await;
     assert_eq!(
         app.install().await.status(),
         200,

@@ -43,8 +43,7 @@ async fn sign_in_until_callback(app: &TestApp) -> String {
 
 #[tokio::test]
 async fn the_full_browser_flow_signs_the_user_in() {
-    let app = TestApp::spawn().await;
-    assert_eq!(app.install().await.status(), 200);
+    let app = TestApp::installed(&[]).await;
     app.bitrix
         .emulator
         .set_browser_user(app.member(), app.bitrix.employee);
@@ -57,11 +56,8 @@ async fn the_full_browser_flow_signs_the_user_in() {
     assert_eq!(page.status(), 200);
     assert!(page.text().await.expect("page").contains("Boris Ivanov"));
     let account = app
-        .state
-        .store
-        .account(app.member(), UserId(app.bitrix.employee))
+        .account(UserId(app.bitrix.employee))
         .await
-        .expect("read")
         .expect("stored");
     assert!(!account.is_admin && account.tokens.is_some());
     // A replayed state (the same callback again) is refused.
@@ -77,8 +73,7 @@ async fn the_full_browser_flow_signs_the_user_in() {
 
 #[tokio::test]
 async fn a_forged_state_is_refused_before_the_code_is_spent() {
-    let app = TestApp::spawn().await;
-    assert_eq!(app.install().await.status(), 200);
+    let app = TestApp::installed(&[]).await;
     let callback = sign_in_until_callback(&app).await;
     let before = app.snapshot().await;
     let forged = reqwest::Url::parse(&callback).expect("url");
@@ -117,8 +112,7 @@ async fn a_forged_state_is_refused_before_the_code_is_spent() {
 
 #[tokio::test]
 async fn an_expired_code_is_a_clear_refusal_and_stores_nothing() {
-    let app = TestApp::spawn().await;
-    assert_eq!(app.install().await.status(), 200);
+    let app = TestApp::installed(&[]).await;
     let callback = sign_in_until_callback(&app).await;
     app.bitrix.emulator.advance_clock(Duration::from_secs(31));
     let before = app.count("accounts").await;
@@ -136,8 +130,7 @@ async fn an_expired_code_is_a_clear_refusal_and_stores_nothing() {
 
 #[tokio::test]
 async fn an_error_sent_with_http_200_by_the_oauth_server_is_a_refusal() {
-    let app = TestApp::spawn().await;
-    assert_eq!(app.install().await.status(), 200);
+    let app = TestApp::installed(&[]).await;
     app.bitrix
         .emulator
         .set_browser_user(app.member(), app.bitrix.employee);
@@ -153,14 +146,7 @@ async fn an_error_sent_with_http_200_by_the_oauth_server_is_a_refusal() {
         1,
     );
     assert_eq!(get(&app, &callback).await.status(), 400);
-    assert!(
-        app.state
-            .store
-            .account(app.member(), UserId(app.bitrix.employee))
-            .await
-            .expect("read")
-            .is_none()
-    );
+    assert!(app.account(UserId(app.bitrix.employee)).await.is_none());
 }
 
 #[tokio::test]
@@ -192,8 +178,7 @@ async fn a_portal_that_has_not_installed_the_app_gets_told_what_to_do() {
 
 #[tokio::test]
 async fn the_oauth_server_down_during_the_exchange_says_try_again() {
-    let app = TestApp::spawn().await;
-    assert_eq!(app.install().await.status(), 200);
+    let app = TestApp::installed(&[]).await;
     let callback = sign_in_until_callback(&app).await;
     app.bitrix.emulator.inject(
         FaultTarget {

@@ -5,15 +5,9 @@ use b24_status::emulator::UserSpec;
 
 use crate::harness::{CLIENT_ID, Canary, TestApp, session_in};
 
-async fn installed() -> TestApp {
-    let app = TestApp::spawn().await;
-    assert_eq!(app.install().await.status(), 200);
-    app
-}
-
 #[tokio::test]
 async fn a_genuine_frame_post_shows_the_users_status_in_their_language() {
-    let app = installed().await;
+    let app = TestApp::installed(&[]).await;
     let employee = app.bitrix.employee;
     app.bitrix
         .emulator
@@ -50,13 +44,7 @@ async fn a_genuine_frame_post_shows_the_users_status_in_their_language() {
     );
     assert_eq!(page.matches(r#"aria-pressed="true""#).count(), 1);
 
-    let account = app
-        .state
-        .store
-        .account(app.member(), UserId(employee))
-        .await
-        .expect("read")
-        .expect("stored");
+    let account = app.account(UserId(employee)).await.expect("stored");
     assert!(!account.is_admin && account.tokens.is_some());
     let methods: Vec<_> = app
         .portal_calls()
@@ -69,7 +57,7 @@ async fn a_genuine_frame_post_shows_the_users_status_in_their_language() {
 
 #[tokio::test]
 async fn the_current_status_is_read_from_bitrix24() {
-    let app = installed().await;
+    let app = TestApp::installed(&[]).await;
     let session = app.session_of(1).await;
     assert_eq!(
         app.api_put(&session, serde_json::json!({"status": "away"}))
@@ -88,7 +76,7 @@ async fn the_current_status_is_read_from_bitrix24() {
 
 #[tokio::test]
 async fn frame_posts_that_do_not_check_out_are_refused_readably_and_store_nothing() {
-    let app = installed().await;
+    let app = TestApp::installed(&[]).await;
     let canary = Canary::start().await;
     let genuine = app
         .bitrix
@@ -136,7 +124,7 @@ async fn frame_posts_that_do_not_check_out_are_refused_readably_and_store_nothin
 
 #[tokio::test]
 async fn a_portal_that_uninstalled_the_app_tells_users_what_to_do() {
-    let app = installed().await;
+    let app = TestApp::installed(&[]).await;
     let uninstall = app
         .bitrix
         .emulator
@@ -156,7 +144,7 @@ async fn a_portal_that_uninstalled_the_app_tells_users_what_to_do() {
 
 #[tokio::test]
 async fn markup_from_the_request_and_from_bitrix24_is_inert() {
-    let app = installed().await;
+    let app = TestApp::installed(&[]).await;
     let evil = app.bitrix.emulator.add_user(
         app.member(),
         UserSpec::new(
@@ -191,7 +179,7 @@ async fn markup_from_the_request_and_from_bitrix24_is_inert() {
 
 #[tokio::test]
 async fn the_form_sets_the_status_without_any_script() {
-    let app = installed().await;
+    let app = TestApp::installed(&[]).await;
     let session = app.session_of(1).await;
     let response = app
         .http
@@ -233,7 +221,7 @@ async fn the_form_sets_the_status_without_any_script() {
 
 #[tokio::test]
 async fn static_files_are_hashed_cached_and_not_traversable() {
-    let app = installed().await;
+    let app = TestApp::installed(&[]).await;
     let page = app.open_app_as(1, "en").await.text().await.expect("page");
     let css = page
         .split('"')

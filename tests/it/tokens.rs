@@ -16,12 +16,6 @@ use crate::harness::{CLIENT_ID, TestApp};
 
 const FAST: &[&str] = &["--rate-limit-burst=5000", "--rate-limit-per-second=5000"];
 
-async fn installed_app(extra: &[&str]) -> TestApp {
-    let app = TestApp::spawn_with(extra).await;
-    assert_eq!(app.install().await.status(), 200);
-    app
-}
-
 async fn status_get(manager: &TokenManager, app: &TestApp, user: u64) -> Result<Value, CallError> {
     manager
         .call::<Value>(
@@ -36,7 +30,7 @@ async fn status_get(manager: &TokenManager, app: &TestApp, user: u64) -> Result<
 
 #[tokio::test]
 async fn two_hundred_concurrent_calls_with_an_expired_token_refresh_once() {
-    let app = installed_app(FAST).await;
+    let app = TestApp::installed(FAST).await;
     app.bitrix
         .emulator
         .set_rate_limit(app.member(), 100_000, 100_000.0);
@@ -66,7 +60,7 @@ async fn two_hundred_concurrent_calls_with_an_expired_token_refresh_once() {
 
 #[tokio::test]
 async fn two_instances_over_one_database_rotate_once_and_nobody_is_locked_out() {
-    let app = installed_app(FAST).await;
+    let app = TestApp::installed(FAST).await;
     app.bitrix
         .emulator
         .set_rate_limit(app.member(), 100_000, 100_000.0);
@@ -111,25 +105,15 @@ async fn two_instances_over_one_database_rotate_once_and_nobody_is_locked_out() 
         refresh_calls, 1,
         "and no second attempt that burned the token"
     );
-    let account = app
-        .state
-        .store
-        .account(app.member(), UserId(1))
-        .await
-        .expect("read")
-        .expect("exists");
+    let account = app.account(UserId(1)).await.expect("exists");
     assert_eq!(account.state, AccountState::Active);
 }
 
 #[tokio::test]
 async fn a_stored_expiry_in_the_past_refreshes_before_calling() {
-    let app = installed_app(&[]).await;
+    let app = TestApp::installed(&[]).await;
     let store = &app.state.store;
-    let account = store
-        .account(app.member(), UserId(1))
-        .await
-        .expect("read")
-        .expect("exists");
+    let account = app.account(UserId(1)).await.expect("exists");
     let mut tokens = account.tokens.expect("tokens");
     tokens.expires_at = unix_now() - 10;
     assert!(
@@ -157,13 +141,9 @@ async fn a_stored_expiry_in_the_past_refreshes_before_calling() {
 
 #[tokio::test]
 async fn a_dead_refresh_token_marks_the_account_needs_reauth_and_keeps_it() {
-    let app = installed_app(&[]).await;
+    let app = TestApp::installed(&[]).await;
     let store = &app.state.store;
-    let account = store
-        .account(app.member(), UserId(1))
-        .await
-        .expect("read")
-        .expect("exists");
+    let account = app.account(UserId(1)).await.expect("exists");
     let dead = Tokens {
         access: AccessToken::parse("dead-access").expect("token"),
         refresh: RefreshToken::parse("dead-refresh").expect("token"),
@@ -186,11 +166,7 @@ async fn a_dead_refresh_token_marks_the_account_needs_reauth_and_keeps_it() {
         .await
         .expect_err("cannot work");
     assert!(matches!(error, CallError::NeedsReauth), "{error:?}");
-    let account = store
-        .account(app.member(), UserId(1))
-        .await
-        .expect("read")
-        .expect("kept");
+    let account = app.account(UserId(1)).await.expect("kept");
     assert_eq!(account.state, AccountState::NeedsReauth);
     assert!(matches!(
         status_get(&app.state.tokens, &app, 1).await,
@@ -223,7 +199,7 @@ async fn a_dead_refresh_token_marks_the_account_needs_reauth_and_keeps_it() {
 
 #[tokio::test]
 async fn the_oauth_server_down_during_a_refresh_keeps_the_old_tokens_and_recovers() {
-    let app = installed_app(&[]).await;
+    let app = TestApp::installed(&[]).await;
     app.bitrix.emulator.expire_access_tokens(app.member(), 1);
     app.bitrix.emulator.inject(
         FaultTarget {
@@ -236,13 +212,7 @@ async fn the_oauth_server_down_during_a_refresh_keeps_the_old_tokens_and_recover
         },
         1,
     );
-    let before = app
-        .state
-        .store
-        .account(app.member(), UserId(1))
-        .await
-        .expect("read")
-        .expect("exists");
+    let before = app.account(UserId(1)).await.expect("exists");
     let error = status_get(&app.state.tokens, &app, 1)
         .await
         .expect_err("OAuth server down");
@@ -250,13 +220,7 @@ async fn the_oauth_server_down_during_a_refresh_keeps_the_old_tokens_and_recover
         matches!(error, CallError::Bitrix(ref e) if e.is_transient()),
         "{error:?}"
     );
-    let after = app
-        .state
-        .store
-        .account(app.member(), UserId(1))
-        .await
-        .expect("read")
-        .expect("exists");
+    let after = app.account(UserId(1)).await.expect("exists");
     assert_eq!(after.state, AccountState::Active, "not marked dead");
     assert_eq!(after.generation, before.generation, "old tokens kept");
     status_get(&app.state.tokens, &app, 1)
@@ -267,7 +231,7 @@ async fn the_oauth_server_down_during_a_refresh_keeps_the_old_tokens_and_recover
 
 #[tokio::test]
 async fn keepalive_refreshes_old_tokens_and_leaves_fresh_ones_alone() {
-    let app = installed_app(&[]).await;
+    let app = TestApp::installed(&[]).await;
     let store = &app.state.store;
     let employee = app.bitrix.employee;
     let pair = app
@@ -291,16 +255,8 @@ async fn keepalive_refreshes_old_tokens_and_leaves_fresh_ones_alone() {
         .upsert_account(&record, old)
         .await
         .expect("stored 21 days ago");
-    let admin_before = store
-        .account(app.member(), UserId(1))
-        .await
-        .expect("read")
-        .expect("exists");
-    let employee_before = store
-        .account(app.member(), UserId(employee))
-        .await
-        .expect("read")
-        .expect("exists");
+    let admin_before = app.account(UserId(1)).await.expect("exists");
+    let employee_before = app.account(UserId(employee)).await.expect("exists");
 
     let settings = KeepaliveSettings {
         jitter: Duration::ZERO,
@@ -314,18 +270,10 @@ async fn keepalive_refreshes_old_tokens_and_leaves_fresh_ones_alone() {
             failed: 0
         }
     );
-    let employee_after = store
-        .account(app.member(), UserId(employee))
-        .await
-        .expect("read")
-        .expect("exists");
+    let employee_after = app.account(UserId(employee)).await.expect("exists");
     assert_ne!(employee_after.generation, employee_before.generation);
     assert!(employee_after.refreshed_at > employee_before.refreshed_at);
-    let admin_after = store
-        .account(app.member(), UserId(1))
-        .await
-        .expect("read")
-        .expect("exists");
+    let admin_after = app.account(UserId(1)).await.expect("exists");
     assert_eq!(
         admin_after.generation, admin_before.generation,
         "the fresh token was left alone"
@@ -341,7 +289,7 @@ async fn keepalive_refreshes_old_tokens_and_leaves_fresh_ones_alone() {
 
 #[tokio::test]
 async fn thirty_calls_against_a_burst_of_five_all_succeed_without_a_503_reaching_the_caller() {
-    let app = installed_app(&["--rate-limit-burst=5", "--rate-limit-per-second=10"]).await;
+    let app = TestApp::installed(&["--rate-limit-burst=5", "--rate-limit-per-second=10"]).await;
     app.bitrix.emulator.set_rate_limit(app.member(), 5, 10.0);
     tokio::time::sleep(Duration::from_millis(600)).await;
     let manager: Arc<TokenManager> = app.state.tokens.clone();
@@ -375,7 +323,7 @@ async fn thirty_calls_against_a_burst_of_five_all_succeed_without_a_503_reaching
 
 #[tokio::test]
 async fn a_rate_limit_that_does_not_free_up_is_reported_with_retry_after() {
-    let app = installed_app(&["--rate-limit-max-wait=1"]).await;
+    let app = TestApp::installed(&["--rate-limit-max-wait=1"]).await;
     app.bitrix.emulator.set_rate_limit(app.member(), 1, 0.01);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let manager = &app.state.tokens;
