@@ -210,11 +210,10 @@ async fn open(
         },
     };
     state
-        .store
-        .upsert_account(&account, now)
+        .tokens
+        .save_account(&account, now)
         .await
         .map_err(|error| PageError::internal(lang, &error))?;
-    state.tokens.forget_account(&frame.member_id, user_id);
     Ok(render(
         &state,
         View {

@@ -205,11 +205,10 @@ async fn callback(
             expires_at: grant.expires_at,
         },
     };
-    app.store
-        .upsert_account(&account, now)
+    app.tokens
+        .save_account(&account, now)
         .await
         .map_err(|error| PageError::internal(lang, &error))?;
-    app.tokens.forget_account(&member_id, user_id);
     tracing::info!("signed in");
     Ok(super::app::render(
         &app,

@@ -28,7 +28,7 @@ use crate::bitrix::types::{AccessToken, MemberId, PortalDomain, UserId};
 use crate::bitrix::{self, OAuthClient, RestClient};
 use crate::clock::{unix_now, unix_now_ms};
 use crate::metrics::{Metrics, Refresh};
-use crate::store::{AccountState, PortalState, Store, StoreError, Tokens};
+use crate::store::{AccountRecord, AccountState, PortalState, Store, StoreError, Tokens};
 pub use limiter::Limiter;
 
 /// Why a call on behalf of a user did not succeed.
@@ -291,8 +291,16 @@ impl TokenManager {
         cache.insert(key.clone(), (hot.clone(), Instant::now() + CACHE_TTL));
     }
 
-    /// Drops what is cached for an account, after its tokens were written elsewhere (a frame
-    /// POST, a sign-in).
+    /// Stores a pair a portal just handed us for a user (a frame POST, a sign-in), replacing
+    /// what this process had cached.
+    pub async fn save_account(&self, account: &AccountRecord, now: i64) -> Result<(), StoreError> {
+        self.store.upsert_account(account, now).await?;
+        self.forget_account(&account.member_id, account.user_id);
+        Ok(())
+    }
+
+    /// Drops what is cached for an account whose tokens were written behind this manager's
+    /// back (another process, a test).
     pub fn forget_account(&self, member_id: &MemberId, user_id: UserId) {
         self.forget(&(member_id.clone(), user_id));
     }
