@@ -89,7 +89,7 @@ async fn start_app(
             ("RATE_LIMIT_PER_SECOND", "100000000"),
             ("RUST_LOG", "warn"),
         ])
-        .env("B24_OAUTH_URL", emulator.oauth_url().as_str())
+        .env("B24_OAUTH_URL", emulator.oauth_urls())
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .env("PUBLIC_URL", &url)
         .env(
@@ -296,7 +296,7 @@ async fn start_forwarder(upstream: String, token: String) -> String {
         Json(json!({"status": status}))
     }
     let state = Forward {
-        http: b24_status::bitrix::http_client(Duration::from_secs(15)).expect("client"),
+        http: b24_status::bitrix::http_client(Duration::from_secs(15), false).expect("client"),
         upstream,
         token,
     };
@@ -383,7 +383,7 @@ async fn put_figures(
 async fn main() {
     let total = Instant::now();
     let dir = tempfile::tempdir().expect("tempdir");
-    let http = b24_status::bitrix::http_client(Duration::from_secs(30)).expect("client");
+    let http = b24_status::bitrix::http_client(Duration::from_secs(30), false).expect("client");
 
     let emulator = Emulator::start().await.expect("emulator");
     let port = free_port();

@@ -34,18 +34,19 @@ pub struct Cli {
     /// The app's client_id from the Bitrix24 vendor account.
     #[arg(long = "b24-client-id", env = "B24_CLIENT_ID")]
     pub client_id: Option<String>,
-    /// The app's client_secret; sent to B24_OAUTH_URL and nowhere else.
+    /// The app's client_secret; sent to the servers of B24_OAUTH_URL and nowhere else.
     #[arg(
         long = "b24-client-secret",
         env = "B24_CLIENT_SECRET",
         hide_env_values = true
     )]
     pub client_secret: Option<String>,
-    /// The Bitrix24 OAuth server.
+    /// Bitrix24's OAuth servers, comma-separated: the only hosts that verify tokens, refresh
+    /// them and ever see client_secret. Each portal uses the one that issued its tokens.
     #[arg(
         long = "b24-oauth-url",
         env = "B24_OAUTH_URL",
-        default_value = "https://oauth.bitrix.info"
+        default_value = "https://oauth.bitrix.info,https://oauth.bitrix24.tech"
     )]
     pub oauth_url: String,
     /// The app's public base URL, from which handler URLs are built.
@@ -105,11 +106,12 @@ pub struct Cli {
         default_value = "https://api.bitrix24.com/api/v1/"
     )]
     pub js_url: String,
-    /// Placements bound at install, comma-separated.
+    /// Placements bound at install, comma-separated (USER_PROFILE_MENU also needs the `user`
+    /// scope).
     #[arg(
         long = "placements",
         env = "PLACEMENTS",
-        default_value = "IM_NAVIGATION,USER_PROFILE_MENU"
+        default_value = "IM_NAVIGATION"
     )]
     pub placements: String,
     /// Requests a portal accepts at once (Bitrix24: 50, Enterprise 250).
@@ -142,6 +144,10 @@ pub struct Cli {
     /// Seconds one call to Bitrix24 may take.
     #[arg(long = "bitrix-timeout", env = "BITRIX_TIMEOUT", default_value_t = 15)]
     pub bitrix_timeout: u64,
+    /// Behind a reverse proxy: the header that carries the client's address (e.g.
+    /// X-Forwarded-For, whose last entry is used, or X-Real-IP). Unset: the peer address.
+    #[arg(long = "client-ip-header", env = "CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<String>,
 }
 
 /// How log lines are written.
@@ -182,8 +188,9 @@ pub struct Config {
     pub client_id: String,
     /// The app's client_secret.
     pub client_secret: ClientSecret,
-    /// The OAuth server (`B24_OAUTH_URL`).
-    pub oauth_url: Url,
+    /// The OAuth servers a portal may use (`B24_OAUTH_URL`), as origins; the first is assumed
+    /// for a request that names none.
+    pub oauth_servers: Vec<Url>,
     /// The app's public base URL, without a trailing slash in its path.
     pub public_url: Url,
     /// Where to listen.
@@ -214,6 +221,8 @@ pub struct Config {
     pub keepalive: crate::tokens::keepalive::KeepaliveSettings,
     /// Where metrics are served, if anywhere.
     pub metrics_addr: Option<SocketAddr>,
+    /// The header naming the client's address behind a proxy, lowercased.
+    pub client_ip_header: Option<axum::http::HeaderName>,
 }
 
 const SECRET_HINT: &str = "generate one with: openssl rand -base64 32";
@@ -291,11 +300,21 @@ impl Config {
                 "KEEPALIVE_DAYS must be between 1 and 170 (refresh tokens live 180 days, or 28 in older docs)",
             ));
         }
+        let bitrix_timeout = Duration::from_secs(cli.bitrix_timeout);
         let tokens = crate::tokens::Settings {
             rate_burst: cli.rate_burst,
             rate_per_sec: cli.rate_per_sec,
             rate_max_wait: Duration::from_secs(cli.rate_max_wait),
+            lease: crate::tokens::Settings::lease_for(bitrix_timeout),
             ..crate::tokens::Settings::default()
+        };
+        let client_ip_header = match cli.client_ip_header.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(name) => Some(axum::http::HeaderName::try_from(name).map_err(|_| {
+                ConfigError::new(format!(
+                    "CLIENT_IP_HEADER {name:?} is not a header name such as X-Forwarded-For"
+                ))
+            })?),
         };
         let keepalive = crate::tokens::keepalive::KeepaliveSettings {
             max_age: Duration::from_secs(cli.keepalive_days * 24 * 3600),
@@ -308,13 +327,13 @@ impl Config {
             .transpose()?;
         let common = |client_id: String,
                       client_secret: ClientSecret,
-                      oauth_url: Url,
+                      oauth_servers: Vec<Url>,
                       app_secret: MasterKey,
                       allow_http: bool| Config {
             mode,
             client_id,
             client_secret,
-            oauth_url,
+            oauth_servers,
             public_url: public_url.clone(),
             listen_addr,
             database_url: cli.database_url.clone(),
@@ -322,7 +341,7 @@ impl Config {
             app_secret_previous: app_secret_previous.clone(),
             allow_http,
             log_format: cli.log_format,
-            bitrix_timeout: Duration::from_secs(cli.bitrix_timeout),
+            bitrix_timeout,
             request_timeout: Duration::from_secs(30),
             body_limit: 64 * 1024,
             js_url: js_url.clone(),
@@ -333,6 +352,7 @@ impl Config {
             },
             keepalive: keepalive.clone(),
             metrics_addr,
+            client_ip_header: client_ip_header.clone(),
         };
 
         match mode {
@@ -351,10 +371,10 @@ impl Config {
                     )));
                 };
                 let app_secret = parse_key("APP_SECRET", secret)?;
-                let oauth_url = parse_base_url("B24_OAUTH_URL", &cli.oauth_url)?;
+                let oauth_servers = parse_origins("B24_OAUTH_URL", &cli.oauth_url)?;
                 if !cli.allow_http {
-                    for (name, url) in [("B24_OAUTH_URL", &oauth_url), ("PUBLIC_URL", &public_url)]
-                    {
+                    let urls = oauth_servers.iter().map(|url| ("B24_OAUTH_URL", url));
+                    for (name, url) in urls.chain([("PUBLIC_URL", &public_url)]) {
                         if url.scheme() != "https" {
                             return Err(ConfigError::new(format!(
                                 "{name} must be an https:// URL (B24_ALLOW_HTTP=true allows http for development)"
@@ -365,7 +385,7 @@ impl Config {
                 Ok(common(
                     client_id.to_owned(),
                     client_secret,
-                    oauth_url,
+                    oauth_servers,
                     app_secret,
                     cli.allow_http,
                 ))
@@ -392,12 +412,12 @@ impl Config {
                 let client_id = format!("local.demo{}", &hex("demo-client-id")[..12]);
                 let client_secret = ClientSecret::parse(&hex("demo-client-secret"))
                     .map_err(|_| ConfigError::new("could not derive a demo secret"))?;
-                // The emulator's address is known only once it listens: demo::start fills it in.
-                let oauth_url = parse_base_url("B24_OAUTH_URL", "http://127.0.0.1/")?;
+                // The emulator's addresses are known only once it listens: demo::start fills
+                // them in.
                 Ok(common(
                     client_id,
                     client_secret,
-                    oauth_url,
+                    Vec::new(),
                     app_secret,
                     true,
                 ))
@@ -411,13 +431,28 @@ impl Config {
     pub fn url_for(&self, path: &str) -> String {
         format!("{}/{path}", self.public_url.as_str().trim_end_matches('/'))
     }
+}
 
-    /// The OAuth server's REST endpoint, which we trust rather than the one a request names.
-    pub fn server_endpoint(&self) -> url::Url {
-        let mut endpoint = self.oauth_url.clone();
-        endpoint.set_path("/rest/");
-        endpoint
+/// A comma-separated list of base URLs, each reduced to its origin.
+fn parse_origins(name: &str, text: &str) -> Result<Vec<Url>, ConfigError> {
+    let mut origins = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let url = parse_base_url(name, part)?;
+        if url.path() != "/" {
+            return Err(ConfigError::new(format!(
+                "{name} {part:?} must name servers only, like https://oauth.bitrix.info"
+            )));
+        }
+        if !origins.contains(&url) {
+            origins.push(url);
+        }
     }
+    if origins.is_empty() {
+        return Err(ConfigError::new(format!(
+            "{name} must name at least one OAuth server"
+        )));
+    }
+    Ok(origins)
 }
 
 fn parse_base_url(name: &str, text: &str) -> Result<Url, ConfigError> {
@@ -522,12 +557,31 @@ mod tests {
         let config = cli(&good).expect("valid");
         assert_eq!(config.mode, Mode::Production);
         assert!(!config.allow_http);
+        assert_eq!(
+            config
+                .oauth_servers
+                .iter()
+                .map(Url::as_str)
+                .collect::<Vec<_>>(),
+            ["https://oauth.bitrix.info/", "https://oauth.bitrix24.tech/"],
+            "both regional OAuth servers by default"
+        );
         let mut dev = base.to_vec();
         dev.extend([
             "--b24-allow-http=true",
-            "--b24-oauth-url=http://127.0.0.1:9",
+            "--b24-oauth-url=http://127.0.0.1:9, http://127.0.0.1:10",
         ]);
-        assert!(cli(&dev).expect("valid").allow_http);
+        let dev = cli(&dev).expect("valid");
+        assert!(dev.allow_http);
+        assert_eq!(dev.oauth_servers.len(), 2);
+        let mut plain = good.clone();
+        plain.push("--b24-oauth-url=https://oauth.bitrix.info,http://oauth.example");
+        let refused = cli(&plain).expect_err("http OAuth server");
+        assert!(refused.to_string().contains("https://"), "{refused}");
+        let mut pathy = good;
+        pathy.push("--b24-oauth-url=https://oauth.bitrix.info/oauth/token/");
+        let refused = cli(&pathy).expect_err("a path");
+        assert!(refused.to_string().contains("servers only"), "{refused}");
     }
 
     #[test]

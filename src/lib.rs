@@ -10,6 +10,7 @@ pub mod emulator;
 pub mod http;
 pub mod i18n;
 pub mod metrics;
+pub mod portals;
 pub mod session;
 pub mod store;
 pub mod telemetry;
@@ -25,6 +26,8 @@ use tokio::net::TcpListener;
 pub use config::Config;
 
 use bitrix::{OAuthClient, RestClient};
+use clock::Clock;
+use http::gate::Gate;
 use metrics::Metrics;
 use session::SessionKey;
 use store::{Keyring, Store};
@@ -61,6 +64,8 @@ pub struct App {
     pub sessions: SessionKey,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Budgets of failed verifications per portal and address.
+    pub gate: Gate,
 }
 
 /// The shared state: one cheap clone.
@@ -78,14 +83,14 @@ impl Deref for AppState {
 pub async fn build(config: Config) -> Result<(Router, AppState), BuildError> {
     let keys = Keyring::new(&config.app_secret, config.app_secret_previous.as_ref());
     let store = Store::open(&config.database_url, keys).await?;
-    let http = bitrix::http_client(config.bitrix_timeout)?;
+    let http = bitrix::http_client(config.bitrix_timeout, !config.allow_http)?;
     let metrics = Arc::new(Metrics::new());
     let rest = RestClient::new(http.clone(), config.allow_http, metrics.clone());
     let oauth = OAuthClient::new(
         http,
-        config.oauth_url.clone(),
+        &config.oauth_servers,
         &config.client_id,
-        config.client_secret.clone(),
+        &config.client_secret,
         metrics.clone(),
     )?;
     let tokens = Arc::new(TokenManager::new(
@@ -93,6 +98,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState), BuildError> {
         oauth.clone(),
         rest.clone(),
         config.tokens.clone(),
+        Clock::default(),
         metrics.clone(),
     ));
     let sessions = SessionKey::new(&config.app_secret);
@@ -104,18 +110,22 @@ pub async fn build(config: Config) -> Result<(Router, AppState), BuildError> {
         rest,
         oauth,
         tokens,
+        gate: Gate::default(),
     }));
     Ok((http::router(state.clone()), state))
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets requests in flight
-/// finish.
+/// finish. Handlers see the peer's address (for the verification budgets).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

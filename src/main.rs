@@ -6,6 +6,9 @@ use clap::Parser;
 
 use b24_status::config::{Cli, Config, Mode};
 
+/// How long a shutdown waits for token refreshes under way.
+const REFRESH_DRAIN: std::time::Duration = std::time::Duration::from_secs(20);
+
 #[tokio::main]
 async fn main() -> ExitCode {
     // A missing .env is normal; a broken one is worth saying.
@@ -53,7 +56,7 @@ async fn run(config: &mut Config) -> Result<(), Box<dyn std::error::Error>> {
         let metrics = b24_status::http::metrics_router(state.clone());
         tokio::spawn(async move { axum::serve(metrics_listener, metrics).await });
     }
-    tokio::spawn(b24_status::tokens::keepalive::run(
+    tokio::spawn(b24_status::portals::background::run(
         state.tokens.clone(),
         config.keepalive.clone(),
     ));
@@ -68,10 +71,18 @@ async fn run(config: &mut Config) -> Result<(), Box<dyn std::error::Error>> {
                 "b24-status demo: open {} (the app listens on http://{address})",
                 demo.url
             );
+            println!(
+                "b24-status demo: a portal of the east region (its own OAuth server) is at {}",
+                demo.east_url
+            );
         }
         None => println!("b24-status listening on http://{address}"),
     }
     b24_status::serve(listener, router, shutdown_signal()).await?;
+    // A refresh under way has already rotated the pair at Bitrix24: let it store the new one.
+    if !state.tokens.drain(REFRESH_DRAIN).await {
+        tracing::warn!("stopped with token refreshes still under way");
+    }
     tracing::info!("stopped");
     Ok(())
 }

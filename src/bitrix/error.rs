@@ -74,6 +74,7 @@ error_codes!(
         EmptyHandlerUrl => "EMPTY_ERROR_HANDLER_URL",
         EventNotFound => "ERROR_EVENT_NOT_FOUND",
         HandlerAlreadyExists => "ERROR_HANDLER_ALREADY_EXIST",
+        PlacementAlreadyBound => "ERROR_PLACEMENT_HANDLER_ALREADY_BINDED",
         HandlerNotFound => "ERROR_HANDLER_NOT_FOUND",
     }
 );
@@ -97,6 +98,16 @@ impl ErrorCode {
             self,
             Self::ApplicationNotFound | Self::NotInstalled | Self::PortalDeleted
         )
+    }
+
+    /// A binding that already exists. The placement code is not in the docs (UNCONFIRMED), so
+    /// any unknown code naming an existing binding counts too.
+    pub fn is_already_bound(&self) -> bool {
+        match self {
+            Self::HandlerAlreadyExists | Self::PlacementAlreadyBound => true,
+            Self::Other(code) => code.contains("ALREADY"),
+            _ => false,
+        }
     }
 
     /// The portal asks us to slow down.

@@ -65,8 +65,11 @@ pub struct Event {
     pub member_id: MemberId,
     /// `auth[domain]`.
     pub domain: PortalDomain,
-    /// `auth[application_token]`.
+    /// `auth[application_token]`: necessary for an uninstall, never sufficient, since every
+    /// employee's frame POST carries it too.
     pub application_token: ApplicationToken,
+    /// `auth[server_endpoint]`: the OAuth server that issued the portal's tokens.
+    pub server_endpoint: Option<url::Url>,
     /// Tokens, when the event carries usable ones.
     pub auth: Option<EventAuth>,
     /// `data[VERSION]`.
@@ -130,6 +133,12 @@ impl Event {
             member_id,
             domain,
             application_token,
+            server_endpoint: text(&["auth", "server_endpoint"])
+                .map(|raw| {
+                    url::Url::parse(raw)
+                        .map_err(|_| InvalidValue::new("auth[server_endpoint]", "must be a URL"))
+                })
+                .transpose()?,
             auth,
             version: number(&json["data"]["VERSION"]).and_then(|v| i64::try_from(v).ok()),
             clean: text(&["data", "CLEAN"]) == Some("1"),

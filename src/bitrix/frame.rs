@@ -39,8 +39,12 @@ pub struct FramePost {
     pub refresh: Option<RefreshToken>,
     /// `AUTH_EXPIRES` in seconds (3600 when absent).
     pub expires_in: u64,
-    /// `APPLICATION_TOKEN`, documented only since 2026 (optional).
+    /// `APPLICATION_TOKEN`, documented only since 2026 (optional). Every employee who opens
+    /// the app sees it, so it proves nothing on its own.
     pub application_token: Option<ApplicationToken>,
+    /// `SERVER_ENDPOINT`: the OAuth server that issued the tokens (optional; trusted only when
+    /// it is on the allowlist).
+    pub server_endpoint: Option<url::Url>,
     /// `status`: the portal's licence, not a messenger status.
     pub licence: Option<Licence>,
     /// `PLACEMENT` (`DEFAULT` for the main page and the installer).
@@ -77,6 +81,12 @@ impl FramePost {
             .map(ApplicationToken::parse)
             .transpose()?;
         let licence = get("status").and_then(|s| Licence::parse(s).ok());
+        let server_endpoint = get("SERVER_ENDPOINT")
+            .map(|raw| {
+                url::Url::parse(raw)
+                    .map_err(|_| InvalidValue::new("SERVER_ENDPOINT", "must be a URL"))
+            })
+            .transpose()?;
         let expires_in = get("AUTH_EXPIRES")
             .and_then(|s| s.parse::<u64>().ok())
             .filter(|s| (60..=86_400).contains(s))
@@ -113,6 +123,7 @@ impl FramePost {
             refresh,
             expires_in,
             application_token,
+            server_endpoint,
             licence,
             placement: placement.to_ascii_uppercase(),
             placement_options,

@@ -2,11 +2,13 @@
 //! carry. Nothing outside this module knows a Bitrix24 URL or field name.
 
 pub mod batch;
+pub mod bindings;
 pub mod error;
 pub mod event;
 pub mod form;
 pub mod frame;
 pub mod oauth;
+pub mod resolve;
 pub mod rest;
 pub mod status;
 pub mod types;
@@ -19,12 +21,22 @@ pub use oauth::{AppInfo, Grant, OAuthClient};
 pub use rest::{RestClient, Success};
 
 /// Builds the app's one HTTP client: no redirects followed (a renamed portal answers 302,
-/// protocol doc §3), a timeout on every call, and a User-Agent that names us.
-pub fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+/// `docs/bitrix24.md`), a timeout on every call, and a User-Agent that names us. With
+/// `public_only`, host names resolve to public addresses only, and the connection goes to the
+/// address that was checked (no DNS rebinding); see [`resolve`].
+pub fn http_client(
+    timeout: Duration,
+    public_only: bool,
+) -> Result<reqwest::Client, reqwest::Error> {
     // reqwest is built without a bundled crypto provider; ring is the one we ship. A second
     // install attempt (tests build many clients) is harmless and reports only that.
     let _already_installed = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
+    let builder = if public_only {
+        reqwest::Client::builder().dns_resolver(std::sync::Arc::new(resolve::PublicOnly))
+    } else {
+        reqwest::Client::builder()
+    };
+    builder
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(5)))
@@ -33,4 +45,30 @@ pub fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error>
         .pool_max_idle_per_host(32)
         .user_agent(concat!("b24-status/", env!("CARGO_PKG_VERSION")))
         .build()
+}
+
+/// Reads an answer's body, refusing one larger than `limit` bytes before reading it all.
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<bytes::Bytes, Error> {
+    let status = response.status();
+    let too_large = || Error::Unexpected {
+        status,
+        detail: format!("the answer is larger than {limit} bytes"),
+    };
+    if response
+        .content_length()
+        .is_some_and(|length| length > u64::try_from(limit).unwrap_or(u64::MAX))
+    {
+        return Err(too_large());
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(Error::from_transport)? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }

@@ -1,5 +1,7 @@
-//! OAuth 2.0 with Bitrix24's OAuth server (protocol doc §2): code exchange and refresh through
-//! the `oauth2` crate, and the trusted `app.info` check used to verify installs.
+//! OAuth 2.0 with Bitrix24's OAuth servers (`docs/bitrix24.md`, "OAuth"): code exchange and
+//! refresh through the `oauth2` crate, and the trusted `app.info` check used to verify installs.
+//! Bitrix24 runs two regional servers; each portal uses the one that issued its tokens, and
+//! only servers on the configured allowlist are ever called.
 //!
 //! The crate needs three adjustments for Bitrix24: a token response of our own (Bitrix24 sends
 //! no `token_type` and adds `member_id`, `client_endpoint` and friends), credentials in the
@@ -25,6 +27,10 @@ use super::types::{
 };
 use crate::clock::unix_now;
 use crate::metrics::Metrics;
+
+/// The largest answer read from an OAuth server: a token answer or `app.info` is a few hundred
+/// bytes, so anything near this is not one.
+const OAUTH_ANSWER_LIMIT: usize = 64 * 1024;
 
 /// The token endpoint's answer as Bitrix24 writes it.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -200,55 +206,100 @@ pub struct InstallInfo {
     pub member_id: String,
 }
 
-/// Talks to the configured OAuth server, and only to it: the one place `client_secret` leaves
-/// the process.
+/// One OAuth server of the allowlist, with its `oauth2` client.
+#[derive(Clone, Debug)]
+struct Allowed {
+    origin: Url,
+    client: Client,
+}
+
+/// Talks to the configured OAuth servers, and only to them: the one place `client_secret`
+/// leaves the process.
 #[derive(Clone, Debug)]
 pub struct OAuthClient {
     http: reqwest::Client,
-    client: Client,
-    base: Url,
+    servers: Vec<Allowed>,
+    client_id: String,
     metrics: Arc<Metrics>,
 }
 
 impl OAuthClient {
-    /// `base` is `B24_OAUTH_URL`, e.g. `https://oauth.bitrix.info`.
+    /// `servers` are `B24_OAUTH_URL`'s origins, e.g. `https://oauth.bitrix.info/`.
     pub fn new(
         http: reqwest::Client,
-        base: Url,
+        servers: &[Url],
         client_id: &str,
-        client_secret: ClientSecret,
+        client_secret: &ClientSecret,
         metrics: Arc<Metrics>,
     ) -> Result<Self, Error> {
-        let token_url = base
-            .join("/oauth/token/")
-            .map_err(|e| Error::Refused(format!("bad OAuth URL: {e}")))?;
-        let client = oauth2::Client::new(ClientId::new(client_id.to_owned()))
-            .set_client_secret(oauth2::ClientSecret::new(client_secret.expose().to_owned()))
-            .set_auth_type(AuthType::RequestBody)
-            .set_token_uri(TokenUrl::from_url(token_url));
+        let servers = servers
+            .iter()
+            .map(|origin| {
+                let token_url = origin
+                    .join("/oauth/token/")
+                    .map_err(|e| Error::Refused(format!("bad OAuth URL: {e}")))?;
+                let client = oauth2::Client::new(ClientId::new(client_id.to_owned()))
+                    .set_client_secret(oauth2::ClientSecret::new(client_secret.expose().to_owned()))
+                    .set_auth_type(AuthType::RequestBody)
+                    .set_token_uri(TokenUrl::from_url(token_url));
+                Ok(Allowed {
+                    origin: origin.clone(),
+                    client,
+                })
+            })
+            .collect::<Result<_, Error>>()?;
         Ok(Self {
             http,
-            client,
-            base,
+            servers,
+            client_id: client_id.to_owned(),
             metrics,
         })
     }
 
     /// The app's `client_id`.
     pub fn client_id(&self) -> &str {
-        self.client.client_id().as_str()
+        &self.client_id
     }
 
-    /// Exchanges an authorisation code (valid 30 s, single use) for a token pair.
+    /// The REST endpoint (`https://oauth.bitrix.info/rest/`) of the allowlisted server that
+    /// `claimed` (a request's `SERVER_ENDPOINT`) names, or `None` when it is off the list.
+    /// Without a claim, the first server of the list.
+    pub fn server_endpoint(&self, claimed: Option<&Url>) -> Option<Url> {
+        let allowed = match claimed {
+            Some(claimed) => self.allowed(claimed)?,
+            None => self.servers.first()?,
+        };
+        allowed.origin.join("/rest/").ok()
+    }
+
+    /// The allowlisted server with the same origin as `endpoint`.
+    fn allowed(&self, endpoint: &Url) -> Option<&Allowed> {
+        self.servers
+            .iter()
+            .find(|s| s.origin.origin() == endpoint.origin())
+    }
+
+    fn allowed_or_refuse(&self, endpoint: &Url) -> Result<&Allowed, Error> {
+        self.allowed(endpoint).ok_or_else(|| {
+            Error::Refused(format!(
+                "the OAuth server {} is not on B24_OAUTH_URL",
+                endpoint.origin().ascii_serialization()
+            ))
+        })
+    }
+
+    /// Exchanges an authorisation code (valid 30 s, single use) for a token pair at `server`
+    /// (the portal's OAuth server's REST endpoint).
     #[tracing::instrument(skip_all)]
-    pub async fn exchange_code(&self, code: &str) -> Result<Grant, Error> {
-        let result = self.exchange_code_inner(code).await;
+    pub async fn exchange_code(&self, server: &Url, code: &str) -> Result<Grant, Error> {
+        let result = self.exchange_code_inner(server, code).await;
         self.record("oauth.token", &result);
         result
     }
 
-    async fn exchange_code_inner(&self, code: &str) -> Result<Grant, Error> {
+    async fn exchange_code_inner(&self, server: &Url, code: &str) -> Result<Grant, Error> {
         let answer = self
+            .allowed_or_refuse(server)?
             .client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .request_async(&Adapter(&self.http))
@@ -257,18 +308,19 @@ impl OAuthClient {
         Grant::from_response(answer)
     }
 
-    /// Trades a refresh token for a new pair. The old refresh token and the access token issued
-    /// with it die at once (protocol doc §2 "Rotation").
+    /// Trades a refresh token for a new pair at `server`. The old refresh token and the access
+    /// token issued with it die at once (`docs/bitrix24.md`, "Rotation").
     #[tracing::instrument(skip_all)]
-    pub async fn refresh(&self, refresh: &RefreshToken) -> Result<Grant, Error> {
-        let result = self.refresh_inner(refresh).await;
+    pub async fn refresh(&self, server: &Url, refresh: &RefreshToken) -> Result<Grant, Error> {
+        let result = self.refresh_inner(server, refresh).await;
         self.record("oauth.token", &result);
         result
     }
 
-    async fn refresh_inner(&self, refresh: &RefreshToken) -> Result<Grant, Error> {
+    async fn refresh_inner(&self, server: &Url, refresh: &RefreshToken) -> Result<Grant, Error> {
         let token = oauth2::RefreshToken::new(refresh.expose().to_owned());
         let answer = self
+            .allowed_or_refuse(server)?
             .client
             .exchange_refresh_token(&token)
             .request_async(&Adapter(&self.http))
@@ -277,10 +329,10 @@ impl OAuthClient {
         Grant::from_response(answer)
     }
 
-    /// Asks the OAuth server (never the portal) what `access` belongs to.
+    /// Asks the OAuth server `server` (never the portal) what `access` belongs to.
     #[tracing::instrument(skip_all)]
-    pub async fn app_info(&self, access: &AccessToken) -> Result<AppInfo, Error> {
-        let result = self.app_info_inner(access).await;
+    pub async fn app_info(&self, server: &Url, access: &AccessToken) -> Result<AppInfo, Error> {
+        let result = self.app_info_inner(server, access).await;
         self.record("app.info", &result);
         result
     }
@@ -290,9 +342,10 @@ impl OAuthClient {
         self.metrics.bitrix_call(method, outcome);
     }
 
-    async fn app_info_inner(&self, access: &AccessToken) -> Result<AppInfo, Error> {
+    async fn app_info_inner(&self, server: &Url, access: &AccessToken) -> Result<AppInfo, Error> {
         let url = self
-            .base
+            .allowed_or_refuse(server)?
+            .origin
             .join("/rest/app.info")
             .map_err(|e| Error::Refused(format!("bad OAuth URL: {e}")))?;
         // Documented as a GET with `auth` in the query (protocol doc §2); the transport error
@@ -306,7 +359,7 @@ impl OAuthClient {
             .await
             .map_err(Error::from_transport)?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(Error::from_transport)?;
+        let bytes = super::read_capped(response, OAUTH_ANSWER_LIMIT).await?;
         super::rest::parse_envelope::<AppInfo>(status, &bytes, None).map(|ok| ok.result)
     }
 }
@@ -347,10 +400,8 @@ impl<'c> AsyncHttpClient<'c> for Adapter<'_> {
                 .map_err(Error::from_transport)?;
             let mut status = response.status();
             let headers = response.headers().clone();
-            let body = response
-                .bytes()
-                .await
-                .map_err(Error::from_transport)?
+            let body = super::read_capped(response, OAUTH_ANSWER_LIMIT)
+                .await?
                 .to_vec();
             if status.is_server_error() {
                 // An outage, not a verdict on the grant: the caller may try again later.

@@ -15,6 +15,9 @@ use super::types::AccessToken;
 use crate::clock::unix_now;
 use crate::metrics::Metrics;
 
+/// The largest REST answer read: a `batch` of 50 list pages is well below it.
+const REST_ANSWER_LIMIT: usize = 8 * 1024 * 1024;
+
 /// A successful REST answer: the `result` plus the paging fields Bitrix24 hoists out of it.
 #[derive(Debug)]
 pub struct Success<T> {
@@ -115,7 +118,7 @@ impl RestClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let bytes = response.bytes().await.map_err(Error::from_transport)?;
+        let bytes = super::read_capped(response, REST_ANSWER_LIMIT).await?;
         parse_envelope(status, &bytes, retry_after)
     }
 
@@ -141,6 +144,18 @@ impl RestClient {
         }
         if endpoint.cannot_be_a_base() || !endpoint.path().ends_with('/') {
             return Err(Error::Refused(format!("not a REST endpoint: {endpoint}")));
+        }
+        // Names are checked by the client's resolver; addresses never reach it.
+        let literal = match endpoint.host() {
+            Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+            _ => None,
+        };
+        if !self.allow_http && literal.is_some_and(|ip| !super::resolve::is_public(ip)) {
+            return Err(Error::Refused(format!(
+                "the portal's address {} is not public",
+                endpoint.host_str().unwrap_or_default()
+            )));
         }
         endpoint
             .join(method)
@@ -233,7 +248,8 @@ mod tests {
 
     #[test]
     fn method_names_and_schemes_are_checked_before_sending() {
-        let http_client = crate::bitrix::http_client(Duration::from_secs(1)).expect("client");
+        let http_client =
+            crate::bitrix::http_client(Duration::from_secs(1), false).expect("client");
         let client = RestClient::new(http_client.clone(), false, Arc::default());
         let https = Url::parse("https://acme.bitrix24.com/rest/").expect("url");
         let http = Url::parse("http://acme.bitrix24.com/rest/").expect("url");
@@ -247,6 +263,17 @@ mod tests {
         assert!(client.method_url(&https, "../../oauth/token").is_err());
         assert!(client.method_url(&https, "profile?x=1").is_err());
         assert!(client.method_url(&http, "profile").is_err());
+        for private in [
+            "https://127.0.0.1/rest/",
+            "https://10.0.0.7/rest/",
+            "https://[::1]/rest/",
+        ] {
+            let endpoint = Url::parse(private).expect("url");
+            assert!(
+                client.method_url(&endpoint, "profile").is_err(),
+                "{private} accepted"
+            );
+        }
         assert!(
             RestClient::new(http_client, true, Arc::default())
                 .method_url(&http, "profile")

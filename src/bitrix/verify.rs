@@ -7,7 +7,6 @@ use url::Url;
 
 use super::Error;
 use super::oauth::OAuthClient;
-use super::rest::RestClient;
 use super::types::{AccessToken, MemberId, PortalDomain, UserId, lenient_u64};
 
 /// What the OAuth server confirmed.
@@ -34,16 +33,18 @@ pub enum VerifyError {
     Unavailable(Error),
 }
 
-/// Checks `access` with `app.info` on the OAuth server: issued to `client_id`, for
-/// `member_id`, on `domain`. `allow_http` admits `http://` and loopback endpoints (development).
+/// Checks `access` with `app.info` on the OAuth server `server` (an allowlisted REST
+/// endpoint): issued to `client_id`, for `member_id`, on `domain`. `allow_http` admits
+/// `http://` and loopback endpoints (development).
 pub async fn verify(
     oauth: &OAuthClient,
+    server: &Url,
     access: &AccessToken,
     member_id: &MemberId,
     domain: &PortalDomain,
     allow_http: bool,
 ) -> Result<Verified, VerifyError> {
-    let info = match oauth.app_info(access).await {
+    let info = match oauth.app_info(server, access).await {
         Ok(info) => info,
         Err(error @ (Error::Timeout | Error::Unreachable(_))) => {
             return Err(VerifyError::Unavailable(error));
@@ -125,17 +126,6 @@ pub struct Profile {
 
 /// The method that names the token's user (scope `basic`).
 pub const PROFILE: &str = "profile";
-
-/// Asks the portal at `endpoint` whose token `access` is.
-pub async fn profile(
-    rest: &RestClient,
-    endpoint: &Url,
-    access: &AccessToken,
-) -> Result<Profile, Error> {
-    rest.call::<Profile>(endpoint, PROFILE, access, serde_json::json!({}))
-        .await
-        .map(|answer| answer.result)
-}
 
 impl Profile {
     /// The user's id, if the portal sent a valid one.

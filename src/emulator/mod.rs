@@ -18,9 +18,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use url::Url;
 
-use server::{PortalCtx, Shared, lock};
+use server::{OAuthCtx, PortalCtx, Shared, lock};
 pub use world::{
-    ACCESS_TTL, CODE_TTL, Call, EventBinding, FaultKind, FormPost, PlacementBinding, Server,
+    ACCESS_TTL, CODE_TTL, Call, EventBinding, FaultKind, FormPost, PlacementBinding, Region, Server,
 };
 use world::{AppReg, Bucket, Fault, Portal, User, World};
 
@@ -76,6 +76,8 @@ pub struct PortalInfo {
     pub domain: String,
     /// `http://127.0.0.1:port/rest/`.
     pub client_endpoint: Url,
+    /// Which OAuth server issues its tokens.
+    pub region: Region,
 }
 
 /// A token pair as the portal hands it out.
@@ -101,6 +103,7 @@ pub struct FaultTarget {
 struct Inner {
     shared: Shared,
     oauth_addr: SocketAddr,
+    oauth_addr_east: SocketAddr,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -126,21 +129,27 @@ impl std::fmt::Debug for Emulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Emulator")
             .field("oauth", &self.inner.oauth_addr)
+            .field("oauth_east", &self.inner.oauth_addr_east)
             .finish()
     }
 }
 
 impl Emulator {
-    /// Starts the OAuth server on a free loopback port.
+    /// Starts both regional OAuth servers on free loopback ports.
     pub async fn start() -> std::io::Result<Self> {
-        Self::start_with(World::new(), loopback_any()).await
+        Self::start_with(World::new(), loopback_any(), loopback_any()).await
     }
 
     /// Restores the emulator kept in `file` (ports, portals, users, statuses, live tokens),
-    /// or starts an empty one with its OAuth server at `oauth_addr`, and keeps saving it there
-    /// (demo mode, so the demo survives a restart). Returns whether anything was restored.
-    pub async fn persistent(file: &Path, oauth_addr: SocketAddr) -> std::io::Result<(Self, bool)> {
-        let (world, oauth_addr, restored) = match std::fs::read(file) {
+    /// or starts an empty one with its OAuth servers at `oauth_addr` (west) and
+    /// `oauth_addr_east`, and keeps saving it there (demo mode, so the demo survives a
+    /// restart). Returns whether anything was restored.
+    pub async fn persistent(
+        file: &Path,
+        oauth_addr: SocketAddr,
+        oauth_addr_east: SocketAddr,
+    ) -> std::io::Result<(Self, bool)> {
+        let (world, oauth_addr, oauth_addr_east, restored) = match std::fs::read(file) {
             Ok(bytes) => {
                 let saved: world::Saved = serde_json::from_slice(&bytes).map_err(|e| {
                     std::io::Error::other(format!(
@@ -148,36 +157,54 @@ impl Emulator {
                         file.display()
                     ))
                 })?;
-                let addr = saved.oauth_host.parse().unwrap_or(oauth_addr);
-                (World::restore(saved), addr, true)
+                let west = saved.oauth_host.parse().unwrap_or(oauth_addr);
+                let east = saved.oauth_host_east.parse().unwrap_or(oauth_addr_east);
+                (World::restore(saved), west, east, true)
             }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                (World::new(), oauth_addr, false)
+                (World::new(), oauth_addr, oauth_addr_east, false)
             }
             Err(err) => return Err(err),
         };
-        let emulator = Self::start_with(world, oauth_addr).await?;
+        let emulator = Self::start_with(world, oauth_addr, oauth_addr_east).await?;
         let task = tokio::spawn(autosave(emulator.inner.shared.clone(), file.to_owned()));
         emulator.push_task(task);
         Ok((emulator, restored))
     }
 
-    async fn start_with(mut world: World, oauth_addr: SocketAddr) -> std::io::Result<Self> {
+    async fn start_with(
+        mut world: World,
+        oauth_addr: SocketAddr,
+        oauth_addr_east: SocketAddr,
+    ) -> std::io::Result<Self> {
         let listener = bind_or_any(oauth_addr).await?;
         let oauth_addr = listener.local_addr()?;
         world.oauth_host = oauth_addr.to_string();
+        let listener_east = bind_or_any(oauth_addr_east).await?;
+        let oauth_addr_east = listener_east.local_addr()?;
+        world.oauth_host_east = oauth_addr_east.to_string();
         let portals: Vec<(MemberId, String)> = world
             .portals
             .values()
             .map(|p| (p.member_id.clone(), p.domain.clone()))
             .collect();
         let shared: Shared = Arc::new(Mutex::new(world));
-        let task = tokio::spawn(serve(listener, server::oauth_router(shared.clone())));
+        let oauth = |region| {
+            server::oauth_router(OAuthCtx {
+                shared: shared.clone(),
+                region,
+            })
+        };
+        let tasks = vec![
+            tokio::spawn(serve(listener, oauth(Region::West))),
+            tokio::spawn(serve(listener_east, oauth(Region::East))),
+        ];
         let emulator = Self {
             inner: Arc::new(Inner {
                 shared,
                 oauth_addr,
-                tasks: Mutex::new(vec![task]),
+                oauth_addr_east,
+                tasks: Mutex::new(tasks),
             }),
         };
         for (member_id, domain) in portals {
@@ -198,10 +225,28 @@ impl Emulator {
         lock(&self.inner.shared)
     }
 
-    /// The OAuth server's base URL (what `B24_OAUTH_URL` points at).
+    /// The west OAuth server's base URL, where portals of [`Region::West`] get their tokens.
     pub fn oauth_url(&self) -> Url {
-        Url::parse(&format!("http://{}", self.inner.oauth_addr))
+        self.oauth_url_of(Region::West)
+    }
+
+    /// A region's OAuth server's base URL.
+    pub fn oauth_url_of(&self, region: Region) -> Url {
+        let addr = match region {
+            Region::West => self.inner.oauth_addr,
+            Region::East => self.inner.oauth_addr_east,
+        };
+        Url::parse(&format!("http://{addr}"))
             .unwrap_or_else(|_| unreachable!("a socket address makes a URL"))
+    }
+
+    /// Both OAuth servers, comma-separated: what `B24_OAUTH_URL` lists.
+    pub fn oauth_urls(&self) -> String {
+        format!(
+            "{},{}",
+            self.oauth_url_of(Region::West),
+            self.oauth_url_of(Region::East)
+        )
     }
 
     /// Registers an app (as a vendor does in the partner account).
@@ -219,14 +264,16 @@ impl Emulator {
         );
     }
 
-    /// Starts a portal on its own free loopback port, with one administrator (user 1).
+    /// Starts a west portal on its own free loopback port, with one administrator (user 1).
     pub async fn add_portal(&self, admin: UserSpec) -> std::io::Result<PortalInfo> {
-        self.add_portal_at(admin, loopback_any()).await
+        self.add_portal_at(Region::West, admin, loopback_any())
+            .await
     }
 
-    /// Starts a portal listening at `addr`, with one administrator (user 1).
+    /// Starts a portal of `region` listening at `addr`, with one administrator (user 1).
     pub async fn add_portal_at(
         &self,
+        region: Region,
         admin: UserSpec,
         addr: SocketAddr,
     ) -> std::io::Result<PortalInfo> {
@@ -253,10 +300,11 @@ impl Emulator {
                 installs: HashMap::new(),
                 bucket: Bucket::new(50, 2.0),
                 browser_user: 1,
+                region,
             },
         );
         self.push_task(task);
-        Ok(portal_info(member_id, domain))
+        Ok(portal_info(member_id, domain, region))
     }
 
     async fn listen_portal(
@@ -287,10 +335,12 @@ impl Emulator {
     pub async fn rename_portal(&self, member_id: &MemberId) -> std::io::Result<PortalInfo> {
         let (domain, task) = self.listen_portal(member_id, loopback_any()).await?;
         self.push_task(task);
-        if let Some(portal) = self.world().portals.get_mut(member_id) {
+        let mut world = self.world();
+        let region = world.region_of(member_id);
+        if let Some(portal) = world.portals.get_mut(member_id) {
             portal.domain = domain.clone();
         }
-        Ok(portal_info(member_id.clone(), domain))
+        Ok(portal_info(member_id.clone(), domain, region))
     }
 
     /// Adds a user to a portal and returns their id.
@@ -399,9 +449,29 @@ impl Emulator {
         self.world().uninstall(member_id, client_id, clean).0
     }
 
+    /// Updates the app to `version`: the portal drops the app's event handlers, as Bitrix24
+    /// does on every update, and returns the `ONAPPUPDATE` event carrying `user_id`'s tokens.
+    pub fn update_app(
+        &self,
+        member_id: &MemberId,
+        client_id: &str,
+        version: u32,
+        user_id: u64,
+    ) -> FormPost {
+        self.world()
+            .update_app(member_id, client_id, version, user_id)
+    }
+
     /// Makes every access token of a user expire now (their refresh tokens stay valid).
     pub fn expire_access_tokens(&self, member_id: &MemberId, user_id: u64) {
         self.world().expire_access_tokens(member_id, user_id);
+    }
+
+    /// How many requests for `method` (a REST method, `oauth/token` or `app.info`) have
+    /// arrived so far, answered or not: with [`Emulator::calls`], tells a request still in
+    /// flight from one never sent.
+    pub fn arrivals(&self, method: &str) -> usize {
+        self.world().arrivals.get(method).copied().unwrap_or(0)
     }
 
     /// Moves the emulator's clock forward (token and code expiry).
@@ -515,7 +585,7 @@ impl Emulator {
         self.world()
             .portals
             .values()
-            .map(|p| portal_info(p.member_id.clone(), p.domain.clone()))
+            .map(|p| portal_info(p.member_id.clone(), p.domain.clone(), p.region))
             .collect()
     }
 }
@@ -557,13 +627,14 @@ async fn autosave(shared: Shared, file: PathBuf) {
     }
 }
 
-fn portal_info(member_id: MemberId, domain: String) -> PortalInfo {
+fn portal_info(member_id: MemberId, domain: String, region: Region) -> PortalInfo {
     let client_endpoint = Url::parse(&format!("http://{domain}/rest/"))
         .unwrap_or_else(|_| unreachable!("a socket address makes a URL"));
     PortalInfo {
         member_id,
         domain,
         client_endpoint,
+        region,
     }
 }
 

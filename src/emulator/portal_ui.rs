@@ -295,7 +295,7 @@ async fn expire(State(ctx): State<PortalCtx>, Form(control): Form<Control>) -> R
 /// Uninstalls the app and delivers `ONAPPUNINSTALL` to the handlers it bound (protocol doc §6).
 async fn uninstall(State(ctx): State<PortalCtx>, Form(control): Form<Control>) -> Redirect {
     let (payload, handlers) = lock(&ctx.shared).uninstall(&ctx.member_id, &control.app, false);
-    let client = crate::bitrix::http_client(std::time::Duration::from_secs(5));
+    let client = crate::bitrix::http_client(std::time::Duration::from_secs(5), false);
     if let Ok(client) = client {
         for handler in handlers {
             let sent = client

@@ -12,7 +12,8 @@ use axum::routing::{any, get};
 use serde_json::{Map, Value, json};
 
 use super::world::{
-    AccessRec, CODE_TTL, Call, CodeRec, EventBinding, FaultKind, PlacementBinding, Server, World,
+    AccessRec, CODE_TTL, Call, CodeRec, EventBinding, FaultKind, PlacementBinding, Region, Server,
+    World,
 };
 use crate::bitrix::form;
 use crate::bitrix::types::{MemberId, Status};
@@ -103,30 +104,45 @@ fn tail(token: &str) -> String {
         .collect()
 }
 
-/// Applies injected latency and faults; returns a response to send instead, if any.
+/// What an injected fault leaves to the handler.
+enum Disturbed {
+    /// Handle the request normally.
+    Go,
+    /// Handle it, then hold the answer back this long.
+    AnswerLate(std::time::Duration),
+    /// Send this instead.
+    Instead(Response),
+}
+
+/// Counts the request's arrival, then applies injected latency and faults.
 async fn disturb(
     shared: &Shared,
     server: &Server,
     method: &str,
     token_endpoint: bool,
-) -> Option<Response> {
+) -> Disturbed {
     let (latency, fault) = {
         let mut world = lock(shared);
+        *world.arrivals.entry(method.to_owned()).or_default() += 1;
         (world.latency, world.take_fault(server, method))
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    match fault? {
+    let Some(fault) = fault else {
+        return Disturbed::Go;
+    };
+    Disturbed::Instead(match fault {
         FaultKind::Delay(delay) => {
             tokio::time::sleep(delay).await;
-            None
+            return Disturbed::Go;
         }
-        FaultKind::Error { status, code } => Some(error_response(status, &code, "injected fault")),
+        FaultKind::SlowAnswer(delay) => return Disturbed::AnswerLate(delay),
+        FaultKind::Error { status, code } => error_response(status, &code, "injected fault"),
         FaultKind::ErrorWith200 { code } if token_endpoint => {
-            Some(error_response(200, &code, "injected fault"))
+            error_response(200, &code, "injected fault")
         }
-        FaultKind::ErrorWith200 { code } => Some(error_response(400, &code, "injected fault")),
+        FaultKind::ErrorWith200 { code } => error_response(400, &code, "injected fault"),
         FaultKind::Reset => {
             let broken = futures_util::stream::once(async {
                 Err::<Bytes, std::io::Error>(std::io::Error::new(
@@ -134,9 +150,17 @@ async fn disturb(
                     "injected reset",
                 ))
             });
-            Some((StatusCode::OK, axum::body::Body::from_stream(broken)).into_response())
+            (StatusCode::OK, axum::body::Body::from_stream(broken)).into_response()
         }
+    })
+}
+
+/// Sends `response` after the delay a fault asked for.
+async fn late(response: Response, delay: Option<std::time::Duration>) -> Response {
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
     }
+    response
 }
 
 fn record(shared: &Shared, call: Call) {
@@ -146,63 +170,80 @@ fn record(shared: &Shared, call: Call) {
 // ---------------------------------------------------------------------------------------------
 // OAuth server (protocol doc §2)
 
-/// Routes of the OAuth server.
-pub fn oauth_router(shared: Shared) -> Router {
+/// One regional OAuth server.
+#[derive(Clone)]
+pub struct OAuthCtx {
+    pub shared: Shared,
+    pub region: Region,
+}
+
+/// Routes of a regional OAuth server.
+pub fn oauth_router(ctx: OAuthCtx) -> Router {
     Router::new()
         .route("/oauth/token/", any(token))
         .route("/oauth/token", any(token))
         .route("/rest/app.info", any(oauth_app_info))
         .route("/rest/app.info.json", any(oauth_app_info))
         .route("/rest/app.info/", any(oauth_app_info))
-        .with_state(shared)
+        .with_state(ctx)
 }
 
 async fn token(
-    State(shared): State<Shared>,
+    State(OAuthCtx { shared, region }): State<OAuthCtx>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let params = params(&uri, &headers, &body);
-    if let Some(response) = disturb(&shared, &Server::OAuth, "oauth/token", true).await {
-        record(
-            &shared,
-            Call {
-                server: Server::OAuth,
-                method: "oauth/token".into(),
-                user_id: None,
-                token_tail: None,
-                status: response.status().as_u16(),
-                error: Some("injected".into()),
-                carried_client_secret: false,
-            },
-        );
-        return response;
-    }
-    let mut world = lock(&shared);
-    let outcome = grant(&mut world, &params);
-    let (status, body, user_id) = match outcome {
-        Ok((answer, user_id)) => (200, answer, Some(user_id)),
-        Err((status, code, description)) => (
-            status,
-            json!({"error": code, "error_description": description}),
-            None,
-        ),
+    let server = Server::OAuth(region);
+    let late_by = match disturb(&shared, &server, "oauth/token", true).await {
+        Disturbed::Go => None,
+        Disturbed::AnswerLate(delay) => Some(delay),
+        Disturbed::Instead(response) => {
+            record(
+                &shared,
+                Call {
+                    server,
+                    method: "oauth/token".into(),
+                    user_id: None,
+                    token_tail: None,
+                    status: response.status().as_u16(),
+                    error: Some("injected".into()),
+                    carried_client_secret: false,
+                },
+            );
+            return response;
+        }
     };
-    world.calls.push(Call {
-        server: Server::OAuth,
-        method: "oauth/token".into(),
-        user_id,
-        token_tail: body.get("access_token").and_then(Value::as_str).map(tail),
-        status,
-        error: body.get("error").and_then(Value::as_str).map(str::to_owned),
-        carried_client_secret: false,
-    });
+    let (status, body) = {
+        let mut world = lock(&shared);
+        let outcome = grant(&mut world, &params, region);
+        let (status, body, user_id) = match outcome {
+            Ok((answer, user_id)) => (200, answer, Some(user_id)),
+            Err((status, code, description)) => (
+                status,
+                json!({"error": code, "error_description": description}),
+                None,
+            ),
+        };
+        world.calls.push(Call {
+            server,
+            method: "oauth/token".into(),
+            user_id,
+            token_tail: body.get("access_token").and_then(Value::as_str).map(tail),
+            status,
+            error: body.get("error").and_then(Value::as_str).map(str::to_owned),
+            carried_client_secret: false,
+        });
+        (status, body)
+    };
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-    (status, axum::Json(body)).into_response()
+    late((status, axum::Json(body)).into_response(), late_by).await
 }
 
-fn grant(world: &mut World, params: &Value) -> Result<(Value, u64), Failure> {
+/// The token endpoint's rules (`docs/bitrix24.md`, "OAuth"): a code or refresh token is
+/// known only to the regional server that issued it.
+fn grant(world: &mut World, params: &Value, region: Region) -> Result<(Value, u64), Failure> {
     let grant_type = param_str(params, "grant_type")
         .ok_or_else(|| fail(400, "invalid_request", "No \"grant_type\" parameter found"))?;
     let client_id = param_str(params, "client_id").unwrap_or_default();
@@ -216,9 +257,14 @@ fn grant(world: &mut World, params: &Value) -> Result<(Value, u64), Failure> {
         "authorization_code" => {
             let code = param_str(params, "code")
                 .ok_or_else(|| fail(400, "invalid_request", "No \"code\" parameter found"))?;
+            let issued_here = world
+                .codes
+                .get(&code)
+                .is_some_and(|rec| world.region_of(&rec.member_id) == region);
             let rec: &mut CodeRec = world
                 .codes
                 .get_mut(&code)
+                .filter(|_| issued_here)
                 .ok_or_else(|| fail(400, "invalid_grant", "Invalid authorization code"))?;
             if rec.client_id != client_id {
                 // Bitrix24 reports this one with HTTP 200 (protocol doc §2).
@@ -238,9 +284,14 @@ fn grant(world: &mut World, params: &Value) -> Result<(Value, u64), Failure> {
                     "No \"refresh_token\" parameter found",
                 )
             })?;
+            let issued_here = world
+                .refresh
+                .get(&refresh)
+                .is_some_and(|rec| world.region_of(&rec.member_id) == region);
             let rec = world
                 .refresh
                 .get_mut(&refresh)
+                .filter(|_| issued_here)
                 .ok_or_else(|| fail(400, "invalid_grant", "Invalid refresh token"))?;
             if rec.client_id != client_id {
                 return Err(fail(200, "wrong_client", "Wrong client"));
@@ -298,69 +349,84 @@ fn check_access(world: &World, token: Option<&str>) -> Result<AccessRec, Failure
 }
 
 async fn oauth_app_info(
-    State(shared): State<Shared>,
+    State(OAuthCtx { shared, region }): State<OAuthCtx>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let params = params(&uri, &headers, &body);
-    if let Some(response) = disturb(&shared, &Server::OAuth, "app.info", false).await {
-        return response;
-    }
-    let token = param_str(&params, "auth");
-    let mut world = lock(&shared);
-    let outcome = check_access(&world, token.as_deref()).and_then(|rec| {
-        let portal = world
-            .portals
-            .get(&rec.member_id)
-            .ok_or_else(|| fail(401, "invalid_token", "Unable to get application by token"))?;
-        let install = portal
-            .installs
-            .get(&rec.client_id)
-            .ok_or_else(|| fail(401, "NOT_INSTALLED", "Application not installed"))?;
-        Ok((
-            rec.user_id,
-            json!({
-                "client_id": rec.client_id,
-                "scope": install.scope.split(',').collect::<Vec<_>>(),
-                "expires": rec.expires_at,
-                "user_id": rec.user_id,
-                "install": {
-                    "installed": install.finished,
-                    "version": install.version,
-                    "status": portal.licence,
-                    "scope": install.scope,
-                    "domain": portal.domain,
-                    "uri": format!("http://{}", portal.domain),
-                    "client_endpoint": format!("http://{}/rest/", portal.domain),
-                    "member_id": portal.member_id.as_str(),
-                    "member_type": "PORTAL",
-                }
-            }),
-        ))
-    });
-    let (response, user_id, error) = match outcome {
-        Ok((user_id, result)) => (
-            axum::Json(json!({"result": result})).into_response(),
-            Some(user_id),
-            None,
-        ),
-        Err((status, code, description)) => (
-            error_response(status, code, &description),
-            None,
-            Some(code.to_owned()),
-        ),
+    let server = Server::OAuth(region);
+    let late_by = match disturb(&shared, &server, "app.info", false).await {
+        Disturbed::Go => None,
+        Disturbed::AnswerLate(delay) => Some(delay),
+        Disturbed::Instead(response) => {
+            return response;
+        }
     };
-    world.calls.push(Call {
-        server: Server::OAuth,
-        method: "app.info".into(),
-        user_id,
-        token_tail: token.as_deref().map(tail),
-        status: response.status().as_u16(),
-        error,
-        carried_client_secret: false,
-    });
-    response
+    let token = param_str(&params, "auth");
+    let response = {
+        let mut world = lock(&shared);
+        let outcome = check_access(&world, token.as_deref()).and_then(|rec| {
+            if world.region_of(&rec.member_id) != region {
+                return Err(fail(
+                    401,
+                    "invalid_token",
+                    "Unable to get application by token",
+                ));
+            }
+            let portal = world
+                .portals
+                .get(&rec.member_id)
+                .ok_or_else(|| fail(401, "invalid_token", "Unable to get application by token"))?;
+            let install = portal
+                .installs
+                .get(&rec.client_id)
+                .ok_or_else(|| fail(401, "NOT_INSTALLED", "Application not installed"))?;
+            Ok((
+                rec.user_id,
+                json!({
+                    "client_id": rec.client_id,
+                    "scope": install.scope.split(',').collect::<Vec<_>>(),
+                    "expires": rec.expires_at,
+                    "user_id": rec.user_id,
+                    "install": {
+                        "installed": install.finished,
+                        "version": install.version,
+                        "status": portal.licence,
+                        "scope": install.scope,
+                        "domain": portal.domain,
+                        "uri": format!("http://{}", portal.domain),
+                        "client_endpoint": format!("http://{}/rest/", portal.domain),
+                        "member_id": portal.member_id.as_str(),
+                        "member_type": "PORTAL",
+                    }
+                }),
+            ))
+        });
+        let (response, user_id, error) = match outcome {
+            Ok((user_id, result)) => (
+                axum::Json(json!({"result": result})).into_response(),
+                Some(user_id),
+                None,
+            ),
+            Err((status, code, description)) => (
+                error_response(status, code, &description),
+                None,
+                Some(code.to_owned()),
+            ),
+        };
+        world.calls.push(Call {
+            server,
+            method: "app.info".into(),
+            user_id,
+            token_tail: token.as_deref().map(tail),
+            status: response.status().as_u16(),
+            error,
+            carried_client_secret: false,
+        });
+        response
+    };
+    late(response, late_by).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -458,7 +524,10 @@ async fn authorize(State(ctx): State<PortalCtx>, uri: Uri, headers: HeaderMap) -
         .append_pair("domain", &portal.domain)
         .append_pair("member_id", portal.member_id.as_str())
         .append_pair("scope", &install.scope)
-        .append_pair("server_domain", &world.oauth_host)
+        .append_pair(
+            "server_domain",
+            world.oauth_host_of(world.region_of(&ctx.member_id)),
+        )
         .finish();
     let separator = if redirect_uri.contains('?') { '&' } else { '?' };
     (
@@ -496,62 +565,68 @@ async fn rest(
             || world.mentions_a_secret(&String::from_utf8_lossy(&body))
     };
     let token = param_str(&params, "auth");
-    if let Some(response) = disturb(&ctx.shared, &server, &method, false).await {
-        record(
-            &ctx.shared,
-            Call {
-                server,
-                method,
-                user_id: None,
-                token_tail: token.as_deref().map(tail),
-                status: response.status().as_u16(),
-                error: Some("injected".into()),
-                carried_client_secret: carried_secret,
-            },
-        );
-        return response;
-    }
-    let mut world = lock(&ctx.shared);
-    let admitted = world
-        .portals
-        .get_mut(&ctx.member_id)
-        .is_some_and(|p| p.bucket.admit());
-    let outcome = if admitted {
-        check_access(&world, token.as_deref()).and_then(|rec| {
-            if rec.member_id != ctx.member_id {
-                return Err(fail(401, "NO_AUTH_FOUND", "Wrong authorization data"));
-            }
-            call_method(&mut world, &rec, &method, &params, true)
-                .map(|result| (rec.user_id, result))
-        })
-    } else {
-        Err(fail(503, "QUERY_LIMIT_EXCEEDED", "Too many requests"))
-    };
-    let (response, user_id, error) = match outcome {
-        Ok((user_id, result)) => {
-            let mut envelope =
-                json!({"result": result, "time": {"start": 0.0, "finish": 0.0, "duration": 0.0}});
-            if let Some(total) = result_total(&envelope["result"]) {
-                envelope["total"] = json!(total);
-            }
-            (axum::Json(envelope).into_response(), Some(user_id), None)
+    let late_by = match disturb(&ctx.shared, &server, &method, false).await {
+        Disturbed::Go => None,
+        Disturbed::AnswerLate(delay) => Some(delay),
+        Disturbed::Instead(response) => {
+            record(
+                &ctx.shared,
+                Call {
+                    server,
+                    method,
+                    user_id: None,
+                    token_tail: token.as_deref().map(tail),
+                    status: response.status().as_u16(),
+                    error: Some("injected".into()),
+                    carried_client_secret: carried_secret,
+                },
+            );
+            return response;
         }
-        Err((status, code, description)) => (
-            error_response(status, code, &description),
-            None,
-            Some(code.to_owned()),
-        ),
     };
-    world.calls.push(Call {
-        server,
-        method,
-        user_id,
-        token_tail: token.as_deref().map(tail),
-        status: response.status().as_u16(),
-        error,
-        carried_client_secret: carried_secret,
-    });
-    response
+    let response = {
+        let mut world = lock(&ctx.shared);
+        let admitted = world
+            .portals
+            .get_mut(&ctx.member_id)
+            .is_some_and(|p| p.bucket.admit());
+        let outcome = if admitted {
+            check_access(&world, token.as_deref()).and_then(|rec| {
+                if rec.member_id != ctx.member_id {
+                    return Err(fail(401, "NO_AUTH_FOUND", "Wrong authorization data"));
+                }
+                call_method(&mut world, &rec, &method, &params, true)
+                    .map(|result| (rec.user_id, result))
+            })
+        } else {
+            Err(fail(503, "QUERY_LIMIT_EXCEEDED", "Too many requests"))
+        };
+        let (response, user_id, error) = match outcome {
+            Ok((user_id, result)) => {
+                let mut envelope = json!({"result": result, "time": {"start": 0.0, "finish": 0.0, "duration": 0.0}});
+                if let Some(total) = result_total(&envelope["result"]) {
+                    envelope["total"] = json!(total);
+                }
+                (axum::Json(envelope).into_response(), Some(user_id), None)
+            }
+            Err((status, code, description)) => (
+                error_response(status, code, &description),
+                None,
+                Some(code.to_owned()),
+            ),
+        };
+        world.calls.push(Call {
+            server,
+            method,
+            user_id,
+            token_tail: token.as_deref().map(tail),
+            status: response.status().as_u16(),
+            error,
+            carried_client_secret: carried_secret,
+        });
+        response
+    };
+    late(response, late_by).await
 }
 
 fn result_total(result: &Value) -> Option<usize> {

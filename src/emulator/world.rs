@@ -67,7 +67,20 @@ pub struct Install {
     pub events: Vec<EventBinding>,
 }
 
-/// The per-portal leaky bucket (protocol doc §3 "Rate limit").
+/// Which of Bitrix24's two regional OAuth servers issues a portal's tokens
+/// (`docs/bitrix24.md`, "Two OAuth servers").
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub enum Region {
+    /// `oauth.bitrix.info`.
+    #[default]
+    West,
+    /// `oauth.bitrix24.tech`.
+    East,
+}
+
+/// The per-portal leaky bucket (`docs/bitrix24.md`, "Rate limit").
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Bucket {
     pub burst: f64,
@@ -88,17 +101,14 @@ impl Bucket {
         }
     }
 
-    /// Counts one request; `false` means it must be refused with 503.
+    /// Counts one request — a refused one too, the stricter reading of the docs
+    /// (`docs/bitrix24.md`, "Rate limit"); `false` means it must be refused with 503.
     pub fn admit(&mut self) -> bool {
         let now = Instant::now();
         let drained = now.duration_since(self.last).as_secs_f64() * self.drain_per_sec;
-        self.level = (self.level - drained).max(0.0);
+        self.level = (self.level - drained).max(0.0) + 1.0;
         self.last = now;
-        if self.level + 1.0 > self.burst {
-            return false;
-        }
-        self.level += 1.0;
-        true
+        self.level <= self.burst
     }
 }
 
@@ -114,6 +124,9 @@ pub struct Portal {
     pub bucket: Bucket,
     /// Who is "logged in" in the browser for `/oauth/authorize/`.
     pub browser_user: u64,
+    /// The OAuth server that issues this portal's tokens.
+    #[serde(default)]
+    pub region: Region,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -147,8 +160,8 @@ pub struct CodeRec {
 /// Which server a request reached.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Server {
-    /// The OAuth server.
-    OAuth,
+    /// The OAuth server of a region.
+    OAuth(Region),
     /// A portal, by its id.
     Portal(MemberId),
 }
@@ -185,8 +198,11 @@ pub struct Fault {
 pub enum FaultKind {
     /// Answer with this HTTP status and Bitrix24 error code.
     Error { status: u16, code: String },
-    /// Wait this long before answering.
+    /// Wait this long before handling the request at all.
     Delay(Duration),
+    /// Handle the request at once (a refresh rotates the pair), but send the answer only
+    /// after this long: what a slow network does to a refresh (`docs/bitrix24.md`).
+    SlowAnswer(Duration),
     /// Answer a token request with an `error` and HTTP 200, as Bitrix24 sometimes does.
     ErrorWith200 { code: String },
     /// Start answering, then break the connection mid-response.
@@ -257,6 +273,7 @@ fn encode(pairs: &[(String, String)]) -> String {
 pub struct World {
     pub clock_offset: i64,
     pub oauth_host: String,
+    pub oauth_host_east: String,
     pub apps: HashMap<String, AppReg>,
     pub portals: BTreeMap<MemberId, Portal>,
     pub access: HashMap<String, AccessRec>,
@@ -266,12 +283,16 @@ pub struct World {
     pub faults: Vec<Fault>,
     pub latency: Duration,
     pub refreshes: usize,
+    /// Requests that arrived, by method, counted before any fault or delay.
+    pub arrivals: HashMap<String, usize>,
 }
 
 /// What survives a restart of the demo: everything but the call log, codes and faults.
 #[derive(Serialize, Deserialize)]
 pub struct Saved {
     pub oauth_host: String,
+    #[serde(default)]
+    pub oauth_host_east: String,
     pub apps: HashMap<String, AppReg>,
     pub portals: BTreeMap<MemberId, Portal>,
     pub access: HashMap<String, AccessRec>,
@@ -285,6 +306,7 @@ impl World {
         let now = self.now();
         Saved {
             oauth_host: self.oauth_host.clone(),
+            oauth_host_east: self.oauth_host_east.clone(),
             apps: self.apps.clone(),
             portals: self.portals.clone(),
             // Dead tokens are of no further use to anyone.
@@ -308,6 +330,7 @@ impl World {
     pub fn restore(saved: Saved) -> Self {
         let mut world = Self::new();
         world.oauth_host = saved.oauth_host;
+        world.oauth_host_east = saved.oauth_host_east;
         world.apps = saved.apps;
         world.portals = saved.portals;
         world.access = saved.access;
@@ -330,6 +353,7 @@ impl World {
         Self {
             clock_offset: 0,
             oauth_host: String::new(),
+            oauth_host_east: String::new(),
             apps: HashMap::new(),
             portals: BTreeMap::new(),
             access: HashMap::new(),
@@ -339,7 +363,32 @@ impl World {
             faults: Vec::new(),
             latency: Duration::ZERO,
             refreshes: 0,
+            arrivals: HashMap::new(),
         }
+    }
+
+    /// The `host:port` of a region's OAuth server.
+    pub fn oauth_host_of(&self, region: Region) -> &str {
+        match region {
+            Region::West => &self.oauth_host,
+            Region::East => &self.oauth_host_east,
+        }
+    }
+
+    /// The OAuth server's REST endpoint that issues `member_id`'s tokens.
+    pub fn server_endpoint(&self, member_id: &MemberId) -> String {
+        let region = self
+            .portals
+            .get(member_id)
+            .map_or(Region::West, |p| p.region);
+        format!("http://{}/rest/", self.oauth_host_of(region))
+    }
+
+    /// The region whose OAuth server issues `member_id`'s tokens.
+    pub fn region_of(&self, member_id: &MemberId) -> Region {
+        self.portals
+            .get(member_id)
+            .map_or(Region::West, |p| p.region)
     }
 
     /// Unix seconds on the emulator's clock, which tests may move forward.
@@ -412,8 +461,8 @@ impl World {
             "expires": issued.expires_at,
             "expires_in": ACCESS_TTL,
             "scope": scope,
-            "domain": self.oauth_host,
-            "server_endpoint": format!("http://{}/rest/", self.oauth_host),
+            "domain": self.oauth_host_of(self.region_of(member_id)),
+            "server_endpoint": self.server_endpoint(member_id),
             "status": portal.map(|p| p.licence.clone()).unwrap_or_default(),
             "client_endpoint": portal.map(|p| format!("http://{}/rest/", p.domain)).unwrap_or_default(),
             "member_id": member_id.as_str(),
@@ -456,6 +505,7 @@ impl World {
         placement_options: &str,
     ) -> FormPost {
         let issued = self.issue(member_id, user_id, client_id);
+        let server_endpoint = self.server_endpoint(member_id);
         let Some(portal) = self.portals.get(member_id) else {
             return FormPost::default();
         };
@@ -476,10 +526,7 @@ impl World {
                 ("AUTH_ID", issued.access),
                 ("AUTH_EXPIRES", ACCESS_TTL.to_string()),
                 ("REFRESH_ID", issued.refresh),
-                (
-                    "SERVER_ENDPOINT",
-                    format!("http://{}/rest/", self.oauth_host),
-                ),
+                ("SERVER_ENDPOINT", server_endpoint),
                 (
                     "APPLICATION_TOKEN",
                     install
@@ -511,7 +558,7 @@ impl World {
         let with_tokens = event != "ONAPPUNINSTALL";
         let issued = with_tokens.then(|| self.issue(member_id, user_id, client_id));
         let now = self.now();
-        let oauth_host = self.oauth_host.clone();
+        let server_endpoint = self.server_endpoint(member_id);
         let Some(portal) = self.portals.get(member_id) else {
             return FormPost::default();
         };
@@ -522,10 +569,7 @@ impl World {
             ("data[LANGUAGE_ID]".into(), "en".into()),
             ("ts".into(), now.to_string()),
             ("auth[domain]".into(), portal.domain.clone()),
-            (
-                "auth[server_endpoint]".into(),
-                format!("http://{oauth_host}/rest/"),
-            ),
+            ("auth[server_endpoint]".into(), server_endpoint),
             (
                 "auth[client_endpoint]".into(),
                 format!("http://{}/rest/", portal.domain),
@@ -592,6 +636,31 @@ impl World {
         (payload, handlers)
     }
 
+    /// Updates the app to `version` on a portal: Bitrix24 removes the app's event handlers on
+    /// every update (`docs/bitrix24.md`, "Events"). Returns the `ONAPPUPDATE` event, which
+    /// carries the tokens of `user_id`.
+    pub fn update_app(
+        &mut self,
+        member_id: &MemberId,
+        client_id: &str,
+        version: u32,
+        user_id: u64,
+    ) -> FormPost {
+        let previous = self
+            .portals
+            .get_mut(member_id)
+            .and_then(|p| p.installs.get_mut(client_id))
+            .map(|install| {
+                install.events.clear();
+                std::mem::replace(&mut install.version, version)
+            });
+        let mut post = self.event(member_id, client_id, "ONAPPUPDATE", user_id);
+        if let Some(previous) = previous {
+            post = post.with("data[PREVIOUS_VERSION]", &previous.to_string());
+        }
+        post
+    }
+
     /// Makes every access token of a user expire now (their refresh tokens stay valid).
     pub fn expire_access_tokens(&mut self, member_id: &MemberId, user_id: u64) {
         let now = self.now();
@@ -651,8 +720,11 @@ mod tests {
         bucket.drain_per_sec = 0.0;
         assert!(bucket.admit() && bucket.admit() && bucket.admit());
         assert!(!bucket.admit());
+        assert!(!bucket.admit(), "a refused request counts too");
+        assert!((bucket.level - 5.0).abs() < f64::EPSILON);
         bucket.drain_per_sec = 1000.0;
-        std::thread::sleep(Duration::from_millis(5));
+        // Long enough for the drain to empty the bucket.
+        std::thread::sleep(Duration::from_millis(10));
         assert!(bucket.admit());
     }
 
@@ -660,7 +732,7 @@ mod tests {
     fn faults_count_down_and_match_their_target() {
         let mut world = World::new();
         world.faults.push(Fault {
-            server: Some(Server::OAuth),
+            server: Some(Server::OAuth(Region::West)),
             method: None,
             kind: FaultKind::Delay(Duration::from_millis(1)),
             remaining: 2,
@@ -671,8 +743,20 @@ mod tests {
                 .take_fault(&Server::Portal(member), "profile")
                 .is_none()
         );
-        assert!(world.take_fault(&Server::OAuth, "token").is_some());
-        assert!(world.take_fault(&Server::OAuth, "token").is_some());
-        assert!(world.take_fault(&Server::OAuth, "token").is_none());
+        assert!(
+            world
+                .take_fault(&Server::OAuth(Region::West), "token")
+                .is_some()
+        );
+        assert!(
+            world
+                .take_fault(&Server::OAuth(Region::West), "token")
+                .is_some()
+        );
+        assert!(
+            world
+                .take_fault(&Server::OAuth(Region::West), "token")
+                .is_none()
+        );
     }
 }

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
 use super::error::ApiError;
+use super::gate::ClientIp;
 use super::input;
 use super::page::{PageError, Problem};
 use crate::AppState;
@@ -124,6 +125,7 @@ pub(super) fn render(state: &AppState, view: View<'_>) -> Response {
 #[tracing::instrument(skip_all, fields(member_id, user_id, placement))]
 async fn open(
     State(state): State<AppState>,
+    from: ClientIp,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
@@ -137,46 +139,73 @@ async fn open(
         .refresh
         .clone()
         .ok_or_else(|| refuse(Problem::BadRequest))?;
+    if state
+        .oauth
+        .server_endpoint(frame.server_endpoint.as_ref())
+        .is_none()
+    {
+        tracing::warn!("frame POST names an OAuth server off the allowlist");
+        return Err(refuse(Problem::NotVerified));
+    }
 
     let mut portal = state
         .store
         .portal(&frame.member_id)
         .await
         .map_err(|error| PageError::internal(lang, &error))?
-        .filter(|p| p.record.state == PortalState::Active)
+        .filter(|p| p.record.state != PortalState::New)
         .ok_or_else(|| refuse(Problem::NotInstalled))?;
-    if portal.record.domain != frame.domain {
-        // A renamed portal (protocol doc §3) or a lie: only the OAuth server can tell which.
-        let verified = verify::verify(&state.oauth, &frame.access, &frame.member_id, &frame.domain, state.config.allow_http)
-            .await
-            .map_err(|error| {
-                tracing::warn!(claimed = %frame.domain, %error, "frame POST names another domain than the portal's");
-                match error {
-                    VerifyError::Refused(_) => refuse(Problem::NotVerified),
-                    VerifyError::Unavailable(_) => refuse(Problem::Unavailable),
-                }
-            })?;
-        state
-            .store
-            .move_portal(
-                &frame.member_id,
-                &frame.domain,
-                &verified.client_endpoint,
-                unix_now(),
-            )
-            .await
-            .map_err(|error| PageError::internal(lang, &error))?;
-        tracing::info!(domain = %frame.domain, "portal renamed; stored its new address");
-        portal.record.domain = frame.domain.clone();
-        portal.record.client_endpoint = verified.client_endpoint;
+    if portal.removing_since.is_some() {
+        return Err(refuse(Problem::BeingRemoved));
     }
+    if let Err(wait) = state.gate.check(&frame.member_id, from) {
+        return Err(refuse(Problem::RateLimited(wait.as_secs().max(1))));
+    }
+    let deleted = portal.record.state == PortalState::Deleted;
     if let (Some(sent), Some(stored)) = (&frame.application_token, &portal.record.application_token)
         && !stored.matches(sent.expose())
     {
+        // After a real reinstall the token is new, and only the administrator's install POST
+        // may tell us so; otherwise someone is lying.
         tracing::warn!("frame POST carries another application token");
-        return Err(refuse(Problem::NotVerified));
+        return Err(refuse(if deleted {
+            Problem::NotInstalled
+        } else {
+            Problem::NotVerified
+        }));
     }
-
+    if deleted || portal.record.domain != frame.domain {
+        // A renamed portal, a portal we took for uninstalled (every pair refused), or a lie:
+        // only the OAuth server can tell which.
+        let verified = verify::verify(
+            &state.oauth,
+            &portal.record.server_endpoint,
+            &frame.access,
+            &frame.member_id,
+            &frame.domain,
+            state.config.allow_http,
+        )
+        .await
+        .map_err(|error| {
+            tracing::warn!(claimed = %frame.domain, %error, "the OAuth server did not confirm a frame POST");
+            match error {
+                VerifyError::Refused(_) => {
+                    state.gate.charge(&frame.member_id, from);
+                    refuse(Problem::NotVerified)
+                }
+                VerifyError::Unavailable(_) => refuse(Problem::Unavailable),
+            }
+        })?;
+        portal.record.domain = frame.domain.clone();
+        portal.record.client_endpoint = verified.client_endpoint;
+        portal.record.state = PortalState::Active;
+        state
+            .store
+            .upsert_portal(&portal.record, unix_now())
+            .await
+            .map_err(|error| PageError::internal(lang, &error))?;
+        tracing::info!(domain = %frame.domain, reactivated = deleted, "the OAuth server confirmed the portal's address");
+    }
     let answer = state
         .tokens
         .call_with_token::<BatchAnswer>(
@@ -188,10 +217,17 @@ async fn open(
             Repeat::Safe,
         )
         .await
-        .map_err(|error| page_error(&error, lang))?;
+        .map_err(|error| {
+            let page = page_error(&error, lang);
+            if page.problem() == Problem::TokenRejected {
+                state.gate.charge(&frame.member_id, from);
+            }
+            page
+        })?;
     let page = PageRead::from_answer(&answer);
     let Some((user_id, profile)) = page.profile.and_then(|p| Some((p.user_id()?, p))) else {
         tracing::warn!(error = ?page.profile_refused, "the portal did not confirm the frame's token");
+        state.gate.charge(&frame.member_id, from);
         return Err(refuse(Problem::TokenRejected));
     };
     span.record("user_id", tracing::field::display(user_id));
@@ -284,7 +320,16 @@ async fn set_without_script(
     let page = PageRead::from_answer(&answer);
     if let Some(code) = page.set_refused {
         tracing::warn!(code = code.as_str(), "the portal refused the status");
-        return Err(PageError::new(Problem::Unavailable, lang));
+        let error = CallError::Bitrix(crate::bitrix::Error::Api {
+            status: reqwest::StatusCode::BAD_REQUEST,
+            code,
+            description: String::new(),
+            retry_after: None,
+        });
+        return Err(PageError::new(
+            ApiError::from_call(&error, lang).problem(),
+            lang,
+        ));
     }
     let portal = load_portal(&state, &session.member_id, lang).await?;
     let current = page.status.unwrap_or(chosen);
@@ -315,4 +360,8 @@ async fn load_portal(
         .map_err(|error| PageError::internal(lang, &error))?
         .filter(|p| p.record.state == PortalState::Active)
         .ok_or_else(|| PageError::new(Problem::NotInstalled, lang))
+        .and_then(|p| match p.removing_since {
+            Some(_) => Err(PageError::new(Problem::BeingRemoved, lang)),
+            None => Ok(p),
+        })
 }

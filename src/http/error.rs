@@ -87,10 +87,16 @@ impl ApiError {
                     t.api_rate_limited,
                 )
             },
-            CallError::RefreshBusy => {
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", t.api_unavailable)
-            }
-            CallError::Store(_) => Self::new(
+            CallError::BeingRemoved => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "being_removed",
+                t.removing_body,
+            ),
+            CallError::RefreshBusy => Self {
+                retry_after: Some(Duration::from_secs(2)),
+                ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", t.api_unavailable)
+            },
+            CallError::Store(_) | CallError::Internal(_) => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 t.internal_body,
@@ -141,13 +147,23 @@ impl ApiError {
         }
     }
 
-    /// The page problem that matches, for the no-script form.
+    /// The page problem of the same category, for pages: a missing scope stays an
+    /// administrator's matter and a rate limit a wait, never "Bitrix24 is not answering".
     pub fn problem(&self) -> Problem {
-        match self.status {
-            StatusCode::UNAUTHORIZED => Problem::TokenRejected,
-            StatusCode::NOT_FOUND => Problem::NotInstalled,
-            StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => Problem::BadRequest,
-            StatusCode::INTERNAL_SERVER_ERROR => Problem::Internal,
+        match self.code {
+            "reauth_required" | "invalid_session" => Problem::TokenRejected,
+            "not_installed" => Problem::NotInstalled,
+            "being_removed" => Problem::BeingRemoved,
+            "rate_limited" => Problem::RateLimited(
+                self.retry_after
+                    .map_or(1, |wait| wait.as_secs_f64().ceil().max(1.0) as u64),
+            ),
+            "insufficient_scope" => Problem::MissingScope,
+            "access_denied" => Problem::AccessDenied,
+            "confirmation_required" => Problem::ConfirmationRequired,
+            "bitrix_refused" => Problem::Refused,
+            "internal" => Problem::Internal,
+            "bad_request" | "invalid_status" | "unsupported_media_type" => Problem::BadRequest,
             _ => Problem::Unavailable,
         }
     }

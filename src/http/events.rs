@@ -1,13 +1,14 @@
 //! `POST /events`: `ONAPPINSTALL`, `ONAPPUPDATE` and `ONAPPUNINSTALL` from the portal
-//! (protocol doc §1.4, §6). Answers are JSON and quick, since the portal does not retry and
-//! calls slow handlers less often.
+//! (`docs/bitrix24.md`, "Events"). Answers are JSON and quick, since the portal does not retry
+//! and calls slow handlers less often.
 //!
-//! - `ONAPPUNINSTALL` carries no usable token: the stored `application_token`, compared in
-//!   constant time, is the only proof it is genuine.
-//! - `ONAPPINSTALL` / `ONAPPUPDATE` carry tokens, verified with the OAuth server like an
-//!   install. An `application_token` different from the stored one (or the first one) is
-//!   accepted only from a portal administrator, so an employee's token cannot re-key a portal
-//!   and then forge its uninstall.
+//! - `ONAPPUNINSTALL` carries no usable token, and its `application_token` is in every
+//!   employee's frame POST: it is only a filter. The uninstall itself is confirmed with the
+//!   OAuth server before anything is deleted (see [`crate::portals::removal`]).
+//! - `ONAPPINSTALL` / `ONAPPUPDATE` carry tokens, verified with the OAuth server named by
+//!   `auth[server_endpoint]` when it is on the allowlist. An `application_token` different
+//!   from the stored one (or the first one) is accepted only from a portal administrator. An
+//!   update re-binds the app's handlers, which Bitrix24 removed.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -16,12 +17,15 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use super::gate::ClientIp;
 use super::input::{self, InputError};
 use crate::AppState;
 use crate::bitrix::event::{Event, EventKind};
-use crate::bitrix::verify::{self, VerifyError};
+use crate::bitrix::verify::{self, Profile, VerifyError};
 use crate::clock::unix_now;
+use crate::portals::{bindings, removal};
 use crate::store::{AccountRecord, PortalRecord, PortalState, Tokens};
+use crate::tokens::{CallError, Repeat};
 
 /// `POST /events`.
 pub fn router() -> Router<AppState> {
@@ -38,8 +42,24 @@ fn ok(outcome: &str) -> Answer {
     (StatusCode::OK, Json(json!({"status": outcome})))
 }
 
+fn busy(retry_after: std::time::Duration) -> Answer {
+    answer(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        &format!(
+            "Too many events failed verification; try again in {} s.",
+            retry_after.as_secs().max(1)
+        ),
+    )
+}
+
 #[tracing::instrument(skip_all, fields(event, member_id))]
-async fn events(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer {
+async fn events(
+    State(state): State<AppState>,
+    from: ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
     let pairs = match input::form_pairs(&headers, &body) {
         Ok(pairs) => pairs,
         Err(InputError::NotAForm) => {
@@ -72,8 +92,8 @@ async fn events(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     span.record("event", tracing::field::debug(&event.kind));
     span.record("member_id", tracing::field::display(&event.member_id));
     let result = match &event.kind {
-        EventKind::Uninstall => uninstall(&state, &event).await,
-        EventKind::Install | EventKind::Update => install_or_update(&state, &event).await,
+        EventKind::Uninstall => uninstall(&state, &event, from).await,
+        EventKind::Install | EventKind::Update => install_or_update(&state, &event, from).await,
         EventKind::Other(_) => Ok(ok("ignored")),
     };
     result.unwrap_or_else(|error| {
@@ -86,7 +106,7 @@ async fn events(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     })
 }
 
-async fn uninstall(state: &AppState, event: &Event) -> Result<Answer, crate::store::StoreError> {
+async fn uninstall(state: &AppState, event: &Event, from: ClientIp) -> Result<Answer, CallError> {
     let Some(portal) = state.store.portal(&event.member_id).await? else {
         tracing::warn!("uninstall for an unknown portal");
         return Ok(answer(
@@ -95,12 +115,13 @@ async fn uninstall(state: &AppState, event: &Event) -> Result<Answer, crate::sto
             "This portal has not installed the app.",
         ));
     };
-    let genuine = portal
+    // A filter, not a proof: every employee has seen this token.
+    let token_fits = portal
         .record
         .application_token
         .as_ref()
-        .is_some_and(|stored| stored.matches(event.application_token.expose()));
-    if !genuine {
+        .is_none_or(|stored| stored.matches(event.application_token.expose()));
+    if !token_fits {
         tracing::warn!("uninstall with a wrong application_token refused");
         return Ok(answer(
             StatusCode::UNAUTHORIZED,
@@ -108,18 +129,32 @@ async fn uninstall(state: &AppState, event: &Event) -> Result<Answer, crate::sto
             "The application token does not match.",
         ));
     }
-    state
-        .store
-        .uninstall_portal(&event.member_id, event.clean, unix_now())
-        .await?;
-    tracing::info!(clean = event.clean, "uninstalled");
-    Ok(ok("uninstalled"))
+    if let Err(wait) = state.gate.check(&event.member_id, from) {
+        return Ok(busy(wait));
+    }
+    Ok(
+        match removal::uninstall(&state.tokens, &event.member_id, event.clean).await? {
+            removal::Removal::Removed => ok("uninstalled"),
+            removal::Removal::Suspended => {
+                (StatusCode::ACCEPTED, Json(json!({"status": "suspended"})))
+            }
+            removal::Removal::Forged => {
+                state.gate.charge(&event.member_id, from);
+                answer(
+                    StatusCode::FORBIDDEN,
+                    "still_installed",
+                    "Bitrix24 says the app is still installed on this portal; nothing was changed.",
+                )
+            }
+        },
+    )
 }
 
 async fn install_or_update(
     state: &AppState,
     event: &Event,
-) -> Result<Answer, crate::store::StoreError> {
+    from: ClientIp,
+) -> Result<Answer, CallError> {
     let Some(auth) = &event.auth else {
         return Ok(answer(
             StatusCode::BAD_REQUEST,
@@ -127,9 +162,21 @@ async fn install_or_update(
             "The event carries no access token.",
         ));
     };
+    let Some(server) = state.oauth.server_endpoint(event.server_endpoint.as_ref()) else {
+        tracing::warn!("event names an OAuth server off the allowlist");
+        return Ok(answer(
+            StatusCode::FORBIDDEN,
+            "unknown_oauth_server",
+            "The event names an OAuth server this app does not use.",
+        ));
+    };
+    if let Err(wait) = state.gate.check(&event.member_id, from) {
+        return Ok(busy(wait));
+    }
     let config = &state.config;
     let verified = match verify::verify(
         &state.oauth,
+        &server,
         &auth.access,
         &event.member_id,
         &event.domain,
@@ -140,6 +187,7 @@ async fn install_or_update(
         Ok(verified) => verified,
         Err(VerifyError::Refused(why)) => {
             tracing::warn!(%why, "event not verified");
+            state.gate.charge(&event.member_id, from);
             return Ok(answer(
                 StatusCode::FORBIDDEN,
                 "not_verified",
@@ -160,8 +208,18 @@ async fn install_or_update(
         .as_ref()
         .and_then(|p| p.record.application_token.as_ref())
         .is_some_and(|stored| stored.matches(event.application_token.expose()));
-    let profile = match verify::profile(&state.rest, &verified.client_endpoint, &auth.access).await
-    {
+    let profile = state
+        .tokens
+        .call_with_token::<Profile>(
+            &event.member_id,
+            &verified.client_endpoint,
+            &auth.access,
+            verify::PROFILE,
+            json!({}),
+            Repeat::Safe,
+        )
+        .await;
+    let profile = match profile {
         Ok(profile) if profile.user_id() == Some(verified.user_id) => profile,
         Ok(_) => {
             return Ok(answer(
@@ -192,7 +250,7 @@ async fn install_or_update(
         member_id: event.member_id.clone(),
         domain: event.domain.clone(),
         client_endpoint: verified.client_endpoint.clone(),
-        server_endpoint: config.server_endpoint(),
+        server_endpoint: server,
         application_token: Some(event.application_token.clone()),
         scope: if auth.scope.is_empty() {
             verified.scope.clone()
@@ -223,10 +281,27 @@ async fn install_or_update(
                 .store
                 .upsert_portal_and_account(&portal, &account, now)
                 .await?;
+            state.tokens.forget_portal(&event.member_id);
         }
         None => state.store.upsert_portal(&portal, now).await?,
     }
     tracing::info!(version = ?portal.app_version, "installation recorded from event");
+    if event.kind == EventKind::Update {
+        // Bitrix24 removed our handlers with the update: without ONAPPUNINSTALL bound again we
+        // would learn of an uninstall only by reconciliation.
+        match auth.refresh {
+            Some(_) => {
+                let rebound =
+                    bindings::bind(&state.tokens, config, &event.member_id, verified.user_id).await;
+                if let Err(error) = rebound {
+                    tracing::warn!(%error, "re-binding after an update failed");
+                }
+            }
+            None => {
+                tracing::warn!("an update event without a refresh token; handlers not re-bound")
+            }
+        }
+    }
     Ok(ok(if event.kind == EventKind::Install {
         "installed"
     } else {

@@ -1,8 +1,9 @@
-//! `POST /install`: the portal's install POST (protocol doc §1.1–§1.3). The token is verified
-//! with the OAuth server before anything is written; then the portal and its installing
+//! `POST /install`: the portal's install POST (`docs/bitrix24.md`, "Installation"). The token
+//! is verified with the portal's OAuth server (named by `SERVER_ENDPOINT`, trusted only when
+//! on the allowlist) before anything is written; then the portal and its installing
 //! administrator are stored in one transaction, the app's placements and event handlers are
 //! bound with the administrator's token, and the answer is a page that calls
-//! `BX24.installFinish()`.
+//! `BX24.installFinish()` and names any placement the portal refused.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -13,15 +14,15 @@ use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
+use super::gate::ClientIp;
 use super::input;
 use super::page::{PageError, Problem};
 use crate::AppState;
-use crate::bitrix::batch::{self, BatchAnswer};
-use crate::bitrix::frame::FramePost;
-use crate::bitrix::types::UserId;
-use crate::bitrix::verify::{self, VerifyError};
+use crate::bitrix::bindings::extra_scope;
+use crate::bitrix::verify::{self, Profile, VerifyError};
 use crate::clock::unix_now;
-use crate::i18n::{Lang, Text};
+use crate::i18n::Text;
+use crate::portals::bindings;
 use crate::store::{AccountRecord, PortalRecord, PortalState, Tokens};
 use crate::tokens::Repeat;
 
@@ -38,11 +39,14 @@ struct InstallPage<'a> {
     css: &'a str,
     bx24_js: &'a str,
     install_js: &'a str,
+    /// Sentences about placements the portal refused, for the administrator.
+    refused: Vec<String>,
 }
 
 #[tracing::instrument(skip_all, fields(member_id, user_id))]
 async fn install(
     State(state): State<AppState>,
+    from: ClientIp,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
@@ -59,9 +63,17 @@ async fn install(
     if frame.domain.is_loopback() && !config.allow_http {
         return Err(refuse(Problem::BadRequest));
     }
+    let Some(server) = state.oauth.server_endpoint(frame.server_endpoint.as_ref()) else {
+        tracing::warn!("install POST names an OAuth server off the allowlist");
+        return Err(refuse(Problem::NotVerified));
+    };
+    if let Err(wait) = state.gate.check(&frame.member_id, from) {
+        return Err(refuse(Problem::RateLimited(wait.as_secs().max(1))));
+    }
 
     let verified = verify::verify(
         &state.oauth,
+        &server,
         &frame.access,
         &frame.member_id,
         &frame.domain,
@@ -71,21 +83,26 @@ async fn install(
     .map_err(|error| {
         tracing::warn!(%error, "install not verified");
         match error {
-            VerifyError::Refused(_) => refuse(Problem::NotVerified),
+            VerifyError::Refused(_) => {
+                state.gate.charge(&frame.member_id, from);
+                refuse(Problem::NotVerified)
+            }
             VerifyError::Unavailable(_) => refuse(Problem::Unavailable),
         }
     })?;
     span.record("user_id", tracing::field::display(verified.user_id));
-    let profile = verify::profile(&state.rest, &verified.client_endpoint, &frame.access)
+    let profile = state
+        .tokens
+        .call_with_token::<Profile>(
+            &frame.member_id,
+            &verified.client_endpoint,
+            &frame.access,
+            verify::PROFILE,
+            serde_json::json!({}),
+            Repeat::Safe,
+        )
         .await
-        .map_err(|error| {
-            tracing::warn!(%error, "profile of the installing user failed");
-            if error.is_transient() {
-                refuse(Problem::Unavailable)
-            } else {
-                refuse(Problem::NotVerified)
-            }
-        })?;
+        .map_err(|error| super::app::page_error(&error, lang))?;
     if profile.user_id() != Some(verified.user_id) {
         return Err(refuse(Problem::NotVerified));
     }
@@ -107,7 +124,7 @@ async fn install(
         member_id: frame.member_id.clone(),
         domain: frame.domain.clone(),
         client_endpoint: verified.client_endpoint.clone(),
-        server_endpoint: config.server_endpoint(),
+        server_endpoint: server,
         application_token,
         scope: verified.scope.clone(),
         licence: frame.licence.clone(),
@@ -129,18 +146,43 @@ async fn install(
         .upsert_portal_and_account(&portal, &account, now)
         .await
         .map_err(|error| PageError::internal(lang, &error))?;
+    state.tokens.forget_portal(&frame.member_id);
 
-    bind_handlers(&state, &frame, verified.user_id)
+    let refused = bindings::bind(&state.tokens, config, &frame.member_id, verified.user_id)
         .await
-        .map_err(|()| refuse(Problem::BindingsFailed))?;
+        .map_err(|error| {
+            tracing::warn!(%error, "binding placements and events failed");
+            refuse(Problem::BindingsFailed)
+        })?;
+    // Without ONAPPUNINSTALL bound we would learn of an uninstall only by reconciliation.
+    if !refused.events.is_empty() {
+        return Err(refuse(Problem::BindingsFailed));
+    }
     tracing::info!("installed");
 
+    let t = lang.text();
+    let refused = refused
+        .placements
+        .iter()
+        .map(|(placement, code)| {
+            let mut sentence = t
+                .install_placement_refused
+                .replace("{placement}", placement)
+                .replace("{code}", code.as_str());
+            if let Some(scope) = extra_scope(placement) {
+                sentence.push(' ');
+                sentence.push_str(&t.install_scope_hint.replace("{scope}", scope));
+            }
+            sentence
+        })
+        .collect();
     let page = InstallPage {
         lang: lang.code(),
-        t: lang.text(),
+        t,
         css: super::assets::url("app.css"),
         bx24_js: config.js_url.as_str(),
         install_js: super::assets::url("install.js"),
+        refused,
     };
     let mut response = page.into_response();
     let csp = super::security::page_csp(config, &frame.domain);
@@ -150,70 +192,4 @@ async fn install(
             .insert(header::CONTENT_SECURITY_POLICY, value);
     }
     Ok(response)
-}
-
-/// Binds the configured placements and our event handlers in one `batch` call. A placement
-/// the portal refuses is logged and skipped; an existing binding is fine; an event handler
-/// that cannot be bound fails the install, since without `ONAPPUNINSTALL` we would never
-/// learn of an uninstall.
-async fn bind_handlers(state: &AppState, frame: &FramePost, user_id: UserId) -> Result<(), ()> {
-    let config = &state.config;
-    let handler = config.url_for("app");
-    let mut commands: Vec<(String, String)> = Vec::new();
-    for placement in &config.placements {
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
-        query
-            .append_pair("PLACEMENT", placement)
-            .append_pair("HANDLER", &handler)
-            .append_pair("TITLE", Lang::En.text().app_name);
-        for lang in [Lang::En, Lang::Ru, Lang::De] {
-            query.append_pair(
-                &format!("LANG_ALL[{}][TITLE]", lang.code()),
-                lang.text().app_name,
-            );
-        }
-        if placement.starts_with("IM_") {
-            query.append_pair("OPTIONS[iconName]", "fa-circle");
-        }
-        commands.push((
-            format!("placement:{placement}"),
-            format!("placement.bind?{}", query.finish()),
-        ));
-    }
-    for event in ["ONAPPUNINSTALL", "ONAPPUPDATE"] {
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("event", event)
-            .append_pair("handler", &config.url_for("events"))
-            .finish();
-        commands.push((format!("event:{event}"), format!("event.bind?{query}")));
-    }
-    let answer = state
-        .tokens
-        .call::<BatchAnswer>(
-            &frame.member_id,
-            user_id,
-            batch::METHOD,
-            batch::params(
-                commands
-                    .iter()
-                    .map(|(key, command)| (key.as_str(), command.clone())),
-            ),
-            Repeat::Safe,
-        )
-        .await
-        .map_err(|error| tracing::warn!(%error, "binding placements and events failed"))?;
-    let mut fatal = false;
-    for (key, code) in answer.errors() {
-        let code = code.as_str();
-        if code.contains("ALREADY") {
-            continue;
-        }
-        if key.starts_with("event:") {
-            tracing::warn!(binding = %key, code, "the portal refused an event handler");
-            fatal = true;
-        } else {
-            tracing::warn!(binding = %key, code, "the portal refused a placement; skipped");
-        }
-    }
-    if fatal { Err(()) } else { Ok(()) }
 }

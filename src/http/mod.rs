@@ -5,6 +5,7 @@ mod app;
 mod assets;
 mod error;
 mod events;
+pub mod gate;
 mod health;
 mod input;
 mod install;

@@ -3,8 +3,9 @@
 //!
 //! The `state` is 32 random bytes, stored hashed in the database with its portal and a
 //! ten-minute expiry, and deleted when used: it cannot be replayed, and any instance sharing
-//! the database can finish a flow another one started. The code is exchanged at
-//! `B24_OAUTH_URL` only, whatever `server_domain` the redirect names; the user then sees their
+//! the database can finish a flow another one started; a portal has at most a few hundred
+//! under way. The code is exchanged at the OAuth server stored for the portal (one of
+//! `B24_OAUTH_URL`), whatever `server_domain` the redirect names; the user then sees their
 //! status page.
 
 use axum::Router;
@@ -78,14 +79,21 @@ async fn start(
         .ok_or_else(|| refuse(Problem::NotInstalled))?;
 
     let state = random_hex(32);
-    app.store
+    let now = unix_now();
+    let stored = app
+        .store
         .put_oauth_state(
             &state_hash(&state),
             &portal.record.member_id,
-            unix_now() + STATE_TTL_SECS,
+            now + STATE_TTL_SECS,
+            now,
         )
         .await
         .map_err(|error| PageError::internal(lang, &error))?;
+    if !stored {
+        tracing::warn!(member_id = %portal.record.member_id, "too many sign-ins under way for one portal");
+        return Err(refuse(Problem::RateLimited(60)));
+    }
     let scheme = if app.config.allow_http && domain.is_loopback() {
         "http"
     } else {
@@ -154,25 +162,29 @@ async fn callback(
         })?;
     tracing::Span::current().record("member_id", tracing::field::display(&member_id));
 
-    let grant = app.oauth.exchange_code(code).await.map_err(|error| {
-        tracing::warn!(%error, "code exchange failed");
-        match error {
-            BitrixError::OAuth { .. } => refuse(Problem::SignInRefused),
-            _ if error.is_transient() => refuse(Problem::Unavailable),
-            _ => refuse(Problem::SignInRefused),
-        }
-    })?;
-    if grant.member_id != member_id {
-        tracing::warn!("code issued for another portal than the sign-in started with");
-        return Err(refuse(Problem::NotVerified));
-    }
     let portal = app
         .store
         .portal(&member_id)
         .await
         .map_err(|error| PageError::internal(lang, &error))?
-        .filter(|p| p.record.state == PortalState::Active)
+        .filter(|p| p.record.state == PortalState::Active && p.removing_since.is_none())
         .ok_or_else(|| refuse(Problem::NotInstalled))?;
+    let grant = app
+        .oauth
+        .exchange_code(&portal.record.server_endpoint, code)
+        .await
+        .map_err(|error| {
+            tracing::warn!(%error, "code exchange failed");
+            match error {
+                BitrixError::OAuth { .. } => refuse(Problem::SignInRefused),
+                _ if error.is_transient() => refuse(Problem::Unavailable),
+                _ => refuse(Problem::SignInRefused),
+            }
+        })?;
+    if grant.member_id != member_id {
+        tracing::warn!("code issued for another portal than the sign-in started with");
+        return Err(refuse(Problem::NotVerified));
+    }
     let answer = app
         .tokens
         .call_with_token::<BatchAnswer>(

@@ -35,6 +35,18 @@ pub enum Problem {
     TokenRejected,
     /// The page's session is missing, forged or expired.
     SessionExpired,
+    /// The portal's rate limit: try again in this many seconds.
+    RateLimited(u64),
+    /// The portal has not granted a scope the app needs: the administrator can fix it.
+    MissingScope,
+    /// The administrator restricted the user's access to the app.
+    AccessDenied,
+    /// The administrator must approve the app's access first.
+    ConfirmationRequired,
+    /// An uninstall of the portal awaits confirmation.
+    BeingRemoved,
+    /// Bitrix24 refused for a reason without a better sentence.
+    Refused,
     /// Our fault.
     Internal,
 }
@@ -46,16 +58,34 @@ impl Problem {
                 StatusCode::BAD_REQUEST
             }
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::NotVerified | Self::AdminOnly | Self::TokenRejected => StatusCode::FORBIDDEN,
+            Self::NotVerified
+            | Self::AdminOnly
+            | Self::TokenRejected
+            | Self::MissingScope
+            | Self::AccessDenied
+            | Self::ConfirmationRequired => StatusCode::FORBIDDEN,
             Self::SessionExpired => StatusCode::UNAUTHORIZED,
             Self::NotInstalled => StatusCode::NOT_FOUND,
-            Self::Unavailable | Self::BindingsFailed => StatusCode::BAD_GATEWAY,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::BeingRemoved => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::BindingsFailed | Self::Refused => StatusCode::BAD_GATEWAY,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    fn words(self, t: &'static Text) -> (&'static str, &'static str) {
-        match self {
+    fn words(self, t: &'static Text) -> (&'static str, String) {
+        let (title, body) = match self {
+            Self::RateLimited(seconds) => {
+                return (
+                    t.busy_title,
+                    t.busy_body.replace("{seconds}", &seconds.to_string()),
+                );
+            }
+            Self::MissingScope => (t.scope_title, t.api_scope),
+            Self::AccessDenied => (t.access_title, t.api_access_denied),
+            Self::ConfirmationRequired => (t.confirm_title, t.api_confirm),
+            Self::BeingRemoved => (t.removing_title, t.removing_body),
+            Self::Refused => (t.refused_title, t.api_refused),
             Self::BadRequest | Self::UnsupportedMediaType => {
                 (t.bad_request_title, t.bad_request_body)
             }
@@ -70,7 +100,8 @@ impl Problem {
             Self::TokenRejected => (t.not_verified_title, t.token_rejected_body),
             Self::SessionExpired => (t.not_verified_title, t.api_session),
             Self::Internal => (t.unavailable_title, t.internal_body),
-        }
+        };
+        (title, body.to_owned())
     }
 }
 
@@ -90,6 +121,11 @@ impl PageError {
             lang,
             retry_link: None,
         }
+    }
+
+    /// What went wrong.
+    pub fn problem(&self) -> Problem {
+        self.problem
     }
 
     /// Adds a link that starts over.
@@ -125,10 +161,15 @@ impl IntoResponse for PageError {
             t,
             css: super::assets::url("app.css"),
             title,
-            body,
+            body: &body,
             retry_link: self.retry_link.as_deref(),
         };
         let mut response = (self.problem.status(), page).into_response();
+        if let Problem::RateLimited(seconds) = self.problem
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
         // Error pages run no script and show nothing private, so any portal may frame them.
         response.headers_mut().insert(
             header::CONTENT_SECURITY_POLICY,

@@ -148,6 +148,26 @@ pub struct Text {
     pub api_confirm: &'static str,
     /// API: any other refusal.
     pub api_refused: &'static str,
+    /// Error page heading: the portal's rate limit.
+    pub busy_title: &'static str,
+    /// Error page: wait and retry; `{seconds}` is replaced.
+    pub busy_body: &'static str,
+    /// Error page heading: a permission is missing.
+    pub scope_title: &'static str,
+    /// Error page heading: the admin restricted access.
+    pub access_title: &'static str,
+    /// Error page heading: the admin must approve.
+    pub confirm_title: &'static str,
+    /// Error page heading: an uninstall is being confirmed.
+    pub removing_title: &'static str,
+    /// Error page and API: an uninstall is being confirmed.
+    pub removing_body: &'static str,
+    /// Error page heading: Bitrix24 refused the change.
+    pub refused_title: &'static str,
+    /// Install page: a placement the portal refused; `{placement}` and `{code}` are replaced.
+    pub install_placement_refused: &'static str,
+    /// Install page: the permission a refused placement needs; `{scope}` is replaced.
+    pub install_scope_hint: &'static str,
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 //! (see [`crypto`]), so no raw token ever reaches the database file.
 
 pub mod crypto;
+mod removal;
+mod states;
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -19,6 +21,11 @@ use crate::bitrix::types::{
     AccessToken, ApplicationToken, Licence, MemberId, PortalDomain, RefreshToken, UserId,
 };
 pub use crypto::{Keyring, MasterKey};
+pub use removal::{AccountVersion, CallTarget};
+
+/// How long a statement waits for a lock held by another connection or process before it
+/// fails as busy; the token manager's refresh lease is derived from it.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +139,8 @@ pub struct PortalRecord {
 pub struct Portal {
     /// What was written.
     pub record: PortalRecord,
+    /// Unix seconds since an unconfirmed uninstall suspended the portal.
+    pub removing_since: Option<i64>,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.
@@ -210,7 +219,7 @@ impl Store {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
             // The hot path reads a handful of rows per request (and is cached above the store);
             // a small page cache per connection keeps memory flat with a million accounts.
@@ -287,7 +296,8 @@ impl Store {
                  server_endpoint = excluded.server_endpoint,
                  application_token = excluded.application_token, key_id = excluded.key_id,
                  scope = excluded.scope, licence = excluded.licence, state = excluded.state,
-                 app_version = excluded.app_version, updated_at = excluded.updated_at",
+                 app_version = excluded.app_version, removing_since = NULL, removing_clean = 0,
+                 updated_at = excluded.updated_at",
         )
         .bind(member)
         .bind(portal.domain.as_str())
@@ -309,7 +319,8 @@ impl Store {
     pub async fn portal(&self, member_id: &MemberId) -> Result<Option<Portal>, StoreError> {
         let row = sqlx::query(
             "SELECT member_id, domain, client_endpoint, server_endpoint, application_token,
-                    key_id, scope, licence, state, app_version, created_at, updated_at
+                    key_id, scope, licence, state, app_version, removing_since, created_at,
+                    updated_at
              FROM portals WHERE member_id = ?1",
         )
         .bind(member_id.as_str())
@@ -349,6 +360,7 @@ impl Store {
                 app_version: row.try_get("app_version")?,
                 member_id,
             },
+            removing_since: row.try_get("removing_since")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
         })
@@ -379,7 +391,9 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             sqlx::query(
-                "UPDATE portals SET state = 'deleted', updated_at = ?2 WHERE member_id = ?1",
+                "UPDATE portals SET state = 'deleted', removing_since = NULL, removing_clean = 0,
+                     updated_at = ?2
+                 WHERE member_id = ?1",
             )
             .bind(member_id.as_str())
             .bind(now)
@@ -454,31 +468,7 @@ impl Store {
         row.map(|row| self.account_from_row(&row)).transpose()
     }
 
-    /// An account with its portal's REST endpoint, in one query: what every call on a user's
-    /// behalf needs. `None` if the account is unknown or its portal uninstalled the app.
-    pub async fn account_for_call(
-        &self,
-        member_id: &MemberId,
-        user_id: UserId,
-    ) -> Result<Option<(Account, Url)>, StoreError> {
-        let row = sqlx::query(
-            "SELECT a.member_id, a.user_id, a.is_admin, a.is_installer, a.access_token,
-                    a.refresh_token, a.key_id, a.token_generation, a.expires_at, a.refreshed_at,
-                    a.state, a.created_at, a.updated_at, p.client_endpoint
-             FROM accounts a JOIN portals p ON p.member_id = a.member_id
-             WHERE a.member_id = ?1 AND a.user_id = ?2 AND p.state != 'deleted'",
-        )
-        .bind(member_id.as_str())
-        .bind(user_id_to_sql(user_id))
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let endpoint = Url::parse(row.try_get("client_endpoint")?)
-            .map_err(|_| StoreError::Corrupt("portal client_endpoint".into()))?;
-        Ok(Some((self.account_from_row(&row)?, endpoint)))
-    }
-
-    fn account_from_row(&self, row: &SqliteRow) -> Result<Account, StoreError> {
+    pub(crate) fn account_from_row(&self, row: &SqliteRow) -> Result<Account, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("account {what}"));
         let member_id =
             MemberId::parse(row.try_get("member_id")?).map_err(|_| corrupt("member"))?;
@@ -582,7 +572,8 @@ impl Store {
     ) -> Result<Option<Portal>, StoreError> {
         let row = sqlx::query(
             "SELECT member_id, domain, client_endpoint, server_endpoint, application_token,
-                    key_id, scope, licence, state, app_version, created_at, updated_at
+                    key_id, scope, licence, state, app_version, removing_since, created_at,
+                    updated_at
              FROM portals WHERE domain = ?1 ORDER BY updated_at DESC LIMIT 1",
         )
         .bind(domain.as_str())
@@ -649,7 +640,7 @@ impl Store {
             "SELECT a.member_id, a.user_id FROM accounts a
              JOIN portals p ON p.member_id = a.member_id
              WHERE a.refresh_token IS NOT NULL AND a.refreshed_at < ?1
-               AND a.state = 'active' AND p.state = 'active'
+               AND a.state = 'active' AND p.state = 'active' AND p.removing_since IS NULL
              ORDER BY a.refreshed_at LIMIT ?2",
         )
         .bind(before)
@@ -665,50 +656,6 @@ impl Store {
                 Ok((member, UserId(user)))
             })
             .collect()
-    }
-
-    /// Remembers a hashed OAuth `state` for the portal `member_id` until `expires_at`.
-    pub async fn put_oauth_state(
-        &self,
-        state_hash: &[u8],
-        member_id: &MemberId,
-        expires_at: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO oauth_states (state_hash, member_id, expires_at) VALUES (?1, ?2, ?3)",
-        )
-        .bind(state_hash)
-        .bind(member_id.as_str())
-        .bind(expires_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Consumes a hashed OAuth `state`: returns its portal if it existed and had not expired
-    /// at `now`. A state can be consumed once, by any instance; expired ones are swept.
-    pub async fn take_oauth_state(
-        &self,
-        state_hash: &[u8],
-        now: i64,
-    ) -> Result<Option<MemberId>, StoreError> {
-        let row = sqlx::query(
-            "DELETE FROM oauth_states WHERE state_hash = ?1 RETURNING member_id, expires_at",
-        )
-        .bind(state_hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        sqlx::query("DELETE FROM oauth_states WHERE expires_at < ?1")
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        if row.try_get::<i64, _>("expires_at")? < now {
-            return Ok(None);
-        }
-        MemberId::parse(row.try_get("member_id")?)
-            .map(Some)
-            .map_err(|_| StoreError::Corrupt("oauth state member".into()))
     }
 
     /// How many accounts are in each state (`active`, `needs_reauth`, and `revoked` for those
@@ -762,7 +709,7 @@ impl Store {
 
 /// SQLite integers are signed; user ids never come near the limit, and `UserId::parse`
 /// already refuses anything that does not fit a u64.
-fn user_id_to_sql(user_id: UserId) -> i64 {
+pub(crate) fn user_id_to_sql(user_id: UserId) -> i64 {
     i64::try_from(user_id.0).unwrap_or(i64::MAX)
 }
 

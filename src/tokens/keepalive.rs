@@ -11,7 +11,6 @@ use rand::Rng;
 use tokio::sync::Semaphore;
 
 use super::TokenManager;
-use crate::clock::unix_now;
 
 /// Tuning of the keep-alive.
 #[derive(Clone, Debug)]
@@ -97,22 +96,8 @@ pub async fn run_once(
     report
 }
 
-/// Runs passes forever, at `interval` plus a random part of it.
-pub async fn run(manager: Arc<TokenManager>, settings: KeepaliveSettings) {
-    loop {
-        tokio::time::sleep(settings.interval + jitter(settings.interval / 2)).await;
-        let report = run_once(&manager, &settings, unix_now()).await;
-        if report != Report::default() {
-            tracing::info!(
-                refreshed = report.refreshed,
-                failed = report.failed,
-                "keep-alive pass"
-            );
-        }
-    }
-}
-
-fn jitter(max: Duration) -> Duration {
+/// A random delay up to `max`: keeps passes and refreshes from lining up.
+pub fn jitter(max: Duration) -> Duration {
     if max.is_zero() {
         return Duration::ZERO;
     }

@@ -1,7 +1,8 @@
-//! A per-portal leaky bucket in front of every REST call, mirroring the portal's own (protocol
-//! doc §3 "Rate limit": a counter that grows by one per request and drains at a fixed rate).
-//! Callers wait for a slot rather than fail; only a wait longer than the configured maximum is
-//! refused, with the time after which a slot frees up.
+//! A per-portal leaky bucket in front of every REST call, mirroring the portal's own
+//! (`docs/bitrix24.md`, "Rate limit": a counter that grows by one per request — a refused one
+//! too — and drains at a fixed rate). Callers wait for a slot rather than fail; only a wait
+//! longer than what is left of the call's budget is refused, with the time after which a slot
+//! frees up.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,7 +23,6 @@ struct Bucket {
 pub struct Limiter {
     burst: f64,
     drain_per_sec: f64,
-    max_wait: Duration,
     buckets: Mutex<HashMap<MemberId, Bucket>>,
     in_flight: Mutex<HashMap<MemberId, Arc<Semaphore>>>,
 }
@@ -35,20 +35,19 @@ pub const MAX_IN_FLIGHT_PER_PORTAL: usize = 16;
 const PRUNE_ABOVE: usize = 10_000;
 
 impl Limiter {
-    /// `burst` requests at once, then `drain_per_sec`; callers wait at most `max_wait`.
-    pub fn new(burst: u32, drain_per_sec: f64, max_wait: Duration) -> Self {
+    /// `burst` requests at once, then `drain_per_sec`.
+    pub fn new(burst: u32, drain_per_sec: f64) -> Self {
         Self {
             burst: f64::from(burst.max(1)),
             drain_per_sec: drain_per_sec.max(0.01),
-            max_wait,
             buckets: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
         }
     }
 
     /// Reserves a slot: `Ok(wait)` before sending, or `Err(retry_after)` when the wait would
-    /// exceed the maximum (nothing is reserved then).
-    fn reserve(&self, member_id: &MemberId) -> Result<Duration, Duration> {
+    /// exceed `max_wait` (nothing is reserved then).
+    fn reserve(&self, member_id: &MemberId, max_wait: Duration) -> Result<Duration, Duration> {
         let now = Instant::now();
         let mut buckets = self
             .buckets
@@ -65,7 +64,7 @@ impl Limiter {
         let drained = now.saturating_duration_since(bucket.last).as_secs_f64() * self.drain_per_sec;
         let level = (bucket.level - drained).max(0.0) + 1.0;
         let wait = Duration::from_secs_f64(((level - self.burst) / self.drain_per_sec).max(0.0));
-        if wait > self.max_wait {
+        if wait > max_wait {
             return Err(wait);
         }
         bucket.level = level;
@@ -74,9 +73,13 @@ impl Limiter {
     }
 
     /// Waits for a slot for `member_id`: `Ok(true)` if it had to wait, `Err(retry_after)` if
-    /// that would take too long.
-    pub async fn acquire(&self, member_id: &MemberId) -> Result<bool, Duration> {
-        let wait = self.reserve(member_id)?;
+    /// that would take longer than `max_wait`.
+    pub async fn acquire(
+        &self,
+        member_id: &MemberId,
+        max_wait: Duration,
+    ) -> Result<bool, Duration> {
+        let wait = self.reserve(member_id, max_wait)?;
         if wait.is_zero() {
             return Ok(false);
         }
@@ -106,7 +109,8 @@ impl Limiter {
             .unwrap_or_else(|_| unreachable!("these semaphores are never closed"))
     }
 
-    /// The portal said its bucket is full: ours is too, from now on.
+    /// The portal said its bucket is full: ours is too from now on, and the refused request
+    /// counted on top, as the portal counts it.
     pub fn saturate(&self, member_id: &MemberId) {
         let now = Instant::now();
         let mut buckets = self
@@ -118,7 +122,7 @@ impl Limiter {
             last: now,
         });
         let drained = now.saturating_duration_since(bucket.last).as_secs_f64() * self.drain_per_sec;
-        bucket.level = (bucket.level - drained).max(self.burst);
+        bucket.level = (bucket.level - drained).max(self.burst) + 1.0;
         bucket.last = now;
     }
 }
@@ -133,34 +137,40 @@ mod tests {
 
     #[test]
     fn the_burst_passes_then_slots_are_spaced_by_the_drain_rate() {
-        let limiter = Limiter::new(3, 10.0, Duration::from_secs(1));
+        let limiter = Limiter::new(3, 10.0);
         let m = member();
+        let second = Duration::from_secs(1);
         for _ in 0..3 {
-            assert_eq!(limiter.reserve(&m), Ok(Duration::ZERO));
+            assert_eq!(limiter.reserve(&m, second), Ok(Duration::ZERO));
         }
-        let fourth = limiter.reserve(&m).expect("fits");
-        let fifth = limiter.reserve(&m).expect("fits");
+        let fourth = limiter.reserve(&m, second).expect("fits");
+        let fifth = limiter.reserve(&m, second).expect("fits");
         assert!((fourth.as_secs_f64() - 0.1).abs() < 0.01, "{fourth:?}");
         assert!((fifth.as_secs_f64() - 0.2).abs() < 0.01, "{fifth:?}");
     }
 
     #[test]
     fn a_wait_beyond_the_maximum_is_refused_and_reserves_nothing() {
-        let limiter = Limiter::new(1, 1.0, Duration::from_millis(1500));
+        let limiter = Limiter::new(1, 1.0);
         let m = member();
-        assert_eq!(limiter.reserve(&m), Ok(Duration::ZERO));
-        assert!(limiter.reserve(&m).is_ok());
-        let refused = limiter.reserve(&m).expect_err("two seconds away");
-        assert!(refused > Duration::from_millis(1500));
+        let budget = Duration::from_millis(1500);
+        assert_eq!(limiter.reserve(&m, budget), Ok(Duration::ZERO));
+        assert!(limiter.reserve(&m, budget).is_ok());
+        let refused = limiter.reserve(&m, budget).expect_err("two seconds away");
+        assert!(refused > budget);
         assert!(
-            limiter.reserve(&m).is_err(),
+            limiter.reserve(&m, budget).is_err(),
             "the refused call took no slot"
+        );
+        assert!(
+            limiter.reserve(&m, Duration::from_secs(3)).is_ok(),
+            "a call with more budget left still waits its turn"
         );
     }
 
     #[tokio::test]
     async fn requests_in_flight_to_one_portal_are_capped() {
-        let limiter = Limiter::new(50, 10.0, Duration::from_secs(1));
+        let limiter = Limiter::new(50, 10.0);
         let m = member();
         let mut held = Vec::new();
         for _ in 0..MAX_IN_FLIGHT_PER_PORTAL {
@@ -177,10 +187,11 @@ mod tests {
 
     #[test]
     fn a_portal_saying_it_is_full_fills_our_bucket() {
-        let limiter = Limiter::new(50, 10.0, Duration::from_secs(1));
+        let limiter = Limiter::new(50, 10.0);
         let m = member();
         limiter.saturate(&m);
-        let wait = limiter.reserve(&m).expect("fits");
-        assert!(wait >= Duration::from_millis(90), "{wait:?}");
+        let wait = limiter.reserve(&m, Duration::from_secs(1)).expect("fits");
+        // Full, plus the refused request the portal counted: two slots to drain at 10/s.
+        assert!(wait >= Duration::from_millis(190), "{wait:?}");
     }
 }

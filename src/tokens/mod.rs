@@ -1,35 +1,38 @@
 //! The token manager: the one place that hands out a working access token for an account and
-//! makes REST calls with it (protocol doc §2 "Recommended refresh loop", §8 "Implication for
-//! Rust").
+//! makes REST calls with it (`docs/bitrix24.md`, "Refresh", "Rate limit").
 //!
-//! - Lazy refresh: call with the stored token; on a 401 refresh, store the new pair, retry
-//!   once. A token whose stored expiry has passed is refreshed before the call.
-//! - Single flight: concurrent callers for one account wait on one in-process lock, and
-//!   processes sharing the database on a lease in the account's row, so one refresh token is
-//!   spent once. Whoever waited re-reads the row and uses what the winner stored.
-//! - The new pair is committed (compare-and-swap on the row's generation) before it is used.
-//! - `invalid_grant` with nothing newer stored marks the account needs-reauth; it is never
-//!   deleted. Any other refresh failure keeps the old tokens.
+//! - Lazy refresh: call with the stored token; on a 401 refresh, store the new pair, retry.
+//!   A token whose stored expiry is less than a minute away is refreshed before the call.
+//! - Single flight, detached: see [`refresh`]. While a refresh of an account is under way,
+//!   its other calls wait for it instead of going out with the dying token.
+//! - A cache of accounts (see [`cache`]) checked against the store at least once a second.
 //! - Every call passes the per-portal rate limiter; a portal that still answers
-//!   `QUERY_LIMIT_EXCEEDED` or `OPERATION_TIME_LIMIT` is waited for and retried (those calls
-//!   were refused before running, so repeating them is safe).
+//!   `QUERY_LIMIT_EXCEEDED` is waited for and retried within `RATE_LIMIT_MAX_WAIT` (those
+//!   calls were refused before running, so repeating them is safe).
 
+mod cache;
+pub mod confirm;
 pub mod keepalive;
 pub mod limiter;
+mod moved;
+mod refresh;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tokio::sync::Notify;
+use url::Url;
 
-use crate::bitrix::types::{AccessToken, MemberId, PortalDomain, UserId};
+use crate::bitrix::types::{AccessToken, MemberId, UserId};
 use crate::bitrix::{self, OAuthClient, RestClient};
-use crate::clock::{unix_now, unix_now_ms};
-use crate::metrics::{Metrics, Refresh};
-use crate::store::{AccountRecord, AccountState, PortalState, Store, StoreError, Tokens};
+use crate::clock::Clock;
+use crate::metrics::Metrics;
+use crate::store::{AccountRecord, Store, StoreError};
+use cache::{Cache, Hot};
 pub use limiter::Limiter;
+use refresh::{Job, Refresher};
 
 /// Why a call on behalf of a user did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +40,9 @@ pub enum CallError {
     /// The portal has not installed the app, or uninstalled it.
     #[error("the app is not installed on this portal")]
     NotInstalled,
+    /// An uninstall of the portal awaits confirmation: no call is made with its tokens.
+    #[error("the app is being removed from this portal")]
+    BeingRemoved,
     /// The user's tokens are gone or refused: they must open the app again.
     #[error("the user must open the app again")]
     NeedsReauth,
@@ -55,6 +61,9 @@ pub enum CallError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A bug of ours, already logged.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
 }
 
 /// How a call may be repeated after a failure whose effect is unknown (timeout, 5xx).
@@ -75,10 +84,18 @@ pub struct Settings {
     pub rate_per_sec: f64,
     /// Longest a call waits for the rate limiter.
     pub rate_max_wait: Duration,
-    /// How long a refresh lease is held at most.
+    /// How long a refresh lease is held at most; see [`Settings::lease_for`].
     pub lease: Duration,
     /// Whether `http://` and loopback portals are acceptable (development only).
     pub allow_http: bool,
+}
+
+impl Settings {
+    /// A lease that outlives the longest refresh: the OAuth call (`BITRIX_TIMEOUT`), then a
+    /// commit that may wait out a busy database twice, plus a margin.
+    pub fn lease_for(bitrix_timeout: Duration) -> Duration {
+        bitrix_timeout + crate::store::BUSY_TIMEOUT * 2 + Duration::from_secs(5)
+    }
 }
 
 impl Default for Settings {
@@ -87,7 +104,7 @@ impl Default for Settings {
             rate_burst: 50,
             rate_per_sec: 2.0,
             rate_max_wait: Duration::from_secs(10),
-            lease: Duration::from_secs(30),
+            lease: Self::lease_for(Duration::from_secs(15)),
             allow_http: false,
         }
     }
@@ -95,22 +112,17 @@ impl Default for Settings {
 
 type Key = (MemberId, UserId);
 
-/// What a call needs, kept in memory for a short while so the hot path skips the database.
-/// Staleness is safe: a pair rotated elsewhere answers 401, which re-reads the store.
-#[derive(Clone)]
-struct Hot {
-    endpoint: url::Url,
-    tokens: Tokens,
-    generation: i64,
+/// Refresh a token this long before its stored expiry, so it does not die between the check
+/// and its use.
+const EXPIRY_MARGIN_SECS: i64 = 60;
+
+/// What one attempt to send a call came to.
+enum Sent<T> {
+    /// Sent (or refused before sending), with this outcome.
+    Done(Result<T, CallError>),
+    /// Not sent: a refresh of the account finished meanwhile, so its stored pair is newer.
+    Refreshed,
 }
-
-/// How long a cached account is trusted before it is read again.
-const CACHE_TTL: Duration = Duration::from_secs(30);
-/// Most accounts kept in memory.
-const CACHE_CAPACITY: usize = 50_000;
-
-/// Refresh tokens early by this much, so a token does not expire between check and use.
-const EXPIRY_MARGIN_SECS: i64 = 30;
 
 /// Hands out working tokens and makes REST calls with them. Share one per process.
 pub struct TokenManager {
@@ -119,44 +131,50 @@ pub struct TokenManager {
     rest: RestClient,
     limiter: Limiter,
     settings: Settings,
-    /// Names this process in refresh leases.
-    owner: String,
+    clock: Clock,
     metrics: Arc<Metrics>,
-    locks: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
-    cache: Mutex<HashMap<Key, (Hot, Instant)>>,
+    cache: Cache,
+    refresher: Refresher,
+    reauth_seen: Arc<Notify>,
 }
 
 impl std::fmt::Debug for TokenManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenManager")
-            .field("owner", &self.owner)
-            .finish_non_exhaustive()
+        f.debug_struct("TokenManager").finish_non_exhaustive()
     }
 }
 
 impl TokenManager {
-    /// A manager over the app's store and clients.
+    /// A manager over the app's store and clients, reading time from `clock`.
     pub fn new(
         store: Store,
         oauth: OAuthClient,
         rest: RestClient,
         settings: Settings,
+        clock: Clock,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let reauth_seen = Arc::new(Notify::new());
+        let refresher = Refresher::new(Job {
+            store: store.clone(),
+            oauth: oauth.clone(),
+            metrics: metrics.clone(),
+            owner: crate::store::crypto::random_hex(8).into(),
+            lease: settings.lease,
+            clock: clock.clone(),
+            reauth_seen: reauth_seen.clone(),
+        });
         Self {
+            limiter: Limiter::new(settings.rate_burst, settings.rate_per_sec),
             metrics,
-            limiter: Limiter::new(
-                settings.rate_burst,
-                settings.rate_per_sec,
-                settings.rate_max_wait,
-            ),
-            owner: crate::store::crypto::random_hex(8),
             store,
             oauth,
             rest,
             settings,
-            locks: Mutex::new(HashMap::new()),
-            cache: Mutex::new(HashMap::new()),
+            clock,
+            cache: Cache::default(),
+            refresher,
+            reauth_seen,
         }
     }
 
@@ -171,12 +189,12 @@ impl TokenManager {
         repeat: Repeat,
     ) -> Result<T, CallError> {
         let key = (member_id.clone(), user_id);
-        let result = self.call_as(&key, method, params, repeat).await;
+        let result = self.call_as(&key, method, &params, repeat).await;
         if matches!(
             result,
-            Err(CallError::NeedsReauth | CallError::NotInstalled)
+            Err(CallError::NeedsReauth | CallError::NotInstalled | CallError::BeingRemoved)
         ) {
-            self.forget(&key);
+            self.cache.forget(&key);
         }
         result
     }
@@ -185,110 +203,108 @@ impl TokenManager {
         &self,
         key: &Key,
         method: &str,
-        params: Value,
+        params: &Value,
         repeat: Repeat,
     ) -> Result<T, CallError> {
-        let (member_id, user_id) = (&key.0, key.1);
-        let mut hot = match self.cached(key) {
-            Some(hot) => hot,
-            None => self.load(member_id, user_id).await?,
-        };
-        if hot.tokens.expires_at <= unix_now() + EXPIRY_MARGIN_SECS {
-            (hot.tokens, hot.generation) =
-                self.refreshed(member_id, user_id, hot.generation).await?;
-            self.remember(key, &hot);
+        let mut hot = self.hot(key).await?;
+        if hot.tokens.expires_at <= self.clock.now() + EXPIRY_MARGIN_SECS {
+            hot = self.refreshed(key, hot).await?;
         }
-        let attempt = |hot: Hot| {
-            let params = params.clone();
-            async move {
-                self.call_with_token(
-                    member_id,
+        let (mut refusals, mut moved) = (0, false);
+        loop {
+            let sent = self
+                .send(
+                    &key.0,
+                    Some(key),
                     &hot.endpoint,
                     &hot.tokens.access,
                     method,
                     params,
                     repeat,
                 )
-                .await
-            }
-        };
-        let mut result = attempt(hot.clone()).await;
-        if let Err(CallError::Bitrix(bitrix::Error::Moved { location })) = &result {
-            hot.endpoint = self.follow_move(member_id, location).await?;
-            self.remember(key, &hot);
-            result = attempt(hot.clone()).await;
-        }
-        match result {
-            // Expired, or killed by a rotation another caller or process just made (protocol
-            // doc §8) — which is also how a stale cached pair shows: wait for any refresh in
-            // flight, then use or make a newer pair, and retry.
-            Err(error) if is_auth_refusal(&error) => {
+                .await;
+            let result = match sent {
+                Sent::Refreshed => {
+                    hot = self.load(key).await?;
+                    continue;
+                }
+                Sent::Done(result) => result,
+            };
+            match result {
+                Err(CallError::Bitrix(bitrix::Error::Moved { location })) if !moved => {
+                    moved = true;
+                    hot.endpoint = self.follow_move(&key.0, &hot, &location).await?;
+                    self.cache.put(key, &hot);
+                }
+                // Expired, or killed by a rotation another caller or process just made — which
+                // is also how a stale cached pair shows: use or make a newer pair, and retry.
                 // Twice at most: the first newer pair may be one stored by someone else that
                 // has since expired too; the second is then our own fresh one.
-                for tries_left in [1, 0] {
-                    (hot.tokens, hot.generation) =
-                        self.refreshed(member_id, user_id, hot.generation).await?;
-                    self.remember(key, &hot);
-                    match attempt(hot.clone()).await {
-                        Err(error) if tries_left > 0 && is_auth_refusal(&error) => {}
-                        other => return other,
+                Err(error) if is_auth_refusal(&error) => {
+                    if refusals == 2 {
+                        return Err(error);
                     }
+                    refusals += 1;
+                    hot = self.refreshed(key, hot).await?;
                 }
-                Err(error)
+                other => return other,
             }
-            other => other,
         }
     }
 
-    /// Reads an account and its portal's endpoint from the store (one query) into the cache.
-    async fn load(&self, member_id: &MemberId, user_id: UserId) -> Result<Hot, CallError> {
-        let Some((account, endpoint)) = self.store.account_for_call(member_id, user_id).await?
-        else {
+    /// The account's entry: from the cache while it is fresh or still matches the store's
+    /// version, else read again.
+    async fn hot(&self, key: &Key) -> Result<Hot, CallError> {
+        if let Some((hot, fresh)) = self.cache.get(key) {
+            if fresh {
+                return Ok(hot);
+            }
+            let version = self.store.account_version(&key.0, key.1).await?;
+            if version.is_some_and(|v| v.usable && v.generation == hot.generation) {
+                self.cache.confirm(key, hot.generation);
+                return Ok(hot);
+            }
+        }
+        self.load(key).await
+    }
+
+    /// Reads an account and its portal's endpoints from the store (one query) into the cache.
+    async fn load(&self, key: &Key) -> Result<Hot, CallError> {
+        let (member_id, user_id) = (&key.0, key.1);
+        let Some(target) = self.store.account_for_call(member_id, user_id).await? else {
             let installed = self
                 .store
                 .portal(member_id)
                 .await?
-                .is_some_and(|p| p.record.state != PortalState::Deleted);
+                .is_some_and(|p| p.record.state != crate::store::PortalState::Deleted);
             return Err(if installed {
                 CallError::NeedsReauth
             } else {
                 CallError::NotInstalled
             });
         };
-        let (tokens, generation) = usable(account)?;
+        if target.suspended {
+            return Err(CallError::BeingRemoved);
+        }
+        let (tokens, generation) = refresh::usable(target.account)?;
         let hot = Hot {
-            endpoint,
+            endpoint: target.endpoint,
+            server: target.server,
             tokens,
             generation,
         };
-        self.remember(&(member_id.clone(), user_id), &hot);
+        self.cache.put(key, &hot);
         Ok(hot)
     }
 
-    fn cached(&self, key: &Key) -> Option<Hot> {
-        let cache = self
-            .cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        cache
-            .get(key)
-            .filter(|(_, until)| *until > Instant::now())
-            .map(|(hot, _)| hot.clone())
-    }
-
-    fn remember(&self, key: &Key, hot: &Hot) {
-        let mut cache = self
-            .cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if cache.len() >= CACHE_CAPACITY {
-            let now = Instant::now();
-            cache.retain(|_, (_, until)| *until > now);
-            if cache.len() >= CACHE_CAPACITY {
-                cache.clear();
-            }
-        }
-        cache.insert(key.clone(), (hot.clone(), Instant::now() + CACHE_TTL));
+    /// `hot` with a pair newer than its own (see [`refresh`]), remembered.
+    async fn refreshed(&self, key: &Key, mut hot: Hot) -> Result<Hot, CallError> {
+        (hot.tokens, hot.generation) = self
+            .refresher
+            .newer_than(key, &hot.server, hot.generation)
+            .await?;
+        self.cache.put(key, &hot);
+        Ok(hot)
     }
 
     /// Stores a pair a portal just handed us for a user (a frame POST, a sign-in), replacing
@@ -302,48 +318,12 @@ impl TokenManager {
     /// Drops what is cached for an account whose tokens were written behind this manager's
     /// back (another process, a test).
     pub fn forget_account(&self, member_id: &MemberId, user_id: UserId) {
-        self.forget(&(member_id.clone(), user_id));
+        self.cache.forget(&(member_id.clone(), user_id));
     }
 
-    fn forget(&self, key: &Key) {
-        self.cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(key);
-    }
-
-    /// A renamed portal answered 302 (protocol doc §3): store its new domain and endpoint, keyed
-    /// by `member_id`, and return the endpoint to repeat the call at.
-    async fn follow_move(
-        &self,
-        member_id: &MemberId,
-        location: &str,
-    ) -> Result<url::Url, CallError> {
-        let refuse =
-            |why: &str| CallError::Bitrix(bitrix::Error::Refused(format!("portal moved: {why}")));
-        let target =
-            url::Url::parse(location).map_err(|_| refuse("the new location is not a URL"))?;
-        let host = target
-            .host_str()
-            .ok_or_else(|| refuse("the new location has no host"))?;
-        let authority = match target.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_owned(),
-        };
-        let domain =
-            PortalDomain::parse(&authority).map_err(|_| refuse("the new host is not a domain"))?;
-        let scheme_ok =
-            target.scheme() == "https" || (self.settings.allow_http && target.scheme() == "http");
-        if !scheme_ok || (domain.is_loopback() && !self.settings.allow_http) {
-            return Err(refuse("the new location is not allowed"));
-        }
-        let endpoint = url::Url::parse(&format!("{}://{domain}/rest/", target.scheme()))
-            .map_err(|_| refuse("the new location is not a URL"))?;
-        self.store
-            .move_portal(member_id, &domain, &endpoint, unix_now())
-            .await?;
-        tracing::info!(%domain, "portal renamed; stored its new address");
-        Ok(endpoint)
+    /// Drops every cached account of a portal: it was uninstalled or suspended.
+    pub fn forget_portal(&self, member_id: &MemberId) {
+        self.cache.forget_portal(member_id);
     }
 
     /// Calls `method` at `endpoint` with a given token (one a portal just handed us, not yet
@@ -351,50 +331,84 @@ impl TokenManager {
     pub async fn call_with_token<T: DeserializeOwned>(
         &self,
         member_id: &MemberId,
-        endpoint: &url::Url,
+        endpoint: &Url,
         access: &AccessToken,
         method: &str,
         params: Value,
         repeat: Repeat,
     ) -> Result<T, CallError> {
+        match self
+            .send::<T>(member_id, None, endpoint, access, method, &params, repeat)
+            .await
+        {
+            Sent::Done(result) => result,
+            Sent::Refreshed => Err(CallError::Internal("a handed-over token was refreshed")),
+        }
+    }
+
+    /// One call through the limiter, waiting for the portal's rate limit within
+    /// `RATE_LIMIT_MAX_WAIT` and repeating a transient failure once if `repeat` allows. With
+    /// `account`, a refresh of that account under way stops the call before it is sent.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call's parts, passed on as they are"
+    )]
+    async fn send<T: DeserializeOwned>(
+        &self,
+        member_id: &MemberId,
+        account: Option<&Key>,
+        endpoint: &Url,
+        access: &AccessToken,
+        method: &str,
+        params: &Value,
+        repeat: Repeat,
+    ) -> Sent<T> {
         let started = Instant::now();
         let mut repeated = false;
         loop {
-            let waited = self
-                .limiter
-                .acquire(member_id)
-                .await
-                .map_err(|retry_after| CallError::RateLimited { retry_after })?;
-            if waited {
-                self.metrics.limiter_wait();
+            let budget = self
+                .settings
+                .rate_max_wait
+                .saturating_sub(started.elapsed());
+            match self.limiter.acquire(member_id, budget).await {
+                Ok(true) => self.metrics.limiter_wait(),
+                Ok(false) => {}
+                Err(retry_after) => return Sent::Done(Err(CallError::RateLimited { retry_after })),
             }
             let permit = self.limiter.in_flight(member_id).await;
+            if let Some(key) = account
+                && self.refresher.is_refreshing(key)
+            {
+                drop(permit);
+                self.refresher.wait(key).await;
+                return Sent::Refreshed;
+            }
             let answer = self
                 .rest
                 .call::<T>(endpoint, method, access, params.clone())
                 .await;
             drop(permit);
             let error = match answer {
-                Ok(success) => return Ok(success.result),
+                Ok(success) => return Sent::Done(Ok(success.result)),
                 Err(error) => error,
             };
             match &error {
-                // Refused before running, so repeating is safe: wait for the bucket.
+                // Refused before running, so repeating is safe: our bucket is full too (and
+                // the refused request counted), so the next try waits for a slot.
                 bitrix::Error::Api {
                     code, retry_after, ..
                 } if code.is_rate_limit() => {
                     self.limiter.saturate(member_id);
                     if started.elapsed() >= self.settings.rate_max_wait {
-                        return Err(CallError::RateLimited {
-                            retry_after: retry_after.unwrap_or(Duration::from_secs(1)),
-                        });
+                        let retry_after = retry_after.unwrap_or(Duration::from_secs(1));
+                        return Sent::Done(Err(CallError::RateLimited { retry_after }));
                     }
                 }
                 error if error.is_transient() && repeat == Repeat::Safe && !repeated => {
                     repeated = true;
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
-                _ => return Err(CallError::Bitrix(error)),
+                _ => return Sent::Done(Err(CallError::Bitrix(error))),
             }
         }
     }
@@ -404,131 +418,15 @@ impl TokenManager {
         &self.store
     }
 
-    fn lock_for(&self, key: &Key) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self
-            .locks
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Forget locks nobody holds, so the map does not grow with every account ever seen.
-        if locks.len() > 1024 {
-            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
-        }
-        locks.entry(key.clone()).or_default().clone()
+    /// The clock the manager decides expiry by.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
-    /// A pair newer than `stale_generation`: made by this call, or by whoever refreshed while
-    /// it waited.
-    async fn refreshed(
-        &self,
-        member_id: &MemberId,
-        user_id: UserId,
-        stale_generation: i64,
-    ) -> Result<(Tokens, i64), CallError> {
-        let key = (member_id.clone(), user_id);
-        let lock = self.lock_for(&key);
-        let _one_at_a_time = lock.lock().await;
-
-        let deadline = Instant::now() + self.settings.lease * 2;
-        let lease_ms = i64::try_from(self.settings.lease.as_millis()).unwrap_or(30_000);
-        let tokens = loop {
-            let account = self
-                .store
-                .account(member_id, user_id)
-                .await?
-                .ok_or(CallError::NeedsReauth)?;
-            if account.generation != stale_generation {
-                return usable(account);
-            }
-            if account.state == AccountState::NeedsReauth {
-                return Err(CallError::NeedsReauth);
-            }
-            let tokens = account.tokens.ok_or(CallError::NeedsReauth)?;
-            let now_ms = unix_now_ms();
-            if self
-                .store
-                .try_lease(
-                    member_id,
-                    user_id,
-                    stale_generation,
-                    &self.owner,
-                    now_ms,
-                    now_ms + lease_ms,
-                )
-                .await?
-            {
-                break tokens;
-            }
-            // Another process holds the lease: it will store a new pair shortly.
-            if Instant::now() >= deadline {
-                return Err(CallError::RefreshBusy);
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        };
-
-        match self.oauth.refresh(&tokens.refresh).await {
-            Ok(grant)
-                if grant.member_id == *member_id && grant.user_id.is_none_or(|u| u == user_id) =>
-            {
-                let fresh = Tokens {
-                    access: grant.access,
-                    refresh: grant.refresh,
-                    expires_at: grant.expires_at,
-                };
-                if self
-                    .store
-                    .rotate_tokens(member_id, user_id, stale_generation, &fresh, unix_now())
-                    .await?
-                {
-                    tracing::info!("tokens refreshed");
-                    self.metrics.refresh(Refresh::Ok);
-                    return Ok((fresh, stale_generation + 1));
-                }
-                // The row changed meanwhile (the user reopened the app): that pair is as good.
-                self.metrics.refresh(Refresh::LostRace);
-                let account = self
-                    .store
-                    .account(member_id, user_id)
-                    .await?
-                    .ok_or(CallError::NeedsReauth)?;
-                usable(account)
-            }
-            Ok(_) => {
-                self.metrics.refresh(Refresh::Failed);
-                self.store
-                    .release_lease(member_id, user_id, &self.owner)
-                    .await?;
-                Err(CallError::Bitrix(bitrix::Error::Unexpected {
-                    status: reqwest::StatusCode::OK,
-                    detail: "a refresh answered for another account".into(),
-                }))
-            }
-            Err(bitrix::Error::OAuth { code, .. }) if code.is_dead_grant() => {
-                let account = self
-                    .store
-                    .account(member_id, user_id)
-                    .await?
-                    .ok_or(CallError::NeedsReauth)?;
-                if account.generation != stale_generation {
-                    self.metrics.refresh(Refresh::LostRace);
-                    return usable(account);
-                }
-                self.metrics.refresh(Refresh::Failed);
-                self.store
-                    .mark_needs_reauth(member_id, user_id, stale_generation, unix_now())
-                    .await?;
-                tracing::warn!("refresh token refused; the user must open the app again");
-                Err(CallError::NeedsReauth)
-            }
-            Err(error) => {
-                // The OAuth server is down or odd: the old pair stays, the next call tries again.
-                self.metrics.refresh(Refresh::Failed);
-                self.store
-                    .release_lease(member_id, user_id, &self.owner)
-                    .await?;
-                tracing::warn!(%error, "token refresh failed");
-                Err(CallError::Bitrix(error))
-            }
-        }
+    /// Woken whenever an account's refresh token turns out dead: a portal whose every pair is
+    /// refused may have been uninstalled without our hearing of it.
+    pub fn reauth_seen(&self) -> Arc<Notify> {
+        self.reauth_seen.clone()
     }
 
     /// Refreshes the account now, whatever its expiry (the keep-alive).
@@ -537,14 +435,15 @@ impl TokenManager {
         member_id: &MemberId,
         user_id: UserId,
     ) -> Result<(), CallError> {
-        let account = self
-            .store
-            .account(member_id, user_id)
-            .await?
-            .ok_or(CallError::NeedsReauth)?;
-        self.refreshed(member_id, user_id, account.generation)
-            .await
-            .map(|_| ())
+        let key = (member_id.clone(), user_id);
+        let hot = self.load(&key).await?;
+        self.refreshed(&key, hot).await.map(|_| ())
+    }
+
+    /// Waits up to `within` for the refreshes under way (at shutdown, so no rotated pair is
+    /// lost); returns whether they all finished.
+    pub async fn drain(&self, within: Duration) -> bool {
+        self.refresher.drain(within).await
     }
 }
 
@@ -552,11 +451,4 @@ impl TokenManager {
 fn is_auth_refusal(error: &CallError) -> bool {
     matches!(error, CallError::Bitrix(bitrix::Error::Api { status, code, .. })
         if code.is_auth_failure() || (status.as_u16() == 401 && matches!(code, bitrix::ErrorCode::Other(_))))
-}
-
-fn usable(account: crate::store::Account) -> Result<(Tokens, i64), CallError> {
-    match (account.state, account.tokens) {
-        (AccountState::Active, Some(tokens)) => Ok((tokens, account.generation)),
-        _ => Err(CallError::NeedsReauth),
-    }
 }

@@ -5,14 +5,15 @@ use std::time::Duration;
 
 use b24_status::bitrix::types::{AccessToken, ClientSecret, RefreshToken, UserId};
 use b24_status::bitrix::{Error, ErrorCode, OAuthClient, OAuthErrorCode, RestClient, http_client};
-use b24_status::emulator::{FaultKind, FaultTarget, Server};
+use b24_status::emulator::{FaultKind, FaultTarget, Region, Server, UserSpec};
 use serde_json::{Value, json};
+use url::Url;
 
 use crate::harness::{Bitrix, CLIENT_ID, CLIENT_SECRET};
 
 fn rest_client(timeout: Duration) -> RestClient {
     RestClient::new(
-        http_client(timeout).expect("client"),
+        http_client(timeout, false).expect("client"),
         true,
         Default::default(),
     )
@@ -20,13 +21,25 @@ fn rest_client(timeout: Duration) -> RestClient {
 
 fn oauth_client(bitrix: &Bitrix, secret: &str) -> OAuthClient {
     OAuthClient::new(
-        http_client(Duration::from_secs(5)).expect("client"),
-        bitrix.emulator.oauth_url(),
+        http_client(Duration::from_secs(5), false).expect("client"),
+        &[
+            bitrix.emulator.oauth_url_of(Region::West),
+            bitrix.emulator.oauth_url_of(Region::East),
+        ],
         CLIENT_ID,
-        ClientSecret::parse(secret).expect("secret"),
+        &ClientSecret::parse(secret).expect("secret"),
         Default::default(),
     )
     .expect("OAuth client")
+}
+
+/// The REST endpoint of a region's OAuth server, as a portal's `SERVER_ENDPOINT` names it.
+fn server(bitrix: &Bitrix, region: Region) -> Url {
+    bitrix
+        .emulator
+        .oauth_url_of(region)
+        .join("/rest/")
+        .expect("url")
 }
 
 fn token(raw: &str) -> AccessToken {
@@ -205,7 +218,7 @@ async fn https_is_required_unless_allowed() {
     let bitrix = Bitrix::installed().await;
     let access = token(&bitrix.access_token(1));
     let strict = RestClient::new(
-        http_client(Duration::from_secs(2)).expect("client"),
+        http_client(Duration::from_secs(2), false).expect("client"),
         false,
         Default::default(),
     );
@@ -230,7 +243,10 @@ async fn oauth_refresh_through_the_oauth2_crate_rotates_the_pair() {
         .issue_tokens(bitrix.member(), CLIENT_ID, bitrix.employee);
     let oauth = oauth_client(&bitrix, CLIENT_SECRET);
     let refresh = RefreshToken::parse(&pair.refresh).expect("refresh");
-    let grant = oauth.refresh(&refresh).await.expect("refreshed");
+    let grant = oauth
+        .refresh(&server(&bitrix, Region::West), &refresh)
+        .await
+        .expect("refreshed");
     assert_eq!(&grant.member_id, bitrix.member());
     assert_eq!(grant.user_id, Some(UserId(bitrix.employee)));
     assert_eq!(
@@ -241,13 +257,16 @@ async fn oauth_refresh_through_the_oauth2_crate_rotates_the_pair() {
     assert_ne!(grant.refresh.expose(), pair.refresh);
     assert_eq!(bitrix.emulator.refresh_count(), 1);
 
-    let err = oauth.refresh(&refresh).await.expect_err("single use");
+    let err = oauth
+        .refresh(&server(&bitrix, Region::West), &refresh)
+        .await
+        .expect_err("single use");
     match err {
         Error::OAuth { code, .. } => assert!(code.is_dead_grant(), "{code:?}"),
         other => panic!("unexpected {other:?}"),
     }
     let err = oauth_client(&bitrix, "wrong-secret")
-        .refresh(&grant.refresh)
+        .refresh(&server(&bitrix, Region::West), &grant.refresh)
         .await
         .expect_err("bad secret");
     assert!(
@@ -266,7 +285,7 @@ async fn oauth_refresh_through_the_oauth2_crate_rotates_the_pair() {
             .emulator
             .calls()
             .iter()
-            .all(|c| c.server == Server::OAuth || !c.carried_client_secret)
+            .all(|c| matches!(c.server, Server::OAuth(_)) || !c.carried_client_secret)
     );
 }
 
@@ -276,7 +295,7 @@ async fn an_oauth_error_sent_with_http_200_is_an_error() {
     let pair = bitrix.emulator.issue_tokens(bitrix.member(), CLIENT_ID, 1);
     bitrix.emulator.inject(
         FaultTarget {
-            server: Some(Server::OAuth),
+            server: Some(Server::OAuth(Region::West)),
             method: None,
         },
         FaultKind::ErrorWith200 {
@@ -285,7 +304,10 @@ async fn an_oauth_error_sent_with_http_200_is_an_error() {
         1,
     );
     let err = oauth_client(&bitrix, CLIENT_SECRET)
-        .refresh(&RefreshToken::parse(&pair.refresh).expect("refresh"))
+        .refresh(
+            &server(&bitrix, Region::West),
+            &RefreshToken::parse(&pair.refresh).expect("refresh"),
+        )
         .await
         .expect_err("payment required");
     assert!(
@@ -303,7 +325,7 @@ async fn an_oauth_error_sent_with_http_200_is_an_error() {
 #[tokio::test]
 async fn code_exchange_and_app_info_through_our_client() {
     let bitrix = Bitrix::installed().await;
-    let location = b24_status::bitrix::http_client(Duration::from_secs(5))
+    let location = b24_status::bitrix::http_client(Duration::from_secs(5), false)
         .expect("client")
         .get(format!(
             "http://{}/oauth/authorize/?client_id={CLIENT_ID}&state=s",
@@ -324,21 +346,109 @@ async fn code_exchange_and_app_info_through_our_client() {
         .1
         .into_owned();
     let oauth = oauth_client(&bitrix, CLIENT_SECRET);
-    let grant = oauth.exchange_code(&code).await.expect("exchanged");
+    let grant = oauth
+        .exchange_code(&server(&bitrix, Region::West), &code)
+        .await
+        .expect("exchanged");
     assert_eq!(&grant.member_id, bitrix.member());
 
-    let info = oauth.app_info(&grant.access).await.expect("app.info");
+    let info = oauth
+        .app_info(&server(&bitrix, Region::West), &grant.access)
+        .await
+        .expect("app.info");
     assert_eq!(info.client_id, CLIENT_ID);
     assert_eq!(info.install.member_id, bitrix.member().as_str());
     assert_eq!(info.install.domain, bitrix.portal.domain);
     assert!(info.install.installed);
 
     let err = oauth
-        .app_info(&token("forged-token"))
+        .app_info(&server(&bitrix, Region::West), &token("forged-token"))
         .await
         .expect_err("forged");
     assert!(
         err.code().is_some_and(ErrorCode::is_auth_failure),
         "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn each_regional_oauth_server_knows_only_its_own_portals_tokens() {
+    let bitrix = Bitrix::installed().await;
+    let east = bitrix
+        .emulator
+        .add_portal_at(
+            Region::East,
+            UserSpec::new("Mei", "Lin", true),
+            "127.0.0.1:0".parse().expect("address"),
+        )
+        .await
+        .expect("east portal");
+    bitrix.emulator.install(&east.member_id, CLIENT_ID);
+    let pair = bitrix.emulator.issue_tokens(&east.member_id, CLIENT_ID, 1);
+    let oauth = oauth_client(&bitrix, CLIENT_SECRET);
+    let refresh = RefreshToken::parse(&pair.refresh).expect("refresh");
+
+    let info = oauth
+        .app_info(&server(&bitrix, Region::West), &token(&pair.access))
+        .await
+        .expect_err("the west server does not know an east token");
+    assert!(
+        info.code().is_some_and(ErrorCode::is_auth_failure),
+        "{info:?}"
+    );
+    let err = oauth
+        .refresh(&server(&bitrix, Region::West), &refresh)
+        .await
+        .expect_err("the west server does not know an east token");
+    assert!(
+        matches!(err, Error::OAuth { ref code, .. } if code.is_dead_grant()),
+        "{err:?}"
+    );
+
+    let info = oauth
+        .app_info(&server(&bitrix, Region::East), &token(&pair.access))
+        .await
+        .expect("the east server knows it");
+    assert_eq!(info.install.member_id, east.member_id.as_str());
+    let grant = oauth
+        .refresh(&server(&bitrix, Region::East), &refresh)
+        .await
+        .expect("refreshed where it was issued");
+    assert_eq!(grant.member_id, east.member_id);
+    assert!(
+        bitrix
+            .emulator
+            .calls()
+            .iter()
+            .any(|c| c.server == Server::OAuth(Region::East)
+                && c.method == "oauth/token"
+                && c.status == 200)
+    );
+}
+
+#[tokio::test]
+async fn an_oauth_server_off_the_list_is_never_called() {
+    let bitrix = Bitrix::installed().await;
+    let canary = crate::harness::Canary::start().await;
+    let off_list = Url::parse(&format!("http://{}/rest/", canary.address)).expect("url");
+    let oauth = oauth_client(&bitrix, CLIENT_SECRET);
+    assert!(oauth.server_endpoint(Some(&off_list)).is_none());
+    let err = oauth
+        .refresh(
+            &off_list,
+            &RefreshToken::parse("some-refresh").expect("refresh"),
+        )
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, Error::Refused(_)), "{err:?}");
+    let err = oauth
+        .app_info(&off_list, &token("some-access"))
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, Error::Refused(_)), "{err:?}");
+    assert_eq!(
+        canary.hits(),
+        0,
+        "client_secret must never travel off the list"
     );
 }

@@ -85,7 +85,7 @@ pub struct TestApp {
 
 /// Configuration as an operator would give it, pointing at the emulator, plus `extra` flags.
 pub fn config_for(bitrix: &Bitrix, public_url: &str, db_url: &str, extra: &[&str]) -> Config {
-    let oauth = bitrix.emulator.oauth_url();
+    let oauth = bitrix.emulator.oauth_urls();
     let mut args = vec![
         "b24-status".to_owned(),
         format!("--b24-client-id={CLIENT_ID}"),
@@ -347,5 +347,5 @@ impl Canary {
 
 /// An HTTP client that, like a browser's fetch with `redirect: manual`, shows redirects.
 pub fn client() -> reqwest::Client {
-    bitrix::http_client(Duration::from_secs(10)).expect("client")
+    bitrix::http_client(Duration::from_secs(10), false).expect("client")
 }

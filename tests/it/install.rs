@@ -2,7 +2,7 @@
 //! nothing.
 
 use b24_status::bitrix::types::UserId;
-use b24_status::emulator::{AppSpec, FormPost, Server};
+use b24_status::emulator::{AppSpec, FormPost, Region, Server};
 use b24_status::store::PortalState;
 
 use crate::harness::{CLIENT_ID, Canary, TestApp};
@@ -249,7 +249,7 @@ async fn malformed_install_posts_get_readable_4xx_pages() {
             .emulator
             .calls()
             .iter()
-            .all(|c| c.server == Server::OAuth)
+            .all(|c| matches!(c.server, Server::OAuth(_)))
     );
 }
 
@@ -258,7 +258,7 @@ async fn a_portal_that_is_down_during_install_gets_a_try_again_page() {
     let app = TestApp::spawn().await;
     app.bitrix.emulator.inject(
         b24_status::emulator::FaultTarget {
-            server: Some(Server::OAuth),
+            server: Some(Server::OAuth(Region::West)),
             method: None,
         },
         b24_status::emulator::FaultKind::Error {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use b24_status::bitrix::types::UserId;
-use b24_status::emulator::{FaultKind, FaultTarget, Server};
+use b24_status::emulator::{FaultKind, FaultTarget, Region, Server};
 
 use crate::harness::TestApp;
 
@@ -137,7 +137,7 @@ async fn an_error_sent_with_http_200_by_the_oauth_server_is_a_refusal() {
     let callback = sign_in_until_callback(&app).await;
     app.bitrix.emulator.inject(
         FaultTarget {
-            server: Some(Server::OAuth),
+            server: Some(Server::OAuth(Region::West)),
             method: Some("oauth/token".into()),
         },
         FaultKind::ErrorWith200 {
@@ -182,7 +182,7 @@ async fn the_oauth_server_down_during_the_exchange_says_try_again() {
     let callback = sign_in_until_callback(&app).await;
     app.bitrix.emulator.inject(
         FaultTarget {
-            server: Some(Server::OAuth),
+            server: Some(Server::OAuth(Region::West)),
             method: Some("oauth/token".into()),
         },
         FaultKind::Error {

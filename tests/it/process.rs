@@ -49,7 +49,7 @@ impl AppProcess {
                 ("LOG_FORMAT", "json"),
                 ("RUST_LOG", "debug"),
             ])
-            .env("B24_OAUTH_URL", bitrix.emulator.oauth_url().as_str())
+            .env("B24_OAUTH_URL", bitrix.emulator.oauth_urls())
             .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .env("PUBLIC_URL", &url)
             .env(

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use b24_status::bitrix::types::{AccessToken, RefreshToken, UserId};
 use b24_status::clock::unix_now;
-use b24_status::emulator::{FaultKind, FaultTarget, Server};
+use b24_status::emulator::{FaultKind, FaultTarget, Region, Server};
 use b24_status::store::{AccountRecord, AccountState, Tokens};
 use b24_status::tokens::keepalive::{self, KeepaliveSettings, Report};
 use b24_status::tokens::{CallError, Repeat, TokenManager};
@@ -203,7 +203,7 @@ async fn the_oauth_server_down_during_a_refresh_keeps_the_old_tokens_and_recover
     app.bitrix.emulator.expire_access_tokens(app.member(), 1);
     app.bitrix.emulator.inject(
         FaultTarget {
-            server: Some(Server::OAuth),
+            server: Some(Server::OAuth(Region::West)),
             method: Some("oauth/token".into()),
         },
         FaultKind::Error {

@@ -1,0 +1,124 @@
+//! Removing a portal: an `ONAPPUNINSTALL` is confirmed with the OAuth server before anything
+//! is deleted (`docs/bitrix24.md`, "Uninstall"), since every employee can read the
+//! `application_token` that authenticates it. A confirmed uninstall stops every use of the
+//! portal's tokens at once; an unconfirmable one suspends the portal and is checked again in
+//! the background; a portal whose every pair is refused is checked the same way, so a lost
+//! event is noticed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::bitrix::types::MemberId;
+use crate::tokens::confirm::Verdict;
+use crate::tokens::{CallError, TokenManager};
+
+/// What became of an uninstall event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Removal {
+    /// Confirmed: the portal's tokens are gone (with `clean`, all its rows).
+    Removed,
+    /// A stored pair still works: the event is forged and nothing changed.
+    Forged,
+    /// The OAuth server could not be asked: the portal is suspended until it can.
+    Suspended,
+}
+
+/// What one check of a portal that may be gone found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// Gone, and now removed.
+    Removed,
+    /// Still installed (a suspension is lifted).
+    Kept,
+    /// Could not be asked; try later.
+    Unknown,
+}
+
+/// Waits between background checks of a suspended portal; after the last one, the keep-alive's
+/// reconciliation takes over.
+const RETRY_DELAYS: [Duration; 5] = [
+    Duration::from_secs(5),
+    Duration::from_secs(15),
+    Duration::from_secs(60),
+    Duration::from_secs(300),
+    Duration::from_secs(900),
+];
+
+/// Handles an `ONAPPUNINSTALL` whose `application_token` matched (or the portal has none).
+pub async fn uninstall(
+    tokens: &Arc<TokenManager>,
+    member_id: &MemberId,
+    clean: bool,
+) -> Result<Removal, CallError> {
+    match tokens.confirm_removed(member_id).await? {
+        Verdict::Gone => {
+            remove(tokens, member_id, clean).await?;
+            Ok(Removal::Removed)
+        }
+        Verdict::Installed => {
+            tracing::warn!(%member_id, "ONAPPUNINSTALL refused: the app is still installed on this portal, so the event is forged");
+            Ok(Removal::Forged)
+        }
+        Verdict::Unknown => {
+            let now = tokens.clock().now();
+            tokens.store().suspend_portal(member_id, clean, now).await?;
+            tokens.forget_portal(member_id);
+            tracing::warn!(%member_id, "ONAPPUNINSTALL could not be confirmed yet; the portal is suspended");
+            tokio::spawn(retry(tokens.clone(), member_id.clone()));
+            Ok(Removal::Suspended)
+        }
+    }
+}
+
+async fn remove(tokens: &TokenManager, member_id: &MemberId, clean: bool) -> Result<(), CallError> {
+    let now = tokens.clock().now();
+    tokens
+        .store()
+        .uninstall_portal(member_id, clean, now)
+        .await?;
+    tokens.forget_portal(member_id);
+    tracing::info!(%member_id, clean, "uninstalled");
+    Ok(())
+}
+
+async fn retry(tokens: Arc<TokenManager>, member_id: MemberId) {
+    for delay in RETRY_DELAYS {
+        tokio::time::sleep(delay).await;
+        match check(&tokens, &member_id).await {
+            Ok(Check::Removed | Check::Kept) => return,
+            Ok(Check::Unknown) => {}
+            Err(error) => tracing::warn!(%member_id, %error, "checking a suspended portal failed"),
+        }
+    }
+}
+
+/// Checks a portal that may be gone (suspended, or every pair refused): removes it when the
+/// OAuth server confirms, lifts a suspension when a pair still works.
+pub async fn check(tokens: &TokenManager, member_id: &MemberId) -> Result<Check, CallError> {
+    let store = tokens.store();
+    match tokens.confirm_removed(member_id).await? {
+        Verdict::Gone => {
+            let clean = store.removal_is_clean(member_id).await?;
+            remove(tokens, member_id, clean).await?;
+            Ok(Check::Removed)
+        }
+        Verdict::Installed => {
+            store.resume_portal(member_id, tokens.clock().now()).await?;
+            Ok(Check::Kept)
+        }
+        Verdict::Unknown => Ok(Check::Unknown),
+    }
+}
+
+/// Checks every portal that may be gone; returns how many were removed.
+pub async fn reconcile(tokens: &TokenManager) -> Result<usize, CallError> {
+    let mut removed = 0;
+    for member_id in tokens.store().portals_to_reconcile().await? {
+        match check(tokens, &member_id).await {
+            Ok(Check::Removed) => removed += 1,
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%member_id, %error, "reconciling a portal failed"),
+        }
+    }
+    Ok(removed)
+}
