@@ -161,6 +161,7 @@ impl TokenManager {
             metrics: metrics.clone(),
             owner: crate::store::crypto::random_hex(8).into(),
             lease: settings.lease,
+            wait: settings.rate_max_wait,
             clock: clock.clone(),
             reauth_seen: reauth_seen.clone(),
         });

@@ -32,6 +32,8 @@ pub(super) struct Job {
     pub owner: Arc<str>,
     /// How long a lease is held at most: longer than the longest refresh.
     pub lease: Duration,
+    /// The longest a call waits for another process's refresh before it answers "busy".
+    pub wait: Duration,
     pub clock: Clock,
     /// Woken when an account's refresh token is found dead, so the portal's removal is checked.
     pub reauth_seen: Arc<Notify>,
@@ -151,7 +153,7 @@ impl Job {
         stale_generation: i64,
     ) -> Result<(Tokens, i64), CallError> {
         let (member_id, user_id) = (&key.0, key.1);
-        let deadline = Instant::now() + self.lease * 2;
+        let deadline = Instant::now() + self.wait.min(self.lease * 2);
         let lease_ms = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX / 4);
         let tokens = loop {
             let account = self.account(key).await?;

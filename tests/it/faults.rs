@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use b24_status::bitrix::types::Status;
-use b24_status::emulator::{FaultKind, FaultTarget, Server};
+use b24_status::emulator::{FaultKind, FaultTarget, Region, Server};
 use serde_json::{Value, json};
 
 use crate::harness::{Bitrix, CLIENT_ID, TestApp, session_in};
@@ -119,6 +119,8 @@ async fn kill_dash_nine_under_load_leaves_a_sound_database_and_working_tokens() 
     let fast = [
         ("RATE_LIMIT_BURST", "100000"),
         ("RATE_LIMIT_PER_SECOND", "100000"),
+        // Keeps the refresh lease, which is derived from it, short enough for a test.
+        ("BITRIX_TIMEOUT", "2"),
     ];
     let mut app = AppProcess::start(&bitrix, dir.path(), port, "first", &fast).await;
     let http = crate::harness::client();
@@ -179,14 +181,47 @@ async fn kill_dash_nine_under_load_leaves_a_sound_database_and_working_tokens() 
             }
         });
     }
-    for round in 0..5 {
+    for _round in 0..5 {
+        // Lets some calls and refreshes happen between expiries.
         tokio::time::sleep(Duration::from_millis(60)).await;
         for (user, _) in &sessions {
             bitrix.emulator.expire_access_tokens(bitrix.member(), *user);
         }
-        let _ = round;
+    }
+    // Refreshes that Bitrix24 already answered are stored within milliseconds; a pair rotated
+    // at the OAuth server whose answer never reaches the app is lost to any app, so the kill
+    // comes once those have settled — with the load still running.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Hold the admin's next refresh on its way to the OAuth server and kill the app while it
+    // waits, so a refresh is provably in flight at the moment of death.
+    let token_calls = || {
+        bitrix
+            .emulator
+            .calls()
+            .iter()
+            .filter(|c| c.method == "oauth/token")
+            .count()
+    };
+    bitrix.emulator.inject(
+        FaultTarget {
+            server: Some(Server::OAuth(Region::West)),
+            method: Some("oauth/token".into()),
+        },
+        FaultKind::Delay(Duration::from_secs(120)),
+        1,
+    );
+    bitrix.emulator.expire_access_tokens(bitrix.member(), 1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while bitrix.emulator.arrivals("oauth/token") <= token_calls() {
+        assert!(Instant::now() < deadline, "no refresh started");
+        // Polls until a refresh request has reached the OAuth server unanswered.
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     app.kill();
+    assert!(
+        bitrix.emulator.arrivals("oauth/token") > token_calls(),
+        "a refresh was in flight when the process died"
+    );
     load.abort_all();
     while load.join_next().await.is_some() {}
 
@@ -206,24 +241,37 @@ async fn kill_dash_nine_under_load_leaves_a_sound_database_and_working_tokens() 
     assert_eq!(needs_reauth, 0, "no account was marked dead by the crash");
     pool.close().await;
 
-    // ...and after a restart every account's token still refreshes.
+    // ...and after a restart every account's token still refreshes. The account whose refresh
+    // was in flight stays leased to the dead process until its lease runs out (derived from
+    // BITRIX_TIMEOUT): until then its calls answer "busy", never "sign in again".
     let app = AppProcess::start(&bitrix, dir.path(), port, "second", &fast).await;
     let refreshes = bitrix.emulator.refresh_count();
     for (user, session) in &sessions {
         bitrix.emulator.expire_access_tokens(bitrix.member(), *user);
-        let response = http
-            .put(format!("{}/api/status", app.url))
-            .bearer_auth(session)
-            .json(&json!({"status": "dnd"}))
-            .send()
-            .await
-            .expect("answer");
-        assert_eq!(
-            response.status(),
-            200,
-            "user {user}: {}",
-            response.text().await.unwrap_or_default()
-        );
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let response = http
+                .put(format!("{}/api/status", app.url))
+                .bearer_auth(session)
+                .json(&json!({"status": "dnd"}))
+                .timeout(Duration::from_secs(30))
+                .send()
+                .await
+                .expect("answer");
+            let status = response.status().as_u16();
+            let body = response.text().await.unwrap_or_default();
+            if status == 200 {
+                break;
+            }
+            assert_eq!(status, 503, "user {user}: {body}");
+            assert!(body.contains("\"busy\""), "user {user}: {body}");
+            assert!(
+                Instant::now() < deadline,
+                "the dead process's lease never ran out"
+            );
+            // Waits for the dead process's lease to run out.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
         assert_eq!(
             bitrix.emulator.user_status(bitrix.member(), *user),
             Some(Status::Dnd)

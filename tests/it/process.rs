@@ -98,6 +98,22 @@ impl AppProcess {
     }
 }
 
+impl AppProcess {
+    /// SIGTERM, then wait without blocking the test's runtime (whose emulator the process may
+    /// still be talking to while it shuts down).
+    pub async fn stop_async(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            // Polls the exit while the emulator keeps answering on this runtime.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
 impl Drop for AppProcess {
     fn drop(&mut self) {
         self.kill();
