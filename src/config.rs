@@ -556,6 +556,16 @@ mod tests {
         good.push("--public-url=https://status.example.com");
         let config = cli(&good).expect("valid");
         assert_eq!(config.mode, Mode::Production);
+        assert_eq!(
+            config.placements,
+            ["IM_NAVIGATION"],
+            "no placement needs `user`"
+        );
+        assert_eq!(
+            config.tokens.lease,
+            Duration::from_secs(15 + 2 * 10 + 5),
+            "the lease outlives a refresh of BITRIX_TIMEOUT and two busy waits"
+        );
         assert!(!config.allow_http);
         assert_eq!(
             config

@@ -116,6 +116,18 @@ type Key = (MemberId, UserId);
 /// and its use.
 const EXPIRY_MARGIN_SECS: i64 = 60;
 
+/// One REST call's parts.
+struct Call<'a> {
+    member_id: &'a MemberId,
+    /// The account whose stored pair `access` is, if it is one.
+    account: Option<&'a Key>,
+    endpoint: &'a Url,
+    access: &'a AccessToken,
+    method: &'a str,
+    params: &'a Value,
+    repeat: Repeat,
+}
+
 /// What one attempt to send a call came to.
 enum Sent<T> {
     /// Sent (or refused before sending), with this outcome.
@@ -211,26 +223,26 @@ impl TokenManager {
         if hot.tokens.expires_at <= self.clock.now() + EXPIRY_MARGIN_SECS {
             hot = self.refreshed(key, hot).await?;
         }
-        let (mut refusals, mut moved) = (0, false);
+        let (mut refusals, mut moved, mut prepaid) = (0, false, false);
         loop {
-            let sent = self
-                .send(
-                    &key.0,
-                    Some(key),
-                    &hot.endpoint,
-                    &hot.tokens.access,
-                    method,
-                    params,
-                    repeat,
-                )
-                .await;
-            let result = match sent {
+            let call = Call {
+                member_id: &key.0,
+                account: Some(key),
+                endpoint: &hot.endpoint,
+                access: &hot.tokens.access,
+                method,
+                params,
+                repeat,
+            };
+            let result = match self.send(call, prepaid).await {
                 Sent::Refreshed => {
                     hot = self.load(key).await?;
+                    prepaid = true;
                     continue;
                 }
                 Sent::Done(result) => result,
             };
+            prepaid = false;
             match result {
                 Err(CallError::Bitrix(bitrix::Error::Moved { location })) if !moved => {
                     moved = true;
@@ -338,10 +350,16 @@ impl TokenManager {
         params: Value,
         repeat: Repeat,
     ) -> Result<T, CallError> {
-        match self
-            .send::<T>(member_id, None, endpoint, access, method, &params, repeat)
-            .await
-        {
+        let call = Call {
+            member_id,
+            account: None,
+            endpoint,
+            access,
+            method,
+            params: &params,
+            repeat,
+        };
+        match self.send::<T>(call, false).await {
             Sent::Done(result) => result,
             Sent::Refreshed => Err(CallError::Internal("a handed-over token was refreshed")),
         }
@@ -349,21 +367,18 @@ impl TokenManager {
 
     /// One call through the limiter, waiting for the portal's rate limit within
     /// `RATE_LIMIT_MAX_WAIT` and repeating a transient failure once if `repeat` allows. With
-    /// `account`, a refresh of that account under way stops the call before it is sent.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one call's parts, passed on as they are"
-    )]
-    async fn send<T: DeserializeOwned>(
-        &self,
-        member_id: &MemberId,
-        account: Option<&Key>,
-        endpoint: &Url,
-        access: &AccessToken,
-        method: &str,
-        params: &Value,
-        repeat: Repeat,
-    ) -> Sent<T> {
+    /// an account, a refresh of it under way stops the call before it is sent; the slot it
+    /// took in the portal's bucket is then `prepaid` for the next attempt.
+    async fn send<T: DeserializeOwned>(&self, call: Call<'_>, mut prepaid: bool) -> Sent<T> {
+        let Call {
+            member_id,
+            account,
+            endpoint,
+            access,
+            method,
+            params,
+            repeat,
+        } = call;
         let started = Instant::now();
         let mut repeated = false;
         loop {
@@ -371,10 +386,14 @@ impl TokenManager {
                 .settings
                 .rate_max_wait
                 .saturating_sub(started.elapsed());
-            match self.limiter.acquire(member_id, budget).await {
-                Ok(true) => self.metrics.limiter_wait(),
-                Ok(false) => {}
-                Err(retry_after) => return Sent::Done(Err(CallError::RateLimited { retry_after })),
+            if !std::mem::take(&mut prepaid) {
+                match self.limiter.acquire(member_id, budget).await {
+                    Ok(true) => self.metrics.limiter_wait(),
+                    Ok(false) => {}
+                    Err(retry_after) => {
+                        return Sent::Done(Err(CallError::RateLimited { retry_after }));
+                    }
+                }
             }
             let permit = self.limiter.in_flight(member_id).await;
             if let Some(key) = account

@@ -61,11 +61,7 @@ async fn a_genuine_install_stores_the_portal_and_admin_and_binds_handlers() {
     assert!(admin.is_admin && admin.is_installer);
 
     let placements = app.bitrix.emulator.placements(app.member(), CLIENT_ID);
-    assert_eq!(
-        placements.len(),
-        1,
-        "USER_PROFILE_MENU is refused (no `user` scope), IM_NAVIGATION bound"
-    );
+    assert_eq!(placements.len(), 1, "by default only IM_NAVIGATION");
     assert_eq!(placements[0].placement, "IM_NAVIGATION");
     assert_eq!(placements[0].handler, app.url("/app"));
     assert_eq!(placements[0].options["iconName"], "fa-circle");
@@ -86,6 +82,28 @@ async fn a_genuine_install_stores_the_portal_and_admin_and_binds_handlers() {
         ]
     );
     assert!(app.bitrix.emulator.is_installed(app.member(), CLIENT_ID));
+}
+
+#[tokio::test]
+async fn a_placement_refused_for_a_missing_scope_is_named_for_the_administrator() {
+    let app = TestApp::spawn_with(&["--placements=IM_NAVIGATION,USER_PROFILE_MENU"]).await;
+    let response = app.install().await;
+    assert_eq!(
+        response.status(),
+        200,
+        "an optional placement does not fail the install"
+    );
+    let page = response.text().await.expect("page");
+    assert!(
+        page.contains(
+            "The menu entry USER_PROFILE_MENU could not be added (ERROR_PLACEMENT_NOT_FOUND)."
+        ),
+        "{page}"
+    );
+    assert!(page.contains("“user” permission"), "{page}");
+    let placements = app.bitrix.emulator.placements(app.member(), CLIENT_ID);
+    assert_eq!(placements.len(), 1);
+    assert_eq!(placements[0].placement, "IM_NAVIGATION");
 }
 
 #[tokio::test]
