@@ -54,8 +54,6 @@ pub struct App {
     pub config: Config,
     /// The database.
     pub store: Store,
-    /// REST calls to portals.
-    pub rest: RestClient,
     /// OAuth calls to the configured OAuth server.
     pub oauth: OAuthClient,
     /// Working tokens and REST calls on behalf of users.
@@ -93,10 +91,12 @@ pub async fn build(config: Config) -> Result<(Router, AppState), BuildError> {
         &config.client_secret,
         metrics.clone(),
     )?;
+    // Every call to a portal goes through the token manager and its rate limiter, so the REST
+    // client lives there only.
     let tokens = Arc::new(TokenManager::new(
         store.clone(),
         oauth.clone(),
-        rest.clone(),
+        rest,
         config.tokens.clone(),
         Clock::default(),
         metrics.clone(),
@@ -107,7 +107,6 @@ pub async fn build(config: Config) -> Result<(Router, AppState), BuildError> {
         sessions,
         config,
         store,
-        rest,
         oauth,
         tokens,
         gate: Gate::default(),

@@ -67,16 +67,13 @@ async fn run(config: &mut Config) -> Result<(), Box<dyn std::error::Error>> {
                 portal = %demo.portal.domain,
                 "DEMO MODE: no B24_CLIENT_ID/B24_CLIENT_SECRET set, talking to the built-in Bitrix24 emulator on loopback, not to real portals"
             );
-            println!(
-                "b24-status demo: open {} (the app listens on http://{address})",
-                demo.url
-            );
-            println!(
-                "b24-status demo: a portal of the east region (its own OAuth server) is at {}",
-                demo.east_url
-            );
+            say(&format!(
+                "b24-status demo: open {} (the app listens on http://{address})\n\
+                 b24-status demo: a portal of the east region (its own OAuth server) is at {}",
+                demo.url, demo.east_url
+            ));
         }
-        None => println!("b24-status listening on http://{address}"),
+        None => say(&format!("b24-status listening on http://{address}")),
     }
     b24_status::serve(listener, router, shutdown_signal()).await?;
     // A refresh under way has already rotated the pair at Bitrix24: let it store the new one.
@@ -85,6 +82,14 @@ async fn run(config: &mut Config) -> Result<(), Box<dyn std::error::Error>> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Prints a line for the person who started the app; a reader that went away (`| head -1`)
+/// is no reason to stop serving.
+fn say(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _gone = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
 }
 
 async fn shutdown_signal() {

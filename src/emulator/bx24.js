@@ -4,8 +4,14 @@
 // real library does.
 (function () {
   "use strict";
+  // The portal around the frame is the one that opened it: DOMAIN and PROTOCOL travel in the
+  // frame's address, since one library serves every portal.
   var script = document.currentScript;
-  var portalOrigin = script ? new URL(script.src).origin : "*";
+  var params = new URLSearchParams(window.location.search);
+  var domain = params.get("DOMAIN");
+  var portalOrigin = domain
+    ? (params.get("PROTOCOL") === "1" ? "https://" : "http://") + domain
+    : (script ? new URL(script.src).origin : "*");
   var pending = {};
   var sequence = 0;
   var auth = null;

@@ -188,13 +188,7 @@ async fn open(
         .await
         .map_err(|error| {
             tracing::warn!(claimed = %frame.domain, %error, "the OAuth server did not confirm a frame POST");
-            match error {
-                VerifyError::Refused(_) => {
-                    state.gate.charge(&frame.member_id, from);
-                    refuse(Problem::NotVerified)
-                }
-                VerifyError::Unavailable(_) => refuse(Problem::Unavailable),
-            }
+            unverified(&state, &frame.member_id, from, &error, lang)
         })?;
         portal.record.domain = frame.domain.clone();
         portal.record.client_endpoint = verified.client_endpoint;
@@ -261,6 +255,24 @@ async fn open(
             message: None,
         },
     ))
+}
+
+/// The page for a token the OAuth server did not confirm; a refusal is charged to the
+/// verification budgets of the portal and the address.
+pub(super) fn unverified(
+    state: &AppState,
+    member_id: &MemberId,
+    from: ClientIp,
+    error: &VerifyError,
+    lang: Lang,
+) -> PageError {
+    match error {
+        VerifyError::Refused(_) => {
+            state.gate.charge(member_id, from);
+            PageError::new(Problem::NotVerified, lang)
+        }
+        VerifyError::Unavailable(_) => PageError::new(Problem::Unavailable, lang),
+    }
 }
 
 /// The page for a failed call made with a token the portal just handed us.

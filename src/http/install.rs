@@ -19,7 +19,7 @@ use super::input;
 use super::page::{PageError, Problem};
 use crate::AppState;
 use crate::bitrix::bindings::extra_scope;
-use crate::bitrix::verify::{self, Profile, VerifyError};
+use crate::bitrix::verify::{self, Profile};
 use crate::clock::unix_now;
 use crate::i18n::Text;
 use crate::portals::bindings;
@@ -82,13 +82,7 @@ async fn install(
     .await
     .map_err(|error| {
         tracing::warn!(%error, "install not verified");
-        match error {
-            VerifyError::Refused(_) => {
-                state.gate.charge(&frame.member_id, from);
-                refuse(Problem::NotVerified)
-            }
-            VerifyError::Unavailable(_) => refuse(Problem::Unavailable),
-        }
+        super::app::unverified(&state, &frame.member_id, from, &error, lang)
     })?;
     span.record("user_id", tracing::field::display(verified.user_id));
     let profile = state

@@ -18,6 +18,8 @@ struct Demo {
     child: Child,
     url: String,
     app: String,
+    /// The portal of the east region.
+    east_url: String,
 }
 
 impl Demo {
@@ -32,9 +34,17 @@ impl Demo {
             .spawn()
             .expect("demo starts");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("a line");
+        let mut east = String::new();
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        stdout.read_line(&mut line).expect("a line");
+        stdout.read_line(&mut east).expect("a second line");
+        let east_url = east
+            .trim()
+            .rsplit(' ')
+            .next()
+            .filter(|url| url.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no east portal in {east:?}"))
+            .to_owned();
         let url = line
             .strip_prefix("b24-status demo: open ")
             .and_then(|rest| rest.split_whitespace().next())
@@ -49,7 +59,12 @@ impl Demo {
             .and_then(|rest| rest.trim().strip_suffix(')'))
             .unwrap_or_else(|| panic!("no app address in {line:?}"))
             .to_owned();
-        Self { child, url, app }
+        Self {
+            child,
+            url,
+            app,
+            east_url,
+        }
     }
 
     fn stop(mut self) {
@@ -187,6 +202,19 @@ async fn a_newcomer_installs_sets_statuses_as_two_users_and_the_demo_survives_a_
         .expect("scroll to the top");
     let png = client.screenshot().await.expect("screenshot");
     std::fs::write(screenshot_dir().join("demo-portal.png"), png).expect("saved");
+
+    // The east portal, whose tokens come from the other OAuth server, installs the same way.
+    client.goto(&demo.east_url).await.expect("the east portal");
+    choose(&client, "break").await;
+    let east: serde_json::Value = crate::harness::client()
+        .get(format!("{}demo/state", demo.east_url))
+        .send()
+        .await
+        .expect("state")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(east["users"][0]["status"], "break");
     client.close().await.expect("close");
 
     // A restart keeps the portal, the install and every token: the admin's page session from

@@ -131,3 +131,51 @@ async fn a_shutdown_waits_for_a_refresh_under_way_and_keeps_its_pair() {
     assert_eq!(response.status(), 200);
     assert_eq!(app.bitrix.emulator.refresh_count(), refreshes + 1);
 }
+
+#[tokio::test]
+async fn a_rotated_pair_is_stored_even_when_the_database_is_busy_longer_than_its_timeout() {
+    use sqlx::Connection;
+    let app = TestApp::installed(&[]).await;
+    let user = app.bitrix.employee;
+    let session = app.session_of(user).await;
+    let before = app.account(UserId(user)).await.expect("account");
+    app.bitrix.emulator.expire_access_tokens(app.member(), user);
+    let (target, slow) = slow_token_answers(Duration::from_millis(500));
+    app.bitrix.emulator.inject(target, slow, 1);
+    let put = {
+        let (http, url, session) = (app.http.clone(), app.url("/api/status"), session.clone());
+        tokio::spawn(async move {
+            http.put(url)
+                .bearer_auth(&session)
+                .json(&json!({"status": "dnd"}))
+                .timeout(Duration::from_secs(60))
+                .send()
+                .await
+                .expect("answer")
+                .status()
+                .as_u16()
+        })
+    };
+    while app.bitrix.emulator.arrivals("oauth/token") == 0 {
+        // Polls until the refresh has reached the OAuth server (which rotates at once).
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut writer = sqlx::SqliteConnection::connect(&app.db_url)
+        .await
+        .expect("raw connection");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut writer)
+        .await
+        .expect("write lock");
+    // Holds the write lock past the store's 10 s busy timeout, so the first commit fails.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    sqlx::query("ROLLBACK")
+        .execute(&mut writer)
+        .await
+        .expect("released");
+
+    assert_eq!(put.await.expect("task"), 200);
+    let after = app.account(UserId(user)).await.expect("account");
+    assert_eq!(after.generation, before.generation + 1);
+    assert_eq!(app.bitrix.emulator.refresh_count(), 1);
+}
