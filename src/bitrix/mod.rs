@@ -1,6 +1,7 @@
 //! Everything that speaks Bitrix24: the REST client, OAuth, error codes and the values they
 //! carry. Nothing outside this module knows a Bitrix24 URL or field name.
 
+pub mod answers;
 pub mod batch;
 pub mod bindings;
 pub mod error;

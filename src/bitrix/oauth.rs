@@ -10,79 +10,22 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
 use oauth2::basic::{BasicErrorResponse, BasicTokenType};
 use oauth2::{
     AsyncHttpClient, AuthType, AuthorizationCode, ClientId, EndpointNotSet, EndpointSet,
-    HttpRequest, HttpResponse, RequestTokenError, Scope, StandardRevocableToken, TokenResponse,
-    TokenUrl,
+    HttpRequest, HttpResponse, RequestTokenError, StandardRevocableToken, TokenUrl,
 };
-use serde::{Deserialize, Serialize};
 use url::Url;
 
+pub use super::answers::{AppInfo, BitrixTokenResponse, Grant, InstallInfo};
 use super::error::{Error, OAuthErrorCode};
-use super::types::{
-    AccessToken, ClientSecret, Licence, MemberId, RefreshToken, UserId, lenient_u64,
-};
-use crate::clock::unix_now;
+use super::types::{AccessToken, ClientSecret, RefreshToken};
 use crate::metrics::Metrics;
 
 /// The largest answer read from an OAuth server: a token answer or `app.info` is a few hundred
 /// bytes, so anything near this is not one.
 const OAUTH_ANSWER_LIMIT: usize = 64 * 1024;
-
-/// The token endpoint's answer as Bitrix24 writes it.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct BitrixTokenResponse {
-    access_token: oauth2::AccessToken,
-    refresh_token: Option<oauth2::RefreshToken>,
-    #[serde(default, deserialize_with = "lenient_u64")]
-    expires_in: Option<u64>,
-    #[serde(default, deserialize_with = "lenient_u64")]
-    expires: Option<u64>,
-    #[serde(default)]
-    scope: Option<String>,
-    #[serde(default)]
-    member_id: Option<String>,
-    #[serde(default)]
-    client_endpoint: Option<String>,
-    #[serde(default)]
-    server_endpoint: Option<String>,
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default, deserialize_with = "lenient_u64")]
-    user_id: Option<u64>,
-    /// Bitrix24 sends no `token_type`; every token is a bearer token.
-    #[serde(skip, default = "bearer")]
-    token_type: BasicTokenType,
-}
-
-fn bearer() -> BasicTokenType {
-    BasicTokenType::Bearer
-}
-
-impl TokenResponse for BitrixTokenResponse {
-    type TokenType = BasicTokenType;
-
-    fn access_token(&self) -> &oauth2::AccessToken {
-        &self.access_token
-    }
-    fn token_type(&self) -> &BasicTokenType {
-        &self.token_type
-    }
-    fn expires_in(&self) -> Option<Duration> {
-        self.expires_in.map(Duration::from_secs)
-    }
-    fn refresh_token(&self) -> Option<&oauth2::RefreshToken> {
-        self.refresh_token.as_ref()
-    }
-    fn scopes(&self) -> Option<&Vec<Scope>> {
-        // Bitrix24 separates scopes with commas, which oauth2's space-split would garble;
-        // callers read `Grant::scope` instead.
-        None
-    }
-}
 
 type Client = oauth2::Client<
     BasicErrorResponse,
@@ -96,115 +39,6 @@ type Client = oauth2::Client<
     EndpointNotSet,
     EndpointSet,
 >;
-
-/// A fresh token pair and what Bitrix24 said about it.
-#[derive(Debug)]
-pub struct Grant {
-    /// The new access token.
-    pub access: AccessToken,
-    /// The new refresh token; the one used to obtain it is now dead.
-    pub refresh: RefreshToken,
-    /// Unix seconds after which the access token is expired.
-    pub expires_at: i64,
-    /// The portal the tokens belong to.
-    pub member_id: MemberId,
-    /// The user, when the server says (refresh answers do, code answers may not).
-    pub user_id: Option<UserId>,
-    /// The portal's REST endpoint.
-    pub client_endpoint: Option<Url>,
-    /// The OAuth server's REST endpoint.
-    pub server_endpoint: Option<Url>,
-    /// Granted scopes, comma-separated as sent.
-    pub scope: String,
-    /// The portal's licence.
-    pub licence: Option<Licence>,
-}
-
-impl Grant {
-    fn from_response(answer: BitrixTokenResponse) -> Result<Self, Error> {
-        let unexpected = |detail: &str| Error::Unexpected {
-            status: reqwest::StatusCode::OK,
-            detail: format!("token answer: {detail}"),
-        };
-        let access = AccessToken::parse(answer.access_token.secret())
-            .map_err(|_| unexpected("empty access_token"))?;
-        let refresh = answer
-            .refresh_token
-            .as_ref()
-            .and_then(|t| RefreshToken::parse(t.secret()).ok())
-            .ok_or_else(|| unexpected("no refresh_token"))?;
-        let member_id = answer
-            .member_id
-            .as_deref()
-            .and_then(|m| MemberId::parse(m).ok())
-            .ok_or_else(|| unexpected("no valid member_id"))?;
-        let now = unix_now();
-        let expires_at = match (answer.expires, answer.expires_in) {
-            (Some(at), _) => i64::try_from(at).unwrap_or(i64::MAX),
-            (None, Some(secs)) => now.saturating_add(i64::try_from(secs).unwrap_or(3600)),
-            (None, None) => now + 3600,
-        };
-        Ok(Self {
-            access,
-            refresh,
-            expires_at,
-            member_id,
-            user_id: answer.user_id.filter(|id| *id > 0).map(UserId),
-            client_endpoint: answer
-                .client_endpoint
-                .as_deref()
-                .and_then(|u| Url::parse(u).ok()),
-            server_endpoint: answer
-                .server_endpoint
-                .as_deref()
-                .and_then(|u| Url::parse(u).ok()),
-            scope: answer.scope.unwrap_or_default(),
-            licence: answer
-                .status
-                .as_deref()
-                .and_then(|s| Licence::parse(s).ok()),
-        })
-    }
-}
-
-/// What the OAuth server's `app.info` says about a token: the trusted facts an install is
-/// verified against (protocol doc §2 "Trusted install info", §7).
-#[derive(Debug, Clone, Deserialize)]
-pub struct AppInfo {
-    /// The app the token was issued to.
-    pub client_id: String,
-    /// The user the token belongs to.
-    #[serde(default, deserialize_with = "lenient_u64")]
-    pub user_id: Option<u64>,
-    /// Granted scopes.
-    #[serde(default)]
-    pub scope: Option<serde_json::Value>,
-    /// The installation the token belongs to.
-    pub install: InstallInfo,
-}
-
-/// The `install` part of [`AppInfo`].
-#[derive(Debug, Clone, Deserialize)]
-pub struct InstallInfo {
-    /// Whether `installFinish` has happened.
-    #[serde(default)]
-    pub installed: bool,
-    /// The installed version of the app.
-    #[serde(default, deserialize_with = "lenient_u64")]
-    pub version: Option<u64>,
-    /// Licence letter.
-    #[serde(default)]
-    pub status: Option<String>,
-    /// Granted scopes, comma-separated.
-    #[serde(default)]
-    pub scope: Option<String>,
-    /// The portal's current domain.
-    pub domain: String,
-    /// The portal's REST endpoint.
-    pub client_endpoint: String,
-    /// The portal's id.
-    pub member_id: String,
-}
 
 /// One OAuth server of the allowlist, with its `oauth2` client.
 #[derive(Clone, Debug)]
@@ -435,29 +269,6 @@ fn carries_error(body: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bitrix_token_answer_parses_without_token_type() {
-        let body = r#"{"access_token":"a1","client_endpoint":"https://p.bitrix24.com/rest/",
-            "domain":"oauth.bitrix.info","expires":1780319382,"expires_in":3600,
-            "member_id":"a223c4b5d6e7f8091a2b3c4d5e6f7089","refresh_token":"r1",
-            "scope":"crm,im","server_endpoint":"https://oauth.bitrix.info/rest/","status":"F","user_id":67}"#;
-        let answer: BitrixTokenResponse = serde_json::from_str(body).expect("parses");
-        let grant = Grant::from_response(answer).expect("grant");
-        assert_eq!(grant.access.expose(), "a1");
-        assert_eq!(grant.refresh.expose(), "r1");
-        assert_eq!(grant.expires_at, 1_780_319_382);
-        assert_eq!(grant.user_id, Some(UserId(67)));
-        assert_eq!(grant.scope, "crm,im");
-        assert_eq!(grant.licence.expect("licence").as_str(), "F");
-    }
-
-    #[test]
-    fn an_answer_without_refresh_token_is_refused() {
-        let body = r#"{"access_token":"a1","member_id":"a223c4b5d6e7f8091a2b3c4d5e6f7089"}"#;
-        let answer: BitrixTokenResponse = serde_json::from_str(body).expect("parses");
-        assert!(Grant::from_response(answer).is_err());
-    }
 
     #[test]
     fn error_detection_looks_for_a_non_null_error_key() {

@@ -12,10 +12,12 @@
 
 mod cache;
 pub mod confirm;
+mod error;
 pub mod keepalive;
 pub mod limiter;
 mod moved;
 mod refresh;
+mod settings;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,84 +33,10 @@ use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::store::{AccountRecord, Store, StoreError};
 use cache::{Cache, Hot};
+pub use error::{CallError, Repeat};
 pub use limiter::Limiter;
 use refresh::{Job, Refresher};
-
-/// Why a call on behalf of a user did not succeed.
-#[derive(Debug, thiserror::Error)]
-pub enum CallError {
-    /// The portal has not installed the app, or uninstalled it.
-    #[error("the app is not installed on this portal")]
-    NotInstalled,
-    /// An uninstall of the portal awaits confirmation: no call is made with its tokens.
-    #[error("the app is being removed from this portal")]
-    BeingRemoved,
-    /// The user's tokens are gone or refused: they must open the app again.
-    #[error("the user must open the app again")]
-    NeedsReauth,
-    /// The portal's rate limit did not free up in time.
-    #[error("the portal's rate limit is exhausted; retry in {retry_after:?}")]
-    RateLimited {
-        /// When a slot frees up.
-        retry_after: Duration,
-    },
-    /// Another instance is refreshing this account and did not finish in time.
-    #[error("a token refresh by another instance did not finish in time")]
-    RefreshBusy,
-    /// Bitrix24 failed or refused.
-    #[error(transparent)]
-    Bitrix(#[from] bitrix::Error),
-    /// The database failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A bug of ours, already logged.
-    #[error("internal error: {0}")]
-    Internal(&'static str),
-}
-
-/// How a call may be repeated after a failure whose effect is unknown (timeout, 5xx).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Repeat {
-    /// Repeating has the same effect as calling once (reads, setting a status).
-    Safe,
-    /// Must not be repeated blindly.
-    Never,
-}
-
-/// Tuning of the token manager.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// Burst of the per-portal rate limiter.
-    pub rate_burst: u32,
-    /// Drain rate of the per-portal rate limiter, per second.
-    pub rate_per_sec: f64,
-    /// Longest a call waits for the rate limiter.
-    pub rate_max_wait: Duration,
-    /// How long a refresh lease is held at most; see [`Settings::lease_for`].
-    pub lease: Duration,
-    /// Whether `http://` and loopback portals are acceptable (development only).
-    pub allow_http: bool,
-}
-
-impl Settings {
-    /// A lease that outlives the longest refresh: the OAuth call (`BITRIX_TIMEOUT`), then a
-    /// commit that may wait out a busy database twice, plus a margin.
-    pub fn lease_for(bitrix_timeout: Duration) -> Duration {
-        bitrix_timeout + crate::store::BUSY_TIMEOUT * 2 + Duration::from_secs(5)
-    }
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            rate_burst: 50,
-            rate_per_sec: 2.0,
-            rate_max_wait: Duration::from_secs(10),
-            lease: Self::lease_for(Duration::from_secs(15)),
-            allow_http: false,
-        }
-    }
-}
+pub use settings::Settings;
 
 type Key = (MemberId, UserId);
 
@@ -253,7 +181,7 @@ impl TokenManager {
                 // is also how a stale cached pair shows: use or make a newer pair, and retry.
                 // Twice at most: the first newer pair may be one stored by someone else that
                 // has since expired too; the second is then our own fresh one.
-                Err(error) if is_auth_refusal(&error) => {
+                Err(error) if error.is_auth_refusal() => {
                     if refusals == 2 {
                         return Err(error);
                     }
@@ -465,10 +393,4 @@ impl TokenManager {
     pub async fn drain(&self, within: Duration) -> bool {
         self.refresher.drain(within).await
     }
-}
-
-/// A refusal a newer token can cure; not, say, `METHOD_CONFIRM_WAITING`, also sent with 401.
-fn is_auth_refusal(error: &CallError) -> bool {
-    matches!(error, CallError::Bitrix(bitrix::Error::Api { status, code, .. })
-        if code.is_auth_failure() || (status.as_u16() == 401 && matches!(code, bitrix::ErrorCode::Other(_))))
 }
