@@ -1,6 +1,6 @@
-//! The short-lived session a status page hands its script: no cookies (third-party cookies in
-//! the portal's iframe are blocked by modern browsers, protocol doc §7), but a signed token in
-//! the page, `v1.<member_id>.<user_id>.<expires>.<lang>.<signature>`, with an HMAC-SHA256
+//! The short-lived session a status page hands its script: no cookies (third-party cookies in the
+//! portal's iframe are blocked by modern browsers, `docs/bitrix24.md`, "Security"), but a signed
+//! token in the page, `v1.<member_id>.<user_id>.<expires>.<lang>.<signature>`, with an HMAC-SHA256
 //! signature under a key derived from `APP_SECRET`.
 
 use base64::Engine;

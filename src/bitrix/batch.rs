@@ -1,6 +1,6 @@
-//! `batch` (protocol doc §3): up to 50 commands in one request, answered together. The batch
-//! itself succeeds even when commands fail; each command's result or error is looked up by
-//! its key.
+//! `batch` (`docs/bitrix24.md`, "Calling REST methods"): up to 50 commands in one request, answered
+//! together. The batch itself succeeds even when commands fail; each command's result or error is
+//! looked up by its key.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};

@@ -1,5 +1,6 @@
-//! What Bitrix24 answered when a call failed: one typed error for REST and OAuth calls, with
-//! every error code of the protocol doc's table (§2, §3) and unknown codes kept verbatim.
+//! What Bitrix24 answered when a call failed: one typed error for REST and OAuth calls, with every
+//! error code of `docs/bitrix24.md` ("OAuth", "Calling REST methods") and unknown codes kept
+//! verbatim.
 
 use std::time::Duration;
 
@@ -39,7 +40,8 @@ macro_rules! error_codes {
 }
 
 error_codes!(
-    /// Error codes of the REST API (protocol doc §3, §4, §5, §6).
+    /// Error codes of the REST API (`docs/bitrix24.md`, "Calling REST methods", "Status methods",
+    /// "Placements", "Events").
     ErrorCode {
         ExpiredToken => "expired_token",
         InvalidToken => "invalid_token",
@@ -120,7 +122,7 @@ impl ErrorCode {
 }
 
 error_codes!(
-    /// Error codes of the OAuth server (protocol doc §2).
+    /// Error codes of the OAuth server (`docs/bitrix24.md`, "OAuth").
     OAuthErrorCode {
         InvalidRequest => "invalid_request",
         InvalidClient => "invalid_client",
@@ -166,7 +168,7 @@ pub enum Error {
         description: String,
     },
     /// The portal was renamed: it answered a redirect that we do not follow blindly
-    /// (protocol doc §3, "Portal renamed").
+    /// (`docs/bitrix24.md`, "Renamed portals").
     #[error("the portal moved to {location}")]
     Moved {
         /// The `Location` header.
@@ -236,7 +238,8 @@ impl Error {
         if err.is_timeout() {
             return Self::Timeout;
         }
-        // Without the URL: `app.info` carries a token in its query string (protocol doc §2).
+        // Without the URL: `app.info` carries a token in its query string (`docs/bitrix24.md`,
+        // "OAuth").
         let err = err.without_url();
         let mut text = err.to_string();
         let mut source = std::error::Error::source(&err);

@@ -1,4 +1,4 @@
-//! Event POSTs (`ONAPPINSTALL`, `ONAPPUPDATE`, `ONAPPUNINSTALL`; protocol doc §1.4, §6):
+//! Event POSTs (`ONAPPINSTALL`, `ONAPPUPDATE`, `ONAPPUNINSTALL`; `docs/bitrix24.md`, "Events"):
 //! form-encoded with bracketed keys, parsed into checked values.
 
 use serde_json::Value;

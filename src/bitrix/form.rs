@@ -1,6 +1,6 @@
 //! PHP-style bracketed form fields (`auth[access_token]=…`, `LANG_ALL[en][TITLE]=…`), the way
-//! Bitrix24 encodes events and the way it reads REST parameters (protocol doc §1.4, §3), turned
-//! into a JSON value. Later duplicates of a key win, as in PHP.
+//! Bitrix24 encodes events and the way it reads REST parameters (`docs/bitrix24.md`, "Events",
+//! "Calling REST methods"), turned into a JSON value. Later duplicates of a key win, as in PHP.
 
 use serde_json::{Map, Value};
 

@@ -1,6 +1,6 @@
 //! The POST a portal sends to the installer, the app page and every placement handler
-//! (protocol doc §1.2), parsed into checked values. Nothing in it is trusted until the token
-//! has been checked with a trusted host.
+//! (`docs/bitrix24.md`, "Installation"), parsed into checked values. Nothing in it is trusted until
+//! the token has been checked with a trusted host.
 
 use std::collections::HashSet;
 
@@ -107,7 +107,8 @@ impl FramePost {
         {
             return Err(InvalidValue::new("PLACEMENT", "must be a placement code").into());
         }
-        // Bitrix24 sends a JSON string; PHP maps "undefined" to [] (protocol doc §5).
+        // Bitrix24 sends a JSON string; PHP maps "undefined" to [] (`docs/bitrix24.md`,
+        // "Placements").
         let placement_options = get("PLACEMENT_OPTIONS")
             .and_then(|raw| serde_json::from_str::<Value>(raw).ok())
             .and_then(|v| match v {

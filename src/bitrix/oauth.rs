@@ -182,8 +182,8 @@ impl OAuthClient {
             .origin
             .join("/rest/app.info")
             .map_err(|e| Error::Refused(format!("bad OAuth URL: {e}")))?;
-        // Documented as a GET with `auth` in the query (protocol doc §2); the transport error
-        // path strips URLs so the token cannot reach a log.
+        // Documented as a GET with `auth` in the query (`docs/bitrix24.md`, "OAuth"); the transport
+        // error path strips URLs so the token cannot reach a log.
         let response = self
             .http
             .get(url)
@@ -244,8 +244,8 @@ impl<'c> AsyncHttpClient<'c> for Adapter<'_> {
                     detail: "the OAuth server failed".into(),
                 });
             }
-            // Bitrix24 reports some refusals (`wrong_client`) with HTTP 200 (protocol doc §2):
-            // make them look like the errors they are so oauth2 parses them as such.
+            // Bitrix24 reports some refusals (`wrong_client`) with HTTP 200 (`docs/bitrix24.md`,
+            // "OAuth"): make them look like the errors they are so oauth2 parses them as such.
             if status.is_success() && carries_error(&body) {
                 status = reqwest::StatusCode::BAD_REQUEST;
             }

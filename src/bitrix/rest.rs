@@ -1,5 +1,6 @@
 //! The Bitrix24 REST client: `client_endpoint + method`, a JSON body carrying `auth`, and the
-//! success and error envelopes of protocol doc §3 turned into [`Success`] or [`Error`].
+//! success and error envelopes of `docs/bitrix24.md`, "Calling REST methods" turned into
+//! [`Success`] or [`Error`].
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,5 +1,6 @@
-//! The messenger status methods (protocol doc §4): `im.user.status.set` with `STATUS`, and
-//! `im.user.status.get`, which answers a string or `false` when the user never set one.
+//! The messenger status methods (`docs/bitrix24.md`, "Status methods"): `im.user.status.set` with
+//! `STATUS`, and `im.user.status.get`, which answers a string or `false` when the user never set
+//! one.
 
 use serde_json::{Value, json};
 

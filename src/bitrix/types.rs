@@ -21,7 +21,7 @@ impl InvalidValue {
 }
 
 /// A portal's stable id: 32 lowercase hex characters that survive domain renames
-/// (protocol doc §1.2).
+/// (`docs/bitrix24.md`, "Installation").
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct MemberId(String);
@@ -161,8 +161,8 @@ impl fmt::Display for PortalDomain {
     }
 }
 
-/// A messenger status accepted by `im.user.status.set` (protocol doc §4): exactly these four,
-/// lowercase; Bitrix24 refuses `"DND"`.
+/// A messenger status accepted by `im.user.status.set` (`docs/bitrix24.md`, "Status methods"):
+/// exactly these four, lowercase; Bitrix24 refuses `"DND"`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -207,7 +207,7 @@ impl Status {
 
 /// The portal's licence as sent in `status` (frame POST) or `STATUS` (`app.info`):
 /// `L` local, `F` free, `D` demo, `T` trial, `P` paid. Other letters are kept verbatim, since
-/// SDKs already know an undocumented `S` (protocol doc §8).
+/// SDKs already know an undocumented `S`.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Licence(String);
 
@@ -265,7 +265,7 @@ macro_rules! secret_string {
                 &self.0
             }
 
-            /// Compares in constant time, as secrets must be (protocol doc §6).
+            /// Compares in constant time, as secrets must be (`docs/bitrix24.md`, "Security").
             pub fn matches(&self, other: &str) -> bool {
                 use subtle::ConstantTimeEq;
                 self.0.as_bytes().ct_eq(other.as_bytes()).into()
@@ -290,7 +290,7 @@ secret_string!(
 );
 secret_string!(
     /// The per-installation secret Bitrix24 sends with every event; the only proof that an
-    /// `ONAPPUNINSTALL` is genuine (protocol doc §6).
+    /// `ONAPPUNINSTALL` may be genuine (`docs/bitrix24.md`, "Uninstall").
     ApplicationToken
 );
 secret_string!(

@@ -1,6 +1,6 @@
 //! Verifying that a token from an install POST, a frame POST or an event really belongs to
 //! our app on the portal it claims, by asking the configured OAuth server — never the
-//! `DOMAIN` from the request (protocol doc §7 "Verify by contacting a trusted host").
+//! `DOMAIN` from the request (`docs/bitrix24.md`, "Installation").
 
 use serde::Deserialize;
 use url::Url;
@@ -107,7 +107,7 @@ pub fn trusted_endpoint(
     Ok(url)
 }
 
-/// The `profile` method's answer (protocol doc §4): who the token's user is.
+/// The `profile` method's answer (`docs/bitrix24.md`, "Status methods"): who the token's user is.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Profile {
     /// User id.

@@ -1,5 +1,5 @@
 //! Our Bitrix24: an OAuth server and any number of portals, each on its own loopback port,
-//! faithful to `shared/docs/bitrix24-protocol.md` where it matters to an app — rotating
+//! faithful to `docs/bitrix24.md` where it matters to an app — rotating
 //! single-use refresh tokens, 401 `expired_token`, 503 `QUERY_LIMIT_EXCEEDED`, OAuth errors
 //! with HTTP 200, renamed portals answering 302. Tests and demo mode drive it through
 //! [`Emulator`]; it also records every call so tests can assert on the Bitrix24 side.
@@ -331,7 +331,7 @@ impl Emulator {
     }
 
     /// Renames a portal: it moves to a new port, and the old one answers 302 to it
-    /// (protocol doc §3 "Portal renamed").
+    /// (`docs/bitrix24.md`, "Renamed portals").
     pub async fn rename_portal(&self, member_id: &MemberId) -> std::io::Result<PortalInfo> {
         let (domain, task) = self.listen_portal(member_id, loopback_any()).await?;
         self.push_task(task);
@@ -363,7 +363,8 @@ impl Emulator {
     }
 
     /// The install POST the portal sends when the admin opens the app for the first time: the
-    /// installation record exists, but `installFinish` has not happened yet (protocol doc §1.1).
+    /// installation record exists, but `installFinish` has not happened yet (`docs/bitrix24.md`,
+    /// "Installation").
     pub fn begin_install(
         &self,
         member_id: &MemberId,
@@ -394,8 +395,8 @@ impl Emulator {
         self.finish_install(member_id, client_id);
     }
 
-    /// The frame POST for `user` opening the app at `placement` (protocol doc §1.2), with a
-    /// fresh token pair as the portal issues on every render.
+    /// The frame POST for `user` opening the app at `placement` (`docs/bitrix24.md`,
+    /// "Installation"), with a fresh token pair as the portal issues on every render.
     pub fn frame_post(
         &self,
         member_id: &MemberId,
@@ -430,8 +431,8 @@ impl Emulator {
         }
     }
 
-    /// An event POST as the portal sends it (form-encoded, bracketed keys; protocol doc §1.4,
-    /// §6). `ONAPPINSTALL` and `ONAPPUPDATE` carry a fresh pair of `user_id`'s tokens;
+    /// An event POST as the portal sends it (form-encoded, bracketed keys; `docs/bitrix24.md`,
+    /// "Events"). `ONAPPINSTALL` and `ONAPPUPDATE` carry a fresh pair of `user_id`'s tokens;
     /// `ONAPPUNINSTALL` carries none. Use [`Emulator::uninstall`] for the uninstall itself.
     pub fn event(
         &self,
@@ -443,8 +444,8 @@ impl Emulator {
         self.world().event(member_id, client_id, event, user_id)
     }
 
-    /// Uninstalls the app: every token dies and the bindings go (protocol doc §6); returns the
-    /// `ONAPPUNINSTALL` event the portal sends.
+    /// Uninstalls the app: every token dies and the bindings go (`docs/bitrix24.md`, "Events");
+    /// returns the `ONAPPUNINSTALL` event the portal sends.
     pub fn uninstall(&self, member_id: &MemberId, client_id: &str, clean: bool) -> FormPost {
         self.world().uninstall(member_id, client_id, clean).0
     }

@@ -1,6 +1,6 @@
-//! The emulated portal's own pages, for demo mode and browser tests: a simplified Bitrix24
-//! with a top bar, a left menu with the app's entry, a user switcher, the app in an iframe
-//! (opened with the frame POST of protocol doc §1.2, to the installer until `installFinish`),
+//! The emulated portal's own pages, for demo mode and browser tests: a simplified Bitrix24 with a
+//! top bar, a left menu with the app's entry, a user switcher, the app in an iframe (opened with
+//! the frame POST of `docs/bitrix24.md`, "Installation", to the installer until `installFinish`),
 //! and a panel showing every user's messenger status and the REST calls the app made. It also
 //! serves the stand-in for the Bitrix24 JS library the app's pages load.
 
@@ -232,7 +232,8 @@ struct AppUser {
     user: u64,
 }
 
-/// `BX24.installFinish()`: the app counts as installed from now on (protocol doc §1.3).
+/// `BX24.installFinish()`: the app counts as installed from now on (`docs/bitrix24.md`,
+/// "Installation").
 async fn install_finish(State(ctx): State<PortalCtx>, Json(body): Json<AppUser>) -> StatusCode {
     let mut world = lock(&ctx.shared);
     let admin = world
@@ -292,7 +293,8 @@ async fn expire(State(ctx): State<PortalCtx>, Form(control): Form<Control>) -> R
     back(&control)
 }
 
-/// Uninstalls the app and delivers `ONAPPUNINSTALL` to the handlers it bound (protocol doc §6).
+/// Uninstalls the app and delivers `ONAPPUNINSTALL` to the handlers it bound
+/// (`docs/bitrix24.md`, "Uninstall").
 async fn uninstall(State(ctx): State<PortalCtx>, Form(control): Form<Control>) -> Redirect {
     let (payload, handlers) = lock(&ctx.shared).uninstall(&ctx.member_id, &control.app, false);
     let client = crate::bitrix::http_client(std::time::Duration::from_secs(5), false);

@@ -1,5 +1,5 @@
 //! The emulator's HTTP side: the OAuth server's routes and each portal's routes, answering in
-//! the shapes and with the status codes of the protocol doc.
+//! the shapes and with the status codes `docs/bitrix24.md` describes.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -168,7 +168,7 @@ fn record(shared: &Shared, call: Call) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// OAuth server (protocol doc §2)
+// OAuth server (`docs/bitrix24.md`, "OAuth")
 
 /// One regional OAuth server.
 #[derive(Clone)]
@@ -267,7 +267,7 @@ fn grant(world: &mut World, params: &Value, region: Region) -> Result<(Value, u6
                 .filter(|_| issued_here)
                 .ok_or_else(|| fail(400, "invalid_grant", "Invalid authorization code"))?;
             if rec.client_id != client_id {
-                // Bitrix24 reports this one with HTTP 200 (protocol doc §2).
+                // Bitrix24 reports this one with HTTP 200 (`docs/bitrix24.md`, "OAuth").
                 return Err(fail(200, "wrong_client", "Wrong client"));
             }
             if rec.used || rec.expires_at < now {
@@ -306,7 +306,8 @@ fn grant(world: &mut World, params: &Value, region: Region) -> Result<(Value, u6
             rec.used = true;
             let (member_id, user_id, old_access) =
                 (rec.member_id.clone(), rec.user_id, rec.access.clone());
-            // Rotation kills the access token issued with the old refresh token (protocol doc §2).
+            // Rotation kills the access token issued with the old refresh token
+            // (`docs/bitrix24.md`, "Rotation").
             if let Some(access) = world.access.get_mut(&old_access) {
                 access.revoked = true;
             }
@@ -430,7 +431,7 @@ async fn oauth_app_info(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Portals (protocol doc §3–§6)
+// Portals (`docs/bitrix24.md`, "Calling REST methods", "Events")
 
 /// What one portal listener knows about itself.
 #[derive(Clone)]
@@ -515,7 +516,8 @@ async fn authorize(State(ctx): State<PortalCtx>, uri: Uri, headers: HeaderMap) -
         carried_client_secret,
     });
     let Some(redirect_uri) = app.redirect_uri else {
-        // Mass-market apps without a redirect URI: the portal shows the code (protocol doc §2).
+        // Mass-market apps without a redirect URI: the portal shows the code (`docs/bitrix24.md`,
+        // "OAuth").
         return Html(format!("<p>Authorisation code: <code>{code}</code></p>")).into_response();
     };
     let query = url::form_urlencoded::Serializer::new(String::new())
@@ -633,7 +635,8 @@ fn result_total(result: &Value) -> Option<usize> {
     result.as_array().map(Vec::len)
 }
 
-/// Known placement codes and the extra scope each needs beyond `placement` (protocol doc §5).
+/// Known placement codes and the extra scope each needs beyond `placement` (`docs/bitrix24.md`,
+/// "Placements").
 const PLACEMENTS: &[(&str, Option<&str>)] = &[
     ("LEFT_MENU", None),
     ("IM_NAVIGATION", None),
@@ -645,7 +648,7 @@ const PLACEMENTS: &[(&str, Option<&str>)] = &[
     ("PAGE_BACKGROUND_WORKER", None),
 ];
 
-/// Events an app may bind here (protocol doc §6).
+/// Events an app may bind here (`docs/bitrix24.md`, "Events").
 const EVENTS: &[&str] = &[
     "ONAPPINSTALL",
     "ONAPPUPDATE",
@@ -837,7 +840,8 @@ fn call_method(
     }
 }
 
-/// `batch` (protocol doc §3): up to 50 commands `key → "method?query"`, answered together.
+/// `batch` (`docs/bitrix24.md`, "Calling REST methods"): up to 50 commands `key → "method?query"`,
+/// answered together.
 fn batch(world: &mut World, rec: &AccessRec, params: &Value) -> Result<Value, Failure> {
     let commands = param(params, "cmd")
         .and_then(Value::as_object)

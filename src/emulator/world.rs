@@ -1,6 +1,6 @@
 //! The emulator's state: apps, portals, users, tokens, bindings, and the log of what was
 //! called. Pure data and rules; the HTTP side lives in `server.rs`. Every rule cites the
-//! protocol doc section it reproduces.
+//! `docs/bitrix24.md` section it reproduces.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 
 use crate::bitrix::types::{MemberId, Status};
 
-/// Access tokens live an hour (protocol doc §2 "Lifetimes").
+/// Access tokens live an hour (`docs/bitrix24.md`, "OAuth").
 pub const ACCESS_TTL: i64 = 3600;
-/// Authorisation codes live 30 seconds (protocol doc §2 "Redirect back").
+/// Authorisation codes live 30 seconds (`docs/bitrix24.md`, "OAuth").
 pub const CODE_TTL: i64 = 30;
 
 /// A registered app, as in the vendor account.
@@ -68,7 +68,7 @@ pub struct Install {
 }
 
 /// Which of Bitrix24's two regional OAuth servers issues a portal's tokens
-/// (`docs/bitrix24.md`, "Two OAuth servers").
+/// (`docs/bitrix24.md`, "OAuth").
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
@@ -209,7 +209,8 @@ pub enum FaultKind {
     Reset,
 }
 
-/// A request as the portal's browser sends it: query string and form body (protocol doc §1.2).
+/// A request as the portal's browser sends it: query string and form body (`docs/bitrix24.md`,
+/// "Installation").
 #[derive(Clone, Debug, Default)]
 pub struct FormPost {
     /// Fields that travel in the query string.
@@ -428,7 +429,7 @@ impl World {
         }
     }
 
-    /// Kills every token of `client_id` on a portal (uninstall, protocol doc §6).
+    /// Kills every token of `client_id` on a portal (`docs/bitrix24.md`, "Uninstall").
     pub fn revoke_portal_tokens(&mut self, member_id: &MemberId, client_id: &str) {
         for rec in self.access.values_mut() {
             if rec.member_id == *member_id && rec.client_id == client_id {
@@ -442,7 +443,7 @@ impl World {
         }
     }
 
-    /// The token answer of protocol doc §2 for a pair.
+    /// The token answer of `docs/bitrix24.md`, "OAuth" for a pair.
     pub fn token_answer(
         &self,
         member_id: &MemberId,
@@ -471,7 +472,7 @@ impl World {
     }
 
     /// Creates the app's installation record, as the portal does when an admin first opens
-    /// the app (protocol doc §1.1); `installFinish` has not happened yet.
+    /// the app (`docs/bitrix24.md`, "Installation"); `installFinish` has not happened yet.
     pub fn begin_install(&mut self, member_id: &MemberId, client_id: &str) {
         let Some(app) = self.apps.get(client_id).cloned() else {
             return;
@@ -493,8 +494,8 @@ impl World {
         }
     }
 
-    /// The frame POST for `user_id` opening the app at `placement` (protocol doc §1.2), with
-    /// a fresh token pair, as the portal issues on every render.
+    /// The frame POST for `user_id` opening the app at `placement` (`docs/bitrix24.md`,
+    /// "Installation"), with a fresh token pair, as the portal issues on every render.
     pub fn frame_post(
         &mut self,
         member_id: &MemberId,
@@ -545,8 +546,8 @@ impl World {
         }
     }
 
-    /// An event POST as the portal sends it (form-encoded, bracketed keys; protocol doc §1.4,
-    /// §6). `ONAPPINSTALL` and `ONAPPUPDATE` carry a fresh pair of `user_id`'s tokens;
+    /// An event POST as the portal sends it (form-encoded, bracketed keys; `docs/bitrix24.md`,
+    /// "Events"). `ONAPPINSTALL` and `ONAPPUPDATE` carry a fresh pair of `user_id`'s tokens;
     /// `ONAPPUNINSTALL` carries none.
     pub fn event(
         &mut self,
@@ -607,8 +608,8 @@ impl World {
         }
     }
 
-    /// Uninstalls the app: every token dies and the bindings go (protocol doc §6). Returns
-    /// the `ONAPPUNINSTALL` event and the handlers it is to be delivered to.
+    /// Uninstalls the app: every token dies and the bindings go (`docs/bitrix24.md`, "Uninstall").
+    /// Returns the `ONAPPUNINSTALL` event and the handlers it is to be delivered to.
     pub fn uninstall(
         &mut self,
         member_id: &MemberId,

@@ -1,5 +1,5 @@
 //! Reading form posts the way Bitrix24 sends them: fields split between the query string and
-//! an `application/x-www-form-urlencoded` body (protocol doc §1.2, §6).
+//! an `application/x-www-form-urlencoded` body (`docs/bitrix24.md`, "Installation", "Events").
 
 use axum::http::{HeaderMap, Uri, header};
 

@@ -1,5 +1,5 @@
-//! `GET /oauth/start?domain=PORTAL` and `GET /oauth/callback`: the OAuth 2.0
-//! authorization-code flow for a user who opens the app outside the portal (protocol doc §2).
+//! `GET /oauth/start?domain=PORTAL` and `GET /oauth/callback`: the OAuth 2.0 authorization-code
+//! flow for a user who opens the app outside the portal (`docs/bitrix24.md`, "OAuth").
 //!
 //! The `state` is 32 random bytes, stored hashed in the database with its portal and a
 //! ten-minute expiry, and deleted when used: it cannot be replayed, and any instance sharing

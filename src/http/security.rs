@@ -1,4 +1,4 @@
-//! Response headers for pages shown inside the portal (protocol doc §7 "Framing"): a CSP that
+//! Response headers for pages shown inside the portal (`docs/bitrix24.md`, "Security"): a CSP that
 //! lets exactly that portal frame us and runs only our scripts and Bitrix24's library.
 
 use axum::http::{HeaderMap, HeaderValue, header};

@@ -55,7 +55,7 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// Where a portal is in its life with the app (protocol doc §8 "Bitrix24AccountStatus").
+/// Where a portal is in its life with the app (the account states the Bitrix24 SDKs use).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PortalState {
     /// Install started, not finished.
@@ -670,7 +670,8 @@ impl Store {
         Ok(rows)
     }
 
-    /// Records that a portal now lives at `domain` (a renamed portal; protocol doc §3).
+    /// Records that a portal now lives at `domain` (a renamed portal; `docs/bitrix24.md`, "Calling
+    /// REST methods").
     pub async fn move_portal(
         &self,
         member_id: &MemberId,

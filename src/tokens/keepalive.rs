@@ -1,8 +1,8 @@
-//! Keep-alive: refresh tokens that have not been refreshed for a long time, so a user who has
-//! not opened the app for weeks does not find their refresh token dead (protocol doc §2:
-//! 180 days now, 28 days in older docs). Tokens are refreshed only once they are that old —
-//! never on a fixed hourly or daily schedule per token, which the docs warn can get an app
-//! blocked — spread over time with jitter and a bounded number at once.
+//! Keep-alive: refresh tokens that have not been refreshed for a long time, so a user who has not
+//! opened the app for weeks does not find their refresh token dead (`docs/bitrix24.md`, "OAuth":
+//! 180 days now, 28 days in older docs). Tokens are refreshed only once they are that old — never
+//! on a fixed hourly or daily schedule per token, which the docs warn can get an app blocked —
+//! spread over time with jitter and a bounded number at once.
 
 use std::sync::Arc;
 use std::time::Duration;
