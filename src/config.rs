@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use url::Url;
 
-use crate::bitrix::types::ClientSecret;
+use crate::domain::ClientSecret;
 use crate::store::MasterKey;
 use crate::store::crypto::KeyError;
 

@@ -6,6 +6,7 @@ pub mod bitrix;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod domain;
 pub mod emulator;
 pub mod http;
 pub mod i18n;

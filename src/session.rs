@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::bitrix::types::{MemberId, UserId};
+use crate::domain::{MemberId, UserId};
 use crate::i18n::Lang;
 use crate::store::MasterKey;
 
@@ -129,10 +129,10 @@ mod tests {
 
     #[test]
     fn a_token_round_trips_until_it_expires() {
-        let token = key(1).issue(&member(), UserId(7), Lang::Ru, 1000);
+        let token = key(1).issue(&member(), UserId::new(7).expect("id"), Lang::Ru, 1000);
         let session = key(1).verify(&token, 1001).expect("valid");
         assert_eq!(session.member_id, member());
-        assert_eq!(session.user_id, UserId(7));
+        assert_eq!(session.user_id, UserId::new(7).expect("id"));
         assert_eq!(session.lang, Lang::Ru);
         assert_eq!(
             key(1).verify(&token, 1000 + SESSION_TTL_SECS),
@@ -142,7 +142,7 @@ mod tests {
 
     #[test]
     fn tampering_or_another_key_is_forgery() {
-        let token = key(1).issue(&member(), UserId(7), Lang::En, 1000);
+        let token = key(1).issue(&member(), UserId::new(7).expect("id"), Lang::En, 1000);
         assert_eq!(key(2).verify(&token, 1001), Err(SessionError::Forged));
         let other_user = token.replacen(".7.", ".8.", 1);
         assert_eq!(key(1).verify(&other_user, 1001), Err(SessionError::Forged));

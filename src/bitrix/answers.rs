@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::error::Error;
-use super::types::{AccessToken, Licence, MemberId, RefreshToken, UserId, lenient_u64};
+use super::wire::lenient_u64;
 use crate::clock::unix_now;
+use crate::domain::{AccessToken, Licence, MemberId, RefreshToken, UserId};
 
 /// The token endpoint's answer as Bitrix24 writes it.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -116,7 +117,7 @@ impl Grant {
             refresh,
             expires_at,
             member_id,
-            user_id: answer.user_id.filter(|id| *id > 0).map(UserId),
+            user_id: answer.user_id.and_then(|id| UserId::new(id).ok()),
             client_endpoint: answer
                 .client_endpoint
                 .as_deref()
@@ -188,7 +189,7 @@ mod tests {
         assert_eq!(grant.access.expose(), "a1");
         assert_eq!(grant.refresh.expose(), "r1");
         assert_eq!(grant.expires_at, 1_780_319_382);
-        assert_eq!(grant.user_id, Some(UserId(67)));
+        assert_eq!(grant.user_id, UserId::new(67).ok());
         assert_eq!(grant.scope, "crm,im");
         assert_eq!(grant.licence.expect("licence").as_str(), "F");
     }

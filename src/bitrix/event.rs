@@ -4,9 +4,10 @@
 use serde_json::Value;
 
 use super::form;
-use super::types::{
+use super::wire::lenient_u64;
+use crate::domain::{
     AccessToken, ApplicationToken, InvalidValue, Licence, MemberId, PortalDomain, RefreshToken,
-    UserId, lenient_u64,
+    UserId,
 };
 
 /// Why an event was refused.
@@ -180,7 +181,7 @@ mod tests {
         assert_eq!(event.kind, EventKind::Install);
         assert_eq!(event.version, Some(3));
         let auth = event.auth.expect("tokens");
-        assert_eq!(auth.user_id, Some(UserId(1)));
+        assert_eq!(auth.user_id, UserId::new(1).ok());
         assert_eq!(auth.refresh.expect("refresh").expose(), "r");
     }
 

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
-use super::types::{
+use crate::domain::{
     AccessToken, ApplicationToken, InvalidValue, Licence, MemberId, PortalDomain, RefreshToken,
 };
 

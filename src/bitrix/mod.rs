@@ -12,8 +12,8 @@ pub mod oauth;
 pub mod resolve;
 pub mod rest;
 pub mod status;
-pub mod types;
 pub mod verify;
+pub mod wire;
 
 use std::time::Duration;
 

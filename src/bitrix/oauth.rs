@@ -20,7 +20,7 @@ use url::Url;
 
 pub use super::answers::{AppInfo, BitrixTokenResponse, Grant, InstallInfo};
 use super::error::{Error, OAuthErrorCode};
-use super::types::{AccessToken, ClientSecret, RefreshToken};
+use crate::domain::{AccessToken, ClientSecret, RefreshToken};
 use crate::metrics::Metrics;
 
 /// The largest answer read from an OAuth server: a token answer or `app.info` is a few hundred

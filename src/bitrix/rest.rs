@@ -12,8 +12,8 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::error::{Error, ErrorCode};
-use super::types::AccessToken;
 use crate::clock::unix_now;
+use crate::domain::AccessToken;
 use crate::metrics::Metrics;
 
 /// The largest REST answer read: a `batch` of 50 list pages is well below it.

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use super::batch::{self, BatchAnswer};
 use super::error::ErrorCode;
-use super::types::Status;
 use super::verify::{PROFILE, Profile};
+use crate::domain::Status;
 
 /// Sets the calling user's status.
 pub const SET: &str = "im.user.status.set";
@@ -97,7 +97,7 @@ mod tests {
         let page = PageRead::from_answer(&answer);
         assert_eq!(
             page.profile.and_then(|p| p.user_id()),
-            Some(crate::bitrix::types::UserId(7))
+            crate::domain::UserId::new(7).ok()
         );
         assert_eq!(page.status, Some(Status::Away));
         assert_eq!(page.set_refused, Some(ErrorCode::StatusError));

@@ -7,7 +7,8 @@ use url::Url;
 
 use super::Error;
 use super::oauth::OAuthClient;
-use super::types::{AccessToken, MemberId, PortalDomain, UserId, lenient_u64};
+use super::wire::lenient_u64;
+use crate::domain::{AccessToken, MemberId, PortalDomain, UserId};
 
 /// What the OAuth server confirmed.
 #[derive(Debug, Clone)]
@@ -64,7 +65,7 @@ pub async fn verify(
     if PortalDomain::parse(&info.install.domain).ok().as_ref() != Some(domain) {
         return refuse("domain does not match the portal's");
     }
-    let Some(user_id) = info.user_id.filter(|id| *id > 0).map(UserId) else {
+    let Some(user_id) = info.user_id.and_then(|id| UserId::new(id).ok()) else {
         return refuse("no user in the token");
     };
     let client_endpoint = trusted_endpoint(&info.install.client_endpoint, domain, allow_http)

@@ -24,7 +24,7 @@ pub use world::{
 };
 use world::{AppReg, Bucket, Fault, Portal, User, World};
 
-use crate::bitrix::types::{MemberId, Status};
+use crate::domain::{MemberId, Status};
 
 /// An app registered with the emulated Bitrix24, as in a vendor account.
 #[derive(Clone, Debug)]

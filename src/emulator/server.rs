@@ -16,7 +16,7 @@ use super::world::{
     World,
 };
 use crate::bitrix::form;
-use crate::bitrix::types::{MemberId, Status};
+use crate::domain::{MemberId, Status};
 
 /// The world, shared by every listener.
 pub type Shared = Arc<Mutex<World>>;

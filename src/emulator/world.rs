@@ -10,7 +10,7 @@ use rand::distr::Alphanumeric;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::bitrix::types::{MemberId, Status};
+use crate::domain::{MemberId, Status};
 
 /// Access tokens live an hour (`docs/bitrix24.md`, "OAuth").
 pub const ACCESS_TTL: i64 = 3600;

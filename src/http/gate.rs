@@ -15,7 +15,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 
 use crate::AppState;
-use crate::bitrix::types::MemberId;
+use crate::domain::MemberId;
 
 /// Failed checks a portal or an address may cause at once.
 pub const FAILURE_BURST: f64 = 20.0;

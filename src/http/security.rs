@@ -4,7 +4,7 @@
 use axum::http::{HeaderMap, HeaderValue, header};
 
 use crate::Config;
-use crate::bitrix::types::PortalDomain;
+use crate::domain::PortalDomain;
 
 /// The `Content-Security-Policy` of a page framed by the portal at `domain`.
 pub fn page_csp(config: &Config, domain: &PortalDomain) -> String {

@@ -3,8 +3,8 @@
 
 use crate::bitrix::batch::{self, BatchAnswer};
 use crate::bitrix::bindings::{self, Refused, Title};
-use crate::bitrix::types::{MemberId, UserId};
 use crate::config::Config;
+use crate::domain::{MemberId, UserId};
 use crate::i18n::Lang;
 use crate::tokens::{CallError, Repeat, TokenManager};
 

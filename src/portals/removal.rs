@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::bitrix::types::MemberId;
+use crate::domain::MemberId;
 use crate::tokens::confirm::Verdict;
 use crate::tokens::{CallError, TokenManager};
 

@@ -17,7 +17,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
 use url::Url;
 
-use crate::bitrix::types::{
+use crate::domain::{
     AccessToken, ApplicationToken, Licence, MemberId, PortalDomain, RefreshToken, UserId,
 };
 pub use crypto::{Keyring, MasterKey};
@@ -472,9 +472,7 @@ impl Store {
         let corrupt = |what: &str| StoreError::Corrupt(format!("account {what}"));
         let member_id =
             MemberId::parse(row.try_get("member_id")?).map_err(|_| corrupt("member"))?;
-        let user_id = u64::try_from(row.try_get::<i64, _>("user_id")?)
-            .map(UserId)
-            .map_err(|_| corrupt("user"))?;
+        let user_id = user_id_from_sql(row.try_get("user_id")?)?;
         let access: Option<Vec<u8>> = row.try_get("access_token")?;
         let refresh: Option<Vec<u8>> = row.try_get("refresh_token")?;
         let expires_at: Option<i64> = row.try_get("expires_at")?;
@@ -651,9 +649,7 @@ impl Store {
             .map(|row| {
                 let member = MemberId::parse(row.try_get("member_id")?)
                     .map_err(|_| StoreError::Corrupt("account member".into()))?;
-                let user = u64::try_from(row.try_get::<i64, _>("user_id")?)
-                    .map_err(|_| StoreError::Corrupt("account user".into()))?;
-                Ok((member, UserId(user)))
+                Ok((member, user_id_from_sql(row.try_get("user_id")?)?))
             })
             .collect()
     }
@@ -708,10 +704,17 @@ impl Store {
     }
 }
 
-/// SQLite integers are signed; user ids never come near the limit, and `UserId::parse`
-/// already refuses anything that does not fit a u64.
+/// SQLite integers are signed; a `UserId` always fits one, as its constructor checks.
 pub(crate) fn user_id_to_sql(user_id: UserId) -> i64 {
-    i64::try_from(user_id.0).unwrap_or(i64::MAX)
+    i64::try_from(user_id.get()).unwrap_or(i64::MAX)
+}
+
+/// A user id as stored, checked again on the way out.
+pub(crate) fn user_id_from_sql(raw: i64) -> Result<UserId, StoreError> {
+    u64::try_from(raw)
+        .ok()
+        .and_then(|id| UserId::new(id).ok())
+        .ok_or_else(|| StoreError::Corrupt("account user".into()))
 }
 
 fn token_context(field: &str, member_id: &MemberId, user_id: UserId) -> String {

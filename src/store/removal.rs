@@ -5,8 +5,8 @@
 use sqlx::Row;
 use url::Url;
 
-use super::{Account, PortalState, Store, StoreError, user_id_to_sql};
-use crate::bitrix::types::{MemberId, UserId};
+use super::{Account, PortalState, Store, StoreError, user_id_from_sql, user_id_to_sql};
+use crate::domain::{MemberId, UserId};
 
 /// An account with what a call needs of its portal.
 #[derive(Clone, Debug)]
@@ -144,13 +144,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|(id,)| {
-                u64::try_from(id)
-                    .map(UserId)
-                    .map_err(|_| StoreError::Corrupt("account user".into()))
-            })
-            .collect()
+        rows.into_iter().map(|(id,)| user_id_from_sql(id)).collect()
     }
 
     /// Portals whose removal should be checked: suspended ones, and installed ones whose every

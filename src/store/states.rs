@@ -4,7 +4,7 @@
 use sqlx::Row;
 
 use super::{Store, StoreError};
-use crate::bitrix::types::MemberId;
+use crate::domain::MemberId;
 
 /// Most sign-ins a portal may have under way at once.
 pub const STATES_PER_PORTAL: i64 = 200;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use url::Url;
 
 use super::Key;
-use crate::bitrix::types::MemberId;
+use crate::domain::MemberId;
 use crate::store::Tokens;
 
 /// How long an entry is used before its account's version is checked again.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::bitrix::types::MemberId;
+use crate::domain::MemberId;
 
 #[derive(Debug)]
 struct Bucket {

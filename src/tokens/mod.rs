@@ -27,9 +27,9 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use url::Url;
 
-use crate::bitrix::types::{AccessToken, MemberId, UserId};
 use crate::bitrix::{self, OAuthClient, RestClient};
 use crate::clock::Clock;
+use crate::domain::{AccessToken, MemberId, UserId};
 use crate::metrics::Metrics;
 use crate::store::{AccountRecord, Store, StoreError};
 use cache::{Cache, Hot};

@@ -6,8 +6,8 @@ use url::Url;
 
 use super::cache::Hot;
 use super::{CallError, TokenManager};
-use crate::bitrix::types::{MemberId, PortalDomain};
 use crate::bitrix::{self, verify};
+use crate::domain::{MemberId, PortalDomain};
 
 impl TokenManager {
     /// Checks the new address with the OAuth server, stores it keyed by `member_id`, and

@@ -2,11 +2,12 @@
 
 use std::time::Duration;
 
-use b24_status::bitrix::types::{Status, UserId};
+use b24_status::domain::Status;
 use b24_status::emulator::{FaultKind, FaultTarget, Server};
 use serde_json::{Value, json};
 
 use crate::harness::TestApp;
+use crate::harness::uid;
 
 async fn error_of(response: reqwest::Response) -> (u16, String, String) {
     let status = response.status().as_u16();
@@ -160,7 +161,7 @@ async fn missing_forged_or_expired_sessions_are_401() {
     let expired = app
         .state
         .sessions
-        .issue(app.member(), UserId(1), b24_status::i18n::Lang::En, 0);
+        .issue(app.member(), uid(1), b24_status::i18n::Lang::En, 0);
     assert_eq!(error_of(app.api_get(&expired).await).await.0, 401);
     assert_eq!(app.bitrix.emulator.user_status(app.member(), 1), None);
 }

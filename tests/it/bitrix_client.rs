@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use b24_status::bitrix::types::{AccessToken, ClientSecret, RefreshToken, UserId};
 use b24_status::bitrix::{Error, ErrorCode, OAuthClient, OAuthErrorCode, RestClient, http_client};
+use b24_status::domain::{AccessToken, ClientSecret, RefreshToken};
 use b24_status::emulator::{FaultKind, FaultTarget, Region, Server, UserSpec};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::harness::{Bitrix, CLIENT_ID, CLIENT_SECRET};
+use crate::harness::{Bitrix, CLIENT_ID, CLIENT_SECRET, uid};
 
 fn rest_client(timeout: Duration) -> RestClient {
     RestClient::new(
@@ -248,7 +248,7 @@ async fn oauth_refresh_through_the_oauth2_crate_rotates_the_pair() {
         .await
         .expect("refreshed");
     assert_eq!(&grant.member_id, bitrix.member());
-    assert_eq!(grant.user_id, Some(UserId(bitrix.employee)));
+    assert_eq!(grant.user_id, Some(uid(bitrix.employee)));
     assert_eq!(
         grant.client_endpoint.as_ref(),
         Some(&bitrix.portal.client_endpoint)

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use b24_status::bitrix::types::Status;
+use b24_status::domain::Status;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 

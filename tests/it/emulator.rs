@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use b24_status::bitrix::types::Status;
+use b24_status::domain::Status;
 use b24_status::emulator::{AppSpec, FaultKind, FaultTarget, Server};
 use serde_json::{Value, json};
 

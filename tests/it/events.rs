@@ -1,10 +1,9 @@
 //! `POST /events`: the uninstall is verified by the application token alone; install and
 //! update events by the OAuth server.
 
-use b24_status::bitrix::types::UserId;
 use b24_status::store::PortalState;
 
-use crate::harness::{CLIENT_ID, TestApp};
+use crate::harness::{CLIENT_ID, TestApp, uid};
 
 #[tokio::test]
 async fn uninstall_with_the_wrong_token_is_refused_and_the_right_one_forgets_tokens() {
@@ -29,7 +28,7 @@ async fn uninstall_with_the_wrong_token_is_refused_and_the_right_one_forgets_tok
     assert_eq!(response.status(), 200);
     let portal = app.portal().await.expect("kept");
     assert_eq!(portal.record.state, PortalState::Deleted);
-    let admin = app.account(UserId(1)).await.expect("kept");
+    let admin = app.account(uid(1)).await.expect("kept");
     assert!(admin.tokens.is_none(), "tokens gone");
     assert_eq!(
         app.post_form("/events", &uninstall).await.status(),
@@ -41,13 +40,7 @@ async fn uninstall_with_the_wrong_token_is_refused_and_the_right_one_forgets_tok
     assert_eq!(app.install().await.status(), 200);
     let portal = app.portal().await.expect("stored");
     assert_eq!(portal.record.state, PortalState::Active);
-    assert!(
-        app.account(UserId(1))
-            .await
-            .expect("stored")
-            .tokens
-            .is_some()
-    );
+    assert!(app.account(uid(1)).await.expect("stored").tokens.is_some());
 }
 
 #[tokio::test]
@@ -102,7 +95,7 @@ async fn onappinstall_is_verified_and_stores_the_application_token() {
             .expect("stored")
             .matches(token)
     );
-    assert!(app.account(UserId(1)).await.is_some());
+    assert!(app.account(uid(1)).await.is_some());
 }
 
 #[tokio::test]

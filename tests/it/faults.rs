@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use b24_status::bitrix::types::Status;
+use b24_status::domain::Status;
 use b24_status::emulator::{FaultKind, FaultTarget, Region, Server};
 use serde_json::{Value, json};
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use b24_status::bitrix::types::{MemberId, UserId};
 use b24_status::config::{Cli, Config};
+use b24_status::domain::{MemberId, UserId};
 use b24_status::emulator::{AppSpec, Call, Emulator, FormPost, PortalInfo, Server, UserSpec};
 use b24_status::store::{Account, Portal};
 use b24_status::{AppState, bitrix};
@@ -305,6 +305,11 @@ async fn start_instance(bitrix: &Bitrix, db_url: &str, extra: &[&str]) -> (Socke
     let (router, state) = b24_status::build(config).await.expect("app builds");
     tokio::spawn(b24_status::serve(listener, router, std::future::pending()));
     (address, state)
+}
+
+/// A user id the way tests write them.
+pub fn uid(id: u64) -> UserId {
+    UserId::new(id).expect("a positive user id")
 }
 
 /// The session token in a status page's `<meta name="b24-session">`.

@@ -2,12 +2,11 @@
 //! route. Each gets a 4xx — never a 5xx, never a panic — changes nothing in the database, and
 //! sends nothing to a host taken from the request (the canary).
 
-use b24_status::bitrix::types::UserId;
 use b24_status::emulator::FormPost;
 use b24_status::i18n::Lang;
 use reqwest::Method;
 
-use crate::harness::{CLIENT_ID, Canary, TestApp, session_in};
+use crate::harness::{CLIENT_ID, Canary, TestApp, session_in, uid};
 
 struct Case {
     name: String,
@@ -80,10 +79,7 @@ async fn sixty_and_more_hostile_requests_get_4xx_change_nothing_and_never_reach_
     let canary = Canary::start().await;
     let canary_host = canary.address.to_string();
     let session = session_in(&app.open_app_as(1, "en").await.text().await.expect("page"));
-    let expired = app
-        .state
-        .sessions
-        .issue(app.member(), UserId(1), Lang::En, 0);
+    let expired = app.state.sessions.issue(app.member(), uid(1), Lang::En, 0);
     let mut forged = session.clone();
     forged.replace_range(forged.len() - 4.., "AAAA");
     let other_user = session.replacen(".1.", ".2.", 1);

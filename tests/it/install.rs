@@ -1,11 +1,10 @@
 //! `POST /install`: verified, stored in one go, handlers bound, and refusals that change
 //! nothing.
 
-use b24_status::bitrix::types::UserId;
 use b24_status::emulator::{AppSpec, FormPost, Region, Server};
 use b24_status::store::PortalState;
 
-use crate::harness::{CLIENT_ID, Canary, TestApp};
+use crate::harness::{CLIENT_ID, Canary, TestApp, uid};
 
 #[tokio::test]
 async fn a_genuine_install_stores_the_portal_and_admin_and_binds_handlers() {
@@ -57,7 +56,7 @@ async fn a_genuine_install_stores_the_portal_and_admin_and_binds_handlers() {
         app.bitrix.portal.client_endpoint
     );
     assert!(portal.record.application_token.is_some());
-    let admin = app.account(UserId(1)).await.expect("stored");
+    let admin = app.account(uid(1)).await.expect("stored");
     assert!(admin.is_admin && admin.is_installer);
 
     let placements = app.bitrix.emulator.placements(app.member(), CLIENT_ID);

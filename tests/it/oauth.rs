@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use b24_status::bitrix::types::UserId;
 use b24_status::emulator::{FaultKind, FaultTarget, Region, Server};
 
 use crate::harness::TestApp;
+use crate::harness::uid;
 
 async fn get(app: &TestApp, url: &str) -> reqwest::Response {
     app.http.get(url).send().await.expect("answer")
@@ -55,10 +55,7 @@ async fn the_full_browser_flow_signs_the_user_in() {
     let page = get(&app, &callback).await;
     assert_eq!(page.status(), 200);
     assert!(page.text().await.expect("page").contains("Boris Ivanov"));
-    let account = app
-        .account(UserId(app.bitrix.employee))
-        .await
-        .expect("stored");
+    let account = app.account(uid(app.bitrix.employee)).await.expect("stored");
     assert!(!account.is_admin && account.tokens.is_some());
     // A replayed state (the same callback again) is refused.
     let replay = get(&app, &callback).await;
@@ -146,7 +143,7 @@ async fn an_error_sent_with_http_200_by_the_oauth_server_is_a_refusal() {
         1,
     );
     assert_eq!(get(&app, &callback).await.status(), 400);
-    assert!(app.account(UserId(app.bitrix.employee)).await.is_none());
+    assert!(app.account(uid(app.bitrix.employee)).await.is_none());
 }
 
 #[tokio::test]

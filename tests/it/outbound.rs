@@ -8,9 +8,9 @@ use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::any;
-use b24_status::bitrix::types::{AccessToken, PortalDomain};
 use b24_status::bitrix::{Error, RestClient, http_client};
 use b24_status::clock::unix_now;
+use b24_status::domain::{AccessToken, PortalDomain};
 use serde_json::{Value, json};
 
 use crate::harness::{Canary, TestApp};

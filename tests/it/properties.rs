@@ -1,10 +1,11 @@
 //! Property tests for the parsers that read what the network sends: frame POSTs, events,
 //! bracketed forms and session tokens. Arbitrary input never panics; valid input round-trips.
 
+use crate::harness::uid;
 use b24_status::bitrix::event::{Event, EventKind};
 use b24_status::bitrix::form;
 use b24_status::bitrix::frame::FramePost;
-use b24_status::bitrix::types::{MemberId, UserId};
+use b24_status::domain::MemberId;
 use b24_status::i18n::Lang;
 use b24_status::session::{SESSION_TTL_SECS, SessionKey};
 use b24_status::store::MasterKey;
@@ -111,10 +112,10 @@ proptest! {
         now in 0i64..4_000_000_000,
     ) {
         let member = MemberId::parse(&member).expect("member");
-        let token = key().issue(&member, UserId(user), lang, now);
+        let token = key().issue(&member, uid(user), lang, now);
         let session = key().verify(&token, now + SESSION_TTL_SECS - 1).expect("valid");
         prop_assert_eq!(session.member_id, member);
-        prop_assert_eq!(session.user_id, UserId(user));
+        prop_assert_eq!(session.user_id, uid(user));
         prop_assert_eq!(session.lang, lang);
         prop_assert!(key().verify(&token, now + SESSION_TTL_SECS).is_err());
     }

@@ -3,11 +3,10 @@
 
 use std::time::Duration;
 
-use b24_status::bitrix::types::UserId;
 use b24_status::emulator::{FaultKind, FaultTarget, Region, Server};
 use serde_json::json;
 
-use crate::harness::{CLIENT_ID, TestApp, session_in};
+use crate::harness::{CLIENT_ID, TestApp, session_in, uid};
 use crate::process::{AppProcess, free_port};
 
 fn slow_token_answers(delay: Duration) -> (FaultTarget, FaultKind) {
@@ -25,7 +24,7 @@ async fn a_client_that_gives_up_during_a_refresh_loses_nothing() {
     let app = TestApp::installed(&[]).await;
     let user = app.bitrix.employee;
     let session = app.session_of(user).await;
-    let before = app.account(UserId(user)).await.expect("account");
+    let before = app.account(uid(user)).await.expect("account");
     app.bitrix.emulator.expire_access_tokens(app.member(), user);
     // The OAuth server rotates at once and answers after 1.5 s; the client waits 0.5 s.
     let (target, slow) = slow_token_answers(Duration::from_millis(1500));
@@ -44,7 +43,7 @@ async fn a_client_that_gives_up_during_a_refresh_loses_nothing() {
         "the detached refresh finished"
     );
 
-    let after = app.account(UserId(user)).await.expect("account");
+    let after = app.account(uid(user)).await.expect("account");
     assert_eq!(
         after.generation,
         before.generation + 1,
@@ -138,7 +137,7 @@ async fn a_rotated_pair_is_stored_even_when_the_database_is_busy_longer_than_its
     let app = TestApp::installed(&[]).await;
     let user = app.bitrix.employee;
     let session = app.session_of(user).await;
-    let before = app.account(UserId(user)).await.expect("account");
+    let before = app.account(uid(user)).await.expect("account");
     app.bitrix.emulator.expire_access_tokens(app.member(), user);
     let (target, slow) = slow_token_answers(Duration::from_millis(500));
     app.bitrix.emulator.inject(target, slow, 1);
@@ -175,7 +174,7 @@ async fn a_rotated_pair_is_stored_even_when_the_database_is_busy_longer_than_its
         .expect("released");
 
     assert_eq!(put.await.expect("task"), 200);
-    let after = app.account(UserId(user)).await.expect("account");
+    let after = app.account(uid(user)).await.expect("account");
     assert_eq!(after.generation, before.generation + 1);
     assert_eq!(app.bitrix.emulator.refresh_count(), 1);
 }

@@ -1,12 +1,11 @@
 //! Bitrix24's two regional OAuth servers: each portal's tokens are verified, refreshed and
 //! checked at the server that issued them, and a server off the allowlist is never called.
 
-use b24_status::bitrix::types::UserId;
 use b24_status::emulator::{Region, Server, UserSpec};
 use b24_status::store::PortalState;
 use serde_json::json;
 
-use crate::harness::{CLIENT_ID, Canary, TestApp, session_in};
+use crate::harness::{CLIENT_ID, Canary, TestApp, session_in, uid};
 
 #[tokio::test]
 async fn an_east_portal_lives_through_its_own_oauth_server_beside_a_west_one() {
@@ -92,7 +91,7 @@ async fn an_east_portal_lives_through_its_own_oauth_server_beside_a_west_one() {
         PortalState::Active
     );
     assert!(
-        app.account(UserId(1))
+        app.account(uid(1))
             .await
             .expect("west admin")
             .tokens

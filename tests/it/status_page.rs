@@ -1,9 +1,9 @@
 //! `POST /app` and `POST /app/status`: the page each user sees inside the portal.
 
-use b24_status::bitrix::types::{Status, UserId};
+use b24_status::domain::Status;
 use b24_status::emulator::UserSpec;
 
-use crate::harness::{CLIENT_ID, Canary, TestApp, session_in};
+use crate::harness::{CLIENT_ID, Canary, TestApp, session_in, uid};
 
 #[tokio::test]
 async fn a_genuine_frame_post_shows_the_users_status_in_their_language() {
@@ -44,7 +44,7 @@ async fn a_genuine_frame_post_shows_the_users_status_in_their_language() {
     );
     assert_eq!(page.matches(r#"aria-pressed="true""#).count(), 1);
 
-    let account = app.account(UserId(employee)).await.expect("stored");
+    let account = app.account(uid(employee)).await.expect("stored");
     assert!(!account.is_admin && account.tokens.is_some());
     let methods: Vec<_> = app
         .portal_calls()

@@ -1,8 +1,8 @@
 //! The encrypted store: round trips, no raw token in the file, ciphertexts bound to their row,
 //! compare-and-swap rotations, uninstall, key rotation.
 
-use b24_status::bitrix::types::{
-    AccessToken, ApplicationToken, Licence, MemberId, PortalDomain, RefreshToken, UserId,
+use b24_status::domain::{
+    AccessToken, ApplicationToken, Licence, MemberId, PortalDomain, RefreshToken,
 };
 use b24_status::store::{
     AccountRecord, AccountState, Keyring, MasterKey, PortalRecord, PortalState, Store, StoreError,
@@ -11,6 +11,7 @@ use b24_status::store::{
 use url::Url;
 
 use crate::harness::APP_SECRET;
+use crate::harness::uid;
 
 const MEMBER: &str = "0123456789abcdef0123456789abcdef";
 
@@ -48,7 +49,7 @@ fn tokens(access: &str, refresh: &str) -> Tokens {
 fn account(member: &MemberId, user: u64, access: &str, refresh: &str) -> AccountRecord {
     AccountRecord {
         member_id: member.clone(),
-        user_id: UserId(user),
+        user_id: uid(user),
         is_admin: user == 1,
         is_installer: user == 1,
         tokens: tokens(access, refresh),
@@ -92,7 +93,7 @@ async fn tokens_round_trip_and_never_reach_the_file_in_clear() {
     );
     assert_eq!(stored.record.state, PortalState::Active);
     let read = store
-        .account(&member, UserId(1))
+        .account(&member, uid(1))
         .await
         .expect("read")
         .expect("exists");
@@ -156,13 +157,13 @@ async fn a_ciphertext_moved_to_another_account_fails_to_decrypt() {
     raw.close().await;
 
     let err = store
-        .account(&member, UserId(2))
+        .account(&member, uid(2))
         .await
         .expect_err("must not decrypt");
     assert!(matches!(err, StoreError::Decrypt(_)), "{err:?}");
     assert!(
         store
-            .account(&member, UserId(1))
+            .account(&member, uid(1))
             .await
             .expect("admin still reads")
             .is_some()
@@ -183,32 +184,32 @@ async fn rotation_is_a_compare_and_swap_on_the_generation() {
         .await
         .expect("account");
     let seen = store
-        .account(&member, UserId(1))
+        .account(&member, uid(1))
         .await
         .expect("read")
         .expect("exists");
 
     assert!(
         store
-            .rotate_tokens(&member, UserId(1), seen.generation, &tokens("a1", "r1"), 2)
+            .rotate_tokens(&member, uid(1), seen.generation, &tokens("a1", "r1"), 2)
             .await
             .expect("cas")
     );
     // A second process that read the same generation loses the race and changes nothing.
     assert!(
         !store
-            .rotate_tokens(&member, UserId(1), seen.generation, &tokens("a2", "r2"), 3)
+            .rotate_tokens(&member, uid(1), seen.generation, &tokens("a2", "r2"), 3)
             .await
             .expect("cas")
     );
     assert!(
         !store
-            .mark_needs_reauth(&member, UserId(1), seen.generation, 3)
+            .mark_needs_reauth(&member, uid(1), seen.generation, 3)
             .await
             .expect("cas")
     );
     let now = store
-        .account(&member, UserId(1))
+        .account(&member, uid(1))
         .await
         .expect("read")
         .expect("exists");
@@ -218,12 +219,12 @@ async fn rotation_is_a_compare_and_swap_on_the_generation() {
 
     assert!(
         store
-            .mark_needs_reauth(&member, UserId(1), now.generation, 4)
+            .mark_needs_reauth(&member, uid(1), now.generation, 4)
             .await
             .expect("cas")
     );
     let marked = store
-        .account(&member, UserId(1))
+        .account(&member, uid(1))
         .await
         .expect("read")
         .expect("exists");
@@ -264,7 +265,7 @@ async fn uninstall_forgets_tokens_and_clean_uninstall_forgets_everything() {
     );
     for user in [1, 2] {
         let acc = store
-            .account(&member, UserId(user))
+            .account(&member, uid(user))
             .await
             .expect("read")
             .expect("kept");
@@ -278,7 +279,7 @@ async fn uninstall_forgets_tokens_and_clean_uninstall_forgets_everything() {
     assert!(store.portal(&member).await.expect("read").is_none());
     assert!(
         store
-            .account(&member, UserId(1))
+            .account(&member, uid(1))
             .await
             .expect("read")
             .is_none()
@@ -301,28 +302,28 @@ async fn rotating_app_secret_keeps_old_rows_readable() {
     let old_key = MasterKey::from_base64(APP_SECRET).expect("key");
     let forgetful = open(&dir, Keyring::new(&new_key, None)).await;
     assert!(matches!(
-        forgetful.account(&member, UserId(1)).await,
+        forgetful.account(&member, uid(1)).await,
         Err(StoreError::Decrypt(_))
     ));
     forgetful.close().await;
 
     let rotating = open(&dir, Keyring::new(&new_key, Some(&old_key))).await;
     let acc = rotating
-        .account(&member, UserId(1))
+        .account(&member, uid(1))
         .await
         .expect("old key opens")
         .expect("exists");
     // The next write re-encrypts with the new key, after which the old one is not needed.
     assert!(
         rotating
-            .rotate_tokens(&member, UserId(1), acc.generation, &tokens("a2", "r2"), 2)
+            .rotate_tokens(&member, uid(1), acc.generation, &tokens("a2", "r2"), 2)
             .await
             .expect("cas")
     );
     rotating.close().await;
     let fresh = open(&dir, Keyring::new(&new_key, None)).await;
     let acc = fresh
-        .account(&member, UserId(1))
+        .account(&member, uid(1))
         .await
         .expect("new key opens")
         .expect("exists");

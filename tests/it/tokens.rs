@@ -4,15 +4,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use b24_status::bitrix::types::{AccessToken, RefreshToken, UserId};
 use b24_status::clock::unix_now;
+use b24_status::domain::{AccessToken, RefreshToken};
 use b24_status::emulator::{FaultKind, FaultTarget, Region, Server};
 use b24_status::store::{AccountRecord, AccountState, Tokens};
 use b24_status::tokens::keepalive::{self, KeepaliveSettings, Report};
 use b24_status::tokens::{CallError, Repeat, TokenManager};
 use serde_json::{Value, json};
 
-use crate::harness::{CLIENT_ID, TestApp};
+use crate::harness::{CLIENT_ID, TestApp, uid};
 
 const FAST: &[&str] = &["--rate-limit-burst=5000", "--rate-limit-per-second=5000"];
 
@@ -20,7 +20,7 @@ async fn status_get(manager: &TokenManager, app: &TestApp, user: u64) -> Result<
     manager
         .call::<Value>(
             app.member(),
-            UserId(user),
+            uid(user),
             "im.user.status.get",
             json!({}),
             Repeat::Safe,
@@ -44,7 +44,7 @@ async fn two_hundred_concurrent_calls_with_an_expired_token_refresh_once() {
             manager
                 .call::<Value>(
                     &member,
-                    UserId(1),
+                    uid(1),
                     "im.user.status.get",
                     json!({}),
                     Repeat::Safe,
@@ -78,7 +78,7 @@ async fn two_instances_over_one_database_rotate_once_and_nobody_is_locked_out() 
             manager
                 .call::<Value>(
                     &member,
-                    UserId(1),
+                    uid(1),
                     "im.user.status.get",
                     json!({}),
                     Repeat::Safe,
@@ -105,7 +105,7 @@ async fn two_instances_over_one_database_rotate_once_and_nobody_is_locked_out() 
         refresh_calls, 1,
         "and no second attempt that burned the token"
     );
-    let account = app.account(UserId(1)).await.expect("exists");
+    let account = app.account(uid(1)).await.expect("exists");
     assert_eq!(account.state, AccountState::Active);
 }
 
@@ -113,14 +113,14 @@ async fn two_instances_over_one_database_rotate_once_and_nobody_is_locked_out() 
 async fn a_stored_expiry_in_the_past_refreshes_before_calling() {
     let app = TestApp::installed(&[]).await;
     let store = &app.state.store;
-    let account = app.account(UserId(1)).await.expect("exists");
+    let account = app.account(uid(1)).await.expect("exists");
     let mut tokens = account.tokens.expect("tokens");
     tokens.expires_at = unix_now() - 10;
     assert!(
         store
             .rotate_tokens(
                 app.member(),
-                UserId(1),
+                uid(1),
                 account.generation,
                 &tokens,
                 unix_now()
@@ -129,7 +129,7 @@ async fn a_stored_expiry_in_the_past_refreshes_before_calling() {
             .expect("cas")
     );
     // Written behind the manager's back, as another process would: drop its cached copy.
-    app.state.tokens.forget_account(app.member(), UserId(1));
+    app.state.tokens.forget_account(app.member(), uid(1));
     status_get(&app.state.tokens, &app, 1).await.expect("call");
     assert_eq!(app.bitrix.emulator.refresh_count(), 1);
     let calls = app.portal_calls();
@@ -143,7 +143,7 @@ async fn a_stored_expiry_in_the_past_refreshes_before_calling() {
 async fn a_dead_refresh_token_marks_the_account_needs_reauth_and_keeps_it() {
     let app = TestApp::installed(&[]).await;
     let store = &app.state.store;
-    let account = app.account(UserId(1)).await.expect("exists");
+    let account = app.account(uid(1)).await.expect("exists");
     let dead = Tokens {
         access: AccessToken::parse("dead-access").expect("token"),
         refresh: RefreshToken::parse("dead-refresh").expect("token"),
@@ -151,22 +151,16 @@ async fn a_dead_refresh_token_marks_the_account_needs_reauth_and_keeps_it() {
     };
     assert!(
         store
-            .rotate_tokens(
-                app.member(),
-                UserId(1),
-                account.generation,
-                &dead,
-                unix_now()
-            )
+            .rotate_tokens(app.member(), uid(1), account.generation, &dead, unix_now())
             .await
             .expect("cas")
     );
-    app.state.tokens.forget_account(app.member(), UserId(1));
+    app.state.tokens.forget_account(app.member(), uid(1));
     let error = status_get(&app.state.tokens, &app, 1)
         .await
         .expect_err("cannot work");
     assert!(matches!(error, CallError::NeedsReauth), "{error:?}");
-    let account = app.account(UserId(1)).await.expect("kept");
+    let account = app.account(uid(1)).await.expect("kept");
     assert_eq!(account.state, AccountState::NeedsReauth);
     assert!(matches!(
         status_get(&app.state.tokens, &app, 1).await,
@@ -179,7 +173,7 @@ async fn a_dead_refresh_token_marks_the_account_needs_reauth_and_keeps_it() {
         .upsert_account(
             &AccountRecord {
                 member_id: app.member().clone(),
-                user_id: UserId(1),
+                user_id: uid(1),
                 is_admin: true,
                 is_installer: true,
                 tokens: Tokens {
@@ -212,7 +206,7 @@ async fn the_oauth_server_down_during_a_refresh_keeps_the_old_tokens_and_recover
         },
         1,
     );
-    let before = app.account(UserId(1)).await.expect("exists");
+    let before = app.account(uid(1)).await.expect("exists");
     let error = status_get(&app.state.tokens, &app, 1)
         .await
         .expect_err("OAuth server down");
@@ -220,7 +214,7 @@ async fn the_oauth_server_down_during_a_refresh_keeps_the_old_tokens_and_recover
         matches!(error, CallError::Bitrix(ref e) if e.is_transient()),
         "{error:?}"
     );
-    let after = app.account(UserId(1)).await.expect("exists");
+    let after = app.account(uid(1)).await.expect("exists");
     assert_eq!(after.state, AccountState::Active, "not marked dead");
     assert_eq!(after.generation, before.generation, "old tokens kept");
     status_get(&app.state.tokens, &app, 1)
@@ -246,7 +240,7 @@ async fn keepalive_refreshes_old_tokens_and_leaves_fresh_ones_alone() {
     let old = unix_now() - 21 * 24 * 3600;
     let record = AccountRecord {
         member_id: app.member().clone(),
-        user_id: UserId(employee),
+        user_id: uid(employee),
         is_admin: false,
         is_installer: false,
         tokens,
@@ -255,8 +249,8 @@ async fn keepalive_refreshes_old_tokens_and_leaves_fresh_ones_alone() {
         .upsert_account(&record, old)
         .await
         .expect("stored 21 days ago");
-    let admin_before = app.account(UserId(1)).await.expect("exists");
-    let employee_before = app.account(UserId(employee)).await.expect("exists");
+    let admin_before = app.account(uid(1)).await.expect("exists");
+    let employee_before = app.account(uid(employee)).await.expect("exists");
 
     let settings = KeepaliveSettings {
         jitter: Duration::ZERO,
@@ -270,10 +264,10 @@ async fn keepalive_refreshes_old_tokens_and_leaves_fresh_ones_alone() {
             failed: 0
         }
     );
-    let employee_after = app.account(UserId(employee)).await.expect("exists");
+    let employee_after = app.account(uid(employee)).await.expect("exists");
     assert_ne!(employee_after.generation, employee_before.generation);
     assert!(employee_after.refreshed_at > employee_before.refreshed_at);
-    let admin_after = app.account(UserId(1)).await.expect("exists");
+    let admin_after = app.account(uid(1)).await.expect("exists");
     assert_eq!(
         admin_after.generation, admin_before.generation,
         "the fresh token was left alone"
@@ -302,7 +296,7 @@ async fn thirty_calls_against_a_burst_of_five_all_succeed_without_a_503_reaching
             manager
                 .call::<bool>(
                     &member,
-                    UserId(1),
+                    uid(1),
                     "im.user.status.set",
                     json!({"STATUS": status}),
                     Repeat::Safe,

@@ -4,14 +4,13 @@
 
 use std::time::Duration;
 
-use b24_status::bitrix::types::UserId;
 use b24_status::emulator::{FaultKind, FaultTarget, FormPost, Region, Server};
 use b24_status::portals::{background, removal};
 use b24_status::store::PortalState;
 use b24_status::tokens::keepalive::KeepaliveSettings;
 use serde_json::json;
 
-use crate::harness::{CLIENT_ID, TestApp, session_in};
+use crate::harness::{CLIENT_ID, TestApp, session_in, uid};
 use crate::process::{AppProcess, free_port};
 
 /// The `ONAPPUNINSTALL` an employee can build from what their own browser received: the frame
@@ -49,7 +48,7 @@ async fn an_employee_forging_an_uninstall_from_their_frame_post_changes_nothing(
     let session = session_in(&page.text().await.expect("page"));
     // The admin's access token has expired: the check must refresh it, and keep what it got.
     app.bitrix.emulator.expire_access_tokens(app.member(), 1);
-    let admin_before = app.account(UserId(1)).await.expect("admin");
+    let admin_before = app.account(uid(1)).await.expect("admin");
 
     let response = app
         .post_form("/events", &forged_uninstall(&frame, true))
@@ -62,7 +61,7 @@ async fn an_employee_forging_an_uninstall_from_their_frame_post_changes_nothing(
     assert_eq!(portal.record.state, PortalState::Active);
     assert!(portal.removing_since.is_none());
     assert_eq!(app.count("accounts").await, 2, "no row deleted");
-    let admin = app.account(UserId(1)).await.expect("admin kept");
+    let admin = app.account(uid(1)).await.expect("admin kept");
     assert!(admin.tokens.is_some());
     assert!(
         admin.generation > admin_before.generation,
@@ -235,14 +234,14 @@ async fn a_lost_uninstall_event_is_noticed_by_the_next_background_pass() {
     assert_eq!(pass.removed, 1);
     let portal = app.portal().await.expect("kept");
     assert_eq!(portal.record.state, PortalState::Deleted);
-    assert!(app.account(UserId(1)).await.expect("row").tokens.is_none());
+    assert!(app.account(uid(1)).await.expect("row").tokens.is_none());
 }
 
 #[tokio::test]
 async fn a_portal_with_one_dead_pair_but_a_working_one_is_kept() {
     let app = TestApp::installed(&[]).await;
     app.session_of(app.bitrix.employee).await;
-    let employee = UserId(app.bitrix.employee);
+    let employee = uid(app.bitrix.employee);
     let account = app.account(employee).await.expect("employee");
     app.state
         .store

@@ -1,10 +1,11 @@
-//! Parsed Bitrix24 values: each type has one checking constructor, so code past the edge
-//! never handles an unchecked string. Secrets redact themselves in `Debug` and have no
-//! `Display`, so they cannot end up in a log line by accident.
+//! The app's domain values — portals, users, statuses, tokens — each with one checking
+//! constructor, so code past the edge never handles an unchecked string. Secrets redact
+//! themselves in `Debug` and have no `Display`, so they cannot end up in a log line by
+//! accident. Every layer depends on this module; it depends on none.
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 /// Why a value from Bitrix24 or from a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -15,7 +16,7 @@ pub struct InvalidValue {
 }
 
 impl InvalidValue {
-    pub(crate) fn new(what: &'static str, why: &'static str) -> Self {
+    pub fn new(what: &'static str, why: &'static str) -> Self {
         Self { what, why }
     }
 }
@@ -69,15 +70,29 @@ impl fmt::Display for MemberId {
 
 /// A portal user's numeric id.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
-pub struct UserId(pub u64);
+pub struct UserId(u64);
 
 impl UserId {
     /// Accepts a positive decimal number, as Bitrix24 sends it in strings and numbers alike.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        match raw.trim().parse::<u64>() {
-            Ok(id) if id > 0 && i64::try_from(id).is_ok() => Ok(Self(id)),
-            _ => Err(InvalidValue::new("user id", "must be a positive number")),
+        raw.trim()
+            .parse::<u64>()
+            .map_err(|_| InvalidValue::new("user id", "must be a positive number"))
+            .and_then(Self::new)
+    }
+
+    /// Accepts a positive number that fits the database's signed integers.
+    pub fn new(id: u64) -> Result<Self, InvalidValue> {
+        if id > 0 && i64::try_from(id).is_ok() {
+            Ok(Self(id))
+        } else {
+            Err(InvalidValue::new("user id", "must be a positive number"))
         }
+    }
+
+    /// The number.
+    pub fn get(self) -> u64 {
+        self.0
     }
 }
 
@@ -227,23 +242,6 @@ impl Licence {
     }
 }
 
-/// A number Bitrix24 may send as a JSON number (token endpoint) or a string (events, forms);
-/// anything else reads as absent.
-pub(crate) fn lenient_u64<'de, D: Deserializer<'de>>(de: D) -> Result<Option<u64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Number(u64),
-        Text(String),
-        Other(serde::de::IgnoredAny),
-    }
-    Ok(match Option::<Raw>::deserialize(de)? {
-        Some(Raw::Number(n)) => Some(n),
-        Some(Raw::Text(s)) => s.trim().parse().ok(),
-        Some(Raw::Other(_)) | None => None,
-    })
-}
-
 macro_rules! secret_string {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -359,7 +357,7 @@ mod tests {
 
     #[test]
     fn user_id_is_positive() {
-        assert_eq!(UserId::parse("67"), Ok(UserId(67)));
+        assert_eq!(UserId::parse("67"), UserId::new(67));
         assert!(UserId::parse("0").is_err());
         assert!(UserId::parse("-1").is_err());
         assert!(UserId::parse("1e3").is_err());
