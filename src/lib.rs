@@ -12,13 +12,11 @@ pub mod http;
 pub mod i18n;
 pub mod metrics;
 pub mod portals;
-pub mod session;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;
 
 use std::future::Future;
-use std::ops::Deref;
 use std::sync::Arc;
 
 use axum::Router;
@@ -29,8 +27,9 @@ pub use config::Config;
 use bitrix::{OAuthClient, RestClient};
 use clock::Clock;
 use http::gate::Gate;
+use http::session::SessionKey;
+pub use http::state::{App, AppState};
 use metrics::Metrics;
-use session::SessionKey;
 use store::{Keyring, Store};
 use tokens::TokenManager;
 
@@ -46,36 +45,6 @@ pub enum BuildError {
     /// The OAuth client could not be built.
     #[error(transparent)]
     Bitrix(#[from] bitrix::Error),
-}
-
-/// Everything a request handler needs, built once.
-#[derive(Debug)]
-pub struct App {
-    /// The validated configuration.
-    pub config: Config,
-    /// The database.
-    pub store: Store,
-    /// OAuth calls to the configured OAuth server.
-    pub oauth: OAuthClient,
-    /// Working tokens and REST calls on behalf of users.
-    pub tokens: Arc<TokenManager>,
-    /// Signs and checks the status page's session tokens.
-    pub sessions: SessionKey,
-    /// Counters for `/metrics`.
-    pub metrics: Arc<Metrics>,
-    /// Budgets of failed verifications per portal and address.
-    pub gate: Gate,
-}
-
-/// The shared state: one cheap clone.
-#[derive(Clone, Debug)]
-pub struct AppState(Arc<App>);
-
-impl Deref for AppState {
-    type Target = App;
-    fn deref(&self) -> &App {
-        &self.0
-    }
 }
 
 /// Opens the database, builds the clients and returns the router with its state.
@@ -103,7 +72,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState), BuildError> {
         metrics.clone(),
     ));
     let sessions = SessionKey::new(&config.app_secret);
-    let state = AppState(Arc::new(App {
+    let state = AppState::new(App {
         metrics,
         sessions,
         config,
@@ -111,7 +80,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState), BuildError> {
         oauth,
         tokens,
         gate: Gate::default(),
-    }));
+    });
     Ok((http::router(state.clone()), state))
 }
 

@@ -10,12 +10,12 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use crate::AppState;
+use super::session::Session;
+use super::state::AppState;
 use crate::bitrix::status;
 use crate::clock::unix_now;
 use crate::domain::Status;
 use crate::i18n::Lang;
-use crate::session::Session;
 use crate::tokens::Repeat;
 
 /// `GET /api/status` and `PUT /api/status`.

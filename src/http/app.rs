@@ -15,11 +15,11 @@ use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
+use super::client_ip::ClientIp;
 use super::error::ApiError;
-use super::gate::ClientIp;
 use super::input;
 use super::page::{PageError, Problem};
-use crate::AppState;
+use super::state::AppState;
 use crate::bitrix::batch::{self, BatchAnswer};
 use crate::bitrix::status::{self, PageRead};
 use crate::bitrix::verify::{self, VerifyError};
@@ -158,7 +158,7 @@ async fn open(
     if portal.removing_since.is_some() {
         return Err(refuse(Problem::BeingRemoved));
     }
-    if let Err(wait) = state.gate.check(&frame.member_id, from) {
+    if let Err(wait) = state.gate.check(&frame.member_id, from.0) {
         return Err(refuse(Problem::RateLimited(wait.as_secs().max(1))));
     }
     let deleted = portal.record.state == PortalState::Deleted;
@@ -214,14 +214,14 @@ async fn open(
         .map_err(|error| {
             let page = page_error(&error, lang);
             if page.problem() == Problem::TokenRejected {
-                state.gate.charge(&frame.member_id, from);
+                state.gate.charge(&frame.member_id, from.0);
             }
             page
         })?;
     let page = PageRead::from_answer(&answer);
     let Some((user_id, profile)) = page.profile.and_then(|p| Some((p.user_id()?, p))) else {
         tracing::warn!(error = ?page.profile_refused, "the portal did not confirm the frame's token");
-        state.gate.charge(&frame.member_id, from);
+        state.gate.charge(&frame.member_id, from.0);
         return Err(refuse(Problem::TokenRejected));
     };
     span.record("user_id", tracing::field::display(user_id));
@@ -268,7 +268,7 @@ pub(super) fn unverified(
 ) -> PageError {
     match error {
         VerifyError::Refused(_) => {
-            state.gate.charge(member_id, from);
+            state.gate.charge(member_id, from.0);
             PageError::new(Problem::NotVerified, lang)
         }
         VerifyError::Unavailable(_) => PageError::new(Problem::Unavailable, lang),

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sha2::{Digest, Sha256};
 
-use crate::AppState;
+use super::state::AppState;
 
 /// Files in `static/`, by name.
 const FILES: &[(&str, &[u8])] = &[

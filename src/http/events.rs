@@ -17,9 +17,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::gate::ClientIp;
+use super::client_ip::ClientIp;
 use super::input::{self, InputError};
-use crate::AppState;
+use super::state::AppState;
 use crate::bitrix::event::{Event, EventKind};
 use crate::bitrix::verify::{self, Profile, VerifyError};
 use crate::clock::unix_now;
@@ -129,7 +129,7 @@ async fn uninstall(state: &AppState, event: &Event, from: ClientIp) -> Result<An
             "The application token does not match.",
         ));
     }
-    if let Err(wait) = state.gate.check(&event.member_id, from) {
+    if let Err(wait) = state.gate.check(&event.member_id, from.0) {
         return Ok(busy(wait));
     }
     Ok(
@@ -139,7 +139,7 @@ async fn uninstall(state: &AppState, event: &Event, from: ClientIp) -> Result<An
                 (StatusCode::ACCEPTED, Json(json!({"status": "suspended"})))
             }
             removal::Removal::Forged => {
-                state.gate.charge(&event.member_id, from);
+                state.gate.charge(&event.member_id, from.0);
                 answer(
                     StatusCode::FORBIDDEN,
                     "still_installed",
@@ -170,7 +170,7 @@ async fn install_or_update(
             "The event names an OAuth server this app does not use.",
         ));
     };
-    if let Err(wait) = state.gate.check(&event.member_id, from) {
+    if let Err(wait) = state.gate.check(&event.member_id, from.0) {
         return Ok(busy(wait));
     }
     let config = &state.config;
@@ -187,7 +187,7 @@ async fn install_or_update(
         Ok(verified) => verified,
         Err(VerifyError::Refused(why)) => {
             tracing::warn!(%why, "event not verified");
-            state.gate.charge(&event.member_id, from);
+            state.gate.charge(&event.member_id, from.0);
             return Ok(answer(
                 StatusCode::FORBIDDEN,
                 "not_verified",

@@ -7,14 +7,10 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
-
-use crate::AppState;
 use crate::domain::MemberId;
 
 /// Failed checks a portal or an address may cause at once.
@@ -106,9 +102,9 @@ impl Default for Gate {
 
 impl Gate {
     /// `Err(retry_after)` when the portal or the address has no failures left to spend.
-    pub fn check(&self, member_id: &MemberId, from: ClientIp) -> Result<(), Duration> {
+    pub fn check(&self, member_id: &MemberId, from: IpAddr) -> Result<(), Duration> {
         let portal = self.portals.check(member_id);
-        let address = self.addresses.check(&from.0);
+        let address = self.addresses.check(&from);
         match (portal, address) {
             (Ok(()), Ok(())) => Ok(()),
             (Err(a), Err(b)) => Err(a.max(b)),
@@ -117,39 +113,10 @@ impl Gate {
     }
 
     /// A check failed: charge the portal and the address.
-    pub fn charge(&self, member_id: &MemberId, from: ClientIp) {
-        tracing::info!(%member_id, from = %from.0, "a request failed verification");
+    pub fn charge(&self, member_id: &MemberId, from: IpAddr) {
+        tracing::info!(%member_id, %from, "a request failed verification");
         self.portals.charge(member_id);
-        self.addresses.charge(&from.0);
-    }
-}
-
-/// The address a request came from: the peer, or behind a proxy the address the header named
-/// by `CLIENT_IP_HEADER` carries (the last entry of `X-Forwarded-For`, the one our proxy
-/// added).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClientIp(pub IpAddr);
-
-impl FromRequestParts<AppState> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let from_header = state.config.client_ip_header.as_ref().and_then(|name| {
-            let value = parts.headers.get(name)?.to_str().ok()?;
-            value.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
-        });
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
-        Ok(Self(
-            from_header
-                .or(peer)
-                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-        ))
+        self.addresses.charge(&from);
     }
 }
 
@@ -162,8 +129,8 @@ mod tests {
         let gate = Gate::default();
         let member = MemberId::parse("0123456789abcdef0123456789abcdef").expect("id");
         let other = MemberId::parse("ffffffffffffffffffffffffffffffff").expect("id");
-        let from = ClientIp(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
-        let elsewhere = ClientIp(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)));
+        let from = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+        let elsewhere = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 2));
         for _ in 0..20 {
             assert!(gate.check(&member, from).is_ok());
             gate.charge(&member, from);

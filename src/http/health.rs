@@ -6,7 +6,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use crate::AppState;
+use super::state::AppState;
 
 /// `GET /healthz` (the process answers) and `GET /readyz` (the database answers too).
 pub fn router() -> Router<AppState> {

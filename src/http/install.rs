@@ -14,10 +14,10 @@ use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
-use super::gate::ClientIp;
+use super::client_ip::ClientIp;
 use super::input;
 use super::page::{PageError, Problem};
-use crate::AppState;
+use super::state::AppState;
 use crate::bitrix::bindings::extra_scope;
 use crate::bitrix::verify::{self, Profile};
 use crate::clock::unix_now;
@@ -67,7 +67,7 @@ async fn install(
         tracing::warn!("install POST names an OAuth server off the allowlist");
         return Err(refuse(Problem::NotVerified));
     };
-    if let Err(wait) = state.gate.check(&frame.member_id, from) {
+    if let Err(wait) = state.gate.check(&frame.member_id, from.0) {
         return Err(refuse(Problem::RateLimited(wait.as_secs().max(1))));
     }
 

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::AppState;
+use super::state::AppState;
 
 pub(super) async fn render(State(state): State<AppState>) -> Response {
     match state.store.account_counts().await {

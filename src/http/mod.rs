@@ -3,6 +3,7 @@
 mod api;
 mod app;
 mod assets;
+mod client_ip;
 mod error;
 mod events;
 pub mod gate;
@@ -14,10 +15,12 @@ mod middleware;
 mod oauth;
 mod page;
 mod security;
+pub mod session;
+pub mod state;
 
 use axum::Router;
 
-use crate::AppState;
+use state::AppState;
 
 /// The whole app's routes.
 pub fn router(state: AppState) -> Router {

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::app::View;
 use super::page::{PageError, Problem};
-use crate::AppState;
+use super::state::AppState;
 use crate::bitrix::Error as BitrixError;
 use crate::bitrix::batch::{self, BatchAnswer};
 use crate::bitrix::status::{self, PageRead};

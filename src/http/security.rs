@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderMap, HeaderValue, header};
 
-use crate::Config;
+use crate::config::Config;
 use crate::domain::PortalDomain;
 
 /// The `Content-Security-Policy` of a page framed by the portal at `domain`.

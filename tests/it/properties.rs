@@ -6,8 +6,8 @@ use b24_status::bitrix::event::{Event, EventKind};
 use b24_status::bitrix::form;
 use b24_status::bitrix::frame::FramePost;
 use b24_status::domain::MemberId;
+use b24_status::http::session::{SESSION_TTL_SECS, SessionKey};
 use b24_status::i18n::Lang;
-use b24_status::session::{SESSION_TTL_SECS, SessionKey};
 use b24_status::store::MasterKey;
 use proptest::prelude::*;
 
