@@ -3,6 +3,7 @@
 //! that says how to fix it.
 
 use std::net::SocketAddr;
+#[cfg(feature = "demo")]
 use std::path::Path;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use crate::store::MasterKey;
 use crate::store::crypto::KeyError;
 
 /// Where demo mode keeps its generated master key.
+#[cfg(feature = "demo")]
 pub const DEMO_SECRET_FILE: &str = "data/secret.key";
 
 /// The command line and environment, as typed by the operator.
@@ -390,6 +392,11 @@ impl Config {
                     cli.allow_http,
                 ))
             }
+            #[cfg(not(feature = "demo"))]
+            Mode::Demo => Err(ConfigError::new(
+                "this build has no demo mode: set B24_CLIENT_ID and B24_CLIENT_SECRET (and APP_SECRET)",
+            )),
+            #[cfg(feature = "demo")]
             Mode::Demo => {
                 if !listen_addr.ip().is_loopback() {
                     return Err(ConfigError::new(format!(
@@ -472,6 +479,7 @@ fn parse_base_url(name: &str, text: &str) -> Result<Url, ConfigError> {
 }
 
 /// Reads the demo master key, creating it (readable by the owner only) on first start.
+#[cfg(feature = "demo")]
 fn demo_secret(path: &Path) -> Result<MasterKey, ConfigError> {
     match std::fs::read_to_string(path) {
         Ok(text) => MasterKey::from_base64(&text).map_err(|e| {
@@ -493,6 +501,7 @@ fn demo_secret(path: &Path) -> Result<MasterKey, ConfigError> {
     }
 }
 
+#[cfg(feature = "demo")]
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     if let Some(folder) = path.parent() {
@@ -595,6 +604,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "demo")]
     fn demo_mode_is_loopback_only() {
         let refused = cli(&["--listen-addr=0.0.0.0:8080", SECRET]).expect_err("refused");
         assert!(refused.to_string().contains("loopback only"), "{refused}");
@@ -613,6 +623,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "demo")]
     fn demo_secret_is_created_once_and_kept() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("data/secret.key");

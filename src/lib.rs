@@ -5,8 +5,10 @@
 pub mod bitrix;
 pub mod clock;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod domain;
+#[cfg(feature = "demo")]
 pub mod emulator;
 pub mod http;
 pub mod i18n;

@@ -40,6 +40,7 @@ async fn run(config: &mut Config) -> Result<(), Box<dyn std::error::Error>> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen_addr))?;
     let address = listener.local_addr()?;
+    #[cfg(feature = "demo")]
     let demo = match config.mode {
         Mode::Demo => Some(
             b24_status::demo::start(config, address)
@@ -60,20 +61,21 @@ async fn run(config: &mut Config) -> Result<(), Box<dyn std::error::Error>> {
         state.tokens.clone(),
         config.keepalive.clone(),
     ));
-    match &demo {
-        Some(demo) => {
-            tracing::warn!(
-                oauth = %demo.emulator.oauth_url(),
-                portal = %demo.portal.domain,
-                "DEMO MODE: no B24_CLIENT_ID/B24_CLIENT_SECRET set, talking to the built-in Bitrix24 emulator on loopback, not to real portals"
-            );
-            say(&format!(
-                "b24-status demo: open {} (the app listens on http://{address})\n\
-                 b24-status demo: a portal of the east region (its own OAuth server) is at {}",
-                demo.url, demo.east_url
-            ));
-        }
-        None => say(&format!("b24-status listening on http://{address}")),
+    #[cfg(feature = "demo")]
+    if let Some(demo) = &demo {
+        tracing::warn!(
+            oauth = %demo.emulator.oauth_url(),
+            portal = %demo.portal.domain,
+            "DEMO MODE: no B24_CLIENT_ID/B24_CLIENT_SECRET set, talking to the built-in Bitrix24 emulator on loopback, not to real portals"
+        );
+        say(&format!(
+            "b24-status demo: open {} (the app listens on http://{address})\n\
+             b24-status demo: a portal of the east region (its own OAuth server) is at {}",
+            demo.url, demo.east_url
+        ));
+    }
+    if config.mode == Mode::Production {
+        say(&format!("b24-status listening on http://{address}"));
     }
     b24_status::serve(listener, router, shutdown_signal()).await?;
     // A refresh under way has already rotated the pair at Bitrix24: let it store the new one.
