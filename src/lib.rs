@@ -28,10 +28,10 @@ pub use config::Config;
 
 use bitrix::{OAuthClient, RestClient};
 use clock::Clock;
-use http::gate::Gate;
 use http::session::SessionKey;
 pub use http::state::{App, AppState};
 use metrics::Metrics;
+use portals::Portals;
 use store::{Keyring, Store};
 use tokens::TokenManager;
 
@@ -73,15 +73,14 @@ pub async fn build(config: Config) -> Result<(Router, AppState), BuildError> {
         Clock::default(),
         metrics.clone(),
     ));
-    let sessions = SessionKey::new(&config.app_secret);
+    let sessions = SessionKey::new(config.app_secret.derive(SessionKey::PURPOSE));
+    let portals = Portals::new(store, oauth, tokens.clone(), config.clone());
     let state = AppState::new(App {
         metrics,
         sessions,
         config,
-        store,
-        oauth,
+        portals,
         tokens,
-        gate: Gate::default(),
     });
     Ok((http::router(state.clone()), state))
 }

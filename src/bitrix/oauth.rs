@@ -20,7 +20,7 @@ use url::Url;
 
 pub use super::answers::{AppInfo, BitrixTokenResponse, Grant, InstallInfo};
 use super::error::{Error, OAuthErrorCode};
-use crate::domain::{AccessToken, ClientSecret, RefreshToken};
+use crate::domain::{AccessToken, ClientSecret, PortalDomain, RefreshToken};
 use crate::metrics::Metrics;
 
 /// The largest answer read from an OAuth server: a token answer or `app.info` is a few hundred
@@ -39,6 +39,23 @@ type Client = oauth2::Client<
     EndpointNotSet,
     EndpointSet,
 >;
+
+/// The portal's page where a user authorises the app (`docs/bitrix24.md`, "OAuth"):
+/// `redirect_uri` is not sent, it comes from the app's settings. `plain_http` is for a
+/// loopback portal in development.
+pub fn authorize_url(
+    domain: &PortalDomain,
+    plain_http: bool,
+    client_id: &str,
+    state: &str,
+) -> String {
+    let scheme = if plain_http { "http" } else { "https" };
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("client_id", client_id)
+        .append_pair("state", state)
+        .finish();
+    format!("{scheme}://{domain}/oauth/authorize/?{query}")
+}
 
 /// One OAuth server of the allowlist, with its `oauth2` client.
 #[derive(Clone, Debug)]

@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use super::session::Session;
 use super::state::AppState;
-use crate::bitrix::status;
 use crate::clock::unix_now;
 use crate::domain::Status;
 use crate::i18n::Lang;
-use crate::tokens::Repeat;
+use crate::portals::Refusal;
+use crate::tokens::CallError;
 
 /// `GET /api/status` and `PUT /api/status`.
 pub fn router() -> Router<AppState> {
@@ -60,18 +60,12 @@ fn session(state: &AppState, headers: &HeaderMap) -> Result<Session, ApiError> {
 async fn read(State(state): State<AppState>, headers: HeaderMap) -> Answer {
     let session = session(&state, &headers)?;
     record(&session);
-    let result: Value = state
-        .tokens
-        .call(
-            &session.member_id,
-            session.user_id,
-            status::GET,
-            json!({}),
-            Repeat::Safe,
-        )
+    let status = state
+        .portals
+        .read_status(&session.member_id, session.user_id)
         .await
-        .map_err(|error| failed(&error, session.lang))?;
-    answer(status::read(&result))
+        .map_err(|refusal| failed(refusal, session.lang))?;
+    answer(status)
 }
 
 #[tracing::instrument(skip_all, fields(member_id, user_id))]
@@ -98,18 +92,11 @@ async fn write(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
         .as_str()
         .and_then(|s| Status::parse(s).ok())
         .ok_or_else(|| ApiError::invalid_status(lang))?;
-    let _: Value = state
-        .tokens
-        .call(
-            &session.member_id,
-            session.user_id,
-            status::SET,
-            status::set_params(chosen),
-            Repeat::Safe,
-        )
+    state
+        .portals
+        .set_status(&session.member_id, session.user_id, chosen)
         .await
-        .map_err(|error| failed(&error, lang))?;
-    tracing::info!(status = chosen.as_str(), "status set");
+        .map_err(|refusal| failed(refusal, lang))?;
     answer(chosen)
 }
 
@@ -119,7 +106,12 @@ fn record(session: &Session) {
     span.record("user_id", tracing::field::display(session.user_id));
 }
 
-fn failed(error: &crate::tokens::CallError, lang: Lang) -> ApiError {
-    tracing::warn!(%error, "status call failed");
-    ApiError::from_call(error, lang)
+fn failed(refusal: Refusal, lang: Lang) -> ApiError {
+    tracing::warn!(error = %refusal, "status call failed");
+    match refusal {
+        Refusal::Call(error) => ApiError::from_call(&error, lang),
+        Refusal::Store(error) => ApiError::from_call(&CallError::Store(error), lang),
+        Refusal::BeingRemoved => ApiError::from_call(&CallError::BeingRemoved, lang),
+        _ => ApiError::from_call(&CallError::NotInstalled, lang),
+    }
 }

@@ -16,15 +16,10 @@ use axum::routing::post;
 
 use super::client_ip::ClientIp;
 use super::input;
-use super::page::{PageError, Problem};
+use super::page::PageError;
 use super::state::AppState;
 use crate::bitrix::bindings::extra_scope;
-use crate::bitrix::verify::{self, Profile};
-use crate::clock::unix_now;
 use crate::i18n::Text;
-use crate::portals::bindings;
-use crate::store::{AccountRecord, PortalRecord, PortalState, Tokens};
-use crate::tokens::Repeat;
 
 /// `POST /install`.
 pub fn router() -> Router<AppState> {
@@ -52,111 +47,15 @@ async fn install(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let (frame, lang) = input::read_frame(&uri, &headers, &body)?;
-    let refuse = |problem| PageError::new(problem, lang);
-    let Some(refresh) = frame.refresh.clone() else {
-        tracing::info!("install POST without REFRESH_ID");
-        return Err(refuse(Problem::BadRequest));
-    };
-    let span = tracing::Span::current();
-    span.record("member_id", tracing::field::display(&frame.member_id));
-    let config = &state.config;
-    if frame.domain.is_loopback() && !config.allow_http {
-        return Err(refuse(Problem::BadRequest));
-    }
-    let Some(server) = state.oauth.server_endpoint(frame.server_endpoint.as_ref()) else {
-        tracing::warn!("install POST names an OAuth server off the allowlist");
-        return Err(refuse(Problem::NotVerified));
-    };
-    if let Err(wait) = state.gate.check(&frame.member_id, from.0) {
-        return Err(refuse(Problem::RateLimited(wait.as_secs().max(1))));
-    }
-
-    let verified = verify::verify(
-        &state.oauth,
-        &server,
-        &frame.access,
-        &frame.member_id,
-        &frame.domain,
-        config.allow_http,
-    )
-    .await
-    .map_err(|error| {
-        tracing::warn!(%error, "install not verified");
-        super::app::unverified(&state, &frame.member_id, from, &error, lang)
-    })?;
-    span.record("user_id", tracing::field::display(verified.user_id));
-    let profile = state
-        .tokens
-        .call_with_token::<Profile>(
-            &frame.member_id,
-            &verified.client_endpoint,
-            &frame.access,
-            verify::PROFILE,
-            serde_json::json!({}),
-            Repeat::Safe,
-        )
+    tracing::Span::current().record("member_id", tracing::field::display(&frame.member_id));
+    let refused = state
+        .portals
+        .install(&frame, from.0)
         .await
-        .map_err(|error| super::app::page_error(&error, lang))?;
-    if profile.user_id() != Some(verified.user_id) {
-        return Err(refuse(Problem::NotVerified));
-    }
-    if !profile.admin {
-        return Err(refuse(Problem::AdminOnly));
-    }
-
-    let store = &state.store;
-    let existing = store
-        .portal(&frame.member_id)
-        .await
-        .map_err(|error| PageError::internal(lang, &error))?;
-    let application_token = frame
-        .application_token
-        .clone()
-        .or_else(|| existing.and_then(|p| p.record.application_token));
-    let now = unix_now();
-    let portal = PortalRecord {
-        member_id: frame.member_id.clone(),
-        domain: frame.domain.clone(),
-        client_endpoint: verified.client_endpoint.clone(),
-        server_endpoint: server,
-        application_token,
-        scope: verified.scope.clone(),
-        licence: frame.licence.clone(),
-        state: PortalState::Active,
-        app_version: verified.version,
-    };
-    let account = AccountRecord {
-        member_id: frame.member_id.clone(),
-        user_id: verified.user_id,
-        is_admin: true,
-        is_installer: true,
-        tokens: Tokens {
-            access: frame.access.clone(),
-            refresh,
-            expires_at: now + i64::try_from(frame.expires_in).unwrap_or(3600),
-        },
-    };
-    store
-        .upsert_portal_and_account(&portal, &account, now)
-        .await
-        .map_err(|error| PageError::internal(lang, &error))?;
-    state.tokens.forget_portal(&frame.member_id);
-
-    let refused = bindings::bind(&state.tokens, config, &frame.member_id, verified.user_id)
-        .await
-        .map_err(|error| {
-            tracing::warn!(%error, "binding placements and events failed");
-            refuse(Problem::BindingsFailed)
-        })?;
-    // Without ONAPPUNINSTALL bound we would learn of an uninstall only by reconciliation.
-    if !refused.events.is_empty() {
-        return Err(refuse(Problem::BindingsFailed));
-    }
-    tracing::info!("installed");
+        .map_err(|refusal| super::refusal::refused(refusal, lang))?;
 
     let t = lang.text();
     let refused = refused
-        .placements
         .iter()
         .map(|(placement, code)| {
             let mut sentence = t
@@ -170,6 +69,7 @@ async fn install(
             sentence
         })
         .collect();
+    let config = &state.config;
     let page = InstallPage {
         lang: lang.code(),
         t,

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use super::state::AppState;
 
 pub(super) async fn render(State(state): State<AppState>) -> Response {
-    match state.store.account_counts().await {
+    match state.portals.account_counts().await {
         Ok(counts) => {
             for (account_state, count) in counts {
                 state.metrics.set_accounts(&account_state, count);

@@ -123,11 +123,6 @@ impl PageError {
         }
     }
 
-    /// What went wrong.
-    pub fn problem(&self) -> Problem {
-        self.problem
-    }
-
     /// Adds a link that starts over.
     pub fn with_retry(mut self, link: String) -> Self {
         self.retry_link = Some(link);

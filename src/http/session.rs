@@ -10,7 +10,6 @@ use sha2::Sha256;
 
 use crate::domain::{MemberId, UserId};
 use crate::i18n::Lang;
-use crate::store::MasterKey;
 
 /// How long a page's session lasts.
 pub const SESSION_TTL_SECS: i64 = 2 * 3600;
@@ -53,9 +52,12 @@ impl std::fmt::Debug for SessionKey {
 }
 
 impl SessionKey {
-    /// The signing key derived from the master key.
-    pub fn new(master: &MasterKey) -> Self {
-        Self(master.derive("session-signing"))
+    /// What the master key derives the signing key for.
+    pub const PURPOSE: &str = "session-signing";
+
+    /// Signs with `key`, derived from the master key for [`SessionKey::PURPOSE`].
+    pub fn new(key: [u8; 32]) -> Self {
+        Self(key)
     }
 
     fn mac(&self, payload: &str) -> Hmac<Sha256> {
@@ -117,10 +119,7 @@ mod tests {
     use super::*;
 
     fn key(byte: u8) -> SessionKey {
-        SessionKey::new(
-            &MasterKey::from_base64(&base64::engine::general_purpose::STANDARD.encode([byte; 32]))
-                .expect("key"),
-        )
+        SessionKey::new([byte; 32])
     }
 
     fn member() -> MemberId {

@@ -3,12 +3,10 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use super::gate::Gate;
 use super::session::SessionKey;
-use crate::bitrix::OAuthClient;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::portals::Portals;
 use crate::tokens::TokenManager;
 
 /// Everything a request handler needs, built once.
@@ -16,18 +14,14 @@ use crate::tokens::TokenManager;
 pub struct App {
     /// The validated configuration.
     pub config: Config,
-    /// The database.
-    pub store: Store,
-    /// OAuth calls to the configured OAuth server.
-    pub oauth: OAuthClient,
-    /// Working tokens and REST calls on behalf of users.
+    /// What the product does: every handler calls one of these.
+    pub portals: Portals,
+    /// The token manager, for the background pass, a shutdown's drain and tests.
     pub tokens: Arc<TokenManager>,
     /// Signs and checks the status page's session tokens.
     pub sessions: SessionKey,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
-    /// Budgets of failed verifications per portal and address.
-    pub gate: Gate,
 }
 
 /// The shared state: one cheap clone.

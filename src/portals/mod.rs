@@ -1,6 +1,158 @@
-//! What the product does, in plain Rust, between the HTTP handlers and the token manager:
-//! the use cases that span several parts of the app.
+//! What the product does, in plain Rust: install, record an event, uninstall, open the page,
+//! sign in, read and set a status, and the background pass. Handlers in `http/` extract a
+//! request, call one use case here and render what it returns; nothing here knows HTTP, and
+//! nothing in `http/` touches the store or calls Bitrix24 itself.
 
 pub mod background;
 pub mod bindings;
+mod events;
+pub mod gate;
+mod install;
+mod open;
 pub mod removal;
+mod sign_in;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::bitrix::OAuthClient;
+use crate::bitrix::verify::VerifyError;
+use crate::config::Config;
+use crate::domain::MemberId;
+use crate::store::{Portal, Store, StoreError};
+use crate::tokens::{CallError, TokenManager};
+pub use events::Recorded;
+use gate::Gate;
+pub use open::{Opened, StatusChange};
+pub use sign_in::SignInStart;
+
+/// Why a use case did not do what was asked, in the terms a page or an answer needs.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// The request lacks something Bitrix24 always sends.
+    #[error("the request is incomplete")]
+    BadRequest,
+    /// The portal has not installed the app.
+    #[error("the app is not installed on this portal")]
+    NotInstalled,
+    /// An uninstall of the portal awaits confirmation.
+    #[error("the app is being removed from this portal")]
+    BeingRemoved,
+    /// The OAuth server did not confirm the token.
+    #[error("Bitrix24 did not confirm the request")]
+    NotVerified,
+    /// The request names an OAuth server off the allowlist; nothing was sent to it.
+    #[error("the request names an OAuth server this app does not use")]
+    OffList,
+    /// The portal did not accept the token.
+    #[error("the portal refused the token")]
+    TokenRejected,
+    /// Only an administrator may do this.
+    #[error("an administrator is required")]
+    AdminOnly,
+    /// Bitrix24 did not answer.
+    #[error("Bitrix24 did not answer")]
+    Unavailable,
+    /// The app's event handlers could not be bound.
+    #[error("the app's handlers could not be bound")]
+    BindingsFailed,
+    /// Too many failed checks for this portal or from this address.
+    #[error("too many failed checks; retry in {0} s")]
+    Budget(u64),
+    /// The sign-in's state is unknown, used or expired.
+    #[error("the sign-in state is unknown or expired")]
+    SignInState,
+    /// The OAuth server refused the sign-in.
+    #[error("the OAuth server refused the sign-in")]
+    SignInRefused,
+    /// Too many sign-ins are under way for one portal.
+    #[error("too many sign-ins under way")]
+    TooManySignIns,
+    /// Not the address of an installed portal.
+    #[error("not a portal address")]
+    BadDomain,
+    /// A call on the user's behalf failed.
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The use cases, over the parts they need. Share one per process.
+#[derive(Debug)]
+pub struct Portals {
+    store: Store,
+    oauth: OAuthClient,
+    tokens: Arc<TokenManager>,
+    config: Config,
+    gate: Gate,
+}
+
+impl Portals {
+    /// The use cases over the app's store, OAuth client and token manager.
+    pub fn new(
+        store: Store,
+        oauth: OAuthClient,
+        tokens: Arc<TokenManager>,
+        config: Config,
+    ) -> Self {
+        Self {
+            store,
+            oauth,
+            tokens,
+            config,
+            gate: Gate::default(),
+        }
+    }
+
+    /// The token manager (the background pass runs on it).
+    pub fn tokens(&self) -> &Arc<TokenManager> {
+        &self.tokens
+    }
+
+    /// Whether the database answers.
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.store.ping().await
+    }
+
+    /// How many accounts are in each state, for metrics.
+    pub async fn account_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        self.store.account_counts().await
+    }
+
+    /// Refuses up front when the portal or the address has spent its budget of failed checks.
+    fn within_budget(&self, member_id: &MemberId, from: IpAddr) -> Result<(), Refusal> {
+        self.gate
+            .check(member_id, from)
+            .map_err(|wait| Refusal::Budget(wait.as_secs().max(1)))
+    }
+
+    /// A check failed: charge the portal and the address, and say so.
+    fn failed_check(&self, member_id: &MemberId, from: IpAddr, refusal: Refusal) -> Refusal {
+        self.gate.charge(member_id, from);
+        refusal
+    }
+
+    /// A verification's failure as a refusal, charged to the budgets when the token was refused.
+    fn unverified(&self, member_id: &MemberId, from: IpAddr, error: &VerifyError) -> Refusal {
+        match error {
+            VerifyError::Refused(_) => self.failed_check(member_id, from, Refusal::NotVerified),
+            VerifyError::Unavailable(_) => Refusal::Unavailable,
+        }
+    }
+
+    /// An installed portal (not merely started, not removed), or why not.
+    async fn installed(&self, member_id: &MemberId) -> Result<Portal, Refusal> {
+        let portal = self
+            .store
+            .portal(member_id)
+            .await?
+            .filter(|p| p.record.state == crate::store::PortalState::Active)
+            .ok_or(Refusal::NotInstalled)?;
+        match portal.removing_since {
+            Some(_) => Err(Refusal::BeingRemoved),
+            None => Ok(portal),
+        }
+    }
+}

@@ -246,7 +246,8 @@ impl TestApp {
     /// The stored account of `user` on the test portal.
     pub async fn account(&self, user: UserId) -> Option<Account> {
         self.state
-            .store
+            .tokens
+            .store()
             .account(self.member(), user)
             .await
             .expect("the store answers")
@@ -255,7 +256,8 @@ impl TestApp {
     /// The stored record of the test portal.
     pub async fn portal(&self) -> Option<Portal> {
         self.state
-            .store
+            .tokens
+            .store()
             .portal(self.member())
             .await
             .expect("the store answers")

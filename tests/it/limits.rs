@@ -223,7 +223,8 @@ async fn sign_ins_under_way_are_capped_per_portal_and_expired_ones_swept() {
     let later = app.state.tokens.clock().now() + 660;
     assert_eq!(
         app.state
-            .store
+            .tokens
+            .store()
             .sweep_oauth_states(later)
             .await
             .expect("swept"),

@@ -43,7 +43,8 @@ async fn a_redirect_to_a_domain_the_oauth_server_does_not_confirm_is_not_followe
     let domain = PortalDomain::parse(&impostor.to_string()).expect("domain");
     let endpoint = url::Url::parse(&format!("http://{impostor}/rest/")).expect("url");
     app.state
-        .store
+        .tokens
+        .store()
         .move_portal(app.member(), &domain, &endpoint, unix_now())
         .await
         .expect("moved");

@@ -28,7 +28,11 @@ fn pairs() -> impl Strategy<Value = Vec<(String, String)>> {
 }
 
 fn key() -> SessionKey {
-    SessionKey::new(&MasterKey::from_base64(crate::harness::APP_SECRET).expect("key"))
+    SessionKey::new(
+        MasterKey::from_base64(crate::harness::APP_SECRET)
+            .expect("key")
+            .derive(SessionKey::PURPOSE),
+    )
 }
 
 proptest! {

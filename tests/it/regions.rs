@@ -24,7 +24,8 @@ async fn an_east_portal_lives_through_its_own_oauth_server_beside_a_west_one() {
     emulator.finish_install(&east.member_id, CLIENT_ID);
     let stored = app
         .state
-        .store
+        .tokens
+        .store()
         .portal(&east.member_id)
         .await
         .expect("store")
@@ -72,7 +73,8 @@ async fn an_east_portal_lives_through_its_own_oauth_server_beside_a_west_one() {
     assert_eq!(app.post_form("/events", &uninstall).await.status(), 200);
     let gone = app
         .state
-        .store
+        .tokens
+        .store()
         .portal(&east.member_id)
         .await
         .expect("store");

@@ -112,7 +112,7 @@ async fn two_instances_over_one_database_rotate_once_and_nobody_is_locked_out() 
 #[tokio::test]
 async fn a_stored_expiry_in_the_past_refreshes_before_calling() {
     let app = TestApp::installed(&[]).await;
-    let store = &app.state.store;
+    let store = &app.state.tokens.store();
     let account = app.account(uid(1)).await.expect("exists");
     let mut tokens = account.tokens.expect("tokens");
     tokens.expires_at = unix_now() - 10;
@@ -142,7 +142,7 @@ async fn a_stored_expiry_in_the_past_refreshes_before_calling() {
 #[tokio::test]
 async fn a_dead_refresh_token_marks_the_account_needs_reauth_and_keeps_it() {
     let app = TestApp::installed(&[]).await;
-    let store = &app.state.store;
+    let store = &app.state.tokens.store();
     let account = app.account(uid(1)).await.expect("exists");
     let dead = Tokens {
         access: AccessToken::parse("dead-access").expect("token"),
@@ -226,7 +226,7 @@ async fn the_oauth_server_down_during_a_refresh_keeps_the_old_tokens_and_recover
 #[tokio::test]
 async fn keepalive_refreshes_old_tokens_and_leaves_fresh_ones_alone() {
     let app = TestApp::installed(&[]).await;
-    let store = &app.state.store;
+    let store = &app.state.tokens.store();
     let employee = app.bitrix.employee;
     let pair = app
         .bitrix

@@ -244,7 +244,8 @@ async fn a_portal_with_one_dead_pair_but_a_working_one_is_kept() {
     let employee = uid(app.bitrix.employee);
     let account = app.account(employee).await.expect("employee");
     app.state
-        .store
+        .tokens
+        .store()
         .mark_needs_reauth(app.member(), employee, account.generation, 0)
         .await
         .expect("marked");

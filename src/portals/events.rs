@@ -1,0 +1,190 @@
+//! `ONAPPINSTALL`, `ONAPPUPDATE` and `ONAPPUNINSTALL` (`docs/bitrix24.md`, "Events",
+//! "Uninstall"). Install and update events carry tokens, verified with the OAuth server the
+//! event names (when it is on the allowlist); an `application_token` different from the stored
+//! one (or the first one) is accepted only from an administrator; an update binds the app's
+//! handlers again, since Bitrix24 removed them. An uninstall's `application_token` is only a
+//! filter: the uninstall itself is confirmed with the OAuth server (see [`super::removal`]).
+
+use std::net::IpAddr;
+
+use serde_json::json;
+
+use super::removal::{self, Removal};
+use super::{Portals, Refusal, bindings};
+use crate::bitrix::event::{Event, EventKind};
+use crate::bitrix::verify::{self, Profile};
+use crate::clock::unix_now;
+use crate::store::{AccountRecord, PortalRecord, PortalState, Tokens};
+use crate::tokens::Repeat;
+
+/// What an event came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    /// An install or update was stored.
+    Installed,
+    /// An update was stored and the handlers bound again.
+    Updated,
+    /// An uninstall, and what became of it.
+    Uninstall(Removal),
+    /// The portal never installed the app.
+    UnknownPortal,
+    /// The uninstall's `application_token` does not match the stored one.
+    WrongToken,
+    /// The event carries no usable token.
+    NoToken,
+    /// A non-administrator's event tried to change the `application_token`.
+    AdminRequired,
+    /// An event this app does not handle.
+    Ignored,
+}
+
+impl Portals {
+    /// Handles one event from the portal.
+    pub async fn record_event(&self, event: &Event, from: IpAddr) -> Result<Recorded, Refusal> {
+        match &event.kind {
+            EventKind::Uninstall => self.uninstall(event, from).await,
+            EventKind::Install | EventKind::Update => self.install_or_update(event, from).await,
+            EventKind::Other(_) => Ok(Recorded::Ignored),
+        }
+    }
+
+    async fn uninstall(&self, event: &Event, from: IpAddr) -> Result<Recorded, Refusal> {
+        let Some(portal) = self.store.portal(&event.member_id).await? else {
+            tracing::warn!("uninstall for an unknown portal");
+            return Ok(Recorded::UnknownPortal);
+        };
+        // A filter, not a proof: every employee has seen this token.
+        let token_fits = portal
+            .record
+            .application_token
+            .as_ref()
+            .is_none_or(|stored| stored.matches(event.application_token.expose()));
+        if !token_fits {
+            tracing::warn!("uninstall with a wrong application_token refused");
+            return Ok(Recorded::WrongToken);
+        }
+        self.within_budget(&event.member_id, from)?;
+        let removal = removal::uninstall(&self.tokens, &event.member_id, event.clean).await?;
+        if removal == Removal::Forged {
+            self.gate.charge(&event.member_id, from);
+        }
+        Ok(Recorded::Uninstall(removal))
+    }
+
+    async fn install_or_update(&self, event: &Event, from: IpAddr) -> Result<Recorded, Refusal> {
+        let Some(auth) = &event.auth else {
+            return Ok(Recorded::NoToken);
+        };
+        let server = self
+            .oauth
+            .server_endpoint(event.server_endpoint.as_ref())
+            .ok_or_else(|| {
+                tracing::warn!("event names an OAuth server off the allowlist");
+                Refusal::OffList
+            })?;
+        self.within_budget(&event.member_id, from)?;
+        let verified = verify::verify(
+            &self.oauth,
+            &server,
+            &auth.access,
+            &event.member_id,
+            &event.domain,
+            self.config.allow_http,
+        )
+        .await
+        .map_err(|error| {
+            tracing::warn!(%error, "event not verified");
+            self.unverified(&event.member_id, from, &error)
+        })?;
+        let existing = self.store.portal(&event.member_id).await?;
+        let same_token = existing
+            .as_ref()
+            .and_then(|p| p.record.application_token.as_ref())
+            .is_some_and(|stored| stored.matches(event.application_token.expose()));
+        let profile = self
+            .tokens
+            .call_with_token::<Profile>(
+                &event.member_id,
+                &verified.client_endpoint,
+                &auth.access,
+                verify::PROFILE,
+                json!({}),
+                Repeat::Safe,
+            )
+            .await
+            .map_err(|error| {
+                tracing::warn!(%error, "profile for an event failed");
+                Refusal::Unavailable
+            })?;
+        if profile.user_id() != Some(verified.user_id) {
+            return Err(Refusal::NotVerified);
+        }
+        if !same_token && !profile.admin {
+            tracing::warn!("a non-administrator's event tried to change the application token");
+            return Ok(Recorded::AdminRequired);
+        }
+        let now = unix_now();
+        let portal = PortalRecord {
+            member_id: event.member_id.clone(),
+            domain: event.domain.clone(),
+            client_endpoint: verified.client_endpoint.clone(),
+            server_endpoint: server,
+            application_token: Some(event.application_token.clone()),
+            scope: if auth.scope.is_empty() {
+                verified.scope.clone()
+            } else {
+                auth.scope.clone()
+            },
+            licence: auth
+                .licence
+                .clone()
+                .or_else(|| existing.as_ref().and_then(|p| p.record.licence.clone())),
+            state: PortalState::Active,
+            app_version: event.version.or(verified.version),
+        };
+        match &auth.refresh {
+            Some(refresh) => {
+                let account = AccountRecord {
+                    member_id: event.member_id.clone(),
+                    user_id: verified.user_id,
+                    is_admin: profile.admin,
+                    is_installer: event.kind == EventKind::Install,
+                    tokens: Tokens {
+                        access: auth.access.clone(),
+                        refresh: refresh.clone(),
+                        expires_at: now + i64::try_from(auth.expires_in).unwrap_or(3600),
+                    },
+                };
+                self.store
+                    .upsert_portal_and_account(&portal, &account, now)
+                    .await?;
+                self.tokens.forget_portal(&event.member_id);
+            }
+            None => self.store.upsert_portal(&portal, now).await?,
+        }
+        tracing::info!(version = ?portal.app_version, "installation recorded from event");
+        if event.kind == EventKind::Install {
+            return Ok(Recorded::Installed);
+        }
+        // Bitrix24 removed our handlers with the update: without ONAPPUNINSTALL bound again we
+        // would learn of an uninstall only by reconciliation.
+        match auth.refresh {
+            Some(_) => {
+                let rebound = bindings::bind(
+                    &self.tokens,
+                    &self.config,
+                    &event.member_id,
+                    verified.user_id,
+                )
+                .await;
+                if let Err(error) = rebound {
+                    tracing::warn!(%error, "re-binding after an update failed");
+                }
+            }
+            None => {
+                tracing::warn!("an update event without a refresh token; handlers not re-bound")
+            }
+        }
+        Ok(Recorded::Updated)
+    }
+}

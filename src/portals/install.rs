@@ -1,0 +1,118 @@
+//! Installing the app: the administrator's install POST, verified with the portal's OAuth
+//! server before anything is written (`docs/bitrix24.md`, "Installation").
+
+use std::net::IpAddr;
+
+use super::{Portals, Refusal, bindings};
+use crate::bitrix::ErrorCode;
+use crate::bitrix::frame::FramePost;
+use crate::bitrix::verify::{self, Profile};
+use crate::clock::unix_now;
+use crate::store::{AccountRecord, PortalRecord, PortalState, Tokens};
+use crate::tokens::Repeat;
+
+impl Portals {
+    /// Verifies an install POST, stores the portal and its installing administrator in one
+    /// transaction and binds the app's placements and handlers; returns the placements the
+    /// portal refused, with its error codes.
+    pub async fn install(
+        &self,
+        frame: &FramePost,
+        from: IpAddr,
+    ) -> Result<Vec<(String, ErrorCode)>, Refusal> {
+        let refresh = frame.refresh.clone().ok_or(Refusal::BadRequest)?;
+        if frame.domain.is_loopback() && !self.config.allow_http {
+            return Err(Refusal::BadRequest);
+        }
+        let server = self
+            .oauth
+            .server_endpoint(frame.server_endpoint.as_ref())
+            .ok_or_else(|| {
+                tracing::warn!("install POST names an OAuth server off the allowlist");
+                Refusal::OffList
+            })?;
+        self.within_budget(&frame.member_id, from)?;
+        let verified = verify::verify(
+            &self.oauth,
+            &server,
+            &frame.access,
+            &frame.member_id,
+            &frame.domain,
+            self.config.allow_http,
+        )
+        .await
+        .map_err(|error| {
+            tracing::warn!(%error, "install not verified");
+            self.unverified(&frame.member_id, from, &error)
+        })?;
+        tracing::Span::current().record("user_id", tracing::field::display(verified.user_id));
+        let profile = self
+            .tokens
+            .call_with_token::<Profile>(
+                &frame.member_id,
+                &verified.client_endpoint,
+                &frame.access,
+                verify::PROFILE,
+                serde_json::json!({}),
+                Repeat::Safe,
+            )
+            .await?;
+        if profile.user_id() != Some(verified.user_id) {
+            return Err(Refusal::NotVerified);
+        }
+        if !profile.admin {
+            return Err(Refusal::AdminOnly);
+        }
+
+        let existing = self.store.portal(&frame.member_id).await?;
+        let application_token = frame
+            .application_token
+            .clone()
+            .or_else(|| existing.and_then(|p| p.record.application_token));
+        let now = unix_now();
+        let portal = PortalRecord {
+            member_id: frame.member_id.clone(),
+            domain: frame.domain.clone(),
+            client_endpoint: verified.client_endpoint.clone(),
+            server_endpoint: server,
+            application_token,
+            scope: verified.scope.clone(),
+            licence: frame.licence.clone(),
+            state: PortalState::Active,
+            app_version: verified.version,
+        };
+        let account = AccountRecord {
+            member_id: frame.member_id.clone(),
+            user_id: verified.user_id,
+            is_admin: true,
+            is_installer: true,
+            tokens: Tokens {
+                access: frame.access.clone(),
+                refresh,
+                expires_at: now + i64::try_from(frame.expires_in).unwrap_or(3600),
+            },
+        };
+        self.store
+            .upsert_portal_and_account(&portal, &account, now)
+            .await?;
+        self.tokens.forget_portal(&frame.member_id);
+
+        let refused = bindings::bind(
+            &self.tokens,
+            &self.config,
+            &frame.member_id,
+            verified.user_id,
+        )
+        .await
+        .map_err(|error| {
+            tracing::warn!(%error, "binding placements and events failed");
+            Refusal::BindingsFailed
+        })?;
+        // Without ONAPPUNINSTALL bound we would learn of an uninstall only by reconciliation.
+        if !refused.events.is_empty() {
+            return Err(Refusal::BindingsFailed);
+        }
+        tracing::info!("installed");
+        Ok(refused.placements)
+    }
+}

@@ -1,0 +1,262 @@
+//! Opening the app inside the portal, and reading and setting a status: the frame POST is
+//! checked against what we stored at install (`docs/bitrix24.md`, "Installation"), one `batch`
+//! to the stored `client_endpoint` confirms the token, names the user and reads their status,
+//! and the user's pair is stored for later calls.
+
+use std::net::IpAddr;
+
+use serde_json::{Value, json};
+
+use super::{Portals, Refusal};
+use crate::bitrix::batch::{self, BatchAnswer};
+use crate::bitrix::frame::FramePost;
+use crate::bitrix::status::{self, PageRead};
+use crate::bitrix::verify;
+use crate::clock::unix_now;
+use crate::domain::{AccessToken, MemberId, Status, UserId};
+use crate::store::{AccountRecord, Portal, PortalState, Tokens};
+use crate::tokens::{CallError, Repeat};
+
+/// What the status page shows after an open or a change.
+#[derive(Debug)]
+pub struct Opened {
+    /// The portal (its domain frames the page).
+    pub portal: Portal,
+    /// The user.
+    pub user_id: UserId,
+    /// "First Last", as the portal knows them.
+    pub user_name: String,
+    /// Their status now.
+    pub current: Status,
+}
+
+/// Who a token's user is and their status.
+pub(super) struct Read {
+    pub user_id: UserId,
+    pub profile: verify::Profile,
+    pub current: Status,
+}
+
+/// What a change from the page's form came to.
+#[derive(Debug)]
+pub struct StatusChange {
+    /// The page to show.
+    pub opened: Opened,
+    /// Why Bitrix24 refused the change, if it did.
+    pub refused: Option<CallError>,
+}
+
+impl Portals {
+    /// Opens the app for the user whose frame POST this is.
+    pub async fn open(&self, frame: &FramePost, from: IpAddr) -> Result<Opened, Refusal> {
+        let refresh = frame.refresh.clone().ok_or(Refusal::BadRequest)?;
+        if self
+            .oauth
+            .server_endpoint(frame.server_endpoint.as_ref())
+            .is_none()
+        {
+            tracing::warn!("frame POST names an OAuth server off the allowlist");
+            return Err(Refusal::OffList);
+        }
+        let mut portal = self
+            .store
+            .portal(&frame.member_id)
+            .await?
+            .filter(|p| p.record.state != PortalState::New)
+            .ok_or(Refusal::NotInstalled)?;
+        if portal.removing_since.is_some() {
+            return Err(Refusal::BeingRemoved);
+        }
+        self.within_budget(&frame.member_id, from)?;
+        let deleted = portal.record.state == PortalState::Deleted;
+        if let (Some(sent), Some(stored)) =
+            (&frame.application_token, &portal.record.application_token)
+            && !stored.matches(sent.expose())
+        {
+            // After a real reinstall the token is new, and only the administrator's install POST
+            // may tell us so; otherwise someone is lying.
+            tracing::warn!("frame POST carries another application token");
+            return Err(if deleted {
+                Refusal::NotInstalled
+            } else {
+                Refusal::NotVerified
+            });
+        }
+        if deleted || portal.record.domain != frame.domain {
+            // A renamed portal, a portal we took for uninstalled (every pair refused), or a lie:
+            // only the OAuth server can tell which.
+            let verified = verify::verify(
+                &self.oauth,
+                &portal.record.server_endpoint,
+                &frame.access,
+                &frame.member_id,
+                &frame.domain,
+                self.config.allow_http,
+            )
+            .await
+            .map_err(|error| {
+                tracing::warn!(claimed = %frame.domain, %error, "the OAuth server did not confirm a frame POST");
+                self.unverified(&frame.member_id, from, &error)
+            })?;
+            portal.record.domain = frame.domain.clone();
+            portal.record.client_endpoint = verified.client_endpoint;
+            portal.record.state = PortalState::Active;
+            self.store.upsert_portal(&portal.record, unix_now()).await?;
+            tracing::info!(domain = %frame.domain, reactivated = deleted, "the OAuth server confirmed the portal's address");
+        }
+        let read =
+            self.read_with(&portal, &frame.access)
+                .await
+                .map_err(|refusal| match refusal {
+                    Refusal::TokenRejected => {
+                        self.failed_check(&frame.member_id, from, Refusal::TokenRejected)
+                    }
+                    other => other,
+                })?;
+        let expires_at = unix_now() + i64::try_from(frame.expires_in).unwrap_or(3600);
+        let tokens = Tokens {
+            access: frame.access.clone(),
+            refresh,
+            expires_at,
+        };
+        self.store_pair(&frame.member_id, read.user_id, read.profile.admin, tokens)
+            .await?;
+        Ok(Opened {
+            user_id: read.user_id,
+            user_name: read.profile.display_name(),
+            current: read.current,
+            portal,
+        })
+    }
+
+    /// The page batch with a token the portal just handed us: who the user is and their status.
+    pub(super) async fn read_with(
+        &self,
+        portal: &Portal,
+        access: &AccessToken,
+    ) -> Result<Read, Refusal> {
+        let answer = self
+            .tokens
+            .call_with_token::<BatchAnswer>(
+                &portal.record.member_id,
+                &portal.record.client_endpoint,
+                access,
+                batch::METHOD,
+                status::page_batch(None),
+                Repeat::Safe,
+            )
+            .await
+            .map_err(|error| match &error {
+                CallError::Bitrix(crate::bitrix::Error::Api { status, code, .. })
+                    if status.as_u16() == 401 || code.is_auth_failure() =>
+                {
+                    Refusal::TokenRejected
+                }
+                _ => Refusal::Call(error),
+            })?;
+        let page = PageRead::from_answer(&answer);
+        let Some((user_id, profile)) = page.profile.and_then(|p| Some((p.user_id()?, p))) else {
+            tracing::warn!(error = ?page.profile_refused, "the portal did not confirm the frame's token");
+            return Err(Refusal::TokenRejected);
+        };
+        tracing::Span::current().record("user_id", tracing::field::display(user_id));
+        Ok(Read {
+            user_id,
+            profile,
+            current: page.status.unwrap_or(Status::Online),
+        })
+    }
+
+    /// Stores a pair the portal just handed us for a user.
+    pub(super) async fn store_pair(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+        is_admin: bool,
+        tokens: Tokens,
+    ) -> Result<(), Refusal> {
+        let account = AccountRecord {
+            member_id: member_id.clone(),
+            user_id,
+            is_admin,
+            is_installer: false,
+            tokens,
+        };
+        self.tokens.save_account(&account, unix_now()).await?;
+        Ok(())
+    }
+
+    /// Sets `chosen` for a signed-in user and reads back what Bitrix24 now says, in one `batch`
+    /// (the page's form without script).
+    pub async fn change_from_page(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+        chosen: Status,
+    ) -> Result<StatusChange, Refusal> {
+        let answer = self
+            .tokens
+            .call::<BatchAnswer>(
+                member_id,
+                user_id,
+                batch::METHOD,
+                status::page_batch(Some(chosen)),
+                Repeat::Safe,
+            )
+            .await?;
+        let page = PageRead::from_answer(&answer);
+        let refused = page.set_refused.map(|code| {
+            tracing::warn!(code = code.as_str(), "the portal refused the status");
+            CallError::Bitrix(crate::bitrix::Error::Api {
+                status: reqwest::StatusCode::BAD_REQUEST,
+                code,
+                description: String::new(),
+                retry_after: None,
+            })
+        });
+        let portal = self.installed(member_id).await?;
+        Ok(StatusChange {
+            opened: Opened {
+                portal,
+                user_id,
+                user_name: page.profile.map(|p| p.display_name()).unwrap_or_default(),
+                current: page.status.unwrap_or(chosen),
+            },
+            refused,
+        })
+    }
+
+    /// The user's status, read from Bitrix24 (never a cache).
+    pub async fn read_status(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+    ) -> Result<Status, Refusal> {
+        let result: Value = self
+            .tokens
+            .call(member_id, user_id, status::GET, json!({}), Repeat::Safe)
+            .await?;
+        Ok(status::read(&result))
+    }
+
+    /// Applies `chosen` with the user's own token.
+    pub async fn set_status(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+        chosen: Status,
+    ) -> Result<(), Refusal> {
+        let _: Value = self
+            .tokens
+            .call(
+                member_id,
+                user_id,
+                status::SET,
+                status::set_params(chosen),
+                Repeat::Safe,
+            )
+            .await?;
+        tracing::info!(status = chosen.as_str(), "status set");
+        Ok(())
+    }
+}

@@ -1,0 +1,123 @@
+//! Signing in from outside the portal with the OAuth 2.0 authorization-code flow
+//! (`docs/bitrix24.md`, "OAuth"). The `state` is 32 random bytes, stored hashed with its portal
+//! and a ten-minute expiry and deleted when used, so it cannot be replayed and any instance
+//! sharing the database can finish a flow another one started. The code is exchanged at the
+//! OAuth server stored for the portal, whatever the redirect names.
+
+use sha2::{Digest, Sha256};
+
+use super::{Opened, Portals, Refusal};
+use crate::bitrix::{self, oauth};
+use crate::clock::unix_now;
+use crate::domain::PortalDomain;
+use crate::store::Tokens;
+use crate::store::crypto::random_hex;
+
+/// How long a sign-in may take between start and callback.
+const STATE_TTL_SECS: i64 = 600;
+
+/// Where to send the browser to sign in.
+#[derive(Debug)]
+pub struct SignInStart {
+    /// The portal's authorize URL, carrying our `client_id` and the new `state`.
+    pub location: String,
+}
+
+fn state_hash(state: &str) -> Vec<u8> {
+    Sha256::digest(state.as_bytes()).to_vec()
+}
+
+impl Portals {
+    /// Starts a sign-in on the portal at `domain`.
+    pub async fn start_sign_in(&self, domain: &str) -> Result<SignInStart, Refusal> {
+        let domain = PortalDomain::parse(domain)
+            .ok()
+            .filter(|d| self.config.allow_http || !d.is_loopback())
+            .ok_or(Refusal::BadDomain)?;
+        let portal = self
+            .store
+            .portal_by_domain(&domain)
+            .await?
+            .filter(|p| p.record.state == crate::store::PortalState::Active)
+            .ok_or(Refusal::NotInstalled)?;
+        let state = random_hex(32);
+        let now = unix_now();
+        let member_id = &portal.record.member_id;
+        if !self
+            .store
+            .put_oauth_state(&state_hash(&state), member_id, now + STATE_TTL_SECS, now)
+            .await?
+        {
+            tracing::warn!(%member_id, "too many sign-ins under way for one portal");
+            return Err(Refusal::TooManySignIns);
+        }
+        let plain_http = self.config.allow_http && domain.is_loopback();
+        Ok(SignInStart {
+            location: oauth::authorize_url(&domain, plain_http, &self.config.client_id, &state),
+        })
+    }
+
+    /// Finishes a sign-in: consumes the state, exchanges the code at the portal's own OAuth
+    /// server, and stores the user's pair.
+    pub async fn finish_sign_in(&self, state: &str, code: &str) -> Result<Opened, Refusal> {
+        if code.len() > 512 || state.len() > 128 {
+            return Err(Refusal::SignInState);
+        }
+        let member_id = self
+            .store
+            .take_oauth_state(&state_hash(state), unix_now())
+            .await?
+            .ok_or_else(|| {
+                tracing::info!("unknown, used or expired OAuth state");
+                Refusal::SignInState
+            })?;
+        tracing::Span::current().record("member_id", tracing::field::display(&member_id));
+        let portal = self
+            .installed(&member_id)
+            .await
+            .map_err(|refusal| match refusal {
+                Refusal::BeingRemoved => Refusal::NotInstalled,
+                other => other,
+            })?;
+        let grant = self
+            .oauth
+            .exchange_code(&portal.record.server_endpoint, code)
+            .await
+            .map_err(|error| {
+                tracing::warn!(%error, "code exchange failed");
+                match error {
+                    bitrix::Error::OAuth { .. } => Refusal::SignInRefused,
+                    _ if error.is_transient() => Refusal::Unavailable,
+                    _ => Refusal::SignInRefused,
+                }
+            })?;
+        if grant.member_id != member_id {
+            tracing::warn!("code issued for another portal than the sign-in started with");
+            return Err(Refusal::NotVerified);
+        }
+        let read =
+            self.read_with(&portal, &grant.access)
+                .await
+                .map_err(|refusal| match refusal {
+                    Refusal::TokenRejected => Refusal::SignInRefused,
+                    other => other,
+                })?;
+        if grant.user_id.is_some_and(|granted| granted != read.user_id) {
+            return Err(Refusal::NotVerified);
+        }
+        let tokens = Tokens {
+            access: grant.access,
+            refresh: grant.refresh,
+            expires_at: grant.expires_at,
+        };
+        self.store_pair(&member_id, read.user_id, read.profile.admin, tokens)
+            .await?;
+        tracing::info!("signed in");
+        Ok(Opened {
+            user_id: read.user_id,
+            user_name: read.profile.display_name(),
+            current: read.current,
+            portal,
+        })
+    }
+}
