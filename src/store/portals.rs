@@ -1,0 +1,199 @@
+//! Portals as stored: one row per portal that ever installed the app, keyed by `member_id`,
+//! with its `application_token` encrypted.
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, Transaction};
+use url::Url;
+
+use super::{
+    AccountRecord, Portal, PortalRecord, PortalState, Store, StoreError, app_token_context,
+};
+use crate::domain::{ApplicationToken, Licence, MemberId, PortalDomain};
+
+impl Store {
+    /// Creates or replaces a portal's record.
+    pub async fn upsert_portal(&self, portal: &PortalRecord, now: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        self.upsert_portal_in(&mut tx, portal, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Writes a portal and one of its accounts in one transaction (an install).
+    pub async fn upsert_portal_and_account(
+        &self,
+        portal: &PortalRecord,
+        account: &AccountRecord,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        self.upsert_portal_in(&mut tx, portal, now).await?;
+        self.upsert_account_in(&mut tx, account, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn upsert_portal_in(
+        &self,
+        tx: &mut Transaction<'_, Sqlite>,
+        portal: &PortalRecord,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let member = portal.member_id.as_str();
+        let app_token = portal.application_token.as_ref().map(|t| {
+            self.keys
+                .seal(&app_token_context(&portal.member_id), t.expose())
+        });
+        sqlx::query(
+            "INSERT INTO portals (member_id, domain, client_endpoint, server_endpoint,
+                 application_token, key_id, scope, licence, state, app_version, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
+             ON CONFLICT (member_id) DO UPDATE SET
+                 domain = excluded.domain, client_endpoint = excluded.client_endpoint,
+                 server_endpoint = excluded.server_endpoint,
+                 application_token = excluded.application_token, key_id = excluded.key_id,
+                 scope = excluded.scope, licence = excluded.licence, state = excluded.state,
+                 app_version = excluded.app_version, removing_since = NULL, removing_clean = 0,
+                 updated_at = excluded.updated_at",
+        )
+        .bind(member)
+        .bind(portal.domain.as_str())
+        .bind(portal.client_endpoint.as_str())
+        .bind(portal.server_endpoint.as_str())
+        .bind(app_token)
+        .bind(self.keys.current_id())
+        .bind(&portal.scope)
+        .bind(portal.licence.as_ref().map(Licence::as_str))
+        .bind(portal.state.as_str())
+        .bind(portal.app_version)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The portal with this id, if it ever installed the app.
+    pub async fn portal(&self, member_id: &MemberId) -> Result<Option<Portal>, StoreError> {
+        let row = sqlx::query(
+            "SELECT member_id, domain, client_endpoint, server_endpoint, application_token,
+                    key_id, scope, licence, state, app_version, removing_since, created_at,
+                    updated_at
+             FROM portals WHERE member_id = ?1",
+        )
+        .bind(member_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| self.portal_from_row(&row)).transpose()
+    }
+
+    fn portal_from_row(&self, row: &SqliteRow) -> Result<Portal, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("portal {what}"));
+        let member_id = MemberId::parse(row.try_get("member_id")?).map_err(|_| corrupt("id"))?;
+        let application_token = match row.try_get::<Option<Vec<u8>>, _>("application_token")? {
+            Some(sealed) => {
+                let key_id: String = row.try_get("key_id")?;
+                let plain = self
+                    .keys
+                    .open(&key_id, &app_token_context(&member_id), &sealed)?;
+                Some(ApplicationToken::parse(&plain).map_err(|_| corrupt("token"))?)
+            }
+            None => None,
+        };
+        let url = |col: &str| -> Result<Url, StoreError> {
+            Url::parse(row.try_get(col)?).map_err(|_| corrupt(col))
+        };
+        Ok(Portal {
+            record: PortalRecord {
+                domain: PortalDomain::parse(row.try_get("domain")?)
+                    .map_err(|_| corrupt("domain"))?,
+                client_endpoint: url("client_endpoint")?,
+                server_endpoint: url("server_endpoint")?,
+                application_token,
+                scope: row.try_get("scope")?,
+                licence: row
+                    .try_get::<Option<String>, _>("licence")?
+                    .and_then(|l| Licence::parse(&l).ok()),
+                state: PortalState::parse(row.try_get("state")?)?,
+                app_version: row.try_get("app_version")?,
+                member_id,
+            },
+            removing_since: row.try_get("removing_since")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+
+    /// Marks a portal uninstalled and forgets every token of every account it had; with
+    /// `clean`, deletes the portal and its accounts outright.
+    pub async fn uninstall_portal(
+        &self,
+        member_id: &MemberId,
+        clean: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if clean {
+            sqlx::query("DELETE FROM portals WHERE member_id = ?1")
+                .bind(member_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            sqlx::query(
+                "UPDATE accounts SET access_token = NULL, refresh_token = NULL, expires_at = NULL,
+                     token_generation = token_generation + 1, updated_at = ?2
+                 WHERE member_id = ?1",
+            )
+            .bind(member_id.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE portals SET state = 'deleted', removing_since = NULL, removing_clean = 0,
+                     updated_at = ?2
+                 WHERE member_id = ?1",
+            )
+            .bind(member_id.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The portal currently at `domain`.
+    pub async fn portal_by_domain(
+        &self,
+        domain: &PortalDomain,
+    ) -> Result<Option<Portal>, StoreError> {
+        let row = sqlx::query(
+            "SELECT member_id, domain, client_endpoint, server_endpoint, application_token,
+                    key_id, scope, licence, state, app_version, removing_since, created_at,
+                    updated_at
+             FROM portals WHERE domain = ?1 ORDER BY updated_at DESC LIMIT 1",
+        )
+        .bind(domain.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| self.portal_from_row(&row)).transpose()
+    }
+
+    /// Records that a portal now lives at `domain` (a renamed portal; `docs/bitrix24.md`, "Calling
+    /// REST methods").
+    pub async fn move_portal(
+        &self,
+        member_id: &MemberId,
+        domain: &PortalDomain,
+        client_endpoint: &Url,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE portals SET domain = ?2, client_endpoint = ?3, updated_at = ?4 WHERE member_id = ?1")
+            .bind(member_id.as_str())
+            .bind(domain.as_str())
+            .bind(client_endpoint.as_str())
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
