@@ -11,10 +11,15 @@ use std::path::Path;
 use url::Url;
 
 use crate::config::Config;
+use crate::domain::ClientSecret;
 use crate::emulator::{AppSpec, Emulator, PortalInfo, Region, UserSpec};
+use crate::store::MasterKey;
 
 /// The scopes the app asks for (README "Registering the app").
 pub const SCOPE: &str = "im,placement,user_brief";
+
+/// Where demo mode keeps its generated master key.
+pub const SECRET_FILE: &str = "data/secret.key";
 
 /// Where the emulator's state is kept between runs.
 pub const EMULATOR_FILE: &str = "data/emulator.json";
@@ -32,9 +37,15 @@ pub struct Demo {
     pub east_url: Url,
 }
 
-/// Starts (or restores) the emulator, registers the app with `config`'s credentials and
-/// points `config` at it. `listen` is the address the app itself is bound to.
-pub async fn start(config: &mut Config, listen: SocketAddr) -> std::io::Result<Demo> {
+/// Starts (or restores) the emulator, registers the app with credentials derived from the
+/// demo's master key (kept in [`SECRET_FILE`] unless `APP_SECRET` is set), and returns the
+/// configuration pointed at it. `listen` is the address the app itself is bound to.
+pub async fn start(config: Config, listen: SocketAddr) -> std::io::Result<(Demo, Config)> {
+    let mut config = config;
+    if !config.app_secret_given {
+        config.app_secret = demo_secret(Path::new(SECRET_FILE))?;
+    }
+    (config.client_id, config.client_secret) = credentials(&config.app_secret)?;
     let next = |offset: u16| {
         let port = if listen.port() == 0 {
             0
@@ -77,12 +88,30 @@ pub async fn start(config: &mut Config, listen: SocketAddr) -> std::io::Result<D
     let url = portal_url("/")?;
     let east_url =
         Url::parse(&format!("http://{}/", east.domain)).map_err(std::io::Error::other)?;
-    Ok(Demo {
+    let demo = Demo {
         emulator,
         portal,
         url,
         east_url,
-    })
+    };
+    Ok((demo, config))
+}
+
+/// The app's credentials, derived from the demo's master key so they stay the same across
+/// restarts and the emulator's saved state keeps matching them.
+fn credentials(key: &MasterKey) -> std::io::Result<(String, ClientSecret)> {
+    let hex = |purpose: &str| -> String {
+        key.derive(purpose)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let client_secret = ClientSecret::parse(&hex("demo-client-secret"))
+        .map_err(|_| std::io::Error::other("could not derive a demo secret"))?;
+    Ok((
+        format!("local.demo{}", &hex("demo-client-id")[..12]),
+        client_secret,
+    ))
 }
 
 /// A portal of `region` with an administrator called `admin` and three employees.
@@ -103,4 +132,65 @@ async fn add_portal(
         emulator.add_user(&portal.member_id, UserSpec::new(name, last_name, false));
     }
     Ok(portal)
+}
+
+/// Reads the demo master key, creating it (readable by the owner only) on first start.
+fn demo_secret(path: &Path) -> std::io::Result<MasterKey> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => MasterKey::from_base64(&text).map_err(|e| {
+            std::io::Error::other(format!(
+                "{} {e}; delete it to have a new one generated",
+                path.display()
+            ))
+        }),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let key = MasterKey::generate();
+            write_private(path, &key.to_base64()).map_err(|e| {
+                std::io::Error::other(format!("cannot write {}: {e}", path.display()))
+            })?;
+            Ok(key)
+        }
+        Err(err) => Err(std::io::Error::other(format!(
+            "cannot read {}: {err}",
+            path.display()
+        ))),
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(folder) = path.parent() {
+        std::fs::create_dir_all(folder)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_secret_is_created_once_and_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("data/secret.key");
+        let first = demo_secret(&path).expect("created");
+        let second = demo_secret(&path).expect("read back");
+        assert_eq!(first.to_base64(), second.to_base64());
+        std::fs::write(&path, "short").expect("write");
+        assert!(demo_secret(&path).is_err());
+    }
+
+    #[test]
+    fn credentials_follow_the_key() {
+        let key = MasterKey::generate();
+        let (id, secret) = credentials(&key).expect("derived");
+        let (again, _) = credentials(&key).expect("derived");
+        assert!(id.starts_with("local.demo"));
+        assert_eq!(id, again);
+        assert_ne!(secret.expose(), "demo");
+    }
 }

@@ -18,7 +18,7 @@ async fn main() -> ExitCode {
         eprintln!("b24-status: cannot read .env: {err}");
         return ExitCode::from(2);
     }
-    let mut config = match Config::from_cli(Cli::parse()) {
+    let config = match Config::from_cli(Cli::parse()) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("b24-status: {err}");
@@ -26,7 +26,7 @@ async fn main() -> ExitCode {
         }
     };
     b24_status::telemetry::init(config.log_format);
-    match run(&mut config).await {
+    match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("b24-status: {err}");
@@ -35,19 +35,20 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(config: &mut Config) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(config.listen_addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen_addr))?;
     let address = listener.local_addr()?;
     #[cfg(feature = "demo")]
-    let demo = match config.mode {
-        Mode::Demo => Some(
-            b24_status::demo::start(config, address)
+    let (demo, config) = match config.mode {
+        Mode::Demo => {
+            let (demo, config) = b24_status::demo::start(config, address)
                 .await
-                .map_err(|e| format!("cannot start the demo Bitrix24: {e}"))?,
-        ),
-        Mode::Production => None,
+                .map_err(|e| format!("cannot start the demo Bitrix24: {e}"))?;
+            (Some(demo), config)
+        }
+        Mode::Production => (None, config),
     };
     let (router, state) = b24_status::build(config.clone()).await?;
     if let Some(metrics_addr) = config.metrics_addr {

@@ -3,163 +3,16 @@
 //! that says how to fix it.
 
 use std::net::SocketAddr;
-#[cfg(feature = "demo")]
-use std::path::Path;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
 use url::Url;
 
 use crate::domain::ClientSecret;
 use crate::store::MasterKey;
 use crate::store::crypto::KeyError;
 
-/// Where demo mode keeps its generated master key.
-#[cfg(feature = "demo")]
-pub const DEMO_SECRET_FILE: &str = "data/secret.key";
-
-/// The command line and environment, as typed by the operator.
-#[derive(Parser, Debug)]
-#[command(
-    name = "b24-status",
-    version,
-    about = "Bitrix24 app backend: every employee sets their own messenger status.",
-    long_about = "Bitrix24 app backend: every employee sets their own messenger status.\n\n\
-        Two modes:\n  \
-        production  B24_CLIENT_ID and B24_CLIENT_SECRET (from the Bitrix24 vendor account) and\n              \
-        APP_SECRET are set; the app talks to real portals over HTTPS.\n  \
-        demo        neither credential is set: a built-in Bitrix24 emulator (OAuth server and one\n              \
-        portal) starts on loopback, so the app can be tried without any account.\n\n\
-        Every flag can be given as the environment variable named in brackets, or in a .env file."
-)]
-pub struct Cli {
-    /// The app's client_id from the Bitrix24 vendor account.
-    #[arg(long = "b24-client-id", env = "B24_CLIENT_ID")]
-    pub client_id: Option<String>,
-    /// The app's client_secret; sent to the servers of B24_OAUTH_URL and nowhere else.
-    #[arg(
-        long = "b24-client-secret",
-        env = "B24_CLIENT_SECRET",
-        hide_env_values = true
-    )]
-    pub client_secret: Option<String>,
-    /// Bitrix24's OAuth servers, comma-separated: the only hosts that verify tokens, refresh
-    /// them and ever see client_secret. Each portal uses the one that issued its tokens.
-    #[arg(
-        long = "b24-oauth-url",
-        env = "B24_OAUTH_URL",
-        default_value = "https://oauth.bitrix.info,https://oauth.bitrix24.tech"
-    )]
-    pub oauth_url: String,
-    /// The app's public base URL, from which handler URLs are built.
-    #[arg(
-        long = "public-url",
-        env = "PUBLIC_URL",
-        default_value = "http://127.0.0.1:8080"
-    )]
-    pub public_url: String,
-    /// Address to listen on.
-    #[arg(
-        long = "listen-addr",
-        env = "LISTEN_ADDR",
-        default_value = "127.0.0.1:8080"
-    )]
-    pub listen_addr: String,
-    /// The SQLite database; the file and its folder are created if missing.
-    #[arg(
-        long = "database-url",
-        env = "DATABASE_URL",
-        default_value = "sqlite://data/b24-status.db"
-    )]
-    pub database_url: String,
-    /// Base64 of at least 32 random bytes: encrypts tokens at rest and signs sessions.
-    #[arg(long = "app-secret", env = "APP_SECRET", hide_env_values = true)]
-    pub app_secret: Option<String>,
-    /// The previous APP_SECRET while rotating: still decrypts, never encrypts.
-    #[arg(
-        long = "app-secret-previous",
-        env = "APP_SECRET_PREVIOUS",
-        hide_env_values = true
-    )]
-    pub app_secret_previous: Option<String>,
-    /// Development only: accept http:// and loopback portal and OAuth endpoints.
-    #[arg(
-        long = "b24-allow-http",
-        env = "B24_ALLOW_HTTP",
-        default_value = "false",
-        num_args = 0..=1,
-        default_missing_value = "true",
-        action = clap::ArgAction::Set,
-        value_parser = clap::builder::BoolishValueParser::new()
-    )]
-    pub allow_http: bool,
-    /// Log format.
-    #[arg(
-        long = "log-format",
-        env = "LOG_FORMAT",
-        value_enum,
-        default_value = "pretty"
-    )]
-    pub log_format: LogFormat,
-    /// The Bitrix24 JS library the app's pages load (the emulator serves a stand-in).
-    #[arg(
-        long = "b24-js-url",
-        env = "B24_JS_URL",
-        default_value = "https://api.bitrix24.com/api/v1/"
-    )]
-    pub js_url: String,
-    /// Placements bound at install, comma-separated (USER_PROFILE_MENU also needs the `user`
-    /// scope).
-    #[arg(
-        long = "placements",
-        env = "PLACEMENTS",
-        default_value = "IM_NAVIGATION"
-    )]
-    pub placements: String,
-    /// Requests a portal accepts at once (Bitrix24: 50, Enterprise 250).
-    #[arg(
-        long = "rate-limit-burst",
-        env = "RATE_LIMIT_BURST",
-        default_value_t = 50
-    )]
-    pub rate_burst: u32,
-    /// Requests per second a portal accepts after the burst (Bitrix24: 2, Enterprise 5).
-    #[arg(
-        long = "rate-limit-per-second",
-        env = "RATE_LIMIT_PER_SECOND",
-        default_value_t = 2.0
-    )]
-    pub rate_per_sec: f64,
-    /// Longest a request waits for the portal's rate limit, in seconds.
-    #[arg(
-        long = "rate-limit-max-wait",
-        env = "RATE_LIMIT_MAX_WAIT",
-        default_value_t = 10
-    )]
-    pub rate_max_wait: u64,
-    /// Refresh tokens not refreshed for this many days.
-    #[arg(long = "keepalive-days", env = "KEEPALIVE_DAYS", default_value_t = 20)]
-    pub keepalive_days: u64,
-    /// Where to serve Prometheus metrics (`/metrics`); off when unset.
-    #[arg(long = "metrics-addr", env = "METRICS_ADDR")]
-    pub metrics_addr: Option<String>,
-    /// Seconds one call to Bitrix24 may take.
-    #[arg(long = "bitrix-timeout", env = "BITRIX_TIMEOUT", default_value_t = 15)]
-    pub bitrix_timeout: u64,
-    /// Behind a reverse proxy: the header that carries the client's address (e.g.
-    /// X-Forwarded-For, whose last entry is used, or X-Real-IP). Unset: the peer address.
-    #[arg(long = "client-ip-header", env = "CLIENT_IP_HEADER")]
-    pub client_ip_header: Option<String>,
-}
-
-/// How log lines are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable, coloured when on a terminal.
-    Pretty,
-    /// One JSON object per line, for log collectors.
-    Json,
-}
+mod cli;
+pub use cli::{Cli, LogFormat};
 
 /// Which Bitrix24 the app talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -201,6 +54,8 @@ pub struct Config {
     pub database_url: String,
     /// The master key.
     pub app_secret: MasterKey,
+    /// Whether `APP_SECRET` was set; demo mode keeps a generated key in a file otherwise.
+    pub app_secret_given: bool,
     /// The previous master key, during a rotation.
     pub app_secret_previous: Option<MasterKey>,
     /// Whether http:// and loopback Bitrix24 endpoints are acceptable.
@@ -340,6 +195,7 @@ impl Config {
             listen_addr,
             database_url: cli.database_url.clone(),
             app_secret,
+            app_secret_given: cli.app_secret.is_some(),
             app_secret_previous: app_secret_previous.clone(),
             allow_http,
             log_format: cli.log_format,
@@ -403,24 +259,15 @@ impl Config {
                         "demo mode listens on loopback only, not {listen_addr}: set B24_CLIENT_ID and B24_CLIENT_SECRET for production"
                     )));
                 }
+                // The key (kept in a file unless APP_SECRET is given), the credentials derived
+                // from it and the emulator's addresses are demo::start's to fill in.
                 let app_secret = match cli.app_secret.as_deref() {
                     Some(secret) => parse_key("APP_SECRET", secret)?,
-                    None => demo_secret(Path::new(DEMO_SECRET_FILE))?,
+                    None => MasterKey::generate(),
                 };
-                // Derived from the demo's master key, so they stay the same across restarts and
-                // the emulator's saved state keeps matching them.
-                let hex = |purpose: &str| -> String {
-                    app_secret
-                        .derive(purpose)
-                        .iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect()
-                };
-                let client_id = format!("local.demo{}", &hex("demo-client-id")[..12]);
-                let client_secret = ClientSecret::parse(&hex("demo-client-secret"))
-                    .map_err(|_| ConfigError::new("could not derive a demo secret"))?;
-                // The emulator's addresses are known only once it listens: demo::start fills
-                // them in.
+                let client_id = String::new();
+                let client_secret = ClientSecret::parse("demo")
+                    .map_err(|_| ConfigError::new("could not hold a demo secret"))?;
                 Ok(common(
                     client_id,
                     client_secret,
@@ -478,45 +325,10 @@ fn parse_base_url(name: &str, text: &str) -> Result<Url, ConfigError> {
     Ok(url)
 }
 
-/// Reads the demo master key, creating it (readable by the owner only) on first start.
-#[cfg(feature = "demo")]
-fn demo_secret(path: &Path) -> Result<MasterKey, ConfigError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => MasterKey::from_base64(&text).map_err(|e| {
-            ConfigError::new(format!(
-                "{} {e}; delete it to have a new one generated",
-                path.display()
-            ))
-        }),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            let key = MasterKey::generate();
-            write_private(path, &key.to_base64())
-                .map_err(|e| ConfigError::new(format!("cannot write {}: {e}", path.display())))?;
-            Ok(key)
-        }
-        Err(err) => Err(ConfigError::new(format!(
-            "cannot read {}: {err}",
-            path.display()
-        ))),
-    }
-}
-
-#[cfg(feature = "demo")]
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    if let Some(folder) = path.parent() {
-        std::fs::create_dir_all(folder)?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(text.as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
     fn cli(args: &[&str]) -> Result<Config, ConfigError> {
         let mut argv = vec!["b24-status"];
@@ -611,7 +423,7 @@ mod tests {
         let demo = cli(&[SECRET]).expect("valid");
         assert_eq!(demo.mode, Mode::Demo);
         assert!(demo.allow_http);
-        assert!(demo.client_id.starts_with("local.demo"));
+        assert!(demo.app_secret_given);
     }
 
     #[test]
@@ -620,17 +432,5 @@ mod tests {
         assert!(e.to_string().starts_with("LISTEN_ADDR"), "{e}");
         let e = cli(&[SECRET, "--public-url=ftp://x"]).expect_err("refused");
         assert!(e.to_string().starts_with("PUBLIC_URL"), "{e}");
-    }
-
-    #[test]
-    #[cfg(feature = "demo")]
-    fn demo_secret_is_created_once_and_kept() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("data/secret.key");
-        let first = demo_secret(&path).expect("created");
-        let second = demo_secret(&path).expect("read back");
-        assert_eq!(first.to_base64(), second.to_base64());
-        std::fs::write(&path, "short").expect("write");
-        assert!(demo_secret(&path).is_err());
     }
 }
