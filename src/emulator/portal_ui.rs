@@ -13,7 +13,7 @@ use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::server::{PortalCtx, lock};
+use super::context::{PortalCtx, lock};
 use super::world::{Server, World};
 
 /// The portal page, the JS stand-in and the demo controls.

@@ -1,0 +1,107 @@
+//! Configuration refusals and defaults.
+
+use super::*;
+use clap::Parser;
+
+fn cli(args: &[&str]) -> Result<Config, ConfigError> {
+    let mut argv = vec!["b24-status"];
+    argv.extend_from_slice(args);
+    Config::from_cli(Cli::try_parse_from(argv).expect("flags parse"))
+}
+
+const SECRET: &str = "--app-secret=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+#[test]
+fn production_needs_both_credentials_and_a_secret() {
+    let one = cli(&["--b24-client-id=app.1", SECRET]).expect_err("refused");
+    assert!(
+        one.to_string().contains("B24_CLIENT_SECRET is not"),
+        "{one}"
+    );
+    let other = cli(&["--b24-client-secret=s", SECRET]).expect_err("refused");
+    assert!(
+        other.to_string().contains("B24_CLIENT_ID is not"),
+        "{other}"
+    );
+    let no_secret = cli(&["--b24-client-id=app.1", "--b24-client-secret=s"]).expect_err("refused");
+    assert!(
+        no_secret.to_string().contains("openssl rand"),
+        "{no_secret}"
+    );
+    let short = cli(&[
+        "--b24-client-id=a",
+        "--b24-client-secret=s",
+        "--app-secret=c2hvcnQ=",
+    ])
+    .expect_err("refused");
+    assert!(short.to_string().contains("at least 32"), "{short}");
+}
+
+#[test]
+fn production_wants_https_unless_allowed() {
+    let base = ["--b24-client-id=app.1", "--b24-client-secret=s", SECRET];
+    let refused = cli(&base).expect_err("default PUBLIC_URL is http");
+    assert!(
+        refused.to_string().contains("PUBLIC_URL must be an https"),
+        "{refused}"
+    );
+    let mut good = base.to_vec();
+    good.push("--public-url=https://status.example.com");
+    let config = cli(&good).expect("valid");
+    assert_eq!(config.mode, Mode::Production);
+    assert_eq!(
+        config.placements,
+        ["IM_NAVIGATION"],
+        "no placement needs `user`"
+    );
+    assert_eq!(
+        config.tokens.lease,
+        Duration::from_secs(15 + 2 * 10 + 5),
+        "the lease outlives a refresh of BITRIX_TIMEOUT and two busy waits"
+    );
+    assert!(!config.allow_http);
+    assert_eq!(
+        config
+            .oauth_servers
+            .iter()
+            .map(Url::as_str)
+            .collect::<Vec<_>>(),
+        ["https://oauth.bitrix.info/", "https://oauth.bitrix24.tech/"],
+        "both regional OAuth servers by default"
+    );
+    let mut dev = base.to_vec();
+    dev.extend([
+        "--b24-allow-http=true",
+        "--b24-oauth-url=http://127.0.0.1:9, http://127.0.0.1:10",
+    ]);
+    let dev = cli(&dev).expect("valid");
+    assert!(dev.allow_http);
+    assert_eq!(dev.oauth_servers.len(), 2);
+    let mut plain = good.clone();
+    plain.push("--b24-oauth-url=https://oauth.bitrix.info,http://oauth.example");
+    let refused = cli(&plain).expect_err("http OAuth server");
+    assert!(refused.to_string().contains("https://"), "{refused}");
+    let mut pathy = good;
+    pathy.push("--b24-oauth-url=https://oauth.bitrix.info/oauth/token/");
+    let refused = cli(&pathy).expect_err("a path");
+    assert!(refused.to_string().contains("servers only"), "{refused}");
+}
+
+#[test]
+#[cfg(feature = "demo")]
+fn demo_mode_is_loopback_only() {
+    let refused = cli(&["--listen-addr=0.0.0.0:8080", SECRET]).expect_err("refused");
+    assert!(refused.to_string().contains("loopback only"), "{refused}");
+    let demo = cli(&[SECRET]).expect("valid");
+    assert_eq!(demo.mode, Mode::Demo);
+    assert!(demo.allow_http);
+    assert!(demo.app_secret_given);
+}
+
+#[test]
+fn bad_urls_and_addresses_are_named() {
+    let e = cli(&[SECRET, "--listen-addr=nowhere"]).expect_err("refused");
+    assert!(e.to_string().starts_with("LISTEN_ADDR"), "{e}");
+    let e = cli(&[SECRET, "--public-url=ftp://x"]).expect_err("refused");
+    assert!(e.to_string().starts_with("PUBLIC_URL"), "{e}");
+}

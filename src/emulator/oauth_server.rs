@@ -1,0 +1,248 @@
+//! The regional OAuth servers (`docs/bitrix24.md`, "OAuth"): `/oauth/token/` and
+//! `/rest/app.info`.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use serde_json::{Value, json};
+
+use super::context::{OAuthCtx, lock};
+use super::wire::{
+    Disturbed, Failure, check_access, disturb, error_response, fail, late, param_str, params,
+    record, tail,
+};
+use super::world::{Call, CodeRec, Region, Server, World};
+
+/// Routes of a regional OAuth server.
+pub fn oauth_router(ctx: OAuthCtx) -> Router {
+    Router::new()
+        .route("/oauth/token/", any(token))
+        .route("/oauth/token", any(token))
+        .route("/rest/app.info", any(oauth_app_info))
+        .route("/rest/app.info.json", any(oauth_app_info))
+        .route("/rest/app.info/", any(oauth_app_info))
+        .with_state(ctx)
+}
+
+pub(super) async fn token(
+    State(OAuthCtx { shared, region }): State<OAuthCtx>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = params(&uri, &headers, &body);
+    let server = Server::OAuth(region);
+    let late_by = match disturb(&shared, &server, "oauth/token", true).await {
+        Disturbed::Go => None,
+        Disturbed::AnswerLate(delay) => Some(delay),
+        Disturbed::Instead(response) => {
+            record(
+                &shared,
+                Call {
+                    server,
+                    method: "oauth/token".into(),
+                    user_id: None,
+                    token_tail: None,
+                    status: response.status().as_u16(),
+                    error: Some("injected".into()),
+                    carried_client_secret: false,
+                },
+            );
+            return response;
+        }
+    };
+    let (status, body) = {
+        let mut world = lock(&shared);
+        let outcome = grant(&mut world, &params, region);
+        let (status, body, user_id) = match outcome {
+            Ok((answer, user_id)) => (200, answer, Some(user_id)),
+            Err((status, code, description)) => (
+                status,
+                json!({"error": code, "error_description": description}),
+                None,
+            ),
+        };
+        world.calls.push(Call {
+            server,
+            method: "oauth/token".into(),
+            user_id,
+            token_tail: body.get("access_token").and_then(Value::as_str).map(tail),
+            status,
+            error: body.get("error").and_then(Value::as_str).map(str::to_owned),
+            carried_client_secret: false,
+        });
+        (status, body)
+    };
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    late((status, axum::Json(body)).into_response(), late_by).await
+}
+
+/// The token endpoint's rules (`docs/bitrix24.md`, "OAuth"): a code or refresh token is
+/// known only to the regional server that issued it.
+pub(super) fn grant(
+    world: &mut World,
+    params: &Value,
+    region: Region,
+) -> Result<(Value, u64), Failure> {
+    let grant_type = param_str(params, "grant_type")
+        .ok_or_else(|| fail(400, "invalid_request", "No \"grant_type\" parameter found"))?;
+    let client_id = param_str(params, "client_id").unwrap_or_default();
+    let secret = param_str(params, "client_secret").unwrap_or_default();
+    match world.apps.get(&client_id) {
+        Some(app) if app.secret == secret => {}
+        _ => return Err(fail(401, "invalid_client", "Invalid client credentials")),
+    }
+    let now = world.now();
+    let (member_id, user_id) = match grant_type.as_str() {
+        "authorization_code" => {
+            let code = param_str(params, "code")
+                .ok_or_else(|| fail(400, "invalid_request", "No \"code\" parameter found"))?;
+            let issued_here = world
+                .codes
+                .get(&code)
+                .is_some_and(|rec| world.region_of(&rec.member_id) == region);
+            let rec: &mut CodeRec = world
+                .codes
+                .get_mut(&code)
+                .filter(|_| issued_here)
+                .ok_or_else(|| fail(400, "invalid_grant", "Invalid authorization code"))?;
+            if rec.client_id != client_id {
+                // Bitrix24 reports this one with HTTP 200 (`docs/bitrix24.md`, "OAuth").
+                return Err(fail(200, "wrong_client", "Wrong client"));
+            }
+            if rec.used || rec.expires_at < now {
+                return Err(fail(400, "invalid_grant", "Authorization code has expired"));
+            }
+            rec.used = true;
+            (rec.member_id.clone(), rec.user_id)
+        }
+        "refresh_token" => {
+            let refresh = param_str(params, "refresh_token").ok_or_else(|| {
+                fail(
+                    400,
+                    "invalid_request",
+                    "No \"refresh_token\" parameter found",
+                )
+            })?;
+            let issued_here = world
+                .refresh
+                .get(&refresh)
+                .is_some_and(|rec| world.region_of(&rec.member_id) == region);
+            let rec = world
+                .refresh
+                .get_mut(&refresh)
+                .filter(|_| issued_here)
+                .ok_or_else(|| fail(400, "invalid_grant", "Invalid refresh token"))?;
+            if rec.client_id != client_id {
+                return Err(fail(200, "wrong_client", "Wrong client"));
+            }
+            if rec.used {
+                return Err(fail(
+                    400,
+                    "invalid_grant",
+                    "The refresh token has been used",
+                ));
+            }
+            rec.used = true;
+            let (member_id, user_id, old_access) =
+                (rec.member_id.clone(), rec.user_id, rec.access.clone());
+            // Rotation kills the access token issued with the old refresh token
+            // (`docs/bitrix24.md`, "Rotation").
+            if let Some(access) = world.access.get_mut(&old_access) {
+                access.revoked = true;
+            }
+            world.refreshes += 1;
+            (member_id, user_id)
+        }
+        _ => return Err(fail(400, "invalid_request", "Unsupported grant_type")),
+    };
+    let issued = world.issue(&member_id, user_id, &client_id);
+    Ok((
+        world.token_answer(&member_id, user_id, &issued, &client_id),
+        user_id,
+    ))
+}
+
+pub(super) async fn oauth_app_info(
+    State(OAuthCtx { shared, region }): State<OAuthCtx>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = params(&uri, &headers, &body);
+    let server = Server::OAuth(region);
+    let late_by = match disturb(&shared, &server, "app.info", false).await {
+        Disturbed::Go => None,
+        Disturbed::AnswerLate(delay) => Some(delay),
+        Disturbed::Instead(response) => {
+            return response;
+        }
+    };
+    let token = param_str(&params, "auth");
+    let response = {
+        let mut world = lock(&shared);
+        let outcome = check_access(&world, token.as_deref()).and_then(|rec| {
+            if world.region_of(&rec.member_id) != region {
+                return Err(fail(
+                    401,
+                    "invalid_token",
+                    "Unable to get application by token",
+                ));
+            }
+            let portal = world
+                .portals
+                .get(&rec.member_id)
+                .ok_or_else(|| fail(401, "invalid_token", "Unable to get application by token"))?;
+            let install = portal
+                .installs
+                .get(&rec.client_id)
+                .ok_or_else(|| fail(401, "NOT_INSTALLED", "Application not installed"))?;
+            Ok((
+                rec.user_id,
+                json!({
+                    "client_id": rec.client_id,
+                    "scope": install.scope.split(',').collect::<Vec<_>>(),
+                    "expires": rec.expires_at,
+                    "user_id": rec.user_id,
+                    "install": {
+                        "installed": install.finished,
+                        "version": install.version,
+                        "status": portal.licence,
+                        "scope": install.scope,
+                        "domain": portal.domain,
+                        "uri": format!("http://{}", portal.domain),
+                        "client_endpoint": format!("http://{}/rest/", portal.domain),
+                        "member_id": portal.member_id.as_str(),
+                        "member_type": "PORTAL",
+                    }
+                }),
+            ))
+        });
+        let (response, user_id, error) = match outcome {
+            Ok((user_id, result)) => (
+                axum::Json(json!({"result": result})).into_response(),
+                Some(user_id),
+                None,
+            ),
+            Err((status, code, description)) => (
+                error_response(status, code, &description),
+                None,
+                Some(code.to_owned()),
+            ),
+        };
+        world.calls.push(Call {
+            server,
+            method: "app.info".into(),
+            user_id,
+            token_tail: token.as_deref().map(tail),
+            status: response.status().as_u16(),
+            error,
+            carried_client_secret: false,
+        });
+        response
+    };
+    late(response, late_by).await
+}

@@ -1,0 +1,176 @@
+//! The emulator's request and answer plumbing: parameters from query, form or JSON, REST error
+//! answers, the access-token check every server makes, and injected faults.
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::context::{Shared, lock};
+use super::world::{AccessRec, Call, FaultKind, Server, World};
+use crate::bitrix::form;
+
+/// A REST failure: HTTP status, code, description.
+pub(super) type Failure = (u16, &'static str, String);
+
+pub(super) fn fail(status: u16, code: &'static str, description: impl Into<String>) -> Failure {
+    (status, code, description.into())
+}
+
+pub(super) fn error_response(status: u16, code: &str, description: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        axum::Json(json!({"error": code, "error_description": description})),
+    )
+        .into_response()
+}
+
+/// Query string and body (JSON or form) merged into one object, body winning.
+pub(super) fn params(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Value {
+    let mut merged = Map::new();
+    let query = uri.query().unwrap_or_default();
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    if let Ok(Value::Object(map)) =
+        form::to_json(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    {
+        merged.extend(map);
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if content_type.starts_with("application/json") {
+        if let Ok(Value::Object(map)) = serde_json::from_slice(body) {
+            merged.extend(map);
+        }
+    } else if !body.is_empty() {
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+        if let Ok(Value::Object(map)) =
+            form::to_json(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        {
+            merged.extend(map);
+        }
+    }
+    Value::Object(merged)
+}
+
+/// A parameter by name, case-insensitively, as PHP's REST layer reads them.
+pub(super) fn param<'a>(params: &'a Value, name: &str) -> Option<&'a Value> {
+    params
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+}
+
+pub(super) fn param_str(params: &Value, name: &str) -> Option<String> {
+    match param(params, name)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(if *b { "Y".into() } else { "N".into() }),
+        _ => None,
+    }
+}
+
+pub(super) fn tail(token: &str) -> String {
+    token
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect()
+}
+
+/// What an injected fault leaves to the handler.
+pub(super) enum Disturbed {
+    /// Handle the request normally.
+    Go,
+    /// Handle it, then hold the answer back this long.
+    AnswerLate(std::time::Duration),
+    /// Send this instead.
+    Instead(Response),
+}
+
+/// Counts the request's arrival, then applies injected latency and faults.
+pub(super) async fn disturb(
+    shared: &Shared,
+    server: &Server,
+    method: &str,
+    token_endpoint: bool,
+) -> Disturbed {
+    let (latency, fault) = {
+        let mut world = lock(shared);
+        *world.arrivals.entry(method.to_owned()).or_default() += 1;
+        (world.latency, world.take_fault(server, method))
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let Some(fault) = fault else {
+        return Disturbed::Go;
+    };
+    Disturbed::Instead(match fault {
+        FaultKind::Delay(delay) => {
+            tokio::time::sleep(delay).await;
+            return Disturbed::Go;
+        }
+        FaultKind::SlowAnswer(delay) => return Disturbed::AnswerLate(delay),
+        FaultKind::Error { status, code } => error_response(status, &code, "injected fault"),
+        FaultKind::ErrorWith200 { code } if token_endpoint => {
+            error_response(200, &code, "injected fault")
+        }
+        FaultKind::ErrorWith200 { code } => error_response(400, &code, "injected fault"),
+        FaultKind::Reset => {
+            let broken = futures_util::stream::once(async {
+                Err::<Bytes, std::io::Error>(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "injected reset",
+                ))
+            });
+            (StatusCode::OK, axum::body::Body::from_stream(broken)).into_response()
+        }
+    })
+}
+
+/// Sends `response` after the delay a fault asked for.
+pub(super) async fn late(response: Response, delay: Option<std::time::Duration>) -> Response {
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    response
+}
+
+pub(super) fn record(shared: &Shared, call: Call) {
+    lock(shared).calls.push(call);
+}
+
+/// Checks an access token: `Ok` with its record, or the REST error a portal would answer.
+pub(super) fn check_access(world: &World, token: Option<&str>) -> Result<AccessRec, Failure> {
+    let token = token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| fail(401, "NO_AUTH_FOUND", "Wrong authorization data"))?;
+    let rec = world
+        .access
+        .get(token)
+        .ok_or_else(|| fail(401, "NO_AUTH_FOUND", "Wrong authorization data"))?;
+    if rec.revoked {
+        return Err(fail(
+            401,
+            "invalid_token",
+            "Unable to get application by token",
+        ));
+    }
+    if rec.expires_at <= world.now() {
+        return Err(fail(
+            401,
+            "expired_token",
+            "The access token provided has expired.",
+        ));
+    }
+    Ok(rec.clone())
+}
