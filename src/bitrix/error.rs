@@ -144,6 +144,27 @@ impl OAuthErrorCode {
     }
 }
 
+/// What a failed call means for the person it was made for, whatever Bitrix24's code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Category {
+    /// The portal has not granted a scope the app needs (or lacks the method).
+    MissingScope,
+    /// The administrator restricted the user's access.
+    AccessDenied,
+    /// The administrator must approve the app's access first.
+    ConfirmationRequired,
+    /// The app is gone from the portal.
+    AppGone,
+    /// The user's token is no longer accepted.
+    AuthRefused,
+    /// Not a status Bitrix24 accepts.
+    InvalidStatus,
+    /// Bitrix24 is down, slow or failing.
+    Unavailable,
+    /// Any other refusal.
+    Refused,
+}
+
 /// A failed call to Bitrix24, as precise as the answer allows.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -199,6 +220,36 @@ impl Error {
         match self {
             Self::Api { code, .. } => Some(code),
             _ => None,
+        }
+    }
+
+    /// The token was refused in a way a newer token cures (expired, killed by a rotation, or a
+    /// 401 with a code this build does not know); not, say, `METHOD_CONFIRM_WAITING`, which
+    /// also comes with 401.
+    pub fn is_auth_refusal(&self) -> bool {
+        matches!(self, Self::Api { status, code, .. }
+            if code.is_auth_failure()
+                || (status.as_u16() == 401 && matches!(code, ErrorCode::Other(_))))
+    }
+
+    /// What the failure means for the user.
+    pub fn category(&self) -> Category {
+        let Self::Api { code, status, .. } = self else {
+            return Category::Unavailable;
+        };
+        match code {
+            ErrorCode::InsufficientScope | ErrorCode::MethodNotFound => Category::MissingScope,
+            ErrorCode::AccessDenied
+            | ErrorCode::UserAccessError
+            | ErrorCode::InvalidCredentials => Category::AccessDenied,
+            ErrorCode::MethodConfirmWaiting | ErrorCode::MethodConfirmDenied => {
+                Category::ConfirmationRequired
+            }
+            code if code.is_app_gone() => Category::AppGone,
+            code if code.is_auth_failure() => Category::AuthRefused,
+            ErrorCode::StatusError => Category::InvalidStatus,
+            _ if status.is_server_error() => Category::Unavailable,
+            _ => Category::Refused,
         }
     }
 
@@ -277,6 +328,20 @@ mod tests {
             OAuthErrorCode::WrongClient
         );
         assert!(OAuthErrorCode::parse("invalid_grant").is_dead_grant());
+    }
+
+    #[test]
+    fn only_refusals_a_newer_token_cures_count_as_auth_refusals() {
+        let api = |status: u16, code: &str| Error::Api {
+            status: StatusCode::from_u16(status).expect("status"),
+            code: ErrorCode::parse(code),
+            description: String::new(),
+            retry_after: None,
+        };
+        assert!(api(401, "expired_token").is_auth_refusal());
+        assert!(api(401, "SOMETHING_NEW").is_auth_refusal());
+        assert!(!api(401, "METHOD_CONFIRM_WAITING").is_auth_refusal());
+        assert!(!api(403, "insufficient_scope").is_auth_refusal());
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub mod wire;
 
 use std::time::Duration;
 
-pub use error::{Error, ErrorCode, OAuthErrorCode};
+pub use error::{Category, Error, ErrorCode, OAuthErrorCode};
 pub use oauth::{AppInfo, Grant, OAuthClient};
 pub use rest::{RestClient, Success};
 

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::page::Problem;
-use crate::bitrix::{self, ErrorCode};
+use crate::bitrix::{self, Category};
 use crate::i18n::{Lang, Text};
 use crate::tokens::CallError;
 
@@ -106,44 +106,37 @@ impl ApiError {
     }
 
     fn from_bitrix(error: &bitrix::Error, t: &'static Text) -> Self {
-        let bitrix::Error::Api { code, status, .. } = error else {
-            return Self::new(
-                StatusCode::BAD_GATEWAY,
-                "bitrix_unavailable",
-                t.api_unavailable,
-            );
-        };
-        match code {
-            ErrorCode::InsufficientScope | ErrorCode::MethodNotFound => {
+        match error.category() {
+            Category::MissingScope => {
                 Self::new(StatusCode::FORBIDDEN, "insufficient_scope", t.api_scope)
             }
-            ErrorCode::AccessDenied
-            | ErrorCode::UserAccessError
-            | ErrorCode::InvalidCredentials => {
+            Category::AccessDenied => {
                 Self::new(StatusCode::FORBIDDEN, "access_denied", t.api_access_denied)
             }
-            ErrorCode::MethodConfirmWaiting | ErrorCode::MethodConfirmDenied => Self::new(
+            Category::ConfirmationRequired => Self::new(
                 StatusCode::FORBIDDEN,
                 "confirmation_required",
                 t.api_confirm,
             ),
-            code if code.is_app_gone() => {
+            Category::AppGone => {
                 Self::new(StatusCode::NOT_FOUND, "not_installed", t.not_installed_body)
             }
-            code if code.is_auth_failure() => {
+            Category::AuthRefused => {
                 Self::new(StatusCode::UNAUTHORIZED, "reauth_required", t.api_reauth)
             }
-            ErrorCode::StatusError => Self::new(
+            Category::InvalidStatus => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_status",
                 t.api_bad_status,
             ),
-            _ if status.is_server_error() => Self::new(
+            Category::Unavailable => Self::new(
                 StatusCode::BAD_GATEWAY,
                 "bitrix_unavailable",
                 t.api_unavailable,
             ),
-            _ => Self::new(StatusCode::BAD_GATEWAY, "bitrix_refused", t.api_refused),
+            Category::Refused => {
+                Self::new(StatusCode::BAD_GATEWAY, "bitrix_refused", t.api_refused)
+            }
         }
     }
 

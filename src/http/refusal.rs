@@ -32,13 +32,10 @@ pub fn refused(refusal: Refusal, lang: Lang) -> PageError {
 /// anything else keeps its category.
 pub fn call_failed(error: &CallError, lang: Lang) -> PageError {
     tracing::warn!(%error, "a call to Bitrix24 failed");
-    let problem = match error {
-        CallError::Bitrix(crate::bitrix::Error::Api { status, code, .. })
-            if status.as_u16() == 401 || code.is_auth_failure() =>
-        {
-            Problem::TokenRejected
-        }
-        _ => ApiError::from_call(error, lang).problem(),
+    let problem = if error.is_auth_refusal() {
+        Problem::TokenRejected
+    } else {
+        ApiError::from_call(error, lang).problem()
     };
     PageError::new(problem, lang)
 }

@@ -146,13 +146,12 @@ impl Portals {
                 Repeat::Safe,
             )
             .await
-            .map_err(|error| match &error {
-                CallError::Bitrix(crate::bitrix::Error::Api { status, code, .. })
-                    if status.as_u16() == 401 || code.is_auth_failure() =>
-                {
+            .map_err(|error| {
+                if error.is_auth_refusal() {
                     Refusal::TokenRejected
+                } else {
+                    Refusal::Call(error)
                 }
-                _ => Refusal::Call(error),
             })?;
         let page = PageRead::from_answer(&answer);
         let Some((user_id, profile)) = page.profile.and_then(|p| Some((p.user_id()?, p))) else {

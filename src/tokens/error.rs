@@ -50,8 +50,6 @@ impl CallError {
     /// A refusal a newer token can cure; not, say, `METHOD_CONFIRM_WAITING`, also sent with
     /// 401.
     pub fn is_auth_refusal(&self) -> bool {
-        matches!(self, Self::Bitrix(bitrix::Error::Api { status, code, .. })
-            if code.is_auth_failure()
-                || (status.as_u16() == 401 && matches!(code, bitrix::ErrorCode::Other(_))))
+        matches!(self, Self::Bitrix(error) if error.is_auth_refusal())
     }
 }
