@@ -9,6 +9,11 @@
 //! time, database size and the app's peak resident memory. Every loop is bounded in count and
 //! time and targets loopback only.
 
+#![expect(
+    clippy::expect_used,
+    reason = "a harness: a step that fails stops the run and says which"
+)]
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -16,6 +16,7 @@ pub struct InvalidValue {
 }
 
 impl InvalidValue {
+    /// `what` was refused because of `why`; both are fixed words, never the value itself.
     pub fn new(what: &'static str, why: &'static str) -> Self {
         Self { what, why }
     }

@@ -220,13 +220,13 @@ impl Emulator {
     }
 
     /// A region's OAuth server's base URL.
+    #[expect(clippy::expect_used, reason = "a socket address makes a URL")]
     pub fn oauth_url_of(&self, region: Region) -> Url {
         let addr = match region {
             Region::West => self.inner.oauth_addr,
             Region::East => self.inner.oauth_addr_east,
         };
-        Url::parse(&format!("http://{addr}"))
-            .unwrap_or_else(|_| unreachable!("a socket address makes a URL"))
+        Url::parse(&format!("http://{addr}")).expect("a socket address makes a URL")
     }
 
     /// Both OAuth servers, comma-separated: what `B24_OAUTH_URL` lists.
@@ -260,14 +260,14 @@ impl Emulator {
     }
 
     /// Starts a portal of `region` listening at `addr`, with one administrator (user 1).
+    #[expect(clippy::expect_used, reason = "hex32 makes a valid member_id")]
     pub async fn add_portal_at(
         &self,
         region: Region,
         admin: UserSpec,
         addr: SocketAddr,
     ) -> std::io::Result<PortalInfo> {
-        let member_id = MemberId::parse(&world::hex32())
-            .unwrap_or_else(|_| unreachable!("hex32 makes a valid member_id"));
+        let member_id = MemberId::parse(&world::hex32()).expect("hex32 makes a valid member_id");
         let (domain, task) = self.listen_portal(&member_id, addr).await?;
         let mut users = BTreeMap::new();
         users.insert(
@@ -370,9 +370,10 @@ async fn autosave(shared: Shared, file: PathBuf) {
     }
 }
 
+#[expect(clippy::expect_used, reason = "a socket address makes a URL")]
 pub(crate) fn portal_info(member_id: MemberId, domain: String, region: Region) -> PortalInfo {
-    let client_endpoint = Url::parse(&format!("http://{domain}/rest/"))
-        .unwrap_or_else(|_| unreachable!("a socket address makes a URL"));
+    let client_endpoint =
+        Url::parse(&format!("http://{domain}/rest/")).expect("a socket address makes a URL");
     PortalInfo {
         member_id,
         domain,

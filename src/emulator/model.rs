@@ -37,18 +37,26 @@ pub struct User {
 /// A placement binding made with `placement.bind`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlacementBinding {
+    /// The placement code, upper case.
     pub placement: String,
+    /// The URL the portal opens.
     pub handler: String,
+    /// `TITLE`.
     pub title: String,
+    /// `OPTIONS`, as sent.
     pub options: Value,
+    /// `LANG_ALL`, as sent.
     pub lang_all: Value,
 }
 
 /// An event binding made with `event.bind`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventBinding {
+    /// The event, upper case.
     pub event: String,
+    /// The URL the portal POSTs it to.
     pub handler: String,
+    /// An offline event (kept for `event.offline.get`) rather than a POST.
     pub offline: bool,
 }
 
@@ -166,6 +174,7 @@ pub enum Server {
 /// One request the emulator answered.
 #[derive(Clone, Debug)]
 pub struct Call {
+    /// Which server answered.
     pub server: Server,
     /// REST method (lowercase) or path for non-REST endpoints.
     pub method: String,
@@ -194,14 +203,22 @@ pub struct Fault {
 #[derive(Clone, Debug)]
 pub enum FaultKind {
     /// Answer with this HTTP status and Bitrix24 error code.
-    Error { status: u16, code: String },
+    Error {
+        /// HTTP status.
+        status: u16,
+        /// Bitrix24 error code.
+        code: String,
+    },
     /// Wait this long before handling the request at all.
     Delay(Duration),
     /// Handle the request at once (a refresh rotates the pair), but send the answer only
     /// after this long: what a slow network does to a refresh (`docs/bitrix24.md`).
     SlowAnswer(Duration),
     /// Answer a token request with an `error` and HTTP 200, as Bitrix24 sometimes does.
-    ErrorWith200 { code: String },
+    ErrorWith200 {
+        /// OAuth error code.
+        code: String,
+    },
     /// Start answering, then break the connection mid-response.
     Reset,
 }

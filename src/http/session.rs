@@ -60,9 +60,10 @@ impl SessionKey {
         Self(key)
     }
 
+    #[expect(clippy::expect_used, reason = "HMAC takes keys of any length")]
     fn mac(&self, payload: &str) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
         mac.update(payload.as_bytes());
         mac
     }

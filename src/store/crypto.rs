@@ -66,9 +66,10 @@ impl MasterKey {
     }
 
     /// A purpose-specific 32-byte key, so encryption and signing never share key material.
+    #[expect(clippy::expect_used, reason = "HMAC takes keys of any length")]
     pub fn derive(&self, purpose: &str) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
         mac.update(b"b24-status/");
         mac.update(purpose.as_bytes());
         mac.finalize().into_bytes().into()
@@ -130,6 +131,10 @@ impl Keyring {
     }
 
     /// Encrypts `plain` for the place described by `context`.
+    #[expect(
+        clippy::expect_used,
+        reason = "AES-GCM encrypts any message under 64 GiB"
+    )]
     pub fn seal(&self, context: &str, plain: &str) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
@@ -143,7 +148,7 @@ impl Keyring {
                     aad: context.as_bytes(),
                 },
             )
-            .unwrap_or_else(|_| unreachable!("AES-GCM encrypts any message under 64 GiB"));
+            .expect("AES-GCM encrypts any message under 64 GiB");
         let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&sealed);

@@ -89,6 +89,7 @@ impl Limiter {
     }
 
     /// A place among the requests in flight to `member_id`, held until the permit is dropped.
+    #[expect(clippy::expect_used, reason = "these semaphores are never closed")]
     pub async fn in_flight(&self, member_id: &MemberId) -> OwnedSemaphorePermit {
         let semaphore = {
             let mut portals = self
@@ -106,7 +107,7 @@ impl Limiter {
         semaphore
             .acquire_owned()
             .await
-            .unwrap_or_else(|_| unreachable!("these semaphores are never closed"))
+            .expect("these semaphores are never closed")
     }
 
     /// The portal said its bucket is full: ours is too from now on, and the refused request

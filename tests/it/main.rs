@@ -1,6 +1,11 @@
 //! Integration tests: the real app and the emulator over real HTTP on loopback, each test with
 //! its own ports and database.
 
+#![expect(
+    clippy::expect_used,
+    reason = "a test stops at the first broken expectation, and says which"
+)]
+
 mod harness;
 
 mod api;
