@@ -10,9 +10,9 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::error::ApiError;
+use super::extract::Authed;
 use super::session::Session;
 use super::state::AppState;
-use crate::clock::unix_now;
 use crate::domain::Status;
 use crate::i18n::Lang;
 use crate::portals::Refusal;
@@ -40,25 +40,8 @@ fn answer(status: Status) -> Answer {
     ))
 }
 
-/// The session from the `Authorization` header; messages before it is known are English.
-fn session(state: &AppState, headers: &HeaderMap) -> Result<Session, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| ApiError::invalid_session(Lang::En))?;
-    state
-        .sessions
-        .verify(token.trim(), unix_now())
-        .map_err(|error| {
-            tracing::info!(%error, "API call without a valid session");
-            ApiError::invalid_session(Lang::En)
-        })
-}
-
 #[tracing::instrument(skip_all, fields(member_id, user_id))]
-async fn read(State(state): State<AppState>, headers: HeaderMap) -> Answer {
-    let session = session(&state, &headers)?;
+async fn read(State(state): State<AppState>, Authed(session): Authed) -> Answer {
     record(&session);
     let status = state
         .portals
@@ -69,8 +52,12 @@ async fn read(State(state): State<AppState>, headers: HeaderMap) -> Answer {
 }
 
 #[tracing::instrument(skip_all, fields(member_id, user_id))]
-async fn write(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer {
-    let session = session(&state, &headers)?;
+async fn write(
+    State(state): State<AppState>,
+    Authed(session): Authed,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
     record(&session);
     let lang = session.lang;
     let is_json = headers

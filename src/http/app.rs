@@ -9,11 +9,12 @@ use askama_web::WebTemplate;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
 use super::client_ip::ClientIp;
+use super::extract::Frame;
 use super::input;
 use super::page::{PageError, Problem};
 use super::state::AppState;
@@ -112,11 +113,8 @@ pub(super) fn render(
 async fn open(
     State(state): State<AppState>,
     from: ClientIp,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    Frame { post: frame, lang }: Frame,
 ) -> Result<Response, PageError> {
-    let (frame, lang) = input::read_frame(&uri, &headers, &body)?;
     let span = tracing::Span::current();
     span.record("member_id", tracing::field::display(&frame.member_id));
     span.record("placement", frame.placement.as_str());

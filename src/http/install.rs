@@ -8,14 +8,13 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
 use super::client_ip::ClientIp;
-use super::input;
+use super::extract::Frame;
 use super::page::PageError;
 use super::state::AppState;
 use crate::bitrix::bindings::extra_scope;
@@ -42,11 +41,8 @@ struct InstallPage<'a> {
 async fn install(
     State(state): State<AppState>,
     from: ClientIp,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    Frame { post: frame, lang }: Frame,
 ) -> Result<Response, PageError> {
-    let (frame, lang) = input::read_frame(&uri, &headers, &body)?;
     tracing::Span::current().record("member_id", tracing::field::display(&frame.member_id));
     let refused = state
         .portals

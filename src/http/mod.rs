@@ -6,6 +6,7 @@ mod assets;
 mod client_ip;
 mod error;
 mod events;
+mod extract;
 mod health;
 mod input;
 mod install;
