@@ -1,14 +1,31 @@
 //! Accounts as stored: one row per portal user who authorised the app, with their pair
 //! encrypted, the generation that makes rotations compare-and-swap, and the refresh lease.
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 
 use super::{
     Account, AccountRecord, AccountState, Store, StoreError, Tokens, token_context,
     user_id_from_sql, user_id_to_sql,
 };
 use crate::domain::{AccessToken, MemberId, RefreshToken, UserId};
+
+/// An `accounts` row as stored (the lease columns aside).
+#[derive(sqlx::FromRow)]
+pub(crate) struct AccountRow {
+    member_id: String,
+    user_id: i64,
+    is_admin: bool,
+    is_installer: bool,
+    access_token: Option<Vec<u8>>,
+    refresh_token: Option<Vec<u8>>,
+    key_id: Option<String>,
+    token_generation: i64,
+    expires_at: Option<i64>,
+    refreshed_at: Option<i64>,
+    state: String,
+    created_at: i64,
+    updated_at: i64,
+}
 
 impl Store {
     /// Creates an account or replaces its tokens; the account becomes active again.
@@ -63,7 +80,7 @@ impl Store {
         member_id: &MemberId,
         user_id: UserId,
     ) -> Result<Option<Account>, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, AccountRow>(
             "SELECT member_id, user_id, is_admin, is_installer, access_token, refresh_token,
                     key_id, token_generation, expires_at, refreshed_at, state, created_at, updated_at
              FROM accounts WHERE member_id = ?1 AND user_id = ?2",
@@ -72,20 +89,20 @@ impl Store {
         .bind(user_id_to_sql(user_id))
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|row| self.account_from_row(&row)).transpose()
+        row.map(|row| self.account_from_row(row)).transpose()
     }
 
-    pub(crate) fn account_from_row(&self, row: &SqliteRow) -> Result<Account, StoreError> {
+    pub(crate) fn account_from_row(&self, row: AccountRow) -> Result<Account, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("account {what}"));
-        let member_id =
-            MemberId::parse(row.try_get("member_id")?).map_err(|_| corrupt("member"))?;
-        let user_id = user_id_from_sql(row.try_get("user_id")?)?;
-        let access: Option<Vec<u8>> = row.try_get("access_token")?;
-        let refresh: Option<Vec<u8>> = row.try_get("refresh_token")?;
-        let expires_at: Option<i64> = row.try_get("expires_at")?;
-        let tokens = match (access, refresh, expires_at) {
-            (Some(access), Some(refresh), Some(expires_at)) => {
-                let key_id: String = row.try_get("key_id")?;
+        let member_id = MemberId::parse(&row.member_id).map_err(|_| corrupt("member"))?;
+        let user_id = user_id_from_sql(row.user_id)?;
+        let tokens = match (
+            row.access_token,
+            row.refresh_token,
+            row.expires_at,
+            row.key_id,
+        ) {
+            (Some(access), Some(refresh), Some(expires_at), Some(key_id)) => {
                 let open = |field: &str, sealed: &[u8]| {
                     self.keys
                         .open(&key_id, &token_context(field, &member_id, user_id), sealed)
@@ -101,14 +118,14 @@ impl Store {
             _ => None,
         };
         Ok(Account {
-            is_admin: row.try_get("is_admin")?,
-            is_installer: row.try_get("is_installer")?,
+            is_admin: row.is_admin,
+            is_installer: row.is_installer,
             tokens,
-            generation: row.try_get("token_generation")?,
-            refreshed_at: row.try_get("refreshed_at")?,
-            state: AccountState::parse(row.try_get("state")?)?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
+            generation: row.token_generation,
+            refreshed_at: row.refreshed_at,
+            state: AccountState::parse(&row.state)?,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
             member_id,
             user_id,
         })
@@ -224,7 +241,7 @@ impl Store {
         before: i64,
         limit: u32,
     ) -> Result<Vec<(MemberId, UserId)>, StoreError> {
-        let rows = sqlx::query(
+        let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT a.member_id, a.user_id FROM accounts a
              JOIN portals p ON p.member_id = a.member_id
              WHERE a.refresh_token IS NOT NULL AND a.refreshed_at < ?1
@@ -235,11 +252,11 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let member = MemberId::parse(row.try_get("member_id")?)
+        rows.into_iter()
+            .map(|(member, user)| {
+                let member = MemberId::parse(&member)
                     .map_err(|_| StoreError::Corrupt("account member".into()))?;
-                Ok((member, user_id_from_sql(row.try_get("user_id")?)?))
+                Ok((member, user_id_from_sql(user)?))
             })
             .collect()
     }

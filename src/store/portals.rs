@@ -1,14 +1,31 @@
 //! Portals as stored: one row per portal that ever installed the app, keyed by `member_id`,
 //! with its `application_token` encrypted.
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 use url::Url;
 
 use super::{
     AccountRecord, Portal, PortalRecord, PortalState, Store, StoreError, app_token_context,
 };
 use crate::domain::{ApplicationToken, Licence, MemberId, PortalDomain};
+
+/// A `portals` row as stored.
+#[derive(sqlx::FromRow)]
+struct PortalRow {
+    member_id: String,
+    domain: String,
+    client_endpoint: String,
+    server_endpoint: String,
+    application_token: Option<Vec<u8>>,
+    key_id: Option<String>,
+    scope: String,
+    licence: Option<String>,
+    state: String,
+    app_version: Option<i64>,
+    removing_since: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
 
 impl Store {
     /// Creates or replaces a portal's record.
@@ -74,7 +91,7 @@ impl Store {
 
     /// The portal with this id, if it ever installed the app.
     pub async fn portal(&self, member_id: &MemberId) -> Result<Option<Portal>, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, PortalRow>(
             "SELECT member_id, domain, client_endpoint, server_endpoint, application_token,
                     key_id, scope, licence, state, app_version, removing_since, created_at,
                     updated_at
@@ -83,43 +100,37 @@ impl Store {
         .bind(member_id.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|row| self.portal_from_row(&row)).transpose()
+        row.map(|row| self.portal_from_row(row)).transpose()
     }
 
-    fn portal_from_row(&self, row: &SqliteRow) -> Result<Portal, StoreError> {
+    fn portal_from_row(&self, row: PortalRow) -> Result<Portal, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("portal {what}"));
-        let member_id = MemberId::parse(row.try_get("member_id")?).map_err(|_| corrupt("id"))?;
-        let application_token = match row.try_get::<Option<Vec<u8>>, _>("application_token")? {
-            Some(sealed) => {
-                let key_id: String = row.try_get("key_id")?;
+        let member_id = MemberId::parse(&row.member_id).map_err(|_| corrupt("id"))?;
+        let application_token = match (row.application_token, row.key_id) {
+            (Some(sealed), Some(key_id)) => {
                 let plain = self
                     .keys
                     .open(&key_id, &app_token_context(&member_id), &sealed)?;
                 Some(ApplicationToken::parse(&plain).map_err(|_| corrupt("token"))?)
             }
-            None => None,
+            _ => None,
         };
-        let url = |col: &str| -> Result<Url, StoreError> {
-            Url::parse(row.try_get(col)?).map_err(|_| corrupt(col))
-        };
+        let url = |raw: &str, what: &str| Url::parse(raw).map_err(|_| corrupt(what));
         Ok(Portal {
             record: PortalRecord {
-                domain: PortalDomain::parse(row.try_get("domain")?)
-                    .map_err(|_| corrupt("domain"))?,
-                client_endpoint: url("client_endpoint")?,
-                server_endpoint: url("server_endpoint")?,
+                domain: PortalDomain::parse(&row.domain).map_err(|_| corrupt("domain"))?,
+                client_endpoint: url(&row.client_endpoint, "client_endpoint")?,
+                server_endpoint: url(&row.server_endpoint, "server_endpoint")?,
                 application_token,
-                scope: row.try_get("scope")?,
-                licence: row
-                    .try_get::<Option<String>, _>("licence")?
-                    .and_then(|l| Licence::parse(&l).ok()),
-                state: PortalState::parse(row.try_get("state")?)?,
-                app_version: row.try_get("app_version")?,
+                scope: row.scope,
+                licence: row.licence.and_then(|l| Licence::parse(&l).ok()),
+                state: PortalState::parse(&row.state)?,
+                app_version: row.app_version,
                 member_id,
             },
-            removing_since: row.try_get("removing_since")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
+            removing_since: row.removing_since,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
         })
     }
 
@@ -166,7 +177,7 @@ impl Store {
         &self,
         domain: &PortalDomain,
     ) -> Result<Option<Portal>, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, PortalRow>(
             "SELECT member_id, domain, client_endpoint, server_endpoint, application_token,
                     key_id, scope, licence, state, app_version, removing_since, created_at,
                     updated_at
@@ -175,7 +186,7 @@ impl Store {
         .bind(domain.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|row| self.portal_from_row(&row)).transpose()
+        row.map(|row| self.portal_from_row(row)).transpose()
     }
 
     /// Records that a portal now lives at `domain` (a renamed portal; `docs/bitrix24.md`, "Calling

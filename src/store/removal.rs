@@ -2,9 +2,9 @@
 //! confirmed: a suspended portal keeps its tokens but no call is made with them until a
 //! background check deletes or resumes it.
 
-use sqlx::Row;
 use url::Url;
 
+use super::accounts::AccountRow;
 use super::{Account, PortalState, Store, StoreError, user_id_from_sql, user_id_to_sql};
 use crate::domain::{MemberId, UserId};
 
@@ -32,6 +32,16 @@ pub struct AccountVersion {
     pub usable: bool,
 }
 
+/// An account row with what a call needs of its portal.
+#[derive(sqlx::FromRow)]
+struct CallRow {
+    #[sqlx(flatten)]
+    account: AccountRow,
+    client_endpoint: String,
+    server_endpoint: String,
+    removing_since: Option<i64>,
+}
+
 impl Store {
     /// An account with its portal's endpoints, in one query: what every call on a user's
     /// behalf needs. `None` if the account is unknown or its portal uninstalled the app.
@@ -40,7 +50,7 @@ impl Store {
         member_id: &MemberId,
         user_id: UserId,
     ) -> Result<Option<CallTarget>, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, CallRow>(
             "SELECT a.member_id, a.user_id, a.is_admin, a.is_installer, a.access_token,
                     a.refresh_token, a.key_id, a.token_generation, a.expires_at, a.refreshed_at,
                     a.state, a.created_at, a.updated_at, p.client_endpoint, p.server_endpoint,
@@ -53,15 +63,14 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let url = |column: &str| -> Result<Url, StoreError> {
-            Url::parse(row.try_get(column)?)
-                .map_err(|_| StoreError::Corrupt(format!("portal {column}")))
+        let url = |raw: &str, what: &str| {
+            Url::parse(raw).map_err(|_| StoreError::Corrupt(format!("portal {what}")))
         };
         Ok(Some(CallTarget {
-            endpoint: url("client_endpoint")?,
-            server: url("server_endpoint")?,
-            suspended: row.try_get::<Option<i64>, _>("removing_since")?.is_some(),
-            account: self.account_from_row(&row)?,
+            endpoint: url(&row.client_endpoint, "client_endpoint")?,
+            server: url(&row.server_endpoint, "server_endpoint")?,
+            suspended: row.removing_since.is_some(),
+            account: self.account_from_row(row.account)?,
         }))
     }
 
@@ -150,7 +159,7 @@ impl Store {
     /// Portals whose removal should be checked: suspended ones, and installed ones whose every
     /// stored pair was refused (a lost `ONAPPUNINSTALL` looks like that).
     pub async fn portals_to_reconcile(&self) -> Result<Vec<MemberId>, StoreError> {
-        let rows = sqlx::query(
+        let rows: Vec<(String,)> = sqlx::query_as(
             "SELECT p.member_id FROM portals p
              WHERE p.state = ?1 AND (p.removing_since IS NOT NULL OR (
                  EXISTS (SELECT 1 FROM accounts a
@@ -162,10 +171,9 @@ impl Store {
         .bind(PortalState::Active.as_str())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                MemberId::parse(row.try_get("member_id")?)
-                    .map_err(|_| StoreError::Corrupt("portal id".into()))
+        rows.into_iter()
+            .map(|(member,)| {
+                MemberId::parse(&member).map_err(|_| StoreError::Corrupt("portal id".into()))
             })
             .collect()
     }

@@ -1,8 +1,6 @@
 //! OAuth `state` values of `/oauth/start`: stored hashed, consumed once, expiring, and
 //! bounded per portal so nobody can grow the table without limit.
 
-use sqlx::Row;
-
 use super::{Store, StoreError};
 use crate::domain::MemberId;
 
@@ -41,17 +39,19 @@ impl Store {
         state_hash: &[u8],
         now: i64,
     ) -> Result<Option<MemberId>, StoreError> {
-        let row = sqlx::query(
+        let row: Option<(String, i64)> = sqlx::query_as(
             "DELETE FROM oauth_states WHERE state_hash = ?1 RETURNING member_id, expires_at",
         )
         .bind(state_hash)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        if row.try_get::<i64, _>("expires_at")? < now {
+        let Some((member, expires_at)) = row else {
+            return Ok(None);
+        };
+        if expires_at < now {
             return Ok(None);
         }
-        MemberId::parse(row.try_get("member_id")?)
+        MemberId::parse(&member)
             .map(Some)
             .map_err(|_| StoreError::Corrupt("oauth state member".into()))
     }
