@@ -207,6 +207,7 @@ async fn a_rate_limit_that_persists_is_429_with_retry_after() {
     let app = TestApp::installed(&["--rate-limit-max-wait=1"]).await;
     let session = app.session_of(1).await;
     app.bitrix.emulator.set_rate_limit(app.member(), 1, 0.05);
+    // Lets calls still in flight from opening the page finish before the bucket shrinks.
     tokio::time::sleep(Duration::from_millis(50)).await;
     let _ = app.api_get(&session).await;
     let response = app.api_put(&session, json!({"status": "dnd"})).await;

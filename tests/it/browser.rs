@@ -73,6 +73,7 @@ pub async fn start_driver() -> Driver {
         .is_err()
     {
         assert!(Instant::now() < deadline, "chromedriver did not come up");
+        // Polls until chromedriver answers.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     driver
@@ -186,6 +187,7 @@ async fn click_do_not_disturb(
             Instant::now() < deadline,
             "the page never showed Do not disturb chosen"
         );
+        // Polls until the page shows the choice.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     client

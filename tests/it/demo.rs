@@ -100,6 +100,7 @@ async fn in_app_frame(client: &Client, css: &str) {
             Instant::now() < deadline,
             "the app frame never showed {css}"
         );
+        // Polls until the frame shows the app (the install ends with a reload).
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -129,6 +130,7 @@ async fn choose(client: &Client, status: &str) {
             break;
         }
         assert!(Instant::now() < deadline, "{status} was never shown chosen");
+        // Polls until the page shows the choice.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     client
@@ -151,6 +153,7 @@ async fn panel_shows(client: &Client, user: u64, status: &str) {
             Instant::now() < deadline,
             "the panel never showed {status} for user {user}"
         );
+        // Polls until the portal's panel refreshes.
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

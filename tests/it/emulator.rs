@@ -573,6 +573,7 @@ async fn the_leaky_bucket_answers_503_once_the_burst_is_spent() {
     bitrix.emulator.set_rate_limit(bitrix.member(), 2, 50.0);
     assert_eq!(rest(&bitrix, "profile", &token, json!({})).await.0, 200);
     assert_eq!(rest(&bitrix, "profile", &token, json!({})).await.0, 200);
+    // Lets the bucket (2 at 50/s) drain fully.
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(
         rest(&bitrix, "profile", &token, json!({})).await.0,

@@ -309,6 +309,21 @@ async fn start_instance(bitrix: &Bitrix, db_url: &str, extra: &[&str]) -> (Socke
     (address, state)
 }
 
+/// Asserts a page's status and that it says `text`; returns the page for more checks.
+pub async fn assert_page(response: reqwest::Response, status: u16, text: &str) -> String {
+    assert_eq!(
+        response.status(),
+        status,
+        "status of the page saying {text:?}"
+    );
+    let page = response.text().await.expect("a page");
+    assert!(
+        page.contains(text),
+        "the page does not say {text:?}:\n{page}"
+    );
+    page
+}
+
 /// A user id the way tests write them.
 pub fn uid(id: u64) -> UserId {
     UserId::new(id).expect("a positive user id")

@@ -7,7 +7,7 @@ use std::time::Duration;
 use b24_status::emulator::{FaultKind, FaultTarget, Server};
 use serde_json::json;
 
-use crate::harness::{CLIENT_ID, TestApp};
+use crate::harness::{CLIENT_ID, TestApp, assert_page};
 
 fn refusals_by_the_portal(app: &TestApp) -> usize {
     app.portal_calls()
@@ -141,15 +141,13 @@ async fn a_rate_limited_page_says_busy_with_retry_after_in_the_users_language() 
         .send()
         .await
         .expect("answer");
-    assert_eq!(response.status(), 429);
     let retry_after: u64 = response.headers()["retry-after"]
         .to_str()
         .expect("ascii")
         .parse()
         .expect("seconds");
     assert!(retry_after >= 1);
-    let page = response.text().await.expect("page");
-    assert!(page.contains("Your portal is busy"), "{page}");
+    let page = assert_page(response, 429, "Your portal is busy").await;
     assert!(page.contains(&format!("Wait {retry_after} s")), "{page}");
 }
 
@@ -175,9 +173,7 @@ async fn a_missing_scope_is_an_administrators_page_not_an_outage() {
         .send()
         .await
         .expect("answer");
-    assert_eq!(response.status(), 403);
-    let page = response.text().await.expect("page");
-    assert!(page.contains("The app needs a permission"), "{page}");
+    let page = assert_page(response, 403, "The app needs a permission").await;
     assert!(!page.contains("not answering"), "{page}");
 }
 

@@ -72,6 +72,7 @@ impl AppProcess {
             .is_err()
         {
             assert!(Instant::now() < deadline, "the app did not come up");
+            // Polls until the process answers.
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         process

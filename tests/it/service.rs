@@ -178,6 +178,7 @@ fn cargo_run_with_no_configuration_starts_a_demo_and_stops_on_sigterm() {
             std::time::Instant::now() < deadline,
             "did not stop on SIGTERM"
         );
+        // Polls until the process exits.
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "exit status {exit:?}");

@@ -285,6 +285,7 @@ async fn keepalive_refreshes_old_tokens_and_leaves_fresh_ones_alone() {
 async fn thirty_calls_against_a_burst_of_five_all_succeed_without_a_503_reaching_the_caller() {
     let app = TestApp::installed(&["--rate-limit-burst=5", "--rate-limit-per-second=10"]).await;
     app.bitrix.emulator.set_rate_limit(app.member(), 5, 10.0);
+    // Lets the install's calls drain from the app's bucket (5 at 10/s), so the burst starts full.
     tokio::time::sleep(Duration::from_millis(600)).await;
     let manager: Arc<TokenManager> = app.state.tokens.clone();
     let mut calls = tokio::task::JoinSet::new();
@@ -319,6 +320,7 @@ async fn thirty_calls_against_a_burst_of_five_all_succeed_without_a_503_reaching
 async fn a_rate_limit_that_does_not_free_up_is_reported_with_retry_after() {
     let app = TestApp::installed(&["--rate-limit-max-wait=1"]).await;
     app.bitrix.emulator.set_rate_limit(app.member(), 1, 0.01);
+    // Lets the install's last calls finish before the bucket shrinks to one slot.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let manager = &app.state.tokens;
     let _first = status_get(manager, &app, 1).await;

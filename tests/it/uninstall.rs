@@ -10,7 +10,7 @@ use b24_status::store::PortalState;
 use b24_status::tokens::keepalive::KeepaliveSettings;
 use serde_json::json;
 
-use crate::harness::{CLIENT_ID, TestApp, session_in, uid};
+use crate::harness::{CLIENT_ID, TestApp, assert_page, session_in, uid};
 use crate::process::{AppProcess, free_port};
 
 /// The `ONAPPUNINSTALL` an employee can build from what their own browser received: the frame
@@ -151,9 +151,7 @@ async fn an_uninstall_the_oauth_server_cannot_confirm_suspends_the_portal_until_
     assert_eq!(answer.status(), 503);
     let body: serde_json::Value = answer.json().await.expect("json");
     assert_eq!(body["error"], "being_removed");
-    let page = app.open_app_as(1, "de").await;
-    assert_eq!(page.status(), 503);
-    assert!(page.text().await.expect("page").contains("wird gerade"));
+    assert_page(app.open_app_as(1, "de").await, 503, "wird gerade").await;
     assert_eq!(
         app.portal_calls().len(),
         calls,
