@@ -169,7 +169,7 @@ mod tests {
     fn recorded_values_are_rendered() {
         let metrics = Metrics::new();
         metrics.http_request("/api/status", 200);
-        metrics.bitrix_call("im.user.status.set", "ok");
+        metrics.bitrix_call(crate::bitrix::status::SET, "ok");
         metrics.refresh(Refresh::LostRace);
         metrics.limiter_wait();
         metrics.set_accounts("active", 3);
@@ -178,9 +178,11 @@ mod tests {
             text.contains(r#"b24_status_http_requests_total{route="/api/status",status="200"} 1"#),
             "{text}"
         );
-        assert!(text.contains(
-            r#"b24_status_bitrix_calls_total{method="im.user.status.set",outcome="ok"} 1"#
-        ));
+        let call = format!(
+            r#"b24_status_bitrix_calls_total{{method="{}",outcome="ok"}} 1"#,
+            crate::bitrix::status::SET
+        );
+        assert!(text.contains(&call), "{text}");
         assert!(text.contains(r#"b24_status_token_refreshes_total{outcome="lost_race"} 1"#));
         assert!(text.contains("b24_status_rate_limiter_waits_total 1"));
         assert!(text.contains(r#"b24_status_accounts{state="active"} 3"#));

@@ -1,10 +1,11 @@
 //! The REST methods a portal answers (`docs/bitrix24.md`, "Status methods", "Placements",
-//! "Events", "Calling REST methods"): one function for all, as PHP's REST layer dispatches.
+//! "Events", "Calling REST methods"): one function per family of methods, behind one
+//! dispatcher, as PHP's REST layer does it.
 
 use serde_json::{Map, Value, json};
 
 use super::wire::{Failure, fail, param, param_str};
-use super::world::{AccessRec, EventBinding, PlacementBinding, World};
+use super::world::{AccessRec, EventBinding, Install, PlacementBinding, Portal, User, World};
 use crate::bitrix::form;
 use crate::domain::Status;
 
@@ -33,38 +34,26 @@ pub(super) fn has_scope(scope: &str, wanted: &str) -> bool {
     scope.split([',', ' ']).any(|s| s.trim() == wanted)
 }
 
-pub(super) fn call_method(
-    world: &mut World,
-    rec: &AccessRec,
-    method: &str,
-    params: &Value,
-    top_level: bool,
-) -> Result<Value, Failure> {
-    let portal = world
-        .portals
-        .get_mut(&rec.member_id)
-        .ok_or_else(|| fail(401, "invalid_token", "Unable to get application by token"))?;
-    let install = portal
-        .installs
-        .get_mut(&rec.client_id)
-        .ok_or_else(|| fail(401, "NOT_INSTALLED", "Application not installed"))?;
-    let user = portal
-        .users
-        .get_mut(&rec.user_id)
-        .ok_or_else(|| fail(401, "authorization_error", "User is not active"))?;
-    let need = |scope: &str| {
-        if has_scope(&install.scope, scope) {
+/// Who calls, and the parts of their portal a method may read or change.
+struct Caller<'a> {
+    rec: &'a AccessRec,
+    licence: &'a str,
+    install: &'a mut Install,
+    user: &'a mut User,
+    params: &'a Value,
+}
+
+impl Caller<'_> {
+    fn need(&self, scope: &str) -> Result<(), Failure> {
+        if has_scope(&self.install.scope, scope) {
             Ok(())
         } else {
-            Err(fail(
-                403,
-                "insufficient_scope",
-                "The request requires higher privileges than provided by the access token",
-            ))
+            Err(insufficient_scope())
         }
-    };
-    let require = |name: &'static str| {
-        param_str(params, name)
+    }
+
+    fn require(&self, name: &'static str) -> Result<String, Failure> {
+        param_str(self.params, name)
             .filter(|v| !v.is_empty())
             .ok_or_else(|| {
                 fail(
@@ -73,19 +62,103 @@ pub(super) fn call_method(
                     format!("Argument '{name}' is null or empty"),
                 )
             })
+    }
+
+    fn admin(&self) -> Result<(), Failure> {
+        if self.user.admin {
+            Ok(())
+        } else {
+            Err(fail(
+                403,
+                "ACCESS_DENIED",
+                "Access denied! Admin permissions required",
+            ))
+        }
+    }
+}
+
+fn insufficient_scope() -> Failure {
+    fail(
+        403,
+        "insufficient_scope",
+        "The request requires higher privileges than provided by the access token",
+    )
+}
+
+fn not_found() -> Failure {
+    fail(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
+}
+
+/// Runs `method` for the token's user; `batch` only at the top level.
+pub(super) fn call_method(
+    world: &mut World,
+    rec: &AccessRec,
+    method: &str,
+    params: &Value,
+    top_level: bool,
+) -> Result<Value, Failure> {
+    if method == "batch" {
+        return match top_level {
+            true => batch(world, rec, params),
+            false => Err(fail(
+                405,
+                "ERROR_BATCH_METHOD_NOT_ALLOWED",
+                "Batch calls are not allowed inside batch",
+            )),
+        };
+    }
+    let Portal {
+        licence,
+        installs,
+        users,
+        ..
+    } = world
+        .portals
+        .get_mut(&rec.member_id)
+        .ok_or_else(|| fail(401, "invalid_token", "Unable to get application by token"))?;
+    let mut caller = Caller {
+        install: installs
+            .get_mut(&rec.client_id)
+            .ok_or_else(|| fail(401, "NOT_INSTALLED", "Application not installed"))?,
+        user: users
+            .get_mut(&rec.user_id)
+            .ok_or_else(|| fail(401, "authorization_error", "User is not active"))?,
+        licence,
+        rec,
+        params,
     };
     match method {
+        "im.user.status.set" | "im.user.status.get" => status(&mut caller, method),
+        "profile" | "user.current" | "user.admin" => users_method(&caller, method),
+        "app.info" => Ok(app_info(&caller)),
+        m if m.starts_with("placement.") => placements(&mut caller, method),
+        m if m.starts_with("event.") => events(&mut caller, method),
+        _ => Err(not_found()),
+    }
+}
+
+/// `im.user.status.*` (`docs/bitrix24.md`, "Status methods").
+fn status(caller: &mut Caller<'_>, method: &str) -> Result<Value, Failure> {
+    caller.need("im")?;
+    match method {
         "im.user.status.set" => {
-            need("im")?;
-            let status = param_str(params, "STATUS").unwrap_or_default();
-            let status = Status::parse(&status).map_err(|_| fail(400, "STATUS_ERROR", "Status is not available"))?;
-            user.status = Some(status);
+            let status = param_str(caller.params, "STATUS").unwrap_or_default();
+            let status = Status::parse(&status)
+                .map_err(|_| fail(400, "STATUS_ERROR", "Status is not available"))?;
+            caller.user.status = Some(status);
             Ok(json!(true))
         }
-        "im.user.status.get" => {
-            need("im")?;
-            Ok(user.status.map_or(json!(false), |s| json!(s.as_str())))
-        }
+        _ => Ok(caller
+            .user
+            .status
+            .map_or(json!(false), |s| json!(s.as_str()))),
+    }
+}
+
+/// `profile`, `user.current`, `user.admin`: who the token's user is.
+fn users_method(caller: &Caller<'_>, method: &str) -> Result<Value, Failure> {
+    let (rec, user) = (caller.rec, &*caller.user);
+    match method {
         "profile" => Ok(json!({
             "ID": rec.user_id.to_string(),
             "ADMIN": user.admin,
@@ -95,8 +168,12 @@ pub(super) fn call_method(
             "TIME_ZONE": "",
         })),
         "user.current" => {
-            if !["user", "user_brief", "user_basic"].iter().any(|s| has_scope(&install.scope, s)) {
-                return Err(fail(403, "insufficient_scope", "The request requires higher privileges than provided by the access token"));
+            let scope = &caller.install.scope;
+            if !["user", "user_brief", "user_basic"]
+                .iter()
+                .any(|s| has_scope(scope, s))
+            {
+                return Err(insufficient_scope());
             }
             Ok(json!({
                 "ID": rec.user_id.to_string(),
@@ -107,41 +184,72 @@ pub(super) fn call_method(
                 "UF_DEPARTMENT": [1],
             }))
         }
-        "user.admin" => Ok(json!(user.admin)),
-        "app.info" => Ok(json!({
-            "ID": 1,
-            "CODE": rec.client_id,
-            "VERSION": install.version,
-            "STATUS": portal.licence,
-            "INSTALLED": install.finished,
-            "PAYMENT_EXPIRED": "N",
-            "DAYS": null,
-            "LANGUAGE_ID": "en",
-            "LICENSE": "en_project",
-            "LICENSE_TYPE": "project",
-            "LICENSE_FAMILY": "project",
-        })),
+        _ => Ok(json!(user.admin)),
+    }
+}
+
+/// The portal's `app.info` (not the OAuth server's).
+fn app_info(caller: &Caller<'_>) -> Value {
+    json!({
+        "ID": 1,
+        "CODE": caller.rec.client_id,
+        "VERSION": caller.install.version,
+        "STATUS": caller.licence,
+        "INSTALLED": caller.install.finished,
+        "PAYMENT_EXPIRED": "N",
+        "DAYS": null,
+        "LANGUAGE_ID": "en",
+        "LICENSE": "en_project",
+        "LICENSE_TYPE": "project",
+        "LICENSE_FAMILY": "project",
+    })
+}
+
+/// `placement.bind`, `placement.unbind`, `placement.get` (`docs/bitrix24.md`, "Placements").
+fn placements(caller: &mut Caller<'_>, method: &str) -> Result<Value, Failure> {
+    caller.need("placement")?;
+    match method {
         "placement.bind" => {
-            need("placement")?;
-            if !user.admin {
-                return Err(fail(403, "ACCESS_DENIED", "Access denied! Admin permissions required"));
-            }
-            let placement = require("PLACEMENT")?.to_ascii_uppercase();
-            let handler = require("HANDLER")?;
+            caller.admin()?;
+            let placement = caller.require("PLACEMENT")?.to_ascii_uppercase();
+            let handler = caller.require("HANDLER")?;
             let Some((_, extra)) = PLACEMENTS.iter().find(|(code, _)| *code == placement) else {
-                return Err(fail(400, "ERROR_PLACEMENT_NOT_FOUND", "Placement not found"));
+                return Err(fail(
+                    400,
+                    "ERROR_PLACEMENT_NOT_FOUND",
+                    "Placement not found",
+                ));
             };
-            if extra.is_some_and(|scope| !has_scope(&install.scope, scope)) {
-                return Err(fail(400, "ERROR_PLACEMENT_NOT_FOUND", "Placement not found"));
+            if extra.is_some_and(|scope| !has_scope(&caller.install.scope, scope)) {
+                return Err(fail(
+                    400,
+                    "ERROR_PLACEMENT_NOT_FOUND",
+                    "Placement not found",
+                ));
             }
-            let handler_url = url::Url::parse(&handler).map_err(|_| fail(400, "ERROR_WRONG_HANDLER_URL", "Wrong handler URL"))?;
+            let handler_url = url::Url::parse(&handler)
+                .map_err(|_| fail(400, "ERROR_WRONG_HANDLER_URL", "Wrong handler URL"))?;
             if !matches!(handler_url.scheme(), "http" | "https") {
-                return Err(fail(400, "ERROR_UNSUPPORTED_PROTOCOL", "Unsupported event handler protocol"));
+                return Err(fail(
+                    400,
+                    "ERROR_UNSUPPORTED_PROTOCOL",
+                    "Unsupported event handler protocol",
+                ));
             }
-            if install.placements.iter().any(|b| b.placement == placement && b.handler == handler) {
+            let install = &mut *caller.install;
+            if install
+                .placements
+                .iter()
+                .any(|b| b.placement == placement && b.handler == handler)
+            {
                 // UNCONFIRMED code: the docs name no duplicate error for placements.
-                return Err(fail(400, "ERROR_PLACEMENT_HANDLER_ALREADY_BINDED", "Handler already binded"));
+                return Err(fail(
+                    400,
+                    "ERROR_PLACEMENT_HANDLER_ALREADY_BINDED",
+                    "Handler already binded",
+                ));
             }
+            let params = caller.params;
             install.placements.push(PlacementBinding {
                 placement,
                 handler,
@@ -152,64 +260,85 @@ pub(super) fn call_method(
             Ok(json!(true))
         }
         "placement.unbind" => {
-            need("placement")?;
-            if !user.admin {
-                return Err(fail(403, "ACCESS_DENIED", "Access denied! Admin permissions required"));
-            }
-            let placement = require("PLACEMENT")?.to_ascii_uppercase();
-            let handler = param_str(params, "HANDLER");
-            let before = install.placements.len();
-            install
+            caller.admin()?;
+            let placement = caller.require("PLACEMENT")?.to_ascii_uppercase();
+            let handler = param_str(caller.params, "HANDLER");
+            let bindings = &mut caller.install.placements;
+            let before = bindings.len();
+            bindings.retain(|b| {
+                b.placement != placement || handler.as_ref().is_some_and(|h| *h != b.handler)
+            });
+            Ok(json!({"count": before - bindings.len()}))
+        }
+        "placement.get" => Ok(Value::Array(
+            caller
+                .install
                 .placements
-                .retain(|b| b.placement != placement || handler.as_ref().is_some_and(|h| *h != b.handler));
-            Ok(json!({"count": before - install.placements.len()}))
-        }
-        "placement.get" => {
-            need("placement")?;
-            Ok(Value::Array(
-                install
-                    .placements
-                    .iter()
-                    .map(|b| json!({"placement": b.placement, "userId": 0, "handler": b.handler,
-                        "options": b.options, "title": b.title, "description": "", "langAll": b.lang_all}))
-                    .collect(),
-            ))
-        }
+                .iter()
+                .map(|b| {
+                    json!({"placement": b.placement, "userId": 0, "handler": b.handler,
+                        "options": b.options, "title": b.title, "description": "",
+                        "langAll": b.lang_all})
+                })
+                .collect(),
+        )),
+        _ => Err(not_found()),
+    }
+}
+
+/// `event.bind`, `event.unbind`, `event.get` (`docs/bitrix24.md`, "Events").
+fn events(caller: &mut Caller<'_>, method: &str) -> Result<Value, Failure> {
+    match method {
         "event.bind" => {
-            let event = require("event")?.to_ascii_uppercase();
-            let handler = require("handler")?;
-            let offline = param_str(params, "event_type").is_some_and(|t| t.eq_ignore_ascii_case("offline"));
+            let event = caller.require("event")?.to_ascii_uppercase();
+            let handler = caller.require("handler")?;
+            let offline = param_str(caller.params, "event_type")
+                .is_some_and(|t| t.eq_ignore_ascii_case("offline"));
             if !EVENTS.contains(&event.as_str()) {
                 return Err(fail(400, "ERROR_EVENT_NOT_FOUND", "Event not found"));
             }
-            if offline && !user.admin {
+            if offline && !caller.user.admin {
                 return Err(fail(403, "ACCESS_DENIED", "Access denied!"));
             }
-            if install.events.iter().any(|b| b.event == event && b.handler == handler) {
-                return Err(fail(400, "ERROR_HANDLER_ALREADY_EXIST", "Handler already binded"));
+            let bindings = &mut caller.install.events;
+            if bindings
+                .iter()
+                .any(|b| b.event == event && b.handler == handler)
+            {
+                return Err(fail(
+                    400,
+                    "ERROR_HANDLER_ALREADY_EXIST",
+                    "Handler already binded",
+                ));
             }
-            install.events.push(EventBinding { event, handler, offline });
+            bindings.push(EventBinding {
+                event,
+                handler,
+                offline,
+            });
             Ok(json!(true))
         }
         "event.unbind" => {
-            let event = require("event")?.to_ascii_uppercase();
-            let handler = param_str(params, "handler");
-            let before = install.events.len();
-            install
-                .events
+            let event = caller.require("event")?.to_ascii_uppercase();
+            let handler = param_str(caller.params, "handler");
+            let bindings = &mut caller.install.events;
+            let before = bindings.len();
+            bindings
                 .retain(|b| b.event != event || handler.as_ref().is_some_and(|h| *h != b.handler));
-            Ok(json!({"count": before - install.events.len()}))
+            Ok(json!({"count": before - bindings.len()}))
         }
         "event.get" => Ok(Value::Array(
-            install
+            caller
+                .install
                 .events
                 .iter()
-                .map(|b| json!({"event": b.event, "handler": b.handler, "auth_type": "0", "offline": u8::from(b.offline)}))
+                .map(|b| {
+                    json!({"event": b.event, "handler": b.handler, "auth_type": "0",
+                        "offline": u8::from(b.offline)})
+                })
                 .collect(),
         )),
-        "batch" if top_level => batch(world, rec, params),
-        "batch" => Err(fail(405, "ERROR_BATCH_METHOD_NOT_ALLOWED", "Batch calls are not allowed inside batch")),
-        _ => Err(fail(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")),
+        _ => Err(not_found()),
     }
 }
 
