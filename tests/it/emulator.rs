@@ -22,6 +22,21 @@ async fn rest(bitrix: &Bitrix, method: &str, token: &str, params: Value) -> (u16
     (status, response.json().await.expect("JSON"))
 }
 
+/// A call that must succeed; its `result`.
+async fn rest_ok(bitrix: &Bitrix, method: &str, token: &str, params: Value) -> Value {
+    let (status, body) = rest(bitrix, method, token, params).await;
+    assert_eq!(status, 200, "{method}: {body}");
+    body["result"].clone()
+}
+
+/// A call that must fail; its HTTP status and error code.
+async fn rest_err(bitrix: &Bitrix, method: &str, token: &str, params: Value) -> (u16, String) {
+    let (status, body) = rest(bitrix, method, token, params).await;
+    let code = body["error"].as_str().unwrap_or_default().to_owned();
+    assert!(!code.is_empty(), "{method} should have failed: {body}");
+    (status, code)
+}
+
 async fn token_request(bitrix: &Bitrix, form: &[(&str, &str)]) -> (u16, Value) {
     let response = client()
         .post(format!("{}oauth/token/", bitrix.emulator.oauth_url()))
@@ -57,10 +72,9 @@ async fn auth_is_read_from_query_form_or_json_and_methods_ignore_case_and_suffix
     assert_eq!(body["result"]["ID"], "1");
     assert_eq!(body["result"]["ADMIN"], true);
     assert_eq!(body["result"]["NAME"], "Anna");
-    let (status, body) = rest(&bitrix, "profile", "", json!({})).await;
     assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("NO_AUTH_FOUND"))
+        rest_err(&bitrix, "profile", "", json!({})).await,
+        (401, "NO_AUTH_FOUND".to_owned())
     );
 }
 
@@ -128,12 +142,11 @@ async fn user_current_needs_a_user_scope_and_profile_does_not() {
         .emulator
         .issue_tokens(bitrix.member(), "app.narrow", 1)
         .access;
-    let (status, body) = rest(&bitrix, "user.current", &narrow, json!({})).await;
     assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("insufficient_scope"))
+        rest_err(&bitrix, "user.current", &narrow, json!({})).await,
+        (403, "insufficient_scope".to_owned())
     );
-    assert_eq!(rest(&bitrix, "profile", &narrow, json!({})).await.0, 200);
+    rest_ok(&bitrix, "profile", &narrow, json!({})).await;
 
     bitrix.emulator.install(bitrix.member(), CLIENT_ID);
     let wide = bitrix.access_token(1);
@@ -149,10 +162,9 @@ async fn placements_are_admin_only_need_their_scope_and_are_listed() {
     let employee = bitrix.access_token(bitrix.employee);
     let bind = json!({"PLACEMENT": "IM_NAVIGATION", "HANDLER": "https://app.example/app",
         "TITLE": "Status", "OPTIONS": {"iconName": "fa-circle"}, "LANG_ALL": {"ru": {"TITLE": "Статус"}}});
-    let (status, body) = rest(&bitrix, "placement.bind", &employee, bind.clone()).await;
     assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("ACCESS_DENIED"))
+        rest_err(&bitrix, "placement.bind", &employee, bind.clone()).await,
+        (403, "ACCESS_DENIED".to_owned())
     );
     assert_eq!(
         rest(&bitrix, "placement.bind", &admin, bind.clone())
@@ -217,10 +229,9 @@ async fn events_bind_once_and_unbind() {
         rest(&bitrix, "event.bind", &admin, bind.clone()).await.0,
         200
     );
-    let (status, body) = rest(&bitrix, "event.bind", &admin, bind).await;
     assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("ERROR_HANDLER_ALREADY_EXIST"))
+        rest_err(&bitrix, "event.bind", &admin, bind).await,
+        (400, "ERROR_HANDLER_ALREADY_EXIST".to_owned())
     );
     let (status, body) = rest(
         &bitrix,
@@ -282,10 +293,9 @@ async fn batch_runs_commands_reports_errors_and_refuses_nesting() {
     let too_many: serde_json::Map<String, Value> = (0..51)
         .map(|i| (format!("c{i}"), json!("profile")))
         .collect();
-    let (status, body) = rest(&bitrix, "batch", &token, json!({"cmd": too_many})).await;
     assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("ERROR_BATCH_LENGTH_EXCEEDED"))
+        rest_err(&bitrix, "batch", &token, json!({"cmd": too_many})).await,
+        (400, "ERROR_BATCH_LENGTH_EXCEEDED".to_owned())
     );
 }
 
@@ -293,12 +303,11 @@ async fn batch_runs_commands_reports_errors_and_refuses_nesting() {
 async fn access_tokens_expire_after_an_hour_with_401_expired_token() {
     let bitrix = Bitrix::installed().await;
     let token = bitrix.access_token(1);
-    assert_eq!(rest(&bitrix, "profile", &token, json!({})).await.0, 200);
+    rest_ok(&bitrix, "profile", &token, json!({})).await;
     bitrix.emulator.advance_clock(Duration::from_secs(3601));
-    let (status, body) = rest(&bitrix, "profile", &token, json!({})).await;
     assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("expired_token"))
+        rest_err(&bitrix, "profile", &token, json!({})).await,
+        (401, "expired_token".to_owned())
     );
 
     let other = bitrix.access_token(bitrix.employee);
@@ -358,7 +367,7 @@ async fn refresh_rotates_and_kills_the_old_pair() {
         "the old access token died too"
     );
     let new_access = answer["access_token"].as_str().expect("access");
-    assert_eq!(rest(&bitrix, "profile", new_access, json!({})).await.0, 200);
+    rest_ok(&bitrix, "profile", new_access, json!({})).await;
     assert_eq!(
         bitrix.emulator.refresh_count(),
         1,
@@ -562,17 +571,16 @@ async fn the_leaky_bucket_answers_503_once_the_burst_is_spent() {
     bitrix.emulator.set_rate_limit(bitrix.member(), 5, 0.0);
     let token = bitrix.access_token(1);
     for _ in 0..5 {
-        assert_eq!(rest(&bitrix, "profile", &token, json!({})).await.0, 200);
+        rest_ok(&bitrix, "profile", &token, json!({})).await;
     }
-    let (status, body) = rest(&bitrix, "profile", &token, json!({})).await;
     assert_eq!(
-        (status, body["error"].as_str()),
-        (503, Some("QUERY_LIMIT_EXCEEDED"))
+        rest_err(&bitrix, "profile", &token, json!({})).await,
+        (503, "QUERY_LIMIT_EXCEEDED".to_owned())
     );
 
     bitrix.emulator.set_rate_limit(bitrix.member(), 2, 50.0);
-    assert_eq!(rest(&bitrix, "profile", &token, json!({})).await.0, 200);
-    assert_eq!(rest(&bitrix, "profile", &token, json!({})).await.0, 200);
+    rest_ok(&bitrix, "profile", &token, json!({})).await;
+    rest_ok(&bitrix, "profile", &token, json!({})).await;
     // Lets the bucket (2 at 50/s) drain fully.
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(
@@ -597,10 +605,9 @@ async fn faults_and_latency_are_injected_and_calls_recorded() {
         },
         1,
     );
-    let (status, body) = rest(&bitrix, "profile", &token, json!({})).await;
     assert_eq!(
-        (status, body["error"].as_str()),
-        (500, Some("INTERNAL_SERVER_ERROR"))
+        rest_err(&bitrix, "profile", &token, json!({})).await,
+        (500, "INTERNAL_SERVER_ERROR".to_owned())
     );
     assert_eq!(
         rest(&bitrix, "profile", &token, json!({})).await.0,

@@ -56,6 +56,17 @@ fn account(member: &MemberId, user: u64, access: &str, refresh: &str) -> Account
     }
 }
 
+/// A store holding the test portal and its administrator (user 1) with this pair.
+async fn seeded(dir: &tempfile::TempDir, access: &str, refresh: &str) -> (Store, MemberId) {
+    let store = open(dir, keyring()).await;
+    let member = MemberId::parse(MEMBER).expect("member");
+    store
+        .upsert_portal_and_account(&portal(&member), &account(&member, 1, access, refresh), 1)
+        .await
+        .expect("seeded");
+    (store, member)
+}
+
 fn file_bytes(dir: &tempfile::TempDir) -> Vec<u8> {
     let mut all = Vec::new();
     for entry in std::fs::read_dir(dir.path()).expect("read dir") {
@@ -127,16 +138,7 @@ async fn tokens_round_trip_and_never_reach_the_file_in_clear() {
 #[tokio::test]
 async fn a_ciphertext_moved_to_another_account_fails_to_decrypt() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(&dir, keyring()).await;
-    let member = MemberId::parse(MEMBER).expect("member");
-    store
-        .upsert_portal(&portal(&member), 1)
-        .await
-        .expect("portal");
-    store
-        .upsert_account(&account(&member, 1, "admin-access", "admin-refresh"), 1)
-        .await
-        .expect("a");
+    let (store, member) = seeded(&dir, "admin-access", "admin-refresh").await;
     store
         .upsert_account(&account(&member, 2, "user-access", "user-refresh"), 1)
         .await
@@ -173,16 +175,7 @@ async fn a_ciphertext_moved_to_another_account_fails_to_decrypt() {
 #[tokio::test]
 async fn rotation_is_a_compare_and_swap_on_the_generation() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(&dir, keyring()).await;
-    let member = MemberId::parse(MEMBER).expect("member");
-    store
-        .upsert_portal(&portal(&member), 1)
-        .await
-        .expect("portal");
-    store
-        .upsert_account(&account(&member, 1, "a0", "r0"), 1)
-        .await
-        .expect("account");
+    let (store, member) = seeded(&dir, "a0", "r0").await;
     let seen = store
         .account(&member, uid(1))
         .await
@@ -238,12 +231,7 @@ async fn rotation_is_a_compare_and_swap_on_the_generation() {
 #[tokio::test]
 async fn uninstall_forgets_tokens_and_clean_uninstall_forgets_everything() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(&dir, keyring()).await;
-    let member = MemberId::parse(MEMBER).expect("member");
-    store
-        .upsert_portal_and_account(&portal(&member), &account(&member, 1, "a", "r"), 1)
-        .await
-        .expect("w");
+    let (store, member) = seeded(&dir, "a", "r").await;
     store
         .upsert_account(&account(&member, 2, "b", "s"), 1)
         .await
