@@ -122,7 +122,10 @@ impl Event {
                 refresh: text(&["auth", "refresh_token"])
                     .map(RefreshToken::parse)
                     .transpose()?,
-                expires_in: number(&json["auth"]["expires_in"]).unwrap_or(3600),
+                // An access token lives an hour; anything outside a day is not a lifetime.
+                expires_in: number(&json["auth"]["expires_in"])
+                    .filter(|secs| (60..=86_400).contains(secs))
+                    .unwrap_or(3600),
                 user_id: text(&["auth", "user_id"]).and_then(|u| UserId::parse(u).ok()),
                 scope: text(&["auth", "scope"]).unwrap_or_default().to_owned(),
                 licence: text(&["auth", "status"]).and_then(|s| Licence::parse(s).ok()),

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
+use super::client_ip::ClientIp;
 use super::page::{PageError, Problem};
 use super::state::AppState;
 use crate::domain::PortalDomain;
@@ -43,13 +44,14 @@ fn browser_lang(headers: &HeaderMap) -> Lang {
 
 async fn start(
     State(app): State<AppState>,
+    from: ClientIp,
     headers: HeaderMap,
     Query(query): Query<StartQuery>,
 ) -> Result<Response, PageError> {
     let lang = browser_lang(&headers);
     let start = app
         .portals
-        .start_sign_in(query.domain.as_deref().unwrap_or_default())
+        .start_sign_in(query.domain.as_deref().unwrap_or_default(), from.0)
         .await
         .map_err(|refusal| super::refusal::refused(refusal, lang))?;
     Ok((

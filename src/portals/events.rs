@@ -63,10 +63,10 @@ impl Portals {
             tracing::warn!("uninstall with a wrong application_token refused");
             return Ok(Recorded::WrongToken);
         }
-        self.within_budget(&event.member_id, from)?;
+        self.address_within_budget(from)?;
         let removal = removal::uninstall(&self.tokens, &event.member_id, event.clean).await?;
         if removal == Removal::Forged {
-            self.gate.charge(&event.member_id, from);
+            self.gate.charge_address(from);
         }
         Ok(Recorded::Uninstall(removal))
     }
@@ -82,7 +82,7 @@ impl Portals {
                 tracing::warn!("event names an OAuth server off the allowlist");
                 Refusal::OffList
             })?;
-        self.within_budget(&event.member_id, from)?;
+        self.address_within_budget(from)?;
         let verified = verify::verify(
             &self.oauth,
             &server,
@@ -94,7 +94,7 @@ impl Portals {
         .await
         .map_err(|error| {
             tracing::warn!(%error, "event not verified");
-            self.unverified(&event.member_id, from, &error)
+            self.unverified(None, from, &error)
         })?;
         let existing = self.store.portal(&event.member_id).await?;
         let same_token = existing
@@ -130,17 +130,18 @@ impl Portals {
             client_endpoint: verified.client_endpoint.clone(),
             server_endpoint: server,
             application_token: Some(event.application_token.clone()),
-            scope: if auth.scope.is_empty() {
-                verified.scope.clone()
-            } else {
+            // What the OAuth server confirmed wins over what the event says.
+            scope: if verified.scope.is_empty() {
                 auth.scope.clone()
+            } else {
+                verified.scope.clone()
             },
             licence: auth
                 .licence
                 .clone()
                 .or_else(|| existing.as_ref().and_then(|p| p.record.licence.clone())),
             state: PortalState::Active,
-            app_version: event.version.or(verified.version),
+            app_version: verified.version.or(event.version),
         };
         match &auth.refresh {
             Some(refresh) => {
@@ -148,7 +149,7 @@ impl Portals {
                     member_id: event.member_id.clone(),
                     user_id: verified.user_id,
                     is_admin: profile.admin,
-                    is_installer: event.kind == EventKind::Install,
+                    is_installer: event.kind == EventKind::Install && profile.admin,
                     tokens: Tokens {
                         access: auth.access.clone(),
                         refresh: refresh.clone(),

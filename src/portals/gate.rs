@@ -3,7 +3,8 @@
 //! check that fails is charged to the portal it names and to the address it came from; once
 //! either has spent its budget, further POSTs are refused with 429 before anything is called,
 //! until the budget refills. Checks that pass cost nothing here: the portal's own rate limiter
-//! already paces them, so a busy office behind one address is never turned away.
+//! already paces them, so a busy office behind one address is never turned away. Events are
+//! budgeted by address only, so forged frame POSTs cannot turn a portal's real events away.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -116,6 +117,19 @@ impl Gate {
     pub fn charge(&self, member_id: &MemberId, from: IpAddr) {
         tracing::info!(%member_id, %from, "a request failed verification");
         self.portals.charge(member_id);
+        self.addresses.charge(&from);
+    }
+
+    /// `Err(retry_after)` when the address has no failures left to spend. Events use this
+    /// alone: Bitrix24 never retries one, so a portal's budget spent by someone else's forged
+    /// POSTs must not turn its real events away.
+    pub fn check_address(&self, from: IpAddr) -> Result<(), Duration> {
+        self.addresses.check(&from)
+    }
+
+    /// An event failed its check: charge the address it came from.
+    pub fn charge_address(&self, from: IpAddr) {
+        tracing::info!(%from, "an event failed verification");
         self.addresses.charge(&from);
     }
 }

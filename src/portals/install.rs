@@ -43,7 +43,7 @@ impl Portals {
         .await
         .map_err(|error| {
             tracing::warn!(%error, "install not verified");
-            self.unverified(&frame.member_id, from, &error)
+            self.unverified(Some(&frame.member_id), from, &error)
         })?;
         tracing::Span::current().record("user_id", tracing::field::display(verified.user_id));
         let profile = self

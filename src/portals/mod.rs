@@ -134,12 +134,31 @@ impl Portals {
         refusal
     }
 
-    /// A verification's failure as a refusal, charged to the budgets when the token was refused.
-    fn unverified(&self, member_id: &MemberId, from: IpAddr, error: &VerifyError) -> Refusal {
-        match error {
-            VerifyError::Refused(_) => self.failed_check(member_id, from, Refusal::NotVerified),
-            VerifyError::Unavailable(_) => Refusal::Unavailable,
+    /// A verification's failure as a refusal, charged to the budgets when the token was
+    /// refused: the portal's and the address's, or with no portal (an event) the address's.
+    fn unverified(
+        &self,
+        member_id: Option<&MemberId>,
+        from: IpAddr,
+        error: &VerifyError,
+    ) -> Refusal {
+        match (error, member_id) {
+            (VerifyError::Refused(_), Some(member_id)) => {
+                self.failed_check(member_id, from, Refusal::NotVerified)
+            }
+            (VerifyError::Refused(_), None) => {
+                self.gate.charge_address(from);
+                Refusal::NotVerified
+            }
+            (VerifyError::Unavailable(_), _) => Refusal::Unavailable,
         }
+    }
+
+    /// Refuses up front when the address has spent its budget (events, sign-in starts).
+    fn address_within_budget(&self, from: IpAddr) -> Result<(), Refusal> {
+        self.gate
+            .check_address(from)
+            .map_err(|wait| Refusal::Budget(wait.as_secs().max(1)))
     }
 
     /// An installed portal (not merely started, not removed), or why not.

@@ -96,7 +96,7 @@ impl Portals {
             .await
             .map_err(|error| {
                 tracing::warn!(claimed = %frame.domain, %error, "the OAuth server did not confirm a frame POST");
-                self.unverified(&frame.member_id, from, &error)
+                self.unverified(Some(&frame.member_id), from, &error)
             })?;
             portal.record.domain = frame.domain.clone();
             portal.record.client_endpoint = verified.client_endpoint;

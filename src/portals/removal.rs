@@ -34,6 +34,10 @@ pub enum Check {
     Unknown,
 }
 
+/// The longest an uninstall event waits for the OAuth server before the portal is suspended
+/// and checked in the background instead; well inside the request timeout.
+const CONFIRM_WITHIN: Duration = Duration::from_secs(10);
+
 /// Waits between background checks of a suspended portal; after the last one, the keep-alive's
 /// reconciliation takes over.
 const RETRY_DELAYS: [Duration; 5] = [
@@ -50,7 +54,25 @@ pub async fn uninstall(
     member_id: &MemberId,
     clean: bool,
 ) -> Result<Removal, CallError> {
-    match tokens.confirm_removed(member_id).await? {
+    let already_suspended = tokens
+        .store()
+        .portal(member_id)
+        .await?
+        .is_some_and(|p| p.removing_since.is_some());
+    if already_suspended {
+        // Its background check is under way; a second event adds no work.
+        tokens
+            .store()
+            .suspend_portal(member_id, clean, tokens.clock().now())
+            .await?;
+        return Ok(Removal::Suspended);
+    }
+    // A hanging OAuth server must not keep the event past the request's own timeout, or the
+    // portal would be neither removed nor suspended.
+    let verdict = tokio::time::timeout(CONFIRM_WITHIN, tokens.confirm_removed(member_id))
+        .await
+        .unwrap_or(Ok(Verdict::Unknown))?;
+    match verdict {
         Verdict::Gone => {
             remove(tokens, member_id, clean).await?;
             Ok(Removal::Removed)

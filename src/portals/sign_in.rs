@@ -4,6 +4,8 @@
 //! sharing the database can finish a flow another one started. The code is exchanged at the
 //! OAuth server stored for the portal, whatever the redirect names.
 
+use std::net::IpAddr;
+
 use sha2::{Digest, Sha256};
 
 use super::{Opened, Portals, Refusal};
@@ -28,8 +30,12 @@ fn state_hash(state: &str) -> Vec<u8> {
 }
 
 impl Portals {
-    /// Starts a sign-in on the portal at `domain`.
-    pub async fn start_sign_in(&self, domain: &str) -> Result<SignInStart, Refusal> {
+    /// Starts a sign-in on the portal at `domain` for a browser at `from`. Every start costs a
+    /// stored state, so each is charged to the address's budget: nobody can fill a portal's
+    /// quota of sign-ins under way and lock its users out.
+    pub async fn start_sign_in(&self, domain: &str, from: IpAddr) -> Result<SignInStart, Refusal> {
+        self.address_within_budget(from)?;
+        self.gate.charge_address(from);
         let domain = PortalDomain::parse(domain)
             .ok()
             .filter(|d| self.config.allow_http || !d.is_loopback())

@@ -202,8 +202,12 @@ impl Job {
                     self.metrics.refresh(Refresh::Ok);
                     return Ok((fresh, stale_generation + 1));
                 }
-                // The row changed meanwhile (the user reopened the app): that pair is as good.
+                // The row changed meanwhile (the user reopened the app): that pair is as good,
+                // and our lease must not hold up the next refresh of it.
                 self.metrics.refresh(Refresh::LostRace);
+                self.store
+                    .release_lease(member_id, user_id, &self.owner)
+                    .await?;
                 usable(self.account(key).await?)
             }
             Ok(_) => {

@@ -205,26 +205,82 @@ async fn a_flood_of_forged_install_posts_runs_out_of_budget_before_the_oauth_ser
 }
 
 #[tokio::test]
-async fn sign_ins_under_way_are_capped_per_portal_and_expired_ones_swept() {
-    let app = TestApp::installed(&[]).await;
+async fn sign_ins_under_way_are_capped_per_portal_and_per_address_and_expired_ones_swept() {
+    let app = TestApp::installed(&["--client-ip-header=x-forwarded-for"]).await;
     let start = app.url(&format!("/oauth/start?domain={}", app.bitrix.portal.domain));
-    for _ in 0..200 {
-        let response = app.http.get(&start).send().await.expect("answer");
-        assert_eq!(response.status(), 302);
+    let from = |i: usize| format!("198.51.100.7, 192.0.2.{}", i % 250 + 1);
+    let start_from = |address: String| {
+        let (http, start) = (app.http.clone(), start.clone());
+        async move {
+            http.get(start)
+                .header("x-forwarded-for", address)
+                .send()
+                .await
+                .expect("answer")
+                .status()
+                .as_u16()
+        }
+    };
+    // One address gets its budget of starts, then waits.
+    for _ in 0..20 {
+        assert_eq!(start_from(from(0)).await, 302);
     }
-    let response = app.http.get(&start).send().await.expect("answer");
-    assert_eq!(response.status(), 429);
+    assert_eq!(
+        start_from(from(0)).await,
+        429,
+        "one address cannot fill the quota"
+    );
+    // Many addresses together meet the portal's cap.
+    for i in 1..=180 {
+        assert_eq!(start_from(from(i)).await, 302);
+    }
     assert_eq!(app.count("oauth_states").await, 200);
+    assert_eq!(start_from(from(181)).await, 429, "the portal's cap");
     // Eleven minutes later they have all expired and a sweep removes them.
     let later = app.state.tokens.clock().now() + 660;
-    assert_eq!(
-        app.state
-            .tokens
-            .store()
-            .sweep_oauth_states(later)
-            .await
-            .expect("swept"),
-        200
-    );
+    let swept = app.state.tokens.store().sweep_oauth_states(later).await;
+    assert_eq!(swept.expect("swept"), 200);
     assert_eq!(app.count("oauth_states").await, 0);
+}
+
+#[tokio::test]
+async fn forged_frame_posts_cannot_turn_a_portals_real_events_away() {
+    let app = TestApp::installed(&["--client-ip-header=x-forwarded-for"]).await;
+    let post = |form: b24_status::emulator::FormPost, path: &'static str, from: &'static str| {
+        let http = app.http.clone();
+        let url = format!("{}?{}", app.url(path), form.query_string());
+        async move {
+            http.post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-forwarded-for", from)
+                .body(form.body())
+                .send()
+                .await
+                .expect("answer")
+                .status()
+                .as_u16()
+        }
+    };
+    let frame = app
+        .bitrix
+        .emulator
+        .frame_post(app.member(), CLIENT_ID, 1, "DEFAULT", "en", "");
+    let mut statuses = Vec::new();
+    for i in 0..25 {
+        let forged = frame.with("AUTH_ID", &format!("forged-token-{i:04}-forged-token"));
+        statuses.push(post(forged, "/app", "203.0.113.5").await);
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        5,
+        "{statuses:?}"
+    );
+
+    // Bitrix24's own update event, from its own address, still gets through.
+    let update = app
+        .bitrix
+        .emulator
+        .update_app(app.member(), CLIENT_ID, 2, 1);
+    assert_eq!(post(update, "/events", "198.51.100.9").await, 200);
+    assert_eq!(app.bitrix.emulator.events(app.member(), CLIENT_ID).len(), 2);
 }

@@ -294,3 +294,34 @@ async fn an_update_binds_the_handlers_bitrix24_removed_again() {
     assert_eq!(app.post_form("/events", &again).await.status(), 200);
     assert_eq!(app.bitrix.emulator.events(app.member(), CLIENT_ID).len(), 2);
 }
+
+#[tokio::test]
+async fn an_uninstall_the_oauth_server_leaves_hanging_is_suspended_not_lost() {
+    let app = TestApp::installed(&[]).await;
+    let uninstall = app
+        .bitrix
+        .emulator
+        .uninstall(app.member(), CLIENT_ID, false);
+    app.bitrix.emulator.inject(
+        FaultTarget {
+            server: Some(Server::OAuth(Region::West)),
+            method: None,
+        },
+        FaultKind::Delay(Duration::from_secs(60)),
+        10,
+    );
+    // Before the app's own 30 s request timeout could drop the event, it is suspended.
+    let response = app
+        .http
+        .post(app.url("/events"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(uninstall.body())
+        .timeout(Duration::from_secs(40))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), 202);
+    assert!(app.portal().await.expect("kept").removing_since.is_some());
+    // A second, forged copy adds no work and changes nothing.
+    assert_eq!(app.post_form("/events", &uninstall).await.status(), 202);
+}
