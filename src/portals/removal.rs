@@ -54,12 +54,9 @@ pub async fn uninstall(
     member_id: &MemberId,
     clean: bool,
 ) -> Result<Removal, CallError> {
-    let already_suspended = tokens
-        .store()
-        .portal(member_id)
-        .await?
-        .is_some_and(|p| p.removing_since.is_some());
-    if already_suspended {
+    let portal = tokens.store().portal(member_id).await?;
+    let written_at = portal.as_ref().map(|p| p.updated_at);
+    if portal.is_some_and(|p| p.removing_since.is_some()) {
         // Its background check is under way; a second event adds no work.
         tokens
             .store()
@@ -74,7 +71,7 @@ pub async fn uninstall(
         .unwrap_or(Ok(Verdict::Unknown))?;
     match verdict {
         Verdict::Gone => {
-            remove(tokens, member_id, clean).await?;
+            remove(tokens, member_id, clean, written_at).await?;
             Ok(Removal::Removed)
         }
         Verdict::Installed => {
@@ -92,14 +89,25 @@ pub async fn uninstall(
     }
 }
 
-async fn remove(tokens: &TokenManager, member_id: &MemberId, clean: bool) -> Result<(), CallError> {
+/// Removes the portal unless its row changed since `written_at` (a reinstall while the OAuth
+/// server was being asked wins).
+async fn remove(
+    tokens: &TokenManager,
+    member_id: &MemberId,
+    clean: bool,
+    written_at: Option<i64>,
+) -> Result<(), CallError> {
     let now = tokens.clock().now();
-    tokens
+    if tokens
         .store()
-        .uninstall_portal(member_id, clean, now)
-        .await?;
-    tokens.forget_portal(member_id);
-    tracing::info!(%member_id, clean, "uninstalled");
+        .uninstall_portal(member_id, clean, now, written_at)
+        .await?
+    {
+        tokens.forget_portal(member_id);
+        tracing::info!(%member_id, clean, "uninstalled");
+    } else {
+        tracing::info!(%member_id, "the portal changed while its uninstall was checked; kept");
+    }
     Ok(())
 }
 
@@ -118,10 +126,11 @@ async fn retry(tokens: Arc<TokenManager>, member_id: MemberId) {
 /// OAuth server confirms, lifts a suspension when a pair still works.
 pub async fn check(tokens: &TokenManager, member_id: &MemberId) -> Result<Check, CallError> {
     let store = tokens.store();
+    let written_at = store.portal(member_id).await?.map(|p| p.updated_at);
     match tokens.confirm_removed(member_id).await? {
         Verdict::Gone => {
             let clean = store.removal_is_clean(member_id).await?;
-            remove(tokens, member_id, clean).await?;
+            remove(tokens, member_id, clean, written_at).await?;
             Ok(Check::Removed)
         }
         Verdict::Installed => {

@@ -135,20 +135,42 @@ impl Store {
     }
 
     /// Marks a portal uninstalled and forgets every token of every account it had; with
-    /// `clean`, deletes the portal and its accounts outright.
+    /// `clean`, deletes the portal and its accounts outright. With `unchanged_since`, only if the
+    /// portal's row was last written then (a reinstall meanwhile wins); returns whether it was
+    /// done.
     pub async fn uninstall_portal(
         &self,
         member_id: &MemberId,
         clean: bool,
         now: i64,
-    ) -> Result<(), StoreError> {
+        unchanged_since: Option<i64>,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        if clean {
-            sqlx::query("DELETE FROM portals WHERE member_id = ?1")
-                .bind(member_id.as_str())
-                .execute(&mut *tx)
-                .await?;
+        let portal = if clean {
+            sqlx::query(
+                "DELETE FROM portals WHERE member_id = ?1 AND (?2 IS NULL OR updated_at = ?2)",
+            )
+            .bind(member_id.as_str())
+            .bind(unchanged_since)
+            .execute(&mut *tx)
+            .await?
         } else {
+            sqlx::query(
+                "UPDATE portals SET state = 'deleted', removing_since = NULL, removing_clean = 0,
+                     updated_at = ?2
+                 WHERE member_id = ?1 AND (?3 IS NULL OR updated_at = ?3)",
+            )
+            .bind(member_id.as_str())
+            .bind(now)
+            .bind(unchanged_since)
+            .execute(&mut *tx)
+            .await?
+        };
+        if portal.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if !clean {
             sqlx::query(
                 "UPDATE accounts SET access_token = NULL, refresh_token = NULL, expires_at = NULL,
                      token_generation = token_generation + 1, updated_at = ?2
@@ -158,18 +180,9 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            sqlx::query(
-                "UPDATE portals SET state = 'deleted', removing_since = NULL, removing_clean = 0,
-                     updated_at = ?2
-                 WHERE member_id = ?1",
-            )
-            .bind(member_id.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// The portal currently at `domain`.

@@ -238,7 +238,7 @@ async fn uninstall_forgets_tokens_and_clean_uninstall_forgets_everything() {
         .expect("w");
 
     store
-        .uninstall_portal(&member, false, 5)
+        .uninstall_portal(&member, false, 5, None)
         .await
         .expect("uninstall");
     assert_eq!(
@@ -261,7 +261,7 @@ async fn uninstall_forgets_tokens_and_clean_uninstall_forgets_everything() {
     }
 
     store
-        .uninstall_portal(&member, true, 6)
+        .uninstall_portal(&member, true, 6, None)
         .await
         .expect("clean uninstall");
     assert!(store.portal(&member).await.expect("read").is_none());
@@ -316,4 +316,39 @@ async fn rotating_app_secret_keeps_old_rows_readable() {
         .expect("new key opens")
         .expect("exists");
     assert_eq!(acc.tokens.expect("tokens").access.expose(), "a2");
+}
+
+#[tokio::test]
+async fn an_uninstall_checked_against_a_stale_row_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, member) = seeded(&dir, "a", "r").await;
+    let seen = store.portal(&member).await.expect("read").expect("portal");
+    // A reinstall writes the row while the uninstall is being confirmed.
+    store
+        .upsert_portal(&portal(&member), seen.updated_at + 1)
+        .await
+        .expect("reinstalled");
+    let done = store
+        .uninstall_portal(&member, true, seen.updated_at + 2, Some(seen.updated_at))
+        .await
+        .expect("asked");
+    assert!(!done, "the reinstall wins");
+    let kept = store.portal(&member).await.expect("read").expect("kept");
+    assert_eq!(kept.record.state, PortalState::Active);
+    assert!(
+        store
+            .account(&member, uid(1))
+            .await
+            .expect("read")
+            .expect("kept")
+            .tokens
+            .is_some()
+    );
+    assert!(
+        store
+            .uninstall_portal(&member, false, seen.updated_at + 3, Some(kept.updated_at))
+            .await
+            .expect("asked"),
+        "against the current row it is done"
+    );
 }
