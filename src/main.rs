@@ -6,9 +6,6 @@ use clap::Parser;
 
 use b24_status::config::{Cli, Config, Mode};
 
-/// How long a shutdown waits for token refreshes under way.
-const REFRESH_DRAIN: std::time::Duration = std::time::Duration::from_secs(20);
-
 #[tokio::main]
 async fn main() -> ExitCode {
     // A missing .env is normal; a broken one is worth saying.
@@ -79,8 +76,9 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         say(&format!("b24-status listening on http://{address}"));
     }
     b24_status::serve(listener, router, shutdown_signal()).await?;
-    // A refresh under way has already rotated the pair at Bitrix24: let it store the new one.
-    if !state.tokens.drain(REFRESH_DRAIN).await {
+    // A refresh under way has already rotated the pair at Bitrix24: let it store the new one,
+    // for as long as a refresh and its commit may take (the lease).
+    if !state.tokens.drain(config.tokens.lease).await {
         tracing::warn!("stopped with token refreshes still under way");
     }
     tracing::info!("stopped");
