@@ -83,19 +83,16 @@ impl Portals {
                 Refusal::OffList
             })?;
         self.address_within_budget(from)?;
-        let verified = verify::verify(
-            &self.oauth,
-            &server,
-            &auth.access,
-            &event.member_id,
-            &event.domain,
-            self.config.allow_http,
-        )
-        .await
-        .map_err(|error| {
-            tracing::warn!(%error, "event not verified");
-            self.unverified(None, from, &error)
-        })?;
+        let verified = self
+            .verify(
+                &server,
+                &auth.access,
+                &event.member_id,
+                &event.domain,
+                from,
+                false,
+            )
+            .await?;
         let existing = self.store.portal(&event.member_id).await?;
         let same_token = existing
             .as_ref()

@@ -32,19 +32,16 @@ impl Portals {
                 Refusal::OffList
             })?;
         self.within_budget(&frame.member_id, from)?;
-        let verified = verify::verify(
-            &self.oauth,
-            &server,
-            &frame.access,
-            &frame.member_id,
-            &frame.domain,
-            self.config.allow_http,
-        )
-        .await
-        .map_err(|error| {
-            tracing::warn!(%error, "install not verified");
-            self.unverified(Some(&frame.member_id), from, &error)
-        })?;
+        let verified = self
+            .verify(
+                &server,
+                &frame.access,
+                &frame.member_id,
+                &frame.domain,
+                from,
+                true,
+            )
+            .await?;
         tracing::Span::current().record("user_id", tracing::field::display(verified.user_id));
         let profile = self
             .tokens

@@ -16,9 +16,11 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::bitrix::OAuthClient;
-use crate::bitrix::verify::VerifyError;
+use url::Url;
+
+use crate::bitrix::verify::{self, Verified, VerifyError};
 use crate::config::Config;
-use crate::domain::MemberId;
+use crate::domain::{AccessToken, MemberId, PortalDomain};
 use crate::store::{Portal, Store, StoreError};
 use crate::tokens::{CallError, TokenManager};
 pub use events::Recorded;
@@ -134,23 +136,41 @@ impl Portals {
         refusal
     }
 
-    /// A verification's failure as a refusal, charged to the budgets when the token was
-    /// refused: the portal's and the address's, or with no portal (an event) the address's.
-    fn unverified(
+    /// Asks the OAuth server at `server` whether `access` belongs to our app on `member_id` at
+    /// `domain`. A refused token is charged to the budgets: the portal's and the address's, or
+    /// for an event (`charge_portal` false) the address's alone.
+    async fn verify(
         &self,
-        member_id: Option<&MemberId>,
+        server: &Url,
+        access: &AccessToken,
+        member_id: &MemberId,
+        domain: &PortalDomain,
         from: IpAddr,
-        error: &VerifyError,
-    ) -> Refusal {
-        match (error, member_id) {
-            (VerifyError::Refused(_), Some(member_id)) => {
-                self.failed_check(member_id, from, Refusal::NotVerified)
+        charge_portal: bool,
+    ) -> Result<Verified, Refusal> {
+        let error = match verify::verify(
+            &self.oauth,
+            server,
+            access,
+            member_id,
+            domain,
+            self.config.allow_http,
+        )
+        .await
+        {
+            Ok(verified) => return Ok(verified),
+            Err(error) => error,
+        };
+        tracing::warn!(%domain, %error, "the OAuth server did not confirm a token");
+        match error {
+            VerifyError::Refused(_) if charge_portal => {
+                Err(self.failed_check(member_id, from, Refusal::NotVerified))
             }
-            (VerifyError::Refused(_), None) => {
+            VerifyError::Refused(_) => {
                 self.gate.charge_address(from);
-                Refusal::NotVerified
+                Err(Refusal::NotVerified)
             }
-            (VerifyError::Unavailable(_), _) => Refusal::Unavailable,
+            VerifyError::Unavailable(_) => Err(Refusal::Unavailable),
         }
     }
 

@@ -85,19 +85,17 @@ impl Portals {
         if deleted || portal.record.domain != frame.domain {
             // A renamed portal, a portal we took for uninstalled (every pair refused), or a lie:
             // only the OAuth server can tell which.
-            let verified = verify::verify(
-                &self.oauth,
-                &portal.record.server_endpoint,
-                &frame.access,
-                &frame.member_id,
-                &frame.domain,
-                self.config.allow_http,
-            )
-            .await
-            .map_err(|error| {
-                tracing::warn!(claimed = %frame.domain, %error, "the OAuth server did not confirm a frame POST");
-                self.unverified(Some(&frame.member_id), from, &error)
-            })?;
+            let server = portal.record.server_endpoint.clone();
+            let verified = self
+                .verify(
+                    &server,
+                    &frame.access,
+                    &frame.member_id,
+                    &frame.domain,
+                    from,
+                    true,
+                )
+                .await?;
             portal.record.domain = frame.domain.clone();
             portal.record.client_endpoint = verified.client_endpoint;
             portal.record.state = PortalState::Active;
