@@ -3,6 +3,7 @@
 //! (see [`crypto`]), so no raw token ever reaches the database file.
 
 mod accounts;
+mod calls;
 pub mod crypto;
 mod portals;
 mod removal;
@@ -20,8 +21,8 @@ use url::Url;
 use crate::domain::{
     AccessToken, ApplicationToken, Licence, MemberId, PortalDomain, RefreshToken, UserId,
 };
+pub use calls::{AccountVersion, CallTarget};
 pub use crypto::{Keyring, MasterKey};
-pub use removal::{AccountVersion, CallTarget};
 
 /// How long a statement waits for a lock held by another connection or process before it
 /// fails as busy; the token manager's refresh lease is derived from it.

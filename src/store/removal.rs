@@ -1,98 +1,11 @@
-//! What the token manager reads on every call, and the rows of an uninstall that is not yet
-//! confirmed: a suspended portal keeps its tokens but no call is made with them until a
-//! background check deletes or resumes it.
+//! The rows of an uninstall that is not yet confirmed: a suspended portal keeps its tokens but
+//! no call is made with them until a background check deletes or resumes it; and the portals
+//! whose removal should be checked.
 
-use url::Url;
-
-use super::accounts::AccountRow;
-use super::{Account, PortalState, Store, StoreError, user_id_from_sql, user_id_to_sql};
+use super::{PortalState, Store, StoreError, user_id_from_sql};
 use crate::domain::{MemberId, UserId};
 
-/// An account with what a call needs of its portal.
-#[derive(Clone, Debug)]
-pub struct CallTarget {
-    /// The account.
-    pub account: Account,
-    /// The portal's REST endpoint.
-    pub endpoint: Url,
-    /// The REST endpoint of the OAuth server that issued the portal's tokens.
-    pub server: Url,
-    /// Whether an unconfirmed uninstall suspended the portal.
-    pub suspended: bool,
-}
-
-/// The cheap fingerprint of an account that tells a cached copy it is stale: read once a
-/// second at most per account, with no decryption.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AccountVersion {
-    /// The token generation.
-    pub generation: i64,
-    /// Whether the account and its portal are usable: account active, portal active and not
-    /// suspended.
-    pub usable: bool,
-}
-
-/// An account row with what a call needs of its portal.
-#[derive(sqlx::FromRow)]
-struct CallRow {
-    #[sqlx(flatten)]
-    account: AccountRow,
-    client_endpoint: String,
-    server_endpoint: String,
-    removing_since: Option<i64>,
-}
-
 impl Store {
-    /// An account with its portal's endpoints, in one query: what every call on a user's
-    /// behalf needs. `None` if the account is unknown or its portal uninstalled the app.
-    pub async fn account_for_call(
-        &self,
-        member_id: &MemberId,
-        user_id: UserId,
-    ) -> Result<Option<CallTarget>, StoreError> {
-        let row = sqlx::query_as::<_, CallRow>(
-            "SELECT a.member_id, a.user_id, a.is_admin, a.is_installer, a.access_token,
-                    a.refresh_token, a.key_id, a.token_generation, a.expires_at, a.refreshed_at,
-                    a.state, a.created_at, a.updated_at, p.client_endpoint, p.server_endpoint,
-                    p.removing_since
-             FROM accounts a JOIN portals p ON p.member_id = a.member_id
-             WHERE a.member_id = ?1 AND a.user_id = ?2 AND p.state != 'deleted'",
-        )
-        .bind(member_id.as_str())
-        .bind(user_id_to_sql(user_id))
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let url = |raw: &str, what: &str| {
-            Url::parse(raw).map_err(|_| StoreError::Corrupt(format!("portal {what}")))
-        };
-        Ok(Some(CallTarget {
-            endpoint: url(&row.client_endpoint, "client_endpoint")?,
-            server: url(&row.server_endpoint, "server_endpoint")?,
-            suspended: row.removing_since.is_some(),
-            account: self.account_from_row(row.account)?,
-        }))
-    }
-
-    /// The account's [`AccountVersion`], or `None` when it or its portal is gone.
-    pub async fn account_version(
-        &self,
-        member_id: &MemberId,
-        user_id: UserId,
-    ) -> Result<Option<AccountVersion>, StoreError> {
-        let row: Option<(i64, bool)> = sqlx::query_as(
-            "SELECT a.token_generation,
-                    a.state = 'active' AND p.state = 'active' AND p.removing_since IS NULL
-             FROM accounts a JOIN portals p ON p.member_id = a.member_id
-             WHERE a.member_id = ?1 AND a.user_id = ?2",
-        )
-        .bind(member_id.as_str())
-        .bind(user_id_to_sql(user_id))
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|(generation, usable)| AccountVersion { generation, usable }))
-    }
-
     /// Suspends a portal whose uninstall could not be confirmed yet; `clean` is kept for when
     /// it is.
     pub async fn suspend_portal(
