@@ -11,8 +11,7 @@ use serde_json::{Value, json};
 
 use super::context::{OAuthCtx, lock};
 use super::wire::{
-    Disturbed, Failure, check_access, disturb, error_response, fail, late, param_str, params,
-    record, tail,
+    Failure, Injected, check_access, disturb, error_response, fail, late, param_str, params, tail,
 };
 use super::world::{Call, CodeRec, Region, Server, World};
 
@@ -35,24 +34,20 @@ pub(super) async fn token(
 ) -> Response {
     let params = params(&uri, &headers, &body);
     let server = Server::OAuth(region);
-    let late_by = match disturb(&shared, &server, "oauth/token", true).await {
-        Disturbed::Go => None,
-        Disturbed::AnswerLate(delay) => Some(delay),
-        Disturbed::Instead(response) => {
-            record(
-                &shared,
-                Call {
-                    server,
-                    method: "oauth/token".into(),
-                    user_id: None,
-                    token_tail: None,
-                    status: response.status().as_u16(),
-                    error: Some("injected".into()),
-                    carried_client_secret: false,
-                },
-            );
-            return response;
-        }
+    let late_by = match disturb(
+        &shared,
+        &server,
+        "oauth/token",
+        true,
+        Injected::Log {
+            token_tail: None,
+            carried_client_secret: false,
+        },
+    )
+    .await
+    {
+        Ok(late_by) => late_by,
+        Err(response) => return response,
     };
     let (status, body) = {
         let mut world = lock(&shared);
@@ -174,12 +169,9 @@ pub(super) async fn oauth_app_info(
 ) -> Response {
     let params = params(&uri, &headers, &body);
     let server = Server::OAuth(region);
-    let late_by = match disturb(&shared, &server, "app.info", false).await {
-        Disturbed::Go => None,
-        Disturbed::AnswerLate(delay) => Some(delay),
-        Disturbed::Instead(response) => {
-            return response;
-        }
+    let late_by = match disturb(&shared, &server, "app.info", false, Injected::Unlogged).await {
+        Ok(late_by) => late_by,
+        Err(response) => return response,
     };
     let token = param_str(&params, "auth");
     let response = {

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::context::{PortalCtx, lock};
 use super::methods::call_method;
 use super::wire::{
-    Disturbed, check_access, disturb, error_response, fail, late, param_str, params, record, tail,
+    Injected, check_access, disturb, error_response, fail, late, param_str, params, tail,
 };
 use super::world::{CODE_TTL, Call, CodeRec, Server, World};
 
@@ -145,24 +145,13 @@ pub(super) async fn rest(
             || world.mentions_a_secret(&String::from_utf8_lossy(&body))
     };
     let token = param_str(&params, "auth");
-    let late_by = match disturb(&ctx.shared, &server, &method, false).await {
-        Disturbed::Go => None,
-        Disturbed::AnswerLate(delay) => Some(delay),
-        Disturbed::Instead(response) => {
-            record(
-                &ctx.shared,
-                Call {
-                    server,
-                    method,
-                    user_id: None,
-                    token_tail: token.as_deref().map(tail),
-                    status: response.status().as_u16(),
-                    error: Some("injected".into()),
-                    carried_client_secret: carried_secret,
-                },
-            );
-            return response;
-        }
+    let injected = Injected::Log {
+        token_tail: token.as_deref().map(tail),
+        carried_client_secret: carried_secret,
+    };
+    let late_by = match disturb(&ctx.shared, &server, &method, false, injected).await {
+        Ok(late_by) => late_by,
+        Err(response) => return response,
     };
     let response = {
         let mut world = lock(&ctx.shared);

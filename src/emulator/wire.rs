@@ -86,23 +86,16 @@ pub(super) fn tail(token: &str) -> String {
         .collect()
 }
 
-/// What an injected fault leaves to the handler.
-pub(super) enum Disturbed {
-    /// Handle the request normally.
-    Go,
-    /// Handle it, then hold the answer back this long.
-    AnswerLate(std::time::Duration),
-    /// Send this instead.
-    Instead(Response),
-}
-
-/// Counts the request's arrival, then applies injected latency and faults.
+/// Counts the request's arrival, then applies injected latency and faults: `Ok` with how long
+/// to hold the answer back, or `Err` with the answer to send instead (recorded in the call log
+/// as `call` says).
 pub(super) async fn disturb(
     shared: &Shared,
     server: &Server,
     method: &str,
     token_endpoint: bool,
-) -> Disturbed {
+    call: Injected,
+) -> Result<Option<std::time::Duration>, Response> {
     let (latency, fault) = {
         let mut world = lock(shared);
         *world.arrivals.entry(method.to_owned()).or_default() += 1;
@@ -112,14 +105,14 @@ pub(super) async fn disturb(
         tokio::time::sleep(latency).await;
     }
     let Some(fault) = fault else {
-        return Disturbed::Go;
+        return Ok(None);
     };
-    Disturbed::Instead(match fault {
+    let response = match fault {
         FaultKind::Delay(delay) => {
             tokio::time::sleep(delay).await;
-            return Disturbed::Go;
+            return Ok(None);
         }
-        FaultKind::SlowAnswer(delay) => return Disturbed::AnswerLate(delay),
+        FaultKind::SlowAnswer(delay) => return Ok(Some(delay)),
         FaultKind::Error { status, code } => error_response(status, &code, "injected fault"),
         FaultKind::ErrorWith200 { code } if token_endpoint => {
             error_response(200, &code, "injected fault")
@@ -134,7 +127,37 @@ pub(super) async fn disturb(
             });
             (StatusCode::OK, axum::body::Body::from_stream(broken)).into_response()
         }
-    })
+    };
+    if let Injected::Log {
+        token_tail,
+        carried_client_secret,
+    } = call
+    {
+        record(
+            shared,
+            Call {
+                server: server.clone(),
+                method: method.to_owned(),
+                user_id: None,
+                token_tail,
+                status: response.status().as_u16(),
+                error: Some("injected".into()),
+                carried_client_secret,
+            },
+        );
+    }
+    Err(response)
+}
+
+/// Whether an injected answer goes into the call log, and with what.
+pub(super) enum Injected {
+    /// Not logged.
+    Unlogged,
+    /// Logged with the token's tail and whether a client secret was sent.
+    Log {
+        token_tail: Option<String>,
+        carried_client_secret: bool,
+    },
 }
 
 /// Sends `response` after the delay a fault asked for.
@@ -145,7 +168,7 @@ pub(super) async fn late(response: Response, delay: Option<std::time::Duration>)
     response
 }
 
-pub(super) fn record(shared: &Shared, call: Call) {
+fn record(shared: &Shared, call: Call) {
     lock(shared).calls.push(call);
 }
 
