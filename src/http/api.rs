@@ -15,7 +15,6 @@ use super::session::Session;
 use super::state::AppState;
 use crate::domain::Status;
 use crate::i18n::Lang;
-use crate::portals::Refusal;
 use crate::tokens::CallError;
 
 /// `GET /api/status` and `PUT /api/status`.
@@ -47,7 +46,7 @@ async fn read(State(state): State<AppState>, Authed(session): Authed) -> Answer 
         .portals
         .read_status(&session.member_id, session.user_id)
         .await
-        .map_err(|refusal| failed(refusal, session.lang))?;
+        .map_err(|error| failed(error, session.lang))?;
     answer(status)
 }
 
@@ -83,7 +82,7 @@ async fn write(
         .portals
         .set_status(&session.member_id, session.user_id, chosen)
         .await
-        .map_err(|refusal| failed(refusal, lang))?;
+        .map_err(|error| failed(error, lang))?;
     answer(chosen)
 }
 
@@ -93,12 +92,7 @@ fn record(session: &Session) {
     span.record("user_id", tracing::field::display(session.user_id));
 }
 
-fn failed(refusal: Refusal, lang: Lang) -> ApiError {
-    tracing::warn!(error = %refusal, "status call failed");
-    match refusal {
-        Refusal::Call(error) => ApiError::from_call(&error, lang),
-        Refusal::Store(error) => ApiError::from_call(&CallError::Store(error), lang),
-        Refusal::BeingRemoved => ApiError::from_call(&CallError::BeingRemoved, lang),
-        _ => ApiError::from_call(&CallError::NotInstalled, lang),
-    }
+fn failed(error: CallError, lang: Lang) -> ApiError {
+    tracing::warn!(%error, "status call failed");
+    ApiError::from_call(&error, lang)
 }

@@ -228,7 +228,7 @@ impl Portals {
         &self,
         member_id: &MemberId,
         user_id: UserId,
-    ) -> Result<Status, Refusal> {
+    ) -> Result<Status, CallError> {
         let result: Value = self
             .tokens
             .call(member_id, user_id, status::GET, json!({}), Repeat::Safe)
@@ -242,7 +242,7 @@ impl Portals {
         member_id: &MemberId,
         user_id: UserId,
         chosen: Status,
-    ) -> Result<(), Refusal> {
+    ) -> Result<(), CallError> {
         let _: Value = self
             .tokens
             .call(
