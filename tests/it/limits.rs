@@ -16,6 +16,30 @@ fn refusals_by_the_portal(app: &TestApp) -> usize {
         .count()
 }
 
+/// `count` status changes sent at once with `session`; their HTTP statuses.
+async fn puts_at_once(app: &TestApp, session: &str, count: usize) -> Vec<u16> {
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..count {
+        let (http, url, session) = (app.http.clone(), app.url("/api/status"), session.to_owned());
+        calls.spawn(async move {
+            let status = ["online", "dnd", "away", "break"][i % 4];
+            http.put(url)
+                .bearer_auth(&session)
+                .json(&json!({"status": status}))
+                .send()
+                .await
+                .expect("answer")
+                .status()
+                .as_u16()
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = calls.join_next().await {
+        statuses.push(status.expect("task"));
+    }
+    statuses
+}
+
 #[tokio::test]
 async fn forty_calls_on_a_just_expired_token_over_a_half_full_bucket_all_succeed() {
     let app = TestApp::installed(&[]).await;
@@ -35,23 +59,8 @@ async fn forty_calls_on_a_just_expired_token_over_a_half_full_bucket_all_succeed
     let refreshes = app.bitrix.emulator.refresh_count();
     let calls_before = app.portal_calls().len();
 
-    let mut burst = tokio::task::JoinSet::new();
-    for i in 0..40 {
-        let (http, url, session) = (app.http.clone(), app.url("/api/status"), session.clone());
-        burst.spawn(async move {
-            let status = ["online", "dnd", "away", "break"][i % 4];
-            http.put(url)
-                .bearer_auth(&session)
-                .json(&json!({"status": status}))
-                .send()
-                .await
-                .expect("answer")
-                .status()
-                .as_u16()
-        });
-    }
-    while let Some(status) = burst.join_next().await {
-        assert_eq!(status.expect("task"), 200);
+    for status in puts_at_once(&app, &session, 40).await {
+        assert_eq!(status, 200);
     }
     assert_eq!(
         app.bitrix.emulator.refresh_count(),
@@ -104,22 +113,8 @@ async fn a_bucket_filled_by_another_app_is_waited_out_within_the_budget() {
             .send()
             .await;
     }
-    let mut calls = tokio::task::JoinSet::new();
-    for _ in 0..3 {
-        let (http, url, session) = (app.http.clone(), app.url("/api/status"), session.clone());
-        calls.spawn(async move {
-            http.put(url)
-                .bearer_auth(&session)
-                .json(&json!({"status": "dnd"}))
-                .send()
-                .await
-                .expect("answer")
-                .status()
-                .as_u16()
-        });
-    }
-    while let Some(status) = calls.join_next().await {
-        assert_eq!(status.expect("task"), 200, "waited, not refused");
+    for status in puts_at_once(&app, &session, 3).await {
+        assert_eq!(status, 200, "waited, not refused");
     }
     assert!(
         refusals_by_the_portal(&app) > 0,
