@@ -52,7 +52,7 @@ pub enum BuildError {
 /// Opens the database, builds the clients and returns the router with its state.
 pub async fn build(config: Config) -> Result<(Router, AppState), BuildError> {
     let keys = Keyring::new(&config.app_secret, config.app_secret_previous.as_ref());
-    let store = Store::open(&config.database_url, keys).await?;
+    let store = Store::open_with(&config.database_url, keys, config.database).await?;
     let http = bitrix::http_client(config.bitrix_timeout, !config.allow_http)?;
     let metrics = Arc::new(Metrics::new());
     let rest = RestClient::new(http.clone(), config.allow_http, metrics.clone());

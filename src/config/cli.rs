@@ -50,13 +50,20 @@ pub struct Cli {
         default_value = "127.0.0.1:8080"
     )]
     pub listen_addr: String,
-    /// The SQLite database; the file and its folder are created if missing.
+    /// The database: sqlite://path (the file and its folder are created if missing) for one
+    /// host, or postgres://user@host/db (add ?sslmode=require or verify-full for TLS) for
+    /// several instances.
     #[arg(
         long = "database-url",
         env = "DATABASE_URL",
-        default_value = "sqlite://data/b24-status.db"
+        default_value = "sqlite://data/b24-status.db",
+        hide_env_values = true
     )]
     pub database_url: String,
+    /// Most connections to the database per instance (default: 4 for SQLite, 10 for
+    /// PostgreSQL).
+    #[arg(long = "database-max-connections", env = "DATABASE_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_max_connections: Option<u32>,
     /// Base64 of at least 32 random bytes: encrypts tokens at rest and signs sessions.
     #[arg(long = "app-secret", env = "APP_SECRET", hide_env_values = true)]
     pub app_secret: Option<String>,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::domain::ClientSecret;
-use crate::store::MasterKey;
+use crate::store::{MasterKey, PoolSettings};
 use crate::store::crypto::KeyError;
 
 mod cli;
@@ -50,8 +50,10 @@ pub struct Config {
     pub public_url: Url,
     /// Where to listen.
     pub listen_addr: SocketAddr,
-    /// The SQLite URL.
+    /// The database URL (`sqlite://…` or `postgres://…`).
     pub database_url: String,
+    /// How the database pool is sized.
+    pub database: PoolSettings,
     /// The master key.
     pub app_secret: MasterKey,
     /// Whether `APP_SECRET` was set; demo mode keeps a generated key in a file otherwise.
@@ -194,6 +196,9 @@ impl Config {
             public_url: public_url.clone(),
             listen_addr,
             database_url: cli.database_url.clone(),
+            database: PoolSettings {
+                max_connections: cli.database_max_connections,
+            },
             app_secret,
             app_secret_given: cli.app_secret.is_some(),
             app_secret_previous: app_secret_previous.clone(),

@@ -1,13 +1,56 @@
 //! Accounts as stored: one row per portal user who authorised the app, with their pair
 //! encrypted, the generation that makes rotations compare-and-swap, and the refresh lease.
 
-use sqlx::SqliteConnection;
-
 use super::{
-    Account, AccountRecord, AccountState, Store, StoreError, Tokens, token_context,
+    Account, AccountRecord, AccountState, Store, StoreError, Tokens, on_pool, token_context,
     user_id_from_sql, user_id_to_sql,
 };
 use crate::domain::{AccessToken, MemberId, RefreshToken, UserId};
+
+/// An account's values as they are written.
+pub(super) struct SealedAccount<'a> {
+    pub member_id: &'a str,
+    pub user_id: i64,
+    pub is_admin: bool,
+    pub is_installer: bool,
+    pub access: Vec<u8>,
+    pub refresh: Vec<u8>,
+    pub key_id: &'a str,
+    pub expires_at: i64,
+    pub now: i64,
+}
+
+/// Writes a [`SealedAccount`] through `$executor` (a pool or a transaction, on either backend).
+macro_rules! upsert_account {
+    ($executor:expr, $sealed:expr) => {
+        sqlx::query(
+            "INSERT INTO accounts (member_id, user_id, is_admin, is_installer, access_token,
+                 refresh_token, key_id, token_generation, expires_at, refreshed_at, state,
+                 created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, 'active', $9, $9)
+             ON CONFLICT (member_id, user_id) DO UPDATE SET
+                 is_admin = excluded.is_admin,
+                 is_installer = accounts.is_installer OR excluded.is_installer,
+                 access_token = excluded.access_token, refresh_token = excluded.refresh_token,
+                 key_id = excluded.key_id, token_generation = accounts.token_generation + 1,
+                 expires_at = excluded.expires_at, refreshed_at = excluded.refreshed_at,
+                 state = 'active', updated_at = excluded.updated_at",
+        )
+        .bind($sealed.member_id)
+        .bind($sealed.user_id)
+        .bind($sealed.is_admin)
+        .bind($sealed.is_installer)
+        .bind(&$sealed.access)
+        .bind(&$sealed.refresh)
+        .bind($sealed.key_id)
+        .bind($sealed.expires_at)
+        .bind($sealed.now)
+        .execute($executor)
+        .await
+        .map(|done| done.rows_affected())
+    };
+}
+pub(super) use upsert_account;
 
 /// An `accounts` row as stored (the lease columns aside).
 #[derive(sqlx::FromRow)]
@@ -35,43 +78,26 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         // One statement commits on its own; no transaction round trips needed.
-        let mut connection = self.pool.acquire().await?;
-        self.upsert_account_in(&mut connection, account, now).await
+        let sealed = self.seal_account(account, now);
+        on_pool!(&self.db, |pool| upsert_account!(pool, sealed))?;
+        Ok(())
     }
 
-    pub(super) async fn upsert_account_in(
-        &self,
-        connection: &mut SqliteConnection,
-        account: &AccountRecord,
-        now: i64,
-    ) -> Result<(), StoreError> {
+    /// An account's row values, its tokens sealed, for [`upsert_account!`].
+    pub(super) fn seal_account<'a>(&'a self, account: &'a AccountRecord, now: i64) -> SealedAccount<'a> {
         let (access, refresh) =
             self.seal_tokens(&account.member_id, account.user_id, &account.tokens);
-        sqlx::query(
-            "INSERT INTO accounts (member_id, user_id, is_admin, is_installer, access_token,
-                 refresh_token, key_id, token_generation, expires_at, refreshed_at, state,
-                 created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9, 'active', ?9, ?9)
-             ON CONFLICT (member_id, user_id) DO UPDATE SET
-                 is_admin = excluded.is_admin,
-                 is_installer = MAX(accounts.is_installer, excluded.is_installer),
-                 access_token = excluded.access_token, refresh_token = excluded.refresh_token,
-                 key_id = excluded.key_id, token_generation = accounts.token_generation + 1,
-                 expires_at = excluded.expires_at, refreshed_at = excluded.refreshed_at,
-                 state = 'active', updated_at = excluded.updated_at",
-        )
-        .bind(account.member_id.as_str())
-        .bind(user_id_to_sql(account.user_id))
-        .bind(account.is_admin)
-        .bind(account.is_installer)
-        .bind(access)
-        .bind(refresh)
-        .bind(self.keys.current_id())
-        .bind(account.tokens.expires_at)
-        .bind(now)
-        .execute(&mut *connection)
-        .await?;
-        Ok(())
+        SealedAccount {
+            member_id: account.member_id.as_str(),
+            user_id: user_id_to_sql(account.user_id),
+            is_admin: account.is_admin,
+            is_installer: account.is_installer,
+            access,
+            refresh,
+            key_id: self.keys.current_id(),
+            expires_at: account.tokens.expires_at,
+            now,
+        }
     }
 
     /// The account of `user_id` on `member_id`.
@@ -80,15 +106,15 @@ impl Store {
         member_id: &MemberId,
         user_id: UserId,
     ) -> Result<Option<Account>, StoreError> {
-        let row = sqlx::query_as::<_, AccountRow>(
+        let row = on_pool!(&self.db, |pool| sqlx::query_as::<_, AccountRow>(
             "SELECT member_id, user_id, is_admin, is_installer, access_token, refresh_token,
                     key_id, token_generation, expires_at, refreshed_at, state, created_at, updated_at
-             FROM accounts WHERE member_id = ?1 AND user_id = ?2",
+             FROM accounts WHERE member_id = $1 AND user_id = $2",
         )
         .bind(member_id.as_str())
         .bind(user_id_to_sql(user_id))
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(pool)
+            .await)?;
         row.map(|row| self.account_from_row(row)).transpose()
     }
 
@@ -143,12 +169,12 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let (access, refresh) = self.seal_tokens(member_id, user_id, tokens);
-        let done = sqlx::query(
-            "UPDATE accounts SET access_token = ?4, refresh_token = ?5, key_id = ?6,
-                 token_generation = token_generation + 1, expires_at = ?7, refreshed_at = ?8,
+        let done = on_pool!(&self.db, |pool| sqlx::query(
+            "UPDATE accounts SET access_token = $4, refresh_token = $5, key_id = $6,
+                 token_generation = token_generation + 1, expires_at = $7, refreshed_at = $8,
                  state = 'active', refresh_lease_owner = NULL, refresh_lease_until = NULL,
-                 updated_at = ?8
-             WHERE member_id = ?1 AND user_id = ?2 AND token_generation = ?3",
+                 updated_at = $8
+             WHERE member_id = $1 AND user_id = $2 AND token_generation = $3",
         )
         .bind(member_id.as_str())
         .bind(user_id_to_sql(user_id))
@@ -158,9 +184,10 @@ impl Store {
         .bind(self.keys.current_id())
         .bind(tokens.expires_at)
         .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(done== 1)
     }
 
     /// Marks an account as needing the user to open the app again, unless its tokens changed
@@ -172,19 +199,20 @@ impl Store {
         generation: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE accounts SET state = ?4, refresh_lease_owner = NULL, refresh_lease_until = NULL,
-                 updated_at = ?5
-             WHERE member_id = ?1 AND user_id = ?2 AND token_generation = ?3",
+        let done = on_pool!(&self.db, |pool| sqlx::query(
+            "UPDATE accounts SET state = $4, refresh_lease_owner = NULL, refresh_lease_until = NULL,
+                 updated_at = $5
+             WHERE member_id = $1 AND user_id = $2 AND token_generation = $3",
         )
         .bind(member_id.as_str())
         .bind(user_id_to_sql(user_id))
         .bind(generation)
         .bind(AccountState::NeedsReauth.as_str())
         .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(done== 1)
     }
 
     /// Takes the refresh lease of an account for `owner` until `until_ms`, if nobody holds an
@@ -199,10 +227,10 @@ impl Store {
         now_ms: i64,
         until_ms: i64,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE accounts SET refresh_lease_owner = ?4, refresh_lease_until = ?6
-             WHERE member_id = ?1 AND user_id = ?2 AND token_generation = ?3
-               AND (refresh_lease_until IS NULL OR refresh_lease_until < ?5 OR refresh_lease_owner = ?4)",
+        let done = on_pool!(&self.db, |pool| sqlx::query(
+            "UPDATE accounts SET refresh_lease_owner = $4, refresh_lease_until = $6
+             WHERE member_id = $1 AND user_id = $2 AND token_generation = $3
+               AND (refresh_lease_until IS NULL OR refresh_lease_until < $5 OR refresh_lease_owner = $4)",
         )
         .bind(member_id.as_str())
         .bind(user_id_to_sql(user_id))
@@ -210,9 +238,10 @@ impl Store {
         .bind(owner)
         .bind(now_ms)
         .bind(until_ms)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(done== 1)
     }
 
     /// Gives a lease back early (the refresh failed without spending the token).
@@ -222,54 +251,28 @@ impl Store {
         user_id: UserId,
         owner: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        on_pool!(&self.db, |pool| sqlx::query(
             "UPDATE accounts SET refresh_lease_owner = NULL, refresh_lease_until = NULL
-             WHERE member_id = ?1 AND user_id = ?2 AND refresh_lease_owner = ?3",
+             WHERE member_id = $1 AND user_id = $2 AND refresh_lease_owner = $3",
         )
         .bind(member_id.as_str())
         .bind(user_id_to_sql(user_id))
         .bind(owner)
-        .execute(&self.pool)
-        .await?;
+        .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
         Ok(())
-    }
-
-    /// Accounts of active portals whose tokens were last refreshed before `before`, oldest
-    /// first: the keep-alive's work list.
-    pub async fn stale_accounts(
-        &self,
-        before: i64,
-        limit: u32,
-    ) -> Result<Vec<(MemberId, UserId)>, StoreError> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT a.member_id, a.user_id FROM accounts a
-             JOIN portals p ON p.member_id = a.member_id
-             WHERE a.refresh_token IS NOT NULL AND a.refreshed_at < ?1
-               AND a.state = 'active' AND p.state = 'active' AND p.removing_since IS NULL
-             ORDER BY a.refreshed_at LIMIT ?2",
-        )
-        .bind(before)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|(member, user)| {
-                let member = MemberId::parse(&member)
-                    .map_err(|_| StoreError::Corrupt("account member".into()))?;
-                Ok((member, user_id_from_sql(user)?))
-            })
-            .collect()
     }
 
     /// How many accounts are in each state (`active`, `needs_reauth`, and `revoked` for those
     /// whose portal uninstalled the app).
     pub async fn account_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
+        let rows: Vec<(String, i64)> = on_pool!(&self.db, |pool| sqlx::query_as(
             "SELECT CASE WHEN refresh_token IS NULL THEN 'revoked' ELSE state END AS s, COUNT(*)
              FROM accounts GROUP BY s",
         )
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(pool)
+            .await)?;
         Ok(rows)
     }
 

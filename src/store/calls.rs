@@ -4,7 +4,7 @@
 use url::Url;
 
 use super::accounts::AccountRow;
-use super::{Account, Store, StoreError, user_id_to_sql};
+use super::{on_pool, Account, Store, StoreError, user_id_to_sql};
 use crate::domain::{MemberId, UserId};
 
 /// An account with what a call needs of its portal.
@@ -49,18 +49,18 @@ impl Store {
         member_id: &MemberId,
         user_id: UserId,
     ) -> Result<Option<CallTarget>, StoreError> {
-        let row = sqlx::query_as::<_, CallRow>(
+        let row = on_pool!(&self.db, |pool| sqlx::query_as::<_, CallRow>(
             "SELECT a.member_id, a.user_id, a.is_admin, a.is_installer, a.access_token,
                     a.refresh_token, a.key_id, a.token_generation, a.expires_at, a.refreshed_at,
                     a.state, a.created_at, a.updated_at, p.client_endpoint, p.server_endpoint,
                     p.removing_since
              FROM accounts a JOIN portals p ON p.member_id = a.member_id
-             WHERE a.member_id = ?1 AND a.user_id = ?2 AND p.state != 'deleted'",
+             WHERE a.member_id = $1 AND a.user_id = $2 AND p.state != 'deleted'",
         )
         .bind(member_id.as_str())
         .bind(user_id_to_sql(user_id))
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(pool)
+            .await)?;
         let Some(row) = row else { return Ok(None) };
         let url = |raw: &str, what: &str| {
             Url::parse(raw).map_err(|_| StoreError::Corrupt(format!("portal {what}")))
@@ -79,16 +79,16 @@ impl Store {
         member_id: &MemberId,
         user_id: UserId,
     ) -> Result<Option<AccountVersion>, StoreError> {
-        let row: Option<(i64, bool)> = sqlx::query_as(
+        let row: Option<(i64, bool)> = on_pool!(&self.db, |pool| sqlx::query_as(
             "SELECT a.token_generation,
                     a.state = 'active' AND p.state = 'active' AND p.removing_since IS NULL
              FROM accounts a JOIN portals p ON p.member_id = a.member_id
-             WHERE a.member_id = ?1 AND a.user_id = ?2",
+             WHERE a.member_id = $1 AND a.user_id = $2",
         )
         .bind(member_id.as_str())
         .bind(user_id_to_sql(user_id))
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(pool)
+            .await)?;
         Ok(row.map(|(generation, usable)| AccountVersion { generation, usable }))
     }
 }

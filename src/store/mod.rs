@@ -1,21 +1,26 @@
 //! All SQL lives here, behind a small typed API: handlers and the token manager see portals
 //! and accounts, never rows. Tokens are encrypted on the way in and decrypted on the way out
-//! (see [`crypto`]), so no raw token ever reaches the database file.
+//! (see [`crypto`]), so no raw token ever reaches the database.
+//!
+//! Two backends: SQLite (the default, one host) and PostgreSQL (several instances). A statement
+//! that reads the same on both is written once, in the file of its concern, and run on either
+//! pool by [`on_pool!`]; [`sqlite`] and [`postgres`] hold how each is opened and the statements
+//! that differ.
 
 mod accounts;
 mod calls;
+mod claims;
 pub mod crypto;
 mod portals;
+mod postgres;
 mod removal;
+mod sqlite;
 mod states;
 
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::{PgPool, SqlitePool};
 use url::Url;
 
 use crate::domain::{
@@ -23,6 +28,7 @@ use crate::domain::{
 };
 pub use calls::{AccountVersion, CallTarget};
 pub use crypto::{Keyring, MasterKey};
+pub use postgres::{RateSlot, SharedBuckets};
 
 /// How long a statement waits for a lock held by another connection or process before it
 /// fails as busy; the token manager's refresh lease is derived from it.
@@ -39,9 +45,9 @@ pub enum StoreError {
         /// What the OS said.
         source: std::io::Error,
     },
-    /// `DATABASE_URL` is not an SQLite URL.
-    #[error("DATABASE_URL is not a valid SQLite URL: {0}")]
-    BadUrl(sqlx::Error),
+    /// `DATABASE_URL` names neither backend, or does not parse.
+    #[error("DATABASE_URL is not a valid sqlite:// or postgres:// URL: {0}")]
+    BadUrl(String),
     /// The database refused or failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -54,6 +60,64 @@ pub enum StoreError {
     /// A stored value no longer parses.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// `migrate-store` was pointed at a database that already holds data.
+    #[error("the target database is not empty ({0}); migrate-store only fills an empty one")]
+    TargetNotEmpty(String),
+    /// `migrate-store` read back something other than what it wrote.
+    #[error("the copy does not match its source: {0}")]
+    CopyMismatch(String),
+}
+
+/// A database the store runs on: what a statement is sent to.
+#[derive(Clone, Debug)]
+pub(crate) enum Db {
+    /// One file, any number of processes on one host.
+    Sqlite(SqlitePool),
+    /// One server, any number of instances.
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the store's pool, whichever backend it is: the same
+/// statement text (`$1`-style parameters, which both understand) and the same binds, checked
+/// by the compiler against each driver.
+macro_rules! on_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Which backend a store runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a `DATABASE_URL` names.
+    pub fn of_url(url: &str) -> Result<Self, StoreError> {
+        let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+        match scheme {
+            "sqlite" => Ok(Self::Sqlite),
+            "postgres" | "postgresql" => Ok(Self::Postgres),
+            _ => Err(StoreError::BadUrl(format!(
+                "the scheme {scheme:?} is neither sqlite nor postgres"
+            ))),
+        }
+    }
+}
+
+/// How a store is opened.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PoolSettings {
+    /// Most connections the pool holds; `None` for the backend's default.
+    pub max_connections: Option<u32>,
 }
 
 /// Where a portal is in its life with the app (the account states the Bitrix24 SDKs use).
@@ -202,61 +266,65 @@ pub struct Account {
 /// The database. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    db: Db,
     keys: std::sync::Arc<Keyring>,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
     }
 }
 
 impl Store {
-    /// Opens (creating if needed) the SQLite database at `url` and applies the migrations.
+    /// Opens the database at `url` (`sqlite://…`, created if needed, or `postgres://…`) and
+    /// applies its backend's migrations.
     pub async fn open(url: &str, keys: Keyring) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(StoreError::BadUrl)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true)
-            // The hot path reads a handful of rows per request (and is cached above the store);
-            // a small page cache per connection keeps memory flat with a million accounts.
-            .pragma("cache_size", "-1024");
-        let file = options.get_filename();
-        let in_memory = file.as_os_str().is_empty() || file.to_string_lossy().contains(":memory:");
-        if !in_memory && let Some(folder) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(folder).map_err(|source| StoreError::Folder {
-                path: folder.to_owned(),
-                source,
-            })?;
-        }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        Self::open_with(url, keys, PoolSettings::default()).await
+    }
+
+    /// [`Store::open`] with pool settings.
+    pub async fn open_with(
+        url: &str,
+        keys: Keyring,
+        settings: PoolSettings,
+    ) -> Result<Self, StoreError> {
+        let db = match Backend::of_url(url)? {
+            Backend::Sqlite => Db::Sqlite(sqlite::open(url, settings).await?),
+            Backend::Postgres => Db::Postgres(postgres::open(url, settings).await?),
+        };
         Ok(Self {
-            pool,
+            db,
             keys: std::sync::Arc::new(keys),
         })
     }
 
+    /// Which backend this store runs on.
+    pub fn backend(&self) -> Backend {
+        match self.db {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
     /// Answers when the database does.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        on_pool!(&self.db, |pool| sqlx::query("SELECT 1")
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 
-    /// Closes every connection (checkpointing the WAL).
+    /// Closes every connection (checkpointing SQLite's WAL).
     pub async fn close(&self) {
-        self.pool.close().await;
+        on_pool!(&self.db, |pool| pool.close().await);
     }
 }
 
-/// SQLite integers are signed; a `UserId` always fits one, as its constructor checks.
+/// SQL integers are signed; a `UserId` always fits one, as its constructor checks.
 pub(crate) fn user_id_to_sql(user_id: UserId) -> i64 {
     i64::try_from(user_id.get()).unwrap_or(i64::MAX)
 }

@@ -1,11 +1,12 @@
 //! Portals as stored: one row per portal that ever installed the app, keyed by `member_id`,
 //! with its `application_token` encrypted.
 
-use sqlx::{Sqlite, Transaction};
 use url::Url;
 
+use super::accounts::upsert_account;
 use super::{
     AccountRecord, Portal, PortalRecord, PortalState, Store, StoreError, app_token_context,
+    on_pool,
 };
 use crate::domain::{ApplicationToken, Licence, MemberId, PortalDomain};
 
@@ -27,12 +28,51 @@ struct PortalRow {
     updated_at: i64,
 }
 
+/// A portal's values as they are written.
+struct SealedPortal<'a> {
+    record: &'a PortalRecord,
+    application_token: Option<Vec<u8>>,
+    key_id: &'a str,
+    now: i64,
+}
+
+/// Writes a [`SealedPortal`] through `$executor` (a transaction, on either backend).
+macro_rules! upsert_portal {
+    ($executor:expr, $sealed:expr) => {
+        sqlx::query(
+            "INSERT INTO portals (member_id, domain, client_endpoint, server_endpoint,
+                 application_token, key_id, scope, licence, state, app_version, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+             ON CONFLICT (member_id) DO UPDATE SET
+                 domain = excluded.domain, client_endpoint = excluded.client_endpoint,
+                 server_endpoint = excluded.server_endpoint,
+                 application_token = excluded.application_token, key_id = excluded.key_id,
+                 scope = excluded.scope, licence = excluded.licence, state = excluded.state,
+                 app_version = excluded.app_version, removing_since = NULL,
+                 removing_clean = FALSE, updated_at = excluded.updated_at",
+        )
+        .bind($sealed.record.member_id.as_str())
+        .bind($sealed.record.domain.as_str())
+        .bind($sealed.record.client_endpoint.as_str())
+        .bind($sealed.record.server_endpoint.as_str())
+        .bind(&$sealed.application_token)
+        .bind($sealed.key_id)
+        .bind(&$sealed.record.scope)
+        .bind($sealed.record.licence.as_ref().map(Licence::as_str))
+        .bind($sealed.record.state.as_str())
+        .bind($sealed.record.app_version)
+        .bind($sealed.now)
+        .execute($executor)
+        .await
+        .map(|done| done.rows_affected())
+    };
+}
+
 impl Store {
     /// Creates or replaces a portal's record.
     pub async fn upsert_portal(&self, portal: &PortalRecord, now: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        self.upsert_portal_in(&mut tx, portal, now).await?;
-        tx.commit().await?;
+        let sealed = self.seal_portal(portal, now);
+        on_pool!(&self.db, |pool| upsert_portal!(pool, sealed))?;
         Ok(())
     }
 
@@ -43,63 +83,39 @@ impl Store {
         account: &AccountRecord,
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        self.upsert_portal_in(&mut tx, portal, now).await?;
-        self.upsert_account_in(&mut tx, account, now).await?;
-        tx.commit().await?;
+        let (portal, account) = (self.seal_portal(portal, now), self.seal_account(account, now));
+        on_pool!(&self.db, |pool| {
+            let mut tx = pool.begin().await?;
+            upsert_portal!(&mut *tx, portal)?;
+            upsert_account!(&mut *tx, account)?;
+            tx.commit().await?;
+        });
         Ok(())
     }
 
-    async fn upsert_portal_in(
-        &self,
-        tx: &mut Transaction<'_, Sqlite>,
-        portal: &PortalRecord,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let member = portal.member_id.as_str();
-        let app_token = portal.application_token.as_ref().map(|t| {
-            self.keys
-                .seal(&app_token_context(&portal.member_id), t.expose())
-        });
-        sqlx::query(
-            "INSERT INTO portals (member_id, domain, client_endpoint, server_endpoint,
-                 application_token, key_id, scope, licence, state, app_version, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
-             ON CONFLICT (member_id) DO UPDATE SET
-                 domain = excluded.domain, client_endpoint = excluded.client_endpoint,
-                 server_endpoint = excluded.server_endpoint,
-                 application_token = excluded.application_token, key_id = excluded.key_id,
-                 scope = excluded.scope, licence = excluded.licence, state = excluded.state,
-                 app_version = excluded.app_version, removing_since = NULL, removing_clean = 0,
-                 updated_at = excluded.updated_at",
-        )
-        .bind(member)
-        .bind(portal.domain.as_str())
-        .bind(portal.client_endpoint.as_str())
-        .bind(portal.server_endpoint.as_str())
-        .bind(app_token)
-        .bind(self.keys.current_id())
-        .bind(&portal.scope)
-        .bind(portal.licence.as_ref().map(Licence::as_str))
-        .bind(portal.state.as_str())
-        .bind(portal.app_version)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
+    fn seal_portal<'a>(&'a self, record: &'a PortalRecord, now: i64) -> SealedPortal<'a> {
+        SealedPortal {
+            application_token: record.application_token.as_ref().map(|token| {
+                self.keys
+                    .seal(&app_token_context(&record.member_id), token.expose())
+            }),
+            key_id: self.keys.current_id(),
+            record,
+            now,
+        }
     }
 
     /// The portal with this id, if it ever installed the app.
     pub async fn portal(&self, member_id: &MemberId) -> Result<Option<Portal>, StoreError> {
-        let row = sqlx::query_as::<_, PortalRow>(
+        let row = on_pool!(&self.db, |pool| sqlx::query_as::<_, PortalRow>(
             "SELECT member_id, domain, client_endpoint, server_endpoint, application_token,
                     key_id, scope, licence, state, app_version, removing_since, created_at,
                     updated_at
-             FROM portals WHERE member_id = ?1",
+             FROM portals WHERE member_id = $1",
         )
         .bind(member_id.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(pool)
+            .await)?;
         row.map(|row| self.portal_from_row(row)).transpose()
     }
 
@@ -145,44 +161,46 @@ impl Store {
         now: i64,
         unchanged_since: Option<i64>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let portal = if clean {
-            sqlx::query(
-                "DELETE FROM portals WHERE member_id = ?1 AND (?2 IS NULL OR updated_at = ?2)",
-            )
-            .bind(member_id.as_str())
-            .bind(unchanged_since)
-            .execute(&mut *tx)
-            .await?
-        } else {
-            sqlx::query(
-                "UPDATE portals SET state = 'deleted', removing_since = NULL, removing_clean = 0,
-                     updated_at = ?2
-                 WHERE member_id = ?1 AND (?3 IS NULL OR updated_at = ?3)",
-            )
-            .bind(member_id.as_str())
-            .bind(now)
-            .bind(unchanged_since)
-            .execute(&mut *tx)
-            .await?
-        };
-        if portal.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        if !clean {
-            sqlx::query(
-                "UPDATE accounts SET access_token = NULL, refresh_token = NULL, expires_at = NULL,
-                     token_generation = token_generation + 1, updated_at = ?2
-                 WHERE member_id = ?1",
-            )
-            .bind(member_id.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(true)
+        on_pool!(&self.db, |pool| {
+            let mut tx = pool.begin().await?;
+            let portal = if clean {
+                sqlx::query(
+                    "DELETE FROM portals WHERE member_id = $1 AND ($2 IS NULL OR updated_at = $2)",
+                )
+                .bind(member_id.as_str())
+                .bind(unchanged_since)
+                .execute(&mut *tx)
+                .await?
+            } else {
+                sqlx::query(
+                    "UPDATE portals SET state = 'deleted', removing_since = NULL, removing_clean = FALSE,
+                         updated_at = $2
+                     WHERE member_id = $1 AND ($3 IS NULL OR updated_at = $3)",
+                )
+                .bind(member_id.as_str())
+                .bind(now)
+                .bind(unchanged_since)
+                .execute(&mut *tx)
+                .await?
+            };
+            if portal.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            if !clean {
+                sqlx::query(
+                    "UPDATE accounts SET access_token = NULL, refresh_token = NULL, expires_at = NULL,
+                         token_generation = token_generation + 1, updated_at = $2
+                     WHERE member_id = $1",
+                )
+                .bind(member_id.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(true)
+        })
     }
 
     /// The portal currently at `domain`.
@@ -190,15 +208,15 @@ impl Store {
         &self,
         domain: &PortalDomain,
     ) -> Result<Option<Portal>, StoreError> {
-        let row = sqlx::query_as::<_, PortalRow>(
+        let row = on_pool!(&self.db, |pool| sqlx::query_as::<_, PortalRow>(
             "SELECT member_id, domain, client_endpoint, server_endpoint, application_token,
                     key_id, scope, licence, state, app_version, removing_since, created_at,
                     updated_at
-             FROM portals WHERE domain = ?1 ORDER BY updated_at DESC LIMIT 1",
+             FROM portals WHERE domain = $1 ORDER BY updated_at DESC LIMIT 1",
         )
         .bind(domain.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(pool)
+            .await)?;
         row.map(|row| self.portal_from_row(row)).transpose()
     }
 
@@ -211,13 +229,14 @@ impl Store {
         client_endpoint: &Url,
         now: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE portals SET domain = ?2, client_endpoint = ?3, updated_at = ?4 WHERE member_id = ?1")
+        on_pool!(&self.db, |pool| sqlx::query("UPDATE portals SET domain = $2, client_endpoint = $3, updated_at = $4 WHERE member_id = $1")
             .bind(member_id.as_str())
             .bind(domain.as_str())
             .bind(client_endpoint.as_str())
             .bind(now)
-            .execute(&self.pool)
-            .await?;
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
         Ok(())
     }
 }

@@ -2,7 +2,7 @@
 //! no call is made with them until a background check deletes or resumes it; and the portals
 //! whose removal should be checked.
 
-use super::{PortalState, Store, StoreError, user_id_from_sql};
+use super::{on_pool, PortalState, Store, StoreError, user_id_from_sql};
 use crate::domain::{MemberId, UserId};
 
 impl Store {
@@ -14,39 +14,41 @@ impl Store {
         clean: bool,
         now: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE portals SET removing_since = COALESCE(removing_since, ?2),
-                 removing_clean = MAX(removing_clean, ?3), updated_at = ?2
-             WHERE member_id = ?1 AND state != 'deleted'",
+        on_pool!(&self.db, |pool| sqlx::query(
+            "UPDATE portals SET removing_since = COALESCE(removing_since, $2),
+                 removing_clean = (removing_clean OR $3), updated_at = $2
+             WHERE member_id = $1 AND state != 'deleted'",
         )
         .bind(member_id.as_str())
         .bind(now)
         .bind(clean)
-        .execute(&self.pool)
-        .await?;
+        .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
         Ok(())
     }
 
     /// Lifts a suspension: the app turned out to be still installed.
     pub async fn resume_portal(&self, member_id: &MemberId, now: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE portals SET removing_since = NULL, removing_clean = 0, updated_at = ?2
-             WHERE member_id = ?1",
+        on_pool!(&self.db, |pool| sqlx::query(
+            "UPDATE portals SET removing_since = NULL, removing_clean = FALSE, updated_at = $2
+             WHERE member_id = $1",
         )
         .bind(member_id.as_str())
         .bind(now)
-        .execute(&self.pool)
-        .await?;
+        .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
         Ok(())
     }
 
     /// Whether a suspended portal's uninstall asked for its data to be deleted.
     pub async fn removal_is_clean(&self, member_id: &MemberId) -> Result<bool, StoreError> {
         let row: Option<(bool,)> =
-            sqlx::query_as("SELECT removing_clean = 1 FROM portals WHERE member_id = ?1")
+            on_pool!(&self.db, |pool| sqlx::query_as("SELECT removing_clean FROM portals WHERE member_id = $1")
                 .bind(member_id.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
+                .fetch_optional(pool)
+            .await)?;
         Ok(row.is_some_and(|(clean,)| clean))
     }
 
@@ -57,24 +59,24 @@ impl Store {
         member_id: &MemberId,
         limit: u32,
     ) -> Result<Vec<UserId>, StoreError> {
-        let rows: Vec<(i64,)> = sqlx::query_as(
+        let rows: Vec<(i64,)> = on_pool!(&self.db, |pool| sqlx::query_as(
             "SELECT user_id FROM accounts
-             WHERE member_id = ?1 AND refresh_token IS NOT NULL
-             ORDER BY state = 'active' DESC, refreshed_at DESC LIMIT ?2",
+             WHERE member_id = $1 AND refresh_token IS NOT NULL
+             ORDER BY state = 'active' DESC, refreshed_at DESC NULLS LAST LIMIT $2",
         )
         .bind(member_id.as_str())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+            .await)?;
         rows.into_iter().map(|(id,)| user_id_from_sql(id)).collect()
     }
 
     /// Portals whose removal should be checked: suspended ones, and installed ones whose every
     /// stored pair was refused (a lost `ONAPPUNINSTALL` looks like that).
     pub async fn portals_to_reconcile(&self) -> Result<Vec<MemberId>, StoreError> {
-        let rows: Vec<(String,)> = sqlx::query_as(
+        let rows: Vec<(String,)> = on_pool!(&self.db, |pool| sqlx::query_as(
             "SELECT p.member_id FROM portals p
-             WHERE p.state = ?1 AND (p.removing_since IS NOT NULL OR (
+             WHERE p.state = $1 AND (p.removing_since IS NOT NULL OR (
                  EXISTS (SELECT 1 FROM accounts a
                          WHERE a.member_id = p.member_id AND a.refresh_token IS NOT NULL)
                  AND NOT EXISTS (SELECT 1 FROM accounts a
@@ -82,8 +84,8 @@ impl Store {
                                    AND a.refresh_token IS NOT NULL)))",
         )
         .bind(PortalState::Active.as_str())
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(pool)
+            .await)?;
         rows.into_iter()
             .map(|(member,)| {
                 MemberId::parse(&member).map_err(|_| StoreError::Corrupt("portal id".into()))

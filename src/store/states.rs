@@ -1,7 +1,7 @@
 //! OAuth `state` values of `/oauth/start`: stored hashed, consumed once, expiring, and
 //! bounded per portal so nobody can grow the table without limit.
 
-use super::{Store, StoreError};
+use super::{on_pool, Store, StoreError};
 use crate::domain::MemberId;
 
 /// Most sign-ins a portal may have under way at once.
@@ -17,19 +17,20 @@ impl Store {
         expires_at: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let done = on_pool!(&self.db, |pool| sqlx::query(
             "INSERT INTO oauth_states (state_hash, member_id, expires_at)
-             SELECT ?1, ?2, ?3
-             WHERE (SELECT COUNT(*) FROM oauth_states WHERE member_id = ?2 AND expires_at >= ?4) < ?5",
+             SELECT $1, $2, $3
+             WHERE (SELECT COUNT(*) FROM oauth_states WHERE member_id = $2 AND expires_at >= $4) < $5",
         )
         .bind(state_hash)
         .bind(member_id.as_str())
         .bind(expires_at)
         .bind(now)
         .bind(STATES_PER_PORTAL)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(done== 1)
     }
 
     /// Consumes a hashed OAuth `state`: returns its portal if it existed and had not expired
@@ -39,12 +40,12 @@ impl Store {
         state_hash: &[u8],
         now: i64,
     ) -> Result<Option<MemberId>, StoreError> {
-        let row: Option<(String, i64)> = sqlx::query_as(
-            "DELETE FROM oauth_states WHERE state_hash = ?1 RETURNING member_id, expires_at",
+        let row: Option<(String, i64)> = on_pool!(&self.db, |pool| sqlx::query_as(
+            "DELETE FROM oauth_states WHERE state_hash = $1 RETURNING member_id, expires_at",
         )
         .bind(state_hash)
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(pool)
+            .await)?;
         let Some((member, expires_at)) = row else {
             return Ok(None);
         };
@@ -58,10 +59,11 @@ impl Store {
 
     /// Deletes every state that expired before `now`; returns how many went.
     pub async fn sweep_oauth_states(&self, now: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM oauth_states WHERE expires_at < ?1")
+        let done = on_pool!(&self.db, |pool| sqlx::query("DELETE FROM oauth_states WHERE expires_at < $1")
             .bind(now)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(done)
     }
 }

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
-use tokio::sync::Semaphore;
 
 use super::TokenManager;
+use crate::clock::unix_now_ms;
 
 /// Tuning of the keep-alive.
 #[derive(Clone, Debug)]
@@ -21,7 +21,7 @@ pub struct KeepaliveSettings {
     pub interval: Duration,
     /// At most this many refreshes per look.
     pub batch: u32,
-    /// At most this many refreshes at once.
+    /// At most this many refreshes at once (and accounts claimed at a time).
     pub concurrency: usize,
     /// Each refresh starts after a random delay up to this.
     pub jitter: Duration,
@@ -48,49 +48,58 @@ pub struct Report {
     pub failed: usize,
 }
 
-/// One pass at time `now` (unix seconds).
+/// One pass at time `now` (unix seconds). Work is claimed a few accounts at a time (as many as
+/// run at once), each claim a refresh lease of this process's, so instances sharing the
+/// database split the stale accounts between them and a dead instance holds none for long.
 pub async fn run_once(
     manager: &Arc<TokenManager>,
     settings: &KeepaliveSettings,
     now: i64,
 ) -> Report {
     let max_age = i64::try_from(settings.max_age.as_secs()).unwrap_or(i64::MAX);
-    let stale = match manager
-        .store()
-        .stale_accounts(now.saturating_sub(max_age), settings.batch)
-        .await
-    {
-        Ok(stale) => stale,
-        Err(error) => {
-            tracing::error!(%error, "keep-alive could not list accounts");
-            return Report::default();
-        }
-    };
-    let gate = Arc::new(Semaphore::new(settings.concurrency.max(1)));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (member_id, user_id) in stale {
-        let (manager, gate) = (manager.clone(), gate.clone());
-        let delay = jitter(settings.jitter);
-        tasks.spawn(async move {
-            tokio::time::sleep(delay).await;
-            let Ok(_permit) = gate.acquire().await else {
-                return false;
-            };
-            match manager.refresh_now(&member_id, user_id).await {
-                Ok(()) => true,
-                Err(error) => {
-                    tracing::warn!(%member_id, %user_id, %error, "keep-alive refresh failed");
-                    false
-                }
-            }
-        });
-    }
+    let before = now.saturating_sub(max_age);
+    let at_once = u32::try_from(settings.concurrency.max(1)).unwrap_or(u32::MAX);
+    let (owner, lease) = manager.refresher.lease_holder();
+    // The lease covers the jitter before the refresh as well as the refresh itself.
+    let lease_ms = i64::try_from((lease + settings.jitter).as_millis()).unwrap_or(i64::MAX / 4);
     let mut report = Report::default();
-    while let Some(done) = tasks.join_next().await {
-        if done.unwrap_or(false) {
-            report.refreshed += 1;
-        } else {
-            report.failed += 1;
+    let mut left = settings.batch;
+    while left > 0 {
+        // Leases are about elapsed time between processes: the wall clock.
+        let now_ms = unix_now_ms();
+        let claimed = match manager
+            .store()
+            .claim_stale_accounts(before, left.min(at_once), owner, now_ms, now_ms + lease_ms)
+            .await
+        {
+            Ok(claimed) if claimed.is_empty() => break,
+            Ok(claimed) => claimed,
+            Err(error) => {
+                tracing::error!(%error, "keep-alive could not claim accounts");
+                break;
+            }
+        };
+        left = left.saturating_sub(u32::try_from(claimed.len()).unwrap_or(u32::MAX));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (member_id, user_id) in claimed {
+            let (manager, delay) = (manager.clone(), jitter(settings.jitter));
+            tasks.spawn(async move {
+                tokio::time::sleep(delay).await;
+                match manager.refresh_now(&member_id, user_id).await {
+                    Ok(()) => true,
+                    Err(error) => {
+                        tracing::warn!(%member_id, %user_id, %error, "keep-alive refresh failed");
+                        false
+                    }
+                }
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            if done.unwrap_or(false) {
+                report.refreshed += 1;
+            } else {
+                report.failed += 1;
+            }
         }
     }
     report

@@ -3,6 +3,10 @@
 //! too — and drains at a fixed rate). Callers wait for a slot rather than fail; only a wait
 //! longer than what is left of the call's budget is refused, with the time after which a slot
 //! frees up.
+//!
+//! On PostgreSQL the bucket lives in the database, shared by every instance
+//! ([`SharedBuckets`]); the one in memory stands in only while the database does not answer.
+//! On SQLite each process keeps its own.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::clock::unix_now_us;
 use crate::domain::MemberId;
+use crate::store::{RateSlot, SharedBuckets};
 
 #[derive(Debug)]
 struct Bucket {
@@ -25,6 +31,7 @@ pub struct Limiter {
     drain_per_sec: f64,
     buckets: Mutex<HashMap<MemberId, Bucket>>,
     in_flight: Mutex<HashMap<MemberId, Arc<Semaphore>>>,
+    shared: Option<SharedBuckets>,
 }
 
 /// Most requests in flight to one portal at once. A portal takes a few requests per second
@@ -42,7 +49,33 @@ impl Limiter {
             drain_per_sec: drain_per_sec.max(0.01),
             buckets: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
+            shared: None,
         }
+    }
+
+    /// Keeps the buckets in the database, when the store shares them between instances.
+    pub fn shared(mut self, buckets: Option<SharedBuckets>) -> Self {
+        self.shared = buckets;
+        self
+    }
+
+    /// Reserves a slot in the shared bucket, or in ours when there is none or the database
+    /// does not answer.
+    async fn reserve_anywhere(
+        &self,
+        member_id: &MemberId,
+        max_wait: Duration,
+    ) -> Result<Duration, Duration> {
+        if let Some(shared) = &self.shared {
+            match shared.reserve(member_id, unix_now_us(), max_wait).await {
+                Ok(RateSlot::Reserved(wait)) => return Ok(wait),
+                Ok(RateSlot::Full(retry_after)) => return Err(retry_after),
+                Err(error) => {
+                    tracing::warn!(%error, %member_id, "the shared rate limit is unavailable; this instance counts alone");
+                }
+            }
+        }
+        self.reserve(member_id, max_wait)
     }
 
     /// Reserves a slot: `Ok(wait)` before sending, or `Err(retry_after)` when the wait would
@@ -79,7 +112,7 @@ impl Limiter {
         member_id: &MemberId,
         max_wait: Duration,
     ) -> Result<bool, Duration> {
-        let wait = self.reserve(member_id, max_wait)?;
+        let wait = self.reserve_anywhere(member_id, max_wait).await?;
         if wait.is_zero() {
             return Ok(false);
         }
@@ -112,7 +145,16 @@ impl Limiter {
 
     /// The portal said its bucket is full: ours is too from now on, and the refused request
     /// counted on top, as the portal counts it.
-    pub fn saturate(&self, member_id: &MemberId) {
+    pub async fn saturate(&self, member_id: &MemberId) {
+        if let Some(shared) = &self.shared
+            && let Err(error) = shared.saturate(member_id, unix_now_us()).await
+        {
+            tracing::warn!(%error, %member_id, "could not mark the shared rate limit full");
+        }
+        self.saturate_here(member_id);
+    }
+
+    fn saturate_here(&self, member_id: &MemberId) {
         let now = Instant::now();
         let mut buckets = self
             .buckets
@@ -190,7 +232,7 @@ mod tests {
     fn a_portal_saying_it_is_full_fills_our_bucket() {
         let limiter = Limiter::new(50, 10.0);
         let m = member();
-        limiter.saturate(&m);
+        limiter.saturate_here(&m);
         let wait = limiter.reserve(&m, Duration::from_secs(1)).expect("fits");
         // Full, plus the refused request the portal counted: two slots to drain at 10/s.
         assert!(wait >= Duration::from_millis(190), "{wait:?}");

@@ -106,7 +106,8 @@ impl TokenManager {
             reauth_seen: reauth_seen.clone(),
         });
         Self {
-            limiter: Limiter::new(settings.rate_burst, settings.rate_per_sec),
+            limiter: Limiter::new(settings.rate_burst, settings.rate_per_sec)
+                .shared(store.shared_buckets(settings.rate_burst, settings.rate_per_sec)),
             metrics,
             store,
             oauth,
@@ -346,7 +347,7 @@ impl TokenManager {
                 bitrix::Error::Api {
                     code, retry_after, ..
                 } if code.is_rate_limit() => {
-                    self.limiter.saturate(member_id);
+                    self.limiter.saturate(member_id).await;
                     if started.elapsed() >= self.settings.rate_max_wait {
                         let retry_after = retry_after.unwrap_or(Duration::from_secs(1));
                         return Sent::Done(Err(CallError::RateLimited { retry_after }));

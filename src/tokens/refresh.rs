@@ -77,6 +77,11 @@ pub(super) struct Refresher {
 }
 
 impl Refresher {
+    /// The name this process's leases carry, and how long one is held.
+    pub fn lease_holder(&self) -> (&str, Duration) {
+        (&self.job.owner, self.job.lease)
+    }
+
     pub fn new(job: Job) -> Self {
         Self {
             job,

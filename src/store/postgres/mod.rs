@@ -1,0 +1,48 @@
+//! PostgreSQL: how the pool is opened (TLS as the URL's `sslmode` asks, through rustls), and
+//! what only several instances need: the rate-limit buckets they share.
+
+mod limits;
+
+use std::str::FromStr;
+
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use super::{BUSY_TIMEOUT, Db, PoolSettings, Store, StoreError};
+pub use limits::{RateSlot, SharedBuckets};
+
+/// Connections when `DATABASE_MAX_CONNECTIONS` is not set.
+const DEFAULT_CONNECTIONS: u32 = 10;
+
+/// Connects to the server at `url` and applies `migrations/postgres`. sqlx's migrator holds an
+/// advisory lock meanwhile, so instances starting together migrate once.
+pub(super) async fn open(url: &str, settings: PoolSettings) -> Result<PgPool, StoreError> {
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|error| StoreError::BadUrl(error.to_string()))?
+        // A statement stuck behind a lock fails like SQLite's busy one, after the same time.
+        .options([(
+            "lock_timeout",
+            format!("{}ms", BUSY_TIMEOUT.as_millis()).as_str(),
+        )]);
+    let pool = PgPoolOptions::new()
+        .max_connections(settings.max_connections.unwrap_or(DEFAULT_CONNECTIONS))
+        // A server that restarted leaves dead connections in the pool; each is checked before
+        // use, so one failed request at most sees the restart.
+        .test_before_acquire(true)
+        .acquire_timeout(BUSY_TIMEOUT)
+        .connect_with(options)
+        .await?;
+    sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+    Ok(pool)
+}
+
+impl Store {
+    /// The rate-limit buckets every instance on this database shares (`burst` requests at
+    /// once, then `per_second`), or `None` on SQLite, where each process counts alone.
+    pub fn shared_buckets(&self, burst: u32, per_second: f64) -> Option<SharedBuckets> {
+        match &self.db {
+            Db::Postgres(pool) => Some(SharedBuckets::new(pool.clone(), burst, per_second)),
+            Db::Sqlite(_) => None,
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! SQLite: how the file is opened.
+
+use std::str::FromStr;
+
+use sqlx::SqlitePool;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use super::{BUSY_TIMEOUT, PoolSettings, StoreError};
+
+/// Connections when `DATABASE_MAX_CONNECTIONS` is not set: SQLite writes one at a time anyway.
+const DEFAULT_CONNECTIONS: u32 = 4;
+
+/// Opens (creating if needed) the file at `url` and applies `migrations/sqlite`.
+pub(super) async fn open(url: &str, settings: PoolSettings) -> Result<SqlitePool, StoreError> {
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|error| StoreError::BadUrl(error.to_string()))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(BUSY_TIMEOUT)
+        .foreign_keys(true)
+        // The hot path reads a handful of rows per request (and is cached above the store);
+        // a small page cache per connection keeps memory flat with a million accounts.
+        .pragma("cache_size", "-1024");
+    let file = options.get_filename();
+    let in_memory = file.as_os_str().is_empty() || file.to_string_lossy().contains(":memory:");
+    if !in_memory && let Some(folder) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).map_err(|source| StoreError::Folder {
+            path: folder.to_owned(),
+            source,
+        })?;
+    }
+    let pool = SqlitePoolOptions::new()
+        .max_connections(settings.max_connections.unwrap_or(DEFAULT_CONNECTIONS))
+        .connect_with(options)
+        .await?;
+    sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+    Ok(pool)
+}
