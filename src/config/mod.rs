@@ -8,8 +8,8 @@ use std::time::Duration;
 use url::Url;
 
 use crate::domain::ClientSecret;
-use crate::store::{MasterKey, PoolSettings};
 use crate::store::crypto::KeyError;
+use crate::store::{MasterKey, PoolSettings};
 
 mod cli;
 pub use cli::{Cli, LogFormat};

@@ -84,7 +84,11 @@ impl Store {
     }
 
     /// An account's row values, its tokens sealed, for [`upsert_account!`].
-    pub(super) fn seal_account<'a>(&'a self, account: &'a AccountRecord, now: i64) -> SealedAccount<'a> {
+    pub(super) fn seal_account<'a>(
+        &'a self,
+        account: &'a AccountRecord,
+        now: i64,
+    ) -> SealedAccount<'a> {
         let (access, refresh) =
             self.seal_tokens(&account.member_id, account.user_id, &account.tokens);
         SealedAccount {
@@ -106,7 +110,8 @@ impl Store {
         member_id: &MemberId,
         user_id: UserId,
     ) -> Result<Option<Account>, StoreError> {
-        let row = on_pool!(&self.db, |pool| sqlx::query_as::<_, AccountRow>(
+        let row = on_pool!(&self.db, |pool| {
+            sqlx::query_as::<_, AccountRow>(
             "SELECT member_id, user_id, is_admin, is_installer, access_token, refresh_token,
                     key_id, token_generation, expires_at, refreshed_at, state, created_at, updated_at
              FROM accounts WHERE member_id = $1 AND user_id = $2",
@@ -114,7 +119,8 @@ impl Store {
         .bind(member_id.as_str())
         .bind(user_id_to_sql(user_id))
         .fetch_optional(pool)
-            .await)?;
+            .await
+        })?;
         row.map(|row| self.account_from_row(row)).transpose()
     }
 
@@ -185,9 +191,9 @@ impl Store {
         .bind(tokens.expires_at)
         .bind(now)
         .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))?;
-        Ok(done== 1)
+        .await
+        .map(|done| done.rows_affected()))?;
+        Ok(done == 1)
     }
 
     /// Marks an account as needing the user to open the app again, unless its tokens changed
@@ -199,7 +205,8 @@ impl Store {
         generation: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let done = on_pool!(&self.db, |pool| sqlx::query(
+        let done = on_pool!(&self.db, |pool| {
+            sqlx::query(
             "UPDATE accounts SET state = $4, refresh_lease_owner = NULL, refresh_lease_until = NULL,
                  updated_at = $5
              WHERE member_id = $1 AND user_id = $2 AND token_generation = $3",
@@ -211,8 +218,9 @@ impl Store {
         .bind(now)
         .execute(pool)
             .await
-            .map(|done| done.rows_affected()))?;
-        Ok(done== 1)
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(done == 1)
     }
 
     /// Takes the refresh lease of an account for `owner` until `until_ms`, if nobody holds an
@@ -227,7 +235,8 @@ impl Store {
         now_ms: i64,
         until_ms: i64,
     ) -> Result<bool, StoreError> {
-        let done = on_pool!(&self.db, |pool| sqlx::query(
+        let done = on_pool!(&self.db, |pool| {
+            sqlx::query(
             "UPDATE accounts SET refresh_lease_owner = $4, refresh_lease_until = $6
              WHERE member_id = $1 AND user_id = $2 AND token_generation = $3
                AND (refresh_lease_until IS NULL OR refresh_lease_until < $5 OR refresh_lease_owner = $4)",
@@ -240,8 +249,9 @@ impl Store {
         .bind(until_ms)
         .execute(pool)
             .await
-            .map(|done| done.rows_affected()))?;
-        Ok(done== 1)
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(done == 1)
     }
 
     /// Gives a lease back early (the refresh failed without spending the token).
@@ -259,20 +269,23 @@ impl Store {
         .bind(user_id_to_sql(user_id))
         .bind(owner)
         .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))?;
+        .await
+        .map(|done| done.rows_affected()))?;
         Ok(())
     }
 
     /// How many accounts are in each state (`active`, `needs_reauth`, and `revoked` for those
     /// whose portal uninstalled the app).
     pub async fn account_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows: Vec<(String, i64)> = on_pool!(&self.db, |pool| sqlx::query_as(
+        let rows: Vec<(String, i64)> =
+            on_pool!(&self.db, |pool| {
+                sqlx::query_as(
             "SELECT CASE WHEN refresh_token IS NULL THEN 'revoked' ELSE state END AS s, COUNT(*)
              FROM accounts GROUP BY s",
         )
         .fetch_all(pool)
-            .await)?;
+            .await
+            })?;
         Ok(rows)
     }
 

@@ -4,7 +4,7 @@
 use url::Url;
 
 use super::accounts::AccountRow;
-use super::{on_pool, Account, Store, StoreError, user_id_to_sql};
+use super::{Account, Store, StoreError, on_pool, user_id_to_sql};
 use crate::domain::{MemberId, UserId};
 
 /// An account with what a call needs of its portal.
@@ -60,7 +60,7 @@ impl Store {
         .bind(member_id.as_str())
         .bind(user_id_to_sql(user_id))
         .fetch_optional(pool)
-            .await)?;
+        .await)?;
         let Some(row) = row else { return Ok(None) };
         let url = |raw: &str, what: &str| {
             Url::parse(raw).map_err(|_| StoreError::Corrupt(format!("portal {what}")))
@@ -88,7 +88,7 @@ impl Store {
         .bind(member_id.as_str())
         .bind(user_id_to_sql(user_id))
         .fetch_optional(pool)
-            .await)?;
+        .await)?;
         Ok(row.map(|(generation, usable)| AccountVersion { generation, usable }))
     }
 }

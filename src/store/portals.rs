@@ -5,8 +5,7 @@ use url::Url;
 
 use super::accounts::upsert_account;
 use super::{
-    AccountRecord, Portal, PortalRecord, PortalState, Store, StoreError, app_token_context,
-    on_pool,
+    AccountRecord, Portal, PortalRecord, PortalState, Store, StoreError, app_token_context, on_pool,
 };
 use crate::domain::{ApplicationToken, Licence, MemberId, PortalDomain};
 
@@ -83,7 +82,10 @@ impl Store {
         account: &AccountRecord,
         now: i64,
     ) -> Result<(), StoreError> {
-        let (portal, account) = (self.seal_portal(portal, now), self.seal_account(account, now));
+        let (portal, account) = (
+            self.seal_portal(portal, now),
+            self.seal_account(account, now),
+        );
         on_pool!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             upsert_portal!(&mut *tx, portal)?;
@@ -115,7 +117,7 @@ impl Store {
         )
         .bind(member_id.as_str())
         .fetch_optional(pool)
-            .await)?;
+        .await)?;
         row.map(|row| self.portal_from_row(row)).transpose()
     }
 
@@ -212,11 +214,11 @@ impl Store {
             "SELECT member_id, domain, client_endpoint, server_endpoint, application_token,
                     key_id, scope, licence, state, app_version, removing_since, created_at,
                     updated_at
-             FROM portals WHERE domain = $1 ORDER BY updated_at DESC LIMIT 1",
+             FROM portals WHERE domain = $1 ORDER BY updated_at DESC, member_id LIMIT 1",
         )
         .bind(domain.as_str())
         .fetch_optional(pool)
-            .await)?;
+        .await)?;
         row.map(|row| self.portal_from_row(row)).transpose()
     }
 
@@ -229,14 +231,16 @@ impl Store {
         client_endpoint: &Url,
         now: i64,
     ) -> Result<(), StoreError> {
-        on_pool!(&self.db, |pool| sqlx::query("UPDATE portals SET domain = $2, client_endpoint = $3, updated_at = $4 WHERE member_id = $1")
+        on_pool!(&self.db, |pool| {
+            sqlx::query("UPDATE portals SET domain = $2, client_endpoint = $3, updated_at = $4 WHERE member_id = $1")
             .bind(member_id.as_str())
             .bind(domain.as_str())
             .bind(client_endpoint.as_str())
             .bind(now)
             .execute(pool)
             .await
-            .map(|done| done.rows_affected()))?;
+            .map(|done| done.rows_affected())
+        })?;
         Ok(())
     }
 }

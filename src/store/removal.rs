@@ -2,7 +2,7 @@
 //! no call is made with them until a background check deletes or resumes it; and the portals
 //! whose removal should be checked.
 
-use super::{on_pool, PortalState, Store, StoreError, user_id_from_sql};
+use super::{PortalState, Store, StoreError, on_pool, user_id_from_sql};
 use crate::domain::{MemberId, UserId};
 
 impl Store {
@@ -23,8 +23,8 @@ impl Store {
         .bind(now)
         .bind(clean)
         .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))?;
+        .await
+        .map(|done| done.rows_affected()))?;
         Ok(())
     }
 
@@ -37,18 +37,19 @@ impl Store {
         .bind(member_id.as_str())
         .bind(now)
         .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))?;
+        .await
+        .map(|done| done.rows_affected()))?;
         Ok(())
     }
 
     /// Whether a suspended portal's uninstall asked for its data to be deleted.
     pub async fn removal_is_clean(&self, member_id: &MemberId) -> Result<bool, StoreError> {
-        let row: Option<(bool,)> =
-            on_pool!(&self.db, |pool| sqlx::query_as("SELECT removing_clean FROM portals WHERE member_id = $1")
-                .bind(member_id.as_str())
-                .fetch_optional(pool)
-            .await)?;
+        let row: Option<(bool,)> = on_pool!(&self.db, |pool| sqlx::query_as(
+            "SELECT removing_clean FROM portals WHERE member_id = $1"
+        )
+        .bind(member_id.as_str())
+        .fetch_optional(pool)
+        .await)?;
         Ok(row.is_some_and(|(clean,)| clean))
     }
 
@@ -62,12 +63,12 @@ impl Store {
         let rows: Vec<(i64,)> = on_pool!(&self.db, |pool| sqlx::query_as(
             "SELECT user_id FROM accounts
              WHERE member_id = $1 AND refresh_token IS NOT NULL
-             ORDER BY state = 'active' DESC, refreshed_at DESC NULLS LAST LIMIT $2",
+             ORDER BY state = 'active' DESC, refreshed_at DESC NULLS LAST, user_id LIMIT $2",
         )
         .bind(member_id.as_str())
         .bind(i64::from(limit))
         .fetch_all(pool)
-            .await)?;
+        .await)?;
         rows.into_iter().map(|(id,)| user_id_from_sql(id)).collect()
     }
 
@@ -85,7 +86,7 @@ impl Store {
         )
         .bind(PortalState::Active.as_str())
         .fetch_all(pool)
-            .await)?;
+        .await)?;
         rows.into_iter()
             .map(|(member,)| {
                 MemberId::parse(&member).map_err(|_| StoreError::Corrupt("portal id".into()))

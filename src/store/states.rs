@@ -1,7 +1,7 @@
 //! OAuth `state` values of `/oauth/start`: stored hashed, consumed once, expiring, and
 //! bounded per portal so nobody can grow the table without limit.
 
-use super::{on_pool, Store, StoreError};
+use super::{Store, StoreError, on_pool};
 use crate::domain::MemberId;
 
 /// Most sign-ins a portal may have under way at once.
@@ -17,7 +17,8 @@ impl Store {
         expires_at: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let done = on_pool!(&self.db, |pool| sqlx::query(
+        let done = on_pool!(&self.db, |pool| {
+            sqlx::query(
             "INSERT INTO oauth_states (state_hash, member_id, expires_at)
              SELECT $1, $2, $3
              WHERE (SELECT COUNT(*) FROM oauth_states WHERE member_id = $2 AND expires_at >= $4) < $5",
@@ -29,8 +30,9 @@ impl Store {
         .bind(STATES_PER_PORTAL)
         .execute(pool)
             .await
-            .map(|done| done.rows_affected()))?;
-        Ok(done== 1)
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(done == 1)
     }
 
     /// Consumes a hashed OAuth `state`: returns its portal if it existed and had not expired
@@ -45,7 +47,7 @@ impl Store {
         )
         .bind(state_hash)
         .fetch_optional(pool)
-            .await)?;
+        .await)?;
         let Some((member, expires_at)) = row else {
             return Ok(None);
         };
@@ -59,11 +61,13 @@ impl Store {
 
     /// Deletes every state that expired before `now`; returns how many went.
     pub async fn sweep_oauth_states(&self, now: i64) -> Result<u64, StoreError> {
-        let done = on_pool!(&self.db, |pool| sqlx::query("DELETE FROM oauth_states WHERE expires_at < $1")
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))?;
+        let done = on_pool!(&self.db, |pool| sqlx::query(
+            "DELETE FROM oauth_states WHERE expires_at < $1"
+        )
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
         Ok(done)
     }
 }

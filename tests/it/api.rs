@@ -6,8 +6,8 @@ use b24_status::domain::Status;
 use b24_status::emulator::{FaultKind, FaultTarget, Server};
 use serde_json::{Value, json};
 
-use crate::harness::TestApp;
-use crate::harness::uid;
+use super::harness::TestApp;
+use super::harness::uid;
 
 async fn error_of(response: reqwest::Response) -> (u16, String, String) {
     let status = response.status().as_u16();
@@ -38,9 +38,9 @@ async fn set_and_get_go_to_bitrix24_with_the_users_own_token() {
     let token = app
         .bitrix
         .emulator
-        .issue_tokens(app.member(), crate::harness::CLIENT_ID, 1)
+        .issue_tokens(app.member(), super::harness::CLIENT_ID, 1)
         .access;
-    crate::harness::client()
+    super::harness::client()
         .post(format!(
             "{}im.user.status.set",
             app.bitrix.portal.client_endpoint
@@ -188,14 +188,14 @@ async fn an_expired_user_token_is_refreshed_transparently() {
 async fn a_user_whose_refresh_failed_is_asked_to_reopen_the_app_in_their_language() {
     let app = TestApp::installed(&[]).await;
     let page = app.open_app_as(1, "ru").await.text().await.expect("page");
-    let session = crate::harness::session_in(&page);
+    let session = super::harness::session_in(&page);
     // The app is reinstalled elsewhere: every token dies at Bitrix24.
     app.bitrix
         .emulator
-        .uninstall(app.member(), crate::harness::CLIENT_ID, false);
+        .uninstall(app.member(), super::harness::CLIENT_ID, false);
     app.bitrix
         .emulator
-        .install(app.member(), crate::harness::CLIENT_ID);
+        .install(app.member(), super::harness::CLIENT_ID);
     let (status, code, message) =
         error_of(app.api_put(&session, json!({"status": "dnd"})).await).await;
     assert_eq!((status, code.as_str()), (401, "reauth_required"));

@@ -9,7 +9,7 @@ use b24_status::emulator::{FaultKind, FaultTarget, Region, Server, UserSpec};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::harness::{Bitrix, CLIENT_ID, CLIENT_SECRET, uid};
+use super::harness::{Bitrix, CLIENT_ID, CLIENT_SECRET, uid};
 
 fn rest_client(timeout: Duration) -> RestClient {
     RestClient::new(
@@ -253,7 +253,7 @@ async fn oauth_refresh_through_the_oauth2_crate_rotates_the_pair() {
         grant.client_endpoint.as_ref(),
         Some(&bitrix.portal.client_endpoint)
     );
-    assert_eq!(grant.scope, crate::harness::SCOPE);
+    assert_eq!(grant.scope, super::harness::SCOPE);
     assert_ne!(grant.refresh.expose(), pair.refresh);
     assert_eq!(bitrix.emulator.refresh_count(), 1);
 
@@ -429,7 +429,7 @@ async fn each_regional_oauth_server_knows_only_its_own_portals_tokens() {
 #[tokio::test]
 async fn an_oauth_server_off_the_list_is_never_called() {
     let bitrix = Bitrix::installed().await;
-    let canary = crate::harness::Canary::start().await;
+    let canary = super::harness::Canary::start().await;
     let off_list = Url::parse(&format!("http://{}/rest/", canary.address)).expect("url");
     let oauth = oauth_client(&bitrix, CLIENT_SECRET);
     assert!(oauth.server_endpoint(Some(&off_list)).is_none());

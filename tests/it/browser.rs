@@ -14,7 +14,7 @@ use b24_status::domain::Status;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::harness::{CLIENT_ID, TestApp};
+use super::harness::{CLIENT_ID, TestApp};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -65,7 +65,7 @@ pub async fn start_driver() -> Driver {
         url: format!("http://127.0.0.1:{port}"),
     };
     let deadline = Instant::now() + Duration::from_secs(20);
-    let http = crate::harness::client();
+    let http = super::harness::client();
     while http
         .get(format!("{}/status", driver.url))
         .send()

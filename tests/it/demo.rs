@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, Locator};
 use serde_json::json;
 
-use crate::browser::{browser, browser_available, screenshot_dir, start_driver};
-use crate::harness::session_in;
-use crate::service::binary;
+use super::browser::{browser, browser_available, screenshot_dir, start_driver};
+use super::harness::session_in;
+use super::service::binary;
 
 /// The demo binary, stopped with SIGTERM on drop.
 struct Demo {
@@ -209,7 +209,7 @@ async fn a_newcomer_installs_sets_statuses_as_two_users_and_the_demo_survives_a_
     // The east portal, whose tokens come from the other OAuth server, installs the same way.
     client.goto(&demo.east_url).await.expect("the east portal");
     choose(&client, "break").await;
-    let east: serde_json::Value = crate::harness::client()
+    let east: serde_json::Value = super::harness::client()
         .get(format!("{}demo/state", demo.east_url))
         .send()
         .await
@@ -226,7 +226,7 @@ async fn a_newcomer_installs_sets_statuses_as_two_users_and_the_demo_survives_a_
     demo.stop();
     let demo = Demo::start(dir.path());
     assert_eq!(demo.url, portal_url, "the same portal comes back");
-    let state: serde_json::Value = crate::harness::client()
+    let state: serde_json::Value = super::harness::client()
         .get(format!("{}demo/state", demo.url))
         .send()
         .await
@@ -236,7 +236,7 @@ async fn a_newcomer_installs_sets_statuses_as_two_users_and_the_demo_survives_a_
         .expect("json");
     assert_eq!(state["users"][0]["status"], "dnd");
     assert_eq!(state["users"][1]["status"], "away");
-    let response = crate::harness::client()
+    let response = super::harness::client()
         .put(format!("{}/api/status", demo.app))
         .bearer_auth(&session)
         .json(&json!({"status": "break"}))
@@ -244,7 +244,7 @@ async fn a_newcomer_installs_sets_statuses_as_two_users_and_the_demo_survives_a_
         .await
         .expect("API");
     assert_eq!(response.status(), 200);
-    let state: serde_json::Value = crate::harness::client()
+    let state: serde_json::Value = super::harness::client()
         .get(format!("{}demo/state", demo.url))
         .send()
         .await
@@ -257,11 +257,11 @@ async fn a_newcomer_installs_sets_statuses_as_two_users_and_the_demo_survives_a_
 }
 
 /// Posts one of the demo portal's control forms as the admin.
-async fn control(app: &crate::harness::TestApp, path: &str) -> reqwest::Response {
-    crate::harness::client()
+async fn control(app: &super::harness::TestApp, path: &str) -> reqwest::Response {
+    super::harness::client()
         .post(format!("http://{}{path}", app.bitrix.portal.domain))
         .form(&[
-            ("app", crate::harness::CLIENT_ID),
+            ("app", super::harness::CLIENT_ID),
             ("user", "1"),
             ("lang", "en"),
         ])
@@ -272,7 +272,7 @@ async fn control(app: &crate::harness::TestApp, path: &str) -> reqwest::Response
 
 #[tokio::test]
 async fn the_portals_uninstall_button_delivers_onappuninstall_to_the_app() {
-    let app = crate::harness::TestApp::installed(&[]).await;
+    let app = super::harness::TestApp::installed(&[]).await;
     let response = control(&app, "/demo/uninstall").await;
     assert_eq!(response.status(), 303);
     let portal = app.portal().await.expect("kept");
@@ -284,13 +284,13 @@ async fn the_portals_uninstall_button_delivers_onappuninstall_to_the_app() {
     assert!(
         !app.bitrix
             .emulator
-            .is_installed(app.member(), crate::harness::CLIENT_ID)
+            .is_installed(app.member(), super::harness::CLIENT_ID)
     );
 }
 
 #[tokio::test]
 async fn the_portals_expire_button_makes_the_next_call_refresh() {
-    let app = crate::harness::TestApp::installed(&[]).await;
+    let app = super::harness::TestApp::installed(&[]).await;
     let session = app.session_of(1).await;
     assert_eq!(control(&app, "/demo/expire").await.status(), 303);
     let before = app.bitrix.emulator.refresh_count();

@@ -7,7 +7,7 @@ use b24_status::domain::Status;
 use b24_status::emulator::{AppSpec, FaultKind, FaultTarget, Server};
 use serde_json::{Value, json};
 
-use crate::harness::{Bitrix, CLIENT_ID, CLIENT_SECRET, client};
+use super::harness::{Bitrix, CLIENT_ID, CLIENT_SECRET, client};
 
 async fn rest(bitrix: &Bitrix, method: &str, token: &str, params: Value) -> (u16, Value) {
     let mut body = params;
@@ -454,7 +454,7 @@ async fn authorize_redirects_with_a_code_that_lives_30_seconds_once() {
     assert_eq!(query["state"], "xyz");
     assert_eq!(query["domain"], bitrix.portal.domain);
     assert_eq!(query["member_id"], bitrix.member().as_str());
-    assert_eq!(query["scope"], crate::harness::SCOPE);
+    assert_eq!(query["scope"], super::harness::SCOPE);
     assert!(query.contains_key("server_domain"));
     let code = query["code"].clone();
 

@@ -3,7 +3,7 @@
 
 use b24_status::store::PortalState;
 
-use crate::harness::{CLIENT_ID, TestApp, uid};
+use super::harness::{CLIENT_ID, TestApp, uid};
 
 #[tokio::test]
 async fn uninstall_with_the_wrong_token_is_refused_and_the_right_one_forgets_tokens() {

@@ -7,8 +7,9 @@ use b24_status::domain::Status;
 use b24_status::emulator::{FaultKind, FaultTarget, Region, Server};
 use serde_json::{Value, json};
 
-use crate::harness::{Bitrix, CLIENT_ID, TestApp, session_in};
-use crate::process::{AppProcess, free_port};
+use super::db::{Raw, TestDb};
+use super::harness::{Bitrix, CLIENT_ID, TestApp, session_in};
+use super::process::{AppProcess, free_port};
 
 fn on_set(app: &TestApp) -> FaultTarget {
     FaultTarget {
@@ -114,7 +115,7 @@ async fn kill_dash_nine_under_load_leaves_a_sound_database_and_working_tokens() 
     bitrix
         .emulator
         .set_rate_limit(bitrix.member(), 100_000, 100_000.0);
-    let dir = tempfile::tempdir().expect("tempdir");
+    let db = TestDb::new().await;
     let port = free_port();
     let fast = [
         ("RATE_LIMIT_BURST", "100000"),
@@ -122,8 +123,8 @@ async fn kill_dash_nine_under_load_leaves_a_sound_database_and_working_tokens() 
         // Keeps the refresh lease, which is derived from it, short enough for a test.
         ("BITRIX_TIMEOUT", "2"),
     ];
-    let mut app = AppProcess::start(&bitrix, dir.path(), port, "first", &fast).await;
-    let http = crate::harness::client();
+    let mut app = AppProcess::start(&bitrix, &db, port, "first", &fast).await;
+    let http = super::harness::client();
 
     // Install and open the app as three users.
     let install = bitrix
@@ -226,25 +227,24 @@ async fn kill_dash_nine_under_load_leaves_a_sound_database_and_working_tokens() 
     while load.join_next().await.is_some() {}
 
     // The database is sound...
-    let db_url = format!("sqlite://{}", dir.path().join("app.db").display());
-    let pool = sqlx::SqlitePool::connect(&db_url).await.expect("open");
-    let (check,): (String,) = sqlx::query_as("PRAGMA integrity_check")
-        .fetch_one(&pool)
-        .await
-        .expect("check");
-    assert_eq!(check, "ok");
-    let (needs_reauth,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM accounts WHERE state != 'active'")
-            .fetch_one(&pool)
+    let raw = db.raw().await;
+    if let Raw::Sqlite(pool) = &raw {
+        let (check,): (String,) = sqlx::query_as("PRAGMA integrity_check")
+            .fetch_one(pool)
             .await
-            .expect("count");
+            .expect("check");
+        assert_eq!(check, "ok");
+    }
+    let needs_reauth = raw
+        .scalar("SELECT COUNT(*) FROM accounts WHERE state != 'active'")
+        .await;
     assert_eq!(needs_reauth, 0, "no account was marked dead by the crash");
-    pool.close().await;
+    raw.close().await;
 
     // ...and after a restart every account's token still refreshes. The account whose refresh
     // was in flight stays leased to the dead process until its lease runs out (derived from
     // BITRIX_TIMEOUT): until then its calls answer "busy", never "sign in again".
-    let app = AppProcess::start(&bitrix, dir.path(), port, "second", &fast).await;
+    let app = AppProcess::start(&bitrix, &db, port, "second", &fast).await;
     let refreshes = bitrix.emulator.refresh_count();
     for (user, session) in &sessions {
         bitrix.emulator.expire_access_tokens(bitrix.member(), *user);

@@ -12,7 +12,8 @@ use b24_status::emulator::{AppSpec, Call, Emulator, FormPost, PortalInfo, Server
 use b24_status::store::{Account, Portal};
 use b24_status::{AppState, bitrix};
 use clap::Parser;
-use tempfile::TempDir;
+
+use super::db::TestDb;
 
 /// The app's credentials in every test.
 pub const CLIENT_ID: &str = "app.test.b24status";
@@ -80,7 +81,7 @@ pub struct TestApp {
     pub state: AppState,
     pub http: reqwest::Client,
     pub db_url: String,
-    _dir: TempDir,
+    pub db: TestDb,
 }
 
 /// Configuration as an operator would give it, pointing at the emulator, plus `extra` flags.
@@ -108,16 +109,15 @@ impl TestApp {
     /// An app started with extra configuration flags.
     pub async fn spawn_with(extra: &[&str]) -> Self {
         let bitrix = Bitrix::start().await;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let db_url = format!("sqlite://{}", dir.path().join("app.db").display());
-        let (address, state) = start_instance(&bitrix, &db_url, extra).await;
+        let db = TestDb::new().await;
+        let (address, state) = start_instance(&bitrix, &db.url, extra).await;
         Self {
             bitrix,
             address,
             state,
             http: client(),
-            db_url,
-            _dir: dir,
+            db_url: db.url.clone(),
+            db,
         }
     }
 
@@ -213,33 +213,17 @@ impl TestApp {
 
     /// Every row of every table, as text: equal snapshots mean nothing was written.
     pub async fn snapshot(&self) -> String {
-        let pool = sqlx::SqlitePool::connect(&self.db_url)
-            .await
-            .expect("raw connection");
+        let raw = self.db.raw().await;
         let mut out = String::new();
         for table in ["portals", "accounts", "oauth_states"] {
-            let columns: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT name FROM pragma_table_info('{table}')"
-            )))
-            .fetch_all(&pool)
-            .await
-            .expect("columns");
-            let quoted: Vec<String> = columns.iter().map(|(c,)| format!("quote({c})")).collect();
-            let select = format!(
-                "SELECT {} FROM {table} ORDER BY rowid",
-                quoted.join(" || '|' || ")
-            );
-            let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(select))
-                .fetch_all(&pool)
-                .await
-                .expect("rows");
+            let rows = raw.rows(table).await;
             out.push_str(&format!("{table}: {} rows\n", rows.len()));
-            for (row,) in rows {
+            for row in rows {
                 out.push_str(&row);
                 out.push('\n');
             }
         }
-        pool.close().await;
+        raw.close().await;
         out
     }
 
@@ -265,15 +249,9 @@ impl TestApp {
 
     /// Number of rows in `table`.
     pub async fn count(&self, table: &str) -> i64 {
-        let pool = sqlx::SqlitePool::connect(&self.db_url)
-            .await
-            .expect("raw connection");
-        let (n,): (i64,) =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-                .fetch_one(&pool)
-                .await
-                .expect("count");
-        pool.close().await;
+        let raw = self.db.raw().await;
+        let n = raw.scalar(&format!("SELECT COUNT(*) FROM {table}")).await;
+        raw.close().await;
         n
     }
 

@@ -6,7 +6,7 @@ use b24_status::emulator::FormPost;
 use b24_status::i18n::Lang;
 use reqwest::Method;
 
-use crate::harness::{CLIENT_ID, Canary, TestApp, session_in, uid};
+use super::harness::{CLIENT_ID, Canary, TestApp, session_in, uid};
 
 struct Case {
     name: String,

@@ -4,7 +4,7 @@
 use b24_status::emulator::{AppSpec, FormPost, Region, Server};
 use b24_status::store::PortalState;
 
-use crate::harness::{CLIENT_ID, Canary, TestApp, assert_page, uid};
+use super::harness::{CLIENT_ID, Canary, TestApp, assert_page, uid};
 
 #[tokio::test]
 async fn a_genuine_install_stores_the_portal_and_admin_and_binds_handlers() {

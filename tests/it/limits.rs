@@ -7,7 +7,7 @@ use std::time::Duration;
 use b24_status::emulator::{FaultKind, FaultTarget, Server};
 use serde_json::json;
 
-use crate::harness::{CLIENT_ID, TestApp, assert_page};
+use super::harness::{CLIENT_ID, TestApp, assert_page};
 
 fn refusals_by_the_portal(app: &TestApp) -> usize {
     app.portal_calls()

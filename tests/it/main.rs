@@ -1,11 +1,13 @@
 //! Integration tests: the real app and the emulator over real HTTP on loopback, each test with
-//! its own ports and database.
+//! its own ports and database. The suite runs once per backend (see `db.rs`): this target on
+//! SQLite, `it_postgres` on PostgreSQL.
 
 #![expect(
     clippy::expect_used,
     reason = "a test stops at the first broken expectation, and says which"
 )]
 
+mod db;
 mod harness;
 
 mod api;

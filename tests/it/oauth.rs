@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use b24_status::emulator::{FaultKind, FaultTarget, Region, Server};
 
-use crate::harness::TestApp;
-use crate::harness::uid;
+use super::harness::TestApp;
+use super::harness::uid;
 
 async fn get(app: &TestApp, url: &str) -> reqwest::Response {
     app.http.get(url).send().await.expect("answer")

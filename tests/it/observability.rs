@@ -2,8 +2,9 @@
 
 use serde_json::json;
 
-use crate::harness::{APP_SECRET, Bitrix, CLIENT_ID, CLIENT_SECRET, TestApp, session_in};
-use crate::process::{AppProcess, free_port};
+use super::db::TestDb;
+use super::harness::{APP_SECRET, Bitrix, CLIENT_ID, CLIENT_SECRET, TestApp, session_in};
+use super::process::{AppProcess, free_port};
 
 #[tokio::test]
 async fn metrics_count_requests_calls_refreshes_waits_and_accounts() {
@@ -68,9 +69,9 @@ async fn metrics_count_requests_calls_refreshes_waits_and_accounts() {
 #[tokio::test]
 async fn logs_of_a_full_flow_carry_no_secret() {
     let bitrix = Bitrix::start().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut app = AppProcess::start(&bitrix, dir.path(), free_port(), "flow", &[]).await;
-    let http = crate::harness::client();
+    let db = TestDb::new().await;
+    let mut app = AppProcess::start(&bitrix, &db, free_port(), "flow", &[]).await;
+    let http = super::harness::client();
     let post = |path: &str, form: &b24_status::emulator::FormPost| {
         http.post(format!("{}{path}?{}", app.url, form.query_string()))
             .header("content-type", "application/x-www-form-urlencoded")

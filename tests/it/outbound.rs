@@ -13,7 +13,7 @@ use b24_status::clock::unix_now;
 use b24_status::domain::{AccessToken, PortalDomain};
 use serde_json::{Value, json};
 
-use crate::harness::{Canary, TestApp};
+use super::harness::{Canary, TestApp};
 
 /// A server on a free loopback port answering every request with `router`.
 async fn serve(router: Router) -> std::net::SocketAddr {

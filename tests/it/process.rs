@@ -3,14 +3,15 @@
 
 use std::fs::File;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use b24_status::emulator::AppSpec;
 
-use crate::harness::{APP_SECRET, Bitrix, CLIENT_ID, CLIENT_SECRET, SCOPE};
-use crate::service::binary;
+use super::db::TestDb;
+use super::harness::{APP_SECRET, Bitrix, CLIENT_ID, CLIENT_SECRET, SCOPE};
+use super::service::binary;
 
 /// A running app process.
 pub struct AppProcess {
@@ -20,10 +21,10 @@ pub struct AppProcess {
 }
 
 impl AppProcess {
-    /// Starts the binary on `port` with its database in `dir`, logging to `dir/<name>.log`.
+    /// Starts the binary on `port` with the database `db`, logging to `<db's folder>/<name>.log`.
     pub async fn start(
         bitrix: &Bitrix,
-        dir: &Path,
+        db: &TestDb,
         port: u16,
         name: &str,
         extra: &[(&str, &str)],
@@ -38,6 +39,7 @@ impl AppProcess {
             scope: SCOPE.into(),
             version: 1,
         });
+        let dir = db.dir();
         let log = dir.join(format!("{name}.log"));
         let child = binary()
             .current_dir(dir)
@@ -52,10 +54,7 @@ impl AppProcess {
             .env("B24_OAUTH_URL", bitrix.emulator.oauth_urls())
             .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .env("PUBLIC_URL", &url)
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}", dir.join("app.db").display()),
-            )
+            .env("DATABASE_URL", &db.url)
             .envs(extra.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -64,7 +63,7 @@ impl AppProcess {
             .expect("the app starts");
         let process = Self { child, url, log };
         let deadline = Instant::now() + Duration::from_secs(30);
-        let http = crate::harness::client();
+        let http = super::harness::client();
         while http
             .get(format!("{}/readyz", process.url))
             .send()

@@ -1,7 +1,7 @@
 //! Property tests for the parsers that read what the network sends: frame POSTs, events,
 //! bracketed forms and session tokens. Arbitrary input never panics; valid input round-trips.
 
-use crate::harness::uid;
+use super::harness::uid;
 use b24_status::bitrix::event::{Event, EventKind};
 use b24_status::bitrix::form;
 use b24_status::bitrix::frame::FramePost;
@@ -29,7 +29,7 @@ fn pairs() -> impl Strategy<Value = Vec<(String, String)>> {
 
 fn key() -> SessionKey {
     SessionKey::new(
-        MasterKey::from_base64(crate::harness::APP_SECRET)
+        MasterKey::from_base64(super::harness::APP_SECRET)
             .expect("key")
             .derive(SessionKey::PURPOSE),
     )

@@ -6,8 +6,9 @@ use std::time::Duration;
 use b24_status::emulator::{FaultKind, FaultTarget, Region, Server};
 use serde_json::json;
 
-use crate::harness::{CLIENT_ID, TestApp, session_in, uid};
-use crate::process::{AppProcess, free_port};
+use super::db::TestDb;
+use super::harness::{CLIENT_ID, TestApp, session_in, uid};
+use super::process::{AppProcess, free_port};
 
 fn slow_token_answers(delay: Duration) -> (FaultTarget, FaultKind) {
     (
@@ -60,9 +61,9 @@ async fn a_client_that_gives_up_during_a_refresh_loses_nothing() {
 async fn a_shutdown_waits_for_a_refresh_under_way_and_keeps_its_pair() {
     let app = TestApp::installed(&[]).await;
     let user = app.bitrix.employee;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let db = TestDb::new().await;
     let port = free_port();
-    let mut process = AppProcess::start(&app.bitrix, dir.path(), port, "first", &[]).await;
+    let mut process = AppProcess::start(&app.bitrix, &db, port, "first", &[]).await;
     let install = app
         .bitrix
         .emulator
@@ -118,7 +119,7 @@ async fn a_shutdown_waits_for_a_refresh_under_way_and_keeps_its_pair() {
         process.log()
     );
 
-    let restarted = AppProcess::start(&app.bitrix, dir.path(), port, "second", &[]).await;
+    let restarted = AppProcess::start(&app.bitrix, &db, port, "second", &[]).await;
     let response = app
         .http
         .put(format!("{}/api/status", restarted.url))
@@ -133,7 +134,6 @@ async fn a_shutdown_waits_for_a_refresh_under_way_and_keeps_its_pair() {
 
 #[tokio::test]
 async fn a_rotated_pair_is_stored_even_when_the_database_is_busy_longer_than_its_timeout() {
-    use sqlx::Connection;
     let app = TestApp::installed(&[]).await;
     let user = app.bitrix.employee;
     let session = app.session_of(user).await;
@@ -159,19 +159,10 @@ async fn a_rotated_pair_is_stored_even_when_the_database_is_busy_longer_than_its
         // Polls until the refresh has reached the OAuth server (which rotates at once).
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let mut writer = sqlx::SqliteConnection::connect(&app.db_url)
-        .await
-        .expect("raw connection");
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut writer)
-        .await
-        .expect("write lock");
-    // Holds the write lock past the store's 10 s busy timeout, so the first commit fails.
-    tokio::time::sleep(Duration::from_secs(11)).await;
-    sqlx::query("ROLLBACK")
-        .execute(&mut writer)
-        .await
-        .expect("released");
+    // Holds the accounts past the store's 10 s busy timeout, so the first commit fails.
+    let raw = app.db.raw().await;
+    raw.lock_accounts_for(Duration::from_secs(11)).await;
+    raw.close().await;
 
     assert_eq!(put.await.expect("task"), 200);
     let after = app.account(uid(user)).await.expect("account");

@@ -5,7 +5,7 @@ use b24_status::emulator::{Region, Server, UserSpec};
 use b24_status::store::PortalState;
 use serde_json::json;
 
-use crate::harness::{CLIENT_ID, Canary, TestApp, session_in, uid};
+use super::harness::{CLIENT_ID, Canary, TestApp, session_in, uid};
 
 #[tokio::test]
 async fn an_east_portal_lives_through_its_own_oauth_server_beside_a_west_one() {

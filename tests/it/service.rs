@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::harness::{APP_SECRET, TestApp};
+use super::harness::{APP_SECRET, TestApp};
 
 #[tokio::test]
 async fn health_and_readiness_answer_over_http() {
@@ -151,7 +151,7 @@ fn cargo_run_with_no_configuration_starts_a_demo_and_stops_on_sigterm() {
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let status = runtime.block_on(async {
-        let client = crate::harness::client();
+        let client = super::harness::client();
         client
             .get(format!("{url}/healthz"))
             .send()

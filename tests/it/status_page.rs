@@ -3,7 +3,7 @@
 use b24_status::domain::Status;
 use b24_status::emulator::UserSpec;
 
-use crate::harness::{CLIENT_ID, Canary, TestApp, session_in, uid};
+use super::harness::{CLIENT_ID, Canary, TestApp, session_in, uid};
 
 #[tokio::test]
 async fn a_genuine_frame_post_shows_the_users_status_in_their_language() {

@@ -10,8 +10,9 @@ use b24_status::store::{
 };
 use url::Url;
 
-use crate::harness::APP_SECRET;
-use crate::harness::uid;
+use super::db::TestDb;
+use super::harness::APP_SECRET;
+use super::harness::uid;
 
 const MEMBER: &str = "0123456789abcdef0123456789abcdef";
 
@@ -19,9 +20,8 @@ fn keyring() -> Keyring {
     Keyring::new(&MasterKey::from_base64(APP_SECRET).expect("key"), None)
 }
 
-async fn open(dir: &tempfile::TempDir, keys: Keyring) -> Store {
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    Store::open(&url, keys).await.expect("store opens")
+async fn open(db: &TestDb, keys: Keyring) -> Store {
+    Store::open(&db.url, keys).await.expect("store opens")
 }
 
 fn portal(member: &MemberId) -> PortalRecord {
@@ -57,22 +57,14 @@ fn account(member: &MemberId, user: u64, access: &str, refresh: &str) -> Account
 }
 
 /// A store holding the test portal and its administrator (user 1) with this pair.
-async fn seeded(dir: &tempfile::TempDir, access: &str, refresh: &str) -> (Store, MemberId) {
-    let store = open(dir, keyring()).await;
+async fn seeded(db: &TestDb, access: &str, refresh: &str) -> (Store, MemberId) {
+    let store = open(db, keyring()).await;
     let member = MemberId::parse(MEMBER).expect("member");
     store
         .upsert_portal_and_account(&portal(&member), &account(&member, 1, access, refresh), 1)
         .await
         .expect("seeded");
     (store, member)
-}
-
-fn file_bytes(dir: &tempfile::TempDir) -> Vec<u8> {
-    let mut all = Vec::new();
-    for entry in std::fs::read_dir(dir.path()).expect("read dir") {
-        all.extend(std::fs::read(entry.expect("entry").path()).expect("read file"));
-    }
-    all
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
@@ -83,8 +75,8 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 
 #[tokio::test]
 async fn tokens_round_trip_and_never_reach_the_file_in_clear() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(&dir, keyring()).await;
+    let db = TestDb::new().await;
+    let store = open(&db, keyring()).await;
     let member = MemberId::parse(MEMBER).expect("member");
     let admin = account(
         &member,
@@ -114,9 +106,10 @@ async fn tokens_round_trip_and_never_reach_the_file_in_clear() {
     assert!(read.is_admin && read.is_installer);
     assert_eq!(read.state, AccountState::Active);
 
-    // Both the main file and the write-ahead log, before and after a checkpoint.
+    // Everything stored (SQLite: the main file and the write-ahead log), before and after a
+    // checkpoint.
     for stage in ["open", "closed"] {
-        let bytes = file_bytes(&dir);
+        let bytes = db.stored_bytes().await;
         assert!(
             contains(&bytes, MEMBER),
             "{stage}: sanity: the member id is stored in clear"
@@ -137,25 +130,21 @@ async fn tokens_round_trip_and_never_reach_the_file_in_clear() {
 
 #[tokio::test]
 async fn a_ciphertext_moved_to_another_account_fails_to_decrypt() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (store, member) = seeded(&dir, "admin-access", "admin-refresh").await;
+    let db = TestDb::new().await;
+    let (store, member) = seeded(&db, "admin-access", "admin-refresh").await;
     store
         .upsert_account(&account(&member, 2, "user-access", "user-refresh"), 1)
         .await
         .expect("b");
 
     // An attacker with write access to the file copies the admin's ciphertexts to user 2.
-    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
-        .await
-        .expect("raw connection");
-    sqlx::query(
+    let raw = db.raw().await;
+    raw.execute(
         "UPDATE accounts SET access_token = (SELECT access_token FROM accounts WHERE user_id = 1),
              refresh_token = (SELECT refresh_token FROM accounts WHERE user_id = 1)
          WHERE user_id = 2",
     )
-    .execute(&raw)
-    .await
-    .expect("tampered");
+    .await;
     raw.close().await;
 
     let err = store
@@ -174,8 +163,8 @@ async fn a_ciphertext_moved_to_another_account_fails_to_decrypt() {
 
 #[tokio::test]
 async fn rotation_is_a_compare_and_swap_on_the_generation() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (store, member) = seeded(&dir, "a0", "r0").await;
+    let db = TestDb::new().await;
+    let (store, member) = seeded(&db, "a0", "r0").await;
     let seen = store
         .account(&member, uid(1))
         .await
@@ -230,8 +219,8 @@ async fn rotation_is_a_compare_and_swap_on_the_generation() {
 
 #[tokio::test]
 async fn uninstall_forgets_tokens_and_clean_uninstall_forgets_everything() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (store, member) = seeded(&dir, "a", "r").await;
+    let db = TestDb::new().await;
+    let (store, member) = seeded(&db, "a", "r").await;
     store
         .upsert_account(&account(&member, 2, "b", "s"), 1)
         .await
@@ -276,10 +265,10 @@ async fn uninstall_forgets_tokens_and_clean_uninstall_forgets_everything() {
 
 #[tokio::test]
 async fn rotating_app_secret_keeps_old_rows_readable() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let db = TestDb::new().await;
     let member = MemberId::parse(MEMBER).expect("member");
     {
-        let store = open(&dir, keyring()).await;
+        let store = open(&db, keyring()).await;
         store
             .upsert_portal_and_account(&portal(&member), &account(&member, 1, "a", "r"), 1)
             .await
@@ -288,14 +277,14 @@ async fn rotating_app_secret_keeps_old_rows_readable() {
     }
     let new_key = MasterKey::generate();
     let old_key = MasterKey::from_base64(APP_SECRET).expect("key");
-    let forgetful = open(&dir, Keyring::new(&new_key, None)).await;
+    let forgetful = open(&db, Keyring::new(&new_key, None)).await;
     assert!(matches!(
         forgetful.account(&member, uid(1)).await,
         Err(StoreError::Decrypt(_))
     ));
     forgetful.close().await;
 
-    let rotating = open(&dir, Keyring::new(&new_key, Some(&old_key))).await;
+    let rotating = open(&db, Keyring::new(&new_key, Some(&old_key))).await;
     let acc = rotating
         .account(&member, uid(1))
         .await
@@ -309,7 +298,7 @@ async fn rotating_app_secret_keeps_old_rows_readable() {
             .expect("cas")
     );
     rotating.close().await;
-    let fresh = open(&dir, Keyring::new(&new_key, None)).await;
+    let fresh = open(&db, Keyring::new(&new_key, None)).await;
     let acc = fresh
         .account(&member, uid(1))
         .await
@@ -320,8 +309,8 @@ async fn rotating_app_secret_keeps_old_rows_readable() {
 
 #[tokio::test]
 async fn an_uninstall_checked_against_a_stale_row_changes_nothing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (store, member) = seeded(&dir, "a", "r").await;
+    let db = TestDb::new().await;
+    let (store, member) = seeded(&db, "a", "r").await;
     let seen = store.portal(&member).await.expect("read").expect("portal");
     // A reinstall writes the row while the uninstall is being confirmed.
     store

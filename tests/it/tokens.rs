@@ -12,7 +12,7 @@ use b24_status::tokens::keepalive::{self, KeepaliveSettings, Report};
 use b24_status::tokens::{CallError, Repeat, TokenManager};
 use serde_json::{Value, json};
 
-use crate::harness::{CLIENT_ID, TestApp, uid};
+use super::harness::{CLIENT_ID, TestApp, uid};
 
 const FAST: &[&str] = &["--rate-limit-burst=5000", "--rate-limit-per-second=5000"];
 

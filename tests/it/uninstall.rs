@@ -10,8 +10,8 @@ use b24_status::store::PortalState;
 use b24_status::tokens::keepalive::KeepaliveSettings;
 use serde_json::json;
 
-use crate::harness::{CLIENT_ID, TestApp, assert_page, session_in, uid};
-use crate::process::{AppProcess, free_port};
+use super::harness::{CLIENT_ID, TestApp, assert_page, session_in, uid};
+use super::process::{AppProcess, free_port};
 
 /// The `ONAPPUNINSTALL` an employee can build from what their own browser received: the frame
 /// POST's `APPLICATION_TOKEN`, `member_id` and `DOMAIN`.
@@ -80,12 +80,7 @@ async fn an_employee_forging_an_uninstall_from_their_frame_post_changes_nothing(
 async fn a_genuine_uninstall_stops_this_process_at_once_and_another_within_a_second() {
     let app = TestApp::installed(&[]).await;
     let session = app.session_of(app.bitrix.employee).await;
-    let db = app.db_url.trim_start_matches("sqlite://").to_owned();
-    let dir = std::path::Path::new(&db)
-        .parent()
-        .expect("folder")
-        .to_owned();
-    let other = AppProcess::start(&app.bitrix, &dir, free_port(), "other", &[]).await;
+    let other = AppProcess::start(&app.bitrix, &app.db, free_port(), "other", &[]).await;
     let put_other = |status: &'static str| {
         let (http, url, session) = (app.http.clone(), other.url.clone(), session.clone());
         async move {

@@ -21,6 +21,11 @@ pub enum RateSlot {
     Full(Duration),
 }
 
+/// How late a request may leave after the moment it reserved (the reservation's own round
+/// trip, scheduling): the bucket counts as full this much earlier, so a request that leaves
+/// late does not push a later one past the portal's limit.
+const LATENESS_US: i64 = 100_000;
+
 /// The shared buckets (PostgreSQL only). Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct SharedBuckets {
@@ -34,10 +39,11 @@ pub struct SharedBuckets {
 impl SharedBuckets {
     pub(in crate::store) fn new(pool: PgPool, burst: u32, per_second: f64) -> Self {
         let per_request_us = (1e6 / per_second.max(0.01)).round() as i64;
+        let burst_us = per_request_us.saturating_mul(i64::from(burst.max(1)));
         Self {
             pool,
             per_request_us,
-            burst_us: per_request_us.saturating_mul(i64::from(burst.max(1))),
+            burst_us: (burst_us - LATENESS_US).max(per_request_us),
         }
     }
 
@@ -72,10 +78,9 @@ impl SharedBuckets {
                 .bind(member_id.as_str())
                 .fetch_one(&self.pool)
                 .await?;
-        Ok(RateSlot::Full(self.wait(
-            empty_at.max(now_us) + self.per_request_us,
-            now_us,
-        )))
+        Ok(RateSlot::Full(
+            self.wait(empty_at.max(now_us) + self.per_request_us, now_us),
+        ))
     }
 
     /// The portal said its bucket is full: ours is too from now on, and the refused request
