@@ -49,6 +49,26 @@ pub enum BuildError {
     Bitrix(#[from] bitrix::Error),
 }
 
+/// `migrate-store`: copies the database at `from` into the empty one at `to` (see
+/// [`Store::copy_to`]).
+pub async fn migrate_store(
+    from: &str,
+    to: &str,
+    keys: Keyring,
+) -> Result<store::CopyReport, store::StoreError> {
+    if from == to {
+        return Err(store::StoreError::TargetNotEmpty(
+            "it is the database being copied".into(),
+        ));
+    }
+    let source = Store::open(from, keys.clone()).await?;
+    let target = Store::open(to, keys).await?;
+    let copied = source.copy_to(&target).await;
+    source.close().await;
+    target.close().await;
+    copied
+}
+
 /// Opens the database, builds the clients and returns the router with its state.
 pub async fn build(config: Config) -> Result<(Router, AppState), BuildError> {
     let keys = Keyring::new(&config.app_secret, config.app_secret_previous.as_ref());

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use b24_status::config::{Cli, Config, Mode};
+use b24_status::config::{Cli, Command, Config, Mode};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -15,7 +15,11 @@ async fn main() -> ExitCode {
         eprintln!("b24-status: cannot read .env: {err}");
         return ExitCode::from(2);
     }
-    let config = match Config::from_cli(Cli::parse()) {
+    let cli = Cli::parse();
+    if let Some(Command::MigrateStore { to }) = &cli.command {
+        return migrate_store(&cli, to).await;
+    }
+    let config = match Config::from_cli(cli) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("b24-status: {err}");
@@ -27,6 +31,30 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("b24-status: {err}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `b24-status migrate-store --to URL`: one line saying what was copied, or why not.
+async fn migrate_store(cli: &Cli, to: &str) -> ExitCode {
+    let keys = match b24_status::config::migrate_store_keys(cli) {
+        Ok(keys) => keys,
+        Err(err) => {
+            eprintln!("b24-status: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    match b24_status::migrate_store(&cli.database_url, to, keys).await {
+        Ok(copied) => {
+            say(&format!(
+                "b24-status: copied {} portals, {} accounts and {} sign-ins under way; counts and a sample decryption match",
+                copied.portals, copied.accounts, copied.oauth_states
+            ));
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("b24-status: migrate-store: {err}");
             ExitCode::from(1)
         }
     }

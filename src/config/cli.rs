@@ -1,7 +1,7 @@
 //! The command line and environment, as the operator types them: every setting is a flag, an
 //! environment variable of the same name, or a line in `.env`.
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// The command line and environment, as typed by the operator.
 #[derive(Parser, Debug)]
@@ -142,6 +142,22 @@ pub struct Cli {
     /// X-Forwarded-For, whose last entry is used, or X-Real-IP). Unset: the peer address.
     #[arg(long = "client-ip-header", env = "CLIENT_IP_HEADER")]
     pub client_ip_header: Option<String>,
+    /// An operator command; without one, the app serves.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Operator commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Copies every portal, account and sign-in under way from DATABASE_URL into an empty
+    /// database (SQLite to PostgreSQL, or back), then checks counts and a sample decryption.
+    /// Needs the APP_SECRET the app runs with. Stop the app first.
+    MigrateStore {
+        /// The empty target database: postgres://… or sqlite://….
+        #[arg(long = "to", hide_env_values = true)]
+        to: String,
+    },
 }
 
 /// How log lines are written.

@@ -12,7 +12,7 @@ use crate::store::crypto::KeyError;
 use crate::store::{MasterKey, PoolSettings};
 
 mod cli;
-pub use cli::{Cli, LogFormat};
+pub use cli::{Cli, Command, LogFormat};
 
 /// Which Bitrix24 the app talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,10 +111,6 @@ impl Config {
             ))
         })?;
         let public_url = parse_base_url("PUBLIC_URL", &cli.public_url)?;
-        let parse_key = |name: &str, text: &str| {
-            MasterKey::from_base64(text)
-                .map_err(|e: KeyError| ConfigError::new(format!("{name} {e}; {SECRET_HINT}")))
-        };
         let js_url = parse_base_url("B24_JS_URL", &cli.js_url)?;
         let metrics_addr = match cli
             .metrics_addr
@@ -285,11 +281,35 @@ impl Config {
     }
 }
 
+/// What `migrate-store` needs: the keys that read the tokens, so the copy can be checked.
+pub fn migrate_store_keys(cli: &Cli) -> Result<crate::store::Keyring, ConfigError> {
+    let Some(secret) = cli.app_secret.as_deref() else {
+        return Err(ConfigError::new(
+            "migrate-store needs the APP_SECRET the app runs with: it checks that the copy decrypts",
+        ));
+    };
+    let previous = cli
+        .app_secret_previous
+        .as_deref()
+        .map(|text| parse_key("APP_SECRET_PREVIOUS", text))
+        .transpose()?;
+    Ok(crate::store::Keyring::new(
+        &parse_key("APP_SECRET", secret)?,
+        previous.as_ref(),
+    ))
+}
+
 impl Config {
     /// `PUBLIC_URL` joined with `path` (`app` → `https://status.example.com/app`).
     pub fn url_for(&self, path: &str) -> String {
         format!("{}/{path}", self.public_url.as_str().trim_end_matches('/'))
     }
+}
+
+/// A master key from its base64 text in the setting `name`.
+fn parse_key(name: &str, text: &str) -> Result<MasterKey, ConfigError> {
+    MasterKey::from_base64(text)
+        .map_err(|e: KeyError| ConfigError::new(format!("{name} {e}; {SECRET_HINT}")))
 }
 
 /// A comma-separated list of base URLs, each reduced to its origin.

@@ -96,6 +96,14 @@ impl ApiError {
                 retry_after: Some(Duration::from_secs(2)),
                 ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", t.api_unavailable)
             },
+            CallError::Store(error) if error.is_unavailable() => Self {
+                retry_after: Some(Duration::from_secs(5)),
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    t.internal_body,
+                )
+            },
             CallError::Store(_) | CallError::Internal(_) => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -156,6 +164,7 @@ impl ApiError {
             "confirmation_required" => Problem::ConfirmationRequired,
             "bitrix_refused" => Problem::Refused,
             "internal" => Problem::Internal,
+            "database_unavailable" => Problem::DatabaseDown,
             "bad_request" | "invalid_status" | "unsupported_media_type" => Problem::BadRequest,
             _ => Problem::Unavailable,
         }

@@ -49,6 +49,8 @@ pub enum Problem {
     Refused,
     /// Our fault.
     Internal,
+    /// The database does not answer (a restart, a failover): a moment later it will.
+    DatabaseDown,
 }
 
 impl Problem {
@@ -70,6 +72,7 @@ impl Problem {
             Self::BeingRemoved => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unavailable | Self::BindingsFailed | Self::Refused => StatusCode::BAD_GATEWAY,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::DatabaseDown => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -99,7 +102,7 @@ impl Problem {
             Self::BindingsFailed => (t.unavailable_title, t.bindings_failed_body),
             Self::TokenRejected => (t.not_verified_title, t.token_rejected_body),
             Self::SessionExpired => (t.not_verified_title, t.api_session),
-            Self::Internal => (t.unavailable_title, t.internal_body),
+            Self::Internal | Self::DatabaseDown => (t.unavailable_title, t.internal_body),
         };
         (title, body.to_owned())
     }
@@ -133,6 +136,15 @@ impl PageError {
     pub fn internal(lang: Lang, error: &dyn std::fmt::Display) -> Self {
         tracing::error!(%error, "request failed");
         Self::new(Problem::Internal, lang)
+    }
+
+    /// The page for a store that failed: "try again" while the database is unreachable.
+    pub fn store(lang: Lang, error: &crate::store::StoreError) -> Self {
+        if error.is_unavailable() {
+            tracing::warn!(%error, "the database is unavailable");
+            return Self::new(Problem::DatabaseDown, lang);
+        }
+        Self::internal(lang, error)
     }
 }
 

@@ -23,7 +23,7 @@ pub fn refused(refusal: Refusal, lang: Lang) -> PageError {
         Refusal::TooManySignIns => Problem::RateLimited(60),
         Refusal::BadDomain => Problem::BadDomain,
         Refusal::Call(error) => return call_failed(&error, lang),
-        Refusal::Store(error) => return PageError::internal(lang, &error),
+        Refusal::Store(error) => return PageError::store(lang, &error),
     };
     PageError::new(problem, lang)
 }

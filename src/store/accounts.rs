@@ -277,15 +277,14 @@ impl Store {
     /// How many accounts are in each state (`active`, `needs_reauth`, and `revoked` for those
     /// whose portal uninstalled the app).
     pub async fn account_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows: Vec<(String, i64)> =
-            on_pool!(&self.db, |pool| {
-                sqlx::query_as(
+        let rows: Vec<(String, i64)> = on_pool!(&self.db, |pool| {
+            sqlx::query_as(
             "SELECT CASE WHEN refresh_token IS NULL THEN 'revoked' ELSE state END AS s, COUNT(*)
              FROM accounts GROUP BY s",
         )
         .fetch_all(pool)
             .await
-            })?;
+        })?;
         Ok(rows)
     }
 

@@ -91,6 +91,7 @@ pub struct DecryptError {
     why: &'static str,
 }
 
+#[derive(Clone)]
 struct Key {
     id: String,
     cipher: Aes256Gcm,
@@ -111,6 +112,7 @@ impl Key {
 }
 
 /// The current key, plus the previous one while a rotation is under way.
+#[derive(Clone)]
 pub struct Keyring {
     current: Key,
     previous: Option<Key>,

@@ -10,6 +10,7 @@
 mod accounts;
 mod calls;
 mod claims;
+mod copy;
 pub mod crypto;
 mod portals;
 mod postgres;
@@ -27,6 +28,7 @@ use crate::domain::{
     AccessToken, ApplicationToken, Licence, MemberId, PortalDomain, RefreshToken, UserId,
 };
 pub use calls::{AccountVersion, CallTarget};
+pub use copy::CopyReport;
 pub use crypto::{Keyring, MasterKey};
 pub use postgres::{RateSlot, SharedBuckets};
 
@@ -66,6 +68,40 @@ pub enum StoreError {
     /// `migrate-store` read back something other than what it wrote.
     #[error("the copy does not match its source: {0}")]
     CopyMismatch(String),
+}
+
+impl StoreError {
+    /// Whether the database could not be reached or was busy (a restart, a failover, a lock
+    /// held too long), so the same request may well succeed a moment later.
+    pub fn is_unavailable(&self) -> bool {
+        let Self::Database(error) = self else {
+            return false;
+        };
+        match error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            // SQLite: busy (5) and locked (6), with their extended codes.
+            sqlx::Error::Database(error)
+                if error
+                    .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+                    .is_some() =>
+            {
+                error
+                    .code()
+                    .and_then(|code| code.parse::<i32>().ok())
+                    .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+            }
+            // PostgreSQL: connection exceptions (08…), the server shutting down or starting
+            // (57P…), a lock wait past lock_timeout (55P03).
+            sqlx::Error::Database(error) => error.code().is_some_and(|code| {
+                code.starts_with("08") || code.starts_with("57P") || code == "55P03"
+            }),
+            _ => false,
+        }
+    }
 }
 
 /// A database the store runs on: what a statement is sent to.

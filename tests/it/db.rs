@@ -38,7 +38,7 @@ pub struct TestDb {
     /// What the app's `DATABASE_URL` is set to.
     pub url: String,
     /// PostgreSQL: the server and the database's name, for the drop.
-    created: Option<(String, String)>,
+    pub created: Option<(String, String)>,
     /// The test's folder (the SQLite file, logs).
     pub dir: TempDir,
 }

@@ -7,8 +7,8 @@
     reason = "a test stops at the first broken expectation, and says which"
 )]
 
-mod db;
-mod harness;
+pub(crate) mod db;
+pub(crate) mod harness;
 
 mod api;
 mod bitrix_client;
@@ -23,12 +23,12 @@ mod limits;
 mod oauth;
 mod observability;
 mod outbound;
-mod process;
+pub(crate) mod process;
 mod properties;
 mod refresh;
 mod regions;
-mod service;
+pub(crate) mod service;
 mod status_page;
-mod store;
+pub(crate) mod store;
 mod tokens;
 mod uninstall;

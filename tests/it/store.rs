@@ -16,7 +16,7 @@ use super::harness::uid;
 
 const MEMBER: &str = "0123456789abcdef0123456789abcdef";
 
-fn keyring() -> Keyring {
+pub(crate) fn keyring() -> Keyring {
     Keyring::new(&MasterKey::from_base64(APP_SECRET).expect("key"), None)
 }
 
@@ -24,7 +24,7 @@ async fn open(db: &TestDb, keys: Keyring) -> Store {
     Store::open(&db.url, keys).await.expect("store opens")
 }
 
-fn portal(member: &MemberId) -> PortalRecord {
+pub(crate) fn portal(member: &MemberId) -> PortalRecord {
     PortalRecord {
         member_id: member.clone(),
         domain: PortalDomain::parse("acme.bitrix24.com").expect("domain"),
@@ -46,7 +46,7 @@ fn tokens(access: &str, refresh: &str) -> Tokens {
     }
 }
 
-fn account(member: &MemberId, user: u64, access: &str, refresh: &str) -> AccountRecord {
+pub(crate) fn account(member: &MemberId, user: u64, access: &str, refresh: &str) -> AccountRecord {
     AccountRecord {
         member_id: member.clone(),
         user_id: uid(user),

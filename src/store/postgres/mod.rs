@@ -4,6 +4,7 @@
 mod limits;
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -13,6 +14,9 @@ pub use limits::{RateSlot, SharedBuckets};
 
 /// Connections when `DATABASE_MAX_CONNECTIONS` is not set.
 const DEFAULT_CONNECTIONS: u32 = 10;
+
+/// The longest a statement waits for a connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Connects to the server at `url` and applies `migrations/postgres`. sqlx's migrator holds an
 /// advisory lock meanwhile, so instances starting together migrate once.
@@ -29,7 +33,9 @@ pub(super) async fn open(url: &str, settings: PoolSettings) -> Result<PgPool, St
         // A server that restarted leaves dead connections in the pool; each is checked before
         // use, so one failed request at most sees the restart.
         .test_before_acquire(true)
-        .acquire_timeout(BUSY_TIMEOUT)
+        // While the server is down, a request waits this long for a connection, then answers
+        // "try again" rather than hanging.
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await?;
     sqlx::migrate!("./migrations/postgres").run(&pool).await?;

@@ -1,0 +1,263 @@
+//! `migrate-store`: every portal, account and sign-in under way copied from one database to an
+//! empty one, on either backend. Rows go as they are — ciphertexts and key ids included, since
+//! the key and the associated data do not depend on the backend — in one transaction, so a
+//! failure leaves the target empty; then counts and a sample decryption are checked.
+
+use super::{Store, StoreError, on_pool, user_id_from_sql};
+use crate::domain::MemberId;
+
+/// Rows read from the source per round trip.
+const PAGE: i64 = 1000;
+
+/// What was copied.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CopyReport {
+    /// Portals.
+    pub portals: i64,
+    /// Accounts.
+    pub accounts: i64,
+    /// OAuth states of sign-ins under way.
+    pub oauth_states: i64,
+}
+
+/// A `portals` row, every column as stored.
+#[derive(sqlx::FromRow)]
+struct PortalCopy {
+    member_id: String,
+    domain: String,
+    client_endpoint: String,
+    server_endpoint: String,
+    application_token: Option<Vec<u8>>,
+    key_id: Option<String>,
+    scope: String,
+    licence: Option<String>,
+    state: String,
+    app_version: Option<i64>,
+    removing_since: Option<i64>,
+    removing_clean: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// An `accounts` row, every column as stored.
+#[derive(sqlx::FromRow)]
+struct AccountCopy {
+    member_id: String,
+    user_id: i64,
+    is_admin: bool,
+    is_installer: bool,
+    access_token: Option<Vec<u8>>,
+    refresh_token: Option<Vec<u8>>,
+    key_id: Option<String>,
+    token_generation: i64,
+    expires_at: Option<i64>,
+    refreshed_at: Option<i64>,
+    state: String,
+    refresh_lease_owner: Option<String>,
+    refresh_lease_until: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// An `oauth_states` row.
+#[derive(sqlx::FromRow)]
+struct StateCopy {
+    state_hash: Vec<u8>,
+    member_id: String,
+    expires_at: i64,
+}
+
+impl Store {
+    /// How many rows this store holds.
+    pub async fn counts(&self) -> Result<CopyReport, StoreError> {
+        let (portals, accounts, oauth_states): (i64, i64, i64) = on_pool!(&self.db, |pool| {
+            sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM portals), (SELECT COUNT(*) FROM accounts),
+                        (SELECT COUNT(*) FROM oauth_states)",
+            )
+            .fetch_one(pool)
+            .await
+        })?;
+        Ok(CopyReport {
+            portals,
+            accounts,
+            oauth_states,
+        })
+    }
+
+    /// Copies every row into `target`, which must be empty, then checks that the target holds
+    /// as many rows as this store and decrypts a sample of them to the same tokens.
+    pub async fn copy_to(&self, target: &Store) -> Result<CopyReport, StoreError> {
+        let before = target.counts().await?;
+        if before != CopyReport::default() {
+            return Err(StoreError::TargetNotEmpty(format!(
+                "{} portals, {} accounts, {} sign-ins under way",
+                before.portals, before.accounts, before.oauth_states
+            )));
+        }
+        let expected = self.sample(self).await?;
+        on_pool!(&target.db, |pool| {
+            let mut tx = pool.begin().await?;
+            let mut after = String::new();
+            loop {
+                let page = self.portal_page(&after).await?;
+                for row in &page {
+                    sqlx::query(
+                        "INSERT INTO portals (member_id, domain, client_endpoint,
+                             server_endpoint, application_token, key_id, scope, licence, state,
+                             app_version, removing_since, removing_clean, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                    )
+                    .bind(&row.member_id)
+                    .bind(&row.domain)
+                    .bind(&row.client_endpoint)
+                    .bind(&row.server_endpoint)
+                    .bind(&row.application_token)
+                    .bind(&row.key_id)
+                    .bind(&row.scope)
+                    .bind(&row.licence)
+                    .bind(&row.state)
+                    .bind(row.app_version)
+                    .bind(row.removing_since)
+                    .bind(row.removing_clean)
+                    .bind(row.created_at)
+                    .bind(row.updated_at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                match page.last() {
+                    Some(last) => after.clone_from(&last.member_id),
+                    None => break,
+                }
+            }
+            let mut after = (String::new(), 0);
+            loop {
+                let page = self.account_page(&after).await?;
+                for row in &page {
+                    sqlx::query(
+                        "INSERT INTO accounts (member_id, user_id, is_admin, is_installer,
+                             access_token, refresh_token, key_id, token_generation, expires_at,
+                             refreshed_at, state, refresh_lease_owner, refresh_lease_until,
+                             created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                    )
+                    .bind(&row.member_id)
+                    .bind(row.user_id)
+                    .bind(row.is_admin)
+                    .bind(row.is_installer)
+                    .bind(&row.access_token)
+                    .bind(&row.refresh_token)
+                    .bind(&row.key_id)
+                    .bind(row.token_generation)
+                    .bind(row.expires_at)
+                    .bind(row.refreshed_at)
+                    .bind(&row.state)
+                    .bind(&row.refresh_lease_owner)
+                    .bind(row.refresh_lease_until)
+                    .bind(row.created_at)
+                    .bind(row.updated_at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                match page.last() {
+                    Some(last) => after = (last.member_id.clone(), last.user_id),
+                    None => break,
+                }
+            }
+            let mut after = Vec::new();
+            loop {
+                let page = self.state_page(&after).await?;
+                for row in &page {
+                    sqlx::query(
+                        "INSERT INTO oauth_states (state_hash, member_id, expires_at)
+                         VALUES ($1, $2, $3)",
+                    )
+                    .bind(&row.state_hash)
+                    .bind(&row.member_id)
+                    .bind(row.expires_at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                match page.last() {
+                    Some(last) => after.clone_from(&last.state_hash),
+                    None => break,
+                }
+            }
+            tx.commit().await?;
+        });
+        let (copied, source) = (target.counts().await?, self.counts().await?);
+        if copied != source {
+            return Err(StoreError::CopyMismatch(format!(
+                "the source holds {source:?}, the target {copied:?}"
+            )));
+        }
+        if target.sample(self).await? != expected {
+            return Err(StoreError::CopyMismatch(
+                "a token reads differently in the target".into(),
+            ));
+        }
+        Ok(copied)
+    }
+
+    /// The first few portals' and accounts' tokens, decrypted: read from the source before the
+    /// copy (a wrong `APP_SECRET` stops it there) and from the target after.
+    async fn sample(&self, from: &Store) -> Result<Vec<Option<String>>, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(what.into());
+        let mut sample = Vec::new();
+        for row in from.portal_page("").await?.iter().take(3) {
+            let member = MemberId::parse(&row.member_id).map_err(|_| corrupt("portal id"))?;
+            let portal = self.portal(&member).await?;
+            sample.push(portal.and_then(|p| {
+                let token = p.record.application_token;
+                token.map(|t| t.expose().to_owned())
+            }));
+        }
+        for row in from.account_page(&(String::new(), 0)).await?.iter().take(3) {
+            let member = MemberId::parse(&row.member_id).map_err(|_| corrupt("account member"))?;
+            let account = self
+                .account(&member, user_id_from_sql(row.user_id)?)
+                .await?;
+            sample.push(account.and_then(|a| a.tokens.map(|t| t.refresh.expose().to_owned())));
+        }
+        Ok(sample)
+    }
+
+    async fn portal_page(&self, after: &str) -> Result<Vec<PortalCopy>, StoreError> {
+        Ok(on_pool!(&self.db, |pool| sqlx::query_as(
+            "SELECT member_id, domain, client_endpoint, server_endpoint, application_token,
+                    key_id, scope, licence, state, app_version, removing_since, removing_clean,
+                    created_at, updated_at
+             FROM portals WHERE member_id > $1 ORDER BY member_id LIMIT $2"
+        )
+        .bind(after)
+        .bind(PAGE)
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    async fn account_page(&self, after: &(String, i64)) -> Result<Vec<AccountCopy>, StoreError> {
+        Ok(on_pool!(&self.db, |pool| sqlx::query_as(
+            "SELECT member_id, user_id, is_admin, is_installer, access_token, refresh_token,
+                    key_id, token_generation, expires_at, refreshed_at, state,
+                    refresh_lease_owner, refresh_lease_until, created_at, updated_at
+             FROM accounts WHERE member_id > $1 OR (member_id = $1 AND user_id > $2)
+             ORDER BY member_id, user_id LIMIT $3"
+        )
+        .bind(&after.0)
+        .bind(after.1)
+        .bind(PAGE)
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    async fn state_page(&self, after: &[u8]) -> Result<Vec<StateCopy>, StoreError> {
+        Ok(on_pool!(&self.db, |pool| sqlx::query_as(
+            "SELECT state_hash, member_id, expires_at FROM oauth_states
+             WHERE state_hash > $1 ORDER BY state_hash LIMIT $2"
+        )
+        .bind(after)
+        .bind(PAGE)
+        .fetch_all(pool)
+        .await)?)
+    }
+}
