@@ -46,9 +46,18 @@ async fn an_employee_forging_an_uninstall_from_their_frame_post_changes_nothing(
             .frame_post(app.member(), CLIENT_ID, employee, "DEFAULT", "en", "");
     let page = app.post_form("/app", &frame).await;
     let session = session_in(&page.text().await.expect("page"));
-    // The admin's access token has expired: the check must refresh it, and keep what it got.
+    // Every access token has expired: the check must refresh the pair it asks with, and keep
+    // what it got.
     app.bitrix.emulator.expire_access_tokens(app.member(), 1);
-    let admin_before = app.account(uid(1)).await.expect("admin");
+    app.bitrix.emulator.expire_access_tokens(app.member(), employee);
+    let generations = async || {
+        let admin = app.account(uid(1)).await.expect("admin kept");
+        let user = app.account(uid(employee)).await.expect("employee kept");
+        assert!(admin.tokens.is_some() && user.tokens.is_some());
+        admin.generation + user.generation
+    };
+    let before = generations().await;
+    let refreshes = app.bitrix.emulator.refresh_count();
 
     let response = app
         .post_form("/events", &forged_uninstall(&frame, true))
@@ -61,10 +70,10 @@ async fn an_employee_forging_an_uninstall_from_their_frame_post_changes_nothing(
     assert_eq!(portal.record.state, PortalState::Active);
     assert!(portal.removing_since.is_none());
     assert_eq!(app.count("accounts").await, 2, "no row deleted");
-    let admin = app.account(uid(1)).await.expect("admin kept");
-    assert!(admin.tokens.is_some());
-    assert!(
-        admin.generation > admin_before.generation,
+    assert_eq!(app.bitrix.emulator.refresh_count(), refreshes + 1, "one check");
+    assert_eq!(
+        generations().await,
+        before + 1,
         "the pair the check refreshed was stored"
     );
     assert_eq!(
