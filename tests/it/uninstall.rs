@@ -49,7 +49,9 @@ async fn an_employee_forging_an_uninstall_from_their_frame_post_changes_nothing(
     // Every access token has expired: the check must refresh the pair it asks with, and keep
     // what it got.
     app.bitrix.emulator.expire_access_tokens(app.member(), 1);
-    app.bitrix.emulator.expire_access_tokens(app.member(), employee);
+    app.bitrix
+        .emulator
+        .expire_access_tokens(app.member(), employee);
     let generations = async || {
         let admin = app.account(uid(1)).await.expect("admin kept");
         let user = app.account(uid(employee)).await.expect("employee kept");
@@ -70,7 +72,11 @@ async fn an_employee_forging_an_uninstall_from_their_frame_post_changes_nothing(
     assert_eq!(portal.record.state, PortalState::Active);
     assert!(portal.removing_since.is_none());
     assert_eq!(app.count("accounts").await, 2, "no row deleted");
-    assert_eq!(app.bitrix.emulator.refresh_count(), refreshes + 1, "one check");
+    assert_eq!(
+        app.bitrix.emulator.refresh_count(),
+        refreshes + 1,
+        "one check"
+    );
     assert_eq!(
         generations().await,
         before + 1,

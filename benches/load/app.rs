@@ -1,0 +1,152 @@
+//! The app as its own process (the release build), the minimal forwarder it is compared with,
+//! and the requests that set a portal up.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::routing::put;
+use axum::{Json, Router};
+use b24_status::emulator::{Emulator, FormPost};
+use serde_json::{Value, json};
+
+use super::{APP_SECRET, CLIENT_ID, CLIENT_SECRET};
+
+pub struct App {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl App {
+    pub fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = self.child.wait();
+    }
+
+    pub fn peak_rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            })
+            .unwrap_or(0)
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+/// Starts the app binary; returns it and how long it took until `/readyz` answered.
+pub async fn start_app(
+    emulator: &Emulator,
+    dir: &Path,
+    database_url: &str,
+    port: u16,
+    http: &reqwest::Client,
+) -> (App, Duration) {
+    let url = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_b24-status"))
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs([
+            ("B24_CLIENT_ID", CLIENT_ID),
+            ("B24_CLIENT_SECRET", CLIENT_SECRET),
+            ("APP_SECRET", APP_SECRET),
+            ("B24_ALLOW_HTTP", "true"),
+            ("RATE_LIMIT_BURST", "100000000"),
+            ("RATE_LIMIT_PER_SECOND", "100000000"),
+            // Production defaults: what an operator runs.
+            ("RUST_LOG", "info"),
+        ])
+        .env("B24_OAUTH_URL", emulator.oauth_urls())
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("PUBLIC_URL", &url)
+        .env("DATABASE_URL", database_url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the app starts");
+    let app = App { child, url };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = http.get(format!("{}/readyz", app.url)).send().await
+            && r.status() == 200
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the app did not come up");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    (app, started.elapsed())
+}
+
+pub async fn post_form(http: &reqwest::Client, url: &str, post: &FormPost) -> reqwest::Response {
+    http.post(format!("{url}?{}", post.query_string()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(post.body())
+        .send()
+        .await
+        .expect("answer")
+}
+
+pub fn session_in(page: &str) -> String {
+    let start = page
+        .find(r#"<meta name="b24-session" content=""#)
+        .expect("session")
+        + 34;
+    page[start..start + page[start..].find('"').expect("end")].to_owned()
+}
+
+/// The least any Rust app must do: receive the PUT, forward `im.user.status.set`, answer.
+pub async fn start_forwarder(upstream: String, token: String) -> String {
+    #[derive(Clone)]
+    struct Forward {
+        http: reqwest::Client,
+        upstream: String,
+        token: String,
+    }
+    async fn forward(State(f): State<Forward>, Json(body): Json<Value>) -> Json<Value> {
+        let status = body["status"].clone();
+        let _ = f
+            .http
+            .post(&f.upstream)
+            .json(&json!({"auth": f.token, "STATUS": status}))
+            .send()
+            .await
+            .map(|r| r.bytes());
+        Json(json!({"status": status}))
+    }
+    let state = Forward {
+        http: b24_status::bitrix::http_client(Duration::from_secs(15), false).expect("client"),
+        upstream,
+        token,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address: SocketAddr = listener.local_addr().expect("address");
+    let router = Router::new()
+        .route("/api/status", put(forward))
+        .with_state(state);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{address}/api/status")
+}

@@ -1,0 +1,154 @@
+//! Load phases: a closed loop of clients, or a fixed rate of requests, and their figures.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use b24_status::emulator::FormPost;
+use serde_json::json;
+
+use super::PHASE;
+
+/// One request of a load phase.
+#[derive(Clone)]
+pub enum Target {
+    /// `PUT` through the app or the forwarder, with a bearer session.
+    Put { url: String, bearer: String },
+    /// `im.user.status.set` straight at the emulator.
+    Direct { url: String, token: String },
+    /// `POST /app` with pregenerated frame POSTs.
+    Open {
+        url: String,
+        posts: Arc<Vec<FormPost>>,
+    },
+}
+
+pub async fn fire(http: &reqwest::Client, target: &Target, i: usize) -> bool {
+    let status = ["online", "dnd", "away", "break"][i % 4];
+    let sent = match target {
+        Target::Put { url, bearer } => {
+            http.put(url)
+                .bearer_auth(bearer)
+                .json(&json!({"status": status}))
+                .send()
+                .await
+        }
+        Target::Direct { url, token } => {
+            http.post(url)
+                .json(&json!({"auth": token, "STATUS": status}))
+                .send()
+                .await
+        }
+        Target::Open { url, posts } => {
+            let post = &posts[i % posts.len()];
+            http.post(format!("{url}?{}", post.query_string()))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(post.body())
+                .send()
+                .await
+        }
+    };
+    match sent {
+        Ok(response) => {
+            let ok = response.status().is_success();
+            let _ = response.bytes().await;
+            ok
+        }
+        Err(_) => false,
+    }
+}
+
+pub struct Figures {
+    pub throughput: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub errors: usize,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index].as_secs_f64() * 1000.0
+}
+
+fn figures(mut latencies: Vec<Duration>, errors: usize, elapsed: Duration) -> Figures {
+    latencies.sort();
+    Figures {
+        throughput: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50_ms: percentile(&latencies, 0.50),
+        p99_ms: percentile(&latencies, 0.99),
+        errors,
+    }
+}
+
+/// `workers` clients, each sending one request after another for `PHASE`.
+pub async fn closed_loop(http: &reqwest::Client, target: &Target, workers: usize) -> Figures {
+    closed_loop_for(http, target, workers, PHASE).await
+}
+
+pub async fn closed_loop_for(
+    http: &reqwest::Client,
+    target: &Target,
+    workers: usize,
+    phase: Duration,
+) -> Figures {
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..workers {
+        let (http, target) = (http.clone(), target.clone());
+        tasks.spawn(async move {
+            let (mut latencies, mut errors, mut i) = (Vec::new(), 0, w);
+            while started.elapsed() < phase {
+                let sent = Instant::now();
+                if fire(&http, &target, i).await {
+                    latencies.push(sent.elapsed());
+                } else {
+                    errors += 1;
+                }
+                i += workers;
+            }
+            (latencies, errors)
+        });
+    }
+    let (mut latencies, mut errors) = (Vec::new(), 0);
+    while let Some(Ok((l, e))) = tasks.join_next().await {
+        latencies.extend(l);
+        errors += e;
+    }
+    figures(latencies, errors, started.elapsed())
+}
+
+/// One request every millisecond for `PHASE`, whatever the answers take.
+pub async fn fixed_rate(http: &reqwest::Client, target: &Target) -> Figures {
+    let started = Instant::now();
+    let samples = Arc::new(Mutex::new((Vec::new(), 0usize)));
+    let mut ticker = tokio::time::interval(Duration::from_millis(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut i = 0;
+    while started.elapsed() < PHASE {
+        ticker.tick().await;
+        let (http, target, samples) = (http.clone(), target.clone(), samples.clone());
+        tasks.spawn(async move {
+            let sent = Instant::now();
+            let ok = fire(&http, &target, i).await;
+            let mut samples = samples
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if ok {
+                samples.0.push(sent.elapsed());
+            } else {
+                samples.1 += 1;
+            }
+        });
+        i += 1;
+    }
+    while tasks.join_next().await.is_some() {}
+    let (latencies, errors) = std::mem::take(
+        &mut *samples
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    figures(latencies, errors, started.elapsed())
+}

@@ -1,0 +1,45 @@
+//! The scale phase's database: 100,000 portals and 1,000,000 accounts, written straight into
+//! the SQLite file.
+
+use std::path::Path;
+
+/// 100,000 portals with 10 accounts each, ciphertext-sized blobs in the token columns.
+pub async fn seed(db: &Path) {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .expect("db");
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
+         INSERT INTO portals (member_id, domain, client_endpoint, server_endpoint, application_token,
+             key_id, scope, licence, state, app_version, created_at, updated_at)
+         SELECT printf('%032x', i), 'p' || i || '.bitrix24.com', 'https://p' || i || '.bitrix24.com/rest/',
+             'https://oauth.bitrix.info/rest/', randomblob(60), 'seed', 'im,placement,user_brief', 'P',
+             'active', 1, 1700000000, 1700000000 FROM n",
+    )
+    .execute(&pool)
+    .await
+    .expect("portals");
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999999)
+         INSERT INTO accounts (member_id, user_id, is_admin, is_installer, access_token, refresh_token,
+             key_id, token_generation, expires_at, refreshed_at, state, created_at, updated_at)
+         SELECT printf('%032x', i / 10 + 1), i % 10 + 1, i % 10 = 0, i % 10 = 0, randomblob(92), randomblob(92),
+             'seed', 1, 1900000000, 1700000000 + i, 'active', 1700000000, 1700000000 FROM n",
+    )
+    .execute(&pool)
+    .await
+    .expect("accounts");
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&pool)
+        .await
+        .expect("checkpoint");
+    pool.close().await;
+}
+
+pub fn file_size(path: &Path) -> u64 {
+    ["", "-wal", "-shm"]
+        .iter()
+        .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", path.display())).ok())
+        .map(|m| m.len())
+        .sum()
+}
