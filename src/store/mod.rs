@@ -30,7 +30,7 @@ use crate::domain::{
 pub use calls::{AccountVersion, CallTarget};
 pub use copy::CopyReport;
 pub use crypto::{Keyring, MasterKey};
-pub use postgres::{RateSlot, SharedBuckets};
+pub use postgres::{Places, SharedBuckets};
 
 /// How long a statement waits for a lock held by another connection or process before it
 /// fails as busy; the token manager's refresh lease is derived from it.

@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::reservations::Reservations;
 use crate::clock::unix_now_us;
 use crate::domain::MemberId;
-use crate::store::{RateSlot, SharedBuckets};
+use crate::store::SharedBuckets;
 
 #[derive(Debug)]
 struct Bucket {
@@ -31,7 +32,7 @@ pub struct Limiter {
     drain_per_sec: f64,
     buckets: Mutex<HashMap<MemberId, Bucket>>,
     in_flight: Mutex<HashMap<MemberId, Arc<Semaphore>>>,
-    shared: Option<SharedBuckets>,
+    shared: Option<Arc<Reservations>>,
 }
 
 /// Most requests in flight to one portal at once. A portal takes a few requests per second
@@ -55,7 +56,7 @@ impl Limiter {
 
     /// Keeps the buckets in the database, when the store shares them between instances.
     pub fn shared(mut self, buckets: Option<SharedBuckets>) -> Self {
-        self.shared = buckets;
+        self.shared = buckets.map(Reservations::new);
         self
     }
 
@@ -66,14 +67,10 @@ impl Limiter {
         member_id: &MemberId,
         max_wait: Duration,
     ) -> Result<Duration, Duration> {
-        if let Some(shared) = &self.shared {
-            match shared.reserve(member_id, unix_now_us(), max_wait).await {
-                Ok(RateSlot::Reserved(wait)) => return Ok(wait),
-                Ok(RateSlot::Full(retry_after)) => return Err(retry_after),
-                Err(error) => {
-                    tracing::warn!(%error, %member_id, "the shared rate limit is unavailable; this instance counts alone");
-                }
-            }
+        if let Some(shared) = &self.shared
+            && let Some(outcome) = shared.reserve(member_id, max_wait).await
+        {
+            return outcome;
         }
         self.reserve(member_id, max_wait)
     }
@@ -147,7 +144,7 @@ impl Limiter {
     /// counted on top, as the portal counts it.
     pub async fn saturate(&self, member_id: &MemberId) {
         if let Some(shared) = &self.shared
-            && let Err(error) = shared.saturate(member_id, unix_now_us()).await
+            && let Err(error) = shared.buckets().saturate(member_id, unix_now_us()).await
         {
             tracing::warn!(%error, %member_id, "could not mark the shared rate limit full");
         }

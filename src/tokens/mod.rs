@@ -17,6 +17,7 @@ pub mod keepalive;
 pub mod limiter;
 mod moved;
 mod refresh;
+mod reservations;
 mod settings;
 
 use std::sync::Arc;

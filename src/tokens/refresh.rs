@@ -160,6 +160,7 @@ impl Job {
         let (member_id, user_id) = (&key.0, key.1);
         let deadline = Instant::now() + self.wait.min(self.lease * 2);
         let lease_ms = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX / 4);
+        let mut pause = Duration::from_millis(25);
         let tokens = loop {
             let account = self.account(key).await?;
             if account.generation != stale_generation {
@@ -186,11 +187,14 @@ impl Job {
             {
                 break tokens;
             }
-            // Another process holds the lease: it will store a new pair shortly.
+            // Another process holds the lease: it will store a new pair shortly. A refresh
+            // takes a round trip, so the first looks come soon; a holder that died leaves its
+            // lease to run out, so later ones back off rather than poll the database.
             if Instant::now() >= deadline {
                 return Err(CallError::RefreshBusy);
             }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(1));
         };
 
         match self.oauth.refresh(server, &tokens.refresh).await {

@@ -96,7 +96,7 @@ fn refused_start(env: &[(&str, &str)]) -> (Option<i32>, String) {
 
 #[test]
 fn bad_configuration_stops_the_start_with_one_clear_line() {
-    let cases: [(&[(&str, &str)], &str); 4] = [
+    let cases: [(&[(&str, &str)], &str); 6] = [
         (&[("B24_CLIENT_ID", "app.1")], "B24_CLIENT_SECRET is not"),
         (
             &[
@@ -116,6 +116,20 @@ fn bad_configuration_stops_the_start_with_one_clear_line() {
                 ("DATABASE_URL", "sqlite:///dev/null/nested/app.db"),
             ],
             "cannot create the database folder /dev/null/nested",
+        ),
+        (
+            &[
+                ("APP_SECRET", APP_SECRET),
+                ("DATABASE_URL", "mysql://127.0.0.1/app"),
+            ],
+            "DATABASE_URL is not a valid sqlite:// or postgres:// URL",
+        ),
+        (
+            &[
+                ("APP_SECRET", APP_SECRET),
+                ("DATABASE_URL", "postgres://nobody@127.0.0.1:1/app"),
+            ],
+            "database error",
         ),
     ];
     for (env, expected) in cases {

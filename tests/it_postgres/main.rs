@@ -13,6 +13,7 @@ mod it;
 // The suite's helpers, where the modules below look for them.
 use it::{db, harness, process, service, store};
 
+mod buckets;
 mod cluster;
 mod instances;
 mod migrate;

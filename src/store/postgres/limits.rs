@@ -1,8 +1,8 @@
 //! Each portal's request bucket, shared by every instance on the database: Bitrix24 counts a
 //! portal's requests, not an instance's (`docs/bitrix24.md`, "Rate limit"). A bucket is one
-//! number, the moment it would be empty if nothing more were sent; a reservation moves it one
-//! request's drain time later in one atomic statement, so instances never hand out the same
-//! place twice.
+//! number, the moment it would be empty if nothing more were sent; a reservation moves it as
+//! many requests' drain time later as it takes places, in one atomic statement, so instances
+//! never hand out the same place twice.
 
 use std::time::Duration;
 
@@ -11,14 +11,27 @@ use sqlx::PgPool;
 use crate::domain::MemberId;
 use crate::store::StoreError;
 
-/// What a reservation got.
+/// Consecutive places one reservation got, the first leaving soonest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RateSlot {
-    /// Reserved: send after this wait.
-    Reserved(Duration),
-    /// The wait would exceed the caller's budget; nothing is reserved. A place frees up after
-    /// this long.
-    Full(Duration),
+pub struct Places {
+    /// When the bucket empties after the first place's request.
+    first_empty_at: i64,
+    /// How many places were reserved.
+    pub granted: usize,
+    now_us: i64,
+    per_request_us: i64,
+    burst_us: i64,
+}
+
+impl Places {
+    /// How long the request of place `index` (from 0) waits so that the bucket holds at most
+    /// the burst when it is sent; past the granted places, when the next one would leave.
+    pub fn wait(&self, index: usize) -> Duration {
+        let index = i64::try_from(index).unwrap_or(i64::MAX / 4);
+        let empty_at = self.first_empty_at + index * self.per_request_us;
+        let ahead = empty_at - self.now_us - self.burst_us;
+        Duration::from_micros(u64::try_from(ahead).unwrap_or(0))
+    }
 }
 
 /// How late a request may leave after the moment it reserved (the reservation's own round
@@ -47,40 +60,45 @@ impl SharedBuckets {
         }
     }
 
-    /// Reserves a place in `member_id`'s bucket at `now_us` (unix microseconds), unless the
-    /// wait would exceed `max_wait`.
+    /// Reserves up to `count` consecutive places in `member_id`'s bucket at `now_us` (unix
+    /// microseconds) in one statement: as many as leave within `max_wait`.
     pub async fn reserve(
         &self,
         member_id: &MemberId,
         now_us: i64,
         max_wait: Duration,
-    ) -> Result<RateSlot, StoreError> {
+        count: usize,
+    ) -> Result<Places, StoreError> {
         let max_wait_us = i64::try_from(max_wait.as_micros()).unwrap_or(i64::MAX / 4);
-        let reserved: Option<(i64,)> = sqlx::query_as(
-            "INSERT INTO rate_buckets (member_id, empty_at_us) VALUES ($1, $2 + $3)
-             ON CONFLICT (member_id) DO UPDATE
-                 SET empty_at_us = GREATEST(rate_buckets.empty_at_us, $2) + $3
-                 WHERE GREATEST(rate_buckets.empty_at_us, $2) + $3 - $2 - $4 <= $5
-             RETURNING empty_at_us",
+        // `granted` is how many places fit before the last one would wait past `max_wait`;
+        // both it and the new end are computed from the row as it was.
+        let (empty_at, granted): (i64, i64) = sqlx::query_as(
+            "INSERT INTO rate_buckets AS b (member_id, empty_at_us, granted)
+             SELECT $1, $2 + $3 * g, g
+             FROM (SELECT LEAST($6, ($4 + $5) / $3) AS g) AS fresh
+             ON CONFLICT (member_id) DO UPDATE SET
+                 granted = LEAST($6, GREATEST(0, ($2 + $4 + $5 - GREATEST(b.empty_at_us, $2)) / $3)),
+                 empty_at_us = GREATEST(b.empty_at_us, $2)
+                     + $3 * LEAST($6, GREATEST(0, ($2 + $4 + $5 - GREATEST(b.empty_at_us, $2)) / $3))
+             RETURNING empty_at_us, granted",
         )
         .bind(member_id.as_str())
         .bind(now_us)
         .bind(self.per_request_us)
         .bind(self.burst_us)
         .bind(max_wait_us)
-        .fetch_optional(&self.pool)
+        .bind(i64::try_from(count).unwrap_or(i64::MAX))
+        .fetch_one(&self.pool)
         .await?;
-        if let Some((empty_at,)) = reserved {
-            return Ok(RateSlot::Reserved(self.wait(empty_at, now_us)));
-        }
-        let (empty_at,): (i64,) =
-            sqlx::query_as("SELECT empty_at_us FROM rate_buckets WHERE member_id = $1")
-                .bind(member_id.as_str())
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(RateSlot::Full(
-            self.wait(empty_at.max(now_us) + self.per_request_us, now_us),
-        ))
+        let granted = usize::try_from(granted).unwrap_or(0);
+        let step = i64::try_from(granted).unwrap_or(0) * self.per_request_us;
+        Ok(Places {
+            first_empty_at: empty_at - step + self.per_request_us,
+            granted,
+            now_us,
+            per_request_us: self.per_request_us,
+            burst_us: self.burst_us,
+        })
     }
 
     /// The portal said its bucket is full: ours is too from now on, and the refused request
@@ -98,12 +116,5 @@ impl SharedBuckets {
         .execute(&self.pool)
         .await?;
         Ok(())
-    }
-
-    /// How long a request that empties the bucket at `empty_at` waits at `now` so that the
-    /// bucket holds at most the burst when it is sent.
-    fn wait(&self, empty_at: i64, now: i64) -> Duration {
-        let ahead = empty_at - now - self.burst_us;
-        Duration::from_micros(u64::try_from(ahead).unwrap_or(0))
     }
 }

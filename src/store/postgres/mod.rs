@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::{BUSY_TIMEOUT, Db, PoolSettings, Store, StoreError};
-pub use limits::{RateSlot, SharedBuckets};
+pub use limits::{Places, SharedBuckets};
 
 /// Connections when `DATABASE_MAX_CONNECTIONS` is not set.
 const DEFAULT_CONNECTIONS: u32 = 10;
