@@ -23,17 +23,26 @@ async fn a_batch_takes_consecutive_places_and_none_past_the_budget() {
     let buckets = store.shared_buckets(4, 10.0).expect("shared on PostgreSQL");
     let member = MemberId::parse(&"a".repeat(32)).expect("member");
 
-    let places = buckets.reserve(&member, NOW, ms(1000), 6).await.expect("reserved");
+    let places = buckets
+        .reserve(&member, NOW, ms(1000), 6)
+        .await
+        .expect("reserved");
     assert_eq!(places.granted, 6);
     let waits: Vec<Duration> = (0..6).map(|i| places.wait(i)).collect();
     assert_eq!(waits, [ms(0), ms(0), ms(0), ms(100), ms(200), ms(300)]);
 
     // The next place would wait 400 ms: past a 250 ms budget nothing is taken...
-    let refused = buckets.reserve(&member, NOW, ms(250), 5).await.expect("answered");
+    let refused = buckets
+        .reserve(&member, NOW, ms(250), 5)
+        .await
+        .expect("answered");
     assert_eq!(refused.granted, 0);
     assert_eq!(refused.wait(0), ms(400), "when a place frees up");
     // ...and with 650 ms, the places up to that wait are.
-    let some = buckets.reserve(&member, NOW, ms(650), 5).await.expect("reserved");
+    let some = buckets
+        .reserve(&member, NOW, ms(650), 5)
+        .await
+        .expect("reserved");
     assert_eq!(some.granted, 3);
     assert_eq!((some.wait(0), some.wait(2)), (ms(400), ms(600)));
     store.close().await;
