@@ -74,7 +74,7 @@ pub async fn start_app(
             ("RATE_LIMIT_BURST", "100000000"),
             ("RATE_LIMIT_PER_SECOND", "100000000"),
             // Production defaults: what an operator runs.
-            ("RUST_LOG", "warn"),
+            ("RUST_LOG", "info"),
         ])
         .env("B24_OAUTH_URL", emulator.oauth_urls())
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
