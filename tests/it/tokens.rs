@@ -282,6 +282,61 @@ async fn keepalive_refreshes_old_tokens_and_leaves_fresh_ones_alone() {
 }
 
 #[tokio::test]
+async fn two_instances_split_the_keepalive_and_refresh_each_stale_account_once() {
+    let app = TestApp::installed(&[]).await;
+    let (_, second) = app.second_instance(&[]).await;
+    let emulator = &app.bitrix.emulator;
+    let old = unix_now() - 21 * 24 * 3600;
+    let mut stale = Vec::new();
+    for i in 0..12 {
+        let user = emulator.add_user(
+            app.member(),
+            b24_status::emulator::UserSpec::new(&format!("Stale{i}"), "User", false),
+        );
+        let pair = emulator.issue_tokens(app.member(), CLIENT_ID, user);
+        let record = AccountRecord {
+            member_id: app.member().clone(),
+            user_id: uid(user),
+            is_admin: false,
+            is_installer: false,
+            tokens: Tokens {
+                access: AccessToken::parse(&pair.access).expect("token"),
+                refresh: RefreshToken::parse(&pair.refresh).expect("token"),
+                expires_at: pair.expires_at,
+            },
+        };
+        let store = app.state.tokens.store();
+        store
+            .upsert_account(&record, old)
+            .await
+            .expect("stored 21 days ago");
+        stale.push(user);
+    }
+    let settings = KeepaliveSettings {
+        jitter: Duration::ZERO,
+        concurrency: 2,
+        ..KeepaliveSettings::default()
+    };
+    let refreshes = emulator.refresh_count();
+
+    let (first, other) = tokio::join!(
+        keepalive::run_once(&app.state.tokens, &settings, unix_now()),
+        keepalive::run_once(&second.tokens, &settings, unix_now()),
+    );
+    assert_eq!(first.failed + other.failed, 0, "{first:?} {other:?}");
+    assert_eq!(first.refreshed + other.refreshed, 12, "{first:?} {other:?}");
+    assert_eq!(
+        emulator.refresh_count(),
+        refreshes + 12,
+        "no account refreshed twice"
+    );
+    for user in stale {
+        let account = app.account(uid(user)).await.expect("kept");
+        assert!(account.refreshed_at > Some(old), "user {user} refreshed");
+    }
+}
+
+#[tokio::test]
 async fn thirty_calls_against_a_burst_of_five_all_succeed_without_a_503_reaching_the_caller() {
     let app = TestApp::installed(&["--rate-limit-burst=5", "--rate-limit-per-second=10"]).await;
     app.bitrix.emulator.set_rate_limit(app.member(), 5, 10.0);
