@@ -119,14 +119,20 @@ fn bad_configuration_stops_the_start_with_one_clear_line() {
         ),
         (
             &[
+                ("B24_CLIENT_ID", "app.1"),
+                ("B24_CLIENT_SECRET", "s"),
                 ("APP_SECRET", APP_SECRET),
+                ("PUBLIC_URL", "https://status.example.com"),
                 ("DATABASE_URL", "mysql://127.0.0.1/app"),
             ],
             "DATABASE_URL is not a valid sqlite:// or postgres:// URL",
         ),
         (
             &[
+                ("B24_CLIENT_ID", "app.1"),
+                ("B24_CLIENT_SECRET", "s"),
                 ("APP_SECRET", APP_SECRET),
+                ("PUBLIC_URL", "https://status.example.com"),
                 ("DATABASE_URL", "postgres://nobody@127.0.0.1:1/app"),
             ],
             "database error",
