@@ -55,19 +55,19 @@ pub(super) use upsert_account;
 /// An `accounts` row as stored (the lease columns aside).
 #[derive(sqlx::FromRow)]
 pub(crate) struct AccountRow {
-    member_id: String,
-    user_id: i64,
-    is_admin: bool,
-    is_installer: bool,
-    access_token: Option<Vec<u8>>,
-    refresh_token: Option<Vec<u8>>,
-    key_id: Option<String>,
-    token_generation: i64,
-    expires_at: Option<i64>,
-    refreshed_at: Option<i64>,
-    state: String,
-    created_at: i64,
-    updated_at: i64,
+    pub(super) member_id: String,
+    pub(super) user_id: i64,
+    pub(super) is_admin: bool,
+    pub(super) is_installer: bool,
+    pub(super) access_token: Option<Vec<u8>>,
+    pub(super) refresh_token: Option<Vec<u8>>,
+    pub(super) key_id: Option<String>,
+    pub(super) token_generation: i64,
+    pub(super) expires_at: Option<i64>,
+    pub(super) refreshed_at: Option<i64>,
+    pub(super) state: String,
+    pub(super) created_at: i64,
+    pub(super) updated_at: i64,
 }
 
 impl Store {

@@ -3,6 +3,8 @@
 //! the key and the associated data do not depend on the backend — in one transaction, so a
 //! failure leaves the target empty; then counts and a sample decryption are checked.
 
+use super::accounts::AccountRow;
+use super::portals::PortalRow;
 use super::{Store, StoreError, on_pool, user_id_from_sql};
 use crate::domain::MemberId;
 
@@ -23,40 +25,18 @@ pub struct CopyReport {
 /// A `portals` row, every column as stored.
 #[derive(sqlx::FromRow)]
 struct PortalCopy {
-    member_id: String,
-    domain: String,
-    client_endpoint: String,
-    server_endpoint: String,
-    application_token: Option<Vec<u8>>,
-    key_id: Option<String>,
-    scope: String,
-    licence: Option<String>,
-    state: String,
-    app_version: Option<i64>,
-    removing_since: Option<i64>,
+    #[sqlx(flatten)]
+    row: PortalRow,
     removing_clean: bool,
-    created_at: i64,
-    updated_at: i64,
 }
 
 /// An `accounts` row, every column as stored.
 #[derive(sqlx::FromRow)]
 struct AccountCopy {
-    member_id: String,
-    user_id: i64,
-    is_admin: bool,
-    is_installer: bool,
-    access_token: Option<Vec<u8>>,
-    refresh_token: Option<Vec<u8>>,
-    key_id: Option<String>,
-    token_generation: i64,
-    expires_at: Option<i64>,
-    refreshed_at: Option<i64>,
-    state: String,
+    #[sqlx(flatten)]
+    row: AccountRow,
     refresh_lease_owner: Option<String>,
     refresh_lease_until: Option<i64>,
-    created_at: i64,
-    updated_at: i64,
 }
 
 /// An `oauth_states` row.
@@ -101,7 +81,11 @@ impl Store {
             let mut after = String::new();
             loop {
                 let page = self.portal_page(&after).await?;
-                for row in &page {
+                for PortalCopy {
+                    row,
+                    removing_clean,
+                } in &page
+                {
                     sqlx::query(
                         "INSERT INTO portals (member_id, domain, client_endpoint,
                              server_endpoint, application_token, key_id, scope, licence, state,
@@ -119,21 +103,26 @@ impl Store {
                     .bind(&row.state)
                     .bind(row.app_version)
                     .bind(row.removing_since)
-                    .bind(row.removing_clean)
+                    .bind(removing_clean)
                     .bind(row.created_at)
                     .bind(row.updated_at)
                     .execute(&mut *tx)
                     .await?;
                 }
                 match page.last() {
-                    Some(last) => after.clone_from(&last.member_id),
+                    Some(last) => after.clone_from(&last.row.member_id),
                     None => break,
                 }
             }
             let mut after = (String::new(), 0);
             loop {
                 let page = self.account_page(&after).await?;
-                for row in &page {
+                for AccountCopy {
+                    row,
+                    refresh_lease_owner,
+                    refresh_lease_until,
+                } in &page
+                {
                     sqlx::query(
                         "INSERT INTO accounts (member_id, user_id, is_admin, is_installer,
                              access_token, refresh_token, key_id, token_generation, expires_at,
@@ -152,15 +141,15 @@ impl Store {
                     .bind(row.expires_at)
                     .bind(row.refreshed_at)
                     .bind(&row.state)
-                    .bind(&row.refresh_lease_owner)
-                    .bind(row.refresh_lease_until)
+                    .bind(refresh_lease_owner)
+                    .bind(refresh_lease_until)
                     .bind(row.created_at)
                     .bind(row.updated_at)
                     .execute(&mut *tx)
                     .await?;
                 }
                 match page.last() {
-                    Some(last) => after = (last.member_id.clone(), last.user_id),
+                    Some(last) => after = (last.row.member_id.clone(), last.row.user_id),
                     None => break,
                 }
             }
@@ -204,15 +193,16 @@ impl Store {
     async fn sample(&self, from: &Store) -> Result<Vec<Option<String>>, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(what.into());
         let mut sample = Vec::new();
-        for row in from.portal_page("").await?.iter().take(3) {
-            let member = MemberId::parse(&row.member_id).map_err(|_| corrupt("portal id"))?;
+        for copy in from.portal_page("").await?.iter().take(3) {
+            let member = MemberId::parse(&copy.row.member_id).map_err(|_| corrupt("portal id"))?;
             let portal = self.portal(&member).await?;
             sample.push(portal.and_then(|p| {
                 let token = p.record.application_token;
                 token.map(|t| t.expose().to_owned())
             }));
         }
-        for row in from.account_page(&(String::new(), 0)).await?.iter().take(3) {
+        for copy in from.account_page(&(String::new(), 0)).await?.iter().take(3) {
+            let row = &copy.row;
             let member = MemberId::parse(&row.member_id).map_err(|_| corrupt("account member"))?;
             let account = self
                 .account(&member, user_id_from_sql(row.user_id)?)

@@ -11,20 +11,20 @@ use crate::domain::{ApplicationToken, Licence, MemberId, PortalDomain};
 
 /// A `portals` row as stored.
 #[derive(sqlx::FromRow)]
-struct PortalRow {
-    member_id: String,
-    domain: String,
-    client_endpoint: String,
-    server_endpoint: String,
-    application_token: Option<Vec<u8>>,
-    key_id: Option<String>,
-    scope: String,
-    licence: Option<String>,
-    state: String,
-    app_version: Option<i64>,
-    removing_since: Option<i64>,
-    created_at: i64,
-    updated_at: i64,
+pub(super) struct PortalRow {
+    pub(super) member_id: String,
+    pub(super) domain: String,
+    pub(super) client_endpoint: String,
+    pub(super) server_endpoint: String,
+    pub(super) application_token: Option<Vec<u8>>,
+    pub(super) key_id: Option<String>,
+    pub(super) scope: String,
+    pub(super) licence: Option<String>,
+    pub(super) state: String,
+    pub(super) app_version: Option<i64>,
+    pub(super) removing_since: Option<i64>,
+    pub(super) created_at: i64,
+    pub(super) updated_at: i64,
 }
 
 /// A portal's values as they are written.

@@ -79,6 +79,22 @@ impl Cluster {
         put(&self.http, &self.apps[i].url, session, status).await
     }
 
+    /// `count` status changes sent at once with `session`, spread over the instances in turn;
+    /// their HTTP statuses.
+    pub async fn puts_at_once(&self, session: &str, count: usize) -> Vec<u16> {
+        let mut calls = tokio::task::JoinSet::new();
+        for n in 0..count {
+            let url = self.apps[n % self.apps.len()].url.clone();
+            let (http, session) = (self.http.clone(), session.to_owned());
+            calls.spawn(async move { put(&http, &url, &session, ["dnd", "away"][n % 2]).await });
+        }
+        let mut statuses = Vec::new();
+        while let Some(status) = calls.join_next().await {
+            statuses.push(status.expect("task"));
+        }
+        statuses
+    }
+
     /// Calls that reached the portal (not the OAuth server) and the portal refused as over its
     /// limit.
     pub fn refusals_by_the_portal(&self) -> usize {

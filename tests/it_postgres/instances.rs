@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use b24_status::domain::Status;
 use b24_status::emulator::{FaultKind, FaultTarget, Region, Server, UserSpec};
 
-use super::cluster::{Cluster, put};
+use super::cluster::Cluster;
 use super::harness::CLIENT_ID;
 
 /// Limits high enough that pacing plays no part.
@@ -52,17 +52,8 @@ async fn sixty_calls_on_an_expired_token_over_three_instances_cause_one_refresh(
         .expire_access_tokens(cluster.bitrix.member(), employee);
     let refreshes = cluster.bitrix.emulator.refresh_count();
 
-    let mut calls = tokio::task::JoinSet::new();
-    for n in 0..60 {
-        let (http, url, session) = (
-            cluster.http.clone(),
-            cluster.apps[n % 3].url.clone(),
-            session.clone(),
-        );
-        calls.spawn(async move { put(&http, &url, &session, ["dnd", "online"][n % 2]).await });
-    }
-    while let Some(status) = calls.join_next().await {
-        assert_eq!(status.expect("task"), 200);
+    for status in cluster.puts_at_once(&session, 60).await {
+        assert_eq!(status, 200);
     }
     assert_eq!(
         cluster.bitrix.emulator.refresh_count(),
@@ -122,17 +113,8 @@ async fn three_instances_together_keep_within_the_portals_limit() {
         .set_rate_limit(cluster.bitrix.member(), 10, 5.0);
 
     // Each instance alone would let 10 through at once: 30 together, three times the burst.
-    let mut calls = tokio::task::JoinSet::new();
-    for n in 0..36 {
-        let (http, url, session) = (
-            cluster.http.clone(),
-            cluster.apps[n % 3].url.clone(),
-            session.clone(),
-        );
-        calls.spawn(async move { put(&http, &url, &session, ["dnd", "away"][n % 2]).await });
-    }
-    while let Some(status) = calls.join_next().await {
-        assert_eq!(status.expect("task"), 200, "waited for a slot, not refused");
+    for status in cluster.puts_at_once(&session, 36).await {
+        assert_eq!(status, 200, "waited for a slot, not refused");
     }
     assert_eq!(
         cluster.refusals_by_the_portal(),
