@@ -48,8 +48,8 @@ async fn migrate_store(cli: &Cli, to: &str) -> ExitCode {
     match b24_status::migrate_store(&cli.database_url, to, keys).await {
         Ok(copied) => {
             say(&format!(
-                "b24-status: copied {} portals, {} accounts and {} sign-ins under way; counts and a sample decryption match",
-                copied.portals, copied.accounts, copied.oauth_states
+                "b24-status: copied portals: {}, accounts: {}, sign-ins under way: {}, timed statuses: {}; counts and a sample decryption match",
+                copied.portals, copied.accounts, copied.oauth_states, copied.timers
             ));
             ExitCode::SUCCESS
         }
@@ -87,6 +87,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         state.tokens.clone(),
         config.keepalive.clone(),
     ));
+    tokio::spawn(b24_status::portals::scheduler::run(state.tokens.clone()));
     #[cfg(feature = "demo")]
     if let Some(demo) = &demo {
         tracing::warn!(

@@ -1,6 +1,7 @@
 //! The JSON API the status page's script uses, authorised by the page's session token
 //! (`Authorization: Bearer …`): `GET /api/status` reads the status from Bitrix24 (never a
-//! cache), `PUT /api/status` with `{"status":"dnd"}` applies it with the user's own token.
+//! cache), with the running timer if any; `PUT /api/status` with `{"status":"dnd"}` applies it
+//! with the user's own token, and with `"until"` (RFC 3339) only until then.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -15,6 +16,7 @@ use super::session::Session;
 use super::state::AppState;
 use crate::domain::Status;
 use crate::i18n::Lang;
+use crate::portals::Timer;
 use crate::tokens::CallError;
 
 /// `GET /api/status` and `PUT /api/status`.
@@ -31,23 +33,37 @@ type Answer = Result<
     ApiError,
 >;
 
-fn answer(status: Status) -> Answer {
+/// `{"status": …}`, with `until` (RFC 3339, UTC) and `then` while a timer runs.
+fn answer(status: Status, timer: Option<&Timer>) -> Answer {
+    let mut body = json!({"status": status.as_str()});
+    if let Some(timer) = timer
+        && let Ok(until) = jiff::Timestamp::from_second(timer.until)
+    {
+        body["until"] = json!(until.to_string());
+        body["then"] = json!(timer.then.as_str());
+    }
     Ok((
         StatusCode::OK,
         [(header::CACHE_CONTROL, "no-store")],
-        Json(json!({"status": status.as_str()})),
+        Json(body),
     ))
 }
 
 #[tracing::instrument(skip_all, fields(member_id, user_id))]
 async fn read(State(state): State<AppState>, Authed(session): Authed) -> Answer {
     record(&session);
+    let (member_id, user_id) = (&session.member_id, session.user_id);
     let status = state
         .portals
-        .read_status(&session.member_id, session.user_id)
+        .read_status(member_id, user_id)
         .await
         .map_err(|error| failed(error, session.lang))?;
-    answer(status)
+    let timer = state
+        .portals
+        .timer(member_id, user_id)
+        .await
+        .map_err(|error| failed(error, session.lang))?;
+    answer(status, timer.as_ref())
 }
 
 #[tracing::instrument(skip_all, fields(member_id, user_id))]
@@ -70,20 +86,38 @@ async fn write(
     // An object with a `status` key, nothing looser: serde would also read `["dnd"]` into a
     // struct.
     let change: Value = serde_json::from_slice(&body).map_err(|_| ApiError::bad_request(lang))?;
-    let status = change
+    let change = change
         .as_object()
-        .and_then(|object| object.get("status"))
+        .ok_or_else(|| ApiError::bad_request(lang))?;
+    let status = change
+        .get("status")
         .ok_or_else(|| ApiError::bad_request(lang))?;
     let chosen = status
         .as_str()
         .and_then(|s| Status::parse(s).ok())
         .ok_or_else(|| ApiError::invalid_status(lang))?;
-    state
+    let (member_id, user_id) = (&session.member_id, session.user_id);
+    let Some(until) = change.get("until") else {
+        state
+            .portals
+            .set_status(member_id, user_id, chosen)
+            .await
+            .map_err(|error| failed(error, lang))?;
+        return answer(chosen, None);
+    };
+    // RFC 3339 with an offset (a bare local time names no moment), within the next week.
+    let until = until
+        .as_str()
+        .and_then(|text| text.parse::<jiff::Timestamp>().ok())
+        .map(jiff::Timestamp::as_second)
+        .filter(|until| state.portals.timer_end_is_valid(*until))
+        .ok_or_else(|| ApiError::invalid_until(lang))?;
+    let timer = state
         .portals
-        .set_status(&session.member_id, session.user_id, chosen)
+        .set_status_until(member_id, user_id, chosen, until)
         .await
         .map_err(|error| failed(error, lang))?;
-    answer(chosen)
+    answer(chosen, Some(&timer))
 }
 
 fn record(session: &Session) {

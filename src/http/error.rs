@@ -60,6 +60,15 @@ impl ApiError {
         )
     }
 
+    /// `until` is not RFC 3339 with an offset, in the future, at most a week ahead.
+    pub fn invalid_until(lang: Lang) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_until",
+            lang.text().api_bad_until,
+        )
+    }
+
     /// No valid session.
     pub fn invalid_session(lang: Lang) -> Self {
         Self::new(
@@ -165,7 +174,9 @@ impl ApiError {
             "bitrix_refused" => Problem::Refused,
             "internal" => Problem::Internal,
             "database_unavailable" => Problem::DatabaseDown,
-            "bad_request" | "invalid_status" | "unsupported_media_type" => Problem::BadRequest,
+            "bad_request" | "invalid_status" | "invalid_until" | "unsupported_media_type" => {
+                Problem::BadRequest
+            }
             _ => Problem::Unavailable,
         }
     }

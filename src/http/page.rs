@@ -137,15 +137,6 @@ impl PageError {
         tracing::error!(%error, "request failed");
         Self::new(Problem::Internal, lang)
     }
-
-    /// The page for a store that failed: "try again" while the database is unreachable.
-    pub fn store(lang: Lang, error: &crate::store::StoreError) -> Self {
-        if error.is_unavailable() {
-            tracing::warn!(%error, "the database is unavailable");
-            return Self::new(Problem::DatabaseDown, lang);
-        }
-        Self::internal(lang, error)
-    }
 }
 
 #[derive(Template, WebTemplate)]

@@ -23,7 +23,11 @@ pub fn refused(refusal: Refusal, lang: Lang) -> PageError {
         Refusal::TooManySignIns => Problem::RateLimited(60),
         Refusal::BadDomain => Problem::BadDomain,
         Refusal::Call(error) => return call_failed(&error, lang),
-        Refusal::Store(error) => return PageError::store(lang, &error),
+        Refusal::Store(error) if error.is_unavailable() => {
+            tracing::warn!(%error, "the database is unavailable");
+            Problem::DatabaseDown
+        }
+        Refusal::Store(error) => return PageError::internal(lang, &error),
     };
     PageError::new(problem, lang)
 }

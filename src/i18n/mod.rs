@@ -132,6 +132,8 @@ pub struct Text {
     pub api_unsupported: &'static str,
     /// API: not one of the four statuses.
     pub api_bad_status: &'static str,
+    /// API: `until` is not a valid end for a timed status.
+    pub api_bad_until: &'static str,
     /// API: session missing, forged or expired.
     pub api_session: &'static str,
     /// API: the user must reopen the app.

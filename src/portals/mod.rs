@@ -10,7 +10,9 @@ pub mod gate;
 mod install;
 mod open;
 pub mod removal;
+pub mod scheduler;
 mod sign_in;
+mod timers;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -27,6 +29,7 @@ pub use events::Recorded;
 use gate::Gate;
 pub use open::{Opened, StatusChange};
 pub use sign_in::SignInStart;
+pub use timers::{LONGEST_TIMER, Timer};
 
 /// Why a use case did not do what was asked, in the terms a page or an answer needs.
 #[derive(Debug, thiserror::Error)]

@@ -211,6 +211,9 @@ impl Portals {
                 retry_after: None,
             })
         });
+        if refused.is_none() {
+            self.store.clear_timer(member_id, user_id).await?;
+        }
         let portal = self.installed(member_id).await?;
         Ok(StatusChange {
             opened: Opened {
@@ -236,8 +239,21 @@ impl Portals {
         Ok(status::read(&result))
     }
 
-    /// Applies `chosen` with the user's own token.
+    /// Applies `chosen` with the user's own token, ending a running timer: the user's own choice
+    /// wins over a restore planned earlier.
     pub async fn set_status(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+        chosen: Status,
+    ) -> Result<(), CallError> {
+        self.apply_status(member_id, user_id, chosen).await?;
+        self.store.clear_timer(member_id, user_id).await?;
+        Ok(())
+    }
+
+    /// Applies `chosen` with the user's own token, and nothing else.
+    pub(super) async fn apply_status(
         &self,
         member_id: &MemberId,
         user_id: UserId,

@@ -20,6 +20,8 @@ pub struct CopyReport {
     pub accounts: i64,
     /// OAuth states of sign-ins under way.
     pub oauth_states: i64,
+    /// Timed statuses running.
+    pub timers: i64,
 }
 
 /// A `portals` row, every column as stored.
@@ -39,6 +41,17 @@ struct AccountCopy {
     refresh_lease_until: Option<i64>,
 }
 
+/// A `timers` row, its claim aside (nobody holds one in a database being filled).
+#[derive(sqlx::FromRow)]
+struct TimerCopy {
+    member_id: String,
+    user_id: i64,
+    status: String,
+    until_at: i64,
+    then_status: String,
+    created_at: i64,
+}
+
 /// An `oauth_states` row.
 #[derive(sqlx::FromRow)]
 struct StateCopy {
@@ -50,18 +63,20 @@ struct StateCopy {
 impl Store {
     /// How many rows this store holds.
     pub async fn counts(&self) -> Result<CopyReport, StoreError> {
-        let (portals, accounts, oauth_states): (i64, i64, i64) = on_pool!(&self.db, |pool| {
-            sqlx::query_as(
-                "SELECT (SELECT COUNT(*) FROM portals), (SELECT COUNT(*) FROM accounts),
-                        (SELECT COUNT(*) FROM oauth_states)",
-            )
-            .fetch_one(pool)
-            .await
-        })?;
+        let (portals, accounts, oauth_states, timers): (i64, i64, i64, i64) =
+            on_pool!(&self.db, |pool| {
+                sqlx::query_as(
+                    "SELECT (SELECT COUNT(*) FROM portals), (SELECT COUNT(*) FROM accounts),
+                        (SELECT COUNT(*) FROM oauth_states), (SELECT COUNT(*) FROM timers)",
+                )
+                .fetch_one(pool)
+                .await
+            })?;
         Ok(CopyReport {
             portals,
             accounts,
             oauth_states,
+            timers,
         })
     }
 
@@ -71,8 +86,8 @@ impl Store {
         let before = target.counts().await?;
         if before != CopyReport::default() {
             return Err(StoreError::TargetNotEmpty(format!(
-                "{} portals, {} accounts, {} sign-ins under way",
-                before.portals, before.accounts, before.oauth_states
+                "{} portals, {} accounts, {} sign-ins under way, {} timers",
+                before.portals, before.accounts, before.oauth_states, before.timers
             )));
         }
         let expected = self.sample(self).await?;
@@ -172,6 +187,29 @@ impl Store {
                     None => break,
                 }
             }
+            let mut after = (String::new(), 0);
+            loop {
+                let page = self.timer_page(&after).await?;
+                for row in &page {
+                    sqlx::query(
+                        "INSERT INTO timers (member_id, user_id, status, until_at, then_status,
+                             created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(&row.member_id)
+                    .bind(row.user_id)
+                    .bind(&row.status)
+                    .bind(row.until_at)
+                    .bind(&row.then_status)
+                    .bind(row.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                match page.last() {
+                    Some(last) => after = (last.member_id.clone(), last.user_id),
+                    None => break,
+                }
+            }
             tx.commit().await?;
         });
         let (copied, source) = (target.counts().await?, self.counts().await?);
@@ -231,6 +269,19 @@ impl Store {
                     key_id, token_generation, expires_at, refreshed_at, state,
                     refresh_lease_owner, refresh_lease_until, created_at, updated_at
              FROM accounts WHERE member_id > $1 OR (member_id = $1 AND user_id > $2)
+             ORDER BY member_id, user_id LIMIT $3"
+        )
+        .bind(&after.0)
+        .bind(after.1)
+        .bind(PAGE)
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    async fn timer_page(&self, after: &(String, i64)) -> Result<Vec<TimerCopy>, StoreError> {
+        Ok(on_pool!(&self.db, |pool| sqlx::query_as(
+            "SELECT member_id, user_id, status, until_at, then_status, created_at FROM timers
+             WHERE member_id > $1 OR (member_id = $1 AND user_id > $2)
              ORDER BY member_id, user_id LIMIT $3"
         )
         .bind(&after.0)

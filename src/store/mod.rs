@@ -17,6 +17,7 @@ mod postgres;
 mod removal;
 mod sqlite;
 mod states;
+mod timers;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -31,6 +32,7 @@ pub use calls::{AccountVersion, CallTarget};
 pub use copy::CopyReport;
 pub use crypto::{Keyring, MasterKey};
 pub use postgres::{Places, SharedBuckets};
+pub use timers::Timer;
 
 /// How long a statement waits for a lock held by another connection or process before it
 /// fails as busy; the token manager's refresh lease is derived from it.

@@ -189,6 +189,11 @@ impl Store {
                 tx.rollback().await?;
                 return Ok(false);
             }
+            // Nothing is applied on an uninstalled portal's behalf any more.
+            sqlx::query("DELETE FROM timers WHERE member_id = $1")
+                .bind(member_id.as_str())
+                .execute(&mut *tx)
+                .await?;
             if !clean {
                 sqlx::query(
                     "UPDATE accounts SET access_token = NULL, refresh_token = NULL, expires_at = NULL,

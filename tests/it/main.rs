@@ -30,5 +30,6 @@ mod regions;
 pub(crate) mod service;
 mod status_page;
 pub(crate) mod store;
+mod timers;
 mod tokens;
 mod uninstall;

@@ -1,8 +1,8 @@
 //! `b24-status migrate-store`: an installation moves from SQLite to PostgreSQL and back with
 //! every token readable, refuses a target that holds data, and copies nothing it cannot check.
 
-use b24_status::domain::MemberId;
-use b24_status::store::{Keyring, MasterKey, Store};
+use b24_status::domain::{MemberId, Status};
+use b24_status::store::{Keyring, MasterKey, Store, Timer};
 
 use super::db::TestDb;
 use super::harness::{APP_SECRET, uid};
@@ -38,6 +38,14 @@ async fn installation(url: &str) -> Vec<(MemberId, u64)> {
         }
     }
     let member = &users[0].0;
+    let timer = Timer {
+        member_id: member.clone(),
+        user_id: uid(2),
+        status: Status::Dnd,
+        until: 4_000_000_000,
+        then: Status::Away,
+    };
+    store.set_timer(&timer, 100).await.expect("timer");
     for state in [b"state-hash-one".as_slice(), b"state-hash-two"] {
         assert!(
             store
@@ -106,7 +114,7 @@ async fn an_installation_moves_from_sqlite_to_postgres_and_back() {
     let (code, said) = migrate(&sqlite, &postgres.url, APP_SECRET);
     assert_eq!(code, Some(0), "{said}");
     assert!(
-        said.contains("copied 3 portals, 12 accounts and 2 sign-ins under way"),
+        said.contains("copied portals: 3, accounts: 12, sign-ins under way: 2, timed statuses: 1"),
         "{said}"
     );
     assert_holds(&postgres.url, &users).await;

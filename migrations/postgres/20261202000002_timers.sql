@@ -1,0 +1,16 @@
+-- A status for a while: at until_at the scheduler sets then_status with the user's token.
+-- One per account; claimed by one instance at a time (claim_owner until claim_until).
+CREATE TABLE timers (
+    member_id   TEXT NOT NULL,
+    user_id     BIGINT NOT NULL,
+    status      TEXT NOT NULL,
+    until_at    BIGINT NOT NULL,
+    then_status TEXT NOT NULL,
+    claim_owner TEXT,
+    claim_until BIGINT,
+    created_at  BIGINT NOT NULL,
+    PRIMARY KEY (member_id, user_id),
+    FOREIGN KEY (member_id, user_id) REFERENCES accounts (member_id, user_id) ON DELETE CASCADE
+);
+
+CREATE INDEX timers_by_due ON timers (until_at);

@@ -1,0 +1,128 @@
+//! The scheduler: applies what users planned — the restore at the end of a timed status — with
+//! their own tokens, through the token manager like a click (refresh, rate limiter, retries).
+//! Due work is claimed in the store, so a restart loses none and instances sharing the database
+//! apply each change once; it runs on the token manager's clock, which tests and the demo move
+//! forward instead of waiting.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::bitrix::status;
+use crate::store::Timer;
+use crate::tokens::{CallError, Repeat, TokenManager};
+
+/// How often due work is looked for: each change lands within this of its time, plus the call.
+pub const TICK: Duration = Duration::from_secs(1);
+
+/// Changes claimed per look, and applied at once.
+const BATCH: u32 = 64;
+
+/// How long a claim holds: longer than a call with its rate-limit wait and a refresh. A claim
+/// whose holder died runs out and the change is applied by whoever looks next.
+const CLAIM: i64 = 60;
+
+/// What one look did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Changes applied.
+    pub applied: usize,
+    /// Changes dropped: the account needs the user back, or the portal is gone.
+    pub dropped: usize,
+    /// Changes left for the next look (Bitrix24 or the database did not answer).
+    pub deferred: usize,
+}
+
+/// Applies every change due at `now` (unix seconds on the token manager's clock).
+pub async fn run_once(tokens: &Arc<TokenManager>, owner: &str, now: i64) -> Report {
+    let mut report = Report::default();
+    loop {
+        let due = match tokens
+            .store()
+            .claim_due_timers(now, BATCH, owner, now + CLAIM)
+            .await
+        {
+            Ok(due) if due.is_empty() => return report,
+            Ok(due) => due,
+            Err(error) => {
+                tracing::error!(%error, "the scheduler could not claim due changes");
+                return report;
+            }
+        };
+        let claimed = due.len();
+        let mut tasks = tokio::task::JoinSet::new();
+        for timer in due {
+            let tokens = tokens.clone();
+            tasks.spawn(async move { restore(&tokens, timer).await });
+        }
+        while let Some(done) = tasks.join_next().await {
+            match done.unwrap_or(Outcome::Deferred) {
+                Outcome::Applied => report.applied += 1,
+                Outcome::Dropped => report.dropped += 1,
+                Outcome::Deferred => report.deferred += 1,
+            }
+        }
+        // A full batch may have left more behind; a short one was all there was.
+        if claimed < BATCH as usize {
+            return report;
+        }
+    }
+}
+
+enum Outcome {
+    Applied,
+    Dropped,
+    Deferred,
+}
+
+/// Restores the status of a timer that ended.
+async fn restore(tokens: &TokenManager, timer: Timer) -> Outcome {
+    let (member_id, user_id) = (&timer.member_id, timer.user_id);
+    let result: Result<Value, CallError> = tokens
+        .call(
+            member_id,
+            user_id,
+            status::SET,
+            status::set_params(timer.then),
+            Repeat::Safe,
+        )
+        .await;
+    let outcome = match &result {
+        Ok(_) => Outcome::Applied,
+        Err(CallError::NeedsReauth | CallError::NotInstalled | CallError::Internal(_)) => {
+            Outcome::Dropped
+        }
+        Err(error) if error.is_auth_refusal() => Outcome::Dropped,
+        Err(_) => Outcome::Deferred,
+    };
+    match (&outcome, result) {
+        (Outcome::Deferred, Err(error)) => {
+            tracing::warn!(%member_id, %user_id, %error, "a timed status could not be restored yet");
+            return outcome;
+        }
+        (Outcome::Dropped, Err(error)) => {
+            tracing::warn!(%member_id, %user_id, %error, "a timed status could not be restored; dropped");
+        }
+        _ => {
+            tracing::info!(%member_id, %user_id, status = timer.then.as_str(), "timed status ended")
+        }
+    }
+    if let Err(error) = tokens.store().finish_timer(&timer).await {
+        tracing::error!(%error, "the scheduler could not remove an applied change");
+    }
+    outcome
+}
+
+/// Looks for due changes every [`TICK`] until the process ends.
+pub async fn run(tokens: Arc<TokenManager>) {
+    let owner = crate::store::crypto::random_hex(8);
+    loop {
+        let now = tokens.clock().now();
+        let done = run_once(&tokens, &owner, now).await;
+        if done != Report::default() {
+            tracing::debug!(?done, "scheduler");
+        }
+        tokio::time::sleep(TICK).await;
+    }
+}

@@ -1,0 +1,57 @@
+//! A status for a while: set it now, and the scheduler (`scheduler.rs`) restores the status the
+//! user had before when the time is up. A plain status change ends a running timer, so no stale
+//! restore is left behind.
+
+use crate::domain::{MemberId, Status, UserId};
+pub use crate::store::Timer;
+use crate::tokens::CallError;
+
+use super::Portals;
+
+/// The furthest ahead a timer may end, in seconds: a week.
+pub const LONGEST_TIMER: i64 = 7 * 24 * 3600;
+
+impl Portals {
+    /// Applies `chosen` until `until` (unix seconds), then the status the user had before: the
+    /// one a running timer would have restored, else the one Bitrix24 reports now.
+    pub async fn set_status_until(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+        chosen: Status,
+        until: i64,
+    ) -> Result<Timer, CallError> {
+        let then = match self.store.timer(member_id, user_id).await? {
+            Some(running) => running.then,
+            None => self.read_status(member_id, user_id).await?,
+        };
+        self.apply_status(member_id, user_id, chosen).await?;
+        let timer = Timer {
+            member_id: member_id.clone(),
+            user_id,
+            status: chosen,
+            until,
+            then,
+        };
+        self.store
+            .set_timer(&timer, self.tokens.clock().now())
+            .await?;
+        Ok(timer)
+    }
+
+    /// The user's running timer, if any.
+    pub async fn timer(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+    ) -> Result<Option<Timer>, CallError> {
+        Ok(self.store.timer(member_id, user_id).await?)
+    }
+
+    /// The unix time `until` checked for a timer set at the app's `now`: in the future and at
+    /// most [`LONGEST_TIMER`] ahead.
+    pub fn timer_end_is_valid(&self, until: i64) -> bool {
+        let now = self.tokens.clock().now();
+        until > now && until - now <= LONGEST_TIMER
+    }
+}

@@ -1,0 +1,155 @@
+//! Timed statuses: a user's status for a while, and the status the scheduler restores when the
+//! time is up. One per account; a due timer is claimed by one process at a time, so instances
+//! sharing the database apply each once.
+
+use super::{Db, Store, StoreError, on_pool, user_id_from_sql, user_id_to_sql};
+use crate::domain::{MemberId, Status, UserId};
+
+/// A running timer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timer {
+    /// The portal.
+    pub member_id: MemberId,
+    /// The user.
+    pub user_id: UserId,
+    /// The status set for a while.
+    pub status: Status,
+    /// Unix seconds at which it ends.
+    pub until: i64,
+    /// The status restored then.
+    pub then: Status,
+}
+
+#[derive(sqlx::FromRow)]
+struct TimerRow {
+    member_id: String,
+    user_id: i64,
+    status: String,
+    until_at: i64,
+    then_status: String,
+}
+
+impl TimerRow {
+    fn parse(self) -> Result<Timer, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("timer {what}"));
+        Ok(Timer {
+            member_id: MemberId::parse(&self.member_id).map_err(|_| corrupt("member"))?,
+            user_id: user_id_from_sql(self.user_id)?,
+            status: Status::parse(&self.status).map_err(|_| corrupt("status"))?,
+            until: self.until_at,
+            then: Status::parse(&self.then_status).map_err(|_| corrupt("then"))?,
+        })
+    }
+}
+
+/// Claims up to `$2` timers due at `$1` for `$3` until `$4`; `$lock` keeps two claims apart.
+macro_rules! claim_due {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE timers SET claim_owner = $3, claim_until = $4
+             WHERE (member_id, user_id) IN (
+                 SELECT member_id, user_id FROM timers
+                 WHERE until_at <= $1 AND (claim_until IS NULL OR claim_until < $1)
+                 ORDER BY until_at LIMIT $2 ",
+            $lock,
+            ") RETURNING member_id, user_id, status, until_at, then_status"
+        )
+    };
+}
+
+impl Store {
+    /// Starts (or replaces) the timer of an account.
+    pub async fn set_timer(&self, timer: &Timer, now: i64) -> Result<(), StoreError> {
+        on_pool!(&self.db, |pool| sqlx::query(
+            "INSERT INTO timers (member_id, user_id, status, until_at, then_status, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (member_id, user_id) DO UPDATE SET
+                 status = excluded.status, until_at = excluded.until_at,
+                 then_status = excluded.then_status, claim_owner = NULL, claim_until = NULL,
+                 created_at = excluded.created_at"
+        )
+        .bind(timer.member_id.as_str())
+        .bind(user_id_to_sql(timer.user_id))
+        .bind(timer.status.as_str())
+        .bind(timer.until)
+        .bind(timer.then.as_str())
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The running timer of an account.
+    pub async fn timer(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+    ) -> Result<Option<Timer>, StoreError> {
+        let row: Option<TimerRow> = on_pool!(&self.db, |pool| sqlx::query_as(
+            "SELECT member_id, user_id, status, until_at, then_status FROM timers
+             WHERE member_id = $1 AND user_id = $2"
+        )
+        .bind(member_id.as_str())
+        .bind(user_id_to_sql(user_id))
+        .fetch_optional(pool)
+        .await)?;
+        row.map(TimerRow::parse).transpose()
+    }
+
+    /// Ends an account's timer, if it runs.
+    pub async fn clear_timer(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+    ) -> Result<(), StoreError> {
+        on_pool!(&self.db, |pool| sqlx::query(
+            "DELETE FROM timers WHERE member_id = $1 AND user_id = $2"
+        )
+        .bind(member_id.as_str())
+        .bind(user_id_to_sql(user_id))
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Removes `timer` once applied or dropped, unless the user started another meanwhile.
+    pub async fn finish_timer(&self, timer: &Timer) -> Result<(), StoreError> {
+        on_pool!(&self.db, |pool| sqlx::query(
+            "DELETE FROM timers WHERE member_id = $1 AND user_id = $2 AND until_at = $3
+                 AND status = $4"
+        )
+        .bind(timer.member_id.as_str())
+        .bind(user_id_to_sql(timer.user_id))
+        .bind(timer.until)
+        .bind(timer.status.as_str())
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Claims for `owner`, until `claim_until`, up to `limit` timers due at `now`; a claim that
+    /// ran out (its holder died) is claimed again.
+    pub async fn claim_due_timers(
+        &self,
+        now: i64,
+        limit: u32,
+        owner: &str,
+        claim_until: i64,
+    ) -> Result<Vec<Timer>, StoreError> {
+        let sql = match self.db {
+            Db::Sqlite(_) => claim_due!(""),
+            Db::Postgres(_) => claim_due!("FOR UPDATE SKIP LOCKED"),
+        };
+        let rows: Vec<TimerRow> = on_pool!(&self.db, |pool| sqlx::query_as(sql)
+            .bind(now)
+            .bind(i64::from(limit))
+            .bind(owner)
+            .bind(claim_until)
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter().map(TimerRow::parse).collect()
+    }
+}

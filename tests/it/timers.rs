@@ -1,0 +1,266 @@
+//! A status for a while: `PUT /api/status` with `until`, what `GET` shows meanwhile, and the
+//! scheduler restoring the status before — on the app's clock, once between instances, after a
+//! restart, and never on behalf of a user whose tokens died.
+
+use std::time::{Duration, Instant};
+
+use b24_status::domain::Status;
+use b24_status::portals::scheduler::{self, Report};
+use serde_json::{Value, json};
+
+use super::db::TestDb;
+use super::harness::{CLIENT_ID, TestApp, session_in};
+use super::process::{AppProcess, free_port};
+
+/// `unix` as RFC 3339 with a +01:00 offset, as a client in Berlin would send it.
+fn rfc3339(unix: i64) -> String {
+    let at = jiff::Timestamp::from_second(unix).expect("a time");
+    at.display_with_offset(jiff::tz::offset(1)).to_string()
+}
+
+async fn body(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("json"))
+}
+
+#[tokio::test]
+async fn a_timed_status_runs_until_its_end_then_the_one_before_comes_back() {
+    let app = TestApp::installed(&[]).await;
+    let user = app.bitrix.employee;
+    let session = app.session_of(user).await;
+    assert_eq!(
+        app.api_put(&session, json!({"status": "away"}))
+            .await
+            .status(),
+        200
+    );
+    let clock = app.state.tokens.clock().clone();
+    let until = clock.now() + 3600;
+
+    let (status, answer) = body(
+        app.api_put(&session, json!({"status": "dnd", "until": rfc3339(until)}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let utc = jiff::Timestamp::from_second(until)
+        .expect("time")
+        .to_string();
+    assert_eq!(
+        answer,
+        json!({"status": "dnd", "until": utc, "then": "away"})
+    );
+    assert!(utc.ends_with('Z'), "answered in UTC: {utc}");
+    let (_, shown) = body(app.api_get(&session).await).await;
+    assert_eq!(
+        shown,
+        json!({"status": "dnd", "until": utc, "then": "away"})
+    );
+
+    // Not yet: a minute before the end nothing changes.
+    clock.advance(Duration::from_secs(3540));
+    let tokens = &app.state.tokens;
+    assert_eq!(
+        scheduler::run_once(tokens, "t", clock.now()).await,
+        Report::default()
+    );
+    assert_eq!(
+        app.bitrix.emulator.user_status(app.member(), user),
+        Some(Status::Dnd)
+    );
+    clock.advance(Duration::from_secs(60));
+    let done = scheduler::run_once(tokens, "t", clock.now()).await;
+    assert_eq!(done.applied, 1, "{done:?}");
+    assert_eq!(
+        app.bitrix.emulator.user_status(app.member(), user),
+        Some(Status::Away)
+    );
+    let (_, shown) = body(app.api_get(&session).await).await;
+    assert_eq!(shown, json!({"status": "away"}), "no timer any more");
+    assert_eq!(
+        scheduler::run_once(tokens, "t", clock.now()).await,
+        Report::default()
+    );
+}
+
+#[tokio::test]
+async fn an_until_that_is_not_a_moment_within_a_week_is_422_and_changes_nothing() {
+    let app = TestApp::installed(&[]).await;
+    let session = app.session_of(1).await;
+    let now = app.state.tokens.clock().now();
+    let calls = app.portal_calls().len();
+    for until in [
+        json!("tomorrow"),
+        json!("2030-01-01T10:00:00"),
+        json!(rfc3339(now - 60)),
+        json!(rfc3339(now + 8 * 24 * 3600)),
+        json!(1_900_000_000),
+        json!(null),
+    ] {
+        let (status, answer) = body(
+            app.api_put(&session, json!({"status": "dnd", "until": until}))
+                .await,
+        )
+        .await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (422, Some("invalid_until")),
+            "{until}"
+        );
+        assert!(
+            answer["message"].as_str().is_some_and(|m| m.contains("7")),
+            "{answer}"
+        );
+    }
+    assert_eq!(app.portal_calls().len(), calls, "Bitrix24 was not called");
+    assert_eq!(app.count("timers").await, 0);
+}
+
+#[tokio::test]
+async fn a_plain_change_ends_the_timer_and_leaves_no_restore_behind() {
+    let app = TestApp::installed(&[]).await;
+    let user = app.bitrix.employee;
+    let session = app.session_of(user).await;
+    let clock = app.state.tokens.clock().clone();
+    let until = rfc3339(clock.now() + 1800);
+    assert_eq!(
+        app.api_put(&session, json!({"status": "break", "until": until}))
+            .await
+            .status(),
+        200
+    );
+    let (_, answer) = body(app.api_put(&session, json!({"status": "online"})).await).await;
+    assert_eq!(answer, json!({"status": "online"}));
+    clock.advance(Duration::from_secs(3600));
+    let done = scheduler::run_once(&app.state.tokens, "t", clock.now()).await;
+    assert_eq!(done, Report::default());
+    assert_eq!(
+        app.bitrix.emulator.user_status(app.member(), user),
+        Some(Status::Online)
+    );
+}
+
+#[tokio::test]
+async fn two_instances_restore_each_timer_once() {
+    let app = TestApp::installed(&[]).await;
+    let (_, second) = app.second_instance(&[]).await;
+    let clock = app.state.tokens.clock().clone();
+    let mut users = Vec::new();
+    for i in 0..8 {
+        let user = app.bitrix.emulator.add_user(
+            app.member(),
+            b24_status::emulator::UserSpec::new(&format!("Timed{i}"), "User", false),
+        );
+        let session = app.session_of(user).await;
+        let until = rfc3339(clock.now() + 600);
+        let put = app
+            .api_put(&session, json!({"status": "dnd", "until": until}))
+            .await;
+        assert_eq!(put.status(), 200);
+        users.push(user);
+    }
+    let sets = || {
+        app.portal_calls()
+            .iter()
+            .filter(|c| c.method == "im.user.status.set")
+            .count()
+    };
+    let before = sets();
+    clock.advance(Duration::from_secs(601));
+    second.tokens.clock().advance(Duration::from_secs(601));
+    let (first, other) = tokio::join!(
+        scheduler::run_once(&app.state.tokens, "first", clock.now()),
+        scheduler::run_once(&second.tokens, "second", second.tokens.clock().now()),
+    );
+    assert_eq!(first.applied + other.applied, 8, "{first:?} {other:?}");
+    assert_eq!(sets(), before + 8, "no status restored twice");
+    for user in users {
+        let status = app.bitrix.emulator.user_status(app.member(), user);
+        assert_eq!(status, Some(Status::Online), "user {user}");
+    }
+}
+
+#[tokio::test]
+async fn a_timer_whose_tokens_died_is_dropped_not_retried_forever() {
+    let app = TestApp::installed(&[]).await;
+    let user = app.bitrix.employee;
+    let session = app.session_of(user).await;
+    let clock = app.state.tokens.clock().clone();
+    let until = rfc3339(clock.now() + 600);
+    assert_eq!(
+        app.api_put(&session, json!({"status": "dnd", "until": until}))
+            .await
+            .status(),
+        200
+    );
+    // The app is reinstalled elsewhere: every token dies at Bitrix24.
+    app.bitrix
+        .emulator
+        .uninstall(app.member(), CLIENT_ID, false);
+    app.bitrix.emulator.install(app.member(), CLIENT_ID);
+    clock.advance(Duration::from_secs(4000));
+    let done = scheduler::run_once(&app.state.tokens, "t", clock.now()).await;
+    assert_eq!(done.dropped, 1, "{done:?}");
+    assert_eq!(app.count("timers").await, 0);
+    clock.advance(Duration::from_secs(120));
+    let again = scheduler::run_once(&app.state.tokens, "t", clock.now()).await;
+    assert_eq!(again, Report::default(), "not retried");
+}
+
+#[tokio::test]
+async fn a_timer_survives_a_restart_of_the_app() {
+    let app = TestApp::installed(&[]).await;
+    let db = TestDb::new().await;
+    let port = free_port();
+    let first = AppProcess::start(&app.bitrix, &db, port, "first", &[]).await;
+    let http = super::harness::client();
+    let install = app
+        .bitrix
+        .emulator
+        .begin_install(app.member(), CLIENT_ID, 1, "en");
+    let post = |path: &str, form: &b24_status::emulator::FormPost, url: &str| {
+        http.post(format!("{url}{path}?{}", form.query_string()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.body())
+            .send()
+    };
+    let installed = post("/install", &install, &first.url)
+        .await
+        .expect("install");
+    assert_eq!(installed.status(), 200);
+    app.bitrix.emulator.finish_install(app.member(), CLIENT_ID);
+    let user = app.bitrix.employee;
+    let frame = app
+        .bitrix
+        .emulator
+        .frame_post(app.member(), CLIENT_ID, user, "DEFAULT", "en", "");
+    let page = post("/app", &frame, &first.url).await.expect("open");
+    let session = session_in(&page.text().await.expect("page"));
+    // The process runs on the wall clock: a timer a few seconds long.
+    let until = jiff::Timestamp::now().as_second() + 3;
+    let set = http
+        .put(format!("{}/api/status", first.url))
+        .bearer_auth(&session)
+        .json(&json!({"status": "dnd", "until": rfc3339(until)}))
+        .send()
+        .await
+        .expect("set");
+    assert_eq!(set.status(), 200);
+    let mut first = first;
+    first.kill();
+    assert_eq!(
+        app.bitrix.emulator.user_status(app.member(), user),
+        Some(Status::Dnd)
+    );
+
+    let _second = AppProcess::start(&app.bitrix, &db, port, "second", &[]).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while app.bitrix.emulator.user_status(app.member(), user) != Some(Status::Online) {
+        assert!(
+            Instant::now() < deadline,
+            "the restarted app never restored the status"
+        );
+        // Waits for the timer's end on the wall clock, which the process runs on.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
