@@ -1,5 +1,7 @@
 -- A status for a while: at until_at the scheduler sets then_status with the user's token.
--- One per account; claimed by one instance at a time (claim_owner until claim_until).
+-- One per account; claimed by one instance at a time (claim_owner until claim_until). A restore
+-- that could not be made because the user must sign in again stays, `missed`, until the
+-- user's next visit tells them.
 CREATE TABLE timers (
     member_id   TEXT NOT NULL,
     user_id     BIGINT NOT NULL,
@@ -8,6 +10,7 @@ CREATE TABLE timers (
     then_status TEXT NOT NULL,
     claim_owner TEXT,
     claim_until BIGINT,
+    missed      BOOLEAN NOT NULL DEFAULT FALSE,
     created_at  BIGINT NOT NULL,
     PRIMARY KEY (member_id, user_id),
     FOREIGN KEY (member_id, user_id) REFERENCES accounts (member_id, user_id) ON DELETE CASCADE

@@ -21,7 +21,7 @@ use super::state::AppState;
 use crate::clock::unix_now;
 use crate::domain::Status;
 use crate::i18n::{Lang, Text};
-use crate::portals::Opened;
+use crate::portals::{Opened, Timer};
 
 /// `POST /app` and `POST /app/status`.
 pub fn router() -> Router<AppState> {
@@ -76,6 +76,17 @@ fn status_words(t: &'static Text, s: Status) -> (&'static str, &'static str) {
     }
 }
 
+/// What the page says about a timed status the app could not restore.
+fn missed_notice(t: &'static Text, timer: &Timer) -> String {
+    let time = jiff::Timestamp::from_second(timer.until)
+        .map(|at| at.strftime("%H:%M").to_string())
+        .unwrap_or_default();
+    t.missed_restore
+        .replace("{status}", status_words(t, timer.status).0)
+        .replace("{then}", status_words(t, timer.then).0)
+        .replace("{time}", &time)
+}
+
 /// The status page for `opened`, with a fresh session and the portal's framing headers.
 pub(super) fn render(
     state: &AppState,
@@ -84,6 +95,7 @@ pub(super) fn render(
     message: Option<String>,
 ) -> Response {
     let t = lang.text();
+    let message = message.or_else(|| opened.missed.as_ref().map(|timer| missed_notice(t, timer)));
     let portal = &opened.portal.record;
     let session = state
         .sessions

@@ -45,6 +45,7 @@ pub static TEXT: Text = Text {
     api_unsupported: "Senden Sie JSON mit Content-Type: application/json.",
     api_bad_status: "Wählen Sie einen Status: online, nicht stören, abwesend, Pause.",
     api_bad_until: "„until“ muss Datum und Uhrzeit mit Zeitzonen-Versatz (RFC 3339) sein, in der Zukunft und höchstens 7 Tage voraus.",
+    missed_restore: "Ihr Status „{status}“ endete um {time} UTC, aber die App konnte nicht zu „{then}“ zurückwechseln: Bitrix24 verlangte, die App erneut zu öffnen – das haben Sie gerade getan. Wählen Sie unten Ihren Status.",
     api_session: "Ihre Sitzung ist abgelaufen. Laden Sie die App neu, um fortzufahren.",
     api_reauth: "Bitrix24 akzeptiert Ihre Anmeldung nicht mehr. Schließen Sie die App und öffnen Sie sie erneut.",
     api_rate_limited: "Ihr Portal ist gerade ausgelastet. Versuchen Sie es in ein paar Sekunden erneut.",

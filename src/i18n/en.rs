@@ -45,6 +45,7 @@ pub static TEXT: Text = Text {
     api_unsupported: "Send JSON with Content-Type: application/json.",
     api_bad_status: "Choose one of: online, do not disturb, away, on a break.",
     api_bad_until: "`until` must be a date and time with its offset (RFC 3339), in the future and at most 7 days ahead.",
+    missed_restore: "Your “{status}” ended at {time} UTC, but the app could not switch you back to “{then}”: Bitrix24 wanted you to open the app again, which you just did. Choose your status below.",
     api_session: "Your session has expired. Reload the app to continue.",
     api_reauth: "Bitrix24 no longer accepts your sign-in. Close the app and open it again.",
     api_rate_limited: "Your portal is busy right now. Try again in a few seconds.",

@@ -134,6 +134,9 @@ pub struct Text {
     pub api_bad_status: &'static str,
     /// API: `until` is not a valid end for a timed status.
     pub api_bad_until: &'static str,
+    /// Page: a timed status ended while the user's tokens were dead (`{status}`, `{time}`,
+    /// `{then}`).
+    pub missed_restore: &'static str,
     /// API: session missing, forged or expired.
     pub api_session: &'static str,
     /// API: the user must reopen the app.

@@ -14,7 +14,7 @@ use crate::bitrix::status::{self, PageRead};
 use crate::bitrix::verify;
 use crate::clock::unix_now;
 use crate::domain::{AccessToken, MemberId, Status, UserId};
-use crate::store::{AccountRecord, Portal, PortalState, Tokens};
+use crate::store::{AccountRecord, Portal, PortalState, Timer, Tokens};
 use crate::tokens::{CallError, Repeat};
 
 /// What the status page shows after an open or a change.
@@ -28,6 +28,9 @@ pub struct Opened {
     pub user_name: String,
     /// Their status now.
     pub current: Status,
+    /// The end of a timed status the app could not restore while the user's tokens were dead:
+    /// told on this visit, once.
+    pub missed: Option<Timer>,
 }
 
 /// Who a token's user is and their status.
@@ -120,6 +123,10 @@ impl Portals {
         self.store_pair(&frame.member_id, read.user_id, read.profile.admin, tokens)
             .await?;
         Ok(Opened {
+            missed: self
+                .store
+                .take_missed_timer(&frame.member_id, read.user_id)
+                .await?,
             user_id: read.user_id,
             user_name: read.profile.display_name(),
             current: read.current,
@@ -221,6 +228,7 @@ impl Portals {
                 user_id,
                 user_name: page.profile.map(|p| p.display_name()).unwrap_or_default(),
                 current: page.status.unwrap_or(chosen),
+                missed: None,
             },
             refused,
         })

@@ -28,7 +28,8 @@ const CLAIM: i64 = 60;
 pub struct Report {
     /// Changes applied.
     pub applied: usize,
-    /// Changes dropped: the account needs the user back, or the portal is gone.
+    /// Changes not made and not retried: the user must open the app again (they are told on
+    /// their next visit), or the portal is gone.
     pub dropped: usize,
     /// Changes left for the next look (Bitrix24 or the database did not answer).
     pub deferred: usize,
@@ -59,7 +60,7 @@ pub async fn run_once(tokens: &Arc<TokenManager>, owner: &str, now: i64) -> Repo
         while let Some(done) = tasks.join_next().await {
             match done.unwrap_or(Outcome::Deferred) {
                 Outcome::Applied => report.applied += 1,
-                Outcome::Dropped => report.dropped += 1,
+                Outcome::Missed | Outcome::Dropped => report.dropped += 1,
                 Outcome::Deferred => report.deferred += 1,
             }
         }
@@ -72,6 +73,8 @@ pub async fn run_once(tokens: &Arc<TokenManager>, owner: &str, now: i64) -> Repo
 
 enum Outcome {
     Applied,
+    /// Kept for the user's next visit: they must open the app again.
+    Missed,
     Dropped,
     Deferred,
 }
@@ -90,26 +93,32 @@ async fn restore(tokens: &TokenManager, timer: Timer) -> Outcome {
         .await;
     let outcome = match &result {
         Ok(_) => Outcome::Applied,
-        Err(CallError::NeedsReauth | CallError::NotInstalled | CallError::Internal(_)) => {
-            Outcome::Dropped
-        }
-        Err(error) if error.is_auth_refusal() => Outcome::Dropped,
+        Err(CallError::NeedsReauth) => Outcome::Missed,
+        Err(error) if error.is_auth_refusal() => Outcome::Missed,
+        Err(CallError::NotInstalled | CallError::Internal(_)) => Outcome::Dropped,
         Err(_) => Outcome::Deferred,
     };
-    match (&outcome, result) {
+    let store = tokens.store();
+    let kept = match (&outcome, result) {
         (Outcome::Deferred, Err(error)) => {
             tracing::warn!(%member_id, %user_id, %error, "a timed status could not be restored yet");
             return outcome;
         }
-        (Outcome::Dropped, Err(error)) => {
+        (Outcome::Missed, Err(error)) => {
+            tracing::warn!(%member_id, %user_id, %error, "a timed status could not be restored; the user is told on their next visit");
+            store.miss_timer(&timer).await
+        }
+        (_, Err(error)) => {
             tracing::warn!(%member_id, %user_id, %error, "a timed status could not be restored; dropped");
+            store.finish_timer(&timer).await
         }
-        _ => {
-            tracing::info!(%member_id, %user_id, status = timer.then.as_str(), "timed status ended")
+        (_, Ok(_)) => {
+            tracing::info!(%member_id, %user_id, status = timer.then.as_str(), "timed status ended");
+            store.finish_timer(&timer).await
         }
-    }
-    if let Err(error) = tokens.store().finish_timer(&timer).await {
-        tracing::error!(%error, "the scheduler could not remove an applied change");
+    };
+    if let Err(error) = kept {
+        tracing::error!(%error, "the scheduler could not record what it did");
     }
     outcome
 }

@@ -120,6 +120,10 @@ impl Portals {
             .await?;
         tracing::info!("signed in");
         Ok(Opened {
+            missed: self
+                .store
+                .take_missed_timer(&member_id, read.user_id)
+                .await?,
             user_id: read.user_id,
             user_name: read.profile.display_name(),
             current: read.current,

@@ -49,6 +49,7 @@ struct TimerCopy {
     status: String,
     until_at: i64,
     then_status: String,
+    missed: bool,
     created_at: i64,
 }
 
@@ -193,14 +194,15 @@ impl Store {
                 for row in &page {
                     sqlx::query(
                         "INSERT INTO timers (member_id, user_id, status, until_at, then_status,
-                             created_at)
-                         VALUES ($1, $2, $3, $4, $5, $6)",
+                             missed, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     )
                     .bind(&row.member_id)
                     .bind(row.user_id)
                     .bind(&row.status)
                     .bind(row.until_at)
                     .bind(&row.then_status)
+                    .bind(row.missed)
                     .bind(row.created_at)
                     .execute(&mut *tx)
                     .await?;
@@ -280,7 +282,8 @@ impl Store {
 
     async fn timer_page(&self, after: &(String, i64)) -> Result<Vec<TimerCopy>, StoreError> {
         Ok(on_pool!(&self.db, |pool| sqlx::query_as(
-            "SELECT member_id, user_id, status, until_at, then_status, created_at FROM timers
+            "SELECT member_id, user_id, status, until_at, then_status, missed, created_at
+             FROM timers
              WHERE member_id > $1 OR (member_id = $1 AND user_id > $2)
              ORDER BY member_id, user_id LIMIT $3"
         )

@@ -49,7 +49,8 @@ macro_rules! claim_due {
             "UPDATE timers SET claim_owner = $3, claim_until = $4
              WHERE (member_id, user_id) IN (
                  SELECT member_id, user_id FROM timers
-                 WHERE until_at <= $1 AND (claim_until IS NULL OR claim_until < $1)
+                 WHERE NOT missed AND until_at <= $1
+                   AND (claim_until IS NULL OR claim_until < $1)
                  ORDER BY until_at LIMIT $2 ",
             $lock,
             ") RETURNING member_id, user_id, status, until_at, then_status"
@@ -66,7 +67,7 @@ impl Store {
              ON CONFLICT (member_id, user_id) DO UPDATE SET
                  status = excluded.status, until_at = excluded.until_at,
                  then_status = excluded.then_status, claim_owner = NULL, claim_until = NULL,
-                 created_at = excluded.created_at"
+                 missed = FALSE, created_at = excluded.created_at"
         )
         .bind(timer.member_id.as_str())
         .bind(user_id_to_sql(timer.user_id))
@@ -88,7 +89,7 @@ impl Store {
     ) -> Result<Option<Timer>, StoreError> {
         let row: Option<TimerRow> = on_pool!(&self.db, |pool| sqlx::query_as(
             "SELECT member_id, user_id, status, until_at, then_status FROM timers
-             WHERE member_id = $1 AND user_id = $2"
+             WHERE member_id = $1 AND user_id = $2 AND NOT missed"
         )
         .bind(member_id.as_str())
         .bind(user_id_to_sql(user_id))
@@ -128,6 +129,39 @@ impl Store {
         .await
         .map(|_| ()))?;
         Ok(())
+    }
+
+    /// Keeps `timer` as a restore that could not be made, for the user's next visit.
+    pub async fn miss_timer(&self, timer: &Timer) -> Result<(), StoreError> {
+        on_pool!(&self.db, |pool| sqlx::query(
+            "UPDATE timers SET missed = TRUE, claim_owner = NULL, claim_until = NULL
+             WHERE member_id = $1 AND user_id = $2 AND until_at = $3 AND status = $4"
+        )
+        .bind(timer.member_id.as_str())
+        .bind(user_id_to_sql(timer.user_id))
+        .bind(timer.until)
+        .bind(timer.status.as_str())
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The restore that could not be made for this user, if any; told once, then forgotten.
+    pub async fn take_missed_timer(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+    ) -> Result<Option<Timer>, StoreError> {
+        let row: Option<TimerRow> = on_pool!(&self.db, |pool| sqlx::query_as(
+            "DELETE FROM timers WHERE member_id = $1 AND user_id = $2 AND missed
+             RETURNING member_id, user_id, status, until_at, then_status"
+        )
+        .bind(member_id.as_str())
+        .bind(user_id_to_sql(user_id))
+        .fetch_optional(pool)
+        .await)?;
+        row.map(TimerRow::parse).transpose()
     }
 
     /// Claims for `owner`, until `claim_until`, up to `limit` timers due at `now`; a claim that

@@ -5,11 +5,12 @@
 use std::time::{Duration, Instant};
 
 use b24_status::domain::Status;
+use b24_status::emulator::{FaultKind, FaultTarget, Region, Server};
 use b24_status::portals::scheduler::{self, Report};
 use serde_json::{Value, json};
 
 use super::db::TestDb;
-use super::harness::{CLIENT_ID, TestApp, session_in};
+use super::harness::{CLIENT_ID, TestApp, assert_page, session_in};
 use super::process::{AppProcess, free_port};
 
 /// `unix` as RFC 3339 with a +01:00 offset, as a client in Berlin would send it.
@@ -181,7 +182,7 @@ async fn two_instances_restore_each_timer_once() {
 }
 
 #[tokio::test]
-async fn a_timer_whose_tokens_died_is_dropped_not_retried_forever() {
+async fn a_timer_whose_tokens_died_is_not_retried_and_the_user_is_told_on_their_next_visit() {
     let app = TestApp::installed(&[]).await;
     let user = app.bitrix.employee;
     let session = app.session_of(user).await;
@@ -193,18 +194,33 @@ async fn a_timer_whose_tokens_died_is_dropped_not_retried_forever() {
             .status(),
         200
     );
-    // The app is reinstalled elsewhere: every token dies at Bitrix24.
-    app.bitrix
-        .emulator
-        .uninstall(app.member(), CLIENT_ID, false);
-    app.bitrix.emulator.install(app.member(), CLIENT_ID);
+    // The user's refresh token dies (unused for too long, say): the access token has expired
+    // and the OAuth server refuses the refresh.
     clock.advance(Duration::from_secs(4000));
+    app.bitrix.emulator.expire_access_tokens(app.member(), user);
+    app.bitrix.emulator.inject(
+        FaultTarget {
+            server: Some(Server::OAuth(Region::West)),
+            method: Some("oauth/token".into()),
+        },
+        FaultKind::ErrorWith200 {
+            code: "invalid_grant".into(),
+        },
+        1,
+    );
     let done = scheduler::run_once(&app.state.tokens, "t", clock.now()).await;
     assert_eq!(done.dropped, 1, "{done:?}");
-    assert_eq!(app.count("timers").await, 0);
     clock.advance(Duration::from_secs(120));
     let again = scheduler::run_once(&app.state.tokens, "t", clock.now()).await;
     assert_eq!(again, Report::default(), "not retried");
+
+    // The user's next visit says what happened, once, in their language.
+    let page = assert_page(app.open_app_as(user, "de").await, 200, "UTC").await;
+    assert!(page.contains("„Nicht stören“ endete um"), "{page}");
+    assert!(page.contains("zu „Online“ zurückwechseln"), "{page}");
+    let page = assert_page(app.open_app_as(user, "de").await, 200, "Status").await;
+    assert!(!page.contains("endete um"), "told once");
+    assert_eq!(app.count("timers").await, 0);
 }
 
 #[tokio::test]
