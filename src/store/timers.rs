@@ -117,33 +117,35 @@ impl Store {
 
     /// Removes `timer` once applied or dropped, unless the user started another meanwhile.
     pub async fn finish_timer(&self, timer: &Timer) -> Result<(), StoreError> {
-        on_pool!(&self.db, |pool| sqlx::query(
+        self.on_timer(
             "DELETE FROM timers WHERE member_id = $1 AND user_id = $2 AND until_at = $3
-                 AND status = $4"
+                 AND status = $4",
+            timer,
         )
-        .bind(timer.member_id.as_str())
-        .bind(user_id_to_sql(timer.user_id))
-        .bind(timer.until)
-        .bind(timer.status.as_str())
-        .execute(pool)
         .await
-        .map(|_| ()))?;
-        Ok(())
     }
 
     /// Keeps `timer` as a restore that could not be made, for the user's next visit.
     pub async fn miss_timer(&self, timer: &Timer) -> Result<(), StoreError> {
-        on_pool!(&self.db, |pool| sqlx::query(
+        self.on_timer(
             "UPDATE timers SET missed = TRUE, claim_owner = NULL, claim_until = NULL
-             WHERE member_id = $1 AND user_id = $2 AND until_at = $3 AND status = $4"
+             WHERE member_id = $1 AND user_id = $2 AND until_at = $3 AND status = $4",
+            timer,
         )
-        .bind(timer.member_id.as_str())
-        .bind(user_id_to_sql(timer.user_id))
-        .bind(timer.until)
-        .bind(timer.status.as_str())
-        .execute(pool)
         .await
-        .map(|_| ()))?;
+    }
+
+    /// Runs `sql` on this very timer (`$1`–`$4`: its account, end and status), so a timer the
+    /// user started meanwhile is left alone.
+    async fn on_timer(&self, sql: &'static str, timer: &Timer) -> Result<(), StoreError> {
+        on_pool!(&self.db, |pool| sqlx::query(sql)
+            .bind(timer.member_id.as_str())
+            .bind(user_id_to_sql(timer.user_id))
+            .bind(timer.until)
+            .bind(timer.status.as_str())
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 
