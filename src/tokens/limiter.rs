@@ -17,7 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::reservations::Reservations;
 use crate::clock::unix_now_us;
 use crate::domain::MemberId;
-use crate::store::SharedBuckets;
+use crate::store::Store;
 
 #[derive(Debug)]
 struct Bucket {
@@ -54,10 +54,27 @@ impl Limiter {
         }
     }
 
-    /// Keeps the buckets in the database, when the store shares them between instances.
-    pub fn shared(mut self, buckets: Option<SharedBuckets>) -> Self {
-        self.shared = buckets.map(Reservations::new);
+    /// Keeps the buckets in the database when the store shares them between instances: each
+    /// request drains in `1 / drain_per_sec`; a bucket counts as full [`Limiter::margin`] before
+    /// it holds the burst.
+    pub fn shared(mut self, store: &Store) -> Self {
+        let per_request = Duration::from_secs_f64(1.0 / self.drain_per_sec);
+        let full_after = per_request.mul_f64(self.burst) - self.margin();
+        self.shared = store
+            .shared_buckets(per_request, full_after)
+            .map(Reservations::new);
         self
+    }
+
+    /// How much earlier than at its burst a bucket counts as full. A request leaves a little
+    /// after the moment it reserved (the reservation's round trip, a new connection), and the
+    /// portal drains from when requests arrive: the first of a burst arriving late must not
+    /// push a later one past the limit. A quarter of one request's drain time, at most 100 ms,
+    /// and never so much that no request passes at once.
+    fn margin(&self) -> Duration {
+        let quarter = 0.25 / self.drain_per_sec;
+        let spare = (self.burst - 1.0) / self.drain_per_sec;
+        Duration::from_secs_f64(quarter.min(0.1).min(spare).max(0.0))
     }
 
     /// Reserves a slot in the shared bucket, or in ours when there is none or the database
@@ -93,7 +110,8 @@ impl Limiter {
         });
         let drained = now.saturating_duration_since(bucket.last).as_secs_f64() * self.drain_per_sec;
         let level = (bucket.level - drained).max(0.0) + 1.0;
-        let wait = Duration::from_secs_f64(((level - self.burst) / self.drain_per_sec).max(0.0));
+        let ahead = (level - self.burst) / self.drain_per_sec + self.margin().as_secs_f64();
+        let wait = Duration::from_secs_f64(ahead.max(0.0));
         if wait > max_wait {
             return Err(wait);
         }
@@ -180,13 +198,16 @@ mod tests {
         let limiter = Limiter::new(3, 10.0);
         let m = member();
         let second = Duration::from_secs(1);
-        for _ in 0..3 {
+        for _ in 0..2 {
             assert_eq!(limiter.reserve(&m, second), Ok(Duration::ZERO));
         }
-        let fourth = limiter.reserve(&m, second).expect("fits");
-        let fifth = limiter.reserve(&m, second).expect("fits");
-        assert!((fourth.as_secs_f64() - 0.1).abs() < 0.01, "{fourth:?}");
-        assert!((fifth.as_secs_f64() - 0.2).abs() < 0.01, "{fifth:?}");
+        // The bucket counts as full a quarter of a slot early (25 ms at 10/s).
+        let waits: Vec<f64> = (0..3)
+            .map(|_| limiter.reserve(&m, second).expect("fits").as_secs_f64())
+            .collect();
+        for (wait, expected) in waits.iter().zip([0.025, 0.125, 0.225]) {
+            assert!((wait - expected).abs() < 0.01, "{waits:?}");
+        }
     }
 
     #[test]

@@ -107,8 +107,7 @@ impl TokenManager {
             reauth_seen: reauth_seen.clone(),
         });
         Self {
-            limiter: Limiter::new(settings.rate_burst, settings.rate_per_sec)
-                .shared(store.shared_buckets(settings.rate_burst, settings.rate_per_sec)),
+            limiter: Limiter::new(settings.rate_burst, settings.rate_per_sec).shared(&store),
             metrics,
             store,
             oauth,

@@ -19,8 +19,10 @@ fn ms(n: u64) -> Duration {
 async fn a_batch_takes_consecutive_places_and_none_past_the_budget() {
     let db = TestDb::new().await;
     let store = Store::open(&db.url, keyring()).await.expect("opens");
-    // 4 at once, then 10 a second: one place every 100 ms, the burst counted 100 ms early.
-    let buckets = store.shared_buckets(4, 10.0).expect("shared on PostgreSQL");
+    // One place every 100 ms; full once it empties more than 300 ms from now.
+    let buckets = store
+        .shared_buckets(ms(100), ms(300))
+        .expect("shared on PostgreSQL");
     let member = MemberId::parse(&"a".repeat(32)).expect("member");
 
     let places = buckets
@@ -58,7 +60,9 @@ async fn two_instances_reserving_at_once_never_share_a_place() {
     let member = MemberId::parse(&"b".repeat(32)).expect("member");
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..40 {
-        let buckets = stores[i % 2].shared_buckets(1, 10.0).expect("shared");
+        let buckets = stores[i % 2]
+            .shared_buckets(ms(100), ms(100))
+            .expect("shared");
         let member = member.clone();
         tasks.spawn(async move {
             let places = buckets
@@ -74,7 +78,7 @@ async fn two_instances_reserving_at_once_never_share_a_place() {
         waits.push(wait.expect("task"));
     }
     waits.sort();
-    // A burst of one: the first place leaves at once, each later one 100 ms after the one
+    // Full after one place: the first leaves at once, each later one 100 ms after the one
     // before, and no two are the same.
     let expected: Vec<Duration> = (0..40).map(|i| ms(100 * i)).collect();
     assert_eq!(waits, expected);

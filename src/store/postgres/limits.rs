@@ -34,29 +34,24 @@ impl Places {
     }
 }
 
-/// How late a request may leave after the moment it reserved (the reservation's own round
-/// trip, scheduling): the bucket counts as full this much earlier, so a request that leaves
-/// late does not push a later one past the portal's limit.
-const LATENESS_US: i64 = 100_000;
-
 /// The shared buckets (PostgreSQL only). Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct SharedBuckets {
     pool: PgPool,
     /// Drain time of one request, in microseconds.
     per_request_us: i64,
-    /// The burst, as drain time: a bucket this far ahead of now is full.
+    /// How far ahead of now a bucket may empty before it counts as full: the burst, as drain
+    /// time (less the limiter's margin for requests that leave late).
     burst_us: i64,
 }
 
 impl SharedBuckets {
-    pub(in crate::store) fn new(pool: PgPool, burst: u32, per_second: f64) -> Self {
-        let per_request_us = (1e6 / per_second.max(0.01)).round() as i64;
-        let burst_us = per_request_us.saturating_mul(i64::from(burst.max(1)));
+    pub(in crate::store) fn new(pool: PgPool, per_request: Duration, full_after: Duration) -> Self {
+        let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX / 4).max(1);
         Self {
             pool,
-            per_request_us,
-            burst_us: (burst_us - LATENESS_US).max(per_request_us),
+            per_request_us: micros(per_request),
+            burst_us: micros(full_after),
         }
     }
 

@@ -43,11 +43,16 @@ pub(super) async fn open(url: &str, settings: PoolSettings) -> Result<PgPool, St
 }
 
 impl Store {
-    /// The rate-limit buckets every instance on this database shares (`burst` requests at
-    /// once, then `per_second`), or `None` on SQLite, where each process counts alone.
-    pub fn shared_buckets(&self, burst: u32, per_second: f64) -> Option<SharedBuckets> {
+    /// The rate-limit buckets every instance on this database shares — each request drains in
+    /// `per_request`, and a bucket that empties more than `full_after` from now is full — or
+    /// `None` on SQLite, where each process counts alone.
+    pub fn shared_buckets(
+        &self,
+        per_request: Duration,
+        full_after: Duration,
+    ) -> Option<SharedBuckets> {
         match &self.db {
-            Db::Postgres(pool) => Some(SharedBuckets::new(pool.clone(), burst, per_second)),
+            Db::Postgres(pool) => Some(SharedBuckets::new(pool.clone(), per_request, full_after)),
             Db::Sqlite(_) => None,
         }
     }
