@@ -80,7 +80,6 @@ pub struct TestApp {
     pub address: SocketAddr,
     pub state: AppState,
     pub http: reqwest::Client,
-    pub db_url: String,
     pub db: TestDb,
 }
 
@@ -116,7 +115,6 @@ impl TestApp {
             address,
             state,
             http: client(),
-            db_url: db.url.clone(),
             db,
         }
     }
@@ -130,7 +128,7 @@ impl TestApp {
 
     /// A second instance of the app over the same database file.
     pub async fn second_instance(&self, extra: &[&str]) -> (SocketAddr, AppState) {
-        start_instance(&self.bitrix, &self.db_url, extra).await
+        start_instance(&self.bitrix, &self.db.url, extra).await
     }
 
     pub fn url(&self, path: &str) -> String {
