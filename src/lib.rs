@@ -55,7 +55,7 @@ pub async fn migrate_store(
     from: &str,
     to: &str,
     keys: Keyring,
-) -> Result<store::CopyReport, store::StoreError> {
+) -> Result<store::RowCounts, store::StoreError> {
     if from == to {
         return Err(store::StoreError::TargetNotEmpty(
             "it is the database being copied".into(),

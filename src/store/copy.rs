@@ -11,9 +11,9 @@ use crate::domain::MemberId;
 /// Rows read from the source per round trip.
 const PAGE: i64 = 1000;
 
-/// What was copied.
+/// How many rows a store holds, table by table: what `migrate-store` copied and checks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CopyReport {
+pub struct RowCounts {
     /// Portals.
     pub portals: i64,
     /// Accounts.
@@ -63,7 +63,7 @@ struct StateCopy {
 
 impl Store {
     /// How many rows this store holds.
-    pub async fn counts(&self) -> Result<CopyReport, StoreError> {
+    pub async fn counts(&self) -> Result<RowCounts, StoreError> {
         let (portals, accounts, oauth_states, timers): (i64, i64, i64, i64) =
             on_pool!(&self.db, |pool| {
                 sqlx::query_as(
@@ -73,7 +73,7 @@ impl Store {
                 .fetch_one(pool)
                 .await
             })?;
-        Ok(CopyReport {
+        Ok(RowCounts {
             portals,
             accounts,
             oauth_states,
@@ -83,9 +83,9 @@ impl Store {
 
     /// Copies every row into `target`, which must be empty, then checks that the target holds
     /// as many rows as this store and decrypts a sample of them to the same tokens.
-    pub async fn copy_to(&self, target: &Store) -> Result<CopyReport, StoreError> {
+    pub async fn copy_to(&self, target: &Store) -> Result<RowCounts, StoreError> {
         let before = target.counts().await?;
-        if before != CopyReport::default() {
+        if before != RowCounts::default() {
             return Err(StoreError::TargetNotEmpty(format!(
                 "{} portals, {} accounts, {} sign-ins under way, {} timers",
                 before.portals, before.accounts, before.oauth_states, before.timers

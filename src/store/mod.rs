@@ -29,7 +29,7 @@ use crate::domain::{
     AccessToken, ApplicationToken, Licence, MemberId, PortalDomain, RefreshToken, UserId,
 };
 pub use calls::{AccountVersion, CallTarget};
-pub use copy::CopyReport;
+pub use copy::RowCounts;
 pub use crypto::{Keyring, MasterKey};
 pub use postgres::{Places, SharedBuckets};
 pub use timers::Timer;
