@@ -14,6 +14,7 @@ pub mod http;
 pub mod i18n;
 pub mod metrics;
 pub mod portals;
+pub mod schedule;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;
