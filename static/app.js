@@ -1,6 +1,6 @@
 // Enhances the status form: a click applies the status through the JSON API, marks it at
-// once, and rolls back with a message if the call fails. Without this script the form posts
-// to /app/status and works the same.
+// once, and rolls back with a message if the call fails. A status for a while, the timer's
+// "End now" and the schedule's forms post as they do without this script.
 (function () {
   "use strict";
   var meta = document.querySelector('meta[name="b24-session"]');
@@ -42,7 +42,9 @@
 
   form.addEventListener("submit", function (event) {
     var button = event.submitter;
-    if (!button || button.name !== "status") {
+    var duration = document.getElementById("b24s-for");
+    // A status for a while posts the form: the server works out when it ends.
+    if (!button || button.name !== "status" || (duration && duration.value !== "")) {
       return;
     }
     event.preventDefault();
@@ -63,6 +65,10 @@
       })
       .then(function (answer) {
         if (answer.ok) {
+          var running = document.getElementById("b24s-running");
+          if (running) {
+            running.parentNode.removeChild(running);
+          }
           mark(answer.body.status);
           say(form.getAttribute("data-saved") + " " + nameOf(answer.body.status), false);
         } else {

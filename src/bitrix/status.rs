@@ -41,19 +41,37 @@ pub struct PageRead {
     pub profile: Option<Profile>,
     /// The status, if it could be read.
     pub status: Option<Status>,
+    /// The status before the change, when one was set.
+    pub before: Option<Status>,
     /// Why setting the status failed, if it did.
     pub set_refused: Option<ErrorCode>,
     /// Why reading the user failed, if it did.
     pub profile_refused: Option<ErrorCode>,
 }
 
-/// The `batch` parameters behind [`PageRead`].
+/// The `batch` parameters behind [`PageRead`]: a change reads the status it replaces first.
 pub fn page_batch(set: Option<Status>) -> Value {
-    let set = set.map(|status| ("set", set_command(status)));
-    batch::params(
-        set.into_iter()
-            .chain([("profile", PROFILE.to_owned()), ("status", GET.to_owned())]),
-    )
+    let set = set.into_iter().flat_map(|status| {
+        [
+            ("before", GET.to_owned()),
+            ("set", set_command(status)),
+        ]
+    });
+    batch::params(set.chain([("profile", PROFILE.to_owned()), ("status", GET.to_owned())]))
+}
+
+/// The `batch` parameters that read the status (`before`) and then set `status` (`set`): a
+/// scheduled change that must remember what it replaced, in one request.
+pub fn swap_batch(status: Status) -> Value {
+    batch::params([("before", GET.to_owned()), ("set", set_command(status))])
+}
+
+/// What a [`swap_batch`] found before the change, or why the change was refused.
+pub fn swapped(answer: &BatchAnswer) -> Result<Status, ErrorCode> {
+    match answer.error("set") {
+        Some(code) => Err(code),
+        None => Ok(answer.result("before").map_or(Status::Online, read)),
+    }
 }
 
 impl PageRead {
@@ -64,6 +82,7 @@ impl PageRead {
                 .result("profile")
                 .and_then(|p| serde_json::from_value::<Profile>(p.clone()).ok()),
             status: answer.result("status").map(read),
+            before: answer.result("before").map(read),
             set_refused: answer.error("set"),
             profile_refused: answer.error("profile"),
         }
@@ -87,7 +106,7 @@ mod tests {
     fn the_page_batch_sets_first_then_reads() {
         let commands = page_batch(Some(Status::Dnd));
         let keys: Vec<&String> = commands["cmd"].as_object().expect("cmd").keys().collect();
-        assert_eq!(keys, ["set", "profile", "status"]);
+        assert_eq!(keys, ["before", "set", "profile", "status"]);
         assert_eq!(page_batch(None)["cmd"].as_object().expect("cmd").len(), 2);
         let answer: BatchAnswer = serde_json::from_value(json!({
             "result": {"profile": {"ID": "7", "NAME": "Anna"}, "status": "away"},

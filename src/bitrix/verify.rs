@@ -123,6 +123,9 @@ pub struct Profile {
     /// Last name.
     #[serde(rename = "LAST_NAME", default)]
     pub last_name: Option<String>,
+    /// The user's time zone (an IANA name), empty when they never chose one.
+    #[serde(rename = "TIME_ZONE", default)]
+    pub time_zone: Option<String>,
 }
 
 /// The method that names the token's user (scope `basic`).

@@ -75,20 +75,7 @@ async fn write(
 ) -> Answer {
     record(&session);
     let lang = session.lang;
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
-        return Err(ApiError::unsupported_media_type(lang));
-    }
-    // An object with a `status` key, nothing looser: serde would also read `["dnd"]` into a
-    // struct.
-    let change: Value = serde_json::from_slice(&body).map_err(|_| ApiError::bad_request(lang))?;
-    let change = change
-        .as_object()
-        .ok_or_else(|| ApiError::bad_request(lang))?;
+    let change = json_object(&headers, &body, lang)?;
     let status = change
         .get("status")
         .ok_or_else(|| ApiError::bad_request(lang))?;
@@ -120,13 +107,34 @@ async fn write(
     answer(chosen, Some(&timer))
 }
 
-fn record(session: &Session) {
+/// The body as a JSON object, declared as JSON; nothing looser (serde would also read
+/// `["dnd"]` into a struct).
+pub(super) fn json_object(
+    headers: &HeaderMap,
+    body: &Bytes,
+    lang: Lang,
+) -> Result<serde_json::Map<String, Value>, ApiError> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::unsupported_media_type(lang));
+    }
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(object)) => Ok(object),
+        _ => Err(ApiError::bad_request(lang)),
+    }
+}
+
+pub(super) fn record(session: &Session) {
     let span = tracing::Span::current();
     span.record("member_id", tracing::field::display(&session.member_id));
     span.record("user_id", tracing::field::display(session.user_id));
 }
 
-fn failed(error: CallError, lang: Lang) -> ApiError {
+pub(super) fn failed(error: CallError, lang: Lang) -> ApiError {
     tracing::warn!(%error, "status call failed");
     ApiError::from_call(&error, lang)
 }

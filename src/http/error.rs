@@ -2,16 +2,18 @@
 //! with the status code that says what the caller can do. Which type to use where:
 //! [`ApiError`] for `/api/*`, [`super::page::PageError`] for pages shown in the portal.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 use super::page::Problem;
 use crate::bitrix::{self, Category};
 use crate::i18n::{Lang, Text};
+use crate::schedule::{Invalid, Problem as ScheduleProblem};
 use crate::tokens::CallError;
 
 /// An API error.
@@ -19,8 +21,10 @@ use crate::tokens::CallError;
 pub struct ApiError {
     status: StatusCode,
     code: &'static str,
-    message: &'static str,
+    message: Cow<'static, str>,
     retry_after: Option<Duration>,
+    /// More fields for the body, naming what is at fault.
+    detail: Option<Map<String, Value>>,
 }
 
 impl ApiError {
@@ -28,8 +32,28 @@ impl ApiError {
         Self {
             status,
             code,
-            message,
+            message: Cow::Borrowed(message),
             retry_after: None,
+            detail: None,
+        }
+    }
+
+    /// A schedule the contract refuses: the sentence, and the rule and field at fault.
+    pub fn invalid_schedule(lang: Lang, invalid: &Invalid) -> Self {
+        let mut detail = Map::new();
+        if let Some(rule) = invalid.rule {
+            detail.insert("rule".into(), json!(rule));
+        }
+        detail.insert("field".into(), json!(invalid.field));
+        if let ScheduleProblem::Overlap { other, .. } = invalid.problem {
+            detail.insert("overlaps".into(), json!(other));
+        }
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "invalid_schedule",
+            message: Cow::Owned(super::words::schedule_problem(lang.text(), invalid)),
+            retry_after: None,
+            detail: Some(detail),
         }
     }
 
@@ -174,9 +198,8 @@ impl ApiError {
             "bitrix_refused" => Problem::Refused,
             "internal" => Problem::Internal,
             "database_unavailable" => Problem::DatabaseDown,
-            "bad_request" | "invalid_status" | "invalid_until" | "unsupported_media_type" => {
-                Problem::BadRequest
-            }
+            "bad_request" | "invalid_status" | "invalid_until" | "invalid_schedule"
+            | "unsupported_media_type" => Problem::BadRequest,
             _ => Problem::Unavailable,
         }
     }
@@ -184,9 +207,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let mut body = json!({"error": self.code, "message": self.message});
+        if let (Some(detail), Some(fields)) = (self.detail, body.as_object_mut()) {
+            fields.extend(detail);
+        }
         let mut response = (
             self.status,
-            Json(json!({"error": self.code, "message": self.message})),
+            Json(body),
         )
             .into_response();
         if let Some(retry_after) = self.retry_after {

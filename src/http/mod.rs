@@ -7,6 +7,7 @@ mod client_ip;
 mod error;
 mod events;
 mod extract;
+mod forms;
 mod health;
 mod input;
 mod install;
@@ -15,9 +16,12 @@ mod middleware;
 mod oauth;
 mod page;
 mod refusal;
+mod schedule_api;
 mod security;
 pub mod session;
 pub mod state;
+mod status_page;
+mod words;
 
 use axum::Router;
 
@@ -36,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(oauth::router())
         .merge(app::router())
         .merge(api::router())
+        .merge(schedule_api::router())
         .with_state(state);
     middleware::apply(routes, state_metrics, limit, timeout)
 }

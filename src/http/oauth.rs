@@ -100,5 +100,11 @@ async fn callback(
         .finish_sign_in(state, code)
         .await
         .map_err(|refusal| with_retry(super::refusal::refused(refusal, lang)))?;
-    Ok(super::app::render(&app, &opened, lang, None))
+    Ok(super::status_page::render(
+        &app,
+        &opened,
+        lang,
+        None,
+        axum::http::StatusCode::OK,
+    ))
 }

@@ -173,6 +173,70 @@ pub struct Text {
     pub install_placement_refused: &'static str,
     /// Install page: the permission a refused placement needs; `{scope}` is replaced.
     pub install_scope_hint: &'static str,
+    /// Page: the label of the duration choice.
+    pub for_label: &'static str,
+    /// Page: a status for good.
+    pub for_until_changed: &'static str,
+    /// Page: for 30 minutes.
+    pub for_30m: &'static str,
+    /// Page: for an hour.
+    pub for_1h: &'static str,
+    /// Page: for two hours.
+    pub for_2h: &'static str,
+    /// Page: until the working day ends at `{time}`.
+    pub for_workday: &'static str,
+    /// Page: a timed status runs (`{status}`, `{time}`, `{then}`).
+    pub running: &'static str,
+    /// Page: end a timed status now.
+    pub end_now: &'static str,
+    /// Page: the schedule's heading.
+    pub schedule_title: &'static str,
+    /// Page: what a schedule does.
+    pub schedule_intro: &'static str,
+    /// Page: no rules yet.
+    pub schedule_empty: &'static str,
+    /// Page: a rule on all seven days.
+    pub every_day: &'static str,
+    /// Page: Monday to Sunday, short, comma-separated.
+    pub days_short: &'static str,
+    /// Page: remove a rule.
+    pub remove: &'static str,
+    /// Page: the add-rule button and heading.
+    pub add_rule: &'static str,
+    /// Page: the days of a rule.
+    pub rule_days: &'static str,
+    /// Page: a rule's start.
+    pub rule_from: &'static str,
+    /// Page: a rule's end.
+    pub rule_to: &'static str,
+    /// Page: a rule's status.
+    pub rule_status: &'static str,
+    /// Page: the time zone field.
+    pub zone_label: &'static str,
+    /// Page: what the time zone is for.
+    pub zone_hint: &'static str,
+    /// Page: save the time zone.
+    pub zone_save: &'static str,
+    /// Page: after a schedule change.
+    pub schedule_saved: &'static str,
+    /// Page: a scheduled change at `{time}` could not be made while the user's tokens were dead.
+    pub missed_change: &'static str,
+    /// Schedule refused: not the documented shape (`{rule}`, `{field}`).
+    pub sched_shape: &'static str,
+    /// Schedule refused: not a time zone name.
+    pub sched_zone: &'static str,
+    /// Schedule refused: more than 20 rules.
+    pub sched_too_many: &'static str,
+    /// Schedule refused: a bad day (`{rule}`).
+    pub sched_day: &'static str,
+    /// Schedule refused: a bad time (`{rule}`, `{field}`).
+    pub sched_time: &'static str,
+    /// Schedule refused: `from` not before `to` (`{rule}`).
+    pub sched_order: &'static str,
+    /// Schedule refused: a bad status (`{rule}`).
+    pub sched_status: &'static str,
+    /// Schedule refused: two rules overlap (`{rule}`, `{other}`, `{day}`).
+    pub sched_overlap: &'static str,
 }
 
 #[cfg(test)]

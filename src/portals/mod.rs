@@ -9,8 +9,10 @@ mod events;
 pub mod gate;
 mod install;
 mod open;
+mod plans;
 pub mod removal;
 pub mod scheduler;
+mod schedules;
 mod sign_in;
 mod timers;
 
@@ -28,6 +30,7 @@ use crate::tokens::{CallError, TokenManager};
 pub use events::Recorded;
 use gate::Gate;
 pub use open::{Opened, StatusChange};
+pub use plans::Plans;
 pub use sign_in::SignInStart;
 pub use timers::{LONGEST_TIMER, Timer};
 

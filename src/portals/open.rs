@@ -14,6 +14,7 @@ use crate::bitrix::status::{self, PageRead};
 use crate::bitrix::verify;
 use crate::clock::unix_now;
 use crate::domain::{AccessToken, MemberId, Status, UserId};
+use super::plans::Plans;
 use crate::store::{AccountRecord, Portal, PortalState, Timer, Tokens};
 use crate::tokens::{CallError, Repeat};
 
@@ -28,9 +29,8 @@ pub struct Opened {
     pub user_name: String,
     /// Their status now.
     pub current: Status,
-    /// The end of a timed status the app could not restore while the user's tokens were dead:
-    /// told on this visit, once.
-    pub missed: Option<Timer>,
+    /// Their timer and schedule.
+    pub plans: Plans,
 }
 
 /// Who a token's user is and their status.
@@ -123,9 +123,8 @@ impl Portals {
         self.store_pair(&frame.member_id, read.user_id, read.profile.admin, tokens)
             .await?;
         Ok(Opened {
-            missed: self
-                .store
-                .take_missed_timer(&frame.member_id, read.user_id)
+            plans: self
+                .plans(&frame.member_id, read.user_id, read.profile.time_zone.as_deref())
                 .await?,
             user_id: read.user_id,
             user_name: read.profile.display_name(),
@@ -190,13 +189,15 @@ impl Portals {
         Ok(())
     }
 
-    /// Sets `chosen` for a signed-in user and reads back what Bitrix24 now says, in one `batch`
-    /// (the page's form without script).
+    /// Sets `chosen` for a signed-in user — until `until` (unix seconds) when given, else for
+    /// good, ending a running timer — and reads back what Bitrix24 now says, in one `batch`
+    /// (the page's forms). Without `chosen`, only reads.
     pub async fn change_from_page(
         &self,
         member_id: &MemberId,
         user_id: UserId,
-        chosen: Status,
+        chosen: Option<Status>,
+        until: Option<i64>,
     ) -> Result<StatusChange, Refusal> {
         let answer = self
             .tokens
@@ -204,31 +205,41 @@ impl Portals {
                 member_id,
                 user_id,
                 batch::METHOD,
-                status::page_batch(Some(chosen)),
+                status::page_batch(chosen),
                 Repeat::Safe,
             )
             .await?;
         let page = PageRead::from_answer(&answer);
         let refused = page.set_refused.map(|code| {
             tracing::warn!(code = code.as_str(), "the portal refused the status");
-            CallError::Bitrix(crate::bitrix::Error::Api {
-                status: reqwest::StatusCode::BAD_REQUEST,
-                code,
-                description: String::new(),
-                retry_after: None,
-            })
+            CallError::refused(code)
         });
-        if refused.is_none() {
-            self.store.clear_timer(member_id, user_id).await?;
+        match (chosen, &refused, until) {
+            (None, _, _) | (_, Some(_), _) => {}
+            (Some(_), None, None) => self.store.clear_timer(member_id, user_id).await?,
+            (Some(chosen), None, Some(until)) => {
+                let running = self.store.timer(member_id, user_id).await?;
+                let then = running.map(|t| t.then).or(page.before).unwrap_or(Status::Online);
+                let timer = Timer {
+                    member_id: member_id.clone(),
+                    user_id,
+                    status: chosen,
+                    until,
+                    then,
+                };
+                self.store.set_timer(&timer, self.tokens.clock().now()).await?;
+            }
         }
         let portal = self.installed(member_id).await?;
+        let zone = page.profile.as_ref().and_then(|p| p.time_zone.as_deref());
+        let plans = self.plans(member_id, user_id, zone).await?;
         Ok(StatusChange {
             opened: Opened {
                 portal,
                 user_id,
                 user_name: page.profile.map(|p| p.display_name()).unwrap_or_default(),
-                current: page.status.unwrap_or(chosen),
-                missed: None,
+                current: page.status.or(chosen).unwrap_or(Status::Online),
+                plans,
             },
             refused,
         })

@@ -1,4 +1,5 @@
-//! The scheduler: applies what users planned — the restore at the end of a timed status — with
+//! The scheduler: applies what users planned — the restore at the end of a timed status, and
+//! the starts and ends of their schedules' rules (`schedules.rs`) — with
 //! their own tokens, through the token manager like a click (refresh, rate limiter, retries).
 //! Due work is claimed in the store, so a restart loses none and instances sharing the database
 //! apply each change once; it runs on the token manager's clock, which tests and the demo move
@@ -10,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::bitrix::status;
-use crate::store::Timer;
+use crate::store::{StoreError, Timer};
 use crate::tokens::{CallError, Repeat, TokenManager};
 
 /// How often due work is looked for: each change lands within this of its time, plus the call.
@@ -35,15 +36,43 @@ pub struct Report {
     pub deferred: usize,
 }
 
-/// Applies every change due at `now` (unix seconds on the token manager's clock).
+/// Applies every change due at `now` (unix seconds on the token manager's clock): timers that
+/// ended, then schedule rules that start or end.
 pub async fn run_once(tokens: &Arc<TokenManager>, owner: &str, now: i64) -> Report {
+    let store = tokens.store();
+    let timers = drain(
+        || store.claim_due_timers(now, BATCH, owner, now + CLAIM),
+        |timer| {
+            let tokens = tokens.clone();
+            async move { restore(&tokens, timer).await }
+        },
+    )
+    .await;
+    let rules = drain(
+        || store.claim_due_schedules(now, BATCH, owner, now + CLAIM),
+        |saved| {
+            let (tokens, owner) = (tokens.clone(), owner.to_owned());
+            async move { super::schedules::apply_boundary(&tokens, &owner, saved, now).await }
+        },
+    )
+    .await;
+    Report {
+        applied: timers.applied + rules.applied,
+        dropped: timers.dropped + rules.dropped,
+        deferred: timers.deferred + rules.deferred,
+    }
+}
+
+/// Claims due work a batch at a time and applies each batch at once, until none is left.
+async fn drain<J, C, A, F>(claim: impl Fn() -> C, apply: A) -> Report
+where
+    C: Future<Output = Result<Vec<J>, StoreError>>,
+    A: Fn(J) -> F,
+    F: Future<Output = Outcome> + Send + 'static,
+{
     let mut report = Report::default();
     loop {
-        let due = match tokens
-            .store()
-            .claim_due_timers(now, BATCH, owner, now + CLAIM)
-            .await
-        {
+        let due = match claim().await {
             Ok(due) if due.is_empty() => return report,
             Ok(due) => due,
             Err(error) => {
@@ -53,9 +82,8 @@ pub async fn run_once(tokens: &Arc<TokenManager>, owner: &str, now: i64) -> Repo
         };
         let claimed = due.len();
         let mut tasks = tokio::task::JoinSet::new();
-        for timer in due {
-            let tokens = tokens.clone();
-            tasks.spawn(async move { restore(&tokens, timer).await });
+        for job in due {
+            tasks.spawn(apply(job));
         }
         while let Some(done) = tasks.join_next().await {
             match done.unwrap_or(Outcome::Deferred) {
@@ -71,12 +99,30 @@ pub async fn run_once(tokens: &Arc<TokenManager>, owner: &str, now: i64) -> Repo
     }
 }
 
-enum Outcome {
+/// What one change came to.
+pub(super) enum Outcome {
     Applied,
-    /// Kept for the user's next visit: they must open the app again.
+    /// Not made: the user must open the app again, and is told on their next visit.
     Missed,
+    /// Not made and never will be (the portal is gone, or Bitrix24 refuses it).
     Dropped,
+    /// Not made yet: tried again once the claim runs out.
     Deferred,
+}
+
+impl Outcome {
+    /// What a failed call means for the change.
+    pub(super) fn of(error: &CallError) -> Self {
+        match error {
+            CallError::NeedsReauth => Self::Missed,
+            error if error.is_auth_refusal() => Self::Missed,
+            CallError::Bitrix(error) if error.is_transient() => Self::Deferred,
+            CallError::NotInstalled | CallError::Internal(_) | CallError::Bitrix(_) => {
+                Self::Dropped
+            }
+            _ => Self::Deferred,
+        }
+    }
 }
 
 /// Restores the status of a timer that ended.
@@ -93,10 +139,7 @@ async fn restore(tokens: &TokenManager, timer: Timer) -> Outcome {
         .await;
     let outcome = match &result {
         Ok(_) => Outcome::Applied,
-        Err(CallError::NeedsReauth) => Outcome::Missed,
-        Err(error) if error.is_auth_refusal() => Outcome::Missed,
-        Err(CallError::NotInstalled | CallError::Internal(_)) => Outcome::Dropped,
-        Err(_) => Outcome::Deferred,
+        Err(error) => Outcome::of(error),
     };
     let store = tokens.store();
     let kept = match (&outcome, result) {

@@ -120,9 +120,8 @@ impl Portals {
             .await?;
         tracing::info!("signed in");
         Ok(Opened {
-            missed: self
-                .store
-                .take_missed_timer(&member_id, read.user_id)
+            plans: self
+                .plans(&member_id, read.user_id, read.profile.time_zone.as_deref())
                 .await?,
             user_id: read.user_id,
             user_name: read.profile.display_name(),

@@ -48,6 +48,11 @@ impl Portals {
         Ok(self.store.timer(member_id, user_id).await?)
     }
 
+    /// Unix seconds on the app's clock (the one timers and schedules run on).
+    pub fn now(&self) -> i64 {
+        self.tokens.clock().now()
+    }
+
     /// The unix time `until` checked for a timer set at the app's `now`: in the future and at
     /// most [`LONGEST_TIMER`] ahead.
     pub fn timer_end_is_valid(&self, until: i64) -> bool {

@@ -186,6 +186,15 @@ fn parse_rule(n: usize, value: &Value) -> Result<Rule, Invalid> {
 }
 
 impl Schedule {
+    /// An empty schedule in the zone a Bitrix24 profile names, else UTC.
+    pub fn for_zone(zone_name: Option<&str>) -> Self {
+        zone_name.and_then(Self::empty).unwrap_or_else(|| Self {
+            zone_name: "UTC".to_owned(),
+            zone: jiff::tz::TimeZone::UTC,
+            rules: Vec::new(),
+        })
+    }
+
     /// An empty schedule in `zone_name`, if that names a zone.
     pub fn empty(zone_name: &str) -> Option<Self> {
         let zone = zone(zone_name)?;

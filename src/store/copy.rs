@@ -22,6 +22,8 @@ pub struct RowCounts {
     pub oauth_states: i64,
     /// Timed statuses running.
     pub timers: i64,
+    /// Weekly schedules.
+    pub schedules: i64,
 }
 
 /// A `portals` row, every column as stored.
@@ -53,6 +55,20 @@ struct TimerCopy {
     created_at: i64,
 }
 
+/// A `schedules` row, its claim aside.
+#[derive(sqlx::FromRow)]
+struct ScheduleCopy {
+    member_id: String,
+    user_id: i64,
+    rules: String,
+    version: i64,
+    next_at: Option<i64>,
+    active_until: Option<i64>,
+    before_status: Option<String>,
+    missed_at: Option<i64>,
+    updated_at: i64,
+}
+
 /// An `oauth_states` row.
 #[derive(sqlx::FromRow)]
 struct StateCopy {
@@ -64,11 +80,12 @@ struct StateCopy {
 impl Store {
     /// How many rows this store holds.
     pub async fn counts(&self) -> Result<RowCounts, StoreError> {
-        let (portals, accounts, oauth_states, timers): (i64, i64, i64, i64) =
+        let (portals, accounts, oauth_states, timers, schedules): (i64, i64, i64, i64, i64) =
             on_pool!(&self.db, |pool| {
                 sqlx::query_as(
                     "SELECT (SELECT COUNT(*) FROM portals), (SELECT COUNT(*) FROM accounts),
-                        (SELECT COUNT(*) FROM oauth_states), (SELECT COUNT(*) FROM timers)",
+                        (SELECT COUNT(*) FROM oauth_states), (SELECT COUNT(*) FROM timers),
+                        (SELECT COUNT(*) FROM schedules)",
                 )
                 .fetch_one(pool)
                 .await
@@ -78,6 +95,7 @@ impl Store {
             accounts,
             oauth_states,
             timers,
+            schedules,
         })
     }
 
@@ -87,8 +105,9 @@ impl Store {
         let before = target.counts().await?;
         if before != RowCounts::default() {
             return Err(StoreError::TargetNotEmpty(format!(
-                "{} portals, {} accounts, {} sign-ins under way, {} timers",
-                before.portals, before.accounts, before.oauth_states, before.timers
+                "{} portals, {} accounts, {} sign-ins under way, {} timers, {} schedules",
+                before.portals, before.accounts, before.oauth_states, before.timers,
+                before.schedules
             )));
         }
         let expected = self.sample(self).await?;
@@ -212,6 +231,32 @@ impl Store {
                     None => break,
                 }
             }
+            let mut after = (String::new(), 0);
+            loop {
+                let page = self.schedule_page(&after).await?;
+                for row in &page {
+                    sqlx::query(
+                        "INSERT INTO schedules (member_id, user_id, rules, version, next_at,
+                             active_until, before_status, missed_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(&row.member_id)
+                    .bind(row.user_id)
+                    .bind(&row.rules)
+                    .bind(row.version)
+                    .bind(row.next_at)
+                    .bind(row.active_until)
+                    .bind(&row.before_status)
+                    .bind(row.missed_at)
+                    .bind(row.updated_at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                match page.last() {
+                    Some(last) => after = (last.member_id.clone(), last.user_id),
+                    None => break,
+                }
+            }
             tx.commit().await?;
         });
         let (copied, source) = (target.counts().await?, self.counts().await?);
@@ -284,6 +329,24 @@ impl Store {
         Ok(on_pool!(&self.db, |pool| sqlx::query_as(
             "SELECT member_id, user_id, status, until_at, then_status, missed, created_at
              FROM timers
+             WHERE member_id > $1 OR (member_id = $1 AND user_id > $2)
+             ORDER BY member_id, user_id LIMIT $3"
+        )
+        .bind(&after.0)
+        .bind(after.1)
+        .bind(PAGE)
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    async fn schedule_page(
+        &self,
+        after: &(String, i64),
+    ) -> Result<Vec<ScheduleCopy>, StoreError> {
+        Ok(on_pool!(&self.db, |pool| sqlx::query_as(
+            "SELECT member_id, user_id, rules, version, next_at, active_until, before_status,
+                    missed_at, updated_at
+             FROM schedules
              WHERE member_id > $1 OR (member_id = $1 AND user_id > $2)
              ORDER BY member_id, user_id LIMIT $3"
         )

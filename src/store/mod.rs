@@ -15,6 +15,7 @@ pub mod crypto;
 mod portals;
 mod postgres;
 mod removal;
+mod schedules;
 mod sqlite;
 mod states;
 mod timers;
@@ -32,6 +33,7 @@ pub use calls::{AccountVersion, CallTarget};
 pub use copy::RowCounts;
 pub use crypto::{Keyring, MasterKey};
 pub use postgres::{Places, SharedBuckets};
+pub use schedules::{SavedSchedule, ScheduleState};
 pub use timers::Timer;
 
 /// How long a statement waits for a lock held by another connection or process before it

@@ -190,10 +190,12 @@ impl Store {
                 return Ok(false);
             }
             // Nothing is applied on an uninstalled portal's behalf any more.
-            sqlx::query("DELETE FROM timers WHERE member_id = $1")
-                .bind(member_id.as_str())
-                .execute(&mut *tx)
-                .await?;
+            for jobs in ["DELETE FROM timers WHERE member_id = $1", "DELETE FROM schedules WHERE member_id = $1"] {
+                sqlx::query(jobs)
+                    .bind(member_id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
             if !clean {
                 sqlx::query(
                     "UPDATE accounts SET access_token = NULL, refresh_token = NULL, expires_at = NULL,

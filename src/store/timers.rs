@@ -115,6 +115,26 @@ impl Store {
         Ok(())
     }
 
+    /// Makes a running timer restore `then` when it ends; false if none runs.
+    pub async fn retarget_timer(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+        then: Status,
+    ) -> Result<bool, StoreError> {
+        let done = on_pool!(&self.db, |pool| sqlx::query(
+            "UPDATE timers SET then_status = $3
+             WHERE member_id = $1 AND user_id = $2 AND NOT missed"
+        )
+        .bind(member_id.as_str())
+        .bind(user_id_to_sql(user_id))
+        .bind(then.as_str())
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
+        Ok(done == 1)
+    }
+
     /// Removes `timer` once applied or dropped, unless the user started another meanwhile.
     pub async fn finish_timer(&self, timer: &Timer) -> Result<(), StoreError> {
         self.on_timer(

@@ -52,4 +52,14 @@ impl CallError {
     pub fn is_auth_refusal(&self) -> bool {
         matches!(self, Self::Bitrix(error) if error.is_auth_refusal())
     }
+
+    /// The portal refused a command inside a `batch` with `code` (HTTP 400, as it would alone).
+    pub fn refused(code: bitrix::ErrorCode) -> Self {
+        Self::Bitrix(bitrix::Error::Api {
+            status: reqwest::StatusCode::BAD_REQUEST,
+            code,
+            description: String::new(),
+            retry_after: None,
+        })
+    }
 }

@@ -1,0 +1,191 @@
+//! The status page's forms, which work without script: `POST /app/status` sets a status —
+//! for a while when `for` says so — and `POST /app/schedule` adds or removes a rule or changes
+//! the time zone. Each answers the page again, saying what changed or, with 422, why nothing
+//! did. The page's session (a form field) says who the user is.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::post;
+
+use super::input;
+use super::page::{PageError, Problem};
+use super::session::Session;
+use super::state::AppState;
+use super::status_page::{Notice, render};
+use super::words::{schedule_problem, status_words};
+use crate::clock::unix_now;
+use crate::domain::Status;
+use crate::i18n::Lang;
+use crate::schedule::{self, Invalid, Schedule};
+
+/// `POST /app/status` and `POST /app/schedule`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/app/status", post(set_status))
+        .route("/app/schedule", post(change_schedule))
+}
+
+/// A form post with a valid session.
+struct Posted {
+    pairs: Vec<(String, String)>,
+    session: Session,
+}
+
+impl Posted {
+    fn read(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<Self, PageError> {
+        let pairs = input::form_pairs(headers, body)
+            .map_err(|_| PageError::new(Problem::BadRequest, Lang::En))?;
+        let session = pairs
+            .iter()
+            .find(|(k, _)| k == "session")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default();
+        let session = state.sessions.verify(session, unix_now()).map_err(|error| {
+            tracing::info!(%error, "form post without a valid session");
+            PageError::new(Problem::SessionExpired, Lang::En)
+        })?;
+        let span = tracing::Span::current();
+        span.record("member_id", tracing::field::display(&session.member_id));
+        span.record("user_id", tracing::field::display(session.user_id));
+        Ok(Self { pairs, session })
+    }
+
+    /// The first value of `name`, empty when absent.
+    fn field(&self, name: &str) -> &str {
+        self.all(name).first().copied().unwrap_or_default()
+    }
+
+    /// Every value of `name` (the days of a rule come as one field per day).
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    fn bad(&self) -> PageError {
+        PageError::new(Problem::BadRequest, self.session.lang)
+    }
+}
+
+/// The end of a status chosen for `choice` (`30`, `60`, `120` minutes, or `at:<unix>`), or
+/// `None` for good.
+fn until(choice: &str, now: i64) -> Result<Option<i64>, ()> {
+    match choice {
+        "" => Ok(None),
+        "30" | "60" | "120" => Ok(Some(now + choice.parse::<i64>().map_err(|_| ())? * 60)),
+        _ => choice
+            .strip_prefix("at:")
+            .and_then(|at| at.parse().ok())
+            .map(Some)
+            .ok_or(()),
+    }
+}
+
+/// `POST /app/status` (fields `session`, `status`, optional `for`).
+#[tracing::instrument(skip_all, fields(member_id, user_id))]
+async fn set_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = Posted::read(&state, &headers, &body)?;
+    let (lang, t) = (form.session.lang, form.session.lang.text());
+    let chosen = Status::parse(form.field("status")).map_err(|_| form.bad())?;
+    let until = until(form.field("for"), state.portals.now()).map_err(|_| form.bad())?;
+    if until.is_some_and(|until| !state.portals.timer_end_is_valid(until)) {
+        return Err(form.bad());
+    }
+    let (member_id, user_id) = (&form.session.member_id, form.session.user_id);
+    let change = state
+        .portals
+        .change_from_page(member_id, user_id, Some(chosen), until)
+        .await
+        .map_err(|refusal| super::refusal::refused(refusal, lang))?;
+    if let Some(error) = change.refused {
+        return Err(super::refusal::call_failed(&error, lang));
+    }
+    let (status_name, _) = status_words(t, change.opened.current);
+    let notice = Notice::ok(format!("{} {status_name}", t.saved));
+    Ok(render(&state, &change.opened, lang, Some(notice), StatusCode::OK))
+}
+
+/// The schedule after the form's `action`: `add` (fields `days`, `from`, `to`, `status`),
+/// `remove` (field `rule`, counted from 1) or `zone` (field `time_zone`).
+fn changed(form: &Posted, mut schedule: Schedule) -> Result<Result<Schedule, Invalid>, PageError> {
+    let next = schedule.rules.len() + 1;
+    Ok(match form.field("action") {
+        "add" => {
+            let days = form.all("days");
+            schedule::rule_from_form(&days, form.field("from"), form.field("to"), form.field("status"))
+                .and_then(|rule| {
+                    schedule.add(rule).map_err(|problem| Invalid {
+                        rule: Some(next),
+                        field: "days",
+                        problem,
+                    })
+                })
+                .map(|()| schedule)
+                .map_err(|invalid| Invalid {
+                    rule: Some(next),
+                    ..invalid
+                })
+        }
+        "remove" => {
+            let rule: usize = form.field("rule").parse().map_err(|_| form.bad())?;
+            if rule == 0 || rule > schedule.rules.len() {
+                return Err(form.bad());
+            }
+            schedule.rules.remove(rule - 1);
+            Ok(schedule)
+        }
+        "zone" => schedule.in_zone(form.field("time_zone")).ok_or(Invalid {
+            rule: None,
+            field: "time_zone",
+            problem: schedule::Problem::Zone,
+        }),
+        _ => return Err(form.bad()),
+    })
+}
+
+/// `POST /app/schedule`.
+#[tracing::instrument(skip_all, fields(member_id, user_id))]
+async fn change_schedule(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = Posted::read(&state, &headers, &body)?;
+    let (lang, t) = (form.session.lang, form.session.lang.text());
+    let (member_id, user_id) = (&form.session.member_id, form.session.user_id);
+    let failed = |error| super::refusal::call_failed(&error, lang);
+    let current = state
+        .portals
+        .schedule(member_id, user_id)
+        .await
+        .map_err(failed)?;
+    let (notice, status) = match changed(&form, current)? {
+        Ok(schedule) => {
+            state
+                .portals
+                .save_schedule(member_id, user_id, &schedule)
+                .await
+                .map_err(failed)?;
+            (Notice::ok(t.schedule_saved.to_owned()), StatusCode::OK)
+        }
+        Err(invalid) => (
+            Notice::error(schedule_problem(t, &invalid)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    };
+    let page = state
+        .portals
+        .change_from_page(member_id, user_id, None, None)
+        .await
+        .map_err(|refusal| super::refusal::refused(refusal, lang))?;
+    Ok(render(&state, &page.opened, lang, Some(notice), status))
+}

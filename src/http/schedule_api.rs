@@ -1,0 +1,60 @@
+//! `GET /api/schedule` and `PUT /api/schedule`: the user's weekly focus schedule in the
+//! contract's shape, `{"time_zone": "Europe/Berlin", "rules": [{"days": ["mon"], "from":
+//! "09:00", "to": "11:00", "status": "dnd"}]}`, authorised by the page's session. A `PUT`
+//! replaces it whole; a schedule the contract refuses answers 422 `invalid_schedule` naming the
+//! rule and field, and changes nothing.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::Value;
+
+use super::api::{failed, json_object, record};
+use super::error::ApiError;
+use super::extract::Authed;
+use super::state::AppState;
+use crate::schedule::Schedule;
+
+/// `GET /api/schedule` and `PUT /api/schedule`.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/schedule", get(read).put(write))
+}
+
+type Answer = Result<([(header::HeaderName, &'static str); 1], Json<Value>), ApiError>;
+
+fn answer(schedule: &Schedule) -> Answer {
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(schedule.to_json())))
+}
+
+#[tracing::instrument(skip_all, fields(member_id, user_id))]
+async fn read(State(state): State<AppState>, Authed(session): Authed) -> Answer {
+    record(&session);
+    let schedule = state
+        .portals
+        .schedule(&session.member_id, session.user_id)
+        .await
+        .map_err(|error| failed(error, session.lang))?;
+    answer(&schedule)
+}
+
+#[tracing::instrument(skip_all, fields(member_id, user_id))]
+async fn write(
+    State(state): State<AppState>,
+    Authed(session): Authed,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    record(&session);
+    let lang = session.lang;
+    let object = json_object(&headers, &body, lang)?;
+    let schedule = Schedule::from_json(&Value::Object(object))
+        .map_err(|invalid| ApiError::invalid_schedule(lang, &invalid))?;
+    state
+        .portals
+        .save_schedule(&session.member_id, session.user_id, &schedule)
+        .await
+        .map_err(|error| failed(error, lang))?;
+    answer(&schedule)
+}

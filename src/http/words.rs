@@ -1,0 +1,132 @@
+//! Sentences built from the catalogue for what the page and the API say about statuses, timers
+//! and schedules: names, times in the user's zone, rules, and why a schedule was refused.
+
+use crate::domain::Status;
+use crate::i18n::Text;
+use crate::schedule::{self, Invalid, Problem, Rule};
+
+/// A status's name and what it means.
+pub fn status_words(t: &'static Text, s: Status) -> (&'static str, &'static str) {
+    match s {
+        Status::Online => (t.status_online, t.status_online_about),
+        Status::Dnd => (t.status_dnd, t.status_dnd_about),
+        Status::Away => (t.status_away, t.status_away_about),
+        Status::Break => (t.status_break, t.status_break_about),
+    }
+}
+
+/// The short name of day `day` (0 = Monday).
+pub fn day_name(t: &'static Text, day: usize) -> &'static str {
+    t.days_short.split(',').nth(day).unwrap_or_default()
+}
+
+/// `unix` on the wall clock of `zone`: `11:30` today, `2026-12-04 11:30` on another day.
+pub fn local_time(zone: &jiff::tz::TimeZone, unix: i64, now: i64) -> String {
+    let (Ok(at), Ok(today)) = (
+        jiff::Timestamp::from_second(unix),
+        jiff::Timestamp::from_second(now),
+    ) else {
+        return String::new();
+    };
+    let (at, today) = (at.to_zoned(zone.clone()), today.to_zoned(zone.clone()));
+    if at.date() == today.date() {
+        at.strftime("%H:%M").to_string()
+    } else {
+        at.strftime("%Y-%m-%d %H:%M").to_string()
+    }
+}
+
+/// "Mon–Fri", "Mon, Wed", "every day".
+fn days_text(t: &'static Text, rule: &Rule) -> String {
+    let days: Vec<usize> = (0..7).filter(|d| rule.on(*d)).collect();
+    match days.as_slice() {
+        [_, _, _, _, _, _, _] => t.every_day.to_owned(),
+        [first, .., last] if days.len() >= 3 && last - first + 1 == days.len() => {
+            format!("{}–{}", day_name(t, *first), day_name(t, *last))
+        }
+        _ => days
+            .iter()
+            .map(|d| day_name(t, *d))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// "Do not disturb · Mon–Fri · 09:00–11:00".
+pub fn rule_text(t: &'static Text, rule: &Rule) -> String {
+    format!(
+        "{} · {} · {}–{}",
+        status_words(t, rule.status).0,
+        days_text(t, rule),
+        schedule::clock_text(rule.from),
+        schedule::clock_text(rule.to)
+    )
+}
+
+/// Why a schedule was refused, naming the rule and field.
+pub fn schedule_problem(t: &'static Text, invalid: &Invalid) -> String {
+    let template = match invalid.problem {
+        Problem::Shape => t.sched_shape,
+        Problem::Zone => t.sched_zone,
+        Problem::TooMany => t.sched_too_many,
+        Problem::Day => t.sched_day,
+        Problem::Time => t.sched_time,
+        Problem::Order => t.sched_order,
+        Problem::Status => t.sched_status,
+        Problem::Overlap { .. } => t.sched_overlap,
+    };
+    let (other, day) = match invalid.problem {
+        Problem::Overlap { other, day } => (other.to_string(), day_name(t, day)),
+        _ => (String::new(), ""),
+    };
+    template
+        .replace("{rule}", &invalid.rule.unwrap_or_default().to_string())
+        .replace("{field}", invalid.field)
+        .replace("{other}", &other)
+        .replace("{day}", day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Lang;
+
+    #[test]
+    fn rules_read_as_people_write_them() {
+        let t = Lang::En.text();
+        let weekdays = schedule::rule_from_form(
+            &["mon", "tue", "wed", "thu", "fri"],
+            "09:00",
+            "11:00",
+            "dnd",
+        )
+        .expect("rule");
+        assert_eq!(rule_text(t, &weekdays), "Do not disturb · Mon–Fri · 09:00–11:00");
+        let some = schedule::rule_from_form(&["mon", "wed"], "13:00", "13:45", "break")
+            .expect("rule");
+        assert!(rule_text(t, &some).contains("Mon, Wed"));
+        let all = schedule::rule_from_form(&schedule::DAYS, "13:00", "13:45", "break")
+            .expect("rule");
+        assert!(rule_text(t, &all).contains("every day"));
+    }
+
+    #[test]
+    fn every_language_names_seven_days() {
+        for lang in [Lang::En, Lang::Ru, Lang::De] {
+            assert_eq!(lang.text().days_short.split(',').count(), 7, "{lang:?}");
+        }
+    }
+
+    #[test]
+    fn an_overlap_names_both_rules_and_the_day() {
+        let invalid = Invalid {
+            rule: Some(3),
+            field: "days",
+            problem: Problem::Overlap { other: 1, day: 2 },
+        };
+        assert_eq!(
+            schedule_problem(Lang::En.text(), &invalid),
+            "Rule 3 overlaps rule 1 on Wed: at any moment only one rule may apply."
+        );
+    }
+}

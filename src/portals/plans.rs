@@ -1,0 +1,49 @@
+//! What the status page shows besides the status: the user's running timer, their schedule,
+//! and a planned change the app could not make while their tokens were dead (told once).
+
+use super::Portals;
+use crate::domain::{MemberId, UserId};
+use crate::schedule::Schedule;
+use crate::store::{StoreError, Timer};
+
+/// A user's plans, as the page shows them.
+#[derive(Debug)]
+pub struct Plans {
+    /// The timed status running, if any.
+    pub timer: Option<Timer>,
+    /// Their schedule; before they save one, an empty one in their profile's time zone.
+    pub schedule: Schedule,
+    /// Whether they saved a schedule (else the zone is only the profile's suggestion).
+    pub saved: bool,
+    /// A timed status whose end could not be restored: told on this visit, once.
+    pub missed_timer: Option<Timer>,
+    /// When a scheduled change could not be made: told on this visit, once.
+    pub missed_change: Option<i64>,
+}
+
+impl Portals {
+    /// The user's plans; `profile_zone` is the time zone their Bitrix24 profile names.
+    pub async fn plans(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+        profile_zone: Option<&str>,
+    ) -> Result<Plans, StoreError> {
+        let missed_timer = self.store.take_missed_timer(member_id, user_id).await?;
+        let timer = self.store.timer(member_id, user_id).await?;
+        let saved = self.store.schedule(member_id, user_id).await?;
+        let mut missed_change = None;
+        if let Some(at) = saved.as_ref().and_then(|s| s.missed_at)
+            && self.store.clear_missed_change(member_id, user_id, at).await?
+        {
+            missed_change = Some(at);
+        }
+        Ok(Plans {
+            timer,
+            saved: saved.is_some(),
+            schedule: saved.map_or_else(|| Schedule::for_zone(profile_zone), |s| s.schedule),
+            missed_timer,
+            missed_change,
+        })
+    }
+}

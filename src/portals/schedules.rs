@@ -1,0 +1,156 @@
+//! Weekly focus schedules: reading and saving a user's, and what the scheduler does when one of
+//! its rules starts or ends (`scheduler.rs` finds them due). A rule's start remembers the status
+//! it replaced — a running timer's restore, else what Bitrix24 says — and its end brings that
+//! back; a change the user makes in between wins until the next boundary.
+
+use serde_json::Value;
+
+use super::Portals;
+use super::scheduler::Outcome;
+use crate::bitrix::batch::{self, BatchAnswer};
+use crate::bitrix::status;
+use crate::bitrix::verify::{PROFILE, Profile};
+use crate::domain::{MemberId, Status, UserId};
+use crate::schedule::{self, Schedule, Step};
+use crate::store::{SavedSchedule, ScheduleState};
+use crate::tokens::{CallError, Repeat, TokenManager};
+
+impl Portals {
+    /// The user's schedule; before they save one, an empty one in their profile's time zone
+    /// (UTC when the profile names none).
+    pub async fn schedule(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+    ) -> Result<Schedule, CallError> {
+        if let Some(saved) = self.store.schedule(member_id, user_id).await? {
+            return Ok(saved.schedule);
+        }
+        let profile: Value = self
+            .tokens
+            .call(
+                member_id,
+                user_id,
+                PROFILE,
+                Value::Object(Default::default()),
+                Repeat::Safe,
+            )
+            .await?;
+        let zone = serde_json::from_value::<Profile>(profile)
+            .ok()
+            .and_then(|p| p.time_zone);
+        Ok(Schedule::for_zone(zone.as_deref()))
+    }
+
+    /// Replaces the user's schedule; a rule already running starts at once.
+    pub async fn save_schedule(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+        schedule: &Schedule,
+    ) -> Result<(), CallError> {
+        let now = self.tokens.clock().now();
+        self.store
+            .save_schedule(member_id, user_id, schedule, now)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Sets `chosen`, answering the status it replaced.
+async fn swap(tokens: &TokenManager, saved: &SavedSchedule, chosen: Status) -> Result<Status, CallError> {
+    let answer: BatchAnswer = tokens
+        .call(
+            &saved.member_id,
+            saved.user_id,
+            batch::METHOD,
+            status::swap_batch(chosen),
+            Repeat::Safe,
+        )
+        .await?;
+    status::swapped(&answer).map_err(CallError::refused)
+}
+
+async fn set(tokens: &TokenManager, saved: &SavedSchedule, chosen: Status) -> Result<(), CallError> {
+    let _: Value = tokens
+        .call(
+            &saved.member_id,
+            saved.user_id,
+            status::SET,
+            status::set_params(chosen),
+            Repeat::Safe,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Makes the change due at `now` for a claimed schedule and records where it stands.
+pub(super) async fn apply_boundary(
+    tokens: &TokenManager,
+    owner: &str,
+    saved: SavedSchedule,
+    now: i64,
+) -> Outcome {
+    let plan = schedule::plan(&saved.schedule, saved.active_until, saved.before, now);
+    let store = tokens.store();
+    let (member_id, user_id) = (&saved.member_id, saved.user_id);
+    let mut state = ScheduleState {
+        active_until: plan.active_until,
+        before: plan.active_until.and(saved.before),
+        next_at: plan.next_at,
+        missed_at: None,
+    };
+    let done: Result<(), CallError> = match plan.step {
+        Step::Nothing => Ok(()),
+        Step::Start(chosen) => match swap(tokens, &saved, chosen).await {
+            Ok(replaced) => {
+                // A timer running into the rule ends here; what it would have restored comes
+                // back when the rule ends.
+                let timer = store.timer(member_id, user_id).await;
+                let before = match timer {
+                    Ok(Some(timer)) => {
+                        let cleared = store.clear_timer(member_id, user_id).await;
+                        cleared.map(|()| timer.then)
+                    }
+                    Ok(None) => Ok(replaced),
+                    Err(error) => Err(error),
+                };
+                before.map(|before| state.before = Some(before)).map_err(CallError::from)
+            }
+            Err(error) => Err(error),
+        },
+        Step::Follow(chosen) => set(tokens, &saved, chosen).await,
+        Step::Restore(then) => match store.retarget_timer(member_id, user_id, then).await {
+            // The user's own timer runs past the rule: it restores the rule's "before" itself.
+            Ok(true) => Ok(()),
+            Ok(false) => set(tokens, &saved, then).await,
+            Err(error) => Err(error.into()),
+        },
+    };
+    let outcome = match &done {
+        Ok(()) => Outcome::Applied,
+        Err(error) => Outcome::of(error),
+    };
+    match (&outcome, done) {
+        (Outcome::Deferred, Err(error)) => {
+            tracing::warn!(%member_id, %user_id, %error, "a scheduled change could not be made yet");
+            return outcome;
+        }
+        (_, Err(error)) => {
+            tracing::warn!(%member_id, %user_id, %error, "a scheduled change could not be made; dropped");
+            state.active_until = None;
+            state.before = None;
+            if matches!(outcome, Outcome::Missed) {
+                state.missed_at = saved.next_at.or(Some(now));
+            }
+        }
+        (_, Ok(())) if plan.step != Step::Nothing => {
+            tracing::info!(%member_id, %user_id, step = ?plan.step, "scheduled change made");
+        }
+        _ => {}
+    }
+    if let Err(error) = store.finish_schedule(&saved, owner, state).await {
+        tracing::error!(%error, "the scheduler could not record what it did");
+    }
+    outcome
+}

@@ -1,0 +1,209 @@
+//! Weekly focus schedules and where the scheduler stands in each: the rule window it applied,
+//! the status it restores, and when it looks again. A due schedule is claimed by one process at
+//! a time, as timers are (`timers.rs`).
+
+use super::{Db, Store, StoreError, on_pool, user_id_from_sql, user_id_to_sql};
+use crate::domain::{MemberId, Status, UserId};
+use crate::schedule::Schedule;
+
+/// A user's schedule with the scheduler's state.
+#[derive(Clone, Debug)]
+pub struct SavedSchedule {
+    /// The portal.
+    pub member_id: MemberId,
+    /// The user.
+    pub user_id: UserId,
+    /// The rules and their zone.
+    pub schedule: Schedule,
+    /// Bumped by every save.
+    pub version: i64,
+    /// When the scheduler looks again.
+    pub next_at: Option<i64>,
+    /// The end of the rule window applied.
+    pub active_until: Option<i64>,
+    /// The status restored when it ends.
+    pub before: Option<Status>,
+    /// A change that could not be applied, for the user's next visit.
+    pub missed_at: Option<i64>,
+}
+
+/// Where the scheduler stands after a look.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScheduleState {
+    /// The end of the rule window in force.
+    pub active_until: Option<i64>,
+    /// The status to restore then.
+    pub before: Option<Status>,
+    /// When to look again.
+    pub next_at: Option<i64>,
+    /// A change that could not be applied now, for the user's next visit.
+    pub missed_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ScheduleRow {
+    member_id: String,
+    user_id: i64,
+    rules: String,
+    version: i64,
+    next_at: Option<i64>,
+    active_until: Option<i64>,
+    before_status: Option<String>,
+    missed_at: Option<i64>,
+}
+
+impl ScheduleRow {
+    fn parse(self) -> Result<SavedSchedule, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("schedule {what}"));
+        let rules: serde_json::Value =
+            serde_json::from_str(&self.rules).map_err(|_| corrupt("rules"))?;
+        Ok(SavedSchedule {
+            member_id: MemberId::parse(&self.member_id).map_err(|_| corrupt("member"))?,
+            user_id: user_id_from_sql(self.user_id)?,
+            schedule: Schedule::from_json(&rules).map_err(|_| corrupt("rules"))?,
+            version: self.version,
+            next_at: self.next_at,
+            active_until: self.active_until,
+            before: self
+                .before_status
+                .map(|s| Status::parse(&s).map_err(|_| corrupt("before")))
+                .transpose()?,
+            missed_at: self.missed_at,
+        })
+    }
+}
+
+/// Claims up to `$2` schedules due at `$1` for `$3` until `$4`; `$lock` keeps two claims apart.
+macro_rules! claim_due {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE schedules SET claim_owner = $3, claim_until = $4
+             WHERE (member_id, user_id) IN (
+                 SELECT member_id, user_id FROM schedules
+                 WHERE next_at <= $1 AND (claim_until IS NULL OR claim_until < $1)
+                 ORDER BY next_at LIMIT $2 ",
+            $lock,
+            ") RETURNING member_id, user_id, rules, version, next_at, active_until,
+                         before_status, missed_at"
+        )
+    };
+}
+
+impl Store {
+    /// Replaces a user's schedule; the scheduler looks at it at `now`, so a rule already running
+    /// starts at once and one removed while in force ends.
+    pub async fn save_schedule(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+        schedule: &Schedule,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let rules = schedule.to_json().to_string();
+        on_pool!(&self.db, |pool| sqlx::query(
+            "INSERT INTO schedules (member_id, user_id, rules, next_at, updated_at)
+             VALUES ($1, $2, $3, $4, $4)
+             ON CONFLICT (member_id, user_id) DO UPDATE SET
+                 rules = excluded.rules, version = schedules.version + 1,
+                 next_at = excluded.next_at, updated_at = excluded.updated_at"
+        )
+        .bind(member_id.as_str())
+        .bind(user_id_to_sql(user_id))
+        .bind(&rules)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// A user's schedule, if they saved one.
+    pub async fn schedule(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+    ) -> Result<Option<SavedSchedule>, StoreError> {
+        let row: Option<ScheduleRow> = on_pool!(&self.db, |pool| sqlx::query_as(
+            "SELECT member_id, user_id, rules, version, next_at, active_until, before_status,
+                    missed_at
+             FROM schedules WHERE member_id = $1 AND user_id = $2"
+        )
+            .bind(member_id.as_str())
+            .bind(user_id_to_sql(user_id))
+            .fetch_optional(pool)
+            .await)?;
+        row.map(ScheduleRow::parse).transpose()
+    }
+
+    /// Forgets the missed change at `missed_at` once the user was told; false if another look
+    /// took it first.
+    pub async fn clear_missed_change(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+        missed_at: i64,
+    ) -> Result<bool, StoreError> {
+        let done = on_pool!(&self.db, |pool| sqlx::query(
+            "UPDATE schedules SET missed_at = NULL
+             WHERE member_id = $1 AND user_id = $2 AND missed_at = $3"
+        )
+        .bind(member_id.as_str())
+        .bind(user_id_to_sql(user_id))
+        .bind(missed_at)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    /// Claims for `owner`, until `claim_until`, up to `limit` schedules due at `now`.
+    pub async fn claim_due_schedules(
+        &self,
+        now: i64,
+        limit: u32,
+        owner: &str,
+        claim_until: i64,
+    ) -> Result<Vec<SavedSchedule>, StoreError> {
+        let sql = match self.db {
+            Db::Sqlite(_) => claim_due!(""),
+            Db::Postgres(_) => claim_due!("FOR UPDATE SKIP LOCKED"),
+        };
+        let rows: Vec<ScheduleRow> = on_pool!(&self.db, |pool| sqlx::query_as(sql)
+            .bind(now)
+            .bind(i64::from(limit))
+            .bind(owner)
+            .bind(claim_until)
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter().map(ScheduleRow::parse).collect()
+    }
+
+    /// Records what `owner`'s look at `claimed` did and releases it. When the user saved
+    /// meanwhile, the save's `next_at` stands, so the new rules are looked at next.
+    pub async fn finish_schedule(
+        &self,
+        claimed: &SavedSchedule,
+        owner: &str,
+        state: ScheduleState,
+    ) -> Result<(), StoreError> {
+        on_pool!(&self.db, |pool| sqlx::query(
+            "UPDATE schedules SET active_until = $4, before_status = $5,
+                 missed_at = COALESCE($6, missed_at),
+                 next_at = CASE WHEN version = $7 THEN $8 ELSE next_at END,
+                 claim_owner = NULL, claim_until = NULL
+             WHERE member_id = $1 AND user_id = $2 AND claim_owner = $3"
+        )
+        .bind(claimed.member_id.as_str())
+        .bind(user_id_to_sql(claimed.user_id))
+        .bind(owner)
+        .bind(state.active_until)
+        .bind(state.before.map(Status::as_str))
+        .bind(state.missed_at)
+        .bind(claimed.version)
+        .bind(state.next_at)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+}
