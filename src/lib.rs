@@ -72,6 +72,15 @@ pub async fn migrate_store(
 
 /// Opens the database, builds the clients and returns the router with its state.
 pub async fn build(config: Config) -> Result<(Router, AppState), BuildError> {
+    build_with_clock(config, Clock::default()).await
+}
+
+/// [`build`], with timers, schedules and token expiry read from `clock` (the demo shares its
+/// emulated portal's, so "skip 1 hour" moves both).
+pub async fn build_with_clock(
+    config: Config,
+    clock: Clock,
+) -> Result<(Router, AppState), BuildError> {
     let keys = Keyring::new(&config.app_secret, config.app_secret_previous.as_ref());
     let store = Store::open_with(&config.database_url, keys, config.database).await?;
     let http = bitrix::http_client(config.bitrix_timeout, !config.allow_http)?;
@@ -91,7 +100,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState), BuildError> {
         oauth.clone(),
         rest,
         config.tokens.clone(),
-        Clock::default(),
+        clock,
         metrics.clone(),
     ));
     let sessions = SessionKey::new(config.app_secret.derive(SessionKey::PURPOSE));

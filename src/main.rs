@@ -75,7 +75,14 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         }
         Mode::Production => (None, config),
     };
-    let (router, state) = b24_status::build(config.clone()).await?;
+    #[cfg(feature = "demo")]
+    let clock = demo
+        .as_ref()
+        .map(|demo| demo.emulator.clock())
+        .unwrap_or_default();
+    #[cfg(not(feature = "demo"))]
+    let clock = b24_status::clock::Clock::default();
+    let (router, state) = b24_status::build_with_clock(config.clone(), clock).await?;
     if let Some(metrics_addr) = config.metrics_addr {
         let metrics_listener = tokio::net::TcpListener::bind(metrics_addr)
             .await

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use super::world::Server;
 use super::world::{
-    Bucket, Call, EventBinding, Fault, FaultKind, FormPost, PlacementBinding, User,
+    Bucket, Call, EventBinding, Fault, FaultKind, FormPost, PlacementBinding, USER_TIME_ZONE,
+    User,
 };
 use super::{Emulator, PortalInfo, UserSpec, portal_info};
 use crate::domain::{MemberId, Status};
@@ -45,6 +46,7 @@ impl Emulator {
                 last_name: user.last_name,
                 admin: user.admin,
                 status: None,
+                time_zone: USER_TIME_ZONE.to_owned(),
             },
         );
         id
@@ -165,7 +167,7 @@ impl Emulator {
 
     /// Moves the emulator's clock forward (token and code expiry).
     pub fn advance_clock(&self, by: Duration) {
-        self.world().clock_offset += i64::try_from(by.as_secs()).unwrap_or(i64::MAX / 2);
+        self.world().clock.advance(by);
     }
 
     /// Sets a portal's leaky bucket (defaults: burst 50, 2 per second).
@@ -227,6 +229,23 @@ impl Emulator {
     /// How many refresh grants succeeded.
     pub fn refresh_count(&self) -> usize {
         self.world().refreshes
+    }
+
+    /// The emulator's clock: the demo runs the app on it too, so "skip 1 hour" moves both.
+    pub fn clock(&self) -> crate::clock::Clock {
+        self.world().clock.clone()
+    }
+
+    /// Sets the `TIME_ZONE` a user's profile names (empty: none chosen).
+    pub fn set_time_zone(&self, member_id: &MemberId, user_id: u64, zone: &str) {
+        if let Some(user) = self
+            .world()
+            .portals
+            .get_mut(member_id)
+            .and_then(|p| p.users.get_mut(&user_id))
+        {
+            user.time_zone = zone.to_owned();
+        }
     }
 
     /// A user's messenger status, `None` if never set.

@@ -165,7 +165,7 @@ fn users_method(caller: &Caller<'_>, method: &str) -> Result<Value, Failure> {
             "NAME": user.name,
             "LAST_NAME": user.last_name,
             "PERSONAL_GENDER": "",
-            "TIME_ZONE": "",
+            "TIME_ZONE": user.time_zone,
         })),
         "user.current" => {
             let scope = &caller.install.scope;

@@ -277,6 +277,7 @@ impl Emulator {
                 last_name: admin.last_name,
                 admin: true,
                 status: None,
+                time_zone: world::USER_TIME_ZONE.to_owned(),
             },
         );
         self.world().portals.insert(

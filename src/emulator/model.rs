@@ -32,7 +32,13 @@ pub struct User {
     pub last_name: String,
     pub admin: bool,
     pub status: Option<Status>,
+    /// The profile's `TIME_ZONE` (an IANA name; empty when the user never chose one).
+    #[serde(default)]
+    pub time_zone: String,
 }
+
+/// The zone emulated users start with: a Bitrix24 profile names one when the user chose it.
+pub const USER_TIME_ZONE: &str = "Europe/Berlin";
 
 /// A placement binding made with `placement.bind`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -25,6 +25,7 @@ pub fn router() -> Router<PortalCtx> {
         .route("/demo/install-finish", post(install_finish))
         .route("/demo/refresh-auth", post(refresh_auth))
         .route("/demo/expire", post(expire))
+        .route("/demo/skip-hour", post(skip_hour))
         .route("/demo/uninstall", post(uninstall))
 }
 
@@ -70,6 +71,8 @@ struct PortalPage {
     action: String,
     fields: Vec<(String, String)>,
     notice: Option<&'static str>,
+    /// The portal's clock, in the emulated users' zone.
+    clock: String,
 }
 
 #[derive(Deserialize)]
@@ -205,6 +208,7 @@ async fn portal(State(ctx): State<PortalCtx>, Query(query): Query<PortalQuery>) 
         action,
         fields,
         notice,
+        clock: wall_clock(world.now()),
     };
     drop(world);
     match page.render() {
@@ -285,6 +289,21 @@ fn back(control: &Control) -> Redirect {
         "/?user={}&lang={lang}&app={}",
         control.user, control.app
     ))
+}
+
+/// `unix` as the emulated users see it.
+fn wall_clock(unix: i64) -> String {
+    let zone = jiff::tz::TimeZone::get(super::world::USER_TIME_ZONE).unwrap_or(jiff::tz::TimeZone::UTC);
+    jiff::Timestamp::from_second(unix)
+        .map(|at| at.to_zoned(zone).strftime("%a %Y-%m-%d %H:%M %Z").to_string())
+        .unwrap_or_default()
+}
+
+/// Moves the portal's clock — and, in the demo, the app's, which is the same — an hour ahead,
+/// so a timed status ends or a schedule rule starts without waiting.
+async fn skip_hour(State(ctx): State<PortalCtx>, Form(control): Form<Control>) -> Redirect {
+    lock(&ctx.shared).clock.advance(std::time::Duration::from_secs(3600));
+    back(&control)
 }
 
 /// Expires the current user's access tokens, so the app's refresh can be watched.

@@ -14,7 +14,7 @@ use crate::domain::MemberId;
 /// Everything the emulator knows.
 #[derive(Debug)]
 pub struct World {
-    pub clock_offset: i64,
+    pub clock: crate::clock::Clock,
     pub oauth_host: String,
     pub oauth_host_east: String,
     pub apps: HashMap<String, AppReg>,
@@ -41,7 +41,7 @@ pub struct Issued {
 impl World {
     pub fn new() -> Self {
         Self {
-            clock_offset: 0,
+            clock: crate::clock::Clock::default(),
             oauth_host: String::new(),
             oauth_host_east: String::new(),
             apps: HashMap::new(),
@@ -83,7 +83,7 @@ impl World {
 
     /// Unix seconds on the emulator's clock, which tests may move forward.
     pub fn now(&self) -> i64 {
-        crate::clock::unix_now() + self.clock_offset
+        self.clock.now()
     }
 
     /// Issues a new pair for `user` of `member` to app `client_id`.
