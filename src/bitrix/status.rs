@@ -51,12 +51,9 @@ pub struct PageRead {
 
 /// The `batch` parameters behind [`PageRead`]: a change reads the status it replaces first.
 pub fn page_batch(set: Option<Status>) -> Value {
-    let set = set.into_iter().flat_map(|status| {
-        [
-            ("before", GET.to_owned()),
-            ("set", set_command(status)),
-        ]
-    });
+    let set = set
+        .into_iter()
+        .flat_map(|status| [("before", GET.to_owned()), ("set", set_command(status))]);
     batch::params(set.chain([("profile", PROFILE.to_owned()), ("status", GET.to_owned())]))
 }
 

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use super::world::Server;
 use super::world::{
-    Bucket, Call, EventBinding, Fault, FaultKind, FormPost, PlacementBinding, USER_TIME_ZONE,
-    User,
+    Bucket, Call, EventBinding, Fault, FaultKind, FormPost, PlacementBinding, USER_TIME_ZONE, User,
 };
 use super::{Emulator, PortalInfo, UserSpec, portal_info};
 use crate::domain::{MemberId, Status};

@@ -293,16 +293,23 @@ fn back(control: &Control) -> Redirect {
 
 /// `unix` as the emulated users see it.
 fn wall_clock(unix: i64) -> String {
-    let zone = jiff::tz::TimeZone::get(super::world::USER_TIME_ZONE).unwrap_or(jiff::tz::TimeZone::UTC);
+    let zone =
+        jiff::tz::TimeZone::get(super::world::USER_TIME_ZONE).unwrap_or(jiff::tz::TimeZone::UTC);
     jiff::Timestamp::from_second(unix)
-        .map(|at| at.to_zoned(zone).strftime("%a %Y-%m-%d %H:%M %Z").to_string())
+        .map(|at| {
+            at.to_zoned(zone)
+                .strftime("%a %Y-%m-%d %H:%M %Z")
+                .to_string()
+        })
         .unwrap_or_default()
 }
 
 /// Moves the portal's clock — and, in the demo, the app's, which is the same — an hour ahead,
 /// so a timed status ends or a schedule rule starts without waiting.
 async fn skip_hour(State(ctx): State<PortalCtx>, Form(control): Form<Control>) -> Redirect {
-    lock(&ctx.shared).clock.advance(std::time::Duration::from_secs(3600));
+    lock(&ctx.shared)
+        .clock
+        .advance(std::time::Duration::from_secs(3600));
     back(&control)
 }
 

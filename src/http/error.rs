@@ -198,7 +198,10 @@ impl ApiError {
             "bitrix_refused" => Problem::Refused,
             "internal" => Problem::Internal,
             "database_unavailable" => Problem::DatabaseDown,
-            "bad_request" | "invalid_status" | "invalid_until" | "invalid_schedule"
+            "bad_request"
+            | "invalid_status"
+            | "invalid_until"
+            | "invalid_schedule"
             | "unsupported_media_type" => Problem::BadRequest,
             _ => Problem::Unavailable,
         }
@@ -211,11 +214,7 @@ impl IntoResponse for ApiError {
         if let (Some(detail), Some(fields)) = (self.detail, body.as_object_mut()) {
             fields.extend(detail);
         }
-        let mut response = (
-            self.status,
-            Json(body),
-        )
-            .into_response();
+        let mut response = (self.status, Json(body)).into_response();
         if let Some(retry_after) = self.retry_after {
             let seconds = retry_after.as_secs_f64().ceil().max(1.0).to_string();
             if let Ok(value) = HeaderValue::from_str(&seconds) {

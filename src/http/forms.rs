@@ -43,10 +43,13 @@ impl Posted {
             .find(|(k, _)| k == "session")
             .map(|(_, v)| v.as_str())
             .unwrap_or_default();
-        let session = state.sessions.verify(session, unix_now()).map_err(|error| {
-            tracing::info!(%error, "form post without a valid session");
-            PageError::new(Problem::SessionExpired, Lang::En)
-        })?;
+        let session = state
+            .sessions
+            .verify(session, unix_now())
+            .map_err(|error| {
+                tracing::info!(%error, "form post without a valid session");
+                PageError::new(Problem::SessionExpired, Lang::En)
+            })?;
         let span = tracing::Span::current();
         span.record("member_id", tracing::field::display(&session.member_id));
         span.record("user_id", tracing::field::display(session.user_id));
@@ -111,7 +114,13 @@ async fn set_status(
     }
     let (status_name, _) = status_words(t, change.opened.current);
     let notice = Notice::ok(format!("{} {status_name}", t.saved));
-    Ok(render(&state, &change.opened, lang, Some(notice), StatusCode::OK))
+    Ok(render(
+        &state,
+        &change.opened,
+        lang,
+        Some(notice),
+        StatusCode::OK,
+    ))
 }
 
 /// The schedule after the form's `action`: `add` (fields `days`, `from`, `to`, `status`),
@@ -121,19 +130,24 @@ fn changed(form: &Posted, mut schedule: Schedule) -> Result<Result<Schedule, Inv
     Ok(match form.field("action") {
         "add" => {
             let days = form.all("days");
-            schedule::rule_from_form(&days, form.field("from"), form.field("to"), form.field("status"))
-                .and_then(|rule| {
-                    schedule.add(rule).map_err(|problem| Invalid {
-                        rule: Some(next),
-                        field: "days",
-                        problem,
-                    })
-                })
-                .map(|()| schedule)
-                .map_err(|invalid| Invalid {
+            schedule::rule_from_form(
+                &days,
+                form.field("from"),
+                form.field("to"),
+                form.field("status"),
+            )
+            .and_then(|rule| {
+                schedule.add(rule).map_err(|problem| Invalid {
                     rule: Some(next),
-                    ..invalid
+                    field: "days",
+                    problem,
                 })
+            })
+            .map(|()| schedule)
+            .map_err(|invalid| Invalid {
+                rule: Some(next),
+                ..invalid
+            })
         }
         "remove" => {
             let rule: usize = form.field("rule").parse().map_err(|_| form.bad())?;

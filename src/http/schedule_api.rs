@@ -25,7 +25,10 @@ pub fn router() -> Router<AppState> {
 type Answer = Result<([(header::HeaderName, &'static str); 1], Json<Value>), ApiError>;
 
 fn answer(schedule: &Schedule) -> Answer {
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(schedule.to_json())))
+    Ok((
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(schedule.to_json()),
+    ))
 }
 
 #[tracing::instrument(skip_all, fields(member_id, user_id))]

@@ -108,9 +108,7 @@ fn durations(t: &'static Text, plans: &Plans, now: i64) -> Vec<Choice> {
     if let Some(end) = schedule::today_at(zone, now, WORKDAY_END) {
         choices.push(Choice {
             value: format!("at:{end}"),
-            label: t
-                .for_workday
-                .replace("{time}", &local_time(zone, end, now)),
+            label: t.for_workday.replace("{time}", &local_time(zone, end, now)),
             on: false,
         });
     }
@@ -118,7 +116,12 @@ fn durations(t: &'static Text, plans: &Plans, now: i64) -> Vec<Choice> {
 }
 
 /// What the page says once, on top: the caller's notice, else a planned change that failed.
-fn first_notice(t: &'static Text, plans: &Plans, now: i64, notice: Option<Notice>) -> Option<Notice> {
+fn first_notice(
+    t: &'static Text,
+    plans: &Plans,
+    now: i64,
+    notice: Option<Notice>,
+) -> Option<Notice> {
     let zone = plans.schedule.zone();
     notice
         .or_else(|| {
@@ -133,7 +136,8 @@ fn first_notice(t: &'static Text, plans: &Plans, now: i64, notice: Option<Notice
         .or_else(|| {
             let at = plans.missed_change?;
             Some(Notice::error(
-                t.missed_change.replace("{time}", &local_time(zone, at, now)),
+                t.missed_change
+                    .replace("{time}", &local_time(zone, at, now)),
             ))
         })
 }
@@ -171,8 +175,16 @@ pub(super) fn render(
         options: options(t, opened.current),
         durations: durations(t, plans, now),
         running,
-        end_with: plans.timer.as_ref().map_or("online", |timer| timer.then.as_str()),
-        rules: plans.schedule.rules.iter().map(|r| rule_text(t, r)).collect(),
+        end_with: plans
+            .timer
+            .as_ref()
+            .map_or("online", |timer| timer.then.as_str()),
+        rules: plans
+            .schedule
+            .rules
+            .iter()
+            .map(|r| rule_text(t, r))
+            .collect(),
         days: (0..7)
             .map(|d| Choice {
                 value: DAYS[d].to_owned(),

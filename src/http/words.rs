@@ -101,12 +101,15 @@ mod tests {
             "dnd",
         )
         .expect("rule");
-        assert_eq!(rule_text(t, &weekdays), "Do not disturb · Mon–Fri · 09:00–11:00");
-        let some = schedule::rule_from_form(&["mon", "wed"], "13:00", "13:45", "break")
-            .expect("rule");
+        assert_eq!(
+            rule_text(t, &weekdays),
+            "Do not disturb · Mon–Fri · 09:00–11:00"
+        );
+        let some =
+            schedule::rule_from_form(&["mon", "wed"], "13:00", "13:45", "break").expect("rule");
         assert!(rule_text(t, &some).contains("Mon, Wed"));
-        let all = schedule::rule_from_form(&schedule::DAYS, "13:00", "13:45", "break")
-            .expect("rule");
+        let all =
+            schedule::rule_from_form(&schedule::DAYS, "13:00", "13:45", "break").expect("rule");
         assert!(rule_text(t, &all).contains("every day"));
     }
 

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 
 use serde_json::{Value, json};
 
+use super::plans::Plans;
 use super::{Portals, Refusal};
 use crate::bitrix::batch::{self, BatchAnswer};
 use crate::bitrix::frame::FramePost;
@@ -14,7 +15,6 @@ use crate::bitrix::status::{self, PageRead};
 use crate::bitrix::verify;
 use crate::clock::unix_now;
 use crate::domain::{AccessToken, MemberId, Status, UserId};
-use super::plans::Plans;
 use crate::store::{AccountRecord, Portal, PortalState, Timer, Tokens};
 use crate::tokens::{CallError, Repeat};
 
@@ -124,7 +124,11 @@ impl Portals {
             .await?;
         Ok(Opened {
             plans: self
-                .plans(&frame.member_id, read.user_id, read.profile.time_zone.as_deref())
+                .plans(
+                    &frame.member_id,
+                    read.user_id,
+                    read.profile.time_zone.as_deref(),
+                )
                 .await?,
             user_id: read.user_id,
             user_name: read.profile.display_name(),
@@ -219,7 +223,10 @@ impl Portals {
             (Some(_), None, None) => self.store.clear_timer(member_id, user_id).await?,
             (Some(chosen), None, Some(until)) => {
                 let running = self.store.timer(member_id, user_id).await?;
-                let then = running.map(|t| t.then).or(page.before).unwrap_or(Status::Online);
+                let then = running
+                    .map(|t| t.then)
+                    .or(page.before)
+                    .unwrap_or(Status::Online);
                 let timer = Timer {
                     member_id: member_id.clone(),
                     user_id,
@@ -227,7 +234,9 @@ impl Portals {
                     until,
                     then,
                 };
-                self.store.set_timer(&timer, self.tokens.clock().now()).await?;
+                self.store
+                    .set_timer(&timer, self.tokens.clock().now())
+                    .await?;
             }
         }
         let portal = self.installed(member_id).await?;

@@ -34,7 +34,10 @@ impl Portals {
         let saved = self.store.schedule(member_id, user_id).await?;
         let mut missed_change = None;
         if let Some(at) = saved.as_ref().and_then(|s| s.missed_at)
-            && self.store.clear_missed_change(member_id, user_id, at).await?
+            && self
+                .store
+                .clear_missed_change(member_id, user_id, at)
+                .await?
         {
             missed_change = Some(at);
         }

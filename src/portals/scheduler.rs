@@ -90,6 +90,7 @@ where
                 Outcome::Applied => report.applied += 1,
                 Outcome::Missed | Outcome::Dropped => report.dropped += 1,
                 Outcome::Deferred => report.deferred += 1,
+                Outcome::Unchanged => {}
             }
         }
         // A full batch may have left more behind; a short one was all there was.
@@ -108,6 +109,8 @@ pub(super) enum Outcome {
     Dropped,
     /// Not made yet: tried again once the claim runs out.
     Deferred,
+    /// Nothing was due after all (a rule's window passed while the app was down).
+    Unchanged,
 }
 
 impl Outcome {

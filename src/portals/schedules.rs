@@ -58,7 +58,11 @@ impl Portals {
 }
 
 /// Sets `chosen`, answering the status it replaced.
-async fn swap(tokens: &TokenManager, saved: &SavedSchedule, chosen: Status) -> Result<Status, CallError> {
+async fn swap(
+    tokens: &TokenManager,
+    saved: &SavedSchedule,
+    chosen: Status,
+) -> Result<Status, CallError> {
     let answer: BatchAnswer = tokens
         .call(
             &saved.member_id,
@@ -71,7 +75,11 @@ async fn swap(tokens: &TokenManager, saved: &SavedSchedule, chosen: Status) -> R
     status::swapped(&answer).map_err(CallError::refused)
 }
 
-async fn set(tokens: &TokenManager, saved: &SavedSchedule, chosen: Status) -> Result<(), CallError> {
+async fn set(
+    tokens: &TokenManager,
+    saved: &SavedSchedule,
+    chosen: Status,
+) -> Result<(), CallError> {
     let _: Value = tokens
         .call(
             &saved.member_id,
@@ -115,7 +123,9 @@ pub(super) async fn apply_boundary(
                     Ok(None) => Ok(replaced),
                     Err(error) => Err(error),
                 };
-                before.map(|before| state.before = Some(before)).map_err(CallError::from)
+                before
+                    .map(|before| state.before = Some(before))
+                    .map_err(CallError::from)
             }
             Err(error) => Err(error),
         },
@@ -128,6 +138,7 @@ pub(super) async fn apply_boundary(
         },
     };
     let outcome = match &done {
+        Ok(()) if plan.step == Step::Nothing => Outcome::Unchanged,
         Ok(()) => Outcome::Applied,
         Err(error) => Outcome::of(error),
     };

@@ -106,7 +106,10 @@ impl Store {
         if before != RowCounts::default() {
             return Err(StoreError::TargetNotEmpty(format!(
                 "{} portals, {} accounts, {} sign-ins under way, {} timers, {} schedules",
-                before.portals, before.accounts, before.oauth_states, before.timers,
+                before.portals,
+                before.accounts,
+                before.oauth_states,
+                before.timers,
                 before.schedules
             )));
         }
@@ -339,10 +342,7 @@ impl Store {
         .await)?)
     }
 
-    async fn schedule_page(
-        &self,
-        after: &(String, i64),
-    ) -> Result<Vec<ScheduleCopy>, StoreError> {
+    async fn schedule_page(&self, after: &(String, i64)) -> Result<Vec<ScheduleCopy>, StoreError> {
         Ok(on_pool!(&self.db, |pool| sqlx::query_as(
             "SELECT member_id, user_id, rules, version, next_at, active_until, before_status,
                     missed_at, updated_at

@@ -190,7 +190,10 @@ impl Store {
                 return Ok(false);
             }
             // Nothing is applied on an uninstalled portal's behalf any more.
-            for jobs in ["DELETE FROM timers WHERE member_id = $1", "DELETE FROM schedules WHERE member_id = $1"] {
+            for jobs in [
+                "DELETE FROM timers WHERE member_id = $1",
+                "DELETE FROM schedules WHERE member_id = $1",
+            ] {
                 sqlx::query(jobs)
                     .bind(member_id.as_str())
                     .execute(&mut *tx)

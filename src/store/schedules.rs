@@ -128,10 +128,10 @@ impl Store {
                     missed_at
              FROM schedules WHERE member_id = $1 AND user_id = $2"
         )
-            .bind(member_id.as_str())
-            .bind(user_id_to_sql(user_id))
-            .fetch_optional(pool)
-            .await)?;
+        .bind(member_id.as_str())
+        .bind(user_id_to_sql(user_id))
+        .fetch_optional(pool)
+        .await)?;
         row.map(ScheduleRow::parse).transpose()
     }
 

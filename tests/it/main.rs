@@ -27,6 +27,7 @@ pub(crate) mod process;
 mod properties;
 mod refresh;
 mod regions;
+mod schedules;
 pub(crate) mod service;
 mod status_page;
 pub(crate) mod store;

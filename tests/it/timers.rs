@@ -187,7 +187,8 @@ async fn a_timer_whose_tokens_died_is_not_retried_and_the_user_is_told_on_their_
     let user = app.bitrix.employee;
     let session = app.session_of(user).await;
     let clock = app.state.tokens.clock().clone();
-    let until = rfc3339(clock.now() + 600);
+    let ends = clock.now() + 600;
+    let until = rfc3339(ends);
     assert_eq!(
         app.api_put(&session, json!({"status": "dnd", "until": until}))
             .await
@@ -214,8 +215,14 @@ async fn a_timer_whose_tokens_died_is_not_retried_and_the_user_is_told_on_their_
     let again = scheduler::run_once(&app.state.tokens, "t", clock.now()).await;
     assert_eq!(again, Report::default(), "not retried");
 
-    // The user's next visit says what happened, once, in their language.
-    let page = assert_page(app.open_app_as(user, "de").await, 200, "UTC").await;
+    // The user's next visit says what happened, once, in their language and time zone (their
+    // profile's, Europe/Berlin).
+    let berlin = jiff::tz::TimeZone::get("Europe/Berlin").expect("zone");
+    let wall = jiff::Timestamp::from_second(ends)
+        .expect("time")
+        .to_zoned(berlin);
+    let page = assert_page(app.open_app_as(user, "de").await, 200, "endete um").await;
+    assert!(page.contains(&wall.strftime("%H:%M").to_string()), "{page}");
     assert!(page.contains("„Nicht stören“ endete um"), "{page}");
     assert!(page.contains("zu „Online“ zurückwechseln"), "{page}");
     let page = assert_page(app.open_app_as(user, "de").await, 200, "Status").await;
