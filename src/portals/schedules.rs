@@ -152,7 +152,7 @@ pub(super) async fn apply_boundary(
             state.active_until = None;
             state.before = None;
             if matches!(outcome, Outcome::Missed) {
-                state.missed_at = saved.next_at.or(Some(now));
+                state.missed_at = Some(plan.at);
             }
         }
         (_, Ok(())) if plan.step != Step::Nothing => {

@@ -38,6 +38,9 @@ pub enum Step {
 pub struct Plan {
     /// The change to make.
     pub step: Step,
+    /// The boundary it belongs to: the start of the rule window, or the end of the one that
+    /// ended (what the user is told if the change cannot be made).
+    pub at: i64,
     /// The end of the rule window in force afterwards.
     pub active_until: Option<i64>,
     /// The next boundary to look again at.
@@ -123,8 +126,14 @@ pub fn plan(
         (None, Some(window)) => Step::Start(window.status),
         (None, None) => Step::Nothing,
     };
+    let at = match step {
+        Step::Start(_) | Step::Follow(_) => covering.map_or(now, |w| w.start),
+        Step::Restore(_) => active_until.unwrap_or(now),
+        Step::Nothing => now,
+    };
     Plan {
         step,
+        at,
         active_until: covering.map(|w| w.end),
         next_at: schedule.next_boundary(now),
     }

@@ -173,6 +173,7 @@ fn the_plan_starts_follows_restores_and_skips_what_passed() {
     .expect("valid");
     let start = plan(&schedule, None, None, at("2026-12-04T09:00"));
     assert_eq!(start.step, Step::Start(Status::Dnd));
+    assert_eq!(start.at, at("2026-12-04T09:00"));
     assert_eq!(start.active_until, Some(at("2026-12-04T11:00")));
     assert_eq!(start.next_at, Some(at("2026-12-04T11:00")));
 

@@ -17,6 +17,7 @@ mod demo;
 mod emulator;
 mod events;
 mod faults;
+mod focus_page;
 mod hostile;
 mod install;
 mod limits;
