@@ -35,3 +35,4 @@ pub(crate) mod store;
 mod timers;
 mod tokens;
 mod uninstall;
+mod wave;
