@@ -13,10 +13,11 @@ use super::harness::{CLIENT_ID, TestApp, session_in};
 use super::schedules::{advance_to, next_eight_utc, schedule_put};
 
 const PORTALS: usize = 4;
-const USERS: u64 = 20;
-/// The portals' burst and rate, small so that each portal's share of the wave must wait.
+const USERS: u64 = 15;
+/// The portals' burst and rate (an Enterprise portal's pace, a smaller burst), so that each
+/// portal's share of the wave must wait.
 const BURST: u32 = 10;
-const PER_SECOND: f64 = 20.0;
+const PER_SECOND: f64 = 5.0;
 
 /// A new installed portal of [`USERS`] users, each with the app opened once: their sessions.
 async fn portal(app: &TestApp, n: usize) -> (MemberId, Vec<(u64, String)>) {
@@ -45,7 +46,7 @@ async fn portal(app: &TestApp, n: usize) -> (MemberId, Vec<(u64, String)>) {
 
 #[tokio::test]
 async fn a_wave_of_rules_starting_at_one_minute_is_applied_once_inside_every_rate_limit() {
-    let limits = ["--rate-limit-burst", "10", "--rate-limit-per-second", "20"];
+    let limits = ["--rate-limit-burst", "10", "--rate-limit-per-second", "5"];
     let app = TestApp::spawn_with(&limits).await;
     let (_, second) = app.second_instance(&limits).await;
     let (eight, day) = next_eight_utc(&app);
