@@ -33,6 +33,24 @@ impl App {
         let _ = self.child.wait();
     }
 
+    /// CPU time the process has used (user and system), from `/proc` (in clock ticks of
+    /// 10 ms, Linux's `USER_HZ`).
+    pub fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .unwrap_or_default();
+        // Fields after the command name, which ends with the last ')'.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace()
+            .collect();
+        let ticks: u64 = [11, 12]
+            .iter()
+            .filter_map(|i| fields.get(*i).and_then(|f| f.parse::<u64>().ok()))
+            .sum();
+        Duration::from_millis(ticks * 10)
+    }
+
     pub fn peak_rss_kib(&self) -> u64 {
         std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .ok()
@@ -52,13 +70,15 @@ pub fn free_port() -> u16 {
         .unwrap_or(0)
 }
 
-/// Starts the app binary; returns it and how long it took until `/readyz` answered.
+/// Starts the app binary with `env` over the harness's settings; returns it and how long it
+/// took until `/readyz` answered.
 pub async fn start_app(
     emulator: &Emulator,
     dir: &Path,
     database_url: &str,
     port: u16,
     http: &reqwest::Client,
+    env: &[(&str, &str)],
 ) -> (App, Duration) {
     let url = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
@@ -80,6 +100,7 @@ pub async fn start_app(
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .env("PUBLIC_URL", &url)
         .env("DATABASE_URL", database_url)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -21,6 +21,7 @@ mod app;
 mod drive;
 mod report;
 mod seed;
+mod wave;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -195,6 +196,7 @@ struct Measured {
     pub startup_big: Duration,
     pub db_size: u64,
     pub seed_time: Duration,
+    pub wave: wave::Wave,
 }
 
 #[tokio::main]
@@ -203,12 +205,17 @@ async fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let http = b24_status::bitrix::http_client(Duration::from_secs(30), false).expect("client");
     let emulator = Emulator::start().await.expect("emulator");
+    // `BENCH_PHASE=wave` runs the 09:00 wave alone.
+    if std::env::var("BENCH_PHASE").as_deref() == Ok("wave") {
+        report::print_wave(&wave::run(&emulator, &http, dir.path()).await);
+        return;
+    }
     let db = dir.path().join("app.db");
     let sqlite_url = format!("sqlite://{}", db.display());
 
     let port = free_port();
     register(&emulator, &format!("http://127.0.0.1:{port}"));
-    let (app, startup_empty) = start_app(&emulator, dir.path(), &sqlite_url, port, &http).await;
+    let (app, startup_empty) = start_app(&emulator, dir.path(), &sqlite_url, port, &http, &[]).await;
     let sqlite = backend_run(&emulator, &http, &app).await;
     let rss_phases = app.peak_rss_kib();
     // 1,000 concurrent connections, for the peak memory figure.
@@ -222,7 +229,7 @@ async fn main() {
     seed::seed(&db).await;
     let seed_time = seeding.elapsed();
     let db_size = seed::file_size(&db);
-    let (app, startup_big) = start_app(&emulator, dir.path(), &sqlite_url, port, &http).await;
+    let (app, startup_big) = start_app(&emulator, dir.path(), &sqlite_url, port, &http, &[]).await;
     let big = put_figures(&http, &first).await;
     let wide_big = closed_loop(&http, &first.app_put, 1000).await;
     let rss_big = app.peak_rss_kib();
@@ -236,6 +243,7 @@ async fn main() {
         }
     };
 
+    let wave = wave::run(&emulator, &http, dir.path()).await;
     report::print(&Measured {
         sqlite,
         postgres,
@@ -249,6 +257,7 @@ async fn main() {
         startup_big,
         db_size,
         seed_time,
+        wave,
     });
     println!("total time {:.0} s", total.elapsed().as_secs_f64());
 }
@@ -271,7 +280,7 @@ async fn on_postgres(
     url.set_path(&format!("/{name}"));
     let port = free_port();
     register(emulator, &format!("http://127.0.0.1:{port}"));
-    let (app, _) = start_app(emulator, dir, url.as_str(), port, http).await;
+    let (app, _) = start_app(emulator, dir, url.as_str(), port, http, &[]).await;
     let run = backend_run(emulator, http, &app).await;
     app.stop();
     let drop = format!("DROP DATABASE {name} WITH (FORCE)");

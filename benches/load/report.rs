@@ -121,6 +121,35 @@ pub fn print(m: &Measured) {
         + big.put_app.errors
         + m.wide.errors
         + m.wide_big.errors;
+    print_wave(&m.wave);
     println!();
     println!("errors during the run: {errors}");
+}
+
+/// The 09:00 wave's figures.
+pub fn print_wave(w: &crate::wave::Wave) {
+    println!();
+    println!(
+        "09:00 wave: {} users on {} portals, one rule starting at the same minute, limits burst 50 and 2/s per portal:",
+        w.users,
+        crate::wave::PORTALS
+    );
+    println!();
+    println!("| measurement | figure | target |");
+    println!("|---|---|---|");
+    println!(
+        "| from the rule's start until every status was set | {:.1} s | within the limits' allowance (10 calls per portal fit its burst) |",
+        w.length.as_secs_f64()
+    );
+    println!(
+        "| status changes made (`batch` calls) | {} | {} (each user once) |",
+        w.changes, w.users
+    );
+    println!("| `QUERY_LIMIT_EXCEEDED` answers | {} | 0 |", w.over_limit);
+    println!(
+        "| app CPU time during the wave | {:.1} s ({:.0} % of one core) | |",
+        w.cpu.as_secs_f64(),
+        100.0 * w.cpu.as_secs_f64() / w.length.as_secs_f64().max(0.001)
+    );
+    println!("| app peak RSS | {:.1} MiB | |", mib(w.rss_kib));
 }

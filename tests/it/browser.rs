@@ -263,3 +263,68 @@ async fn a_person_sets_do_not_disturb_in_a_real_browser_with_and_without_javascr
         "opening the page, then the form's set-and-read batch"
     );
 }
+
+#[tokio::test]
+async fn a_running_timer_and_a_schedule_show_on_the_page_in_a_real_browser() {
+    if !browser_available() {
+        return;
+    }
+    let app = TestApp::installed(&[]).await;
+    let user = app.bitrix.employee;
+    let session = app.session_of(user).await;
+    assert_eq!(app.api_put(&session, json!({"status": "away"})).await.status(), 200);
+    let until = jiff::Timestamp::from_second(app.state.tokens.clock().now() + 5400)
+        .expect("time")
+        .to_string();
+    let timed = app.api_put(&session, json!({"status": "dnd", "until": until})).await;
+    assert_eq!(timed.status(), 200);
+    let schedule = json!({"time_zone": "Europe/Berlin", "rules": [
+        {"days": ["mon", "tue", "wed", "thu", "fri"], "from": "09:00", "to": "11:00", "status": "dnd"},
+        {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "from": "13:00", "to": "13:45", "status": "break"},
+    ]});
+    let saved = super::schedules::schedule_put(&app, &session, &schedule).await;
+    assert_eq!(saved.0, 200);
+
+    let driver = start_driver().await;
+    let profiles = tempfile::tempdir().expect("profiles");
+    let client = browser(&driver, true, profiles.path(), (900, 1500)).await;
+    let portal_page = format!(
+        "http://{}/?app={CLIENT_ID}&user={user}&lang=en",
+        app.bitrix.portal.domain
+    );
+    client.goto(&portal_page).await.expect("portal page");
+    let frame = client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Id("app-frame"))
+        .await
+        .expect("frame");
+    frame.enter_frame().await.expect("into the frame");
+    let running = client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Id("b24s-running"))
+        .await
+        .expect("the running timer");
+    let text = running.text().await.expect("text");
+    assert!(text.contains("Do not disturb until") && text.contains("then Away"), "{text}");
+    let rules = client
+        .find(Locator::Css(".b24s-rules"))
+        .await
+        .expect("rules")
+        .text()
+        .await
+        .expect("text");
+    assert!(rules.contains("Do not disturb · Mon–Fri · 09:00–11:00"), "{rules}");
+    assert!(rules.contains("On a break · every day · 13:00–13:45"), "{rules}");
+    client.enter_parent_frame().await.expect("back");
+    let png = client
+        .find(Locator::Id("app-frame"))
+        .await
+        .expect("frame")
+        .screenshot()
+        .await
+        .expect("screenshot");
+    client.close().await.expect("close");
+    std::fs::write(screenshot_dir().join("focus-time.png"), png).expect("screenshot saved");
+}
