@@ -36,8 +36,8 @@ impl App {
     /// CPU time the process has used (user and system), from `/proc` (in clock ticks of
     /// 10 ms, Linux's `USER_HZ`).
     pub fn cpu_time(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
-            .unwrap_or_default();
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
         // Fields after the command name, which ends with the last ')'.
         let fields: Vec<&str> = stat
             .rsplit_once(')')

@@ -215,7 +215,8 @@ async fn main() {
 
     let port = free_port();
     register(&emulator, &format!("http://127.0.0.1:{port}"));
-    let (app, startup_empty) = start_app(&emulator, dir.path(), &sqlite_url, port, &http, &[]).await;
+    let (app, startup_empty) =
+        start_app(&emulator, dir.path(), &sqlite_url, port, &http, &[]).await;
     let sqlite = backend_run(&emulator, &http, &app).await;
     let rss_phases = app.peak_rss_kib();
     // 1,000 concurrent connections, for the peak memory figure.

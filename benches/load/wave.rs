@@ -98,7 +98,11 @@ pub async fn run(emulator: &Emulator, http: &reqwest::Client, dir: &std::path::P
         if done == users.len() {
             break;
         }
-        assert!(Instant::now() < deadline, "the wave did not finish: {done} of {}", users.len());
+        assert!(
+            Instant::now() < deadline,
+            "the wave did not finish: {done} of {}",
+            users.len()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let length = started.elapsed();

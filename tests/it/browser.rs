@@ -269,14 +269,21 @@ async fn a_running_timer_and_a_schedule_show_on_the_page_in_a_real_browser() {
     if !browser_available() {
         return;
     }
-    let app = TestApp::installed(&[]).await;
+    let app = TestApp::installed_with_portal_js().await;
     let user = app.bitrix.employee;
     let session = app.session_of(user).await;
-    assert_eq!(app.api_put(&session, json!({"status": "away"})).await.status(), 200);
+    assert_eq!(
+        app.api_put(&session, json!({"status": "away"}))
+            .await
+            .status(),
+        200
+    );
     let until = jiff::Timestamp::from_second(app.state.tokens.clock().now() + 5400)
         .expect("time")
         .to_string();
-    let timed = app.api_put(&session, json!({"status": "dnd", "until": until})).await;
+    let timed = app
+        .api_put(&session, json!({"status": "dnd", "until": until}))
+        .await;
     assert_eq!(timed.status(), 200);
     let schedule = json!({"time_zone": "Europe/Berlin", "rules": [
         {"days": ["mon", "tue", "wed", "thu", "fri"], "from": "09:00", "to": "11:00", "status": "dnd"},
@@ -307,7 +314,10 @@ async fn a_running_timer_and_a_schedule_show_on_the_page_in_a_real_browser() {
         .await
         .expect("the running timer");
     let text = running.text().await.expect("text");
-    assert!(text.contains("Do not disturb until") && text.contains("then Away"), "{text}");
+    assert!(
+        text.contains("Do not disturb until") && text.contains("then Away"),
+        "{text}"
+    );
     let rules = client
         .find(Locator::Css(".b24s-rules"))
         .await
@@ -315,16 +325,30 @@ async fn a_running_timer_and_a_schedule_show_on_the_page_in_a_real_browser() {
         .text()
         .await
         .expect("text");
-    assert!(rules.contains("Do not disturb · Mon–Fri · 09:00–11:00"), "{rules}");
-    assert!(rules.contains("On a break · every day · 13:00–13:45"), "{rules}");
+    assert!(
+        rules.contains("Do not disturb · Mon–Fri · 09:00–11:00"),
+        "{rules}"
+    );
+    assert!(
+        rules.contains("On a break · every day · 13:00–13:45"),
+        "{rules}"
+    );
     client.enter_parent_frame().await.expect("back");
-    let png = client
-        .find(Locator::Id("app-frame"))
-        .await
-        .expect("frame")
-        .screenshot()
-        .await
-        .expect("screenshot");
+    // The page asks the portal to fit the frame to it (`BX24.fitWindow`); the screenshot waits
+    // for that, so it shows the whole page.
+    let frame = client.find(Locator::Id("app-frame")).await.expect("frame");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let height = frame.css_value("height").await.unwrap_or_default();
+        let px: f64 = height.trim_end_matches("px").parse().unwrap_or(0.0);
+        if px > 700.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the frame never grew: {height}");
+        // Polls until the portal has resized the frame.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let png = frame.screenshot().await.expect("screenshot");
     client.close().await.expect("close");
     std::fs::write(screenshot_dir().join("focus-time.png"), png).expect("screenshot saved");
 }

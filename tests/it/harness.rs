@@ -119,6 +119,24 @@ impl TestApp {
         }
     }
 
+    /// An installed app whose pages load the emulated portal's Bitrix24 library, as in the
+    /// demo, so the portal can fit its frame to the page.
+    pub async fn installed_with_portal_js() -> Self {
+        let bitrix = Bitrix::start().await;
+        let js = format!("--b24-js-url=http://{}/bx24.js", bitrix.portal.domain);
+        let db = TestDb::new().await;
+        let (address, state) = start_instance(&bitrix, &db.url, &[js.as_str()]).await;
+        let app = Self {
+            bitrix,
+            address,
+            state,
+            http: client(),
+            db,
+        };
+        assert_eq!(app.install().await.status(), 200);
+        app
+    }
+
     /// An app whose portal has already installed it (the admin's install POST went through).
     pub async fn installed(extra: &[&str]) -> Self {
         let app = Self::spawn_with(extra).await;
