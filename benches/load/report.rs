@@ -151,5 +151,9 @@ pub fn print_wave(w: &crate::wave::Wave) {
         w.cpu.as_secs_f64(),
         100.0 * w.cpu.as_secs_f64() / w.length.as_secs_f64().max(0.001)
     );
-    println!("| app peak RSS | {:.1} MiB | |", mib(w.rss_kib));
+    println!(
+        "| app RSS when the wave started / peak over setup and wave | {:.1} / {:.1} MiB | |",
+        mib(w.rss_before_kib),
+        mib(w.rss_kib)
+    );
 }

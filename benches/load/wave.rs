@@ -21,6 +21,7 @@ pub struct Wave {
     pub users: usize,
     pub length: Duration,
     pub cpu: Duration,
+    pub rss_before_kib: u64,
     pub rss_kib: u64,
     pub changes: usize,
     pub over_limit: usize,
@@ -88,6 +89,7 @@ pub async fn run(emulator: &Emulator, http: &reqwest::Client, dir: &std::path::P
     assert!(wait > 0, "the setup took longer than the lead time");
     tokio::time::sleep(Duration::from_secs(u64::try_from(wait).unwrap_or(0))).await;
     let cpu_before = app.cpu_time();
+    let rss_before_kib = app.rss_kib();
     let started = Instant::now();
     let deadline = started + Duration::from_secs(300);
     loop {
@@ -115,6 +117,7 @@ pub async fn run(emulator: &Emulator, http: &reqwest::Client, dir: &std::path::P
         users: users.len(),
         length,
         cpu,
+        rss_before_kib,
         rss_kib,
         changes: wave.iter().filter(|c| c.method == "batch").count(),
         over_limit: calls

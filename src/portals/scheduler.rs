@@ -17,8 +17,14 @@ use crate::tokens::{CallError, Repeat, TokenManager};
 /// How often due work is looked for: each change lands within this of its time, plus the call.
 pub const TICK: Duration = Duration::from_secs(1);
 
-/// Changes claimed per look, and applied at once.
+/// Changes claimed at a time.
 const BATCH: u32 = 64;
+
+/// Changes being made at once, at most.
+const IN_FLIGHT: usize = 256;
+
+/// How soon a change Bitrix24 could not take yet is tried again.
+pub const RETRY: i64 = 5;
 
 /// How long a claim holds: longer than a call with its rate-limit wait and a refresh. A claim
 /// whose holder died runs out and the change is applied by whoever looks next.
@@ -63,7 +69,9 @@ pub async fn run_once(tokens: &Arc<TokenManager>, owner: &str, now: i64) -> Repo
     }
 }
 
-/// Claims due work a batch at a time and applies each batch at once, until none is left.
+/// Claims due work a batch at a time and applies it, claiming the next batch while earlier
+/// ones are still being made (up to [`IN_FLIGHT`] at once), so one slow call does not hold up
+/// the rest of a wave.
 async fn drain<J, C, A, F>(claim: impl Fn() -> C, apply: A) -> Report
 where
     C: Future<Output = Result<Vec<J>, StoreError>>,
@@ -71,31 +79,42 @@ where
     F: Future<Output = Outcome> + Send + 'static,
 {
     let mut report = Report::default();
+    let mut tasks = tokio::task::JoinSet::new();
     loop {
+        while tasks.len() + BATCH as usize > IN_FLIGHT {
+            if let Some(done) = tasks.join_next().await {
+                report.count(done.unwrap_or(Outcome::Deferred));
+            }
+        }
         let due = match claim().await {
-            Ok(due) if due.is_empty() => return report,
             Ok(due) => due,
             Err(error) => {
                 tracing::error!(%error, "the scheduler could not claim due changes");
-                return report;
+                break;
             }
         };
         let claimed = due.len();
-        let mut tasks = tokio::task::JoinSet::new();
         for job in due {
             tasks.spawn(apply(job));
         }
-        while let Some(done) = tasks.join_next().await {
-            match done.unwrap_or(Outcome::Deferred) {
-                Outcome::Applied => report.applied += 1,
-                Outcome::Missed | Outcome::Dropped => report.dropped += 1,
-                Outcome::Deferred => report.deferred += 1,
-                Outcome::Unchanged => {}
-            }
-        }
         // A full batch may have left more behind; a short one was all there was.
         if claimed < BATCH as usize {
-            return report;
+            break;
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        report.count(done.unwrap_or(Outcome::Deferred));
+    }
+    report
+}
+
+impl Report {
+    fn count(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Applied => self.applied += 1,
+            Outcome::Missed | Outcome::Dropped => self.dropped += 1,
+            Outcome::Deferred => self.deferred += 1,
+            Outcome::Unchanged => {}
         }
     }
 }
@@ -107,7 +126,7 @@ pub(super) enum Outcome {
     Missed,
     /// Not made and never will be (the portal is gone, or Bitrix24 refuses it).
     Dropped,
-    /// Not made yet: tried again once the claim runs out.
+    /// Not made yet: tried again after [`RETRY`] seconds.
     Deferred,
     /// Nothing was due after all (a rule's window passed while the app was down).
     Unchanged,
@@ -148,7 +167,9 @@ async fn restore(tokens: &TokenManager, timer: Timer) -> Outcome {
     let kept = match (&outcome, result) {
         (Outcome::Deferred, Err(error)) => {
             tracing::warn!(%member_id, %user_id, %error, "a timed status could not be restored yet");
-            return outcome;
+            store
+                .retry_timer(&timer, tokens.clock().now() + RETRY)
+                .await
         }
         (Outcome::Missed, Err(error)) => {
             tracing::warn!(%member_id, %user_id, %error, "a timed status could not be restored; the user is told on their next visit");

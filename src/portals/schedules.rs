@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::Portals;
-use super::scheduler::Outcome;
+use super::scheduler::{Outcome, RETRY};
 use crate::bitrix::batch::{self, BatchAnswer};
 use crate::bitrix::status;
 use crate::bitrix::verify::{PROFILE, Profile};
@@ -145,6 +145,10 @@ pub(super) async fn apply_boundary(
     match (&outcome, done) {
         (Outcome::Deferred, Err(error)) => {
             tracing::warn!(%member_id, %user_id, %error, "a scheduled change could not be made yet");
+            let retry_at = tokens.clock().now() + RETRY;
+            if let Err(error) = store.retry_schedule(&saved, owner, retry_at).await {
+                tracing::error!(%error, "the scheduler could not record what it did");
+            }
             return outcome;
         }
         (_, Err(error)) => {

@@ -178,6 +178,27 @@ impl Store {
         rows.into_iter().map(ScheduleRow::parse).collect()
     }
 
+    /// Leaves `claimed` to be claimed again from `at`: Bitrix24 could not take the change yet.
+    pub async fn retry_schedule(
+        &self,
+        claimed: &SavedSchedule,
+        owner: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(&self.db, |pool| sqlx::query(
+            "UPDATE schedules SET claim_until = $4
+             WHERE member_id = $1 AND user_id = $2 AND claim_owner = $3"
+        )
+        .bind(claimed.member_id.as_str())
+        .bind(user_id_to_sql(claimed.user_id))
+        .bind(owner)
+        .bind(at)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
     /// Records what `owner`'s look at `claimed` did and releases it. When the user saved
     /// meanwhile, the save's `next_at` stands, so the new rules are looked at next.
     pub async fn finish_schedule(

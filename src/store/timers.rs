@@ -145,6 +145,23 @@ impl Store {
         .await
     }
 
+    /// Leaves `timer` to be claimed again from `at`: Bitrix24 could not take it yet.
+    pub async fn retry_timer(&self, timer: &Timer, at: i64) -> Result<(), StoreError> {
+        on_pool!(&self.db, |pool| sqlx::query(
+            "UPDATE timers SET claim_until = $5
+             WHERE member_id = $1 AND user_id = $2 AND until_at = $3 AND status = $4"
+        )
+        .bind(timer.member_id.as_str())
+        .bind(user_id_to_sql(timer.user_id))
+        .bind(timer.until)
+        .bind(timer.status.as_str())
+        .bind(at)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
     /// Keeps `timer` as a restore that could not be made, for the user's next visit.
     pub async fn miss_timer(&self, timer: &Timer) -> Result<(), StoreError> {
         self.on_timer(

@@ -287,3 +287,49 @@ async fn a_timer_survives_a_restart_of_the_app() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn a_restore_bitrix24_cannot_take_yet_is_tried_again_within_seconds() {
+    let app = TestApp::installed(&[]).await;
+    let user = app.bitrix.employee;
+    let session = app.session_of(user).await;
+    assert_eq!(
+        app.api_put(&session, json!({"status": "away"}))
+            .await
+            .status(),
+        200
+    );
+    let clock = app.state.tokens.clock().clone();
+    let until = rfc3339(clock.now() + 60);
+    let timed = app
+        .api_put(&session, json!({"status": "dnd", "until": until}))
+        .await;
+    assert_eq!(timed.status(), 200);
+    clock.advance(Duration::from_secs(61));
+    // Bitrix24 fails the restore twice (the call and its one retry), then recovers.
+    app.bitrix.emulator.inject(
+        FaultTarget {
+            server: Some(Server::Portal(app.member().clone())),
+            method: Some("im.user.status.set".into()),
+        },
+        FaultKind::Error {
+            status: 503,
+            code: "INTERNAL_SERVER_ERROR".into(),
+        },
+        2,
+    );
+    let first = scheduler::run_once(&app.state.tokens, "t", clock.now()).await;
+    assert_eq!(first.deferred, 1, "{first:?}");
+    assert_eq!(
+        scheduler::run_once(&app.state.tokens, "t", clock.now()).await,
+        Report::default(),
+        "not before the retry is due"
+    );
+    clock.advance(Duration::from_secs(scheduler::RETRY as u64 + 1));
+    let again = scheduler::run_once(&app.state.tokens, "t", clock.now()).await;
+    assert_eq!(again.applied, 1, "{again:?}");
+    assert_eq!(
+        app.bitrix.emulator.user_status(app.member(), user),
+        Some(Status::Away)
+    );
+}
