@@ -152,8 +152,9 @@ pub fn print_wave(w: &crate::wave::Wave) {
         100.0 * w.cpu.as_secs_f64() / w.length.as_secs_f64().max(0.001)
     );
     println!(
-        "| app RSS when the wave started / peak over setup and wave | {:.1} / {:.1} MiB | |",
+        "| app RSS when the wave started / peak before it / peak after it | {:.1} / {:.1} / {:.1} MiB | |",
         mib(w.rss_before_kib),
+        mib(w.peak_before_kib),
         mib(w.rss_kib)
     );
 }

@@ -22,6 +22,7 @@ pub struct Wave {
     pub length: Duration,
     pub cpu: Duration,
     pub rss_before_kib: u64,
+    pub peak_before_kib: u64,
     pub rss_kib: u64,
     pub changes: usize,
     pub over_limit: usize,
@@ -90,6 +91,7 @@ pub async fn run(emulator: &Emulator, http: &reqwest::Client, dir: &std::path::P
     tokio::time::sleep(Duration::from_secs(u64::try_from(wait).unwrap_or(0))).await;
     let cpu_before = app.cpu_time();
     let rss_before_kib = app.rss_kib();
+    let peak_before_kib = app.peak_rss_kib();
     let started = Instant::now();
     let deadline = started + Duration::from_secs(300);
     loop {
@@ -118,6 +120,7 @@ pub async fn run(emulator: &Emulator, http: &reqwest::Client, dir: &std::path::P
         length,
         cpu,
         rss_before_kib,
+        peak_before_kib,
         rss_kib,
         changes: wave.iter().filter(|c| c.method == "batch").count(),
         over_limit: calls

@@ -253,6 +253,53 @@ async fn a_newcomer_installs_sets_statuses_as_two_users_and_the_demo_survives_a_
         .await
         .expect("json");
     assert_eq!(state["users"][0]["status"], "break");
+
+    // "Skip 1 hour" moves the portal's clock and the app's together: a 30-minute timer ends
+    // within a second or two, and the status from before it comes back.
+    let until = jiff::Timestamp::from_second(b24_status::clock::unix_now() + 1800)
+        .expect("time")
+        .to_string();
+    let timed = super::harness::client()
+        .put(format!("{}/api/status", demo.app))
+        .bearer_auth(&session)
+        .json(&json!({"status": "dnd", "until": until}))
+        .send()
+        .await
+        .expect("API");
+    assert_eq!(timed.status(), 200);
+    let state: serde_json::Value = super::harness::client()
+        .get(format!("{}demo/state", demo.url))
+        .send()
+        .await
+        .expect("state")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(state["users"][0]["status"], "dnd");
+    let skipped = super::harness::client()
+        .post(format!("{}demo/skip-hour", demo.url))
+        .form(&[("app", "demo"), ("user", "1"), ("lang", "en")])
+        .send()
+        .await
+        .expect("skip");
+    assert!(skipped.status().is_redirection(), "{}", skipped.status());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let state: serde_json::Value = super::harness::client()
+            .get(format!("{}demo/state", demo.url))
+            .send()
+            .await
+            .expect("state")
+            .json()
+            .await
+            .expect("json");
+        if state["users"][0]["status"] == "break" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the timer never ended: {state}");
+        // Polls until the app's scheduler (once a second) has restored the status.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     demo.stop();
 }
 
