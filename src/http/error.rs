@@ -24,7 +24,7 @@ pub struct ApiError {
     message: Cow<'static, str>,
     retry_after: Option<Duration>,
     /// More fields for the body, naming what is at fault.
-    detail: Option<Map<String, Value>>,
+    detail: Option<Box<Map<String, Value>>>,
 }
 
 impl ApiError {
@@ -53,7 +53,7 @@ impl ApiError {
             code: "invalid_schedule",
             message: Cow::Owned(super::words::schedule_problem(lang.text(), invalid)),
             retry_after: None,
-            detail: Some(detail),
+            detail: Some(Box::new(detail)),
         }
     }
 
@@ -212,7 +212,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = json!({"error": self.code, "message": self.message});
         if let (Some(detail), Some(fields)) = (self.detail, body.as_object_mut()) {
-            fields.extend(detail);
+            fields.extend(*detail);
         }
         let mut response = (self.status, Json(body)).into_response();
         if let Some(retry_after) = self.retry_after {

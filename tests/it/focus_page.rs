@@ -198,7 +198,6 @@ async fn a_change_the_app_could_not_make_is_dropped_and_told_once_on_the_next_vi
         FaultTarget {
             server: Some(Server::OAuth(Region::West)),
             method: Some("oauth/token".into()),
-            ..FaultTarget::default()
         },
         FaultKind::ErrorWith200 {
             code: "invalid_grant".into(),
