@@ -8,6 +8,7 @@ pub mod bindings;
 mod events;
 pub mod gate;
 mod install;
+mod jobs;
 mod open;
 mod plans;
 pub mod removal;

@@ -11,6 +11,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::bitrix::status;
+use super::jobs::Outcome;
+pub use super::jobs::RETRY;
 use crate::store::{StoreError, Timer};
 use crate::tokens::{CallError, Repeat, TokenManager};
 
@@ -23,8 +25,6 @@ const BATCH: u32 = 64;
 /// Changes being made at once, at most.
 const IN_FLIGHT: usize = 256;
 
-/// How soon a change Bitrix24 could not take yet is tried again.
-pub const RETRY: i64 = 5;
 
 /// How long a claim holds: longer than a call with its rate-limit wait and a refresh. A claim
 /// whose holder died runs out and the change is applied by whoever looks next.
@@ -115,34 +115,6 @@ impl Report {
             Outcome::Missed | Outcome::Dropped => self.dropped += 1,
             Outcome::Deferred => self.deferred += 1,
             Outcome::Unchanged => {}
-        }
-    }
-}
-
-/// What one change came to.
-pub(super) enum Outcome {
-    Applied,
-    /// Not made: the user must open the app again, and is told on their next visit.
-    Missed,
-    /// Not made and never will be (the portal is gone, or Bitrix24 refuses it).
-    Dropped,
-    /// Not made yet: tried again after [`RETRY`] seconds.
-    Deferred,
-    /// Nothing was due after all (a rule's window passed while the app was down).
-    Unchanged,
-}
-
-impl Outcome {
-    /// What a failed call means for the change.
-    pub(super) fn of(error: &CallError) -> Self {
-        match error {
-            CallError::NeedsReauth => Self::Missed,
-            error if error.is_auth_refusal() => Self::Missed,
-            CallError::Bitrix(error) if error.is_transient() => Self::Deferred,
-            CallError::NotInstalled | CallError::Internal(_) | CallError::Bitrix(_) => {
-                Self::Dropped
-            }
-            _ => Self::Deferred,
         }
     }
 }

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::Portals;
-use super::scheduler::{Outcome, RETRY};
+use super::jobs::{Outcome, RETRY};
 use crate::bitrix::batch::{self, BatchAnswer};
 use crate::bitrix::status;
 use crate::bitrix::verify::{PROFILE, Profile};
