@@ -15,7 +15,7 @@ use crate::bitrix::status::{self, PageRead};
 use crate::bitrix::verify;
 use crate::clock::unix_now;
 use crate::domain::{AccessToken, MemberId, Status, UserId};
-use crate::store::{AccountRecord, Portal, PortalState, Timer, Tokens};
+use crate::store::{AccountRecord, Portal, PortalState, Tokens};
 use crate::tokens::{CallError, Repeat};
 
 /// What the status page shows after an open or a change.
@@ -222,20 +222,8 @@ impl Portals {
             (None, _, _) | (_, Some(_), _) => {}
             (Some(_), None, None) => self.store.clear_timer(member_id, user_id).await?,
             (Some(chosen), None, Some(until)) => {
-                let running = self.store.timer(member_id, user_id).await?;
-                let then = running
-                    .map(|t| t.then)
-                    .or(page.before)
-                    .unwrap_or(Status::Online);
-                let timer = Timer {
-                    member_id: member_id.clone(),
-                    user_id,
-                    status: chosen,
-                    until,
-                    then,
-                };
-                self.store
-                    .set_timer(&timer, self.tokens.clock().now())
+                let before = page.before.unwrap_or(Status::Online);
+                self.start_timer(member_id, user_id, chosen, until, before)
                     .await?;
             }
         }

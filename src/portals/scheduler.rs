@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::bitrix::status;
 use super::jobs::Outcome;
 pub use super::jobs::RETRY;
+use crate::bitrix::status;
 use crate::store::{StoreError, Timer};
 use crate::tokens::{CallError, Repeat, TokenManager};
 
@@ -24,7 +24,6 @@ const BATCH: u32 = 64;
 
 /// Changes being made at once, at most.
 const IN_FLIGHT: usize = 256;
-
 
 /// How long a claim holds: longer than a call with its rate-limit wait and a refresh. A claim
 /// whose holder died runs out and the change is applied by whoever looks next.

@@ -4,7 +4,9 @@
 
 use crate::domain::{MemberId, Status, UserId};
 pub use crate::store::Timer;
-use crate::tokens::CallError;
+use crate::bitrix::batch::{self, BatchAnswer};
+use crate::bitrix::status;
+use crate::tokens::{CallError, Repeat};
 
 use super::Portals;
 
@@ -13,7 +15,8 @@ pub const LONGEST_TIMER: i64 = 7 * 24 * 3600;
 
 impl Portals {
     /// Applies `chosen` until `until` (unix seconds), then the status the user had before: the
-    /// one a running timer would have restored, else the one Bitrix24 reports now.
+    /// one a running timer would have restored, else the one Bitrix24 reported just before the
+    /// change (read and changed in one `batch` request).
     pub async fn set_status_until(
         &self,
         member_id: &MemberId,
@@ -21,17 +24,38 @@ impl Portals {
         chosen: Status,
         until: i64,
     ) -> Result<Timer, CallError> {
-        let then = match self.store.timer(member_id, user_id).await? {
-            Some(running) => running.then,
-            None => self.read_status(member_id, user_id).await?,
-        };
-        self.apply_status(member_id, user_id, chosen).await?;
+        let answer: BatchAnswer = self
+            .tokens
+            .call(
+                member_id,
+                user_id,
+                batch::METHOD,
+                status::swap_batch(chosen),
+                Repeat::Safe,
+            )
+            .await?;
+        let before = status::swapped(&answer).map_err(CallError::refused)?;
+        self.start_timer(member_id, user_id, chosen, until, before)
+            .await
+    }
+
+    /// Records a timer for `chosen`, just applied, until `until`: it restores what a running
+    /// timer would have, else `before`.
+    pub(super) async fn start_timer(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+        chosen: Status,
+        until: i64,
+        before: Status,
+    ) -> Result<Timer, CallError> {
+        let running = self.store.timer(member_id, user_id).await?;
         let timer = Timer {
             member_id: member_id.clone(),
             user_id,
             status: chosen,
             until,
-            then,
+            then: running.map_or(before, |t| t.then),
         };
         self.store
             .set_timer(&timer, self.tokens.clock().now())

@@ -270,14 +270,7 @@ async fn a_running_timer_and_a_schedule_show_on_the_page_in_a_real_browser() {
         return;
     }
     let app = TestApp::installed_with_portal_js().await;
-    let user = app.bitrix.employee;
-    let session = app.session_of(user).await;
-    assert_eq!(
-        app.api_put(&session, json!({"status": "away"}))
-            .await
-            .status(),
-        200
-    );
+    let (user, session) = super::schedules::employee_with(&app, "away").await;
     let until = jiff::Timestamp::from_second(app.state.tokens.clock().now() + 5400)
         .expect("time")
         .to_string();

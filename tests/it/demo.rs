@@ -139,6 +139,18 @@ async fn choose(client: &Client, status: &str) {
         .expect("back to the portal");
 }
 
+/// What the demo portal at `url` says about its users (`/demo/state`).
+async fn portal_state(url: &str) -> serde_json::Value {
+    super::harness::client()
+        .get(format!("{url}demo/state"))
+        .send()
+        .await
+        .expect("state")
+        .json()
+        .await
+        .expect("json")
+}
+
 /// Waits until the portal's panel shows `status` for the user with id `user`.
 async fn panel_shows(client: &Client, user: u64, status: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -209,14 +221,7 @@ async fn a_newcomer_installs_sets_statuses_as_two_users_and_the_demo_survives_a_
     // The east portal, whose tokens come from the other OAuth server, installs the same way.
     client.goto(&demo.east_url).await.expect("the east portal");
     choose(&client, "break").await;
-    let east: serde_json::Value = super::harness::client()
-        .get(format!("{}demo/state", demo.east_url))
-        .send()
-        .await
-        .expect("state")
-        .json()
-        .await
-        .expect("json");
+    let east = portal_state(&demo.east_url).await;
     assert_eq!(east["users"][0]["status"], "break");
     client.close().await.expect("close");
 
@@ -226,14 +231,7 @@ async fn a_newcomer_installs_sets_statuses_as_two_users_and_the_demo_survives_a_
     demo.stop();
     let demo = Demo::start(dir.path());
     assert_eq!(demo.url, portal_url, "the same portal comes back");
-    let state: serde_json::Value = super::harness::client()
-        .get(format!("{}demo/state", demo.url))
-        .send()
-        .await
-        .expect("state")
-        .json()
-        .await
-        .expect("json");
+    let state = portal_state(&demo.url).await;
     assert_eq!(state["users"][0]["status"], "dnd");
     assert_eq!(state["users"][1]["status"], "away");
     let response = super::harness::client()
@@ -244,14 +242,7 @@ async fn a_newcomer_installs_sets_statuses_as_two_users_and_the_demo_survives_a_
         .await
         .expect("API");
     assert_eq!(response.status(), 200);
-    let state: serde_json::Value = super::harness::client()
-        .get(format!("{}demo/state", demo.url))
-        .send()
-        .await
-        .expect("state")
-        .json()
-        .await
-        .expect("json");
+    let state = portal_state(&demo.url).await;
     assert_eq!(state["users"][0]["status"], "break");
 
     // "Skip 1 hour" moves the portal's clock and the app's together: a 30-minute timer ends
@@ -267,14 +258,7 @@ async fn a_newcomer_installs_sets_statuses_as_two_users_and_the_demo_survives_a_
         .await
         .expect("API");
     assert_eq!(timed.status(), 200);
-    let state: serde_json::Value = super::harness::client()
-        .get(format!("{}demo/state", demo.url))
-        .send()
-        .await
-        .expect("state")
-        .json()
-        .await
-        .expect("json");
+    let state = portal_state(&demo.url).await;
     assert_eq!(state["users"][0]["status"], "dnd");
     let skipped = super::harness::client()
         .post(format!("{}demo/skip-hour", demo.url))
@@ -285,14 +269,7 @@ async fn a_newcomer_installs_sets_statuses_as_two_users_and_the_demo_survives_a_
     assert!(skipped.status().is_redirection(), "{}", skipped.status());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let state: serde_json::Value = super::harness::client()
-            .get(format!("{}demo/state", demo.url))
-            .send()
-            .await
-            .expect("state")
-            .json()
-            .await
-            .expect("json");
+        let state = portal_state(&demo.url).await;
         if state["users"][0]["status"] == "break" {
             break;
         }

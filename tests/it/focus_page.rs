@@ -26,14 +26,7 @@ async fn post(app: &TestApp, path: &str, form: &[(&str, &str)]) -> (u16, String)
 #[tokio::test]
 async fn the_form_sets_a_status_for_a_while_shows_it_and_ends_it_now() {
     let app = TestApp::installed(&[]).await;
-    let user = app.bitrix.employee;
-    let session = app.session_of(user).await;
-    assert_eq!(
-        app.api_put(&session, json!({"status": "away"}))
-            .await
-            .status(),
-        200
-    );
+    let (user, _) = super::schedules::employee_with(&app, "away").await;
     let page = app
         .open_app_as(user, "en")
         .await

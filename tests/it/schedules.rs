@@ -59,6 +59,15 @@ pub fn next_eight_utc(app: &TestApp) -> (i64, &'static str) {
     )
 }
 
+/// The employee's session, their status set to `status` first.
+pub async fn employee_with(app: &TestApp, status: &str) -> (u64, String) {
+    let user = app.bitrix.employee;
+    let session = app.session_of(user).await;
+    let set = app.api_put(&session, json!({ "status": status })).await;
+    assert_eq!(set.status(), 200);
+    (user, session)
+}
+
 async fn run(app: &TestApp) -> Report {
     scheduler::run_once(&app.state.tokens, "t", app.state.tokens.clock().now()).await
 }
@@ -167,14 +176,7 @@ async fn the_schedule_api_keeps_the_contract_and_refuses_naming_rule_and_field()
 #[tokio::test]
 async fn a_rule_starts_and_ends_on_time_and_a_change_during_it_wins_until_its_end() {
     let app = TestApp::installed(&[]).await;
-    let user = app.bitrix.employee;
-    let session = app.session_of(user).await;
-    assert_eq!(
-        app.api_put(&session, json!({"status": "away"}))
-            .await
-            .status(),
-        200
-    );
+    let (user, session) = employee_with(&app, "away").await;
     let (eight, day) = next_eight_utc(&app);
     let rules = json!({"time_zone": "UTC", "rules": [
         {"days": [day], "from": "08:00", "to": "09:00", "status": "dnd"},
@@ -217,14 +219,7 @@ async fn a_rule_starts_and_ends_on_time_and_a_change_during_it_wins_until_its_en
 #[tokio::test]
 async fn a_rule_running_when_saved_starts_at_once_and_removing_it_restores() {
     let app = TestApp::installed(&[]).await;
-    let user = app.bitrix.employee;
-    let session = app.session_of(user).await;
-    assert_eq!(
-        app.api_put(&session, json!({"status": "break"}))
-            .await
-            .status(),
-        200
-    );
+    let (user, session) = employee_with(&app, "break").await;
     let (eight, day) = next_eight_utc(&app);
     advance_to(&app, eight + 600);
     let rule = json!({"days": [day], "from": "08:00", "to": "10:00", "status": "dnd"});
@@ -249,14 +244,7 @@ async fn a_rule_running_when_saved_starts_at_once_and_removing_it_restores() {
 #[tokio::test]
 async fn a_timer_running_into_a_rule_ends_there_and_what_it_would_restore_comes_back_after() {
     let app = TestApp::installed(&[]).await;
-    let user = app.bitrix.employee;
-    let session = app.session_of(user).await;
-    assert_eq!(
-        app.api_put(&session, json!({"status": "away"}))
-            .await
-            .status(),
-        200
-    );
+    let (user, session) = employee_with(&app, "away").await;
     let (eight, day) = next_eight_utc(&app);
     advance_to(&app, eight - 600);
     let until = jiff::Timestamp::from_second(eight + 600)
