@@ -2,10 +2,10 @@
 //! user had before when the time is up. A plain status change ends a running timer, so no stale
 //! restore is left behind.
 
-use crate::domain::{MemberId, Status, UserId};
-pub use crate::store::Timer;
 use crate::bitrix::batch::{self, BatchAnswer};
 use crate::bitrix::status;
+use crate::domain::{MemberId, Status, UserId};
+pub use crate::store::Timer;
 use crate::tokens::{CallError, Repeat};
 
 use super::Portals;

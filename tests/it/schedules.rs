@@ -268,3 +268,81 @@ async fn a_timer_running_into_a_rule_ends_there_and_what_it_would_restore_comes_
         Some(Status::Away)
     );
 }
+
+#[tokio::test]
+async fn a_rule_due_while_the_app_was_down_is_applied_when_it_starts() {
+    // The in-process app saves the schedule but runs no scheduler: for the rule that starts at
+    // once, the app is "down".
+    let app = TestApp::installed(&[]).await;
+    let (user, session) = employee_with(&app, "away").await;
+    let now = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
+    let day = b24_status::schedule::DAYS
+        [usize::try_from(now.weekday().to_monday_zero_offset()).expect("day")];
+    let minute = u16::try_from(now.hour()).expect("hour") * 60
+        + u16::try_from(now.minute()).expect("minute");
+    let rules = json!({"time_zone": "UTC", "rules": [{
+        "days": [day],
+        "from": b24_status::schedule::clock_text(minute),
+        "to": b24_status::schedule::clock_text((minute + 120).min(24 * 60)),
+        "status": "dnd",
+    }]});
+    assert_eq!(schedule_put(&app, &session, &rules).await.0, 200);
+    assert_eq!(
+        app.bitrix.emulator.user_status(app.member(), user),
+        Some(Status::Away)
+    );
+
+    // The app's process starts over the same database and applies the running rule.
+    let port = super::process::free_port();
+    let _process =
+        super::process::AppProcess::start(&app.bitrix, &app.db, port, "restarted", &[]).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while app.bitrix.emulator.user_status(app.member(), user) != Some(Status::Dnd) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the started app never applied the rule"
+        );
+        // Waits for the process's scheduler, which runs on the wall clock.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_uninstall_deletes_the_portals_timers_and_schedules() {
+    let app = TestApp::installed(&[]).await;
+    let (_, session) = employee_with(&app, "away").await;
+    let (eight, day) = next_eight_utc(&app);
+    let rules = json!({"time_zone": "UTC", "rules": [
+        {"days": [day], "from": "08:00", "to": "09:00", "status": "dnd"},
+    ]});
+    assert_eq!(schedule_put(&app, &session, &rules).await.0, 200);
+    let until = jiff::Timestamp::from_second(eight - 60)
+        .expect("time")
+        .to_string();
+    let timed = app
+        .api_put(&session, json!({"status": "break", "until": until}))
+        .await;
+    assert_eq!(timed.status(), 200);
+    assert_eq!(
+        (app.count("timers").await, app.count("schedules").await),
+        (1, 1)
+    );
+
+    let uninstall = app
+        .bitrix
+        .emulator
+        .uninstall(app.member(), super::harness::CLIENT_ID, false);
+    assert_eq!(app.post_form("/events", &uninstall).await.status(), 200);
+    assert_eq!(
+        (app.count("timers").await, app.count("schedules").await),
+        (0, 0)
+    );
+    let calls = app.portal_calls().len();
+    advance_to(&app, eight);
+    assert_eq!(run(&app).await, Report::default());
+    assert_eq!(
+        app.portal_calls().len(),
+        calls,
+        "nothing is done for a gone portal"
+    );
+}

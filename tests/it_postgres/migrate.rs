@@ -46,6 +46,15 @@ async fn installation(url: &str) -> Vec<(MemberId, u64)> {
         then: Status::Away,
     };
     store.set_timer(&timer, 100).await.expect("timer");
+    let schedule = b24_status::schedule::Schedule::from_json(&serde_json::json!({
+        "time_zone": "Europe/Berlin",
+        "rules": [{"days": ["mon"], "from": "09:00", "to": "11:00", "status": "dnd"}],
+    }))
+    .expect("schedule");
+    store
+        .save_schedule(member, uid(2), &schedule, 100)
+        .await
+        .expect("schedule");
     for state in [b"state-hash-one".as_slice(), b"state-hash-two"] {
         assert!(
             store
@@ -63,9 +72,22 @@ async fn assert_holds(url: &str, users: &[(MemberId, u64)]) {
     let store = Store::open(url, keyring()).await.expect("store opens");
     let counts = store.counts().await.expect("counts");
     assert_eq!(
-        (counts.portals, counts.accounts, counts.oauth_states),
-        (3, 12, 2)
+        (
+            counts.portals,
+            counts.accounts,
+            counts.oauth_states,
+            counts.timers,
+            counts.schedules
+        ),
+        (3, 12, 2, 1, 1)
     );
+    let kept = store
+        .schedule(&users[0].0, uid(2))
+        .await
+        .expect("read")
+        .expect("the schedule was copied");
+    assert_eq!(kept.schedule.zone_name, "Europe/Berlin");
+    assert_eq!(kept.schedule.rules.len(), 1);
     for (member, user) in users {
         let account = store
             .account(member, uid(*user))
