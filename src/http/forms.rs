@@ -123,47 +123,69 @@ async fn set_status(
     ))
 }
 
-/// The schedule after the form's `action`: `add` (fields `days`, `from`, `to`, `status`),
-/// `remove` (field `rule`, counted from 1) or `zone` (field `time_zone`).
-fn changed(form: &Posted, mut schedule: Schedule) -> Result<Result<Schedule, Invalid>, PageError> {
-    let next = schedule.rules.len() + 1;
-    Ok(match form.field("action") {
-        "add" => {
-            let days = form.all("days");
-            schedule::rule_from_form(
-                &days,
+/// What a schedule form asks for.
+enum Edit {
+    /// Add this rule (already read), or say why it cannot be one.
+    Add(Result<schedule::Rule, Invalid>),
+    /// Remove the rule at this place, counted from 1.
+    Remove(usize),
+    /// Read the rules in the zone of this name.
+    Zone(String),
+}
+
+impl Edit {
+    /// Reads the form's `action`: `add` (fields `days`, `from`, `to`, `status`), `remove`
+    /// (field `rule`) or `zone` (field `time_zone`). A form the page never sends is a 400,
+    /// before anything is read or called.
+    fn read(form: &Posted) -> Result<Self, PageError> {
+        match form.field("action") {
+            "add" => Ok(Self::Add(schedule::rule_from_form(
+                &form.all("days"),
                 form.field("from"),
                 form.field("to"),
                 form.field("status"),
-            )
-            .and_then(|rule| {
-                schedule.add(rule).map_err(|problem| Invalid {
-                    rule: Some(next),
-                    field: "days",
-                    problem,
+            ))),
+            "remove" => match form.field("rule").parse() {
+                Ok(rule) if rule > 0 => Ok(Self::Remove(rule)),
+                _ => Err(form.bad()),
+            },
+            "zone" => Ok(Self::Zone(form.field("time_zone").to_owned())),
+            _ => Err(form.bad()),
+        }
+    }
+
+    /// `schedule` after this edit, or why the user's input cannot be saved (`None`: a rule that
+    /// is not there, which the page never offers).
+    fn apply(self, mut schedule: Schedule) -> Option<Result<Schedule, Invalid>> {
+        let next = schedule.rules.len() + 1;
+        Some(match self {
+            Self::Add(rule) => rule
+                .and_then(|rule| {
+                    schedule.add(rule).map_err(|problem| Invalid {
+                        rule: None,
+                        field: "days",
+                        problem,
+                    })
                 })
-            })
-            .map(|()| schedule)
-            .map_err(|invalid| Invalid {
-                rule: Some(next),
-                ..invalid
-            })
-        }
-        "remove" => {
-            let rule: usize = form.field("rule").parse().map_err(|_| form.bad())?;
-            if rule == 0 || rule > schedule.rules.len() {
-                return Err(form.bad());
+                .map(|()| schedule)
+                .map_err(|invalid| Invalid {
+                    rule: Some(next),
+                    ..invalid
+                }),
+            Self::Remove(rule) => {
+                if rule > schedule.rules.len() {
+                    return None;
+                }
+                schedule.rules.remove(rule - 1);
+                Ok(schedule)
             }
-            schedule.rules.remove(rule - 1);
-            Ok(schedule)
-        }
-        "zone" => schedule.in_zone(form.field("time_zone")).ok_or(Invalid {
-            rule: None,
-            field: "time_zone",
-            problem: schedule::Problem::Zone,
-        }),
-        _ => return Err(form.bad()),
-    })
+            Self::Zone(name) => schedule.in_zone(&name).ok_or(Invalid {
+                rule: None,
+                field: "time_zone",
+                problem: schedule::Problem::Zone,
+            }),
+        })
+    }
 }
 
 /// `POST /app/schedule`.
@@ -176,13 +198,14 @@ async fn change_schedule(
     let form = Posted::read(&state, &headers, &body)?;
     let (lang, t) = (form.session.lang, form.session.lang.text());
     let (member_id, user_id) = (&form.session.member_id, form.session.user_id);
+    let edit = Edit::read(&form)?;
     let failed = |error| super::refusal::call_failed(&error, lang);
     let current = state
         .portals
         .schedule(member_id, user_id)
         .await
         .map_err(failed)?;
-    let (notice, status) = match changed(&form, current)? {
+    let (notice, status) = match edit.apply(current).ok_or_else(|| form.bad())? {
         Ok(schedule) => {
             state
                 .portals

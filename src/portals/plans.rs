@@ -29,8 +29,15 @@ impl Portals {
         user_id: UserId,
         profile_zone: Option<&str>,
     ) -> Result<Plans, StoreError> {
-        let missed_timer = self.store.take_missed_timer(member_id, user_id).await?;
-        let timer = self.store.timer(member_id, user_id).await?;
+        // Reads only, unless there is a failed change to tell (told once, then forgotten).
+        let (timer, missed_timer) = match self.store.any_timer(member_id, user_id).await? {
+            Some((_, true)) => (
+                None,
+                self.store.take_missed_timer(member_id, user_id).await?,
+            ),
+            Some((running, false)) => (Some(running), None),
+            None => (None, None),
+        };
         let saved = self.store.schedule(member_id, user_id).await?;
         let mut missed_change = None;
         if let Some(at) = saved.as_ref().and_then(|s| s.missed_at)

@@ -133,8 +133,15 @@ pub fn clock_text(minutes: u16) -> String {
 /// The zone named `name` (IANA, as Bitrix24's profile and the API give it).
 pub fn zone(name: &str) -> Option<jiff::tz::TimeZone> {
     let name = name.trim();
-    // Offsets and POSIX strings are not names; `TimeZone::get` would read some of them.
-    if name.is_empty() || name.starts_with(['+', '-']) || name.contains(',') {
+    // IANA names are letters, digits and `/_+-` (`America/Argentina/Buenos_Aires`,
+    // `Etc/GMT+3`); offsets, POSIX strings and paths are not names.
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "/_+-".contains(c);
+    if name.is_empty()
+        || name.len() > 64
+        || !name.starts_with(|c: char| c.is_ascii_alphabetic())
+        || !name.chars().all(allowed)
+        || name.contains("//")
+    {
         return None;
     }
     jiff::tz::TimeZone::get(name).ok()

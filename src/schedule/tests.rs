@@ -85,7 +85,15 @@ fn each_mistake_names_its_rule_and_field() {
 
 #[test]
 fn zones_must_be_iana_names_and_come_back_canonical() {
-    for bad in ["", "+01:00", "Mars/Olympus", "EST5EDT,M3.2.0,M11.1.0"] {
+    for bad in [
+        "",
+        "+01:00",
+        "Mars/Olympus",
+        "EST5EDT,M3.2.0,M11.1.0",
+        "../../etc/passwd",
+        "/usr/share/zoneinfo/UTC",
+        "Europe/../UTC",
+    ] {
         let refused = Schedule::from_json(&json!({"time_zone": bad, "rules": []}));
         assert_eq!(
             refused.expect_err(bad),
@@ -93,6 +101,8 @@ fn zones_must_be_iana_names_and_come_back_canonical() {
         );
     }
     assert!(Schedule::empty("UTC").is_some());
+    assert!(Schedule::empty("America/Argentina/Buenos_Aires").is_some());
+    assert!(Schedule::empty("Etc/GMT+3").is_some());
     assert_eq!(
         Schedule::empty("Asia/Tokyo").expect("zone").zone_name,
         "Asia/Tokyo"

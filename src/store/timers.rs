@@ -98,12 +98,40 @@ impl Store {
         row.map(TimerRow::parse).transpose()
     }
 
-    /// Ends an account's timer, if it runs.
+    /// The account's timer, running or missed (`true`: a restore that could not be made).
+    pub async fn any_timer(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+    ) -> Result<Option<(Timer, bool)>, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            timer: TimerRow,
+            missed: bool,
+        }
+        let row: Option<Row> = on_pool!(&self.db, |pool| sqlx::query_as(
+            "SELECT member_id, user_id, status, until_at, then_status, missed FROM timers
+             WHERE member_id = $1 AND user_id = $2"
+        )
+        .bind(member_id.as_str())
+        .bind(user_id_to_sql(user_id))
+        .fetch_optional(pool)
+        .await)?;
+        row.map(|row| Ok((row.timer.parse()?, row.missed)))
+            .transpose()
+    }
+
+    /// Ends an account's timer, if it has one. Most status changes find none: they only read,
+    /// so the write lock (SQLite has one per database) is taken only when there is a timer.
     pub async fn clear_timer(
         &self,
         member_id: &MemberId,
         user_id: UserId,
     ) -> Result<(), StoreError> {
+        if self.any_timer(member_id, user_id).await?.is_none() {
+            return Ok(());
+        }
         on_pool!(&self.db, |pool| sqlx::query(
             "DELETE FROM timers WHERE member_id = $1 AND user_id = $2"
         )

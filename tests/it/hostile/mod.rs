@@ -238,6 +238,38 @@ async fn sixty_and_more_hostile_requests_get_4xx_change_nothing_and_never_reach_
             )
         },
     ]);
+    let schedule = |name: &str, body: &str| Case {
+        path: "/api/schedule".into(),
+        ..bearer(name, &session, Method::PUT, body)
+    };
+    cases.extend([
+        schedule(
+            "schedule api: overlapping rules",
+            r#"{"time_zone":"UTC","rules":[{"days":["mon"],"from":"09:00","to":"11:00","status":"dnd"},{"days":["mon"],"from":"10:00","to":"12:00","status":"away"}]}"#,
+        ),
+        schedule(
+            "schedule api: SQL as the zone",
+            r#"{"time_zone":"UTC'; DROP TABLE schedules;--","rules":[]}"#,
+        ),
+        schedule(
+            "schedule api: a path as the zone",
+            r#"{"time_zone":"../../../../etc/passwd","rules":[]}"#,
+        ),
+        schedule(
+            "schedule api: HTML as a day",
+            r#"{"time_zone":"UTC","rules":[{"days":["<b>mon</b>"],"from":"09:00","to":"11:00","status":"dnd"}]}"#,
+        ),
+        schedule(
+            "schedule api: 25:00",
+            r#"{"time_zone":"UTC","rules":[{"days":["mon"],"from":"09:00","to":"25:00","status":"dnd"}]}"#,
+        ),
+        schedule("schedule api: rules not a list", r#"{"time_zone":"UTC","rules":{}}"#),
+        schedule("schedule api: an array", r#"[]"#),
+        Case {
+            content_type: Some("text/plain"),
+            ..schedule("schedule api: text/plain", r#"{"time_zone":"UTC","rules":[]}"#)
+        },
+    ]);
     cases.push(Case {
         name: "api: basic auth instead of bearer".into(),
         method: Method::GET,

@@ -114,6 +114,78 @@ pub(super) fn cases(ctx: &Ctx) -> Vec<Case> {
             FORM,
             ten_mb.clone(),
         ),
+        // POST /app/schedule
+        case(
+            "schedule form: no session",
+            Method::POST,
+            "/app/schedule",
+            FORM,
+            "action=remove&rule=1",
+        ),
+        case(
+            "schedule form: forged session",
+            Method::POST,
+            "/app/schedule",
+            FORM,
+            format!("session={forged}&action=remove&rule=1"),
+        ),
+        case(
+            "schedule form: unknown action",
+            Method::POST,
+            "/app/schedule",
+            FORM,
+            format!("session={session}&action=drop&rule=1"),
+        ),
+        case(
+            "schedule form: rule 0",
+            Method::POST,
+            "/app/schedule",
+            FORM,
+            format!("session={session}&action=remove&rule=0"),
+        ),
+        case(
+            "schedule form: rule not a number",
+            Method::POST,
+            "/app/schedule",
+            FORM,
+            format!("session={session}&action=remove&rule=1%27%20OR%201=1"),
+        ),
+        case(
+            "schedule form: JSON body",
+            Method::POST,
+            "/app/schedule",
+            JSON,
+            r#"{"action":"zone"}"#,
+        ),
+        case(
+            "schedule form: 10 MB body",
+            Method::POST,
+            "/app/schedule",
+            FORM,
+            ten_mb.clone(),
+        ),
+        // /api/schedule
+        case(
+            "schedule api: GET without a session",
+            Method::GET,
+            "/api/schedule",
+            None,
+            Vec::new(),
+        ),
+        case(
+            "schedule api: DELETE",
+            Method::DELETE,
+            "/api/schedule",
+            None,
+            Vec::new(),
+        ),
+        case(
+            "schedule api: PUT 10 MB",
+            Method::PUT,
+            "/api/schedule",
+            JSON,
+            ten_mb.clone(),
+        ),
         // /api/status
         case(
             "api: GET without a session",
