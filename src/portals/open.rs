@@ -220,7 +220,10 @@ impl Portals {
         });
         match (chosen, &refused, until) {
             (None, _, _) | (_, Some(_), _) => {}
-            (Some(_), None, None) => self.store.clear_timer(member_id, user_id).await?,
+            (Some(_), None, None) => {
+                self.store.clear_timer(member_id, user_id).await?;
+                self.tokens.note_timer(member_id, user_id, false);
+            }
             (Some(chosen), None, Some(until)) => {
                 let before = page.before.unwrap_or(Status::Online);
                 self.start_timer(member_id, user_id, chosen, until, before)
@@ -264,7 +267,11 @@ impl Portals {
         chosen: Status,
     ) -> Result<(), CallError> {
         self.apply_status(member_id, user_id, chosen).await?;
-        self.store.clear_timer(member_id, user_id).await?;
+        // Most users have no timer: the cached account says so without a database read.
+        if self.tokens.has_timer(member_id, user_id).await? {
+            self.store.clear_timer(member_id, user_id).await?;
+            self.tokens.note_timer(member_id, user_id, false);
+        }
         Ok(())
     }
 

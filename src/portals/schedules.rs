@@ -118,6 +118,7 @@ pub(super) async fn apply_boundary(
                 let before = match timer {
                     Ok(Some(timer)) => {
                         let cleared = store.clear_timer(member_id, user_id).await;
+                        tokens.note_timer(member_id, user_id, false);
                         cleared.map(|()| timer.then)
                     }
                     Ok(None) => Ok(replaced),

@@ -60,6 +60,7 @@ impl Portals {
         self.store
             .set_timer(&timer, self.tokens.clock().now())
             .await?;
+        self.tokens.note_timer(member_id, user_id, true);
         Ok(timer)
     }
 

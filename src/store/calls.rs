@@ -18,6 +18,8 @@ pub struct CallTarget {
     pub server: Url,
     /// Whether an unconfirmed uninstall suspended the portal.
     pub suspended: bool,
+    /// Whether the account has a timed status (running or missed).
+    pub has_timer: bool,
 }
 
 /// The cheap fingerprint of an account that tells a cached copy it is stale: read once a
@@ -29,6 +31,8 @@ pub struct AccountVersion {
     /// Whether the account and its portal are usable: account active, portal active and not
     /// suspended.
     pub usable: bool,
+    /// Whether the account has a timed status (running or missed).
+    pub has_timer: bool,
 }
 
 /// An account row with what a call needs of its portal.
@@ -39,6 +43,7 @@ struct CallRow {
     client_endpoint: String,
     server_endpoint: String,
     removing_since: Option<i64>,
+    has_timer: bool,
 }
 
 impl Store {
@@ -53,7 +58,8 @@ impl Store {
             "SELECT a.member_id, a.user_id, a.is_admin, a.is_installer, a.access_token,
                     a.refresh_token, a.key_id, a.token_generation, a.expires_at, a.refreshed_at,
                     a.state, a.created_at, a.updated_at, p.client_endpoint, p.server_endpoint,
-                    p.removing_since
+                    p.removing_since, EXISTS (SELECT 1 FROM timers t
+                        WHERE t.member_id = a.member_id AND t.user_id = a.user_id) AS has_timer
              FROM accounts a JOIN portals p ON p.member_id = a.member_id
              WHERE a.member_id = $1 AND a.user_id = $2 AND p.state != 'deleted'",
         )
@@ -69,6 +75,7 @@ impl Store {
             endpoint: url(&row.client_endpoint, "client_endpoint")?,
             server: url(&row.server_endpoint, "server_endpoint")?,
             suspended: row.removing_since.is_some(),
+            has_timer: row.has_timer,
             account: self.account_from_row(row.account)?,
         }))
     }
@@ -79,9 +86,11 @@ impl Store {
         member_id: &MemberId,
         user_id: UserId,
     ) -> Result<Option<AccountVersion>, StoreError> {
-        let row: Option<(i64, bool)> = on_pool!(&self.db, |pool| sqlx::query_as(
+        let row: Option<(i64, bool, bool)> = on_pool!(&self.db, |pool| sqlx::query_as(
             "SELECT a.token_generation,
-                    a.state = 'active' AND p.state = 'active' AND p.removing_since IS NULL
+                    a.state = 'active' AND p.state = 'active' AND p.removing_since IS NULL,
+                    EXISTS (SELECT 1 FROM timers t
+                        WHERE t.member_id = a.member_id AND t.user_id = a.user_id)
              FROM accounts a JOIN portals p ON p.member_id = a.member_id
              WHERE a.member_id = $1 AND a.user_id = $2",
         )
@@ -89,6 +98,10 @@ impl Store {
         .bind(user_id_to_sql(user_id))
         .fetch_optional(pool)
         .await)?;
-        Ok(row.map(|(generation, usable)| AccountVersion { generation, usable }))
+        Ok(row.map(|(generation, usable, has_timer)| AccountVersion {
+            generation,
+            usable,
+            has_timer,
+        }))
     }
 }

@@ -1,8 +1,8 @@
 //! The token manager's in-memory copy of what a call needs, so the hot path skips decrypting
 //! rows. A cache is a second copy of the truth: an entry is trusted for at most
-//! [`CHECK_AFTER`] before its account's version (generation and state, no decryption) is read
-//! again, so a rotation, re-authorisation or uninstall made by any process sharing the
-//! database reaches every copy within a second.
+//! [`CHECK_AFTER`] before its account's version (generation, state and whether a timer runs;
+//! no decryption) is read again, so a rotation, re-authorisation, uninstall or timer made by
+//! any process sharing the database reaches every copy within a second.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use url::Url;
 
-use super::Key;
+use super::{CallError, Key, refresh};
 use crate::domain::MemberId;
+use crate::domain::UserId;
 use crate::store::Tokens;
 
 /// How long an entry is used before its account's version is checked again.
@@ -30,6 +31,9 @@ pub(super) struct Hot {
     pub tokens: Tokens,
     /// The pair's generation in the store.
     pub generation: i64,
+    /// Whether the account has a timed status (running, or a failed restore not yet told), as
+    /// of the last check: a status change finding none skips the database.
+    pub timer: bool,
 }
 
 struct Entry {
@@ -76,12 +80,20 @@ impl Cache {
         );
     }
 
-    /// The store still holds what this entry holds, as of now.
-    pub fn confirm(&self, key: &Key, generation: i64) {
+    /// The store still holds this entry's pair, as of now, and the account has a timer or not.
+    pub fn confirm(&self, key: &Key, generation: i64, timer: bool) {
         if let Some(entry) = self.entries().get_mut(key)
             && entry.hot.generation == generation
         {
             entry.checked = Instant::now();
+            entry.hot.timer = timer;
+        }
+    }
+
+    /// This process just started (`true`) or ended the account's timer.
+    pub fn note_timer(&self, key: &Key, timer: bool) {
+        if let Some(entry) = self.entries().get_mut(key) {
+            entry.hot.timer = timer;
         }
     }
 
@@ -93,5 +105,75 @@ impl Cache {
     /// Drops every account of a portal (an uninstall or suspension).
     pub fn forget_portal(&self, member_id: &MemberId) {
         self.entries().retain(|(member, _), _| member != member_id);
+    }
+}
+
+/// The cache as the token manager reads it.
+impl super::TokenManager {
+    /// The account's entry: from the cache while it is fresh or still matches the store's
+    /// version, else read again.
+    pub(super) async fn hot(&self, key: &Key) -> Result<Hot, CallError> {
+        if let Some((hot, fresh)) = self.cache.get(key) {
+            if fresh {
+                return Ok(hot);
+            }
+            let version = self.store.account_version(&key.0, key.1).await?;
+            if let Some(version) = version
+                && version.usable
+                && version.generation == hot.generation
+            {
+                self.cache.confirm(key, hot.generation, version.has_timer);
+                return Ok(Hot {
+                    timer: version.has_timer,
+                    ..hot
+                });
+            }
+        }
+        self.load(key).await
+    }
+
+    /// Reads an account and its portal's endpoints from the store (one query) into the cache.
+    pub(super) async fn load(&self, key: &Key) -> Result<Hot, CallError> {
+        let (member_id, user_id) = (&key.0, key.1);
+        let Some(target) = self.store.account_for_call(member_id, user_id).await? else {
+            let installed = self
+                .store
+                .portal(member_id)
+                .await?
+                .is_some_and(|p| p.record.state != crate::store::PortalState::Deleted);
+            return Err(if installed {
+                CallError::NeedsReauth
+            } else {
+                CallError::NotInstalled
+            });
+        };
+        if target.suspended {
+            return Err(CallError::BeingRemoved);
+        }
+        let (tokens, generation) = refresh::usable(target.account)?;
+        let hot = Hot {
+            endpoint: target.endpoint,
+            server: target.server,
+            tokens,
+            generation,
+            timer: target.has_timer,
+        };
+        self.cache.put(key, &hot);
+        Ok(hot)
+    }
+
+    /// Whether the account has a timed status, as this process knows it: from its cached
+    /// entry, checked against the store at least once a second like the tokens.
+    pub async fn has_timer(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+    ) -> Result<bool, CallError> {
+        Ok(self.hot(&(member_id.clone(), user_id)).await?.timer)
+    }
+
+    /// Records that this process just started (`true`) or ended the account's timer.
+    pub fn note_timer(&self, member_id: &MemberId, user_id: UserId, timer: bool) {
+        self.cache.note_timer(&(member_id.clone(), user_id), timer);
     }
 }

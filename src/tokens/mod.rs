@@ -194,51 +194,6 @@ impl TokenManager {
         }
     }
 
-    /// The account's entry: from the cache while it is fresh or still matches the store's
-    /// version, else read again.
-    async fn hot(&self, key: &Key) -> Result<Hot, CallError> {
-        if let Some((hot, fresh)) = self.cache.get(key) {
-            if fresh {
-                return Ok(hot);
-            }
-            let version = self.store.account_version(&key.0, key.1).await?;
-            if version.is_some_and(|v| v.usable && v.generation == hot.generation) {
-                self.cache.confirm(key, hot.generation);
-                return Ok(hot);
-            }
-        }
-        self.load(key).await
-    }
-
-    /// Reads an account and its portal's endpoints from the store (one query) into the cache.
-    async fn load(&self, key: &Key) -> Result<Hot, CallError> {
-        let (member_id, user_id) = (&key.0, key.1);
-        let Some(target) = self.store.account_for_call(member_id, user_id).await? else {
-            let installed = self
-                .store
-                .portal(member_id)
-                .await?
-                .is_some_and(|p| p.record.state != crate::store::PortalState::Deleted);
-            return Err(if installed {
-                CallError::NeedsReauth
-            } else {
-                CallError::NotInstalled
-            });
-        };
-        if target.suspended {
-            return Err(CallError::BeingRemoved);
-        }
-        let (tokens, generation) = refresh::usable(target.account)?;
-        let hot = Hot {
-            endpoint: target.endpoint,
-            server: target.server,
-            tokens,
-            generation,
-        };
-        self.cache.put(key, &hot);
-        Ok(hot)
-    }
-
     /// `hot` with a pair newer than its own (see [`refresh`]), remembered.
     async fn refreshed(&self, key: &Key, mut hot: Hot) -> Result<Hot, CallError> {
         (hot.tokens, hot.generation) = self

@@ -333,3 +333,31 @@ async fn a_restore_bitrix24_cannot_take_yet_is_tried_again_within_seconds() {
         Some(Status::Away)
     );
 }
+
+#[tokio::test]
+async fn a_plain_change_on_another_instance_ends_a_timer_set_a_second_before() {
+    let app = TestApp::installed(&[]).await;
+    let (address, _) = app.second_instance(&[]).await;
+    let user = app.bitrix.employee;
+    let session = app.session_of(user).await;
+    let put_other = |body: Value| {
+        app.http
+            .put(format!("http://{address}/api/status"))
+            .bearer_auth(&session)
+            .json(&body)
+            .send()
+    };
+    // The other instance knows the account, without a timer.
+    let plain = put_other(json!({"status": "away"})).await.expect("answer");
+    assert_eq!(plain.status(), 200);
+    let until = rfc3339(app.state.tokens.clock().now() + 600);
+    let timed = app
+        .api_put(&session, json!({"status": "dnd", "until": until}))
+        .await;
+    assert_eq!(timed.status(), 200);
+    // Its cached account is checked against the database at least once a second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let plain = put_other(json!({"status": "break"})).await.expect("answer");
+    assert_eq!(plain.status(), 200);
+    assert_eq!(app.count("timers").await, 0, "no stale restore left behind");
+}
