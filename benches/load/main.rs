@@ -9,8 +9,9 @@
 //! storm, the same figures with 100,000 portals / 1,000,000 accounts seeded, start-up time,
 //! database size and the app's peak resident memory. The second puts the status path,
 //! `POST /app` and the storm on SQLite and on PostgreSQL side by side (the server of
-//! `TEST_POSTGRES_URL`, on a database created for the run and dropped after). Every loop is
-//! bounded in count and time and targets loopback only.
+//! `TEST_POSTGRES_URL`, on a database created for the run and dropped after). The third is the
+//! 09:00 wave (`wave.rs`; `BENCH_PHASE=wave` runs it alone). Every loop is bounded in count and
+//! time and targets loopback only.
 
 #![expect(
     clippy::expect_used,
