@@ -166,7 +166,7 @@ async fn portal(State(ctx): State<PortalCtx>, Query(query): Query<PortalQuery>) 
     let user = portal.users.get(&user_id).cloned();
     let lang = query
         .lang
-        .filter(|l| ["en", "ru", "de"].contains(&l.as_str()))
+        .filter(|l| crate::i18n::BITRIX24_CODES.contains(&l.as_str()))
         .unwrap_or_else(|| "en".into());
     let finished = portal.installs.get(&client_id).is_some_and(|i| i.finished);
     let admin = user.as_ref().is_some_and(|u| u.admin);
@@ -191,7 +191,7 @@ async fn portal(State(ctx): State<PortalCtx>, Query(query): Query<PortalQuery>) 
         None => (String::new(), Vec::new()),
     };
     let page = PortalPage {
-        langs: ["en", "ru", "de"]
+        langs: crate::i18n::BITRIX24_CODES
             .into_iter()
             .map(|l| (l, l == lang))
             .collect(),

@@ -3,7 +3,14 @@
 
 mod de;
 mod en;
+mod es;
+mod fr;
+mod it;
+mod pl;
+mod pt_br;
 mod ru;
+mod tr;
+mod uk;
 
 /// A language the app speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,16 +21,59 @@ pub enum Lang {
     Ru,
     /// German.
     De,
+    /// Ukrainian.
+    Uk,
+    /// Spanish.
+    Es,
+    /// Portuguese (Brazil).
+    PtBr,
+    /// Polish.
+    Pl,
+    /// French.
+    Fr,
+    /// Italian.
+    It,
+    /// Turkish.
+    Tr,
 }
 
+/// Every `LANG` code Bitrix24 cloud sends (`docs/bitrix24.md`, "Languages").
+pub const BITRIX24_CODES: [&str; 20] = [
+    "ru", "id", "ms", "de", "en", "la", "fr", "in", "it", "pl", "br", "vn", "tr", "kz", "ua", "ar",
+    "th", "sc", "tc", "ja",
+];
+
 impl Lang {
-    /// The portal's `LANG` (`en`, `ru`, `de`, `ua`, …; region suffixes ignored); anything
-    /// unknown falls back to English.
+    /// Every language, English first.
+    pub const ALL: [Lang; 10] = [
+        Self::En,
+        Self::Ru,
+        Self::De,
+        Self::Uk,
+        Self::Es,
+        Self::PtBr,
+        Self::Pl,
+        Self::Fr,
+        Self::It,
+        Self::Tr,
+    ];
+
+    /// The portal's `LANG` — Bitrix24's own codes (`ua`, `la`, `br`, `kz`, …) or standard ones,
+    /// region suffixes ignored — as the closest language the app speaks: Kazakh and Belarusian
+    /// interfaces read Russian (as Bitrix24's own templates fall back), anything without a
+    /// catalogue reads English.
     pub fn from_code(code: &str) -> Self {
         let base = code.trim().split(['-', '_']).next().unwrap_or_default();
         match base.to_ascii_lowercase().as_str() {
-            "ru" => Self::Ru,
+            "ru" | "kz" | "kk" | "by" | "be" => Self::Ru,
             "de" => Self::De,
+            "ua" | "uk" => Self::Uk,
+            "la" | "es" => Self::Es,
+            "br" | "pt" => Self::PtBr,
+            "pl" => Self::Pl,
+            "fr" => Self::Fr,
+            "it" => Self::It,
+            "tr" => Self::Tr,
             _ => Self::En,
         }
     }
@@ -34,6 +84,13 @@ impl Lang {
             Self::En => "en",
             Self::Ru => "ru",
             Self::De => "de",
+            Self::Uk => "uk",
+            Self::Es => "es",
+            Self::PtBr => "pt-BR",
+            Self::Pl => "pl",
+            Self::Fr => "fr",
+            Self::It => "it",
+            Self::Tr => "tr",
         }
     }
 
@@ -43,6 +100,13 @@ impl Lang {
             Self::En => &en::TEXT,
             Self::Ru => &ru::TEXT,
             Self::De => &de::TEXT,
+            Self::Uk => &uk::TEXT,
+            Self::Es => &es::TEXT,
+            Self::PtBr => &pt_br::TEXT,
+            Self::Pl => &pl::TEXT,
+            Self::Fr => &fr::TEXT,
+            Self::It => &it::TEXT,
+            Self::Tr => &tr::TEXT,
         }
     }
 }
@@ -240,32 +304,4 @@ pub struct Text {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn portal_language_codes_pick_a_catalogue_and_unknown_falls_back() {
-        assert_eq!(Lang::from_code("ru"), Lang::Ru);
-        assert_eq!(Lang::from_code("DE"), Lang::De);
-        assert_eq!(Lang::from_code("de-AT"), Lang::De);
-        assert_eq!(Lang::from_code("en"), Lang::En);
-        assert_eq!(Lang::from_code("la"), Lang::En);
-        assert_eq!(Lang::from_code("<script>"), Lang::En);
-    }
-
-    #[test]
-    fn catalogues_are_complete_and_actually_translated() {
-        for lang in [Lang::Ru, Lang::De] {
-            let (text, english) = (
-                format!("{:?}", lang.text()),
-                format!("{:?}", Lang::En.text()),
-            );
-            assert!(!text.contains(": \"\""), "{lang:?} has an empty entry");
-            assert_ne!(text, english);
-            assert_ne!(
-                lang.text().install_done_title,
-                Lang::En.text().install_done_title
-            );
-        }
-    }
-}
+mod tests;

@@ -249,3 +249,21 @@ async fn static_files_are_hashed_cached_and_not_traversable() {
         assert_eq!(response.status(), 404, "{bad}");
     }
 }
+
+#[tokio::test]
+async fn bitrix24s_own_language_codes_get_their_language() {
+    use b24_status::i18n::Lang;
+    let app = TestApp::installed(&[]).await;
+    for (code, html, lang) in [
+        ("ua", "uk", Lang::Uk),
+        ("la", "es", Lang::Es),
+        ("br", "pt-BR", Lang::PtBr),
+        ("kz", "ru", Lang::Ru),
+        ("tr", "tr", Lang::Tr),
+        ("ja", "en", Lang::En),
+    ] {
+        let page = app.open_app_as(1, code).await.text().await.expect("page");
+        assert!(page.contains(&format!(r#"<html lang="{html}""#)), "{code}");
+        assert!(page.contains(lang.text().page_title), "{code}");
+    }
+}
