@@ -13,6 +13,7 @@ pub(crate) mod harness;
 mod api;
 mod bitrix_client;
 mod browser;
+mod contrast;
 mod demo;
 mod emulator;
 mod events;
