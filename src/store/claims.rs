@@ -2,7 +2,10 @@
 //! one statement, so instances sharing the database never refresh the same account and none
 //! of them polls for rows another holds.
 
-use super::{Db, Store, StoreError, user_id_from_sql};
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+
+use super::{Db, Store, StoreError, on_pool, user_id_from_sql};
 use crate::domain::{MemberId, UserId};
 
 /// Leases up to `$2` accounts refreshed before `$1` to `$3` until `$5`, skipping leases
@@ -61,5 +64,34 @@ impl Store {
                 Ok((member, user_id_from_sql(user)?))
             })
             .collect()
+    }
+}
+
+impl Store {
+    /// Runs a claim of due work (`$1` now, `$2` how many, `$3` owner, `$4` claimed until) in the
+    /// backend's form: `sqlite` as it is, `postgres` skipping rows another instance is
+    /// claiming. Timers and schedules claim through here.
+    pub(super) async fn claim_due<R>(
+        &self,
+        (sqlite, postgres): (&'static str, &'static str),
+        now: i64,
+        limit: u32,
+        owner: &str,
+        claim_until: i64,
+    ) -> Result<Vec<R>, StoreError>
+    where
+        R: for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
+    {
+        let sql = match self.db {
+            Db::Sqlite(_) => sqlite,
+            Db::Postgres(_) => postgres,
+        };
+        Ok(on_pool!(&self.db, |pool| sqlx::query_as::<_, R>(sql)
+            .bind(now)
+            .bind(i64::from(limit))
+            .bind(owner)
+            .bind(claim_until)
+            .fetch_all(pool)
+            .await)?)
     }
 }

@@ -2,7 +2,7 @@
 //! the status it restores, and when it looks again. A due schedule is claimed by one process at
 //! a time, as timers are (`timers.rs`).
 
-use super::{Db, Store, StoreError, on_pool, user_id_from_sql, user_id_to_sql};
+use super::{Store, StoreError, on_pool, user_id_from_sql, user_id_to_sql};
 use crate::domain::{MemberId, Status, UserId};
 use crate::schedule::Schedule;
 
@@ -164,17 +164,8 @@ impl Store {
         owner: &str,
         claim_until: i64,
     ) -> Result<Vec<SavedSchedule>, StoreError> {
-        let sql = match self.db {
-            Db::Sqlite(_) => claim_due!(""),
-            Db::Postgres(_) => claim_due!("FOR UPDATE SKIP LOCKED"),
-        };
-        let rows: Vec<ScheduleRow> = on_pool!(&self.db, |pool| sqlx::query_as(sql)
-            .bind(now)
-            .bind(i64::from(limit))
-            .bind(owner)
-            .bind(claim_until)
-            .fetch_all(pool)
-            .await)?;
+        let sql = (claim_due!(""), claim_due!("FOR UPDATE SKIP LOCKED"));
+        let rows: Vec<ScheduleRow> = self.claim_due(sql, now, limit, owner, claim_until).await?;
         rows.into_iter().map(ScheduleRow::parse).collect()
     }
 

@@ -2,7 +2,7 @@
 //! time is up. One per account; a due timer is claimed by one process at a time, so instances
 //! sharing the database apply each once.
 
-use super::{Db, Store, StoreError, on_pool, user_id_from_sql, user_id_to_sql};
+use super::{Store, StoreError, on_pool, user_id_from_sql, user_id_to_sql};
 use crate::domain::{MemberId, Status, UserId};
 
 /// A running timer.
@@ -240,17 +240,8 @@ impl Store {
         owner: &str,
         claim_until: i64,
     ) -> Result<Vec<Timer>, StoreError> {
-        let sql = match self.db {
-            Db::Sqlite(_) => claim_due!(""),
-            Db::Postgres(_) => claim_due!("FOR UPDATE SKIP LOCKED"),
-        };
-        let rows: Vec<TimerRow> = on_pool!(&self.db, |pool| sqlx::query_as(sql)
-            .bind(now)
-            .bind(i64::from(limit))
-            .bind(owner)
-            .bind(claim_until)
-            .fetch_all(pool)
-            .await)?;
+        let sql = (claim_due!(""), claim_due!("FOR UPDATE SKIP LOCKED"));
+        let rows: Vec<TimerRow> = self.claim_due(sql, now, limit, owner, claim_until).await?;
         rows.into_iter().map(TimerRow::parse).collect()
     }
 }
