@@ -11,12 +11,12 @@ use std::path::Path;
 use url::Url;
 
 use crate::config::Config;
-use crate::domain::ClientSecret;
+use crate::domain::{ClientSecret, Status};
 use crate::emulator::{AppSpec, Emulator, PortalInfo, Region, UserSpec};
 use crate::store::MasterKey;
 
 /// The scopes the app asks for (README "Registering the app").
-pub const SCOPE: &str = "im,placement,user_brief";
+pub const SCOPE: &str = "im,placement,user_brief,department";
 
 /// Where demo mode keeps its generated master key.
 pub const SECRET_FILE: &str = "data/secret.key";
@@ -114,7 +114,62 @@ fn credentials(key: &MasterKey) -> std::io::Result<(String, ClientSecret)> {
     ))
 }
 
-/// A portal of `region` with an administrator called `admin` and three employees.
+/// The demo company's departments and the people in each — invented names, positions and a
+/// status each (`None`: never set one), so the team board has a real team to show.
+const TEAM: [(&str, &[(&str, &str, &str, Option<Status>)]); 3] = [
+    (
+        "Sales",
+        &[
+            ("Boris", "Ivanov", "Sales manager", Some(Status::Dnd)),
+            ("Elena", "Sokolova", "Account executive", None),
+            ("Farid", "Nasser", "Sales manager", Some(Status::Away)),
+            ("Greta", "Lind", "Head of sales", Some(Status::Dnd)),
+            ("Hugo", "Moreau", "Account executive", None),
+            ("Ines", "Duarte", "Sales assistant", Some(Status::Break)),
+            ("Jonas", "Weber", "Key account manager", None),
+            ("Kira", "Orlova", "Sales manager", Some(Status::Online)),
+            ("Liam", "Byrne", "Business developer", Some(Status::Away)),
+        ],
+    ),
+    (
+        "Development",
+        &[
+            ("Clara", "Schmidt", "Developer", Some(Status::Dnd)),
+            ("Marek", "Novak", "Team lead", None),
+            ("Nadia", "Haddad", "Developer", Some(Status::Dnd)),
+            ("Oskar", "Berg", "QA engineer", Some(Status::Break)),
+            ("Paula", "Rossi", "Designer", None),
+            ("Quentin", "Faure", "Developer", Some(Status::Away)),
+            ("Rosa", "Jimenez", "DevOps engineer", None),
+            ("Stefan", "Kraus", "Developer", Some(Status::Dnd)),
+            ("Tomoko", "Sato", "Product manager", Some(Status::Online)),
+            ("Umar", "Aziz", "Developer", None),
+        ],
+    ),
+    (
+        "Customer support",
+        &[
+            ("Dmitri", "Petrov", "Support engineer", None),
+            ("Vera", "Kuznetsova", "Head of support", Some(Status::Away)),
+            ("Wim", "de Vries", "Support engineer", Some(Status::Break)),
+            ("Xenia", "Popova", "Support engineer", None),
+            ("Yusuf", "Demir", "Support engineer", Some(Status::Dnd)),
+            ("Zoe", "Clarke", "Technical writer", None),
+            ("Adam", "Kowalski", "Support engineer", Some(Status::Online)),
+            ("Bianca", "Conti", "Support engineer", Some(Status::Away)),
+            ("Carlos", "Mendes", "Trainer", None),
+        ],
+    ),
+];
+
+/// Who is on vacation in the demo company, and until when.
+const VACATIONS: [(&str, &str); 2] = [
+    ("Elena", "2026-12-18T00:00:00+01:00"),
+    ("Rosa", "2027-01-08T00:00:00+01:00"),
+];
+
+/// A portal of `region` with an administrator called `admin` and a team of 28 in three
+/// departments.
 async fn add_portal(
     emulator: &Emulator,
     region: Region,
@@ -124,12 +179,19 @@ async fn add_portal(
     let portal = emulator
         .add_portal_at(region, UserSpec::new(admin.0, admin.1, true), addr)
         .await?;
-    for (name, last_name) in [
-        ("Boris", "Ivanov"),
-        ("Clara", "Schmidt"),
-        ("Dmitri", "Petrov"),
-    ] {
-        emulator.add_user(&portal.member_id, UserSpec::new(name, last_name, false));
+    let member = &portal.member_id;
+    for (department, people) in TEAM {
+        let id = emulator.add_department(member, department);
+        for (name, last_name, position, status) in people {
+            let spec = UserSpec::new(name, last_name, false).in_department(id, position);
+            let user = emulator.add_user(member, spec);
+            if let Some(status) = status {
+                emulator.set_user_status(member, user, *status);
+            }
+            if let Some((_, until)) = VACATIONS.iter().find(|(who, _)| who == name) {
+                emulator.set_absent(member, user, Some(until));
+            }
+        }
     }
     Ok(portal)
 }

@@ -10,7 +10,8 @@
 //! database size and the app's peak resident memory. The second puts the status path,
 //! `POST /app` and the storm on SQLite and on PostgreSQL side by side (the server of
 //! `TEST_POSTGRES_URL`, on a database created for the run and dropped after). The third is the
-//! 09:00 wave (`wave.rs`; `BENCH_PHASE=wave` runs it alone). Every loop is bounded in count and
+//! 09:00 wave (`wave.rs`; `BENCH_PHASE=wave` runs it alone), and the last the team board's
+//! cost to a portal by viewers (`team.rs`; `BENCH_PHASE=team`). Every loop is bounded in count and
 //! time and targets loopback only.
 
 #![expect(
@@ -22,6 +23,7 @@ mod app;
 mod drive;
 mod report;
 mod seed;
+mod team;
 mod wave;
 
 use std::sync::Arc;
@@ -83,7 +85,7 @@ fn register(emulator: &Emulator, url: &str) {
         redirect_uri: Some(format!("{url}/oauth/callback")),
         install_url: Some(format!("{url}/install")),
         app_url: Some(format!("{url}/app")),
-        scope: "im,placement,user_brief".into(),
+        scope: "im,placement,user_brief,department".into(),
         version: 1,
     });
 }
@@ -207,9 +209,16 @@ async fn main() {
     let http = b24_status::bitrix::http_client(Duration::from_secs(30), false).expect("client");
     let emulator = Emulator::start().await.expect("emulator");
     // `BENCH_PHASE=wave` runs the 09:00 wave alone.
-    if std::env::var("BENCH_PHASE").as_deref() == Ok("wave") {
-        report::print_wave(&wave::run(&emulator, &http, dir.path()).await);
-        return;
+    match std::env::var("BENCH_PHASE").as_deref() {
+        Ok("wave") => {
+            report::print_wave(&wave::run(&emulator, &http, dir.path()).await);
+            return;
+        }
+        Ok("team") => {
+            report::print_team(&team::run(&emulator, &http, dir.path()).await);
+            return;
+        }
+        _ => {}
     }
     let db = dir.path().join("app.db");
     let sqlite_url = format!("sqlite://{}", db.display());
@@ -246,6 +255,7 @@ async fn main() {
     };
 
     let wave = wave::run(&emulator, &http, dir.path()).await;
+    let team = team::run(&emulator, &http, dir.path()).await;
     report::print(&Measured {
         sqlite,
         postgres,
@@ -261,6 +271,7 @@ async fn main() {
         seed_time,
         wave,
     });
+    report::print_team(&team);
     println!("total time {:.0} s", total.elapsed().as_secs_f64());
 }
 

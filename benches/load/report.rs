@@ -158,3 +158,23 @@ pub fn print_wave(w: &crate::wave::Wave) {
         mib(w.rss_kib)
     );
 }
+
+/// The team board's cost per portal.
+pub fn print_team(watched: &[crate::team::Watched]) {
+    println!();
+    println!(
+        "Team board: portals of {} employees, pages refreshing every 30 s, limits burst 50 and 2/s per portal:",
+        crate::team::EMPLOYEES
+    );
+    println!();
+    println!(
+        "| viewers | requests to the portal per minute | board answers (failed) | p50 / p99 (ms) | `QUERY_LIMIT_EXCEEDED` |"
+    );
+    println!("|---|---|---|---|---|");
+    for w in watched {
+        println!(
+            "| {} | {:.1} | {} ({}) | {:.2} / {:.2} | {} |",
+            w.viewers, w.requests_per_minute, w.answers, w.failed, w.p50_ms, w.p99_ms, w.over_limit
+        );
+    }
+}

@@ -14,10 +14,10 @@ pub const MAX_COMMANDS: usize = 50;
 pub const METHOD: &str = "batch";
 
 /// Parameters running `commands` (key → `method?query`) in order, going on past failures.
-pub fn params<'a>(commands: impl IntoIterator<Item = (&'a str, String)>) -> Value {
+pub fn params<K: Into<String>>(commands: impl IntoIterator<Item = (K, String)>) -> Value {
     let cmd: Map<String, Value> = commands
         .into_iter()
-        .map(|(key, command)| (key.to_owned(), Value::String(command)))
+        .map(|(key, command)| (key.into(), Value::String(command)))
         .collect();
     serde_json::json!({ "halt": 0, "cmd": cmd })
 }
@@ -27,6 +27,7 @@ pub fn params<'a>(commands: impl IntoIterator<Item = (&'a str, String)>) -> Valu
 pub struct BatchAnswer {
     results: Map<String, Value>,
     errors: Map<String, Value>,
+    totals: Map<String, Value>,
 }
 
 impl<'de> Deserialize<'de> for BatchAnswer {
@@ -37,6 +38,8 @@ impl<'de> Deserialize<'de> for BatchAnswer {
             result: Value,
             #[serde(default)]
             result_error: Value,
+            #[serde(default)]
+            result_total: Value,
         }
         // PHP encodes an empty map as `[]`, so either shape may arrive.
         fn map(value: Value) -> Map<String, Value> {
@@ -49,6 +52,7 @@ impl<'de> Deserialize<'de> for BatchAnswer {
         Ok(Self {
             results: map(raw.result),
             errors: map(raw.result_error),
+            totals: map(raw.result_total),
         })
     }
 }
@@ -57,6 +61,15 @@ impl BatchAnswer {
     /// The result of command `key`, if it succeeded.
     pub fn result(&self, key: &str) -> Option<&Value> {
         self.results.get(key)
+    }
+
+    /// How many items list command `key` found in all (`result_total`).
+    pub fn total(&self, key: &str) -> Option<usize> {
+        let total = self.totals.get(key)?;
+        total
+            .as_u64()
+            .or_else(|| total.as_str()?.parse().ok())
+            .and_then(|n| usize::try_from(n).ok())
     }
 
     /// The error code of command `key`, if it failed.

@@ -12,6 +12,7 @@ pub mod oauth;
 pub mod resolve;
 pub mod rest;
 pub mod status;
+pub mod team;
 pub mod verify;
 pub mod wire;
 

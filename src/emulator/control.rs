@@ -4,9 +4,7 @@
 use std::time::Duration;
 
 use super::world::Server;
-use super::world::{
-    Bucket, Call, EventBinding, Fault, FaultKind, FormPost, PlacementBinding, USER_TIME_ZONE, User,
-};
+use super::world::{Bucket, Call, EventBinding, Fault, FaultKind, FormPost, PlacementBinding};
 use super::{Emulator, PortalInfo, UserSpec, portal_info};
 use crate::domain::{MemberId, Status};
 
@@ -38,16 +36,7 @@ impl Emulator {
             return 0;
         };
         let id = portal.users.keys().next_back().map_or(1, |last| last + 1);
-        portal.users.insert(
-            id,
-            User {
-                name: user.name,
-                last_name: user.last_name,
-                admin: user.admin,
-                status: None,
-                time_zone: USER_TIME_ZONE.to_owned(),
-            },
-        );
+        portal.users.insert(id, user.into_user());
         id
     }
 
@@ -233,18 +222,6 @@ impl Emulator {
     /// The emulator's clock: the demo runs the app on it too, so "skip 1 hour" moves both.
     pub fn clock(&self) -> crate::clock::Clock {
         self.world().clock.clone()
-    }
-
-    /// Sets the `TIME_ZONE` a user's profile names (empty: none chosen).
-    pub fn set_time_zone(&self, member_id: &MemberId, user_id: u64, zone: &str) {
-        if let Some(user) = self
-            .world()
-            .portals
-            .get_mut(member_id)
-            .and_then(|p| p.users.get_mut(&user_id))
-        {
-            user.time_zone = zone.to_owned();
-        }
     }
 
     /// A user's messenger status, `None` if never set.

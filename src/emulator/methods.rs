@@ -2,11 +2,10 @@
 //! "Events", "Calling REST methods"): one function per family of methods, behind one
 //! dispatcher, as PHP's REST layer does it.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::wire::{Failure, fail, param, param_str};
+use super::wire::{Answered, Failure, fail, has_scope, insufficient_scope, not_found, param, param_str};
 use super::world::{AccessRec, EventBinding, Install, PlacementBinding, Portal, User, World};
-use crate::bitrix::form;
 use crate::domain::Status;
 
 /// Known placement codes and the extra scope each needs beyond `placement` (`docs/bitrix24.md`,
@@ -29,10 +28,6 @@ pub(super) const EVENTS: &[&str] = &[
     "ONAPPUNINSTALL",
     "ONAPPPAYMENT",
 ];
-
-pub(super) fn has_scope(scope: &str, wanted: &str) -> bool {
-    scope.split([',', ' ']).any(|s| s.trim() == wanted)
-}
 
 /// Who calls, and the parts of their portal a method may read or change.
 struct Caller<'a> {
@@ -77,45 +72,37 @@ impl Caller<'_> {
     }
 }
 
-fn insufficient_scope() -> Failure {
-    fail(
-        403,
-        "insufficient_scope",
-        "The request requires higher privileges than provided by the access token",
-    )
-}
-
-fn not_found() -> Failure {
-    fail(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
-}
-
-/// Runs `method` for the token's user; `batch` only at the top level.
+/// Runs `method` for the token's user (`batch` is the caller's: `batch.rs`, which refuses it
+/// nested).
 pub(super) fn call_method(
     world: &mut World,
     rec: &AccessRec,
     method: &str,
     params: &Value,
-    top_level: bool,
-) -> Result<Value, Failure> {
+) -> Result<Answered, Failure> {
     if method == "batch" {
-        return match top_level {
-            true => batch(world, rec, params),
-            false => Err(fail(
-                405,
-                "ERROR_BATCH_METHOD_NOT_ALLOWED",
-                "Batch calls are not allowed inside batch",
-            )),
-        };
+        return Err(fail(
+            405,
+            "ERROR_BATCH_METHOD_NOT_ALLOWED",
+            "Batch calls are not allowed inside batch",
+        ));
+    }
+    let portal = world
+        .portals
+        .get_mut(&rec.member_id)
+        .ok_or_else(|| fail(401, "invalid_token", "Unable to get application by token"))?;
+    if portal.missing_methods.iter().any(|m| m == method) {
+        return Err(not_found());
+    }
+    if let Some(answered) = super::directory::call(portal, rec, method, params) {
+        return answered;
     }
     let Portal {
         licence,
         installs,
         users,
         ..
-    } = world
-        .portals
-        .get_mut(&rec.member_id)
-        .ok_or_else(|| fail(401, "invalid_token", "Unable to get application by token"))?;
+    } = portal;
     let mut caller = Caller {
         install: installs
             .get_mut(&rec.client_id)
@@ -135,6 +122,7 @@ pub(super) fn call_method(
         m if m.starts_with("event.") => events(&mut caller, method),
         _ => Err(not_found()),
     }
+    .map(Answered::from)
 }
 
 /// `im.user.status.*` (`docs/bitrix24.md`, "Status methods").
@@ -181,7 +169,7 @@ fn users_method(caller: &Caller<'_>, method: &str) -> Result<Value, Failure> {
                 "NAME": user.name,
                 "LAST_NAME": user.last_name,
                 "EMAIL": format!("user{}@example.com", rec.user_id),
-                "UF_DEPARTMENT": [1],
+                "UF_DEPARTMENT": user.departments,
             }))
         }
         _ => Ok(json!(user.admin)),
@@ -340,61 +328,4 @@ fn events(caller: &mut Caller<'_>, method: &str) -> Result<Value, Failure> {
         )),
         _ => Err(not_found()),
     }
-}
-
-/// `batch` (`docs/bitrix24.md`, "Calling REST methods"): up to 50 commands `key → "method?query"`,
-/// answered together.
-pub(super) fn batch(world: &mut World, rec: &AccessRec, params: &Value) -> Result<Value, Failure> {
-    let commands = param(params, "cmd")
-        .and_then(Value::as_object)
-        .ok_or_else(|| fail(400, "ERROR_ARGUMENT", "Argument 'cmd' is null or empty"))?
-        .clone();
-    if commands.len() > 50 {
-        return Err(fail(
-            400,
-            "ERROR_BATCH_LENGTH_EXCEEDED",
-            "Max batch length exceeded",
-        ));
-    }
-    let halt = param_str(params, "halt").is_some_and(|h| h == "1" || h == "true");
-    let mut results = Map::new();
-    let mut errors = Map::new();
-    for (key, command) in commands {
-        let command = command.as_str().unwrap_or_default();
-        let (method, query) = command.split_once('?').unwrap_or((command, ""));
-        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect();
-        let sub_params = form::to_json(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .unwrap_or_else(|_| json!({}));
-        match call_method(world, rec, &method.to_ascii_lowercase(), &sub_params, false) {
-            Ok(result) => {
-                results.insert(key, result);
-            }
-            Err((_, code, description)) => {
-                errors.insert(
-                    key,
-                    json!({"error": code, "error_description": description}),
-                );
-                if halt {
-                    break;
-                }
-            }
-        }
-    }
-    // PHP encodes empty maps as `[]`; so does the emulator.
-    let as_php = |map: Map<String, Value>| {
-        if map.is_empty() {
-            json!([])
-        } else {
-            Value::Object(map)
-        }
-    };
-    Ok(json!({
-        "result": as_php(results),
-        "result_error": as_php(errors),
-        "result_total": [],
-        "result_next": [],
-        "result_time": {},
-    }))
 }

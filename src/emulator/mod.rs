@@ -4,8 +4,11 @@
 //! with HTTP 200, renamed portals answering 302. Tests and demo mode drive it through
 //! [`Emulator`]; it also records every call so tests can assert on the Bitrix24 side.
 
+mod batch;
+mod company;
 mod context;
 mod control;
+mod directory;
 pub use control::{FaultTarget, IssuedTokens};
 mod methods;
 mod model;
@@ -31,7 +34,7 @@ use context::{OAuthCtx, PortalCtx, Shared, lock};
 pub use world::{
     ACCESS_TTL, CODE_TTL, Call, EventBinding, FaultKind, FormPost, PlacementBinding, Region, Server,
 };
-use world::{AppReg, Bucket, Portal, User, World};
+use world::{AppReg, Bucket, Department, Portal, User, World};
 
 use crate::domain::MemberId;
 
@@ -63,15 +66,40 @@ pub struct UserSpec {
     pub last_name: String,
     /// Portal administrator.
     pub admin: bool,
+    /// The departments they belong to (the portal's root department, 1, by default).
+    pub departments: Vec<u64>,
+    /// Their position.
+    pub position: String,
 }
 
 impl UserSpec {
-    /// A user with these names.
+    /// A user with these names, in the root department.
     pub fn new(name: &str, last_name: &str, admin: bool) -> Self {
         Self {
             name: name.to_owned(),
             last_name: last_name.to_owned(),
             admin,
+            departments: vec![1],
+            position: String::new(),
+        }
+    }
+
+    /// The same user in department `id`, as `position`.
+    pub fn in_department(mut self, id: u64, position: &str) -> Self {
+        self.departments = vec![id];
+        self.position = position.to_owned();
+        self
+    }
+
+    fn into_user(self) -> User {
+        User {
+            name: self.name,
+            last_name: self.last_name,
+            admin: self.admin,
+            time_zone: world::USER_TIME_ZONE.to_owned(),
+            departments: self.departments,
+            position: self.position,
+            ..User::default()
         }
     }
 }
@@ -273,11 +301,8 @@ impl Emulator {
         users.insert(
             1,
             User {
-                name: admin.name,
-                last_name: admin.last_name,
                 admin: true,
-                status: None,
-                time_zone: world::USER_TIME_ZONE.to_owned(),
+                ..admin.into_user()
             },
         );
         self.world().portals.insert(
@@ -291,6 +316,13 @@ impl Emulator {
                 bucket: Bucket::new(50, 2.0),
                 browser_user: 1,
                 region,
+                departments: vec![Department {
+                    id: 1,
+                    name: "Company".into(),
+                    parent: None,
+                    sort: 500,
+                }],
+                missing_methods: Vec::new(),
             },
         );
         self.push_task(task);

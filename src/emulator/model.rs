@@ -26,7 +26,7 @@ pub struct AppReg {
 }
 
 /// A portal user.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct User {
     pub name: String,
     pub last_name: String,
@@ -35,6 +35,24 @@ pub struct User {
     /// The profile's `TIME_ZONE` (an IANA name; empty when the user never chose one).
     #[serde(default)]
     pub time_zone: String,
+    /// `UF_DEPARTMENT`: the departments the user belongs to.
+    #[serde(default)]
+    pub departments: Vec<u64>,
+    /// `WORK_POSITION`.
+    #[serde(default)]
+    pub position: String,
+    /// The end of the user's vacation or absence (ISO date), while one runs.
+    #[serde(default)]
+    pub absent_until: Option<String>,
+}
+
+/// A department of the company structure (`department.get`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Department {
+    pub id: u64,
+    pub name: String,
+    pub parent: Option<u64>,
+    pub sort: i64,
 }
 
 /// The zone emulated users start with: a Bitrix24 profile names one when the user chose it.
@@ -138,6 +156,13 @@ pub struct Portal {
     /// The OAuth server that issues this portal's tokens.
     #[serde(default)]
     pub region: Region,
+    /// The company structure.
+    #[serde(default)]
+    pub departments: Vec<Department>,
+    /// Methods this portal's REST lacks, as on an on-premise portal of an older version:
+    /// they answer `ERROR_METHOD_NOT_FOUND`.
+    #[serde(default)]
+    pub missing_methods: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

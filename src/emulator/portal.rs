@@ -7,10 +7,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::context::{PortalCtx, lock};
 use super::methods::call_method;
+use super::wire::Answered;
 use super::wire::{
     Injected, check_access, disturb, error_response, fail, late, param_str, params, tail,
 };
@@ -164,17 +165,25 @@ pub(super) async fn rest(
                 if rec.member_id != ctx.member_id {
                     return Err(fail(401, "NO_AUTH_FOUND", "Wrong authorization data"));
                 }
-                call_method(&mut world, &rec, &method, &params, true)
-                    .map(|result| (rec.user_id, result))
+                // `batch` is answered only here, at the top level; nested, it is refused.
+                let answered = if method == "batch" {
+                    super::batch::batch(&mut world, &rec, &params).map(Answered::from)
+                } else {
+                    call_method(&mut world, &rec, &method, &params)
+                };
+                answered.map(|result| (rec.user_id, result))
             })
         } else {
             Err(fail(503, "QUERY_LIMIT_EXCEEDED", "Too many requests"))
         };
         let (response, user_id, error) = match outcome {
             Ok((user_id, result)) => {
-                let mut envelope = json!({"result": result, "time": {"start": 0.0, "finish": 0.0, "duration": 0.0}});
-                if let Some(total) = result_total(&envelope["result"]) {
+                let mut envelope = json!({"result": result.result, "time": {"start": 0.0, "finish": 0.0, "duration": 0.0}});
+                if let Some(total) = result.total {
                     envelope["total"] = json!(total);
+                }
+                if let Some(next) = result.next {
+                    envelope["next"] = json!(next);
                 }
                 (axum::Json(envelope).into_response(), Some(user_id), None)
             }
@@ -196,8 +205,4 @@ pub(super) async fn rest(
         response
     };
     late(response, late_by).await
-}
-
-pub(super) fn result_total(result: &Value) -> Option<usize> {
-    result.as_array().map(Vec::len)
 }

@@ -46,6 +46,8 @@ struct UserRow {
     admin: bool,
     status: &'static str,
     selected: bool,
+    department: String,
+    absent: bool,
 }
 
 struct CallRow {
@@ -95,6 +97,13 @@ fn users(world: &World, ctx: &PortalCtx, selected: u64) -> Vec<UserRow> {
                     admin: u.admin,
                     status: u.status.map_or("online (none set)", |s| s.as_str()),
                     selected: *id == selected,
+                    department: u
+                        .departments
+                        .first()
+                        .and_then(|d| p.departments.iter().find(|x| x.id == *d))
+                        .map(|d| d.name.clone())
+                        .unwrap_or_default(),
+                    absent: u.absent_until.is_some(),
                 })
                 .collect()
         })
@@ -221,7 +230,7 @@ async fn state(State(ctx): State<PortalCtx>) -> Json<Value> {
     let world = lock(&ctx.shared);
     let users: Vec<Value> = users(&world, &ctx, 0)
         .into_iter()
-        .map(|u| json!({"id": u.id, "name": u.name, "admin": u.admin, "status": u.status}))
+        .map(|u| json!({"id": u.id, "name": u.name, "admin": u.admin, "status": u.status, "department": u.department, "absent": u.absent}))
         .collect();
     let calls: Vec<Value> = calls(&world, &ctx)
         .into_iter()

@@ -17,6 +17,42 @@ pub(super) fn fail(status: u16, code: &'static str, description: impl Into<Strin
     (status, code, description.into())
 }
 
+/// What a method answered: its result and, for a list method, the paging Bitrix24 hoists out
+/// of it (`total`, `next`).
+#[derive(Debug)]
+pub(super) struct Answered {
+    pub result: Value,
+    pub total: Option<usize>,
+    pub next: Option<usize>,
+}
+
+impl From<Value> for Answered {
+    fn from(result: Value) -> Self {
+        let total = result.as_array().map(Vec::len);
+        Self {
+            result,
+            total,
+            next: None,
+        }
+    }
+}
+
+pub(super) fn has_scope(scope: &str, wanted: &str) -> bool {
+    scope.split([',', ' ']).any(|s| s.trim() == wanted)
+}
+
+pub(super) fn insufficient_scope() -> Failure {
+    fail(
+        403,
+        "insufficient_scope",
+        "The request requires higher privileges than provided by the access token",
+    )
+}
+
+pub(super) fn not_found() -> Failure {
+    fail(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
+}
+
 pub(super) fn error_response(status: u16, code: &str, description: &str) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (

@@ -57,6 +57,36 @@ impl ApiError {
         }
     }
 
+    /// An error whose body also names what is at fault (`key`: `value`).
+    pub fn with_detail(
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+        key: &str,
+        value: &str,
+    ) -> Self {
+        let mut detail = Map::new();
+        detail.insert(key.to_owned(), json!(value));
+        Self {
+            status,
+            code,
+            message: Cow::Owned(message),
+            retry_after: None,
+            detail: Some(Box::new(detail)),
+        }
+    }
+
+    /// The team board's query names no department, a search too long, or no page.
+    pub fn invalid_query(lang: Lang, field: &str) -> Self {
+        Self::with_detail(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_query",
+            lang.text().api_bad_query.replace("{field}", field),
+            "field",
+            field,
+        )
+    }
+
     /// The body was not JSON of the expected shape.
     pub fn bad_request(lang: Lang) -> Self {
         Self::new(
@@ -202,7 +232,9 @@ impl ApiError {
             | "invalid_status"
             | "invalid_until"
             | "invalid_schedule"
+            | "invalid_query"
             | "unsupported_media_type" => Problem::BadRequest,
+            "method_unavailable" => Problem::Refused,
             _ => Problem::Unavailable,
         }
     }

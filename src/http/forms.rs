@@ -29,13 +29,17 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A form post with a valid session.
-struct Posted {
+pub(super) struct Posted {
     pairs: Vec<(String, String)>,
-    session: Session,
+    pub session: Session,
 }
 
 impl Posted {
-    fn read(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<Self, PageError> {
+    pub(super) fn read(
+        state: &AppState,
+        headers: &HeaderMap,
+        body: &Bytes,
+    ) -> Result<Self, PageError> {
         let pairs = input::form_pairs(headers, body)
             .map_err(|_| PageError::new(Problem::BadRequest, Lang::En))?;
         let session = pairs
@@ -57,7 +61,7 @@ impl Posted {
     }
 
     /// The first value of `name`, empty when absent.
-    fn field(&self, name: &str) -> &str {
+    pub(super) fn field(&self, name: &str) -> &str {
         self.all(name).first().copied().unwrap_or_default()
     }
 
@@ -70,7 +74,7 @@ impl Posted {
             .collect()
     }
 
-    fn bad(&self) -> PageError {
+    pub(super) fn bad(&self) -> PageError {
         PageError::new(Problem::BadRequest, self.session.lang)
     }
 }

@@ -16,11 +16,14 @@ mod middleware;
 mod oauth;
 mod page;
 mod refusal;
+mod renew;
 mod schedule_api;
 mod security;
 pub mod session;
 pub mod state;
 mod status_page;
+mod team_api;
+mod team_page;
 mod words;
 
 use axum::Router;
@@ -41,6 +44,9 @@ pub fn router(state: AppState) -> Router {
         .merge(app::router())
         .merge(api::router())
         .merge(schedule_api::router())
+        .merge(team_api::router())
+        .merge(team_page::router())
+        .merge(renew::router())
         .with_state(state);
     middleware::apply(routes, state_metrics, limit, timeout)
 }

@@ -22,6 +22,8 @@ pub fn refused(refusal: Refusal, lang: Lang) -> PageError {
         Refusal::SignInRefused => Problem::SignInRefused,
         Refusal::TooManySignIns => Problem::RateLimited(60),
         Refusal::BadDomain => Problem::BadDomain,
+        Refusal::ScopeMissing(_) => Problem::MissingScope,
+        Refusal::MethodMissing(_) => Problem::Refused,
         Refusal::Call(error) => return call_failed(&error, lang),
         Refusal::Store(error) if error.is_unavailable() => {
             tracing::warn!(%error, "the database is unavailable");

@@ -301,6 +301,50 @@ pub struct Text {
     pub sched_status: &'static str,
     /// Schedule refused: two rules overlap (`{rule}`, `{other}`, `{day}`).
     pub sched_overlap: &'static str,
+    /// The page's tab: the user's own status.
+    pub tab_status: &'static str,
+    /// The page's tab: the team board.
+    pub tab_team: &'static str,
+    /// What the tabs are, for screen readers.
+    pub tabs_label: &'static str,
+    /// The team board's heading.
+    pub team_title: &'static str,
+    /// What the board shows.
+    pub team_intro: &'static str,
+    /// The department picker's label.
+    pub team_department: &'static str,
+    /// The picker's choice for every department.
+    pub team_everyone: &'static str,
+    /// The search field's label.
+    pub team_search: &'static str,
+    /// The filter form's button.
+    pub team_show: &'static str,
+    /// No colleague matches.
+    pub team_empty: &'static str,
+    /// A timed status's end on the board (`{time}`).
+    pub team_until: &'static str,
+    /// The vacation mark.
+    pub team_absent: &'static str,
+    /// Marks the viewer's own row.
+    pub team_you: &'static str,
+    /// Where the pager is (`{page}`, `{pages}`).
+    pub team_page: &'static str,
+    /// The pager's previous page.
+    pub team_previous: &'static str,
+    /// The pager's next page.
+    pub team_next: &'static str,
+    /// When statuses were read (`{time}`).
+    pub team_read_at: &'static str,
+    /// A scope the board needs is not granted (`{scope}`).
+    pub team_scope: &'static str,
+    /// The portal's REST lacks a method (`{method}`).
+    pub team_method: &'static str,
+    /// The list's label for screen readers.
+    pub team_list: &'static str,
+    /// The board's query is refused (`{field}`).
+    pub api_bad_query: &'static str,
+    /// The four statuses as one radio group, for screen readers.
+    pub status_group: &'static str,
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 pub mod background;
 pub mod bindings;
+mod board;
 mod events;
 pub mod gate;
 mod install;
@@ -15,6 +16,7 @@ pub mod removal;
 pub mod scheduler;
 mod schedules;
 mod sign_in;
+mod team;
 mod timers;
 
 use std::net::IpAddr;
@@ -28,11 +30,13 @@ use crate::config::Config;
 use crate::domain::{AccessToken, MemberId, PortalDomain};
 use crate::store::{Portal, Store, StoreError};
 use crate::tokens::{CallError, TokenManager};
+pub use board::{Board, BoardMember, DepartmentChoice, TeamQuery};
 pub use events::Recorded;
 use gate::Gate;
 pub use open::{Opened, StatusChange};
 pub use plans::Plans;
 pub use sign_in::SignInStart;
+use team::TeamCache;
 pub use timers::{LONGEST_TIMER, Timer};
 
 /// Why a use case did not do what was asked, in the terms a page or an answer needs.
@@ -86,6 +90,12 @@ pub enum Refusal {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The portal has not granted a scope the team board needs (named as Bitrix24 names it).
+    #[error("the portal has not granted the {0} scope")]
+    ScopeMissing(&'static str),
+    /// The portal's REST lacks a method the team board needs (an older on-premise portal).
+    #[error("the portal's REST has no method {0}")]
+    MethodMissing(&'static str),
 }
 
 /// The use cases, over the parts they need. Share one per process.
@@ -96,6 +106,7 @@ pub struct Portals {
     tokens: Arc<TokenManager>,
     config: Config,
     gate: Gate,
+    team: TeamCache,
 }
 
 impl Portals {
@@ -112,6 +123,7 @@ impl Portals {
             tokens,
             config,
             gate: Gate::default(),
+            team: TeamCache::default(),
         }
     }
 

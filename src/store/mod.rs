@@ -18,6 +18,7 @@ mod removal;
 mod schedules;
 mod sqlite;
 mod states;
+mod team;
 mod timers;
 
 use std::path::PathBuf;
@@ -34,6 +35,7 @@ pub use copy::RowCounts;
 pub use crypto::{Keyring, MasterKey};
 pub use postgres::{Places, SharedBuckets};
 pub use schedules::{SavedSchedule, ScheduleState};
+pub use team::TeamRead;
 pub use timers::Timer;
 
 /// How long a statement waits for a lock held by another connection or process before it

@@ -193,6 +193,7 @@ impl Store {
             for jobs in [
                 "DELETE FROM timers WHERE member_id = $1",
                 "DELETE FROM schedules WHERE member_id = $1",
+                "DELETE FROM team_cache WHERE member_id = $1",
             ] {
                 sqlx::query(jobs)
                     .bind(member_id.as_str())

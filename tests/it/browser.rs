@@ -85,6 +85,17 @@ pub async fn browser(
     profile: &Path,
     size: (u32, u32),
 ) -> Client {
+    browser_with(driver, javascript, profile, size, &[]).await
+}
+
+/// [`browser`], with more Chromium flags.
+pub async fn browser_with(
+    driver: &Driver,
+    javascript: bool,
+    profile: &Path,
+    size: (u32, u32),
+    flags: &[&str],
+) -> Client {
     let mut args = vec![
         "--headless".to_owned(),
         "--no-sandbox".to_owned(),
@@ -101,8 +112,11 @@ pub async fn browser(
     if !javascript {
         args.push("--blink-settings=scriptEnabled=false".to_owned());
     }
+    args.extend(flags.iter().map(|f| (*f).to_owned()));
     let mut capabilities = serde_json::Map::new();
     capabilities.insert("browserName".into(), json!("chrome"));
+    // The console, for the moderation checks (`moderation.rs`).
+    capabilities.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
     capabilities.insert(
         "goog:chromeOptions".into(),
         json!({"binary": CHROMIUM, "args": args}),
@@ -162,7 +176,7 @@ async fn click_do_not_disturb(
         .await
         .expect("the status page in the frame");
     assert_eq!(
-        dnd.attr("aria-pressed").await.expect("attr").as_deref(),
+        dnd.attr("aria-checked").await.expect("attr").as_deref(),
         Some("false")
     );
     dnd.click().await.expect("click Do not disturb");
@@ -173,7 +187,7 @@ async fn click_do_not_disturb(
             .await
             .ok();
         let pressed = match &chosen {
-            Some(button) => button.attr("aria-pressed").await.ok().flatten(),
+            Some(button) => button.attr("aria-checked").await.ok().flatten(),
             None => None,
         };
         let message = match client.find(Locator::Id("b24s-message")).await {

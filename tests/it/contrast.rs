@@ -62,11 +62,15 @@ const TEXT: [(&str, &str); 15] = [
 ];
 
 /// Control outlines and state marks, and what they stand on.
-const CONTROLS: [(&str, &str); 4] = [
+const CONTROLS: [(&str, &str); 8] = [
     ("control", "bg"),
     ("control", "hover"),
     ("strong", "current-bg"),
     ("strong", "bg"),
+    ("dot-online", "bg"),
+    ("dot-dnd", "bg"),
+    ("dot-away", "bg"),
+    ("dot-break", "bg"),
 ];
 
 #[test]

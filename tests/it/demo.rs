@@ -85,7 +85,7 @@ impl Drop for Demo {
 
 /// Waits until the app frame shows `css`, following the portal's reloads (the install ends
 /// with one), and stays inside the frame.
-async fn in_app_frame(client: &Client, css: &str) {
+pub async fn in_app_frame(client: &Client, css: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(frame) = client.find(Locator::Id("app-frame")).await
@@ -119,7 +119,7 @@ async fn choose(client: &Client, status: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let pressed = match client.find(Locator::Css(&css)).await {
-            Ok(button) => button.attr("aria-pressed").await.ok().flatten(),
+            Ok(button) => button.attr("aria-checked").await.ok().flatten(),
             Err(_) => None,
         };
         let message = match client.find(Locator::Id("b24s-message")).await {

@@ -20,7 +20,7 @@ pub const CLIENT_ID: &str = "app.test.b24status";
 pub const CLIENT_SECRET: &str = "test-client-secret-0123456789";
 /// base64 of 32 bytes.
 pub const APP_SECRET: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-pub const SCOPE: &str = "im,placement,user_brief";
+pub const SCOPE: &str = "im,placement,user_brief,department";
 
 /// An emulated Bitrix24 with one portal (admin = user 1, employee = user 2) and our app
 /// registered.
@@ -122,19 +122,24 @@ impl TestApp {
     /// An installed app whose pages load the emulated portal's Bitrix24 library, as in the
     /// demo, so the portal can fit its frame to the page.
     pub async fn installed_with_portal_js() -> Self {
+        let app = Self::with_portal_js().await;
+        assert_eq!(app.install().await.status(), 200);
+        app
+    }
+
+    /// The same, not installed yet: the portal's page runs the install in its frame.
+    pub async fn with_portal_js() -> Self {
         let bitrix = Bitrix::start().await;
         let js = format!("--b24-js-url=http://{}/bx24.js", bitrix.portal.domain);
         let db = TestDb::new().await;
         let (address, state) = start_instance(&bitrix, &db.url, &[js.as_str()]).await;
-        let app = Self {
+        Self {
             bitrix,
             address,
             state,
             http: client(),
             db,
-        };
-        assert_eq!(app.install().await.status(), 200);
-        app
+        }
     }
 
     /// An app whose portal has already installed it (the admin's install POST went through).

@@ -42,7 +42,7 @@ async fn a_genuine_frame_post_shows_the_users_status_in_their_language() {
         page.contains(r#"value="online" class="b24s-status b24s-status--online is-current""#),
         "{page}"
     );
-    assert_eq!(page.matches(r#"aria-pressed="true""#).count(), 1);
+    assert_eq!(page.matches(r#"aria-checked="true""#).count(), 1);
 
     let account = app.account(uid(employee)).await.expect("stored");
     assert!(!account.is_admin && account.tokens.is_some());

@@ -1,0 +1,122 @@
+//! `GET /api/team?department=ID&q=TEXT&page=N` (Bearer session): one page of the team board —
+//! `{"members":[{"id":2,"name":"Boris Ivanov","position":"…","status":"dnd","until":null,
+//! "absent":false}],"departments":[{"id":1,"name":"…"}],"page":1,"pages":3}` — cut from the
+//! portal's shared read, so asking costs Bitrix24 nothing most of the time.
+
+use axum::extract::{RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use super::api::record;
+use super::error::ApiError;
+use super::extract::Authed;
+use super::state::AppState;
+use crate::i18n::Lang;
+use crate::portals::{Board, Refusal, TeamQuery};
+
+/// `GET /api/team`.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/team", get(read))
+}
+
+/// The first value of each query parameter the board takes.
+pub(super) fn query_field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// The board as the API answers it.
+pub(super) fn board_json(board: &Board) -> Value {
+    let members: Vec<Value> = board
+        .members
+        .iter()
+        .map(|m| {
+            let until = m
+                .until
+                .and_then(|u| jiff::Timestamp::from_second(u).ok())
+                .map(|u| u.to_string());
+            json!({
+                "id": m.id.get(),
+                "name": m.name,
+                "position": m.position,
+                "status": m.status.as_str(),
+                "until": until,
+                "absent": m.absent,
+            })
+        })
+        .collect();
+    let departments: Vec<Value> = board
+        .departments
+        .iter()
+        .map(|d| json!({"id": d.id, "name": d.name}))
+        .collect();
+    json!({
+        "members": members,
+        "departments": departments,
+        "department": board.department,
+        "page": board.page,
+        "pages": board.pages,
+    })
+}
+
+/// What a refused board means to the API's caller.
+pub(super) fn board_refused(refusal: Refusal, lang: Lang) -> ApiError {
+    let t = lang.text();
+    match refusal {
+        Refusal::ScopeMissing(scope) => ApiError::with_detail(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            t.team_scope.replace("{scope}", scope),
+            "scope",
+            scope,
+        ),
+        Refusal::MethodMissing(method) => ApiError::with_detail(
+            StatusCode::NOT_IMPLEMENTED,
+            "method_unavailable",
+            t.team_method.replace("{method}", method),
+            "method",
+            method,
+        ),
+        Refusal::Call(error) => super::api::failed(error, lang),
+        Refusal::NotInstalled => ApiError::from_call(&crate::tokens::CallError::NotInstalled, lang),
+        Refusal::BeingRemoved => ApiError::from_call(&crate::tokens::CallError::BeingRemoved, lang),
+        Refusal::Store(error) => ApiError::from_call(&crate::tokens::CallError::Store(error), lang),
+        other => {
+            tracing::warn!(refusal = %other, "the team board could not be read");
+            ApiError::from_call(&crate::tokens::CallError::Internal("team board"), lang)
+        }
+    }
+}
+
+#[tracing::instrument(skip_all, fields(member_id, user_id))]
+async fn read(
+    State(state): State<AppState>,
+    Authed(session): Authed,
+    RawQuery(raw): RawQuery,
+) -> Result<([(header::HeaderName, &'static str); 1], Json<Value>), ApiError> {
+    record(&session);
+    let lang = session.lang;
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let query = TeamQuery::parse(
+        query_field(&pairs, "department"),
+        query_field(&pairs, "q"),
+        query_field(&pairs, "page"),
+    )
+    .map_err(|field| ApiError::invalid_query(lang, field))?;
+    let board = state
+        .portals
+        .board(&session.member_id, session.user_id, &query)
+        .await
+        .map_err(|refusal| board_refused(refusal, lang))?;
+    Ok((
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(board_json(&board)),
+    ))
+}
