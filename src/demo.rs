@@ -11,7 +11,7 @@ use std::path::Path;
 use url::Url;
 
 use crate::config::Config;
-use crate::domain::{ClientSecret, Status};
+use crate::domain::{ClientSecret, MemberId, Status};
 use crate::emulator::{AppSpec, Emulator, PortalInfo, Region, UserSpec};
 use crate::store::MasterKey;
 
@@ -114,9 +114,12 @@ fn credentials(key: &MasterKey) -> std::io::Result<(String, ClientSecret)> {
     ))
 }
 
+/// First name, last name, position, and the status they set (`None`: never set one).
+type Person = (&'static str, &'static str, &'static str, Option<Status>);
+
 /// The demo company's departments and the people in each — invented names, positions and a
 /// status each (`None`: never set one), so the team board has a real team to show.
-const TEAM: [(&str, &[(&str, &str, &str, Option<Status>)]); 3] = [
+const TEAM: [(&str, &[Person]); 3] = [
     (
         "Sales",
         &[
@@ -168,8 +171,7 @@ const VACATIONS: [(&str, &str); 2] = [
     ("Rosa", "2027-01-08T00:00:00+01:00"),
 ];
 
-/// A portal of `region` with an administrator called `admin` and a team of 28 in three
-/// departments.
+/// A portal of `region` with an administrator called `admin` and the demo team.
 async fn add_portal(
     emulator: &Emulator,
     region: Region,
@@ -179,7 +181,13 @@ async fn add_portal(
     let portal = emulator
         .add_portal_at(region, UserSpec::new(admin.0, admin.1, true), addr)
         .await?;
-    let member = &portal.member_id;
+    add_team(emulator, &portal.member_id);
+    Ok(portal)
+}
+
+/// Adds the demo company to a portal: 28 people in three departments, with their statuses
+/// and vacations (the browser tests' screenshots show it too).
+pub fn add_team(emulator: &Emulator, member: &MemberId) {
     for (department, people) in TEAM {
         let id = emulator.add_department(member, department);
         for (name, last_name, position, status) in people {
@@ -193,7 +201,6 @@ async fn add_portal(
             }
         }
     }
-    Ok(portal)
 }
 
 /// Reads the demo master key, creating it (readable by the owner only) on first start.

@@ -4,7 +4,9 @@
 
 use serde_json::{Value, json};
 
-use super::wire::{Answered, Failure, fail, has_scope, insufficient_scope, not_found, param, param_str};
+use super::wire::{
+    Answered, Failure, fail, has_scope, insufficient_scope, not_found, param, param_str,
+};
 use super::world::{AccessRec, EventBinding, Install, PlacementBinding, Portal, User, World};
 use crate::domain::Status;
 

@@ -16,6 +16,10 @@ use crate::i18n::{Lang, Text};
 use crate::schedule::{Invalid, Problem as ScheduleProblem};
 use crate::tokens::CallError;
 
+/// A JSON answer that no cache keeps, or the error instead.
+pub type NoStoreJson =
+    Result<([(header::HeaderName, &'static str); 1], axum::Json<Value>), ApiError>;
+
 /// An API error.
 #[derive(Debug)]
 pub struct ApiError {

@@ -7,10 +7,10 @@ use axum::extract::State;
 use axum::http::header;
 use axum::routing::post;
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::api::record;
-use super::error::ApiError;
+use super::error::NoStoreJson;
 use super::extract::Authed;
 use super::session::SESSION_TTL_SECS;
 use super::state::AppState;
@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
 async fn renew(
     State(state): State<AppState>,
     Authed(session): Authed,
-) -> Result<([(header::HeaderName, &'static str); 1], Json<Value>), ApiError> {
+) -> NoStoreJson {
     record(&session);
     state
         .portals

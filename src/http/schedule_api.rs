@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde_json::Value;
 
 use super::api::{failed, json_object, record};
-use super::error::ApiError;
+use super::error::{ApiError, NoStoreJson};
 use super::extract::Authed;
 use super::state::AppState;
 use crate::schedule::Schedule;
@@ -22,7 +22,7 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/schedule", get(read).put(write))
 }
 
-type Answer = Result<([(header::HeaderName, &'static str); 1], Json<Value>), ApiError>;
+type Answer = NoStoreJson;
 
 fn answer(schedule: &Schedule) -> Answer {
     Ok((

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::api::record;
-use super::error::ApiError;
+use super::error::{ApiError, NoStoreJson};
 use super::extract::Authed;
 use super::state::AppState;
 use crate::i18n::Lang;
@@ -97,7 +97,7 @@ async fn read(
     State(state): State<AppState>,
     Authed(session): Authed,
     RawQuery(raw): RawQuery,
-) -> Result<([(header::HeaderName, &'static str); 1], Json<Value>), ApiError> {
+) -> NoStoreJson {
     record(&session);
     let lang = session.lang;
     let pairs: Vec<(String, String)> =

@@ -45,9 +45,8 @@ impl Store {
         stale_before: i64,
         lease_until: i64,
     ) -> Result<bool, StoreError> {
-        let claimed: Option<String> =
-            on_pool!(&self.db, |pool| {
-                sqlx::query_scalar(
+        let claimed: Option<String> = on_pool!(&self.db, |pool| {
+            sqlx::query_scalar(
             "INSERT INTO team_cache (member_id, body, read_at, lease_until) VALUES ($1, '', 0, $3)
              ON CONFLICT (member_id) DO UPDATE SET lease_until = excluded.lease_until
              WHERE team_cache.lease_until <= $2 AND team_cache.read_at <= $4
@@ -59,7 +58,7 @@ impl Store {
         .bind(stale_before)
         .fetch_optional(pool)
         .await
-            })?;
+        })?;
         Ok(claimed.is_some())
     }
 

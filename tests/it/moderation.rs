@@ -35,16 +35,30 @@ impl WebDriverCompatibleCommand for BrowserLog {
     }
 }
 
-/// The console's errors since the last look: script errors, CSP refusals, failed loads.
+/// The console's errors since the last look: script errors, CSP refusals, failed loads. A
+/// probe logged first proves the log is read at all.
 async fn console_errors(client: &Client) -> Vec<String> {
+    client
+        .execute("console.error('b24s-probe');", Vec::new())
+        .await
+        .expect("probe");
     let log = client.issue_cmd(BrowserLog).await.expect("the console log");
-    log.as_array()
+    let errors: Vec<String> = log
+        .as_array()
         .into_iter()
         .flatten()
         .filter(|entry| entry["level"] == "SEVERE")
         .filter_map(|entry| entry["message"].as_str().map(str::to_owned))
         // The emulated portal's own page asks for a favicon it has not got; not the app's.
         .filter(|message| !message.contains("favicon.ico"))
+        .collect();
+    assert!(
+        errors.iter().any(|e| e.contains("b24s-probe")),
+        "the console log was not read: {log}"
+    );
+    errors
+        .into_iter()
+        .filter(|e| !e.contains("b24s-probe"))
         .collect()
 }
 
@@ -122,7 +136,7 @@ async fn the_app_passes_what_bitrix24_market_moderation_checks_in_a_real_browser
         return;
     }
     let app = TestApp::with_portal_js().await;
-    super::team::company(&app);
+    b24_status::demo::add_team(&app.bitrix.emulator, app.member());
     let driver = start_driver().await;
     let profiles = tempfile::tempdir().expect("profiles");
     let shots = screenshot_dir();
@@ -198,6 +212,39 @@ async fn the_app_passes_what_bitrix24_market_moderation_checks_in_a_real_browser
     );
     fits(&client, "team board at 1280 px").await;
     no_missing_links(&app, &client, "team board").await;
+    // Another department, chosen in the picker.
+    client
+        .find(Locator::Id("b24s-team-department"))
+        .await
+        .expect("picker")
+        .select_by_label("Sales")
+        .await
+        .expect("Sales");
+    client
+        .find(Locator::Css(r#"#b24s-team-filter button[name="page"]"#))
+        .await
+        .expect("show")
+        .click()
+        .await
+        .expect("click");
+    client.enter_parent_frame().await.expect("back");
+    in_app_frame(&client, r#".b24s-member .b24s-absent"#).await;
+    let sales = client
+        .find(Locator::Id("b24s-team-list"))
+        .await
+        .expect("list")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        sales.contains("Elena Sokolova") && sales.contains("On vacation"),
+        "{sales}"
+    );
+    assert!(
+        sales.contains("Greta Lind") && sales.contains("Do not disturb"),
+        "{sales}"
+    );
+    fits(&client, "Sales at 1280 px").await;
     client.enter_parent_frame().await.expect("back");
     let png = client
         .find(Locator::Id("app-frame"))
