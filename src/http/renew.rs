@@ -22,10 +22,7 @@ pub fn router() -> Router<AppState> {
 }
 
 #[tracing::instrument(skip_all, fields(member_id, user_id))]
-async fn renew(
-    State(state): State<AppState>,
-    Authed(session): Authed,
-) -> NoStoreJson {
+async fn renew(State(state): State<AppState>, Authed(session): Authed) -> NoStoreJson {
     record(&session);
     state
         .portals

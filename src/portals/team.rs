@@ -23,6 +23,8 @@ use crate::tokens::{CallError, Repeat};
 
 /// How long a read serves (seconds).
 pub const FRESH_FOR: i64 = 30;
+/// How long a process keeps a read nobody asks for again (seconds).
+const KEPT_FOR: i64 = 600;
 /// How long a process may take to read a portal before another may try (seconds).
 const LEASE: i64 = 60;
 /// How long a viewer with nothing to show waits for another instance's first read.
@@ -56,11 +58,17 @@ impl TeamCache {
             .cloned()
     }
 
+    /// Keeps `directory` as the portal's read, and lets go of reads nobody asked for in
+    /// [`KEPT_FOR`] seconds, so memory follows the portals being watched, not every portal
+    /// ever watched.
     fn put(&self, member_id: &MemberId, directory: Arc<Directory>) {
-        self.reads
+        let mut reads = self
+            .reads
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(member_id.clone(), directory);
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let newest = directory.read_at;
+        reads.retain(|_, read| read.read_at > newest - KEPT_FOR);
+        reads.insert(member_id.clone(), directory);
     }
 
     fn lock_of(&self, member_id: &MemberId) -> Arc<tokio::sync::Mutex<()>> {
