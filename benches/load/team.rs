@@ -52,6 +52,8 @@ async fn portal(
         .await
         .expect("portal");
     let member = portal.member_id.clone();
+    // Installs and first opens go at raised limits; the board is watched at the real ones.
+    emulator.set_rate_limit(&member, 100_000_000, 100_000_000.0);
     let departments: Vec<u64> = ["Sales", "Development", "Support"]
         .iter()
         .map(|name| emulator.add_department(&member, name))
@@ -74,6 +76,7 @@ async fn portal(
     for user in 1..=u64::try_from(viewers).expect("count") {
         let post = emulator.frame_post(&member, CLIENT_ID, user, "DEFAULT", "en", "");
         let page = post_form(http, &format!("{url}/app"), &post).await;
+        assert_eq!(page.status(), 200, "open");
         sessions.push(session_in(&page.text().await.expect("page")));
     }
     (member, sessions)

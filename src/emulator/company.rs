@@ -3,8 +3,55 @@
 //! its REST knows.
 
 use super::Emulator;
-use super::world::{Department, Portal, User};
+use super::world::{self, Department, Portal, User};
 use crate::domain::{MemberId, Status};
+
+/// A user to create on a portal.
+#[derive(Clone, Debug)]
+pub struct UserSpec {
+    /// First name.
+    pub name: String,
+    /// Last name.
+    pub last_name: String,
+    /// Portal administrator.
+    pub admin: bool,
+    /// The departments they belong to (the portal's root department, 1, by default).
+    pub departments: Vec<u64>,
+    /// Their position.
+    pub position: String,
+}
+
+impl UserSpec {
+    /// A user with these names, in the root department.
+    pub fn new(name: &str, last_name: &str, admin: bool) -> Self {
+        Self {
+            name: name.to_owned(),
+            last_name: last_name.to_owned(),
+            admin,
+            departments: vec![1],
+            position: String::new(),
+        }
+    }
+
+    /// The same user in department `id`, as `position`.
+    pub fn in_department(mut self, id: u64, position: &str) -> Self {
+        self.departments = vec![id];
+        self.position = position.to_owned();
+        self
+    }
+
+    pub(super) fn into_user(self) -> User {
+        User {
+            name: self.name,
+            last_name: self.last_name,
+            admin: self.admin,
+            time_zone: world::USER_TIME_ZONE.to_owned(),
+            departments: self.departments,
+            position: self.position,
+            ..User::default()
+        }
+    }
+}
 
 impl Emulator {
     fn with_portal(&self, member_id: &MemberId, change: impl FnOnce(&mut Portal)) {

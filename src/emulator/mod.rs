@@ -6,6 +6,7 @@
 
 mod batch;
 mod company;
+pub use company::UserSpec;
 mod context;
 mod control;
 mod directory;
@@ -55,53 +56,6 @@ pub struct AppSpec {
     pub scope: String,
     /// The app's version.
     pub version: u32,
-}
-
-/// A user to create on a portal.
-#[derive(Clone, Debug)]
-pub struct UserSpec {
-    /// First name.
-    pub name: String,
-    /// Last name.
-    pub last_name: String,
-    /// Portal administrator.
-    pub admin: bool,
-    /// The departments they belong to (the portal's root department, 1, by default).
-    pub departments: Vec<u64>,
-    /// Their position.
-    pub position: String,
-}
-
-impl UserSpec {
-    /// A user with these names, in the root department.
-    pub fn new(name: &str, last_name: &str, admin: bool) -> Self {
-        Self {
-            name: name.to_owned(),
-            last_name: last_name.to_owned(),
-            admin,
-            departments: vec![1],
-            position: String::new(),
-        }
-    }
-
-    /// The same user in department `id`, as `position`.
-    pub fn in_department(mut self, id: u64, position: &str) -> Self {
-        self.departments = vec![id];
-        self.position = position.to_owned();
-        self
-    }
-
-    fn into_user(self) -> User {
-        User {
-            name: self.name,
-            last_name: self.last_name,
-            admin: self.admin,
-            time_zone: world::USER_TIME_ZONE.to_owned(),
-            departments: self.departments,
-            position: self.position,
-            ..User::default()
-        }
-    }
 }
 
 /// What a portal is reachable as.

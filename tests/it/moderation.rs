@@ -1,4 +1,4 @@
-//! What Bitrix24 Market moderation checks (`docs/bitrix24.md`, "Installation"), in headless
+//! What Bitrix24 Market moderation checks (`docs/bitrix24.md`, "Market moderation"), in headless
 //! Chromium inside the emulated portal: after installation the frame moves on to the app by
 //! itself; no scroll bars in the frame at 1280 px and wider; no JavaScript error or failed load
 //! in the console on any page; no link or asset that answers 404. Also the keyboard: the four
@@ -245,6 +245,49 @@ async fn the_app_passes_what_bitrix24_market_moderation_checks_in_a_real_browser
         "{sales}"
     );
     fits(&client, "Sales at 1280 px").await;
+    // The page's script refreshes the board (every 30 s, and when it becomes visible): once the
+    // shared read is old, a change made in the messenger shows without a reload.
+    let hugo = client
+        .execute(
+            "return Array.from(document.querySelectorAll('.b24s-member'))\
+             .find(function (e) { return e.textContent.indexOf('Hugo Moreau') >= 0; })\
+             .getAttribute('data-id');",
+            Vec::new(),
+        )
+        .await
+        .expect("Hugo's id");
+    let hugo: u64 = hugo.as_str().and_then(|id| id.parse().ok()).expect("an id");
+    app.bitrix
+        .emulator
+        .set_user_status(app.member(), hugo, Status::Break);
+    app.state.tokens.clock().advance(Duration::from_secs(31));
+    client
+        .execute(
+            "document.dispatchEvent(new Event('visibilitychange'));",
+            Vec::new(),
+        )
+        .await
+        .expect("visible again");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let row = client
+            .find(Locator::Css(&format!(r#".b24s-member[data-id="{hugo}"]"#)))
+            .await
+            .expect("Hugo's row")
+            .text()
+            .await
+            .unwrap_or_default();
+        if row.contains("On a break") {
+            assert!(row.contains("Hugo Moreau"), "{row}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the board never refreshed: {row}"
+        );
+        // Polls until the script has re-read the board.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     client.enter_parent_frame().await.expect("back");
     let png = client
         .find(Locator::Id("app-frame"))

@@ -8,6 +8,7 @@ use reqwest::Method;
 
 use super::harness::{CLIENT_ID, Canary, TestApp, session_in, uid};
 
+mod board;
 mod pages;
 mod portal_posts;
 
@@ -176,6 +177,7 @@ async fn sixty_and_more_hostile_requests_get_4xx_change_nothing_and_never_reach_
     };
     let mut cases = portal_posts::cases(&ctx);
     cases.extend(pages::cases(&ctx));
+    cases.extend(board::cases(&ctx));
     let Ctx {
         session,
         expired,
@@ -269,93 +271,6 @@ async fn sixty_and_more_hostile_requests_get_4xx_change_nothing_and_never_reach_
             content_type: Some("text/plain"),
             ..schedule("schedule api: text/plain", r#"{"time_zone":"UTC","rules":[]}"#)
         },
-    ]);
-    let board = |name: &str, path: &str, token: &str, method: Method| Case {
-        path: path.into(),
-        ..bearer(name, token, method, "")
-    };
-    let long_search = format!("/api/team?q={}", "a".repeat(5000));
-    cases.extend([
-        board(
-            "team api: SQL as the department",
-            "/api/team?department=1%27%20OR%201%3D1",
-            &session,
-            Method::GET,
-        ),
-        board(
-            "team api: page 0",
-            "/api/team?page=0",
-            &session,
-            Method::GET,
-        ),
-        board(
-            "team api: a negative page",
-            "/api/team?page=-3",
-            &session,
-            Method::GET,
-        ),
-        board(
-            "team api: a page past any number",
-            "/api/team?page=99999999999999999999999",
-            &session,
-            Method::GET,
-        ),
-        board(
-            "team api: a search of 5,000 characters",
-            &long_search,
-            &session,
-            Method::GET,
-        ),
-        board(
-            "team api: a NUL in the search",
-            "/api/team?q=a%00b",
-            &session,
-            Method::GET,
-        ),
-        board(
-            "team api: forged session",
-            "/api/team",
-            &forged,
-            Method::GET,
-        ),
-        board(
-            "team api: expired session",
-            "/api/team",
-            &expired,
-            Method::GET,
-        ),
-        board(
-            "session renewal: expired session",
-            "/api/session",
-            &expired,
-            Method::POST,
-        ),
-        board(
-            "session renewal: forged session",
-            "/api/session",
-            &forged,
-            Method::POST,
-        ),
-    ]);
-    let view = |name: &str, body: String| case(name, Method::POST, "/app/view", FORM, body);
-    cases.extend([
-        view(
-            "view: an unknown view",
-            format!("session={session}&view=../../etc/passwd"),
-        ),
-        view(
-            "view: page 0",
-            format!("session={session}&view=team&page=0"),
-        ),
-        view(
-            "view: SQL as the department",
-            format!("session={session}&view=team&department=1%27%3B--"),
-        ),
-        view(
-            "view: forged session",
-            format!("session={forged}&view=team"),
-        ),
-        view("view: no session", "view=team".to_owned()),
     ]);
     cases.push(Case {
         name: "api: basic auth instead of bearer".into(),
