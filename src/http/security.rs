@@ -33,3 +33,11 @@ pub fn page_headers(headers: &mut HeaderMap) {
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
+
+/// Both: the portal's CSP and the headers of a page that carries a session.
+pub fn framed_page_headers(headers: &mut HeaderMap, config: &Config, domain: &PortalDomain) {
+    if let Ok(value) = HeaderValue::from_str(&page_csp(config, domain)) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    page_headers(headers);
+}

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::state::AppState;
@@ -208,11 +208,6 @@ pub(super) fn render(
         notice: first_notice(t, plans, now, notice),
     };
     let mut response = (status, page).into_response();
-    let headers = response.headers_mut();
-    let csp = super::security::page_csp(&state.config, &portal.domain);
-    if let Ok(value) = HeaderValue::from_str(&csp) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, value);
-    }
-    super::security::page_headers(headers);
+    super::security::framed_page_headers(response.headers_mut(), &state.config, &portal.domain);
     response
 }

@@ -8,7 +8,7 @@ use askama_web::WebTemplate;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
@@ -206,11 +206,6 @@ fn render_team(
             .collect(),
     };
     let mut response = (StatusCode::OK, page).into_response();
-    let headers = response.headers_mut();
-    let csp = super::security::page_csp(&state.config, domain);
-    if let Ok(value) = HeaderValue::from_str(&csp) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, value);
-    }
-    super::security::page_headers(headers);
+    super::security::framed_page_headers(response.headers_mut(), &state.config, domain);
     response
 }

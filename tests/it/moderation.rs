@@ -118,6 +118,18 @@ async fn no_missing_links(app: &TestApp, client: &Client, what: &str) {
     }
 }
 
+/// Saves the app's frame, as the portal shows it, to `path`.
+async fn frame_screenshot(client: &Client, path: &std::path::Path) {
+    let png = client
+        .find(Locator::Id("app-frame"))
+        .await
+        .expect("frame")
+        .screenshot()
+        .await
+        .expect("screenshot");
+    std::fs::write(path, png).expect("saved");
+}
+
 async fn wait_for_status(app: &TestApp, user: u64, status: Status) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while app.bitrix.emulator.user_status(app.member(), user) != Some(status) {
@@ -289,14 +301,7 @@ async fn the_app_passes_what_bitrix24_market_moderation_checks_in_a_real_browser
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     client.enter_parent_frame().await.expect("back");
-    let png = client
-        .find(Locator::Id("app-frame"))
-        .await
-        .expect("frame")
-        .screenshot()
-        .await
-        .expect("screenshot");
-    std::fs::write(shots.join("team-board.png"), png).expect("saved");
+    frame_screenshot(&client, &shots.join("team-board.png")).await;
     client.set_window_size(1600, 1000).await.expect("wider");
     in_app_frame(&client, "#b24s-team-list").await;
     fits(&client, "team board at 1600 px").await;
@@ -328,14 +333,7 @@ async fn the_app_passes_what_bitrix24_market_moderation_checks_in_a_real_browser
     in_app_frame(&client, "#b24s-form").await;
     fits(&client, "status page in a 380 px sidebar").await;
     client.enter_parent_frame().await.expect("back");
-    let png = client
-        .find(Locator::Id("app-frame"))
-        .await
-        .expect("frame")
-        .screenshot()
-        .await
-        .expect("screenshot");
-    std::fs::write(shots.join("status-page-narrow.png"), png).expect("saved");
+    frame_screenshot(&client, &shots.join("status-page-narrow.png")).await;
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "the console shows errors: {errors:#?}");
     client.close().await.expect("close");
@@ -367,14 +365,7 @@ async fn the_app_passes_what_bitrix24_market_moderation_checks_in_a_real_browser
     assert_eq!(dark[1], "rgb(20, 24, 28)", "the dark page colour");
     fits(&client, "dark status page").await;
     client.enter_parent_frame().await.expect("back");
-    let png = client
-        .find(Locator::Id("app-frame"))
-        .await
-        .expect("frame")
-        .screenshot()
-        .await
-        .expect("screenshot");
-    std::fs::write(shots.join("status-page-dark.png"), png).expect("saved");
+    frame_screenshot(&client, &shots.join("status-page-dark.png")).await;
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "the console shows errors: {errors:#?}");
     client.close().await.expect("close");
