@@ -151,12 +151,13 @@ fn bad_configuration_stops_the_start_with_one_clear_line() {
 #[test]
 fn cargo_run_with_no_configuration_starts_a_demo_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
+    let log = tempfile::NamedTempFile::new().expect("log file");
     let mut child = binary()
         .current_dir(dir.path())
         .env("LISTEN_ADDR", "127.0.0.1:0")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::from(log.reopen().expect("log file")))
         .spawn()
         .expect("binary starts");
     let stdout = child.stdout.take().expect("stdout");
@@ -202,4 +203,11 @@ fn cargo_run_with_no_configuration_starts_a_demo_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "exit status {exit:?}");
+    // Logs that are not a terminal's carry no colour codes (journald, Docker, files).
+    let logged = std::fs::read_to_string(log.path()).expect("the log");
+    assert!(logged.contains("DEMO MODE"), "{logged}");
+    assert!(
+        !logged.contains('\u{1b}'),
+        "colour codes in a log file: {logged:?}"
+    );
 }
