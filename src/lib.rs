@@ -3,6 +3,7 @@
 //! [`serve`] runs it until a shutdown signal.
 
 pub mod bitrix;
+pub mod calls;
 pub mod clock;
 pub mod config;
 #[cfg(feature = "demo")]
@@ -13,6 +14,7 @@ pub mod emulator;
 pub mod http;
 pub mod i18n;
 pub mod metrics;
+pub mod operate;
 pub mod portals;
 pub mod schedule;
 pub mod store;
@@ -33,6 +35,7 @@ use http::session::SessionKey;
 pub use http::state::{App, AppState};
 use metrics::Metrics;
 use portals::Portals;
+use portals::call_log::CallLog;
 use store::{Keyring, Store};
 use tokens::TokenManager;
 
@@ -85,13 +88,20 @@ pub async fn build_with_clock(
     let store = Store::open_with(&config.database_url, keys, config.database).await?;
     let http = bitrix::http_client(config.bitrix_timeout, !config.allow_http)?;
     let metrics = Arc::new(Metrics::new());
-    let rest = RestClient::new(http.clone(), config.allow_http, metrics.clone());
+    let (call_log, calls) = CallLog::start(store.clone(), clock.clone(), config.call_log_retention);
+    let rest = RestClient::new(
+        http.clone(),
+        config.allow_http,
+        metrics.clone(),
+        calls.clone(),
+    );
     let oauth = OAuthClient::new(
         http,
         &config.oauth_servers,
         &config.client_id,
         &config.client_secret,
         metrics.clone(),
+        calls,
     )?;
     // Every call to a portal goes through the token manager and its rate limiter, so the REST
     // client lives there only.
@@ -111,6 +121,8 @@ pub async fn build_with_clock(
         config,
         portals,
         tokens,
+        call_log,
+        draining: std::sync::atomic::AtomicBool::new(false),
     });
     Ok((http::router(state.clone()), state))
 }

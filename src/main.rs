@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use b24_status::config::{Cli, Command, Config, Mode};
+use b24_status::config::{Cli, Config, Mode, Secrets};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -15,11 +15,18 @@ async fn main() -> ExitCode {
         eprintln!("b24-status: cannot read .env: {err}");
         return ExitCode::from(2);
     }
-    let cli = Cli::parse();
-    if let Some(Command::MigrateStore { to }) = &cli.command {
-        return migrate_store(&cli, to).await;
+    let mut cli = Cli::parse();
+    let secrets = match Secrets::from_env() {
+        Ok(secrets) => secrets,
+        Err(err) => {
+            eprintln!("b24-status: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(command) = cli.command.take() {
+        return b24_status::operate::run(command, cli, secrets).await;
     }
-    let config = match Config::from_cli(cli) {
+    let config = match Config::load(cli, secrets) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("b24-status: {err}");
@@ -31,30 +38,6 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("b24-status: {err}");
-            ExitCode::from(1)
-        }
-    }
-}
-
-/// `b24-status migrate-store --to URL`: one line saying what was copied, or why not.
-async fn migrate_store(cli: &Cli, to: &str) -> ExitCode {
-    let keys = match b24_status::config::migrate_store_keys(cli) {
-        Ok(keys) => keys,
-        Err(err) => {
-            eprintln!("b24-status: {err}");
-            return ExitCode::from(2);
-        }
-    };
-    match b24_status::migrate_store(&cli.database_url, to, keys).await {
-        Ok(copied) => {
-            say(&format!(
-                "b24-status: copied portals: {}, accounts: {}, sign-ins under way: {}, timed statuses: {}; counts and a sample decryption match",
-                copied.portals, copied.accounts, copied.oauth_states, copied.timers
-            ));
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            eprintln!("b24-status: migrate-store: {err}");
             ExitCode::from(1)
         }
     }
@@ -111,12 +94,23 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     if config.mode == Mode::Production {
         say(&format!("b24-status listening on http://{address}"));
     }
-    b24_status::serve(listener, router, shutdown_signal()).await?;
+    let draining = state.clone();
+    let delay = config.shutdown_delay;
+    let shutdown = async move {
+        shutdown_signal().await;
+        // Readiness fails first while requests are still served, so a load balancer moves
+        // new ones elsewhere before the listener closes.
+        draining.start_draining();
+        tracing::info!(delay_s = delay.as_secs(), "draining: /readyz answers 503");
+        tokio::time::sleep(delay).await;
+    };
+    b24_status::serve(listener, router, shutdown).await?;
     // A refresh under way has already rotated the pair at Bitrix24: let it store the new one,
     // for as long as a refresh and its commit may take (the lease).
     if !state.tokens.drain(config.tokens.lease).await {
         tracing::warn!("stopped with token refreshes still under way");
     }
+    state.call_log.flush().await;
     tracing::info!("stopped");
     Ok(())
 }

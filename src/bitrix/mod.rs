@@ -20,7 +20,7 @@ use std::time::Duration;
 
 pub use error::{Category, Error, ErrorCode, OAuthErrorCode};
 pub use oauth::{AppInfo, Grant, OAuthClient};
-pub use rest::{RestClient, Success};
+pub use rest::{Caller, RestClient, Success};
 
 /// Builds the app's one HTTP client: no redirects followed (a renamed portal answers 302,
 /// `docs/bitrix24.md`), a timeout on every call, and a User-Agent that names us. With

@@ -10,6 +10,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Instant;
 
 use oauth2::basic::{BasicErrorResponse, BasicTokenType};
 use oauth2::{
@@ -20,7 +21,9 @@ use url::Url;
 
 pub use super::answers::{AppInfo, BitrixTokenResponse, Grant, InstallInfo};
 use super::error::{Error, OAuthErrorCode};
-use crate::domain::{AccessToken, ClientSecret, PortalDomain, RefreshToken};
+use super::rest::Caller;
+use crate::calls::{CallRecord, CallSink, redact};
+use crate::domain::{AccessToken, ClientSecret, PortalDomain, RefreshToken, UserId};
 use crate::metrics::Metrics;
 
 /// The largest answer read from an OAuth server: a token answer or `app.info` is a few hundred
@@ -72,6 +75,7 @@ pub struct OAuthClient {
     servers: Vec<Allowed>,
     client_id: String,
     metrics: Arc<Metrics>,
+    log: CallSink,
 }
 
 impl OAuthClient {
@@ -82,6 +86,7 @@ impl OAuthClient {
         client_id: &str,
         client_secret: &ClientSecret,
         metrics: Arc<Metrics>,
+        log: CallSink,
     ) -> Result<Self, Error> {
         let servers = servers
             .iter()
@@ -104,6 +109,7 @@ impl OAuthClient {
             servers,
             client_id: client_id.to_owned(),
             metrics,
+            log,
         })
     }
 
@@ -142,9 +148,15 @@ impl OAuthClient {
     /// Exchanges an authorisation code (valid 30 s, single use) for a token pair at `server`
     /// (the portal's OAuth server's REST endpoint).
     #[tracing::instrument(skip_all)]
-    pub async fn exchange_code(&self, server: &Url, code: &str) -> Result<Grant, Error> {
+    pub async fn exchange_code(
+        &self,
+        caller: Caller<'_>,
+        server: &Url,
+        code: &str,
+    ) -> Result<Grant, Error> {
+        let started = self.started();
         let result = self.exchange_code_inner(server, code).await;
-        self.record("oauth.token", &result);
+        self.record(caller, "oauth.token", "grant_type=authorization_code&code=***", started, &result);
         result
     }
 
@@ -162,9 +174,16 @@ impl OAuthClient {
     /// Trades a refresh token for a new pair at `server`. The old refresh token and the access
     /// token issued with it die at once (`docs/bitrix24.md`, "Rotation").
     #[tracing::instrument(skip_all)]
-    pub async fn refresh(&self, server: &Url, refresh: &RefreshToken) -> Result<Grant, Error> {
+    pub async fn refresh(
+        &self,
+        caller: Caller<'_>,
+        server: &Url,
+        refresh: &RefreshToken,
+    ) -> Result<Grant, Error> {
+        let started = self.started();
         let result = self.refresh_inner(server, refresh).await;
-        self.record("oauth.token", &result);
+        let request = "grant_type=refresh_token&client_secret=***&refresh_token=***";
+        self.record(caller, "oauth.token", request, started, &result);
         result
     }
 
@@ -182,15 +201,50 @@ impl OAuthClient {
 
     /// Asks the OAuth server `server` (never the portal) what `access` belongs to.
     #[tracing::instrument(skip_all)]
-    pub async fn app_info(&self, server: &Url, access: &AccessToken) -> Result<AppInfo, Error> {
+    pub async fn app_info(
+        &self,
+        caller: Caller<'_>,
+        server: &Url,
+        access: &AccessToken,
+    ) -> Result<AppInfo, Error> {
+        let started = self.started();
         let result = self.app_info_inner(server, access).await;
-        self.record("app.info", &result);
+        self.record(caller, "app.info", "auth=***", started, &result);
         result
     }
 
-    fn record<T>(&self, method: &str, result: &Result<T, Error>) {
+    fn started(&self) -> (i64, Instant) {
+        (self.log.now_ms(), Instant::now())
+    }
+
+    /// Counts and logs one call to the OAuth server. Its bodies are all secrets but for the
+    /// error, so the log keeps the request's shape and the error's code and description.
+    fn record<T>(
+        &self,
+        caller: Caller<'_>,
+        method: &str,
+        request: &str,
+        (at_ms, started): (i64, Instant),
+        result: &Result<T, Error>,
+    ) {
+        let elapsed = started.elapsed();
         let outcome = result.as_ref().map_or_else(Error::outcome, |_| "ok");
-        self.metrics.bitrix_call(method, outcome);
+        self.metrics.bitrix_call(method, outcome, elapsed);
+        let response = match result {
+            Ok(_) => "ok".to_owned(),
+            Err(error) => redact(error.to_string().as_bytes(), &[]),
+        };
+        self.log.record(CallRecord {
+            at_ms,
+            member_id: caller.member_id.as_str().to_owned(),
+            user_id: caller.user_id.map(UserId::get),
+            method: method.to_owned(),
+            http_status: None,
+            error_code: result.as_ref().err().map(|_| outcome.to_owned()),
+            duration_ms: i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX),
+            request: request.to_owned(),
+            response,
+        });
     }
 
     async fn app_info_inner(&self, server: &Url, access: &AccessToken) -> Result<AppInfo, Error> {

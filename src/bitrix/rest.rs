@@ -3,7 +3,7 @@
 //! [`Success`] or [`Error`].
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::{StatusCode, header};
 use serde::Deserialize;
@@ -12,8 +12,9 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::error::{Error, ErrorCode};
+use crate::calls::{CallRecord, CallSink, redact};
 use crate::clock::unix_now;
-use crate::domain::AccessToken;
+use crate::domain::{AccessToken, MemberId, UserId};
 use crate::metrics::Metrics;
 
 /// The largest REST answer read: a `batch` of 50 list pages is well below it.
@@ -51,32 +52,74 @@ pub struct RestClient {
     http: reqwest::Client,
     allow_http: bool,
     metrics: Arc<Metrics>,
+    log: CallSink,
+}
+
+/// On whose behalf a call is made, for the call log.
+#[derive(Clone, Copy, Debug)]
+pub struct Caller<'a> {
+    /// The portal.
+    pub member_id: &'a MemberId,
+    /// The user whose token is used, when it is a stored account's.
+    pub user_id: Option<UserId>,
+}
+
+/// What came back, for the call log: the status and body, when an answer arrived.
+#[derive(Default)]
+struct Answer {
+    status: Option<StatusCode>,
+    body: bytes::Bytes,
 }
 
 impl RestClient {
     /// Wraps the app's one HTTP client. With `allow_http` off, endpoints that are not `https`
-    /// are refused before anything is sent.
-    pub fn new(http: reqwest::Client, allow_http: bool, metrics: Arc<Metrics>) -> Self {
+    /// are refused before anything is sent. Every call is recorded in `log`.
+    pub fn new(
+        http: reqwest::Client,
+        allow_http: bool,
+        metrics: Arc<Metrics>,
+        log: CallSink,
+    ) -> Self {
         Self {
             http,
             allow_http,
             metrics,
+            log,
         }
     }
 
     /// Calls `method` at `endpoint` (a `client_endpoint` such as `https://x.bitrix24.com/rest/`)
     /// with `params` (a JSON object) and the user's token.
-    #[tracing::instrument(skip(self, token, params), fields(endpoint = %endpoint))]
+    #[tracing::instrument(skip(self, caller, token, params), fields(endpoint = %endpoint))]
     pub async fn call<T: DeserializeOwned>(
         &self,
+        caller: Caller<'_>,
         endpoint: &Url,
         method: &str,
         token: &AccessToken,
         params: Value,
     ) -> Result<Success<T>, Error> {
-        let result = self.send(endpoint, method, token, params).await;
+        let at_ms = self.log.now_ms();
+        let started = Instant::now();
+        let request = redact(params.to_string().as_bytes(), &[token.expose()]);
+        let mut answer = Answer::default();
+        let result = self
+            .send(endpoint, method, token, params, &mut answer)
+            .await;
+        let elapsed = started.elapsed();
         let outcome = result.as_ref().map_or_else(Error::outcome, |_| "ok");
-        self.metrics.bitrix_call(method, outcome);
+        self.metrics.bitrix_call(method, outcome, elapsed);
+        self.log.record(CallRecord {
+            at_ms,
+            member_id: caller.member_id.as_str().to_owned(),
+            user_id: caller.user_id.map(UserId::get),
+            method: method.to_owned(),
+            http_status: answer.status.map(|s| s.as_u16()),
+            error_code: result.as_ref().err().map(|_| outcome.to_owned()),
+            duration_ms: i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX),
+            request,
+            response: redact(&answer.body, &[token.expose()]),
+        });
         result
     }
 
@@ -86,6 +129,7 @@ impl RestClient {
         method: &str,
         token: &AccessToken,
         params: Value,
+        answer: &mut Answer,
     ) -> Result<Success<T>, Error> {
         let url = self.method_url(endpoint, method)?;
         let mut body = match params {
@@ -104,6 +148,7 @@ impl RestClient {
             .await
             .map_err(Error::from_transport)?;
         let status = response.status();
+        answer.status = Some(status);
         if status.is_redirection() {
             let location = response
                 .headers()
@@ -120,6 +165,7 @@ impl RestClient {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         let bytes = super::read_capped(response, REST_ANSWER_LIMIT).await?;
+        answer.body = bytes.clone();
         parse_envelope(status, &bytes, retry_after)
     }
 
@@ -251,7 +297,7 @@ mod tests {
     fn method_names_and_schemes_are_checked_before_sending() {
         let http_client =
             crate::bitrix::http_client(Duration::from_secs(1), false).expect("client");
-        let client = RestClient::new(http_client.clone(), false, Arc::default());
+        let client = RestClient::new(http_client.clone(), false, Arc::default(), CallSink::off());
         let https = Url::parse("https://acme.bitrix24.com/rest/").expect("url");
         let http = Url::parse("http://acme.bitrix24.com/rest/").expect("url");
         assert_eq!(
@@ -276,7 +322,7 @@ mod tests {
             );
         }
         assert!(
-            RestClient::new(http_client, true, Arc::default())
+            RestClient::new(http_client, true, Arc::default(), CallSink::off())
                 .method_url(&http, "profile")
                 .is_ok()
         );

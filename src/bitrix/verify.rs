@@ -45,7 +45,11 @@ pub async fn verify(
     domain: &PortalDomain,
     allow_http: bool,
 ) -> Result<Verified, VerifyError> {
-    let info = match oauth.app_info(server, access).await {
+    let caller = super::Caller {
+        member_id,
+        user_id: None,
+    };
+    let info = match oauth.app_info(caller, server, access).await {
         Ok(info) => info,
         Err(error @ (Error::Timeout | Error::Unreachable(_))) => {
             return Err(VerifyError::Unavailable(error));

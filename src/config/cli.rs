@@ -4,7 +4,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// The command line and environment, as typed by the operator.
-#[derive(Parser, Debug)]
+#[derive(Parser, Clone, Debug)]
 #[command(
     name = "b24-status",
     version,
@@ -15,19 +15,15 @@ use clap::{Parser, Subcommand, ValueEnum};
         APP_SECRET are set; the app talks to real portals over HTTPS.\n  \
         demo        neither credential is set: a built-in Bitrix24 emulator (OAuth server and one\n              \
         portal) starts on loopback, so the app can be tried without any account.\n\n\
-        Every flag can be given as the environment variable named in brackets, or in a .env file."
+        Every flag can be given as the environment variable named in brackets, or in a .env file.\n\n\
+        Secrets are read from the environment or .env only, never from flags: B24_CLIENT_SECRET,\n\
+        APP_SECRET, APP_SECRET_PREVIOUS and DATABASE_URL (default sqlite://data/b24-status.db).\n\
+        Each may be given instead as NAME_FILE, the path of a file that holds it."
 )]
 pub struct Cli {
     /// The app's client_id from the Bitrix24 vendor account.
     #[arg(long = "b24-client-id", env = "B24_CLIENT_ID")]
     pub client_id: Option<String>,
-    /// The app's client_secret; sent to the servers of B24_OAUTH_URL and nowhere else.
-    #[arg(
-        long = "b24-client-secret",
-        env = "B24_CLIENT_SECRET",
-        hide_env_values = true
-    )]
-    pub client_secret: Option<String>,
     /// Bitrix24's OAuth servers, comma-separated: the only hosts that verify tokens, refresh
     /// them and ever see client_secret. Each portal uses the one that issued its tokens.
     #[arg(
@@ -50,30 +46,10 @@ pub struct Cli {
         default_value = "127.0.0.1:8080"
     )]
     pub listen_addr: String,
-    /// The database: sqlite://path (the file and its folder are created if missing) for one
-    /// host, or postgres://user@host/db (add ?sslmode=require or verify-full for TLS) for
-    /// several instances.
-    #[arg(
-        long = "database-url",
-        env = "DATABASE_URL",
-        default_value = "sqlite://data/b24-status.db",
-        hide_env_values = true
-    )]
-    pub database_url: String,
     /// Most connections to the database per instance (default: 4 for SQLite, 10 for
     /// PostgreSQL).
     #[arg(long = "database-max-connections", env = "DATABASE_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub database_max_connections: Option<u32>,
-    /// Base64 of at least 32 random bytes: encrypts tokens at rest and signs sessions.
-    #[arg(long = "app-secret", env = "APP_SECRET", hide_env_values = true)]
-    pub app_secret: Option<String>,
-    /// The previous APP_SECRET while rotating: still decrypts, never encrypts.
-    #[arg(
-        long = "app-secret-previous",
-        env = "APP_SECRET_PREVIOUS",
-        hide_env_values = true
-    )]
-    pub app_secret_previous: Option<String>,
     /// Development only: accept http:// and loopback portal and OAuth endpoints.
     #[arg(
         long = "b24-allow-http",
@@ -132,6 +108,12 @@ pub struct Cli {
     /// Refresh tokens not refreshed for this many days.
     #[arg(long = "keepalive-days", env = "KEEPALIVE_DAYS", default_value_t = 20)]
     pub keepalive_days: u64,
+    /// Days the log of Bitrix24 calls is kept (Bitrix24 Market asks for at least 3).
+    #[arg(long = "call-log-days", env = "CALL_LOG_DAYS", default_value_t = 3)]
+    pub call_log_days: u64,
+    /// Seconds a shutdown keeps serving with /readyz at 503, so load balancers move away first.
+    #[arg(long = "shutdown-delay", env = "SHUTDOWN_DELAY", default_value_t = 5)]
+    pub shutdown_delay: u64,
     /// Where to serve Prometheus metrics (`/metrics`); off when unset.
     #[arg(long = "metrics-addr", env = "METRICS_ADDR")]
     pub metrics_addr: Option<String>,
@@ -142,14 +124,80 @@ pub struct Cli {
     /// X-Forwarded-For, whose last entry is used, or X-Real-IP). Unset: the peer address.
     #[arg(long = "client-ip-header", env = "CLIENT_IP_HEADER")]
     pub client_ip_header: Option<String>,
+    /// Operator commands print JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
     /// An operator command; without one, the app serves.
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
-/// Operator commands.
-#[derive(Subcommand, Debug)]
+/// Operator commands: the same binary and configuration as the app, for the people who run
+/// it. Each prints a table, or JSON with `--json`.
+#[derive(Subcommand, Clone, Debug)]
 pub enum Command {
+    /// Lists every portal: domain, member id, state, users, oldest refresh, key ids in use.
+    Portals,
+    /// Lists a portal's accounts: user, state, last refresh, whether they must sign in again.
+    Accounts {
+        /// The portal's domain or member id.
+        portal: String,
+    },
+    /// Forgets the tokens of a portal's users (or one user), who sign in again on their next
+    /// visit.
+    Reauth {
+        /// The portal's domain or member id.
+        portal: String,
+        /// One user's id; all users when left out.
+        user: Option<u64>,
+    },
+    /// Pauses a portal: no call is made for it, and its users are told, until `resume`.
+    Suspend {
+        /// The portal's domain or member id.
+        portal: String,
+    },
+    /// Lifts a pause made with `suspend`.
+    Resume {
+        /// The portal's domain or member id.
+        portal: String,
+    },
+    /// Prints everything held about a portal, secrets aside, as JSON (a data-subject request).
+    Export {
+        /// The portal's domain or member id.
+        portal: String,
+    },
+    /// Deletes everything held about a portal.
+    Purge {
+        /// The portal's domain or member id.
+        portal: String,
+        /// Confirms the deletion; without it, nothing is deleted.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Re-encrypts every token under the current APP_SECRET, so APP_SECRET_PREVIOUS can go.
+    /// Safe while instances run; run again to resume.
+    Rekey,
+    /// Checks the configuration, the database, the OAuth servers and PUBLIC_URL, and says
+    /// what to fix.
+    Check,
+    /// Copies the SQLite database into FILE while the app runs (PostgreSQL: use pg_dump).
+    Backup {
+        /// The new file.
+        file: std::path::PathBuf,
+    },
+    /// Prints a portal's Bitrix24 calls from the call log.
+    Calls {
+        /// The portal's domain or member id.
+        portal: String,
+        /// From when: a duration back (30m, 6h, 3d) or an RFC 3339 time.
+        #[arg(long, default_value = "24h")]
+        since: String,
+        /// The most calls printed.
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+    },
+    /// Asks the app running on LISTEN_ADDR for /healthz (a container's health check).
+    Healthcheck,
     /// Copies every portal, account and sign-in under way from DATABASE_URL into an empty
     /// database (SQLite to PostgreSQL, or back), then checks counts and a sample decryption.
     /// Needs the APP_SECRET the app runs with. Stop the app first.

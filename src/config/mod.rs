@@ -12,7 +12,9 @@ use crate::store::crypto::KeyError;
 use crate::store::{MasterKey, PoolSettings};
 
 mod cli;
+mod secrets;
 pub use cli::{Cli, Command, LogFormat};
+pub use secrets::{DEFAULT_DATABASE_URL, Secrets};
 
 /// Which Bitrix24 the app talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +80,10 @@ pub struct Config {
     pub tokens: crate::tokens::Settings,
     /// Keep-alive tuning.
     pub keepalive: crate::tokens::keepalive::KeepaliveSettings,
+    /// How long the call log keeps a record.
+    pub call_log_retention: Duration,
+    /// How long a shutdown keeps serving with `/readyz` at 503.
+    pub shutdown_delay: Duration,
     /// Where metrics are served, if anywhere.
     pub metrics_addr: Option<SocketAddr>,
     /// The header naming the client's address behind a proxy, lowercased.
@@ -87,10 +93,15 @@ pub struct Config {
 const SECRET_HINT: &str = "generate one with: openssl rand -base64 32";
 
 impl Config {
-    /// Validates the operator's input. In demo mode, generates credentials and reads (or
-    /// creates) the master key in [`DEMO_SECRET_FILE`].
-    pub fn from_cli(cli: Cli) -> Result<Self, ConfigError> {
-        let mode = match (&cli.client_id, &cli.client_secret) {
+    /// Validates the operator's flags and the secrets in the environment.
+    pub fn from_env(cli: Cli) -> Result<Self, ConfigError> {
+        Self::load(cli, Secrets::from_env()?)
+    }
+
+    /// Validates the operator's input. In demo mode, generates credentials; the demo reads
+    /// (or creates) the master key in its file.
+    pub fn load(cli: Cli, secrets: Secrets) -> Result<Self, ConfigError> {
+        let mode = match (&cli.client_id, &secrets.client_secret) {
             (None, None) => Mode::Demo,
             (Some(_), Some(_)) => Mode::Production,
             (Some(_), None) => {
@@ -155,6 +166,16 @@ impl Config {
                 "KEEPALIVE_DAYS must be between 1 and 170 (refresh tokens live 180 days, or 28 in older docs)",
             ));
         }
+        if !(3..=366).contains(&cli.call_log_days) {
+            return Err(ConfigError::new(
+                "CALL_LOG_DAYS must be between 3 (what Bitrix24 Market asks for) and 366",
+            ));
+        }
+        if cli.shutdown_delay > 60 {
+            return Err(ConfigError::new(
+                "SHUTDOWN_DELAY must be between 0 and 60 seconds",
+            ));
+        }
         let bitrix_timeout = Duration::from_secs(cli.bitrix_timeout);
         let tokens = crate::tokens::Settings {
             rate_burst: cli.rate_burst,
@@ -175,7 +196,7 @@ impl Config {
             max_age: Duration::from_secs(cli.keepalive_days * 24 * 3600),
             ..crate::tokens::keepalive::KeepaliveSettings::default()
         };
-        let app_secret_previous = cli
+        let app_secret_previous = secrets
             .app_secret_previous
             .as_deref()
             .map(|text| parse_key("APP_SECRET_PREVIOUS", text))
@@ -191,12 +212,12 @@ impl Config {
             oauth_servers,
             public_url: public_url.clone(),
             listen_addr,
-            database_url: cli.database_url.clone(),
+            database_url: secrets.database_url().to_owned(),
             database: PoolSettings {
                 max_connections: cli.database_max_connections,
             },
             app_secret,
-            app_secret_given: cli.app_secret.is_some(),
+            app_secret_given: secrets.app_secret.is_some(),
             app_secret_previous: app_secret_previous.clone(),
             allow_http,
             log_format: cli.log_format,
@@ -210,6 +231,8 @@ impl Config {
                 ..tokens.clone()
             },
             keepalive: keepalive.clone(),
+            call_log_retention: Duration::from_secs(cli.call_log_days * 24 * 3600),
+            shutdown_delay: Duration::from_secs(cli.shutdown_delay),
             metrics_addr,
             client_ip_header: client_ip_header.clone(),
         };
@@ -222,9 +245,9 @@ impl Config {
                     return Err(ConfigError::new("B24_CLIENT_ID is empty"));
                 }
                 let client_secret =
-                    ClientSecret::parse(cli.client_secret.as_deref().unwrap_or_default())
+                    ClientSecret::parse(secrets.client_secret.as_deref().unwrap_or_default())
                         .map_err(|_| ConfigError::new("B24_CLIENT_SECRET is empty"))?;
-                let Some(secret) = cli.app_secret.as_deref() else {
+                let Some(secret) = secrets.app_secret.as_deref() else {
                     return Err(ConfigError::new(format!(
                         "APP_SECRET is required outside demo mode; {SECRET_HINT}"
                     )));
@@ -262,7 +285,7 @@ impl Config {
                 }
                 // The key (kept in a file unless APP_SECRET is given), the credentials derived
                 // from it and the emulator's addresses are demo::start's to fill in.
-                let app_secret = match cli.app_secret.as_deref() {
+                let app_secret = match secrets.app_secret.as_deref() {
                     Some(secret) => parse_key("APP_SECRET", secret)?,
                     None => MasterKey::generate(),
                 };
@@ -281,14 +304,14 @@ impl Config {
     }
 }
 
-/// What `migrate-store` needs: the keys that read the tokens, so the copy can be checked.
-pub fn migrate_store_keys(cli: &Cli) -> Result<crate::store::Keyring, ConfigError> {
-    let Some(secret) = cli.app_secret.as_deref() else {
-        return Err(ConfigError::new(
-            "migrate-store needs the APP_SECRET the app runs with: it checks that the copy decrypts",
-        ));
+/// What an operator command needs to read the tokens: the keys the app runs with.
+pub fn keyring(secrets: &Secrets, command: &str) -> Result<crate::store::Keyring, ConfigError> {
+    let Some(secret) = secrets.app_secret.as_deref() else {
+        return Err(ConfigError::new(format!(
+            "{command} needs the APP_SECRET the app runs with (or APP_SECRET_FILE)"
+        )));
     };
-    let previous = cli
+    let previous = secrets
         .app_secret_previous
         .as_deref()
         .map(|text| parse_key("APP_SECRET_PREVIOUS", text))

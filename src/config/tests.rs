@@ -3,13 +3,21 @@
 use super::*;
 use clap::Parser;
 
+/// Flags (`--…`) and secrets (`NAME=value`, as the environment would hold them).
 fn cli(args: &[&str]) -> Result<Config, ConfigError> {
+    let (flags, env): (Vec<&str>, Vec<&str>) = args.iter().partition(|a| a.starts_with("--"));
     let mut argv = vec!["b24-status"];
-    argv.extend_from_slice(args);
-    Config::from_cli(Cli::try_parse_from(argv).expect("flags parse"))
+    argv.extend(flags);
+    let secrets = Secrets::from_lookup(|name| {
+        env.iter()
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.to_owned())
+    })?;
+    Config::load(Cli::try_parse_from(argv).expect("flags parse"), secrets)
 }
 
-const SECRET: &str = "--app-secret=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+const SECRET: &str = "APP_SECRET=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 #[test]
 fn production_needs_both_credentials_and_a_secret() {
@@ -18,20 +26,20 @@ fn production_needs_both_credentials_and_a_secret() {
         one.to_string().contains("B24_CLIENT_SECRET is not"),
         "{one}"
     );
-    let other = cli(&["--b24-client-secret=s", SECRET]).expect_err("refused");
+    let other = cli(&["B24_CLIENT_SECRET=s", SECRET]).expect_err("refused");
     assert!(
         other.to_string().contains("B24_CLIENT_ID is not"),
         "{other}"
     );
-    let no_secret = cli(&["--b24-client-id=app.1", "--b24-client-secret=s"]).expect_err("refused");
+    let no_secret = cli(&["--b24-client-id=app.1", "B24_CLIENT_SECRET=s"]).expect_err("refused");
     assert!(
         no_secret.to_string().contains("openssl rand"),
         "{no_secret}"
     );
     let short = cli(&[
         "--b24-client-id=a",
-        "--b24-client-secret=s",
-        "--app-secret=c2hvcnQ=",
+        "B24_CLIENT_SECRET=s",
+        "APP_SECRET=c2hvcnQ=",
     ])
     .expect_err("refused");
     assert!(short.to_string().contains("at least 32"), "{short}");
@@ -39,7 +47,7 @@ fn production_needs_both_credentials_and_a_secret() {
 
 #[test]
 fn production_wants_https_unless_allowed() {
-    let base = ["--b24-client-id=app.1", "--b24-client-secret=s", SECRET];
+    let base = ["--b24-client-id=app.1", "B24_CLIENT_SECRET=s", SECRET];
     let refused = cli(&base).expect_err("default PUBLIC_URL is http");
     assert!(
         refused.to_string().contains("PUBLIC_URL must be an https"),
@@ -104,4 +112,14 @@ fn bad_urls_and_addresses_are_named() {
     assert!(e.to_string().starts_with("LISTEN_ADDR"), "{e}");
     let e = cli(&[SECRET, "--public-url=ftp://x"]).expect_err("refused");
     assert!(e.to_string().starts_with("PUBLIC_URL"), "{e}");
+}
+
+#[test]
+fn secrets_are_no_flags() {
+    for flag in ["--app-secret=x", "--b24-client-secret=x", "--database-url=sqlite://x"] {
+        assert!(
+            Cli::try_parse_from(["b24-status", flag]).is_err(),
+            "{flag} would show in /proc/*/cmdline"
+        );
+    }
 }

@@ -159,6 +159,9 @@ impl ApiError {
                 "being_removed",
                 t.removing_body,
             ),
+            CallError::Paused => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "paused", t.paused_body)
+            }
             CallError::RefreshBusy => Self {
                 retry_after: Some(Duration::from_secs(2)),
                 ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", t.api_unavailable)
@@ -222,6 +225,7 @@ impl ApiError {
             "reauth_required" | "invalid_session" => Problem::TokenRejected,
             "not_installed" => Problem::NotInstalled,
             "being_removed" => Problem::BeingRemoved,
+            "paused" => Problem::Paused,
             "rate_limited" => Problem::RateLimited(
                 self.retry_after
                     .map_or(1, |wait| wait.as_secs_f64().ceil().max(1.0) as u64),

@@ -1,4 +1,6 @@
-//! Liveness and readiness probes for orchestrators and load balancers.
+//! Liveness and readiness probes for orchestrators and load balancers. Readiness turns 503 as
+//! soon as a shutdown begins, while the app still serves, so traffic moves away before the
+//! listener closes.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -8,7 +10,8 @@ use serde_json::{Value, json};
 
 use super::state::AppState;
 
-/// `GET /healthz` (the process answers) and `GET /readyz` (the database answers too).
+/// `GET /healthz` (the process answers) and `GET /readyz` (not shutting down, and the database
+/// answers too).
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
@@ -20,6 +23,12 @@ async fn healthz() -> Json<Value> {
 }
 
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    if state.is_draining() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "draining", "message": "This instance is shutting down."})),
+        );
+    }
     match state.portals.ready().await {
         Ok(()) => (StatusCode::OK, Json(json!({"status": "ready"}))),
         Err(err) => {

@@ -1,5 +1,5 @@
-//! `GET /metrics` on the metrics listener: the counters, plus accounts by state read from the
-//! database at scrape time.
+//! `GET /metrics` on the metrics listener: the counters, plus accounts by state and the oldest
+//! refresh read from the database at scrape time.
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -16,12 +16,18 @@ pub(super) async fn render(State(state): State<AppState>) -> Response {
         }
         Err(error) => tracing::warn!(%error, "could not count accounts for metrics"),
     }
+    match state.portals.oldest_refresh().await {
+        Ok(oldest) => state.metrics.set_oldest_refresh_age(
+            oldest.map_or(0, |at| state.tokens.clock().now() - at),
+        ),
+        Err(error) => tracing::warn!(%error, "could not read the oldest refresh for metrics"),
+    }
+    state
+        .metrics
+        .set_call_log_dropped(state.call_log.dropped());
     (
         StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         state.metrics.render(),
     )
         .into_response()

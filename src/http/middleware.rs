@@ -1,15 +1,18 @@
 //! The layers every route gets, assembled in one place: request ids, a tracing span per
-//! request, a body-size limit and a timeout.
+//! request, one INFO line and the latency histogram per answer, a caught panic answered 500, a
+//! body-size limit and a timeout.
 
+use std::any::Any;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -19,15 +22,45 @@ use crate::metrics::Metrics;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Counts every answer by route pattern and status.
-async fn count(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+/// Logs one line per answer (method, route pattern, status, latency; the request id is the
+/// span's) and counts it. Never the path or the query: they may carry codes and states.
+async fn observe(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
-    metrics.http_request(&route, response.status().as_u16());
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    metrics.http_request(method.as_str(), &route, status, elapsed);
+    tracing::info!(
+        method = %method,
+        route,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        "answered"
+    );
     response
+}
+
+/// A handler that panicked: logged, and answered like any other failure of ours.
+fn panicked(detail: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = detail
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| detail.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(detail, "a request handler panicked");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Json(serde_json::json!({
+            "error": "internal",
+            "message": "Something went wrong on our side. Please try again in a minute."
+        })),
+    )
+        .into_response()
 }
 
 /// Wraps `router` in the common layers.
@@ -54,7 +87,8 @@ pub fn apply(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
             .layer(trace)
-            .layer(axum::middleware::from_fn_with_state(metrics, count))
+            .layer(axum::middleware::from_fn_with_state(metrics, observe))
+            .layer(CatchPanicLayer::custom(panicked))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::REQUEST_TIMEOUT,

@@ -12,7 +12,7 @@ mod health;
 mod input;
 mod install;
 mod metrics;
-mod middleware;
+pub mod middleware;
 mod oauth;
 mod page;
 mod refusal;
@@ -51,7 +51,7 @@ pub fn router(state: AppState) -> Router {
     middleware::apply(routes, state_metrics, limit, timeout)
 }
 
-/// `GET /metrics` in the Prometheus text format, for the separate metrics listener.
+/// `GET /metrics` in the OpenMetrics text format, for the separate metrics listener.
 pub fn metrics_router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", axum::routing::get(metrics::render))

@@ -45,6 +45,8 @@ pub enum Problem {
     ConfirmationRequired,
     /// An uninstall of the portal awaits confirmation.
     BeingRemoved,
+    /// The operator paused the portal.
+    Paused,
     /// Bitrix24 refused for a reason without a better sentence.
     Refused,
     /// Our fault.
@@ -69,7 +71,7 @@ impl Problem {
             Self::SessionExpired => StatusCode::UNAUTHORIZED,
             Self::NotInstalled => StatusCode::NOT_FOUND,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::BeingRemoved => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BeingRemoved | Self::Paused => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unavailable | Self::BindingsFailed | Self::Refused => StatusCode::BAD_GATEWAY,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::DatabaseDown => StatusCode::SERVICE_UNAVAILABLE,
@@ -88,6 +90,7 @@ impl Problem {
             Self::AccessDenied => (t.access_title, t.api_access_denied),
             Self::ConfirmationRequired => (t.confirm_title, t.api_confirm),
             Self::BeingRemoved => (t.removing_title, t.removing_body),
+            Self::Paused => (t.paused_title, t.paused_body),
             Self::Refused => (t.refused_title, t.api_refused),
             Self::BadRequest | Self::UnsupportedMediaType => {
                 (t.bad_request_title, t.bad_request_body)

@@ -12,6 +12,7 @@ pub fn refused(refusal: Refusal, lang: Lang) -> PageError {
         Refusal::BadRequest => Problem::BadRequest,
         Refusal::NotInstalled => Problem::NotInstalled,
         Refusal::BeingRemoved => Problem::BeingRemoved,
+        Refusal::Paused => Problem::Paused,
         Refusal::NotVerified | Refusal::OffList => Problem::NotVerified,
         Refusal::TokenRejected => Problem::TokenRejected,
         Refusal::AdminOnly => Problem::AdminOnly,

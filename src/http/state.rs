@@ -2,11 +2,13 @@
 
 use std::ops::Deref;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::session::SessionKey;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::portals::Portals;
+use crate::portals::call_log::CallLog;
 use crate::tokens::TokenManager;
 
 /// Everything a request handler needs, built once.
@@ -22,6 +24,22 @@ pub struct App {
     pub sessions: SessionKey,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// The writer of the Bitrix24 call log, flushed at shutdown.
+    pub call_log: Arc<CallLog>,
+    /// Set once a shutdown began: `/readyz` says so, so a load balancer moves on first.
+    pub draining: AtomicBool,
+}
+
+impl App {
+    /// Starts the shutdown: from now on `/readyz` answers 503.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a shutdown began.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
 }
 
 /// The shared state: one cheap clone.

@@ -61,6 +61,8 @@ pub static TEXT: Text = Text {
     confirm_title: "Ihr Administrator muss zustimmen",
     removing_title: "Die App wird entfernt",
     removing_body: "„Status“ wird gerade von diesem Portal entfernt und kann Ihren Status jetzt nicht ändern. War das nicht beabsichtigt, kann Ihr Administrator die App im Bitrix24 Market erneut installieren.",
+    paused_title: "Die App ist pausiert",
+    paused_body: "„Status“ wurde auf diesem Portal von seinem Anbieter pausiert und kann Ihren Status jetzt nicht ändern. Ihr Administrator kann beim Anbieter nach dem Grund fragen; Ihr Status im Messenger bleibt unverändert.",
     refused_title: "Bitrix24 hat die Änderung abgelehnt",
     install_placement_refused: "Der Menüeintrag {placement} konnte nicht hinzugefügt werden ({code}).",
     install_scope_hint: "Dafür ist die Berechtigung „{scope}“ nötig: Fügen Sie sie der App in Ihrem Bitrix24-Partnerkonto hinzu und installieren Sie erneut.",

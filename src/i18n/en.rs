@@ -61,6 +61,8 @@ pub static TEXT: Text = Text {
     confirm_title: "Waiting for your administrator",
     removing_title: "The app is being removed",
     removing_body: "“Status” is being removed from this portal, so it cannot change your status now. If that was not intended, your administrator can install it again from Bitrix24 Market.",
+    paused_title: "The app is paused",
+    paused_body: "“Status” is paused on this portal by its provider, so it cannot change your status now. Your administrator can ask the provider why; your status in the messenger is unchanged.",
     refused_title: "Bitrix24 refused the change",
     install_placement_refused: "The menu entry {placement} could not be added ({code}).",
     install_scope_hint: "It needs the “{scope}” permission: add it to the app in your Bitrix24 vendor account, then install again.",

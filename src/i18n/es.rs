@@ -61,6 +61,8 @@ pub static TEXT: Text = Text {
     confirm_title: "Esperando a tu administrador",
     removing_title: "La aplicación se está eliminando",
     removing_body: "“Estado” se está eliminando de este portal, así que ahora no puede cambiar tu estado. Si no era lo que se quería, tu administrador puede volver a instalarla desde Bitrix24 Market.",
+    paused_title: "La aplicación está en pausa",
+    paused_body: "El proveedor ha pausado “Estado” en este portal, así que ahora no puede cambiar tu estado. Tu administrador puede preguntarle el motivo; tu estado en el chat no cambia.",
     refused_title: "Bitrix24 rechazó el cambio",
     install_placement_refused: "No se pudo agregar la entrada de menú {placement} ({code}).",
     install_scope_hint: "Necesita el permiso “{scope}”: agrégalo a la aplicación en tu cuenta de partner de Bitrix24 y vuelve a instalarla.",

@@ -61,6 +61,8 @@ pub static TEXT: Text = Text {
     confirm_title: "En attente de votre administrateur",
     removing_title: "L’application est en cours de suppression",
     removing_body: "« Statut » est en cours de suppression de ce portail et ne peut donc pas changer votre statut pour le moment. Si ce n’était pas voulu, votre administrateur peut la réinstaller depuis Bitrix24 Market.",
+    paused_title: "L’application est en pause",
+    paused_body: "Son fournisseur a mis « Statut » en pause sur ce portail : il ne peut pas changer votre statut pour le moment. Votre administrateur peut lui en demander la raison ; votre statut dans la messagerie reste inchangé.",
     refused_title: "Bitrix24 a refusé la modification",
     install_placement_refused: "L’entrée de menu {placement} n’a pas pu être ajoutée ({code}).",
     install_scope_hint: "Elle nécessite l’autorisation « {scope} » : ajoutez-la à l’application dans votre compte partenaire Bitrix24, puis relancez l’installation.",

@@ -61,6 +61,8 @@ pub static TEXT: Text = Text {
     confirm_title: "In attesa del tuo amministratore",
     removing_title: "L’app è in fase di rimozione",
     removing_body: "“Stato” è in fase di rimozione da questo portale, quindi ora non può cambiare il tuo stato. Se non era voluto, il tuo amministratore può reinstallarla da Bitrix24 Market.",
+    paused_title: "L’app è in pausa",
+    paused_body: "Il fornitore ha messo in pausa “Stato” su questo portale, quindi ora non può cambiare il tuo stato. Il tuo amministratore può chiedergli il motivo; il tuo stato nella chat resta invariato.",
     refused_title: "Bitrix24 ha rifiutato la modifica",
     install_placement_refused: "Non è stato possibile aggiungere la voce di menu {placement} ({code}).",
     install_scope_hint: "Serve l’autorizzazione “{scope}”: aggiungila all’app nel tuo account partner Bitrix24, poi ripeti l’installazione.",

@@ -231,6 +231,10 @@ pub struct Text {
     pub removing_title: &'static str,
     /// Error page and API: an uninstall is being confirmed.
     pub removing_body: &'static str,
+    /// The title when the provider paused the app on the portal (`b24-status suspend`).
+    pub paused_title: &'static str,
+    /// What that means for the user.
+    pub paused_body: &'static str,
     /// Error page heading: Bitrix24 refused the change.
     pub refused_title: &'static str,
     /// Install page: a placement the portal refused; `{placement}` and `{code}` are replaced.

@@ -61,6 +61,8 @@ pub static TEXT: Text = Text {
     confirm_title: "Czekamy na administratora",
     removing_title: "Aplikacja jest usuwana",
     removing_body: "Aplikacja „Status” jest właśnie usuwana z tego portalu, więc nie może teraz zmienić twojego statusu. Jeśli to pomyłka, administrator może zainstalować ją ponownie z Bitrix24 Market.",
+    paused_title: "Aplikacja jest wstrzymana",
+    paused_body: "Dostawca wstrzymał aplikację „Status” na tym portalu, więc nie może ona teraz zmienić twojego statusu. Administrator może zapytać dostawcę o powód; twój status w komunikatorze się nie zmienia.",
     refused_title: "Bitrix24 odrzucił zmianę",
     install_placement_refused: "Nie udało się dodać pozycji menu {placement} ({code}).",
     install_scope_hint: "Potrzebne jest uprawnienie „{scope}”: dodaj je do aplikacji na swoim koncie partnera Bitrix24, a potem zainstaluj ją ponownie.",

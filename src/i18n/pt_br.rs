@@ -61,6 +61,8 @@ pub static TEXT: Text = Text {
     confirm_title: "Aguardando seu administrador",
     removing_title: "O aplicativo está sendo removido",
     removing_body: "O “Status” está sendo removido deste portal, então não pode mudar seu status agora. Se isso não era esperado, seu administrador pode instalá-lo novamente pelo Bitrix24 Market.",
+    paused_title: "O aplicativo está pausado",
+    paused_body: "O fornecedor pausou o “Status” neste portal, então ele não pode mudar seu status agora. Seu administrador pode perguntar o motivo ao fornecedor; seu status no chat continua o mesmo.",
     refused_title: "O Bitrix24 recusou a mudança",
     install_placement_refused: "Não foi possível adicionar o item de menu {placement} ({code}).",
     install_scope_hint: "Ele precisa da permissão “{scope}”: adicione-a ao aplicativo na sua conta de parceiro do Bitrix24 e instale novamente.",

@@ -61,6 +61,8 @@ pub static TEXT: Text = Text {
     confirm_title: "Yöneticinizin onayı bekleniyor",
     removing_title: "Uygulama kaldırılıyor",
     removing_body: "“Durum” bu portaldan kaldırılıyor, bu yüzden şu anda durumunuzu değiştiremez. Bu istenmediyse yöneticiniz uygulamayı Bitrix24 Market’ten yeniden yükleyebilir.",
+    paused_title: "Uygulama duraklatıldı",
+    paused_body: "“Durum” bu portalda sağlayıcısı tarafından duraklatıldı, bu yüzden şu anda durumunuzu değiştiremez. Yöneticiniz nedenini sağlayıcıya sorabilir; mesajlaşmadaki durumunuz değişmedi.",
     refused_title: "Bitrix24 değişikliği reddetti",
     install_placement_refused: "Menü öğesi eklenemedi: {placement} ({code}).",
     install_scope_hint: "Bunun için “{scope}” izni gerekiyor: bu izni Bitrix24 iş ortağı hesabınızda uygulamaya ekleyin, ardından uygulamayı yeniden yükleyin.",

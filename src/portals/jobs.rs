@@ -21,6 +21,17 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The name metrics count it under.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Applied => "applied",
+            Self::Missed => "missed",
+            Self::Dropped => "dropped",
+            Self::Deferred => "deferred",
+            Self::Unchanged => "unchanged",
+        }
+    }
+
     /// What a failed call means for the change.
     pub fn of(error: &CallError) -> Self {
         match error {

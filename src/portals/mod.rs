@@ -6,6 +6,7 @@
 pub mod background;
 pub mod bindings;
 mod board;
+pub mod call_log;
 mod events;
 pub mod gate;
 mod install;
@@ -51,6 +52,9 @@ pub enum Refusal {
     /// An uninstall of the portal awaits confirmation.
     #[error("the app is being removed from this portal")]
     BeingRemoved,
+    /// The operator paused the portal.
+    #[error("the app is paused on this portal")]
+    Paused,
     /// The OAuth server did not confirm the token.
     #[error("Bitrix24 did not confirm the request")]
     NotVerified,
@@ -137,6 +141,11 @@ impl Portals {
         self.store.ping().await
     }
 
+    /// Unix seconds of the oldest refresh among usable accounts, for metrics.
+    pub async fn oldest_refresh(&self) -> Result<Option<i64>, StoreError> {
+        self.store.oldest_refresh().await
+    }
+
     /// How many accounts are in each state, for metrics.
     pub async fn account_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
         self.store.account_counts().await
@@ -208,9 +217,10 @@ impl Portals {
             .await?
             .filter(|p| p.record.state == crate::store::PortalState::Active)
             .ok_or(Refusal::NotInstalled)?;
-        match portal.removing_since {
-            Some(_) => Err(Refusal::BeingRemoved),
-            None => Ok(portal),
+        match (portal.removing_since, portal.paused_at) {
+            (Some(_), _) => Err(Refusal::BeingRemoved),
+            (None, Some(_)) => Err(Refusal::Paused),
+            (None, None) => Ok(portal),
         }
     }
 }

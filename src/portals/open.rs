@@ -70,6 +70,9 @@ impl Portals {
         if portal.removing_since.is_some() {
             return Err(Refusal::BeingRemoved);
         }
+        if portal.paused_at.is_some() {
+            return Err(Refusal::Paused);
+        }
         self.within_budget(&frame.member_id, from)?;
         let deleted = portal.record.state == PortalState::Deleted;
         if let (Some(sent), Some(stored)) =

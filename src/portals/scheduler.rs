@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::jobs::Outcome;
 pub use super::jobs::RETRY;
 use crate::bitrix::status;
+use crate::metrics::Metrics;
 use crate::store::{StoreError, Timer};
 use crate::tokens::{CallError, Repeat, TokenManager};
 
@@ -46,6 +47,7 @@ pub struct Report {
 pub async fn run_once(tokens: &Arc<TokenManager>, owner: &str, now: i64) -> Report {
     let store = tokens.store();
     let timers = drain(
+        tokens.metrics(),
         || store.claim_due_timers(now, BATCH, owner, now + CLAIM),
         |timer| {
             let tokens = tokens.clone();
@@ -54,6 +56,7 @@ pub async fn run_once(tokens: &Arc<TokenManager>, owner: &str, now: i64) -> Repo
     )
     .await;
     let rules = drain(
+        tokens.metrics(),
         || store.claim_due_schedules(now, BATCH, owner, now + CLAIM),
         |saved| {
             let (tokens, owner) = (tokens.clone(), owner.to_owned());
@@ -71,7 +74,7 @@ pub async fn run_once(tokens: &Arc<TokenManager>, owner: &str, now: i64) -> Repo
 /// Claims due work a batch at a time and applies it, claiming the next batch while earlier
 /// ones are still being made (up to [`IN_FLIGHT`] at once), so one slow call does not hold up
 /// the rest of a wave.
-async fn drain<J, C, A, F>(claim: impl Fn() -> C, apply: A) -> Report
+async fn drain<J, C, A, F>(metrics: &Metrics, claim: impl Fn() -> C, apply: A) -> Report
 where
     C: Future<Output = Result<Vec<J>, StoreError>>,
     A: Fn(J) -> F,
@@ -82,7 +85,7 @@ where
     loop {
         while tasks.len() + BATCH as usize > IN_FLIGHT {
             if let Some(done) = tasks.join_next().await {
-                report.count(done.unwrap_or(Outcome::Deferred));
+                report.count(done.unwrap_or(Outcome::Deferred), metrics);
             }
         }
         let due = match claim().await {
@@ -102,13 +105,14 @@ where
         }
     }
     while let Some(done) = tasks.join_next().await {
-        report.count(done.unwrap_or(Outcome::Deferred));
+        report.count(done.unwrap_or(Outcome::Deferred), metrics);
     }
     report
 }
 
 impl Report {
-    fn count(&mut self, outcome: Outcome) {
+    fn count(&mut self, outcome: Outcome, metrics: &Metrics) {
+        metrics.scheduled(outcome.as_str());
         match outcome {
             Outcome::Applied => self.applied += 1,
             Outcome::Missed | Outcome::Dropped => self.dropped += 1,

@@ -87,7 +87,14 @@ impl Portals {
             })?;
         let grant = self
             .oauth
-            .exchange_code(&portal.record.server_endpoint, code)
+            .exchange_code(
+                bitrix::Caller {
+                    member_id: &member_id,
+                    user_id: None,
+                },
+                &portal.record.server_endpoint,
+                code,
+            )
             .await
             .map_err(|error| {
                 tracing::warn!(%error, "code exchange failed");

@@ -18,6 +18,8 @@ pub struct CallTarget {
     pub server: Url,
     /// Whether an unconfirmed uninstall suspended the portal.
     pub suspended: bool,
+    /// Whether the operator paused the portal.
+    pub paused: bool,
     /// Whether the account has a timed status (running or missed).
     pub has_timer: bool,
 }
@@ -43,6 +45,7 @@ struct CallRow {
     client_endpoint: String,
     server_endpoint: String,
     removing_since: Option<i64>,
+    paused_at: Option<i64>,
     has_timer: bool,
 }
 
@@ -58,7 +61,7 @@ impl Store {
             "SELECT a.member_id, a.user_id, a.is_admin, a.is_installer, a.access_token,
                     a.refresh_token, a.key_id, a.token_generation, a.expires_at, a.refreshed_at,
                     a.state, a.created_at, a.updated_at, p.client_endpoint, p.server_endpoint,
-                    p.removing_since, EXISTS (SELECT 1 FROM timers t
+                    p.removing_since, p.paused_at, EXISTS (SELECT 1 FROM timers t
                         WHERE t.member_id = a.member_id AND t.user_id = a.user_id) AS has_timer
              FROM accounts a JOIN portals p ON p.member_id = a.member_id
              WHERE a.member_id = $1 AND a.user_id = $2 AND p.state != 'deleted'",
@@ -75,6 +78,7 @@ impl Store {
             endpoint: url(&row.client_endpoint, "client_endpoint")?,
             server: url(&row.server_endpoint, "server_endpoint")?,
             suspended: row.removing_since.is_some(),
+            paused: row.paused_at.is_some(),
             has_timer: row.has_timer,
             account: self.account_from_row(row.account)?,
         }))
@@ -88,7 +92,8 @@ impl Store {
     ) -> Result<Option<AccountVersion>, StoreError> {
         let row: Option<(i64, bool, bool)> = on_pool!(&self.db, |pool| sqlx::query_as(
             "SELECT a.token_generation,
-                    a.state = 'active' AND p.state = 'active' AND p.removing_since IS NULL,
+                    a.state = 'active' AND p.state = 'active' AND p.removing_since IS NULL
+                        AND p.paused_at IS NULL,
                     EXISTS (SELECT 1 FROM timers t
                         WHERE t.member_id = a.member_id AND t.user_id = a.user_id)
              FROM accounts a JOIN portals p ON p.member_id = a.member_id

@@ -127,8 +127,9 @@ impl Store {
                     sqlx::query(
                         "INSERT INTO portals (member_id, domain, client_endpoint,
                              server_endpoint, application_token, key_id, scope, licence, state,
-                             app_version, removing_since, removing_clean, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                             app_version, removing_since, removing_clean, created_at, updated_at,
+                             paused_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                     )
                     .bind(&row.member_id)
                     .bind(&row.domain)
@@ -144,6 +145,7 @@ impl Store {
                     .bind(removing_clean)
                     .bind(row.created_at)
                     .bind(row.updated_at)
+                    .bind(row.paused_at)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -303,8 +305,8 @@ impl Store {
     async fn portal_page(&self, after: &str) -> Result<Vec<PortalCopy>, StoreError> {
         Ok(on_pool!(&self.db, |pool| sqlx::query_as(
             "SELECT member_id, domain, client_endpoint, server_endpoint, application_token,
-                    key_id, scope, licence, state, app_version, removing_since, removing_clean,
-                    created_at, updated_at
+                    key_id, scope, licence, state, app_version, removing_since, paused_at,
+                    removing_clean, created_at, updated_at
              FROM portals WHERE member_id > $1 ORDER BY member_id LIMIT $2"
         )
         .bind(after)

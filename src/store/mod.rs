@@ -8,12 +8,15 @@
 //! that differ.
 
 mod accounts;
+mod call_log;
 mod calls;
 mod claims;
 mod copy;
 pub mod crypto;
+mod operations;
 mod portals;
 mod postgres;
+mod rekey;
 mod removal;
 mod schedules;
 mod sqlite;
@@ -33,6 +36,8 @@ use crate::domain::{
 pub use calls::{AccountVersion, CallTarget};
 pub use copy::RowCounts;
 pub use crypto::{Keyring, MasterKey};
+pub use operations::{AccountSummary, PortalSummary, Purged, ScheduleSummary, TimerSummary};
+pub use rekey::{KeyCounts, Rekeyed};
 pub use postgres::{Places, SharedBuckets};
 pub use schedules::{SavedSchedule, ScheduleState};
 pub use team::TeamRead;
@@ -248,6 +253,8 @@ pub struct Portal {
     pub record: PortalRecord,
     /// Unix seconds since an unconfirmed uninstall suspended the portal.
     pub removing_since: Option<i64>,
+    /// Unix seconds since the operator paused the portal (`b24-status suspend`).
+    pub paused_at: Option<i64>,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.

@@ -23,6 +23,7 @@ pub(super) struct PortalRow {
     pub(super) state: String,
     pub(super) app_version: Option<i64>,
     pub(super) removing_since: Option<i64>,
+    pub(super) paused_at: Option<i64>,
     pub(super) created_at: i64,
     pub(super) updated_at: i64,
 }
@@ -111,7 +112,7 @@ impl Store {
     pub async fn portal(&self, member_id: &MemberId) -> Result<Option<Portal>, StoreError> {
         let row = on_pool!(&self.db, |pool| sqlx::query_as::<_, PortalRow>(
             "SELECT member_id, domain, client_endpoint, server_endpoint, application_token,
-                    key_id, scope, licence, state, app_version, removing_since, created_at,
+                    key_id, scope, licence, state, app_version, removing_since, paused_at, created_at,
                     updated_at
              FROM portals WHERE member_id = $1",
         )
@@ -147,6 +148,7 @@ impl Store {
                 member_id,
             },
             removing_since: row.removing_since,
+            paused_at: row.paused_at,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -223,7 +225,7 @@ impl Store {
     ) -> Result<Option<Portal>, StoreError> {
         let row = on_pool!(&self.db, |pool| sqlx::query_as::<_, PortalRow>(
             "SELECT member_id, domain, client_endpoint, server_endpoint, application_token,
-                    key_id, scope, licence, state, app_version, removing_since, created_at,
+                    key_id, scope, licence, state, app_version, removing_since, paused_at, created_at,
                     updated_at
              FROM portals WHERE domain = $1 ORDER BY updated_at DESC, member_id LIMIT 1",
         )

@@ -150,6 +150,9 @@ impl super::TokenManager {
         if target.suspended {
             return Err(CallError::BeingRemoved);
         }
+        if target.paused {
+            return Err(CallError::Paused);
+        }
         let (tokens, generation) = refresh::usable(target.account)?;
         let hot = Hot {
             endpoint: target.endpoint,

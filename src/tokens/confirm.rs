@@ -46,7 +46,11 @@ impl TokenManager {
         let Some(tokens) = target.account.tokens else {
             return Ok(Probe::Dead);
         };
-        match self.oauth.app_info(&server, &tokens.access).await {
+        let caller = bitrix::Caller {
+            member_id,
+            user_id: Some(user_id),
+        };
+        match self.oauth.app_info(caller, &server, &tokens.access).await {
             Ok(info) if info.install.member_id == member_id.as_str() => return Ok(Probe::Alive),
             Ok(_) => return Ok(Probe::Dead),
             Err(error) if error.is_transient() => return Ok(Probe::Unknown(error.to_string())),

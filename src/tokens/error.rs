@@ -14,6 +14,9 @@ pub enum CallError {
     /// An uninstall of the portal awaits confirmation: no call is made with its tokens.
     #[error("the app is being removed from this portal")]
     BeingRemoved,
+    /// The operator paused the portal (`b24-status suspend`): no call is made for it.
+    #[error("the app is paused on this portal")]
+    Paused,
     /// The user's tokens are gone or refused: they must open the app again.
     #[error("the user must open the app again")]
     NeedsReauth,

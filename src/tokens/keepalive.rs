@@ -95,7 +95,9 @@ pub async fn run_once(
             });
         }
         while let Some(done) = tasks.join_next().await {
-            if done.unwrap_or(false) {
+            let refreshed = done.unwrap_or(false);
+            manager.metrics().keepalive(refreshed);
+            if refreshed {
                 report.refreshed += 1;
             } else {
                 report.failed += 1;

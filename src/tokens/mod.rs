@@ -134,7 +134,12 @@ impl TokenManager {
         let result = self.call_as(&key, method, &params, repeat).await;
         if matches!(
             result,
-            Err(CallError::NeedsReauth | CallError::NotInstalled | CallError::BeingRemoved)
+            Err(
+                CallError::NeedsReauth
+                    | CallError::NotInstalled
+                    | CallError::BeingRemoved
+                    | CallError::Paused
+            )
         ) {
             self.cache.forget(&key);
         }
@@ -289,7 +294,16 @@ impl TokenManager {
             }
             let answer = self
                 .rest
-                .call::<T>(endpoint, method, access, params.clone())
+                .call::<T>(
+                    bitrix::Caller {
+                        member_id,
+                        user_id: account.map(|(_, user_id)| *user_id),
+                    },
+                    endpoint,
+                    method,
+                    access,
+                    params.clone(),
+                )
                 .await;
             drop(permit);
             let error = match answer {
@@ -325,6 +339,11 @@ impl TokenManager {
     /// The clock the manager decides expiry by.
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// The process's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// Woken whenever an account's refresh token turns out dead: a portal whose every pair is

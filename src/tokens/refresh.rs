@@ -197,7 +197,11 @@ impl Job {
             pause = (pause * 2).min(Duration::from_secs(1));
         };
 
-        match self.oauth.refresh(server, &tokens.refresh).await {
+        let caller = bitrix::Caller {
+            member_id,
+            user_id: Some(user_id),
+        };
+        match self.oauth.refresh(caller, server, &tokens.refresh).await {
             Ok(grant)
                 if grant.member_id == *member_id && grant.user_id.is_none_or(|u| u == user_id) =>
             {

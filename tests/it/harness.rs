@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use b24_status::config::{Cli, Config};
+use b24_status::config::{Cli, Config, Secrets};
 use b24_status::domain::{MemberId, UserId};
 use b24_status::emulator::{AppSpec, Call, Emulator, FormPost, PortalInfo, Server, UserSpec};
 use b24_status::store::{Account, Portal};
@@ -89,15 +89,18 @@ pub fn config_for(bitrix: &Bitrix, public_url: &str, db_url: &str, extra: &[&str
     let mut args = vec![
         "b24-status".to_owned(),
         format!("--b24-client-id={CLIENT_ID}"),
-        format!("--b24-client-secret={CLIENT_SECRET}"),
-        format!("--app-secret={APP_SECRET}"),
         format!("--b24-oauth-url={oauth}"),
         format!("--public-url={public_url}"),
-        format!("--database-url={db_url}"),
         "--b24-allow-http=true".to_owned(),
     ];
     args.extend(extra.iter().map(|s| (*s).to_owned()));
-    Config::from_cli(Cli::parse_from(args)).expect("test configuration is valid")
+    let secrets = Secrets {
+        client_secret: Some(CLIENT_SECRET.into()),
+        app_secret: Some(APP_SECRET.into()),
+        database_url: Some(db_url.into()),
+        ..Secrets::default()
+    };
+    Config::load(Cli::parse_from(args), secrets).expect("test configuration is valid")
 }
 
 impl TestApp {

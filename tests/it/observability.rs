@@ -37,19 +37,23 @@ async fn metrics_count_requests_calls_refreshes_waits_and_accounts() {
         422
     );
 
-    let text = app
-        .http
-        .get(&metrics_url)
-        .send()
-        .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("text");
+    let scrape = app.http.get(&metrics_url).send().await.expect("scrape");
+    assert_eq!(
+        scrape.headers()["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        "the content type names the format the body is in"
+    );
+    let text = scrape.text().await.expect("text");
+    assert!(text.ends_with("# EOF\n"), "{text}");
     for line in [
-        r#"b24_status_http_requests_total{route="/api/status",status="200"} 5"#,
-        r#"b24_status_http_requests_total{route="/api/status",status="422"} 1"#,
-        r#"b24_status_http_requests_total{route="/install",status="200"} 1"#,
+        r#"b24_status_http_requests_total{method="PUT",route="/api/status",status="200"} 5"#,
+        r#"b24_status_http_requests_total{method="PUT",route="/api/status",status="422"} 1"#,
+        r#"b24_status_http_requests_total{method="POST",route="/install",status="200"} 1"#,
+        r#"b24_status_http_request_duration_seconds_count{method="PUT",route="/api/status",status="200"} 5"#,
+        r#"b24_status_http_request_duration_seconds_bucket{le="+Inf",method="PUT",route="/api/status",status="200"} 5"#,
+        r#"b24_status_bitrix_call_duration_seconds_count{method="im.user.status.set",outcome="ok"} 5"#,
+        "# TYPE b24_status_http_request_duration_seconds histogram",
+        concat!(r#"b24_status_build_info{version=""#, env!("CARGO_PKG_VERSION"), r#""} 1"#),
         r#"b24_status_bitrix_calls_total{method="im.user.status.set",outcome="ok"} 5"#,
         r#"b24_status_bitrix_calls_total{method="im.user.status.set",outcome="expired_token"} 1"#,
         r#"b24_status_bitrix_calls_total{method="app.info",outcome="ok"} 1"#,
@@ -64,6 +68,31 @@ async fn metrics_count_requests_calls_refreshes_waits_and_accounts() {
         .and_then(|v| v.trim().parse::<u64>().ok())
         .expect("waits counter");
     assert!(waits >= 1, "a burst of 3 made later calls wait: {text}");
+    let oldest = text
+        .lines()
+        .find_map(|l| l.strip_prefix("b24_status_oldest_refresh_age_seconds "))
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .expect("oldest refresh gauge");
+    assert!(oldest < 60, "every account was just refreshed or stored: {oldest}");
+    app.state.tokens.clock().advance(std::time::Duration::from_secs(86_400));
+    let text = app
+        .http
+        .get(&metrics_url)
+        .send()
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("text");
+    let oldest = text
+        .lines()
+        .find_map(|l| l.strip_prefix("b24_status_oldest_refresh_age_seconds "))
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .expect("oldest refresh gauge");
+    assert!(
+        (86_400..86_400 + 60).contains(&oldest),
+        "a day later the oldest refresh is a day old: {oldest}"
+    );
 }
 
 #[tokio::test]

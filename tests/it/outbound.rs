@@ -8,9 +8,9 @@ use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::any;
-use b24_status::bitrix::{Error, RestClient, http_client};
+use b24_status::bitrix::{Caller, Error, RestClient, http_client};
 use b24_status::clock::unix_now;
-use b24_status::domain::{AccessToken, PortalDomain};
+use b24_status::domain::{AccessToken, MemberId, PortalDomain};
 use serde_json::{Value, json};
 
 use super::harness::{Canary, TestApp};
@@ -75,10 +75,15 @@ async fn an_answer_larger_than_the_cap_is_refused() {
         http_client(Duration::from_secs(10), false).expect("client"),
         true,
         Default::default(),
+        Default::default(),
     );
     let endpoint = url::Url::parse(&format!("http://{huge}/rest/")).expect("url");
     let err = client
         .call::<Value>(
+            Caller {
+                member_id: &MemberId::parse("0123456789abcdef0123456789abcdef").expect("member"),
+                user_id: None,
+            },
             &endpoint,
             "profile",
             &AccessToken::parse("token").expect("token"),
@@ -100,11 +105,16 @@ async fn in_production_a_name_that_resolves_to_a_private_address_is_never_called
         // http is allowed here only so the canary can listen without TLS; the resolver is on.
         true,
         Default::default(),
+        Default::default(),
     );
     let endpoint =
         url::Url::parse(&format!("http://localhost:{}/rest/", canary.address.port())).expect("url");
     let err = client
         .call::<Value>(
+            Caller {
+                member_id: &MemberId::parse("0123456789abcdef0123456789abcdef").expect("member"),
+                user_id: None,
+            },
             &endpoint,
             "profile",
             &AccessToken::parse("token").expect("token"),

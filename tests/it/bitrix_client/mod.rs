@@ -5,7 +5,7 @@ mod oauth;
 
 use std::time::Duration;
 
-use b24_status::bitrix::{Error, ErrorCode, OAuthClient, RestClient, http_client};
+use b24_status::bitrix::{Caller, Error, ErrorCode, OAuthClient, RestClient, http_client};
 use b24_status::domain::{AccessToken, ClientSecret};
 use b24_status::emulator::{FaultKind, FaultTarget, Region, Server};
 use serde_json::{Value, json};
@@ -17,6 +17,7 @@ fn rest_client(timeout: Duration) -> RestClient {
     RestClient::new(
         http_client(timeout, false).expect("client"),
         true,
+        Default::default(),
         Default::default(),
     )
 }
@@ -31,8 +32,17 @@ fn oauth_client(bitrix: &Bitrix, secret: &str) -> OAuthClient {
         CLIENT_ID,
         &ClientSecret::parse(secret).expect("secret"),
         Default::default(),
+        Default::default(),
     )
     .expect("OAuth client")
+}
+
+/// Calls made on the test portal's behalf, with no stored account.
+fn caller(bitrix: &Bitrix) -> Caller<'_> {
+    Caller {
+        member_id: bitrix.member(),
+        user_id: None,
+    }
 }
 
 /// The REST endpoint of a region's OAuth server, as a portal's `SERVER_ENDPOINT` names it.
@@ -56,7 +66,7 @@ async fn rest_calls_parse_results_and_typed_errors() {
     let endpoint = &bitrix.portal.client_endpoint;
 
     let ok = client
-        .call::<bool>(
+        .call::<bool>(caller(&bitrix), 
             endpoint,
             "im.user.status.set",
             &access,
@@ -66,13 +76,13 @@ async fn rest_calls_parse_results_and_typed_errors() {
         .expect("set");
     assert!(ok.result);
     let status = client
-        .call::<Value>(endpoint, "im.user.status.get", &access, Value::Null)
+        .call::<Value>(caller(&bitrix), endpoint, "im.user.status.get", &access, Value::Null)
         .await
         .expect("get");
     assert_eq!(status.result, "break");
 
     let err = client
-        .call::<bool>(
+        .call::<bool>(caller(&bitrix), 
             endpoint,
             "im.user.status.set",
             &access,
@@ -88,14 +98,14 @@ async fn rest_calls_parse_results_and_typed_errors() {
         other => panic!("unexpected {other:?}"),
     }
     let err = client
-        .call::<Value>(endpoint, "no.such.method", &access, Value::Null)
+        .call::<Value>(caller(&bitrix), endpoint, "no.such.method", &access, Value::Null)
         .await
         .expect_err("refused");
     assert_eq!(err.code(), Some(&ErrorCode::MethodNotFound));
 
     bitrix.emulator.expire_access_tokens(bitrix.member(), 1);
     let err = client
-        .call::<Value>(endpoint, "profile", &access, Value::Null)
+        .call::<Value>(caller(&bitrix), endpoint, "profile", &access, Value::Null)
         .await
         .expect_err("expired");
     assert_eq!(err.code(), Some(&ErrorCode::ExpiredToken));
@@ -109,7 +119,7 @@ async fn rate_limits_and_server_errors_are_transient_errors() {
     let client = rest_client(Duration::from_secs(5));
     bitrix.emulator.set_rate_limit(bitrix.member(), 1, 0.0);
     client
-        .call::<Value>(
+        .call::<Value>(caller(&bitrix), 
             &bitrix.portal.client_endpoint,
             "profile",
             &access,
@@ -118,7 +128,7 @@ async fn rate_limits_and_server_errors_are_transient_errors() {
         .await
         .expect("first call fits the bucket");
     let err = client
-        .call::<Value>(
+        .call::<Value>(caller(&bitrix), 
             &bitrix.portal.client_endpoint,
             "profile",
             &access,
@@ -139,7 +149,7 @@ async fn rate_limits_and_server_errors_are_transient_errors() {
         1,
     );
     let err = client
-        .call::<Value>(
+        .call::<Value>(caller(&bitrix), 
             &bitrix.portal.client_endpoint,
             "profile",
             &access,
@@ -168,7 +178,7 @@ async fn a_slow_portal_times_out_and_a_closed_port_is_unreachable() {
         1,
     );
     let err = rest_client(Duration::from_millis(300))
-        .call::<Value>(
+        .call::<Value>(caller(&bitrix), 
             &bitrix.portal.client_endpoint,
             "profile",
             &access,
@@ -184,7 +194,7 @@ async fn a_slow_portal_times_out_and_a_closed_port_is_unreachable() {
     };
     let endpoint = url::Url::parse(&format!("http://{closed}/rest/")).expect("url");
     let err = rest_client(Duration::from_secs(2))
-        .call::<Value>(&endpoint, "profile", &access, Value::Null)
+        .call::<Value>(caller(&bitrix), &endpoint, "profile", &access, Value::Null)
         .await
         .expect_err("nobody listens");
     assert!(matches!(err, Error::Unreachable(_)), "{err:?}");
@@ -201,7 +211,7 @@ async fn a_renamed_portal_is_reported_with_its_new_location_not_followed() {
         .await
         .expect("renamed");
     let err = rest_client(Duration::from_secs(5))
-        .call::<Value>(
+        .call::<Value>(caller(&bitrix), 
             &bitrix.portal.client_endpoint,
             "profile",
             &access,
@@ -223,9 +233,10 @@ async fn https_is_required_unless_allowed() {
         http_client(Duration::from_secs(2), false).expect("client"),
         false,
         Default::default(),
+        Default::default(),
     );
     let err = strict
-        .call::<Value>(
+        .call::<Value>(caller(&bitrix), 
             &bitrix.portal.client_endpoint,
             "profile",
             &access,

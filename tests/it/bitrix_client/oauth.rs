@@ -9,7 +9,7 @@ use b24_status::emulator::{FaultKind, FaultTarget, Region, Server, UserSpec};
 use url::Url;
 
 use super::super::harness::{Bitrix, CLIENT_ID, CLIENT_SECRET, uid};
-use super::{oauth_client, server, token};
+use super::{caller, oauth_client, server, token};
 
 #[tokio::test]
 async fn oauth_refresh_through_the_oauth2_crate_rotates_the_pair() {
@@ -20,7 +20,7 @@ async fn oauth_refresh_through_the_oauth2_crate_rotates_the_pair() {
     let oauth = oauth_client(&bitrix, CLIENT_SECRET);
     let refresh = RefreshToken::parse(&pair.refresh).expect("refresh");
     let grant = oauth
-        .refresh(&server(&bitrix, Region::West), &refresh)
+        .refresh(caller(&bitrix), &server(&bitrix, Region::West), &refresh)
         .await
         .expect("refreshed");
     assert_eq!(&grant.member_id, bitrix.member());
@@ -34,7 +34,7 @@ async fn oauth_refresh_through_the_oauth2_crate_rotates_the_pair() {
     assert_eq!(bitrix.emulator.refresh_count(), 1);
 
     let err = oauth
-        .refresh(&server(&bitrix, Region::West), &refresh)
+        .refresh(caller(&bitrix), &server(&bitrix, Region::West), &refresh)
         .await
         .expect_err("single use");
     match err {
@@ -42,7 +42,7 @@ async fn oauth_refresh_through_the_oauth2_crate_rotates_the_pair() {
         other => panic!("unexpected {other:?}"),
     }
     let err = oauth_client(&bitrix, "wrong-secret")
-        .refresh(&server(&bitrix, Region::West), &grant.refresh)
+        .refresh(caller(&bitrix), &server(&bitrix, Region::West), &grant.refresh)
         .await
         .expect_err("bad secret");
     assert!(
@@ -80,7 +80,7 @@ async fn an_oauth_error_sent_with_http_200_is_an_error() {
         1,
     );
     let err = oauth_client(&bitrix, CLIENT_SECRET)
-        .refresh(
+        .refresh(caller(&bitrix), 
             &server(&bitrix, Region::West),
             &RefreshToken::parse(&pair.refresh).expect("refresh"),
         )
@@ -123,13 +123,13 @@ async fn code_exchange_and_app_info_through_our_client() {
         .into_owned();
     let oauth = oauth_client(&bitrix, CLIENT_SECRET);
     let grant = oauth
-        .exchange_code(&server(&bitrix, Region::West), &code)
+        .exchange_code(caller(&bitrix), &server(&bitrix, Region::West), &code)
         .await
         .expect("exchanged");
     assert_eq!(&grant.member_id, bitrix.member());
 
     let info = oauth
-        .app_info(&server(&bitrix, Region::West), &grant.access)
+        .app_info(caller(&bitrix), &server(&bitrix, Region::West), &grant.access)
         .await
         .expect("app.info");
     assert_eq!(info.client_id, CLIENT_ID);
@@ -138,7 +138,7 @@ async fn code_exchange_and_app_info_through_our_client() {
     assert!(info.install.installed);
 
     let err = oauth
-        .app_info(&server(&bitrix, Region::West), &token("forged-token"))
+        .app_info(caller(&bitrix), &server(&bitrix, Region::West), &token("forged-token"))
         .await
         .expect_err("forged");
     assert!(
@@ -165,7 +165,7 @@ async fn each_regional_oauth_server_knows_only_its_own_portals_tokens() {
     let refresh = RefreshToken::parse(&pair.refresh).expect("refresh");
 
     let info = oauth
-        .app_info(&server(&bitrix, Region::West), &token(&pair.access))
+        .app_info(caller(&bitrix), &server(&bitrix, Region::West), &token(&pair.access))
         .await
         .expect_err("the west server does not know an east token");
     assert!(
@@ -173,7 +173,7 @@ async fn each_regional_oauth_server_knows_only_its_own_portals_tokens() {
         "{info:?}"
     );
     let err = oauth
-        .refresh(&server(&bitrix, Region::West), &refresh)
+        .refresh(caller(&bitrix), &server(&bitrix, Region::West), &refresh)
         .await
         .expect_err("the west server does not know an east token");
     assert!(
@@ -182,12 +182,12 @@ async fn each_regional_oauth_server_knows_only_its_own_portals_tokens() {
     );
 
     let info = oauth
-        .app_info(&server(&bitrix, Region::East), &token(&pair.access))
+        .app_info(caller(&bitrix), &server(&bitrix, Region::East), &token(&pair.access))
         .await
         .expect("the east server knows it");
     assert_eq!(info.install.member_id, east.member_id.as_str());
     let grant = oauth
-        .refresh(&server(&bitrix, Region::East), &refresh)
+        .refresh(caller(&bitrix), &server(&bitrix, Region::East), &refresh)
         .await
         .expect("refreshed where it was issued");
     assert_eq!(grant.member_id, east.member_id);
@@ -210,7 +210,7 @@ async fn an_oauth_server_off_the_list_is_never_called() {
     let oauth = oauth_client(&bitrix, CLIENT_SECRET);
     assert!(oauth.server_endpoint(Some(&off_list)).is_none());
     let err = oauth
-        .refresh(
+        .refresh(caller(&bitrix), 
             &off_list,
             &RefreshToken::parse("some-refresh").expect("refresh"),
         )
@@ -218,7 +218,7 @@ async fn an_oauth_server_off_the_list_is_never_called() {
         .expect_err("refused");
     assert!(matches!(err, Error::Refused(_)), "{err:?}");
     let err = oauth
-        .app_info(&off_list, &token("some-access"))
+        .app_info(caller(&bitrix), &off_list, &token("some-access"))
         .await
         .expect_err("refused");
     assert!(matches!(err, Error::Refused(_)), "{err:?}");

@@ -1,0 +1,146 @@
+//! The operator's commands (`b24-status portals`, `rekey`, `check`, …): the same binary and
+//! configuration as the app, a table for people and `--json` for scripts. Each opens the
+//! database the app uses, does one thing, and says what it did in one line or a table.
+
+mod admin;
+mod check;
+mod inventory;
+mod table;
+
+use std::process::ExitCode;
+
+use crate::clock::unix_now;
+use crate::config::{Cli, Command, ConfigError, Secrets, keyring};
+use crate::domain::MemberId;
+use crate::store::{Store, StoreError};
+
+/// Why a command failed: said in one line on stderr.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// The configuration or the command line is wrong (exit code 2).
+    #[error("{0}")]
+    Usage(String),
+    /// The command could not do its work (exit code 1).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        Self::Failed(error.to_string())
+    }
+}
+
+impl From<ConfigError> for Failure {
+    fn from(error: ConfigError) -> Self {
+        Self::Usage(error.to_string())
+    }
+}
+
+/// Runs `command` and returns the process's exit code.
+pub async fn run(command: Command, cli: Cli, secrets: Secrets) -> ExitCode {
+    let name = command_name(&command);
+    finish(name, dispatch(command, cli, &secrets, name).await)
+}
+
+async fn dispatch(
+    command: Command,
+    cli: Cli,
+    secrets: &Secrets,
+    name: &str,
+) -> Result<(), Failure> {
+    let json = cli.json;
+    match command {
+        Command::Check => return check::check(cli, secrets.clone(), json).await,
+        Command::Healthcheck => return check::healthcheck(&cli).await,
+        Command::MigrateStore { to } => return admin::migrate_store(secrets, &to).await,
+        _ => {}
+    }
+    let store = open(secrets, name).await?;
+    let done = match command {
+        Command::Portals => inventory::portals(&store, json).await,
+        Command::Accounts { portal: name } => {
+            inventory::accounts(&store, &portal(&store, &name).await?, json).await
+        }
+        Command::Export { portal: name } => {
+            inventory::export(&store, &portal(&store, &name).await?).await
+        }
+        Command::Calls {
+            portal: name,
+            since,
+            limit,
+        } => {
+            let member = portal(&store, &name).await?;
+            inventory::calls(&store, &member, &since, limit, json).await
+        }
+        Command::Reauth { portal: name, user } => {
+            admin::reauth(&store, &portal(&store, &name).await?, user).await
+        }
+        Command::Suspend { portal: name } => {
+            admin::pause(&store, &portal(&store, &name).await?, true).await
+        }
+        Command::Resume { portal: name } => {
+            admin::pause(&store, &portal(&store, &name).await?, false).await
+        }
+        Command::Purge { portal: name, yes } => {
+            admin::purge(&store, &portal(&store, &name).await?, yes).await
+        }
+        Command::Rekey => admin::rekey(&store, json).await,
+        Command::Backup { file } => admin::backup(&store, &file).await,
+        Command::Check | Command::Healthcheck | Command::MigrateStore { .. } => Ok(()),
+    };
+    store.close().await;
+    done
+}
+
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Portals => "portals",
+        Command::Accounts { .. } => "accounts",
+        Command::Reauth { .. } => "reauth",
+        Command::Suspend { .. } => "suspend",
+        Command::Resume { .. } => "resume",
+        Command::Export { .. } => "export",
+        Command::Purge { .. } => "purge",
+        Command::Rekey => "rekey",
+        Command::Check => "check",
+        Command::Backup { .. } => "backup",
+        Command::Calls { .. } => "calls",
+        Command::Healthcheck => "healthcheck",
+        Command::MigrateStore { .. } => "migrate-store",
+    }
+}
+
+fn finish(name: &str, done: Result<(), Failure>) -> ExitCode {
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(why)) => {
+            eprintln!("b24-status {name}: {why}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Failed(why)) => {
+            eprintln!("b24-status {name}: {why}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The app's database, opened (and migrated) as the app opens it, with its keys.
+async fn open(secrets: &Secrets, name: &str) -> Result<Store, Failure> {
+    let keys = keyring(secrets, name)?;
+    Ok(Store::open(secrets.database_url(), keys).await?)
+}
+
+/// The portal an operator named by domain or member id.
+async fn portal(store: &Store, name: &str) -> Result<MemberId, Failure> {
+    store.find_portal(name.trim()).await?.ok_or_else(|| {
+        Failure::Usage(format!(
+            "no portal {name:?} in this database: `b24-status portals` lists them"
+        ))
+    })
+}
+
+/// Unix seconds now.
+fn now() -> i64 {
+    unix_now()
+}
