@@ -83,7 +83,8 @@ pub struct TestApp {
     pub db: TestDb,
 }
 
-/// Configuration as an operator would give it, pointing at the emulator, plus `extra` flags.
+/// Configuration as an operator would give it, pointing at the emulator, plus `extra` flags
+/// (and `APP_SECRET=…` / `APP_SECRET_PREVIOUS=…` in place of the test's secret).
 pub fn config_for(bitrix: &Bitrix, public_url: &str, db_url: &str, extra: &[&str]) -> Config {
     let oauth = bitrix.emulator.oauth_urls();
     let mut args = vec![
@@ -93,12 +94,22 @@ pub fn config_for(bitrix: &Bitrix, public_url: &str, db_url: &str, extra: &[&str
         format!("--public-url={public_url}"),
         "--b24-allow-http=true".to_owned(),
     ];
-    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    // `APP_SECRET…=…` are the secrets an operator would put in the environment; the rest flags.
+    let (secret, flags): (Vec<&str>, Vec<&str>) =
+        extra.iter().partition(|a| a.starts_with("APP_SECRET"));
+    args.extend(flags.iter().map(|s| (*s).to_owned()));
+    let given = |name: &str| {
+        secret
+            .iter()
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.to_owned())
+    };
     let secrets = Secrets {
         client_secret: Some(CLIENT_SECRET.into()),
-        app_secret: Some(APP_SECRET.into()),
+        app_secret: Some(given("APP_SECRET").unwrap_or_else(|| APP_SECRET.into())),
+        app_secret_previous: given("APP_SECRET_PREVIOUS"),
         database_url: Some(db_url.into()),
-        ..Secrets::default()
     };
     Config::load(Cli::parse_from(args), secrets).expect("test configuration is valid")
 }

@@ -53,7 +53,11 @@ async fn metrics_count_requests_calls_refreshes_waits_and_accounts() {
         r#"b24_status_http_request_duration_seconds_bucket{le="+Inf",method="PUT",route="/api/status",status="200"} 5"#,
         r#"b24_status_bitrix_call_duration_seconds_count{method="im.user.status.set",outcome="ok"} 5"#,
         "# TYPE b24_status_http_request_duration_seconds histogram",
-        concat!(r#"b24_status_build_info{version=""#, env!("CARGO_PKG_VERSION"), r#""} 1"#),
+        concat!(
+            r#"b24_status_build_info{version=""#,
+            env!("CARGO_PKG_VERSION"),
+            r#""} 1"#
+        ),
         r#"b24_status_bitrix_calls_total{method="im.user.status.set",outcome="ok"} 5"#,
         r#"b24_status_bitrix_calls_total{method="im.user.status.set",outcome="expired_token"} 1"#,
         r#"b24_status_bitrix_calls_total{method="app.info",outcome="ok"} 1"#,
@@ -73,8 +77,14 @@ async fn metrics_count_requests_calls_refreshes_waits_and_accounts() {
         .find_map(|l| l.strip_prefix("b24_status_oldest_refresh_age_seconds "))
         .and_then(|v| v.trim().parse::<i64>().ok())
         .expect("oldest refresh gauge");
-    assert!(oldest < 60, "every account was just refreshed or stored: {oldest}");
-    app.state.tokens.clock().advance(std::time::Duration::from_secs(86_400));
+    assert!(
+        oldest < 60,
+        "every account was just refreshed or stored: {oldest}"
+    );
+    app.state
+        .tokens
+        .clock()
+        .advance(std::time::Duration::from_secs(86_400));
     let text = app
         .http
         .get(&metrics_url)

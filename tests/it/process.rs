@@ -29,6 +29,24 @@ impl AppProcess {
         name: &str,
         extra: &[(&str, &str)],
     ) -> Self {
+        let mut env: Vec<(&str, &str)> = vec![
+            ("B24_CLIENT_SECRET", CLIENT_SECRET),
+            ("APP_SECRET", APP_SECRET),
+            ("DATABASE_URL", &db.url),
+        ];
+        env.extend(extra.iter().copied());
+        Self::start_in(bitrix, db.dir(), port, name, &env).await
+    }
+
+    /// Starts the binary in `dir` with only the emulator's addresses, the client id and the
+    /// logging set; `env` gives the rest (secrets, database), as an operator would.
+    pub async fn start_in(
+        bitrix: &Bitrix,
+        dir: &std::path::Path,
+        port: u16,
+        name: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
         let url = format!("http://127.0.0.1:{port}");
         bitrix.emulator.register_app(AppSpec {
             client_id: CLIENT_ID.into(),
@@ -39,23 +57,20 @@ impl AppProcess {
             scope: SCOPE.into(),
             version: 1,
         });
-        let dir = db.dir();
         let log = dir.join(format!("{name}.log"));
         let child = binary()
             .current_dir(dir)
             .envs([
                 ("B24_CLIENT_ID", CLIENT_ID),
-                ("B24_CLIENT_SECRET", CLIENT_SECRET),
-                ("APP_SECRET", APP_SECRET),
                 ("B24_ALLOW_HTTP", "true"),
                 ("LOG_FORMAT", "json"),
                 ("RUST_LOG", "debug"),
+                ("SHUTDOWN_DELAY", "0"),
             ])
             .env("B24_OAUTH_URL", bitrix.emulator.oauth_urls())
             .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .env("PUBLIC_URL", &url)
-            .env("DATABASE_URL", &db.url)
-            .envs(extra.iter().copied())
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(File::create(&log).expect("log file"))

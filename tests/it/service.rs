@@ -69,6 +69,11 @@ pub fn binary() -> Command {
         "DATABASE_URL",
         "APP_SECRET",
         "APP_SECRET_PREVIOUS",
+        "APP_SECRET_FILE",
+        "B24_CLIENT_SECRET_FILE",
+        "DATABASE_URL_FILE",
+        "SHUTDOWN_DELAY",
+        "CALL_LOG_DAYS",
         "B24_ALLOW_HTTP",
         "LOG_FORMAT",
     ] {

@@ -66,7 +66,8 @@ async fn rest_calls_parse_results_and_typed_errors() {
     let endpoint = &bitrix.portal.client_endpoint;
 
     let ok = client
-        .call::<bool>(caller(&bitrix), 
+        .call::<bool>(
+            caller(&bitrix),
             endpoint,
             "im.user.status.set",
             &access,
@@ -76,13 +77,20 @@ async fn rest_calls_parse_results_and_typed_errors() {
         .expect("set");
     assert!(ok.result);
     let status = client
-        .call::<Value>(caller(&bitrix), endpoint, "im.user.status.get", &access, Value::Null)
+        .call::<Value>(
+            caller(&bitrix),
+            endpoint,
+            "im.user.status.get",
+            &access,
+            Value::Null,
+        )
         .await
         .expect("get");
     assert_eq!(status.result, "break");
 
     let err = client
-        .call::<bool>(caller(&bitrix), 
+        .call::<bool>(
+            caller(&bitrix),
             endpoint,
             "im.user.status.set",
             &access,
@@ -98,7 +106,13 @@ async fn rest_calls_parse_results_and_typed_errors() {
         other => panic!("unexpected {other:?}"),
     }
     let err = client
-        .call::<Value>(caller(&bitrix), endpoint, "no.such.method", &access, Value::Null)
+        .call::<Value>(
+            caller(&bitrix),
+            endpoint,
+            "no.such.method",
+            &access,
+            Value::Null,
+        )
         .await
         .expect_err("refused");
     assert_eq!(err.code(), Some(&ErrorCode::MethodNotFound));
@@ -119,7 +133,8 @@ async fn rate_limits_and_server_errors_are_transient_errors() {
     let client = rest_client(Duration::from_secs(5));
     bitrix.emulator.set_rate_limit(bitrix.member(), 1, 0.0);
     client
-        .call::<Value>(caller(&bitrix), 
+        .call::<Value>(
+            caller(&bitrix),
             &bitrix.portal.client_endpoint,
             "profile",
             &access,
@@ -128,7 +143,8 @@ async fn rate_limits_and_server_errors_are_transient_errors() {
         .await
         .expect("first call fits the bucket");
     let err = client
-        .call::<Value>(caller(&bitrix), 
+        .call::<Value>(
+            caller(&bitrix),
             &bitrix.portal.client_endpoint,
             "profile",
             &access,
@@ -149,7 +165,8 @@ async fn rate_limits_and_server_errors_are_transient_errors() {
         1,
     );
     let err = client
-        .call::<Value>(caller(&bitrix), 
+        .call::<Value>(
+            caller(&bitrix),
             &bitrix.portal.client_endpoint,
             "profile",
             &access,
@@ -178,7 +195,8 @@ async fn a_slow_portal_times_out_and_a_closed_port_is_unreachable() {
         1,
     );
     let err = rest_client(Duration::from_millis(300))
-        .call::<Value>(caller(&bitrix), 
+        .call::<Value>(
+            caller(&bitrix),
             &bitrix.portal.client_endpoint,
             "profile",
             &access,
@@ -211,7 +229,8 @@ async fn a_renamed_portal_is_reported_with_its_new_location_not_followed() {
         .await
         .expect("renamed");
     let err = rest_client(Duration::from_secs(5))
-        .call::<Value>(caller(&bitrix), 
+        .call::<Value>(
+            caller(&bitrix),
             &bitrix.portal.client_endpoint,
             "profile",
             &access,
@@ -236,7 +255,8 @@ async fn https_is_required_unless_allowed() {
         Default::default(),
     );
     let err = strict
-        .call::<Value>(caller(&bitrix), 
+        .call::<Value>(
+            caller(&bitrix),
             &bitrix.portal.client_endpoint,
             "profile",
             &access,

@@ -42,7 +42,11 @@ async fn oauth_refresh_through_the_oauth2_crate_rotates_the_pair() {
         other => panic!("unexpected {other:?}"),
     }
     let err = oauth_client(&bitrix, "wrong-secret")
-        .refresh(caller(&bitrix), &server(&bitrix, Region::West), &grant.refresh)
+        .refresh(
+            caller(&bitrix),
+            &server(&bitrix, Region::West),
+            &grant.refresh,
+        )
         .await
         .expect_err("bad secret");
     assert!(
@@ -80,7 +84,8 @@ async fn an_oauth_error_sent_with_http_200_is_an_error() {
         1,
     );
     let err = oauth_client(&bitrix, CLIENT_SECRET)
-        .refresh(caller(&bitrix), 
+        .refresh(
+            caller(&bitrix),
             &server(&bitrix, Region::West),
             &RefreshToken::parse(&pair.refresh).expect("refresh"),
         )
@@ -129,7 +134,11 @@ async fn code_exchange_and_app_info_through_our_client() {
     assert_eq!(&grant.member_id, bitrix.member());
 
     let info = oauth
-        .app_info(caller(&bitrix), &server(&bitrix, Region::West), &grant.access)
+        .app_info(
+            caller(&bitrix),
+            &server(&bitrix, Region::West),
+            &grant.access,
+        )
         .await
         .expect("app.info");
     assert_eq!(info.client_id, CLIENT_ID);
@@ -138,7 +147,11 @@ async fn code_exchange_and_app_info_through_our_client() {
     assert!(info.install.installed);
 
     let err = oauth
-        .app_info(caller(&bitrix), &server(&bitrix, Region::West), &token("forged-token"))
+        .app_info(
+            caller(&bitrix),
+            &server(&bitrix, Region::West),
+            &token("forged-token"),
+        )
         .await
         .expect_err("forged");
     assert!(
@@ -165,7 +178,11 @@ async fn each_regional_oauth_server_knows_only_its_own_portals_tokens() {
     let refresh = RefreshToken::parse(&pair.refresh).expect("refresh");
 
     let info = oauth
-        .app_info(caller(&bitrix), &server(&bitrix, Region::West), &token(&pair.access))
+        .app_info(
+            caller(&bitrix),
+            &server(&bitrix, Region::West),
+            &token(&pair.access),
+        )
         .await
         .expect_err("the west server does not know an east token");
     assert!(
@@ -182,7 +199,11 @@ async fn each_regional_oauth_server_knows_only_its_own_portals_tokens() {
     );
 
     let info = oauth
-        .app_info(caller(&bitrix), &server(&bitrix, Region::East), &token(&pair.access))
+        .app_info(
+            caller(&bitrix),
+            &server(&bitrix, Region::East),
+            &token(&pair.access),
+        )
         .await
         .expect("the east server knows it");
     assert_eq!(info.install.member_id, east.member_id.as_str());
@@ -210,7 +231,8 @@ async fn an_oauth_server_off_the_list_is_never_called() {
     let oauth = oauth_client(&bitrix, CLIENT_SECRET);
     assert!(oauth.server_endpoint(Some(&off_list)).is_none());
     let err = oauth
-        .refresh(caller(&bitrix), 
+        .refresh(
+            caller(&bitrix),
             &off_list,
             &RefreshToken::parse("some-refresh").expect("refresh"),
         )
