@@ -195,12 +195,23 @@ mod tests {
             "application_token": null,
         });
         let kept = redact(body.to_string().as_bytes(), &["leaked-elsewhere-789"]);
-        for secret in ["a-token-value-123", "another-token-456", "r-123456789", "\"x\""] {
+        for secret in [
+            "a-token-value-123",
+            "another-token-456",
+            "r-123456789",
+            "\"x\"",
+        ] {
             assert!(!kept.contains(secret), "{secret} kept in {kept}");
         }
         assert!(kept.contains("\"STATUS\":\"dnd\""), "{kept}");
-        assert!(kept.contains("im.user.status.set?STATUS=dnd&auth=***"), "{kept}");
-        let text = redact(b"<html>oops leaked-elsewhere-789</html>", &["leaked-elsewhere-789"]);
+        assert!(
+            kept.contains("im.user.status.set?STATUS=dnd&auth=***"),
+            "{kept}"
+        );
+        let text = redact(
+            b"<html>oops leaked-elsewhere-789</html>",
+            &["leaked-elsewhere-789"],
+        );
         assert_eq!(text, "<html>oops ***</html>");
         assert_eq!(
             redact_query("grant_type=refresh_token&client_secret=s3&refresh_token=r"),

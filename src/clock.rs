@@ -19,13 +19,6 @@ pub fn unix_now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Unix microseconds now.
-pub fn unix_now_us() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-}
-
 /// The wall clock, plus an offset that only tests and the demo change. Cheap to clone; clones
 /// share the offset.
 #[derive(Clone, Debug, Default)]

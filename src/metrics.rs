@@ -295,7 +295,11 @@ mod tests {
             "b24_status_oldest_refresh_age_seconds 86400",
             "# TYPE b24_status_bitrix_call_duration_seconds histogram",
             "# UNIT b24_status_bitrix_call_duration_seconds seconds",
-            concat!(r#"b24_status_build_info{version=""#, env!("CARGO_PKG_VERSION"), r#""} 1"#),
+            concat!(
+                r#"b24_status_build_info{version=""#,
+                env!("CARGO_PKG_VERSION"),
+                r#""} 1"#
+            ),
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }

@@ -156,7 +156,13 @@ impl OAuthClient {
     ) -> Result<Grant, Error> {
         let started = self.started();
         let result = self.exchange_code_inner(server, code).await;
-        self.record(caller, "oauth.token", "grant_type=authorization_code&code=***", started, &result);
+        self.record(
+            caller,
+            "oauth.token",
+            "grant_type=authorization_code&code=***",
+            started,
+            &result,
+        );
         result
     }
 

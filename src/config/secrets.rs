@@ -66,7 +66,9 @@ fn read_one(
         (Some(value), None) => Ok(Some(value)),
         (None, Some(path)) => {
             let text = std::fs::read_to_string(&path).map_err(|e| {
-                ConfigError::new(format!("{file_var} names {path:?}, which cannot be read: {e}"))
+                ConfigError::new(format!(
+                    "{file_var} names {path:?}, which cannot be read: {e}"
+                ))
             })?;
             // Files written by `echo` or an editor end in a newline that is no part of the secret.
             let text = text.trim_end_matches(['\n', '\r']);
@@ -120,10 +122,7 @@ mod tests {
 
         let empty_path = dir.path().join("empty");
         std::fs::write(&empty_path, "\n").expect("written");
-        let empty = [(
-            "APP_SECRET_FILE",
-            empty_path.to_string_lossy().into_owned(),
-        )];
+        let empty = [("APP_SECRET_FILE", empty_path.to_string_lossy().into_owned())];
         let refused = Secrets::from_lookup(lookup(&empty)).expect_err("empty");
         assert!(refused.to_string().contains("empty"), "{refused}");
     }

@@ -116,7 +116,11 @@ fn bad_urls_and_addresses_are_named() {
 
 #[test]
 fn secrets_are_no_flags() {
-    for flag in ["--app-secret=x", "--b24-client-secret=x", "--database-url=sqlite://x"] {
+    for flag in [
+        "--app-secret=x",
+        "--b24-client-secret=x",
+        "--database-url=sqlite://x",
+    ] {
         assert!(
             Cli::try_parse_from(["b24-status", flag]).is_err(),
             "{flag} would show in /proc/*/cmdline"

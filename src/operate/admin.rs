@@ -15,9 +15,7 @@ use crate::store::{KeyCounts, Store};
 /// `reauth PORTAL [USER]`.
 pub async fn reauth(store: &Store, member: &MemberId, user: Option<u64>) -> Result<(), Failure> {
     let user = user
-        .map(|id| {
-            UserId::new(id).map_err(|_| Failure::Usage(format!("{id} is not a user id")))
-        })
+        .map(|id| UserId::new(id).map_err(|_| Failure::Usage(format!("{id} is not a user id"))))
         .transpose()?;
     if let Some(user) = user
         && !store.has_account(member, user).await?

@@ -44,7 +44,10 @@ pub async fn check(cli: Cli, secrets: Secrets, json: bool) -> Result<(), Failure
     match Config::load(cli, secrets.clone()) {
         Ok(config) => {
             found.push(match config.mode {
-                Mode::Production => ok("configuration", "production: credentials and APP_SECRET set"),
+                Mode::Production => ok(
+                    "configuration",
+                    "production: credentials and APP_SECRET set",
+                ),
                 Mode::Demo => bad(
                     "configuration",
                     "demo mode: no B24_CLIENT_ID / B24_CLIENT_SECRET",
@@ -140,7 +143,11 @@ async fn oauth_server(http: &reqwest::Client, server: &url::Url) -> Finding {
     match http.get(server.clone()).send().await {
         Ok(answer) => ok(
             "OAuth server",
-            format!("{} answers (HTTP {})", server.as_str(), answer.status().as_u16()),
+            format!(
+                "{} answers (HTTP {})",
+                server.as_str(),
+                answer.status().as_u16()
+            ),
         ),
         Err(error) => bad(
             "OAuth server",
@@ -198,7 +205,10 @@ fn strip(error: reqwest::Error) -> String {
 /// `healthcheck`: 0 when the app on `LISTEN_ADDR` answers `/healthz`.
 pub async fn healthcheck(cli: &Cli) -> Result<(), Failure> {
     let mut address: SocketAddr = cli.listen_addr.trim().parse().map_err(|_| {
-        Failure::Usage(format!("LISTEN_ADDR {:?} is not an address", cli.listen_addr))
+        Failure::Usage(format!(
+            "LISTEN_ADDR {:?} is not an address",
+            cli.listen_addr
+        ))
     })?;
     // An app listening on every address answers on loopback.
     if address.ip().is_unspecified() {

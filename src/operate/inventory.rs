@@ -56,7 +56,11 @@ pub async fn accounts(store: &Store, member: &MemberId, json: bool) -> Result<()
             (false, true) => "admin",
             (false, false) => "employee",
         };
-        let needs_reauth = if account.state == "active" { "no" } else { "yes" };
+        let needs_reauth = if account.state == "active" {
+            "no"
+        } else {
+            "yes"
+        };
         table.row(vec![
             account.user_id.to_string(),
             role.to_owned(),

@@ -279,11 +279,11 @@ impl Store {
     pub async fn account_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
         let rows: Vec<(String, i64)> = on_pool!(&self.db, |pool| {
             sqlx::query_as(
-            "SELECT CASE WHEN refresh_token IS NULL AND state = 'active' THEN 'revoked'
+                "SELECT CASE WHEN refresh_token IS NULL AND state = 'active' THEN 'revoked'
                     ELSE state END AS s, COUNT(*)
              FROM accounts GROUP BY s",
-        )
-        .fetch_all(pool)
+            )
+            .fetch_all(pool)
             .await
         })?;
         Ok(rows)
@@ -292,12 +292,14 @@ impl Store {
     /// Unix seconds of the oldest refresh among accounts whose tokens are in use: the one the
     /// keep-alive must reach before its refresh token dies.
     pub async fn oldest_refresh(&self) -> Result<Option<i64>, StoreError> {
-        let row: (Option<i64>,) = on_pool!(&self.db, |pool| sqlx::query_as(
+        let row: (Option<i64>,) = on_pool!(&self.db, |pool| {
+            sqlx::query_as(
             "SELECT MIN(a.refreshed_at) FROM accounts a JOIN portals p ON p.member_id = a.member_id
              WHERE a.refresh_token IS NOT NULL AND a.state = 'active' AND p.state = 'active'",
         )
         .fetch_one(pool)
-        .await)?;
+        .await
+        })?;
         Ok(row.0)
     }
 

@@ -145,9 +145,9 @@ impl Store {
                     refreshed_at, created_at
              FROM accounts WHERE member_id = $1 ORDER BY user_id"
         )
-            .bind(member_id.as_str())
-            .fetch_all(pool)
-            .await)?)
+        .bind(member_id.as_str())
+        .fetch_all(pool)
+        .await)?)
     }
 
     /// A portal's timed statuses.
@@ -248,7 +248,9 @@ impl Store {
         .bind(user_id_to_sql(user_id))
         .fetch_optional(pool)
         .await)?;
-        row.map(|(id,)| user_id_from_sql(id)).transpose().map(|u| u.is_some())
+        row.map(|(id,)| user_id_from_sql(id))
+            .transpose()
+            .map(|u| u.is_some())
     }
 
     /// Deletes everything held about a portal, in one transaction: the portal, its accounts

@@ -110,7 +110,8 @@ impl Store {
 
     /// The portal with this id, if it ever installed the app.
     pub async fn portal(&self, member_id: &MemberId) -> Result<Option<Portal>, StoreError> {
-        let row = on_pool!(&self.db, |pool| sqlx::query_as::<_, PortalRow>(
+        let row = on_pool!(&self.db, |pool| {
+            sqlx::query_as::<_, PortalRow>(
             "SELECT member_id, domain, client_endpoint, server_endpoint, application_token,
                     key_id, scope, licence, state, app_version, removing_since, paused_at, created_at,
                     updated_at
@@ -118,7 +119,8 @@ impl Store {
         )
         .bind(member_id.as_str())
         .fetch_optional(pool)
-        .await)?;
+        .await
+        })?;
         row.map(|row| self.portal_from_row(row)).transpose()
     }
 
@@ -223,7 +225,8 @@ impl Store {
         &self,
         domain: &PortalDomain,
     ) -> Result<Option<Portal>, StoreError> {
-        let row = on_pool!(&self.db, |pool| sqlx::query_as::<_, PortalRow>(
+        let row = on_pool!(&self.db, |pool| {
+            sqlx::query_as::<_, PortalRow>(
             "SELECT member_id, domain, client_endpoint, server_endpoint, application_token,
                     key_id, scope, licence, state, app_version, removing_since, paused_at, created_at,
                     updated_at
@@ -231,7 +234,8 @@ impl Store {
         )
         .bind(domain.as_str())
         .fetch_optional(pool)
-        .await)?;
+        .await
+        })?;
         row.map(|row| self.portal_from_row(row)).transpose()
     }
 

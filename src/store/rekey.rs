@@ -74,7 +74,8 @@ impl Store {
         let current = self.keys.current_id().to_owned();
         let mut after = (String::new(), 0_i64);
         loop {
-            let page: Vec<SealedAccount> = on_pool!(&self.db, |pool| sqlx::query_as(
+            let page: Vec<SealedAccount> = on_pool!(&self.db, |pool| {
+                sqlx::query_as(
                 "SELECT member_id, user_id, access_token, refresh_token, key_id, token_generation
                  FROM accounts
                  WHERE refresh_token IS NOT NULL AND access_token IS NOT NULL
@@ -87,7 +88,8 @@ impl Store {
             .bind(after.1)
             .bind(PAGE)
             .fetch_all(pool)
-            .await)?;
+            .await
+            })?;
             let Some(last) = page.last() else {
                 return Ok(());
             };

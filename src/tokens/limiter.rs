@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::reservations::Reservations;
-use crate::clock::unix_now_us;
 use crate::domain::MemberId;
 use crate::store::Store;
 
@@ -162,7 +161,7 @@ impl Limiter {
     /// counted on top, as the portal counts it.
     pub async fn saturate(&self, member_id: &MemberId) {
         if let Some(shared) = &self.shared
-            && let Err(error) = shared.buckets().saturate(member_id, unix_now_us()).await
+            && let Err(error) = shared.buckets().saturate(member_id, None).await
         {
             tracing::warn!(%error, %member_id, "could not mark the shared rate limit full");
         }

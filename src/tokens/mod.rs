@@ -134,12 +134,10 @@ impl TokenManager {
         let result = self.call_as(&key, method, &params, repeat).await;
         if matches!(
             result,
-            Err(
-                CallError::NeedsReauth
-                    | CallError::NotInstalled
-                    | CallError::BeingRemoved
-                    | CallError::Paused
-            )
+            Err(CallError::NeedsReauth
+                | CallError::NotInstalled
+                | CallError::BeingRemoved
+                | CallError::Paused)
         ) {
             self.cache.forget(&key);
         }

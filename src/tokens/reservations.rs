@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::clock::unix_now_us;
 use crate::domain::MemberId;
 use crate::store::SharedBuckets;
 
@@ -104,7 +103,7 @@ impl Reservations {
             let longest = batch.last().map_or(Duration::ZERO, |w| w.max_wait);
             let places = self
                 .buckets
-                .reserve(&member_id, unix_now_us(), longest, batch.len())
+                .reserve(&member_id, None, longest, batch.len())
                 .await;
             for (index, waiter) in batch.into_iter().enumerate() {
                 let outcome = match &places {

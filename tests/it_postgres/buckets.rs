@@ -26,7 +26,7 @@ async fn a_batch_takes_consecutive_places_and_none_past_the_budget() {
     let member = MemberId::parse(&"a".repeat(32)).expect("member");
 
     let places = buckets
-        .reserve(&member, NOW, ms(1000), 6)
+        .reserve(&member, Some(NOW), ms(1000), 6)
         .await
         .expect("reserved");
     assert_eq!(places.granted, 6);
@@ -35,14 +35,14 @@ async fn a_batch_takes_consecutive_places_and_none_past_the_budget() {
 
     // The next place would wait 400 ms: past a 250 ms budget nothing is taken...
     let refused = buckets
-        .reserve(&member, NOW, ms(250), 5)
+        .reserve(&member, Some(NOW), ms(250), 5)
         .await
         .expect("answered");
     assert_eq!(refused.granted, 0);
     assert_eq!(refused.wait(0), ms(400), "when a place frees up");
     // ...and with 650 ms, the places up to that wait are.
     let some = buckets
-        .reserve(&member, NOW, ms(650), 5)
+        .reserve(&member, Some(NOW), ms(650), 5)
         .await
         .expect("reserved");
     assert_eq!(some.granted, 3);
@@ -66,7 +66,7 @@ async fn two_instances_reserving_at_once_never_share_a_place() {
         let member = member.clone();
         tasks.spawn(async move {
             let places = buckets
-                .reserve(&member, NOW, Duration::from_secs(60), 1)
+                .reserve(&member, Some(NOW), Duration::from_secs(60), 1)
                 .await
                 .expect("reserved");
             assert_eq!(places.granted, 1);
