@@ -72,11 +72,7 @@ async fn metrics_count_requests_calls_refreshes_waits_and_accounts() {
         .and_then(|v| v.trim().parse::<u64>().ok())
         .expect("waits counter");
     assert!(waits >= 1, "a burst of 3 made later calls wait: {text}");
-    let oldest = text
-        .lines()
-        .find_map(|l| l.strip_prefix("b24_status_oldest_refresh_age_seconds "))
-        .and_then(|v| v.trim().parse::<i64>().ok())
-        .expect("oldest refresh gauge");
+    let oldest = oldest_refresh_age(&text);
     assert!(
         oldest < 60,
         "every account was just refreshed or stored: {oldest}"
@@ -94,11 +90,7 @@ async fn metrics_count_requests_calls_refreshes_waits_and_accounts() {
         .text()
         .await
         .expect("text");
-    let oldest = text
-        .lines()
-        .find_map(|l| l.strip_prefix("b24_status_oldest_refresh_age_seconds "))
-        .and_then(|v| v.trim().parse::<i64>().ok())
-        .expect("oldest refresh gauge");
+    let oldest = oldest_refresh_age(&text);
     assert!(
         (86_400..86_400 + 60).contains(&oldest),
         "a day later the oldest refresh is a day old: {oldest}"
@@ -202,4 +194,13 @@ async fn logs_of_a_full_flow_carry_no_secret() {
             &secret[..6]
         );
     }
+}
+
+/// The oldest refresh's age from a scrape.
+fn oldest_refresh_age(scrape: &str) -> i64 {
+    scrape
+        .lines()
+        .find_map(|l| l.strip_prefix("b24_status_oldest_refresh_age_seconds "))
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .expect("oldest refresh gauge")
 }
