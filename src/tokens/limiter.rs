@@ -66,7 +66,7 @@ impl Limiter {
     }
 
     /// How much earlier than at its burst a bucket counts as full. A request leaves a little
-    /// after the moment it reserved (the reservation's round trip, a new connection), and the
+    /// after the moment it reserved (the answer's way back, a new connection to the portal), and the
     /// portal drains from when requests arrive: the first of a burst arriving late must not
     /// push a later one past the limit. A quarter of one request's drain time, at most 100 ms,
     /// and never so much that no request passes at once.

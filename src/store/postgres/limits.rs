@@ -11,6 +11,17 @@ use sqlx::PgPool;
 use crate::domain::MemberId;
 use crate::store::StoreError;
 
+/// The statement's `clock` (`now_us`): `$2` when given (tests), else the database's clock as
+/// the statement runs. The database's clock is the one to use: a time taken before the
+/// statement waited for a connection would count that wait as drain the portal never saw, and
+/// the next burst would arrive early. One clock also keeps instances on different hosts in step.
+macro_rules! clock_cte {
+    () => {
+        "WITH clock AS (SELECT COALESCE($2,
+             (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::bigint) AS now_us) "
+    };
+}
+
 /// Consecutive places one reservation got, the first leaving soonest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Places {
@@ -56,12 +67,8 @@ impl SharedBuckets {
     }
 
     /// Reserves up to `count` consecutive places in `member_id`'s bucket at `now_us` (unix
-    /// microseconds; `None`: the database's clock as the statement runs) in one statement: as
+    /// microseconds; `None`: the database's clock, see `clock_cte!`) in one statement: as
     /// many as leave within `max_wait`.
-    ///
-    /// The database's clock is the one to use: a time taken before the statement waited for a
-    /// connection would count that wait as drain the portal never saw, and the requests of the
-    /// next burst would arrive early.
     pub async fn reserve(
         &self,
         member_id: &MemberId,
@@ -72,10 +79,9 @@ impl SharedBuckets {
         let max_wait_us = i64::try_from(max_wait.as_micros()).unwrap_or(i64::MAX / 4);
         // `granted` is how many places fit before the last one would wait past `max_wait`;
         // both it and the new end are computed from the row as it was.
-        let (empty_at, granted, now_us): (i64, i64, i64) = sqlx::query_as(
-            "WITH clock AS (SELECT COALESCE($2,
-                 (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::bigint) AS now_us)
-             INSERT INTO rate_buckets AS b (member_id, empty_at_us, granted)
+        let (empty_at, granted, now_us): (i64, i64, i64) = sqlx::query_as(concat!(
+            clock_cte!(),
+            "INSERT INTO rate_buckets AS b (member_id, empty_at_us, granted)
              SELECT $1, clock.now_us + $3 * g, g
              FROM clock, LATERAL (SELECT LEAST($6, ($4 + $5) / $3) AS g) AS fresh
              ON CONFLICT (member_id) DO UPDATE SET
@@ -85,7 +91,7 @@ impl SharedBuckets {
                      + $3 * LEAST($6, GREATEST(0, ((SELECT now_us FROM clock) + $4 + $5
                          - GREATEST(b.empty_at_us, (SELECT now_us FROM clock))) / $3))
              RETURNING empty_at_us, granted, (SELECT now_us FROM clock)",
-        )
+        ))
         .bind(member_id.as_str())
         .bind(now_us)
         .bind(self.per_request_us)
@@ -106,21 +112,19 @@ impl SharedBuckets {
     }
 
     /// The portal said its bucket is full: ours is too from now on, and the refused request
-    /// counted on top, as the portal counts it.
-    /// `now_us` as for [`SharedBuckets::reserve`].
+    /// counted on top, as the portal counts it. `now_us` as for [`SharedBuckets::reserve`].
     pub async fn saturate(
         &self,
         member_id: &MemberId,
         now_us: Option<i64>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "WITH clock AS (SELECT COALESCE($2,
-                 (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::bigint) AS now_us)
-             INSERT INTO rate_buckets (member_id, empty_at_us)
+        sqlx::query(concat!(
+            clock_cte!(),
+            "INSERT INTO rate_buckets (member_id, empty_at_us)
              SELECT $1, clock.now_us + $3 + $4 FROM clock
              ON CONFLICT (member_id) DO UPDATE SET empty_at_us =
                  GREATEST(rate_buckets.empty_at_us, (SELECT now_us FROM clock) + $3) + $4",
-        )
+        ))
         .bind(member_id.as_str())
         .bind(now_us)
         .bind(self.burst_us)
