@@ -1,16 +1,11 @@
-//! The app as its own process (the release build), the minimal forwarder it is compared with,
-//! and the requests that set a portal up.
+//! The app as its own process (the release build), and the requests that set a portal up.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
-use axum::routing::put;
-use axum::{Json, Router};
 use b24_status::emulator::{Emulator, FormPost};
-use serde_json::{Value, json};
 
 use super::{APP_SECRET, CLIENT_ID, CLIENT_SECRET};
 
@@ -49,6 +44,10 @@ impl App {
             .filter_map(|i| fields.get(*i).and_then(|f| f.parse::<u64>().ok()))
             .sum();
         Duration::from_millis(ticks * 10)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn peak_rss_kib(&self) -> u64 {
@@ -90,6 +89,13 @@ pub async fn start_app(
     env: &[(&str, &str)],
 ) -> (App, Duration) {
     let url = format!("http://127.0.0.1:{port}");
+    // Its log goes to a file, as journald or a container runtime would take it: writing
+    // lines costs what it costs in production.
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("app-{port}.log")))
+        .expect("log file");
     let started = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_b24-status"))
         .current_dir(dir)
@@ -112,7 +118,7 @@ pub async fn start_app(
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("the app starts");
     let app = App { child, url };
@@ -144,39 +150,4 @@ pub fn session_in(page: &str) -> String {
         .expect("session")
         + 34;
     page[start..start + page[start..].find('"').expect("end")].to_owned()
-}
-
-/// The least any Rust app must do: receive the PUT, forward `im.user.status.set`, answer.
-pub async fn start_forwarder(upstream: String, token: String) -> String {
-    #[derive(Clone)]
-    struct Forward {
-        http: reqwest::Client,
-        upstream: String,
-        token: String,
-    }
-    async fn forward(State(f): State<Forward>, Json(body): Json<Value>) -> Json<Value> {
-        let status = body["status"].clone();
-        let _ = f
-            .http
-            .post(&f.upstream)
-            .json(&json!({"auth": f.token, "STATUS": status}))
-            .send()
-            .await
-            .map(|r| r.bytes());
-        Json(json!({"status": status}))
-    }
-    let state = Forward {
-        http: b24_status::bitrix::http_client(Duration::from_secs(15), false).expect("client"),
-        upstream,
-        token,
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address: SocketAddr = listener.local_addr().expect("address");
-    let router = Router::new()
-        .route("/api/status", put(forward))
-        .with_state(state);
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    format!("http://{address}/api/status")
 }

@@ -11,9 +11,13 @@ use super::PHASE;
 /// One request of a load phase.
 #[derive(Clone)]
 pub enum Target {
-    /// `PUT` through the app or the forwarder, with a bearer session.
-    Put { url: String, bearer: String },
-    /// `im.user.status.set` straight at the emulator.
+    /// `PUT` through the app or the forwarder, each request with the next bearer session
+    /// (the forwarder ignores it).
+    Put {
+        url: String,
+        bearers: Arc<Vec<String>>,
+    },
+    /// `im.user.status.set` straight at the upstream.
     Direct { url: String, token: String },
     /// `POST /app` with pregenerated frame POSTs.
     Open {
@@ -25,9 +29,9 @@ pub enum Target {
 pub async fn fire(http: &reqwest::Client, target: &Target, i: usize) -> bool {
     let status = ["online", "dnd", "away", "break"][i % 4];
     let sent = match target {
-        Target::Put { url, bearer } => {
+        Target::Put { url, bearers } => {
             http.put(url)
-                .bearer_auth(bearer)
+                .bearer_auth(&bearers[i % bearers.len()])
                 .json(&json!({"status": status}))
                 .send()
                 .await

@@ -48,13 +48,16 @@ async fn reconcile(tokens: &TokenManager) -> usize {
         })
 }
 
-/// Runs passes forever, at the keep-alive interval plus a random part of it.
+/// Runs passes forever, each starting the keep-alive interval plus a random part of it after
+/// the last one started; a pass whose keep-alive had that much work runs until the next is due,
+/// so a backlog is worked off at the keep-alive's pace without a pause.
 pub async fn run(tokens: Arc<TokenManager>, settings: KeepaliveSettings) {
     let reauth_seen = tokens.reauth_seen();
     let mut next = tokio::time::Instant::now() + settings.interval;
     loop {
         tokio::select! {
             () = tokio::time::sleep_until(next) => {
+                let started = tokio::time::Instant::now();
                 let done = pass(&tokens, &settings).await;
                 if done != Pass::default() {
                     tracing::info!(
@@ -65,7 +68,7 @@ pub async fn run(tokens: Arc<TokenManager>, settings: KeepaliveSettings) {
                         "background pass"
                     );
                 }
-                next = tokio::time::Instant::now()
+                next = started
                     + settings.interval
                     + keepalive::jitter(settings.interval / 2);
             }

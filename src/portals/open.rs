@@ -295,7 +295,7 @@ impl Portals {
                 Repeat::Safe,
             )
             .await?;
-        tracing::info!(status = chosen.as_str(), "status set");
+        tracing::info!(target: "audit", status = chosen.as_str(), "status set");
         Ok(())
     }
 }

@@ -253,7 +253,7 @@ async fn keepalive_refreshes_old_tokens_and_leaves_fresh_ones_alone() {
     let employee_before = app.account(uid(employee)).await.expect("exists");
 
     let settings = KeepaliveSettings {
-        jitter: Duration::ZERO,
+        min_per_second: 1000.0,
         ..KeepaliveSettings::default()
     };
     let report = keepalive::run_once(&app.state.tokens, &settings, unix_now()).await;
@@ -313,7 +313,7 @@ async fn two_instances_split_the_keepalive_and_refresh_each_stale_account_once()
         stale.push(user);
     }
     let settings = KeepaliveSettings {
-        jitter: Duration::ZERO,
+        min_per_second: 1000.0,
         concurrency: 2,
         ..KeepaliveSettings::default()
     };

@@ -233,7 +233,7 @@ async fn a_lost_uninstall_event_is_noticed_by_the_next_background_pass() {
         .uninstall(app.member(), CLIENT_ID, false);
     let settings = KeepaliveSettings {
         max_age: Duration::ZERO,
-        jitter: Duration::ZERO,
+        min_per_second: 1000.0,
         ..KeepaliveSettings::default()
     };
     app.state.tokens.clock().advance(Duration::from_secs(60));
