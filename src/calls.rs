@@ -100,25 +100,42 @@ impl CallSink {
     }
 }
 
-/// Whether a JSON key or form field holds a secret: Bitrix24 spells them `auth`, `AUTH_ID`,
+/// What the names of fields holding secrets contain: Bitrix24 spells them `auth`, `AUTH_ID`,
 /// `access_token`, `refresh_token`, `REFRESH_ID`, `application_token`, `client_secret`…
+const SECRET_NAME_PARTS: [&str; 6] = ["auth", "token", "secret", "password", "refresh_id", "code"];
+
+/// Whether a JSON key or form field holds a secret.
 fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    ["auth", "token", "secret", "password", "refresh_id", "code"]
-        .iter()
-        .any(|part| key.contains(part))
+    SECRET_NAME_PARTS.iter().any(|part| key.contains(part))
+}
+
+/// Whether `body` may name a secret anywhere: any of the name parts in any case, or a `%` that
+/// could spell one encoded. Most answers (`{"result":true,…}`) name none and are kept as they
+/// are, without being parsed and written again.
+fn may_name_a_secret(body: &[u8]) -> bool {
+    let lower = body.to_ascii_lowercase();
+    lower.contains(&b'%')
+        || SECRET_NAME_PARTS
+            .iter()
+            .any(|part| lower.windows(part.len()).any(|w| w == part.as_bytes()))
 }
 
 /// `body` fit for the log: JSON with every secret-named value replaced (also inside the
 /// `method?query` strings of a `batch`), then every one of `known` (the call's own token, say)
 /// replaced wherever it still appears, then cut to [`BODY_LIMIT`].
 pub fn redact(body: &[u8], known: &[&str]) -> String {
-    let mut text = match serde_json::from_slice::<Value>(body) {
-        Ok(mut value) => {
+    let parsed = if may_name_a_secret(body) {
+        serde_json::from_slice::<Value>(body).ok()
+    } else {
+        None
+    };
+    let mut text = match parsed {
+        Some(mut value) => {
             redact_value(&mut value);
             value.to_string()
         }
-        Err(_) => String::from_utf8_lossy(body).into_owned(),
+        None => String::from_utf8_lossy(body).into_owned(),
     };
     for secret in known.iter().filter(|s| s.len() >= 8) {
         if text.contains(secret) {
@@ -208,6 +225,10 @@ mod tests {
             kept.contains("im.user.status.set?STATUS=dnd&auth=***"),
             "{kept}"
         );
+        let plain = br#"{"result":true,"time":{"start":1}}"#;
+        assert_eq!(redact(plain, &[]).as_bytes(), plain, "kept as it came");
+        let encoded = redact(br#"{"cmd":"x?%61uth=tok-12345678"}"#, &[]);
+        assert!(!encoded.contains("tok-12345678"), "{encoded}");
         let text = redact(
             b"<html>oops leaked-elsewhere-789</html>",
             &["leaked-elsewhere-789"],

@@ -17,8 +17,11 @@ pub enum Target {
         url: String,
         bearers: Arc<Vec<String>>,
     },
-    /// `im.user.status.set` straight at the upstream.
-    Direct { url: String, token: String },
+    /// `im.user.status.set` straight at the upstream, its hosts in turn.
+    Direct {
+        urls: Arc<Vec<String>>,
+        token: String,
+    },
     /// `POST /app` with pregenerated frame POSTs.
     Open {
         url: String,
@@ -36,8 +39,8 @@ pub async fn fire(http: &reqwest::Client, target: &Target, i: usize) -> bool {
                 .send()
                 .await
         }
-        Target::Direct { url, token } => {
-            http.post(url)
+        Target::Direct { urls, token } => {
+            http.post(&urls[i % urls.len()])
                 .json(&json!({"auth": token, "STATUS": status}))
                 .send()
                 .await
@@ -76,19 +79,54 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[index].as_secs_f64() * 1000.0
 }
 
-fn figures(mut latencies: Vec<Duration>, errors: usize, elapsed: Duration) -> Figures {
-    latencies.sort();
-    Figures {
-        throughput: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50_ms: percentile(&latencies, 0.50),
-        p99_ms: percentile(&latencies, 0.99),
-        errors,
+/// What load phases of one target measured, to be added up.
+#[derive(Default)]
+pub struct Samples {
+    latencies: Vec<Duration>,
+    errors: usize,
+    elapsed: Duration,
+}
+
+impl Samples {
+    fn add(&mut self, other: Samples) {
+        self.latencies.extend(other.latencies);
+        self.errors += other.errors;
+        self.elapsed += other.elapsed;
+    }
+
+    pub fn figures(mut self) -> Figures {
+        self.latencies.sort();
+        Figures {
+            throughput: self.latencies.len() as f64 / self.elapsed.as_secs_f64(),
+            p50_ms: percentile(&self.latencies, 0.50),
+            p99_ms: percentile(&self.latencies, 0.99),
+            errors: self.errors,
+        }
     }
 }
+
+/// Short phases that take turns between targets, so each ratio compares the same moments of
+/// a machine whose speed drifts during a run.
+const ROUNDS: u32 = 6;
 
 /// `workers` clients, each sending one request after another for `PHASE`.
 pub async fn closed_loop(http: &reqwest::Client, target: &Target, workers: usize) -> Figures {
     closed_loop_for(http, target, workers, PHASE).await
+}
+
+/// `targets` loaded in turn, [`ROUNDS`] phases each adding up to `PHASE`.
+pub async fn interleaved(
+    http: &reqwest::Client,
+    targets: &[&Target],
+    workers: usize,
+) -> Vec<Figures> {
+    let mut samples: Vec<Samples> = targets.iter().map(|_| Samples::default()).collect();
+    for _ in 0..ROUNDS {
+        for (target, sum) in targets.iter().zip(&mut samples) {
+            sum.add(closed_loop_samples(http, target, workers, PHASE / ROUNDS).await);
+        }
+    }
+    samples.into_iter().map(Samples::figures).collect()
 }
 
 pub async fn closed_loop_for(
@@ -97,6 +135,17 @@ pub async fn closed_loop_for(
     workers: usize,
     phase: Duration,
 ) -> Figures {
+    closed_loop_samples(http, target, workers, phase)
+        .await
+        .figures()
+}
+
+async fn closed_loop_samples(
+    http: &reqwest::Client,
+    target: &Target,
+    workers: usize,
+    phase: Duration,
+) -> Samples {
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for w in 0..workers {
@@ -115,12 +164,13 @@ pub async fn closed_loop_for(
             (latencies, errors)
         });
     }
-    let (mut latencies, mut errors) = (Vec::new(), 0);
+    let mut samples = Samples::default();
     while let Some(Ok((l, e))) = tasks.join_next().await {
-        latencies.extend(l);
-        errors += e;
+        samples.latencies.extend(l);
+        samples.errors += e;
     }
-    figures(latencies, errors, started.elapsed())
+    samples.elapsed = started.elapsed();
+    samples
 }
 
 /// One request every millisecond for `PHASE`, whatever the answers take.
@@ -154,5 +204,10 @@ pub async fn fixed_rate(http: &reqwest::Client, target: &Target) -> Figures {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner),
     );
-    figures(latencies, errors, started.elapsed())
+    Samples {
+        latencies,
+        errors,
+        elapsed: started.elapsed(),
+    }
+    .figures()
 }

@@ -48,17 +48,17 @@ pub async fn install(emulator: &Emulator, http: &reqwest::Client, app: &App) -> 
 }
 
 impl Fleet {
-    /// Points every fleet portal's REST endpoint at `upstream` (the app must be stopped: it
-    /// reads the endpoint once per portal).
-    pub async fn point_at(&self, database_url: &str, upstream: &str) {
-        let members = self
+    /// Points each fleet portal's REST endpoint at an address of its own on the upstream (the
+    /// app must be stopped: it reads the endpoint once per portal).
+    pub async fn point_at(&self, database_url: &str, upstreams: &[String]) {
+        let cases: String = self
             .members
             .iter()
-            .map(|m| format!("'{}'", m.as_str()))
-            .collect::<Vec<_>>()
-            .join(",");
+            .zip(upstreams.iter().cycle())
+            .map(|(m, url)| format!(" WHEN '{}' THEN '{url}/rest/'", m.as_str()))
+            .collect();
         let update = format!(
-            "UPDATE portals SET client_endpoint = '{upstream}/rest/' WHERE member_id IN ({members})"
+            "UPDATE portals SET client_endpoint = CASE member_id{cases} ELSE client_endpoint END"
         );
         let update = sqlx::AssertSqlSafe(update);
         if database_url.starts_with("postgres") {

@@ -82,7 +82,15 @@ fn main() {
 async fn run() {
     let total = Instant::now();
     let dir = tempfile::tempdir().expect("tempdir");
-    let http = b24_status::bitrix::http_client(Duration::from_secs(30), false).expect("client");
+    // The load generator keeps every connection it opens (up to the widest phase's 1,000), so
+    // neither the app nor the forwarder pays for reconnecting between requests.
+    let _provider = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(usize::MAX)
+        .build()
+        .expect("client");
     let emulator = Emulator::start().await.expect("emulator");
     match std::env::var("BENCH_PHASE").as_deref() {
         Ok("wave") => {

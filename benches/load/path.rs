@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use b24_status::emulator::{Emulator, UserSpec};
 
 use super::app::{App, free_port, post_form, session_in, start_app};
-use super::drive::{Figures, Target, closed_loop, closed_loop_for, fire, fixed_rate};
+use super::drive::{Figures, Target, closed_loop, closed_loop_for, fire, fixed_rate, interleaved};
 use super::fleet::{self, Fleet};
 use super::roles::{Process, token_of};
 use super::{CLIENT_ID, CONCURRENCY, WARM_UP, register};
@@ -64,20 +64,30 @@ pub async fn put_figures(parts: &Parts<'_>, app: &App, opened: &Opened) -> (Run,
     let http = parts.http;
     let app_put = put_on(app, opened);
     let forwarder = Target::Put {
-        url: format!("{}/api/status", parts.forwarder.url),
+        url: format!("{}/api/status", parts.forwarder.url()),
         bearers: Arc::new(vec![String::new()]),
     };
     let direct = Target::Direct {
-        url: format!("{}/rest/im.user.status.set", parts.upstream.url),
+        urls: Arc::new(
+            parts
+                .upstream
+                .urls
+                .iter()
+                .map(|url| format!("{url}/rest/im.user.status.set"))
+                .collect(),
+        ),
         token: token_of(1),
     };
     for target in [&app_put, &forwarder, &direct] {
         closed_loop_for(http, target, CONCURRENCY, WARM_UP).await;
     }
+    let mut put = interleaved(http, &[&app_put, &forwarder, &direct], CONCURRENCY)
+        .await
+        .into_iter();
     let run = Run {
-        put_app: closed_loop(http, &app_put, CONCURRENCY).await,
-        put_forwarder: closed_loop(http, &forwarder, CONCURRENCY).await,
-        put_upstream: closed_loop(http, &direct, CONCURRENCY).await,
+        put_app: put.next().expect("app"),
+        put_forwarder: put.next().expect("forwarder"),
+        put_upstream: put.next().expect("upstream"),
         rate_app: fixed_rate(http, &app_put).await,
         rate_forwarder: fixed_rate(http, &forwarder).await,
         rate_direct: fixed_rate(http, &direct).await,
@@ -142,7 +152,7 @@ pub async fn backend_run(parts: &Parts<'_>, database_url: &str) -> BackendRun {
     let fleet = fleet::install(emulator, http, &app).await;
     let (storm_member, storm_session) = storm_portal(parts, &app).await;
     app.stop();
-    fleet.point_at(database_url, &parts.upstream.url).await;
+    fleet.point_at(database_url, &parts.upstream.urls).await;
 
     let (app, startup) = start(&[]).await;
     let frames = fleet.frames();
@@ -173,17 +183,28 @@ pub async fn backend_run(parts: &Parts<'_>, database_url: &str) -> BackendRun {
     let rss_peak = app.peak_rss_kib();
     app.stop();
 
-    // The audit line's cost: the same path with it off, then on again, in fresh processes.
-    let mut audit = Vec::new();
-    for env in [&[("RUST_LOG", "info,audit=off")][..], &[]] {
-        let (app, _) = start(env).await;
-        let target = put_on(&app, &opened);
-        closed_loop_for(http, &target, CONCURRENCY, WARM_UP).await;
-        audit.push(closed_loop(http, &target, CONCURRENCY).await);
-        app.stop();
+    // The audit line's cost: the same path through two fresh processes running side by side,
+    // one with the line off, loaded in turn.
+    let (off, _) = start_app(
+        emulator,
+        parts.dir,
+        database_url,
+        free_port(),
+        http,
+        &[("RUST_LOG", "info,audit=off")],
+    )
+    .await;
+    let (on, _) = start_app(emulator, parts.dir, database_url, free_port(), http, &[]).await;
+    let (off_put, on_put) = (put_on(&off, &opened), put_on(&on, &opened));
+    for target in [&off_put, &on_put] {
+        closed_loop_for(http, target, CONCURRENCY, WARM_UP).await;
     }
-    let audit_on = audit.pop().expect("on");
-    let audit_off = audit.pop().expect("off");
+    let mut audit = interleaved(http, &[&off_put, &on_put], CONCURRENCY)
+        .await
+        .into_iter();
+    let (audit_off, audit_on) = (audit.next().expect("off"), audit.next().expect("on"));
+    off.stop();
+    on.stop();
     BackendRun {
         fleet: opened,
         put,

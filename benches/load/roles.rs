@@ -2,15 +2,20 @@
 //! the app, the minimal forwarder, the upstream and the load generator (the harness itself)
 //! never share a process.
 //!
-//! - `upstream`: a fixed-answer Bitrix24 REST endpoint. `im.user.status.set` answers `true`;
+//! - `upstream`: a fixed-answer Bitrix24 REST endpoint on one port per fleet portal (each portal
+//!   its own host, as in production, so a connection pool keyed by host behaves as it would
+//!   there). `im.user.status.set` answers `true`;
 //!   `batch` answers the status page's batch for the user named by the token's first digits
 //!   (the harness mints tokens `u<user>x<hex>`); nothing is stored or checked, so it costs far
 //!   less per request than anything it serves (the run prints its own throughput).
 //! - `forwarder`: the least any Rust app must do: receive the PUT, forward one
-//!   `im.user.status.set` with the same reqwest client as the app, answer.
+//!   `im.user.status.set` with the same reqwest client as the app (to the portals' hosts in
+//!   turn), answer.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -24,7 +29,8 @@ use serde_json::{Value, json};
 /// A child process of the harness, killed when dropped.
 pub struct Process {
     child: Child,
-    pub url: String,
+    /// Where it listens (the upstream: one address per fleet portal).
+    pub urls: Vec<String>,
 }
 
 impl Drop for Process {
@@ -34,7 +40,7 @@ impl Drop for Process {
     }
 }
 
-/// Starts this binary as `role` with `args`; it prints the address it listens on.
+/// Starts this binary as `role` with `args`; it prints the addresses it listens on.
 pub fn spawn(role: &str, args: &[&str]) -> Process {
     let mut child = Command::new(std::env::current_exe().expect("the bench binary"))
         .env("BENCH_ROLE", role)
@@ -50,15 +56,27 @@ pub fn spawn(role: &str, args: &[&str]) -> Process {
         .expect("the role says where it listens");
     Process {
         child,
-        url: line.trim().to_owned(),
+        urls: line.split_whitespace().map(str::to_owned).collect(),
+    }
+}
+
+impl Process {
+    /// Its first address.
+    pub fn url(&self) -> &str {
+        self.urls.first().map_or("", String::as_str)
     }
 }
 
 /// The upstream, and the forwarder in front of it.
 pub fn upstream_and_forwarder() -> (Process, Process) {
-    let upstream = spawn("upstream", &[]);
-    let set = format!("{}/rest/im.user.status.set", upstream.url);
-    let forwarder = spawn("forwarder", &[&set]);
+    let upstream = spawn("upstream", &[&crate::fleet::PORTALS.to_string()]);
+    let sets: Vec<String> = upstream
+        .urls
+        .iter()
+        .map(|url| format!("{url}/rest/im.user.status.set"))
+        .collect();
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let forwarder = spawn("forwarder", &sets);
     (upstream, forwarder)
 }
 
@@ -73,16 +91,28 @@ pub fn run_if_asked() -> bool {
         .expect("runtime");
     let args: Vec<String> = std::env::args().skip(1).collect();
     runtime.block_on(async move {
-        let router = match role.as_str() {
-            "upstream" => Router::new().fallback(upstream),
-            "forwarder" => forwarder(args.first().cloned().unwrap_or_default()),
+        let (router, ports) = match role.as_str() {
+            "upstream" => (
+                Router::new().fallback(upstream),
+                args.first().and_then(|n| n.parse().ok()).unwrap_or(1),
+            ),
+            "forwarder" => (forwarder(args), 1),
             other => panic!("unknown BENCH_ROLE {other}"),
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        println!("http://{}", listener.local_addr().expect("address"));
-        axum::serve(listener, router).await.expect("serve");
+        let mut listeners = Vec::new();
+        for _ in 0..ports {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            print!("http://{} ", listener.local_addr().expect("address"));
+            listeners.push(listener);
+        }
+        println!();
+        let mut served = tokio::task::JoinSet::new();
+        for listener in listeners {
+            served.spawn(axum::serve(listener, router.clone()).into_future());
+        }
+        while served.join_next().await.is_some() {}
     });
     true
 }
@@ -143,18 +173,20 @@ fn batch_answer(user: u64) -> String {
     .to_string()
 }
 
-fn forwarder(upstream: String) -> Router {
+fn forwarder(upstreams: Vec<String>) -> Router {
     #[derive(Clone)]
     struct Forward {
         http: reqwest::Client,
-        upstream: String,
+        upstreams: Arc<Vec<String>>,
+        next: Arc<AtomicUsize>,
         token: String,
     }
     async fn forward(State(f): State<Forward>, axum::Json(body): axum::Json<Value>) -> Response {
         let status = body["status"].clone();
+        let upstream = &f.upstreams[f.next.fetch_add(1, Ordering::Relaxed) % f.upstreams.len()];
         let sent = f
             .http
-            .post(&f.upstream)
+            .post(upstream)
             .json(&json!({"auth": f.token, "STATUS": status}))
             .send()
             .await;
@@ -170,7 +202,8 @@ fn forwarder(upstream: String) -> Router {
     }
     let state = Forward {
         http: b24_status::bitrix::http_client(Duration::from_secs(15), false).expect("client"),
-        upstream,
+        upstreams: Arc::new(upstreams),
+        next: Arc::default(),
         token: token_of(1),
     };
     Router::new()

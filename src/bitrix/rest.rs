@@ -90,7 +90,7 @@ impl RestClient {
 
     /// Calls `method` at `endpoint` (a `client_endpoint` such as `https://x.bitrix24.com/rest/`)
     /// with `params` (a JSON object) and the user's token.
-    #[tracing::instrument(skip(self, caller, token, params), fields(endpoint = %endpoint))]
+    #[tracing::instrument(level = "debug", skip(self, caller, token, params), fields(endpoint = %endpoint))]
     pub async fn call<T: DeserializeOwned>(
         &self,
         caller: Caller<'_>,

@@ -49,7 +49,6 @@ fn answer(status: Status, timer: Option<&Timer>) -> Answer {
     ))
 }
 
-#[tracing::instrument(skip_all, fields(member_id, user_id))]
 async fn read(State(state): State<AppState>, Authed(session): Authed) -> Answer {
     record(&session);
     let (member_id, user_id) = (&session.member_id, session.user_id);
@@ -66,7 +65,6 @@ async fn read(State(state): State<AppState>, Authed(session): Authed) -> Answer 
     answer(status, timer.as_ref())
 }
 
-#[tracing::instrument(skip_all, fields(member_id, user_id))]
 async fn write(
     State(state): State<AppState>,
     Authed(session): Authed,
@@ -128,6 +126,8 @@ pub(super) fn json_object(
     }
 }
 
+/// Names the session's portal and user on the request's span (the status routes' hot path has
+/// no span of its own: each costs an allocation and work at every poll).
 pub(super) fn record(session: &Session) {
     let span = tracing::Span::current();
     span.record("member_id", tracing::field::display(&session.member_id));

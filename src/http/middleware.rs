@@ -4,6 +4,7 @@
 
 use std::any::Any;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -14,13 +15,42 @@ use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::metrics::Metrics;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Request ids unique across processes without asking the kernel for randomness per request (a
+/// UUID v4 costs a `getrandom` call): this process's random prefix and a counter.
+#[derive(Clone)]
+struct Ids {
+    prefix: Arc<str>,
+    next: Arc<AtomicU64>,
+}
+
+impl Ids {
+    fn new() -> Self {
+        Self {
+            prefix: crate::store::crypto::random_hex(6).into(),
+            next: Arc::default(),
+        }
+    }
+}
+
+impl MakeRequestId for Ids {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{}-{n:x}", self.prefix);
+        axum::http::HeaderValue::from_str(&id)
+            .ok()
+            .map(RequestId::new)
+    }
+}
 
 /// Logs one line per answer (method, route pattern, status, latency; the request id is the
 /// span's) and counts it. Never the path or the query: they may carry codes and states.
@@ -81,11 +111,19 @@ pub fn apply(
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         // Only the route pattern and method: paths and query strings may carry codes and states.
-        tracing::info_span!("request", method = %request.method(), route, request_id)
+        // Handlers of signed-in users fill in who (see `api::record`).
+        tracing::info_span!(
+            "request",
+            method = %request.method(),
+            route,
+            request_id,
+            member_id = tracing::field::Empty,
+            user_id = tracing::field::Empty,
+        )
     });
     router.layer(
         ServiceBuilder::new()
-            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(SetRequestIdLayer::new(REQUEST_ID, Ids::new()))
             .layer(trace)
             .layer(axum::middleware::from_fn_with_state(metrics, observe))
             .layer(CatchPanicLayer::custom(panicked))

@@ -192,7 +192,9 @@ impl Portals {
             is_installer: false,
             tokens,
         };
-        self.tokens.save_account(&account, unix_now()).await?;
+        self.tokens
+            .save_account_if_new(&account, unix_now())
+            .await?;
         Ok(())
     }
 

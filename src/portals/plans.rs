@@ -29,8 +29,16 @@ impl Portals {
         user_id: UserId,
         profile_zone: Option<&str>,
     ) -> Result<Plans, StoreError> {
-        // Reads only, unless there is a failed change to tell (told once, then forgotten).
-        let (timer, missed_timer) = match self.store.any_timer(member_id, user_id).await? {
+        // Reads only, unless there is a failed change to tell (told once, then forgotten); and
+        // only what the account's cached entry says may be there.
+        let (may_have_timer, may_have_schedule) =
+            self.tokens.may_have_plans(member_id, user_id).await;
+        let any_timer = if may_have_timer {
+            self.store.any_timer(member_id, user_id).await?
+        } else {
+            None
+        };
+        let (timer, missed_timer) = match any_timer {
             Some((_, true)) => (
                 None,
                 self.store.take_missed_timer(member_id, user_id).await?,
@@ -38,7 +46,11 @@ impl Portals {
             Some((running, false)) => (Some(running), None),
             None => (None, None),
         };
-        let saved = self.store.schedule(member_id, user_id).await?;
+        let saved = if may_have_schedule {
+            self.store.schedule(member_id, user_id).await?
+        } else {
+            None
+        };
         let mut missed_change = None;
         if let Some(at) = saved.as_ref().and_then(|s| s.missed_at)
             && self

@@ -53,6 +53,7 @@ impl Portals {
         self.store
             .save_schedule(member_id, user_id, schedule, now)
             .await?;
+        self.tokens.note_schedule(member_id, user_id);
         Ok(())
     }
 }

@@ -22,6 +22,8 @@ pub struct CallTarget {
     pub paused: bool,
     /// Whether the account has a timed status (running or missed).
     pub has_timer: bool,
+    /// Whether the user saved a schedule (or its time zone).
+    pub has_schedule: bool,
 }
 
 /// The cheap fingerprint of an account that tells a cached copy it is stale: read once a
@@ -35,6 +37,8 @@ pub struct AccountVersion {
     pub usable: bool,
     /// Whether the account has a timed status (running or missed).
     pub has_timer: bool,
+    /// Whether the user saved a schedule (or its time zone).
+    pub has_schedule: bool,
 }
 
 /// An account row with what a call needs of its portal.
@@ -47,6 +51,7 @@ struct CallRow {
     removing_since: Option<i64>,
     paused_at: Option<i64>,
     has_timer: bool,
+    has_schedule: bool,
 }
 
 impl Store {
@@ -62,7 +67,9 @@ impl Store {
                     a.refresh_token, a.key_id, a.token_generation, a.expires_at, a.refreshed_at,
                     a.state, a.created_at, a.updated_at, p.client_endpoint, p.server_endpoint,
                     p.removing_since, p.paused_at, EXISTS (SELECT 1 FROM timers t
-                        WHERE t.member_id = a.member_id AND t.user_id = a.user_id) AS has_timer
+                        WHERE t.member_id = a.member_id AND t.user_id = a.user_id) AS has_timer,
+                    EXISTS (SELECT 1 FROM schedules s
+                        WHERE s.member_id = a.member_id AND s.user_id = a.user_id) AS has_schedule
              FROM accounts a JOIN portals p ON p.member_id = a.member_id
              WHERE a.member_id = $1 AND a.user_id = $2 AND p.state != 'deleted'",
         )
@@ -80,6 +87,7 @@ impl Store {
             suspended: row.removing_since.is_some(),
             paused: row.paused_at.is_some(),
             has_timer: row.has_timer,
+            has_schedule: row.has_schedule,
             account: self.account_from_row(row.account)?,
         }))
     }
@@ -90,12 +98,14 @@ impl Store {
         member_id: &MemberId,
         user_id: UserId,
     ) -> Result<Option<AccountVersion>, StoreError> {
-        let row: Option<(i64, bool, bool)> = on_pool!(&self.db, |pool| sqlx::query_as(
+        let row: Option<(i64, bool, bool, bool)> = on_pool!(&self.db, |pool| sqlx::query_as(
             "SELECT a.token_generation,
                     a.state = 'active' AND p.state = 'active' AND p.removing_since IS NULL
                         AND p.paused_at IS NULL,
                     EXISTS (SELECT 1 FROM timers t
-                        WHERE t.member_id = a.member_id AND t.user_id = a.user_id)
+                        WHERE t.member_id = a.member_id AND t.user_id = a.user_id),
+                    EXISTS (SELECT 1 FROM schedules s
+                        WHERE s.member_id = a.member_id AND s.user_id = a.user_id)
              FROM accounts a JOIN portals p ON p.member_id = a.member_id
              WHERE a.member_id = $1 AND a.user_id = $2",
         )
@@ -103,10 +113,13 @@ impl Store {
         .bind(user_id_to_sql(user_id))
         .fetch_optional(pool)
         .await)?;
-        Ok(row.map(|(generation, usable, has_timer)| AccountVersion {
-            generation,
-            usable,
-            has_timer,
-        }))
+        Ok(row.map(
+            |(generation, usable, has_timer, has_schedule)| AccountVersion {
+                generation,
+                usable,
+                has_timer,
+                has_schedule,
+            },
+        ))
     }
 }

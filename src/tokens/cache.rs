@@ -1,7 +1,8 @@
 //! The token manager's in-memory copy of what a call needs, so the hot path skips decrypting
 //! rows. A cache is a second copy of the truth: an entry is trusted for at most
-//! [`CHECK_AFTER`] before its account's version (generation, state and whether a timer runs;
-//! no decryption) is read again, so a rotation, re-authorisation, uninstall or timer made by
+//! [`CHECK_AFTER`] before its account's version (generation, state, whether a timer runs or a
+//! schedule is saved; no decryption) is read again, so a rotation, re-authorisation, uninstall,
+//! timer or schedule made by
 //! any process sharing the database reaches every copy within a second.
 
 use std::collections::HashMap;
@@ -13,7 +14,7 @@ use url::Url;
 use super::{CallError, Key, refresh};
 use crate::domain::MemberId;
 use crate::domain::UserId;
-use crate::store::Tokens;
+use crate::store::{AccountVersion, Tokens};
 
 /// How long an entry is used before its account's version is checked again.
 pub const CHECK_AFTER: Duration = Duration::from_secs(1);
@@ -34,6 +35,9 @@ pub(super) struct Hot {
     /// Whether the account has a timed status (running, or a failed restore not yet told), as
     /// of the last check: a status change finding none skips the database.
     pub timer: bool,
+    /// Whether the user saved a schedule, as of the last check: a page open finding none and
+    /// no timer reads neither.
+    pub schedule: bool,
 }
 
 struct Entry {
@@ -80,13 +84,14 @@ impl Cache {
         );
     }
 
-    /// The store still holds this entry's pair, as of now, and the account has a timer or not.
-    pub fn confirm(&self, key: &Key, generation: i64, timer: bool) {
+    /// The store still holds this entry's pair, as of now, with this timer and schedule.
+    pub fn confirm(&self, key: &Key, version: &AccountVersion) {
         if let Some(entry) = self.entries().get_mut(key)
-            && entry.hot.generation == generation
+            && entry.hot.generation == version.generation
         {
             entry.checked = Instant::now();
-            entry.hot.timer = timer;
+            entry.hot.timer = version.has_timer;
+            entry.hot.schedule = version.has_schedule;
         }
     }
 
@@ -94,6 +99,13 @@ impl Cache {
     pub fn note_timer(&self, key: &Key, timer: bool) {
         if let Some(entry) = self.entries().get_mut(key) {
             entry.hot.timer = timer;
+        }
+    }
+
+    /// This process just saved the account's schedule.
+    pub fn note_schedule(&self, key: &Key) {
+        if let Some(entry) = self.entries().get_mut(key) {
+            entry.hot.schedule = true;
         }
     }
 
@@ -122,9 +134,10 @@ impl super::TokenManager {
                 && version.usable
                 && version.generation == hot.generation
             {
-                self.cache.confirm(key, hot.generation, version.has_timer);
+                self.cache.confirm(key, &version);
                 return Ok(Hot {
                     timer: version.has_timer,
+                    schedule: version.has_schedule,
                     ..hot
                 });
             }
@@ -160,6 +173,7 @@ impl super::TokenManager {
             tokens,
             generation,
             timer: target.has_timer,
+            schedule: target.has_schedule,
         };
         self.cache.put(key, &hot);
         Ok(hot)
@@ -178,5 +192,20 @@ impl super::TokenManager {
     /// Records that this process just started (`true`) or ended the account's timer.
     pub fn note_timer(&self, member_id: &MemberId, user_id: UserId, timer: bool) {
         self.cache.note_timer(&(member_id.clone(), user_id), timer);
+    }
+
+    /// Whether the account may have a timer and a schedule (in that order), known the same way
+    /// as [`TokenManager::has_timer`]; both `true` when the account cannot be read, so the
+    /// caller reads the store.
+    pub async fn may_have_plans(&self, member_id: &MemberId, user_id: UserId) -> (bool, bool) {
+        match self.hot(&(member_id.clone(), user_id)).await {
+            Ok(hot) => (hot.timer, hot.schedule),
+            Err(_) => (true, true),
+        }
+    }
+
+    /// Records that this process just saved the account's schedule.
+    pub fn note_schedule(&self, member_id: &MemberId, user_id: UserId) {
+        self.cache.note_schedule(&(member_id.clone(), user_id));
     }
 }

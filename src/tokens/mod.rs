@@ -121,7 +121,9 @@ impl TokenManager {
     }
 
     /// Calls `method` as `user_id` of `member_id`, refreshing the token as needed.
-    #[tracing::instrument(skip(self, params), fields(member_id = %member_id, user_id = %user_id))]
+    // Debug only: the callers' spans and lines name the account; at `info` this span would
+    // cost the status path an allocation and work at every poll.
+    #[tracing::instrument(level = "debug", skip(self, params), fields(member_id = %member_id, user_id = %user_id))]
     pub async fn call<T: DeserializeOwned>(
         &self,
         member_id: &MemberId,
@@ -213,6 +215,26 @@ impl TokenManager {
         self.store.upsert_account(account, now).await?;
         self.forget_account(&account.member_id, account.user_id);
         Ok(())
+    }
+
+    /// Stores the pair as [`TokenManager::save_account`] does, unless it is the pair the store
+    /// already holds for the account (as the cache knows it, checked against the store within
+    /// the second): a portal hands the same pair on every open until it rotates it, and writing
+    /// it again would cost every page open an encryption and a write.
+    pub async fn save_account_if_new(
+        &self,
+        account: &AccountRecord,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let key = (account.member_id.clone(), account.user_id);
+        let stored = self.hot(&key).await.ok().is_some_and(|hot| {
+            hot.tokens.access.matches(account.tokens.access.expose())
+                && hot.tokens.refresh.matches(account.tokens.refresh.expose())
+        });
+        if stored {
+            return Ok(());
+        }
+        self.save_account(account, now).await
     }
 
     /// Drops what is cached for an account whose tokens were written behind this manager's
