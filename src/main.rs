@@ -84,6 +84,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         config.keepalive.clone(),
     ));
     tokio::spawn(b24_status::portals::scheduler::run(state.tokens.clone()));
+    tokio::spawn(state.tokens.clone().check_cache_forever());
     #[cfg(feature = "demo")]
     if let Some(demo) = &demo {
         tracing::warn!(

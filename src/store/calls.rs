@@ -4,7 +4,7 @@
 use url::Url;
 
 use super::accounts::AccountRow;
-use super::{Account, Store, StoreError, on_pool, user_id_to_sql};
+use super::{Account, Store, StoreError, on_pool, user_id_from_sql, user_id_to_sql};
 use crate::domain::{MemberId, UserId};
 
 /// An account with what a call needs of its portal.
@@ -122,4 +122,61 @@ impl Store {
             },
         ))
     }
+
+    /// The [`AccountVersion`]s of many accounts in one query (at most [`VERSIONS_AT_ONCE`]
+    /// are asked for at a time); an account missing from the answer is gone.
+    pub async fn account_versions(
+        &self,
+        accounts: &[(MemberId, UserId)],
+    ) -> Result<Vec<((MemberId, UserId), AccountVersion)>, StoreError> {
+        let mut versions = Vec::with_capacity(accounts.len());
+        for chunk in accounts.chunks(VERSIONS_AT_ONCE) {
+            let rows: Vec<(String, i64, i64, bool, bool, bool)> = on_pool!(&self.db, |pool| {
+                let mut query = sqlx::QueryBuilder::new(
+                    "SELECT a.member_id, a.user_id, a.token_generation,
+                        a.state = 'active' AND p.state = 'active' AND p.removing_since IS NULL
+                            AND p.paused_at IS NULL,
+                        EXISTS (SELECT 1 FROM timers t
+                            WHERE t.member_id = a.member_id AND t.user_id = a.user_id),
+                        EXISTS (SELECT 1 FROM schedules s
+                            WHERE s.member_id = a.member_id AND s.user_id = a.user_id)
+                     FROM accounts a JOIN portals p ON p.member_id = a.member_id
+                     WHERE (a.member_id, a.user_id) IN (VALUES ",
+                );
+                let mut keys = query.separated(", ");
+                for (member_id, user_id) in chunk {
+                    keys.push("(")
+                        .push_bind_unseparated(member_id.as_str())
+                        .push_unseparated(", ")
+                        .push_bind_unseparated(user_id_to_sql(*user_id))
+                        .push_unseparated(")");
+                }
+                query.push(")");
+                // Not kept prepared: each number of accounts would be a statement of its own.
+                query
+                    .build_query_as()
+                    .persistent(false)
+                    .fetch_all(pool)
+                    .await
+            })?;
+            for (member, user, generation, usable, has_timer, has_schedule) in rows {
+                let key = (
+                    MemberId::parse(&member)
+                        .map_err(|_| StoreError::Corrupt("account member_id".into()))?,
+                    user_id_from_sql(user)?,
+                );
+                let version = AccountVersion {
+                    generation,
+                    usable,
+                    has_timer,
+                    has_schedule,
+                };
+                versions.push((key, version));
+            }
+        }
+        Ok(versions)
+    }
 }
+
+/// Accounts whose versions one statement asks for (two parameters each).
+pub const VERSIONS_AT_ONCE: usize = 500;

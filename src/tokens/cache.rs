@@ -43,6 +43,8 @@ pub(super) struct Hot {
 struct Entry {
     hot: Hot,
     checked: Instant,
+    /// When a call last asked for it: only entries in use are checked in the background.
+    used: Instant,
 }
 
 /// Accounts by key, each with when it was last known to match the store.
@@ -60,9 +62,28 @@ impl Cache {
 
     /// The entry, and whether it was checked against the store less than [`CHECK_AFTER`] ago.
     pub fn get(&self, key: &Key) -> Option<(Hot, bool)> {
+        let now = Instant::now();
+        self.entries().get_mut(key).map(|entry| {
+            entry.used = now;
+            (
+                entry.hot.clone(),
+                now.saturating_duration_since(entry.checked) < CHECK_AFTER,
+            )
+        })
+    }
+
+    /// The entries used within `in_use` and last checked more than `older_than` ago, with the
+    /// generation each holds.
+    pub fn due(&self, older_than: Duration, in_use: Duration) -> Vec<(Key, i64)> {
+        let now = Instant::now();
         self.entries()
-            .get(key)
-            .map(|entry| (entry.hot.clone(), entry.checked.elapsed() < CHECK_AFTER))
+            .iter()
+            .filter(|(_, e)| {
+                now.saturating_duration_since(e.checked) >= older_than
+                    && now.saturating_duration_since(e.used) < in_use
+            })
+            .map(|(key, e)| (key.clone(), e.hot.generation))
+            .collect()
     }
 
     /// Stores what was just read from (or written to) the store.
@@ -75,21 +96,23 @@ impl Cache {
                 entries.clear();
             }
         }
+        let now = Instant::now();
         entries.insert(
             key.clone(),
             Entry {
                 hot: hot.clone(),
-                checked: Instant::now(),
+                checked: now,
+                used: now,
             },
         );
     }
 
-    /// The store still holds this entry's pair, as of now, with this timer and schedule.
-    pub fn confirm(&self, key: &Key, version: &AccountVersion) {
+    /// The store held this entry's pair, with this timer and schedule, when asked at `asked`.
+    pub fn confirm(&self, key: &Key, version: &AccountVersion, asked: Instant) {
         if let Some(entry) = self.entries().get_mut(key)
             && entry.hot.generation == version.generation
         {
-            entry.checked = Instant::now();
+            entry.checked = entry.checked.max(asked);
             entry.hot.timer = version.has_timer;
             entry.hot.schedule = version.has_schedule;
         }
@@ -129,12 +152,13 @@ impl super::TokenManager {
             if fresh {
                 return Ok(hot);
             }
+            let asked = Instant::now();
             let version = self.store.account_version(&key.0, key.1).await?;
             if let Some(version) = version
                 && version.usable
                 && version.generation == hot.generation
             {
-                self.cache.confirm(key, &version);
+                self.cache.confirm(key, &version, asked);
                 return Ok(Hot {
                     timer: version.has_timer,
                     schedule: version.has_schedule,

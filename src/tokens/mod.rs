@@ -11,6 +11,7 @@
 //!   calls were refused before running, so repeating them is safe).
 
 mod cache;
+mod checks;
 pub mod confirm;
 mod error;
 pub mod keepalive;
@@ -34,6 +35,7 @@ use crate::domain::{AccessToken, MemberId, UserId};
 use crate::metrics::Metrics;
 use crate::store::{AccountRecord, Store, StoreError};
 use cache::{Cache, Hot};
+pub use checks::{CHECK_EVERY, Checked};
 pub use error::{CallError, Repeat};
 pub use limiter::Limiter;
 use refresh::{Job, Refresher};

@@ -9,7 +9,7 @@ use b24_status::domain::{AccessToken, RefreshToken};
 use b24_status::emulator::{FaultKind, FaultTarget, Region, Server};
 use b24_status::store::{AccountRecord, AccountState, Tokens};
 use b24_status::tokens::keepalive::{self, KeepaliveSettings, Report};
-use b24_status::tokens::{CallError, Repeat, TokenManager};
+use b24_status::tokens::{CallError, Checked, Repeat, TokenManager};
 use serde_json::{Value, json};
 
 use super::harness::{CLIENT_ID, TestApp, uid};
@@ -107,6 +107,51 @@ async fn two_instances_over_one_database_rotate_once_and_nobody_is_locked_out() 
     );
     let account = app.account(uid(1)).await.expect("exists");
     assert_eq!(account.state, AccountState::Active);
+}
+
+#[tokio::test]
+async fn the_background_check_confirms_pairs_in_use_and_drops_one_another_instance_rotated() {
+    let app = TestApp::installed(FAST).await;
+    let (_, second) = app.second_instance(FAST).await;
+    let tokens = &app.state.tokens;
+    status_get(tokens, &app, 1)
+        .await
+        .expect("the pair is cached");
+    let unchanged = tokens.check_cached(Duration::ZERO).await.expect("checked");
+    assert_eq!(
+        unchanged,
+        Checked {
+            confirmed: 1,
+            dropped: 0
+        }
+    );
+    second
+        .tokens
+        .refresh_now(app.member(), uid(1))
+        .await
+        .expect("the other instance rotates the pair");
+    let rotated = tokens.check_cached(Duration::ZERO).await.expect("checked");
+    assert_eq!(
+        rotated,
+        Checked {
+            confirmed: 0,
+            dropped: 1
+        }
+    );
+    let calls_before = app.bitrix.emulator.calls().len();
+    status_get(tokens, &app, 1)
+        .await
+        .expect("the new pair works");
+    let refused: Vec<_> = app.bitrix.emulator.calls()[calls_before..]
+        .iter()
+        .filter(|call| call.status != 200)
+        .map(|call| call.method.clone())
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "the dead pair was not tried: {refused:?}"
+    );
+    assert_eq!(app.bitrix.emulator.refresh_count(), 1, "no second rotation");
 }
 
 #[tokio::test]
