@@ -156,10 +156,10 @@ impl Portals {
                 self.store
                     .upsert_portal_and_account(&portal, &account, now)
                     .await?;
-                self.tokens.forget_portal(&event.member_id);
             }
             None => self.store.upsert_portal(&portal, now).await?,
         }
+        self.tokens.forget_portal(&event.member_id);
         tracing::info!(version = ?portal.app_version, "installation recorded from event");
         if event.kind == EventKind::Install {
             return Ok(Recorded::Installed);

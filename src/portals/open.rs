@@ -61,9 +61,10 @@ impl Portals {
             tracing::warn!("frame POST names an OAuth server off the allowlist");
             return Err(Refusal::OffList);
         }
+        // At most a second old: every open of a busy portal would otherwise read and decrypt it.
         let mut portal = self
-            .store
-            .portal(&frame.member_id)
+            .tokens
+            .recent_portal(&frame.member_id)
             .await?
             .filter(|p| p.record.state != PortalState::New)
             .ok_or(Refusal::NotInstalled)?;
@@ -106,6 +107,7 @@ impl Portals {
             portal.record.client_endpoint = verified.client_endpoint;
             portal.record.state = PortalState::Active;
             self.store.upsert_portal(&portal.record, unix_now()).await?;
+            self.tokens.forget_portal(&frame.member_id);
             tracing::info!(domain = %frame.domain, reactivated = deleted, "the OAuth server confirmed the portal's address");
         }
         let read =

@@ -135,6 +135,7 @@ pub async fn check(tokens: &TokenManager, member_id: &MemberId) -> Result<Check,
         }
         Verdict::Installed => {
             store.resume_portal(member_id, tokens.clock().now()).await?;
+            tokens.forget_portal(member_id);
             Ok(Check::Kept)
         }
         Verdict::Unknown => Ok(Check::Unknown),

@@ -17,6 +17,7 @@ mod error;
 pub mod keepalive;
 pub mod limiter;
 mod moved;
+mod portal_cache;
 mod refresh;
 mod reservations;
 mod settings;
@@ -38,6 +39,7 @@ use cache::{Cache, Hot};
 pub use checks::{CHECK_EVERY, Checked};
 pub use error::{CallError, Repeat};
 pub use limiter::Limiter;
+use portal_cache::PortalCache;
 use refresh::{Job, Refresher};
 pub use settings::Settings;
 
@@ -77,6 +79,7 @@ pub struct TokenManager {
     clock: Clock,
     metrics: Arc<Metrics>,
     cache: Cache,
+    portals: PortalCache,
     refresher: Refresher,
     reauth_seen: Arc<Notify>,
 }
@@ -117,6 +120,7 @@ impl TokenManager {
             settings,
             clock,
             cache: Cache::default(),
+            portals: PortalCache::default(),
             refresher,
             reauth_seen,
         }
@@ -245,9 +249,11 @@ impl TokenManager {
         self.cache.forget(&(member_id.clone(), user_id));
     }
 
-    /// Drops every cached account of a portal: it was uninstalled or suspended.
+    /// Drops every cached account of a portal and its row: it was installed again, uninstalled,
+    /// suspended or moved.
     pub fn forget_portal(&self, member_id: &MemberId) {
         self.cache.forget_portal(member_id);
+        self.portals.forget(member_id);
     }
 
     /// Calls `method` at `endpoint` with a given token (one a portal just handed us, not yet
