@@ -49,6 +49,7 @@ impl TokenManager {
                 }
                 _ => {
                     self.cache.forget(&key);
+                    self.portals.forget(&key.0);
                     checked.dropped += 1;
                 }
             }

@@ -148,6 +148,7 @@ impl TokenManager {
                 | CallError::Paused)
         ) {
             self.cache.forget(&key);
+            self.portals.forget(member_id);
         }
         result
     }

@@ -1,7 +1,9 @@
 //! Portal rows as a page open reads them, kept for at most [`cache::CHECK_AFTER`]: a busy
 //! portal's opens read and decrypt its row once a second instead of once per open. This process
-//! forgets a portal at once whenever it changes one (install, event, uninstall, suspension);
-//! another process's change reaches this copy when the entry expires, within the second.
+//! forgets a portal at once whenever it changes one (install, event, uninstall, suspension) or
+//! finds one of its accounts unusable (a pause or uninstall another process made, seen by a
+//! call or the background check); otherwise another process's change reaches this copy when
+//! the entry expires, within the second.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,7 +11,7 @@ use std::time::Instant;
 
 use super::cache::CHECK_AFTER;
 use crate::domain::MemberId;
-use crate::store::{Portal, StoreError};
+use crate::store::{Portal, PortalState, StoreError};
 
 /// Most portals kept; past it, expired entries go, then all.
 const CAPACITY: usize = 10_000;
@@ -58,7 +60,13 @@ impl super::TokenManager {
         }
         let read = Instant::now();
         let portal = self.store.portal(member_id).await?;
-        if let Some(portal) = &portal {
+        // Only a portal in use is kept: a paused, suspended or removed one is read again on
+        // every open, so its return is seen at once.
+        if let Some(portal) = &portal
+            && portal.record.state == PortalState::Active
+            && portal.removing_since.is_none()
+            && portal.paused_at.is_none()
+        {
             self.portals.put(portal, read);
         }
         Ok(portal)
