@@ -36,7 +36,7 @@ struct Ids {
 impl Ids {
     fn new() -> Self {
         Self {
-            prefix: crate::store::crypto::random_hex(6).into(),
+            prefix: format!("{:012x}", rand::random::<u64>() >> 16).into(),
             next: Arc::default(),
         }
     }
