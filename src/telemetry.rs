@@ -14,8 +14,9 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-/// Lines queued for the writer before a caller waits.
-const QUEUED_LINES: usize = 65_536;
+/// Lines queued for the writer before a caller waits: a few tenths of a second of the busiest
+/// status path. The queue's slots are allocated and touched up front (32 bytes each).
+const QUEUED_LINES: usize = 8_192;
 
 /// Keeps the log's writer running; dropping it writes out what is queued.
 #[must_use = "dropping it stops the log"]

@@ -22,6 +22,10 @@ pub use error::{Category, Error, ErrorCode, OAuthErrorCode};
 pub use oauth::{AppInfo, Grant, OAuthClient};
 pub use rest::{Caller, RestClient, Success};
 
+/// Most requests in flight to one portal at once. A portal takes a few requests per second
+/// anyway; more parallel connections would only cost memory on both sides.
+pub const MAX_IN_FLIGHT_PER_PORTAL: usize = 16;
+
 /// Builds the app's one HTTP client: no redirects followed (a renamed portal answers 302,
 /// `docs/bitrix24.md`), a timeout on every call, and a User-Agent that names us. With
 /// `public_only`, host names resolve to public addresses only, and the connection goes to the
@@ -43,8 +47,9 @@ pub fn http_client(
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(5)))
         .pool_idle_timeout(Duration::from_secs(60))
-        // Idle connections cost memory; each portal's rate limit keeps the useful number small.
-        .pool_max_idle_per_host(32)
+        // No more idle connections to a portal than requests may be in flight to it: a pool
+        // that opens one while another is being handed back would otherwise keep both.
+        .pool_max_idle_per_host(MAX_IN_FLIGHT_PER_PORTAL)
         .user_agent(concat!("b24-status/", env!("CARGO_PKG_VERSION")))
         .build()
 }

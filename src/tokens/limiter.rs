@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::reservations::Reservations;
+use crate::bitrix::MAX_IN_FLIGHT_PER_PORTAL;
 use crate::domain::MemberId;
 use crate::store::Store;
 
@@ -33,10 +34,6 @@ pub struct Limiter {
     in_flight: Mutex<HashMap<MemberId, Arc<Semaphore>>>,
     shared: Option<Arc<Reservations>>,
 }
-
-/// Most requests in flight to one portal at once. A portal takes a few requests per second
-/// anyway; more parallel connections would only cost memory on both sides.
-pub const MAX_IN_FLIGHT_PER_PORTAL: usize = 16;
 
 /// Past this many tracked portals, idle buckets are dropped.
 const PRUNE_ABOVE: usize = 10_000;
