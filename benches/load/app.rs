@@ -51,24 +51,25 @@ impl App {
     }
 
     pub fn peak_rss_kib(&self) -> u64 {
-        self.status_kib("VmHWM:")
+        status_kib(self.child.id(), "VmHWM:")
     }
 
     /// Resident memory now.
     pub fn rss_kib(&self) -> u64 {
-        self.status_kib("VmRSS:")
+        status_kib(self.child.id(), "VmRSS:")
     }
+}
 
-    fn status_kib(&self, field: &str) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix(field))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            })
-            .unwrap_or(0)
-    }
+/// A figure in kiB from `/proc/<pid>/status`.
+pub fn status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 pub fn free_port() -> u16 {

@@ -140,8 +140,33 @@ pub async fn closed_loop_for(
         .figures()
 }
 
+/// `workers` clients for `PHASE`, each over a connection of its own that it keeps: exactly
+/// `workers` connections, where a shared pool opens extra ones when an answer and a new
+/// request cross.
+pub async fn own_connections(target: &Target, workers: usize) -> Figures {
+    let client = || {
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client")
+    };
+    closed_loop_with(client, target, workers, PHASE)
+        .await
+        .figures()
+}
+
 async fn closed_loop_samples(
     http: &reqwest::Client,
+    target: &Target,
+    workers: usize,
+    phase: Duration,
+) -> Samples {
+    closed_loop_with(|| http.clone(), target, workers, phase).await
+}
+
+async fn closed_loop_with(
+    client: impl Fn() -> reqwest::Client,
     target: &Target,
     workers: usize,
     phase: Duration,
@@ -149,7 +174,7 @@ async fn closed_loop_samples(
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for w in 0..workers {
-        let (http, target) = (http.clone(), target.clone());
+        let (http, target) = (client(), target.clone());
         tasks.spawn(async move {
             let (mut latencies, mut errors, mut i) = (Vec::new(), 0, w);
             while started.elapsed() < phase {

@@ -32,7 +32,7 @@ use b24_status::emulator::{AppSpec, Emulator};
 use sqlx::{Connection, PgConnection};
 
 use app::{free_port, start_app};
-use drive::closed_loop;
+use drive::own_connections;
 
 const CLIENT_ID: &str = "app.bench";
 const CLIENT_SECRET: &str = "bench-secret-0123456789";
@@ -144,8 +144,8 @@ async fn run() {
     let db_size = seed::file_size(&db);
     let port = free_port();
     let (app, startup_big) = start_app(&emulator, dir.path(), &sqlite_url, port, &http, &[]).await;
-    let (big, _) = path::put_figures(&parts, &app, &sqlite.fleet).await;
-    let wide_big = closed_loop(&http, &path::put_on(&app, &sqlite.fleet), 1000).await;
+    let big = path::put_figures(&parts, &app, &sqlite.fleet).await;
+    let wide_big = own_connections(&path::put_on(&app, &sqlite.fleet), 1000).await;
     let rss_big = app.peak_rss_kib();
     app.stop();
 

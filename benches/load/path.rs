@@ -1,6 +1,7 @@
 //! The status path on one backend: `PUT /api/status` through the app, the minimal forwarder
 //! and the upstream alone (flat out, then at a fixed 1,000 req/s), `POST /app`, the audit
-//! line's cost, a refresh storm and 1,000 connections.
+//! line's cost, a refresh storm and 1,000 connections (through a fresh app process and the
+//! forwarder).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,7 +10,9 @@ use std::time::{Duration, Instant};
 use b24_status::emulator::{Emulator, UserSpec};
 
 use super::app::{App, free_port, post_form, session_in, start_app};
-use super::drive::{Figures, Target, closed_loop, closed_loop_for, fire, fixed_rate, interleaved};
+use super::drive::{
+    Figures, Target, closed_loop, closed_loop_for, fire, fixed_rate, interleaved, own_connections,
+};
 use super::fleet::{self, Fleet};
 use super::roles::{Process, token_of};
 use super::{CLIENT_ID, CONCURRENCY, WARM_UP, register};
@@ -47,8 +50,11 @@ pub struct BackendRun {
     pub audit_off: Figures,
     pub audit_on: Figures,
     pub wide: Figures,
+    pub wide_forwarder: Figures,
     pub rss_phases: u64,
-    pub rss_peak: u64,
+    /// Peak RSS of a fresh app process, and of the forwarder, through 1,000 connections.
+    pub rss_wide: u64,
+    pub rss_wide_forwarder: u64,
     pub startup: Duration,
     pub storm_refreshes: usize,
     pub storm_ok: usize,
@@ -59,14 +65,18 @@ pub fn put_on(app: &App, opened: &Opened) -> Target {
     fleet::put_target(app, opened.sessions.clone())
 }
 
+fn put_forwarded(forwarder: &Process) -> Target {
+    Target::Put {
+        url: format!("{}/api/status", forwarder.url()),
+        bearers: Arc::new(vec![String::new()]),
+    }
+}
+
 /// The three status paths, warmed, then measured one after another.
-pub async fn put_figures(parts: &Parts<'_>, app: &App, opened: &Opened) -> (Run, Target) {
+pub async fn put_figures(parts: &Parts<'_>, app: &App, opened: &Opened) -> Run {
     let http = parts.http;
     let app_put = put_on(app, opened);
-    let forwarder = Target::Put {
-        url: format!("{}/api/status", parts.forwarder.url()),
-        bearers: Arc::new(vec![String::new()]),
-    };
+    let forwarder = put_forwarded(parts.forwarder);
     let direct = Target::Direct {
         urls: Arc::new(
             parts
@@ -84,15 +94,14 @@ pub async fn put_figures(parts: &Parts<'_>, app: &App, opened: &Opened) -> (Run,
     let mut put = interleaved(http, &[&app_put, &forwarder, &direct], CONCURRENCY)
         .await
         .into_iter();
-    let run = Run {
+    Run {
         put_app: put.next().expect("app"),
         put_forwarder: put.next().expect("forwarder"),
         put_upstream: put.next().expect("upstream"),
         rate_app: fixed_rate(http, &app_put).await,
         rate_forwarder: fixed_rate(http, &forwarder).await,
         rate_direct: fixed_rate(http, &direct).await,
-    };
-    (run, app_put)
+    }
 }
 
 /// A portal on the emulator whose second user's token the storm finds expired.
@@ -169,7 +178,7 @@ pub async fn backend_run(parts: &Parts<'_>, database_url: &str) -> BackendRun {
             closed_loop_for(http, &target, CONCURRENCY, Duration::from_secs(30)).await;
         }
     }
-    let (put, app_put) = put_figures(parts, &app, &opened).await;
+    let put = put_figures(parts, &app, &opened).await;
     let open = Target::Open {
         url: format!("{}/app", app.url),
         posts: Arc::new(opened.frames.clone()),
@@ -179,9 +188,15 @@ pub async fn backend_run(parts: &Parts<'_>, database_url: &str) -> BackendRun {
     let (storm_refreshes, storm_ok, storm_time) =
         storm(parts, &app, &storm_member, storm_session).await;
     let rss_phases = app.peak_rss_kib();
-    let wide = closed_loop(http, &app_put, 1000).await;
-    let rss_peak = app.peak_rss_kib();
     app.stop();
+
+    // 1,000 connections, each client its own, through a fresh process and the forwarder.
+    let (fresh, _) = start(&[]).await;
+    let wide = own_connections(&put_on(&fresh, &opened), 1000).await;
+    let rss_wide = fresh.peak_rss_kib();
+    fresh.stop();
+    let wide_forwarder = own_connections(&put_forwarded(parts.forwarder), 1000).await;
+    let rss_wide_forwarder = parts.forwarder.peak_rss_kib();
 
     // The audit line's cost: the same path through two fresh processes running side by side,
     // one with the line off, loaded in turn.
@@ -212,8 +227,10 @@ pub async fn backend_run(parts: &Parts<'_>, database_url: &str) -> BackendRun {
         audit_off,
         audit_on,
         wide,
+        wide_forwarder,
         rss_phases,
-        rss_peak,
+        rss_wide,
+        rss_wide_forwarder,
         startup,
         storm_refreshes,
         storm_ok,

@@ -61,6 +61,11 @@ pub fn spawn(role: &str, args: &[&str]) -> Process {
 }
 
 impl Process {
+    /// Its peak resident memory so far.
+    pub fn peak_rss_kib(&self) -> u64 {
+        crate::app::status_kib(self.child.id(), "VmHWM:")
+    }
+
     /// Its first address.
     pub fn url(&self) -> &str {
         self.urls.first().map_or("", String::as_str)
