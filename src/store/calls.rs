@@ -54,6 +54,21 @@ struct CallRow {
     has_schedule: bool,
 }
 
+/// The columns of an [`AccountVersion`] and the tables they come from, for one account and
+/// for many: generation, whether account and portal are usable, has a timer, has a schedule.
+macro_rules! version_of_accounts {
+    () => {
+        "a.token_generation,
+         a.state = 'active' AND p.state = 'active' AND p.removing_since IS NULL
+             AND p.paused_at IS NULL,
+         EXISTS (SELECT 1 FROM timers t
+             WHERE t.member_id = a.member_id AND t.user_id = a.user_id),
+         EXISTS (SELECT 1 FROM schedules s
+             WHERE s.member_id = a.member_id AND s.user_id = a.user_id)
+         FROM accounts a JOIN portals p ON p.member_id = a.member_id"
+    };
+}
+
 impl Store {
     /// An account with its portal's endpoints, in one query: what every call on a user's
     /// behalf needs. `None` if the account is unknown or its portal uninstalled the app.
@@ -98,21 +113,16 @@ impl Store {
         member_id: &MemberId,
         user_id: UserId,
     ) -> Result<Option<AccountVersion>, StoreError> {
-        let row: Option<(i64, bool, bool, bool)> = on_pool!(&self.db, |pool| sqlx::query_as(
-            "SELECT a.token_generation,
-                    a.state = 'active' AND p.state = 'active' AND p.removing_since IS NULL
-                        AND p.paused_at IS NULL,
-                    EXISTS (SELECT 1 FROM timers t
-                        WHERE t.member_id = a.member_id AND t.user_id = a.user_id),
-                    EXISTS (SELECT 1 FROM schedules s
-                        WHERE s.member_id = a.member_id AND s.user_id = a.user_id)
-             FROM accounts a JOIN portals p ON p.member_id = a.member_id
-             WHERE a.member_id = $1 AND a.user_id = $2",
-        )
-        .bind(member_id.as_str())
-        .bind(user_id_to_sql(user_id))
-        .fetch_optional(pool)
-        .await)?;
+        let row: Option<(i64, bool, bool, bool)> =
+            on_pool!(&self.db, |pool| sqlx::query_as(concat!(
+                "SELECT ",
+                version_of_accounts!(),
+                " WHERE a.member_id = $1 AND a.user_id = $2"
+            ),)
+            .bind(member_id.as_str())
+            .bind(user_id_to_sql(user_id))
+            .fetch_optional(pool)
+            .await)?;
         Ok(row.map(
             |(generation, usable, has_timer, has_schedule)| AccountVersion {
                 generation,
@@ -132,17 +142,11 @@ impl Store {
         let mut versions = Vec::with_capacity(accounts.len());
         for chunk in accounts.chunks(VERSIONS_AT_ONCE) {
             let rows: Vec<(String, i64, i64, bool, bool, bool)> = on_pool!(&self.db, |pool| {
-                let mut query = sqlx::QueryBuilder::new(
-                    "SELECT a.member_id, a.user_id, a.token_generation,
-                        a.state = 'active' AND p.state = 'active' AND p.removing_since IS NULL
-                            AND p.paused_at IS NULL,
-                        EXISTS (SELECT 1 FROM timers t
-                            WHERE t.member_id = a.member_id AND t.user_id = a.user_id),
-                        EXISTS (SELECT 1 FROM schedules s
-                            WHERE s.member_id = a.member_id AND s.user_id = a.user_id)
-                     FROM accounts a JOIN portals p ON p.member_id = a.member_id
-                     WHERE (a.member_id, a.user_id) IN (VALUES ",
-                );
+                let mut query = sqlx::QueryBuilder::new(concat!(
+                    "SELECT a.member_id, a.user_id, ",
+                    version_of_accounts!(),
+                    " WHERE (a.member_id, a.user_id) IN (VALUES "
+                ));
                 let mut keys = query.separated(", ");
                 for (member_id, user_id) in chunk {
                     keys.push("(")
