@@ -40,6 +40,19 @@ impl Emulator {
         id
     }
 
+    /// Grants or withdraws a user's administrator rights, as a portal's administrator does in
+    /// the portal's settings; tokens already handed out stay valid.
+    pub fn set_admin(&self, member_id: &MemberId, user_id: u64, admin: bool) {
+        if let Some(user) = self
+            .world()
+            .portals
+            .get_mut(member_id)
+            .and_then(|portal| portal.users.get_mut(&user_id))
+        {
+            user.admin = admin;
+        }
+    }
+
     /// The install POST the portal sends when the admin opens the app for the first time: the
     /// installation record exists, but `installFinish` has not happened yet (`docs/bitrix24.md`,
     /// "Installation").

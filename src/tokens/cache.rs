@@ -38,6 +38,8 @@ pub(super) struct Hot {
     /// Whether the user saved a schedule, as of the last check: a page open finding none and
     /// no timer reads neither.
     pub schedule: bool,
+    /// Whether the store names the user an administrator, as of the last read.
+    pub is_admin: bool,
 }
 
 struct Entry {
@@ -190,8 +192,10 @@ impl super::TokenManager {
         if target.paused {
             return Err(CallError::Paused);
         }
+        let is_admin = target.account.is_admin;
         let (tokens, generation) = refresh::usable(target.account)?;
         let hot = Hot {
+            is_admin,
             endpoint: target.endpoint,
             server: target.server,
             tokens,

@@ -224,10 +224,9 @@ impl TokenManager {
         Ok(())
     }
 
-    /// Stores the pair as [`TokenManager::save_account`] does, unless it is the pair the store
-    /// already holds for the account (as the cache knows it, checked against the store within
-    /// the second): a portal hands the same pair on every open until it rotates it, and writing
-    /// it again would cost every page open an encryption and a write.
+    /// Stores the pair as [`TokenManager::save_account`] does, unless the store holds this pair
+    /// and administrator flag already (as the cache knows, checked within the second): portals
+    /// hand the same pair on every open until they rotate it, and a write costs an encryption.
     pub async fn save_account_if_new(
         &self,
         account: &AccountRecord,
@@ -235,7 +234,8 @@ impl TokenManager {
     ) -> Result<(), StoreError> {
         let key = (account.member_id.clone(), account.user_id);
         let stored = self.hot(&key).await.ok().is_some_and(|hot| {
-            hot.tokens.access.matches(account.tokens.access.expose())
+            hot.is_admin == account.is_admin
+                && hot.tokens.access.matches(account.tokens.access.expose())
                 && hot.tokens.refresh.matches(account.tokens.refresh.expose())
         });
         if stored {

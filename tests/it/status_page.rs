@@ -267,3 +267,21 @@ async fn bitrix24s_own_language_codes_get_their_language() {
         assert!(page.contains(lang.text().page_title), "{code}");
     }
 }
+
+#[tokio::test]
+async fn a_page_open_with_an_unchanged_pair_still_records_changed_administrator_rights() {
+    let app = TestApp::installed(&[]).await;
+    let employee = app.bitrix.employee;
+    let emulator = &app.bitrix.emulator;
+    emulator.issue_tokens(app.member(), CLIENT_ID, employee);
+    // The portal hands the same pair on every open until it rotates it.
+    let post = emulator.frame_post(app.member(), CLIENT_ID, employee, "DEFAULT", "en", "");
+    assert_eq!(app.post_form("/app", &post).await.status(), 200);
+    let before = app.account(uid(employee)).await.expect("stored");
+    assert!(!before.is_admin);
+
+    emulator.set_admin(app.member(), employee, true);
+    assert_eq!(app.post_form("/app", &post).await.status(), 200);
+    let after = app.account(uid(employee)).await.expect("stored");
+    assert!(after.is_admin, "the stored flag follows the portal's");
+}
