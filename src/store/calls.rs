@@ -118,7 +118,7 @@ impl Store {
                 "SELECT ",
                 version_of_accounts!(),
                 " WHERE a.member_id = $1 AND a.user_id = $2"
-            ),)
+            ))
             .bind(member_id.as_str())
             .bind(user_id_to_sql(user_id))
             .fetch_optional(pool)

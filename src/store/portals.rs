@@ -9,6 +9,16 @@ use super::{
 };
 use crate::domain::{ApplicationToken, Licence, MemberId, PortalDomain};
 
+impl Portal {
+    /// Whether calls may be made for it: installed, not being removed, not paused (the same
+    /// rule as an account version's `usable`).
+    pub fn in_use(&self) -> bool {
+        self.record.state == PortalState::Active
+            && self.removing_since.is_none()
+            && self.paused_at.is_none()
+    }
+}
+
 /// A `portals` row as stored.
 #[derive(sqlx::FromRow)]
 pub(super) struct PortalRow {

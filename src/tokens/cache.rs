@@ -147,6 +147,13 @@ impl Cache {
 
 /// The cache as the token manager reads it.
 impl super::TokenManager {
+    /// Drops an account found unusable or rotated elsewhere, and its portal's row: what
+    /// changed (a pause, an uninstall) may be the portal's.
+    pub(super) fn drop_stale(&self, key: &Key) {
+        self.cache.forget(key);
+        self.portals.forget(&key.0);
+    }
+
     /// The account's entry: from the cache while it is fresh or still matches the store's
     /// version, else read again.
     pub(super) async fn hot(&self, key: &Key) -> Result<Hot, CallError> {

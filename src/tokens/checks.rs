@@ -48,8 +48,7 @@ impl TokenManager {
                     checked.confirmed += 1;
                 }
                 _ => {
-                    self.cache.forget(&key);
-                    self.portals.forget(&key.0);
+                    self.drop_stale(&key);
                     checked.dropped += 1;
                 }
             }

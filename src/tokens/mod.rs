@@ -147,8 +147,7 @@ impl TokenManager {
                 | CallError::BeingRemoved
                 | CallError::Paused)
         ) {
-            self.cache.forget(&key);
-            self.portals.forget(member_id);
+            self.drop_stale(&key);
         }
         result
     }

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use super::cache::CHECK_AFTER;
 use crate::domain::MemberId;
-use crate::store::{Portal, PortalState, StoreError};
+use crate::store::{Portal, StoreError};
 
 /// Most portals kept; past it, expired entries go, then all.
 const CAPACITY: usize = 10_000;
@@ -62,11 +62,7 @@ impl super::TokenManager {
         let portal = self.store.portal(member_id).await?;
         // Only a portal in use is kept: a paused, suspended or removed one is read again on
         // every open, so its return is seen at once.
-        if let Some(portal) = &portal
-            && portal.record.state == PortalState::Active
-            && portal.removing_since.is_none()
-            && portal.paused_at.is_none()
-        {
+        if let Some(portal) = portal.as_ref().filter(|portal| portal.in_use()) {
             self.portals.put(portal, read);
         }
         Ok(portal)
