@@ -103,23 +103,28 @@ async fn write(store: Store, mut records: mpsc::Receiver<CallRecord>, stop: Arc<
                 return;
             }
         }
-        // What arrives while the batch gathers goes with it; a stop cuts the wait short.
-        let gathered = tokio::time::sleep(GATHER);
-        tokio::pin!(gathered);
-        while batch.len() < BATCH {
-            tokio::select! {
-                record = records.recv() => match record {
-                    Some(record) => batch.push(record),
-                    None => break,
-                },
-                () = &mut gathered => break,
-                () = stop.notified() => {
-                    stop.notify_one();
-                    break;
-                }
+        // What arrives while the batch gathers goes with it, taken in one go afterwards (the
+        // writer is not woken once per call), in as many batches as it takes. A stop cuts the
+        // wait short.
+        let stopping = tokio::select! {
+            () = tokio::time::sleep(GATHER) => false,
+            () = stop.notified() => true,
+        };
+        loop {
+            while batch.len() < BATCH
+                && let Ok(record) = records.try_recv()
+            {
+                batch.push(record);
+            }
+            let full = batch.len() == BATCH;
+            store_batch(&store, &mut batch).await;
+            if !full {
+                break;
             }
         }
-        store_batch(&store, &mut batch).await;
+        if stopping {
+            stop.notify_one();
+        }
     }
 }
 
@@ -131,4 +136,53 @@ async fn store_batch(store: &Store, batch: &mut Vec<CallRecord>) {
         tracing::warn!(%error, records = batch.len(), "could not write call log records");
     }
     batch.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::MemberId;
+    use crate::store::crypto::{Keyring, MasterKey};
+
+    fn call(member_id: &MemberId, n: i64) -> CallRecord {
+        CallRecord {
+            at_ms: n,
+            member_id: member_id.as_str().to_owned(),
+            user_id: Some(7),
+            method: "im.user.status.set".into(),
+            http_status: Some(200),
+            error_code: None,
+            duration_ms: 1,
+            request: format!(r#"{{"STATUS":"dnd","n":{n}}}"#),
+            response: r#"{"result":true}"#.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn more_calls_than_a_batch_at_once_are_all_written_and_a_stop_writes_what_is_queued() {
+        let dir = tempfile::tempdir().expect("folder");
+        let url = format!("sqlite://{}", dir.path().join("calls.db").display());
+        let store = Store::open(&url, Keyring::new(&MasterKey::generate(), None))
+            .await
+            .expect("store");
+        let member = MemberId::parse(&"ab".repeat(16)).expect("member");
+        let (log, sink) = CallLog::start(store.clone(), Clock::default(), PRUNE_EVERY);
+        let queued = i64::try_from(BATCH).expect("small") * 5 / 2;
+        (0..queued).for_each(|n| sink.record(call(&member, n)));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let written = loop {
+            let written = store.calls_of(&member, 0, 10_000).await.expect("read");
+            if written.len() == usize::try_from(queued).expect("small") {
+                break written;
+            }
+            assert!(std::time::Instant::now() < deadline, "{}", written.len());
+            tokio::time::sleep(GATHER).await;
+        };
+        assert_eq!(written.last(), Some(&call(&member, queued - 1)));
+        (queued..queued + 10).for_each(|n| sink.record(call(&member, n)));
+        log.flush().await;
+        let written = store.calls_of(&member, 0, 10_000).await.expect("read");
+        assert_eq!(written.len(), usize::try_from(queued + 10).expect("small"));
+        assert_eq!(log.dropped(), 0);
+    }
 }
