@@ -115,7 +115,7 @@ fn is_secret_key(key: &str) -> bool {
 /// are, without being parsed and written again.
 fn may_name_a_secret(body: &[u8]) -> bool {
     let lower = body.to_ascii_lowercase();
-    memchr::memchr(b'%', &lower).is_some()
+    lower.contains(&b'%')
         || SECRET_NAME_PARTS
             .iter()
             .any(|part| memchr::memmem::find(&lower, part.as_bytes()).is_some())
