@@ -71,7 +71,7 @@ impl FormatTime for LineTime {
             .unwrap_or_default();
         let (second, micros) = (now.as_secs(), now.subsec_micros());
         SECOND.with_borrow_mut(|(formatted, text)| {
-            if *formatted != second || text.is_empty() {
+            if *formatted != second {
                 text.clear();
                 let at = i64::try_from(second)
                     .ok()

@@ -86,44 +86,46 @@ impl CallLog {
 async fn write(store: Store, mut records: mpsc::Receiver<CallRecord>, stop: Arc<Notify>) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
-        tokio::select! {
+        // After the first record, what arrives while the batch gathers goes with it, taken in
+        // one go afterwards: the writer is not woken once per call. A stop cuts the wait short.
+        let stopping = tokio::select! {
             first = records.recv() => {
                 let Some(first) = first else { return };
                 batch.push(first);
-            }
-            () = stop.notified() => {
-                records.close();
-                while let Some(record) = records.recv().await {
-                    batch.push(record);
-                    if batch.len() == BATCH {
-                        store_batch(&store, &mut batch).await;
-                    }
+                tokio::select! {
+                    () = tokio::time::sleep(GATHER) => false,
+                    () = stop.notified() => true,
                 }
-                store_batch(&store, &mut batch).await;
-                return;
             }
-        }
-        // What arrives while the batch gathers goes with it, taken in one go afterwards (the
-        // writer is not woken once per call), in as many batches as it takes. A stop cuts the
-        // wait short.
-        let stopping = tokio::select! {
-            () = tokio::time::sleep(GATHER) => false,
             () = stop.notified() => true,
         };
-        loop {
-            while batch.len() < BATCH
-                && let Ok(record) = records.try_recv()
-            {
-                batch.push(record);
-            }
-            let full = batch.len() == BATCH;
-            store_batch(&store, &mut batch).await;
-            if !full {
-                break;
-            }
-        }
         if stopping {
-            stop.notify_one();
+            records.close();
+        }
+        write_queued(&store, &mut records, &mut batch).await;
+        if stopping {
+            return;
+        }
+    }
+}
+
+/// Writes `batch` and everything queued behind it, in as many batches as it takes, without
+/// waiting for more.
+async fn write_queued(
+    store: &Store,
+    records: &mut mpsc::Receiver<CallRecord>,
+    batch: &mut Vec<CallRecord>,
+) {
+    loop {
+        while batch.len() < BATCH
+            && let Ok(record) = records.try_recv()
+        {
+            batch.push(record);
+        }
+        let full = batch.len() == BATCH;
+        store_batch(store, batch).await;
+        if !full {
+            return;
         }
     }
 }
@@ -140,6 +142,8 @@ async fn store_batch(store: &Store, batch: &mut Vec<CallRecord>) {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::*;
     use crate::domain::MemberId;
     use crate::store::crypto::{Keyring, MasterKey};
@@ -169,13 +173,13 @@ mod tests {
         let (log, sink) = CallLog::start(store.clone(), Clock::default(), PRUNE_EVERY);
         let queued = i64::try_from(BATCH).expect("small") * 5 / 2;
         (0..queued).for_each(|n| sink.record(call(&member, n)));
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(10);
         let written = loop {
             let written = store.calls_of(&member, 0, 10_000).await.expect("read");
             if written.len() == usize::try_from(queued).expect("small") {
                 break written;
             }
-            assert!(std::time::Instant::now() < deadline, "{}", written.len());
+            assert!(Instant::now() < deadline, "{}", written.len());
             tokio::time::sleep(GATHER).await;
         };
         assert_eq!(written.last(), Some(&call(&member, queued - 1)));
