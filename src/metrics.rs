@@ -182,7 +182,7 @@ impl Metrics {
     /// One request answered after `elapsed`.
     pub fn http_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         let labels = HttpLabels {
-            method: method.to_owned(),
+            method: method_label(method).to_owned(),
             route: route.to_owned(),
             status,
         };
@@ -265,6 +265,18 @@ fn count(family: &Family<OutcomeLabels, Counter>, outcome: &str) {
             outcome: outcome.to_owned(),
         })
         .inc();
+}
+
+/// The method as a label: anyone may send any method, and a series per made-up one would
+/// grow memory without bound, so methods outside the standard set are one label, `other`.
+pub fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|known| *known == method)
+        .unwrap_or("other")
 }
 
 #[cfg(test)]

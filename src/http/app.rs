@@ -37,9 +37,11 @@ async fn open(
         .open(&frame, from.0)
         .await
         .map_err(|refusal| super::refusal::refused(refusal, lang))?;
+    let session = super::status_page::begin(&state, &opened, lang)?;
     Ok(super::status_page::render(
         &state,
         &opened,
+        &session,
         lang,
         None,
         StatusCode::OK,

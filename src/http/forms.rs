@@ -118,9 +118,11 @@ async fn set_status(
     }
     let (status_name, _) = status_words(t, change.opened.current);
     let notice = Notice::ok(format!("{} {status_name}", t.saved));
+    let session = state.sessions.carry_on(&form.session, unix_now());
     Ok(render(
         &state,
         &change.opened,
+        &session,
         lang,
         Some(notice),
         StatusCode::OK,
@@ -228,5 +230,13 @@ async fn change_schedule(
         .change_from_page(member_id, user_id, None, None)
         .await
         .map_err(|refusal| super::refusal::refused(refusal, lang))?;
-    Ok(render(&state, &page.opened, lang, Some(notice), status))
+    let session = state.sessions.carry_on(&form.session, unix_now());
+    Ok(render(
+        &state,
+        &page.opened,
+        &session,
+        lang,
+        Some(notice),
+        status,
+    ))
 }

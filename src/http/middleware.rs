@@ -113,7 +113,7 @@ pub fn apply(
         // Handlers of signed-in users fill in who (see `api::record`).
         tracing::info_span!(
             "request",
-            method = %request.method(),
+            method = crate::metrics::method_label(request.method().as_str()),
             route,
             request_id,
             member_id = tracing::field::Empty,

@@ -100,9 +100,11 @@ async fn callback(
         .finish_sign_in(state, code)
         .await
         .map_err(|refusal| with_retry(super::refusal::refused(refusal, lang)))?;
+    let session = super::status_page::begin(&app, &opened, lang)?;
     Ok(super::status_page::render(
         &app,
         &opened,
+        &session,
         lang,
         None,
         axum::http::StatusCode::OK,

@@ -1,7 +1,9 @@
 //! `POST /api/session` (Bearer session): a page left open — in the messenger's sidebar all day —
 //! trades its still-valid session for a fresh one before it expires, so it keeps working; a
-//! closed page renews nothing, and its session expires as before. An expired, forged or
-//! uninstalled portal's session gets nothing.
+//! closed page renews nothing, and its session expires as before. An expired or forged session
+//! gets nothing, and neither does one whose account moved to another epoch (a new pair, a
+//! pause, a suspension; `docs/security.md`, "Sessions"), whose pair is gone (uninstall,
+//! `reauth`), or whose lifetime from the frame POST that began it is spent.
 
 use axum::extract::State;
 use axum::http::header;
@@ -12,7 +14,7 @@ use serde_json::json;
 use super::api::record;
 use super::error::NoStoreJson;
 use super::extract::Authed;
-use super::session::SESSION_TTL_SECS;
+use super::error::ApiError;
 use super::state::AppState;
 use crate::clock::unix_now;
 
@@ -29,14 +31,25 @@ async fn renew(State(state): State<AppState>, Authed(session): Authed) -> NoStor
         .portal_domain(&session.member_id)
         .await
         .map_err(|refusal| super::team_api::board_refused(refusal, session.lang))?;
-    let token = state.sessions.issue(
-        &session.member_id,
-        session.user_id,
-        session.lang,
-        unix_now(),
-    );
+    let epoch = state
+        .portals
+        .session_epoch(&session.member_id, session.user_id)
+        .await
+        .map_err(|refusal| super::team_api::board_refused(refusal, session.lang))?;
+    let now = unix_now();
+    let renewed = (epoch == Some(session.epoch))
+        .then(|| state.sessions.follow(&session, now))
+        .flatten();
+    let Some(token) = renewed else {
+        tracing::info!("a session that ended was not renewed");
+        return Err(ApiError::invalid_session(session.lang));
+    };
+    let expires_in = state
+        .sessions
+        .verify(&token, now)
+        .map_or(0, |renewed| renewed.expires_at - now);
     Ok((
         [(header::CACHE_CONTROL, "no-store")],
-        Json(json!({"session": token, "expires_in": SESSION_TTL_SECS})),
+        Json(json!({"session": token, "expires_in": expires_in})),
     ))
 }

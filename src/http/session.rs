@@ -1,7 +1,11 @@
 //! The short-lived session a status page hands its script: no cookies (third-party cookies in the
 //! portal's iframe are blocked by modern browsers, `docs/bitrix24.md`, "Security"), but a signed
-//! token in the page, `v1.<member_id>.<user_id>.<expires>.<lang>.<signature>`, with an HMAC-SHA256
-//! signature under a key derived from `APP_SECRET`.
+//! token in the page,
+//! `v2.<member_id>.<user_id>.<expires>.<lang>.<started>.<epoch>.<signature>`, with an
+//! HMAC-SHA256 signature under a key derived from `APP_SECRET`. A session dies with what it
+//! stood for (`docs/security.md`, "Sessions"): it names the account's epoch, which a new pair,
+//! a pause or a suspension changes, and it is never renewed past [`SESSION_LIFETIME_SECS`]
+//! from the frame POST that began it.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -11,8 +15,11 @@ use sha2::Sha256;
 use crate::domain::{MemberId, UserId};
 use crate::i18n::Lang;
 
-/// How long a page's session lasts.
-pub const SESSION_TTL_SECS: i64 = 2 * 3600;
+/// How long a page's session lasts before the page renews it.
+pub const SESSION_TTL_SECS: i64 = 3600;
+/// The longest a session lives, renewals included, from the frame POST that began it: a
+/// working day with a margin; the next day's first open begins a new one.
+pub const SESSION_LIFETIME_SECS: i64 = 12 * 3600;
 
 /// Who a session token speaks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +32,10 @@ pub struct Session {
     pub lang: Lang,
     /// Unix seconds.
     pub expires_at: i64,
+    /// Unix seconds of the frame POST (or sign-in) that began it.
+    pub started_at: i64,
+    /// The account's epoch when it began (see [`crate::store::Store::session_epoch`]).
+    pub epoch: i64,
 }
 
 /// Why a token was refused.
@@ -68,12 +79,53 @@ impl SessionKey {
         mac
     }
 
-    /// A token for `member_id`/`user_id`, valid until `now + SESSION_TTL_SECS`.
-    pub fn issue(&self, member_id: &MemberId, user_id: UserId, lang: Lang, now: i64) -> String {
+    /// A new session for `member_id`/`user_id`, begun `now` at the account's `epoch`.
+    pub fn begin(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+        lang: Lang,
+        epoch: i64,
+        now: i64,
+    ) -> String {
+        self.sign(&Session {
+            member_id: member_id.clone(),
+            user_id,
+            lang,
+            expires_at: now + SESSION_TTL_SECS,
+            started_at: now,
+            epoch,
+        })
+    }
+
+    /// The same session with its expiry moved on from `now`, never past its lifetime; `None`
+    /// once the lifetime is spent.
+    pub fn follow(&self, session: &Session, now: i64) -> Option<String> {
+        let end = session.started_at.saturating_add(SESSION_LIFETIME_SECS);
+        (now < end).then(|| {
+            self.sign(&Session {
+                expires_at: (now + SESSION_TTL_SECS).min(end),
+                ..session.clone()
+            })
+        })
+    }
+
+    /// The session a page shown again within `session` carries: the same, moved on.
+    pub fn carry_on(&self, session: &Session, now: i64) -> String {
+        // A session that verified at `now` ends after it, so its lifetime is not spent.
+        self.follow(session, now).unwrap_or_default()
+    }
+
+    /// The signed token for `session` as it is (for tests and tools that must hold one).
+    pub fn sign(&self, session: &Session) -> String {
         let payload = format!(
-            "v1.{member_id}.{user_id}.{}.{}",
-            now + SESSION_TTL_SECS,
-            lang.code()
+            "v2.{}.{}.{}.{}.{}.{}",
+            session.member_id,
+            session.user_id,
+            session.expires_at,
+            session.lang.code(),
+            session.started_at,
+            session.epoch
         );
         let signature = URL_SAFE_NO_PAD.encode(self.mac(&payload).finalize().into_bytes());
         format!("{payload}.{signature}")
@@ -91,15 +143,8 @@ impl SessionKey {
         self.mac(payload)
             .verify_slice(&signature)
             .map_err(|_| SessionError::Forged)?;
-        let mut parts = payload.split('.');
-        let (Some("v1"), Some(member), Some(user), Some(expires), Some(lang), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        let parts: Vec<&str> = payload.split('.').collect();
+        let ["v2", member, user, expires, lang, started, epoch] = parts[..] else {
             return Err(SessionError::Malformed);
         };
         let session = Session {
@@ -107,6 +152,8 @@ impl SessionKey {
             user_id: UserId::parse(user).map_err(|_| SessionError::Malformed)?,
             lang: Lang::from_code(lang),
             expires_at: expires.parse().map_err(|_| SessionError::Malformed)?,
+            started_at: started.parse().map_err(|_| SessionError::Malformed)?,
+            epoch: epoch.parse().map_err(|_| SessionError::Malformed)?,
         };
         if session.expires_at <= now {
             return Err(SessionError::Expired);
@@ -127,13 +174,18 @@ mod tests {
         MemberId::parse("0123456789abcdef0123456789abcdef").expect("id")
     }
 
+    fn begun(key: &SessionKey, lang: Lang, now: i64) -> String {
+        key.begin(&member(), UserId::new(7).expect("id"), lang, 42, now)
+    }
+
     #[test]
     fn a_token_round_trips_until_it_expires() {
-        let token = key(1).issue(&member(), UserId::new(7).expect("id"), Lang::Ru, 1000);
+        let token = begun(&key(1), Lang::Ru, 1000);
         let session = key(1).verify(&token, 1001).expect("valid");
         assert_eq!(session.member_id, member());
         assert_eq!(session.user_id, UserId::new(7).expect("id"));
         assert_eq!(session.lang, Lang::Ru);
+        assert_eq!((session.started_at, session.epoch), (1000, 42));
         assert_eq!(
             key(1).verify(&token, 1000 + SESSION_TTL_SECS),
             Err(SessionError::Expired)
@@ -141,14 +193,33 @@ mod tests {
     }
 
     #[test]
+    fn renewals_keep_the_start_and_stop_at_the_lifetime() {
+        let mut token = begun(&key(1), Lang::En, 1000);
+        let mut now = 1000;
+        let end = 1000 + SESSION_LIFETIME_SECS;
+        while now < end {
+            let session = key(1).verify(&token, now).expect("valid until the lifetime ends");
+            assert_eq!((session.started_at, session.epoch), (1000, 42));
+            assert!(session.expires_at <= end);
+            token = key(1).follow(&session, now).expect("renewable within the lifetime");
+            now += SESSION_TTL_SECS / 2;
+        }
+        let last = key(1).verify(&token, end - 1).expect("valid to the last second");
+        assert_eq!(key(1).follow(&last, end), None, "not renewed past the lifetime");
+        assert_eq!(key(1).verify(&token, end), Err(SessionError::Expired));
+    }
+
+    #[test]
     fn tampering_or_another_key_is_forgery() {
-        let token = key(1).issue(&member(), UserId::new(7).expect("id"), Lang::En, 1000);
+        let token = begun(&key(1), Lang::En, 1000);
         assert_eq!(key(2).verify(&token, 1001), Err(SessionError::Forged));
         let other_user = token.replacen(".7.", ".8.", 1);
         assert_eq!(key(1).verify(&other_user, 1001), Err(SessionError::Forged));
         let longer = token.replacen(&(1000 + SESSION_TTL_SECS).to_string(), "99999999999", 1);
         assert_eq!(key(1).verify(&longer, 1001), Err(SessionError::Forged));
-        for junk in ["", "v1", "a.b", "v1.x.y.z.en.!!!", &"a".repeat(300)] {
+        let other_epoch = token.replacen(".42.", ".43.", 1);
+        assert_eq!(key(1).verify(&other_epoch, 1001), Err(SessionError::Forged));
+        for junk in ["", "v1", "a.b", "v2.x.y.z.en.1.2.!!!", &"a".repeat(300)] {
             assert!(key(1).verify(junk, 1001).is_err(), "{junk:?}");
         }
     }

@@ -7,6 +7,7 @@ use askama_web::WebTemplate;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use super::page::{PageError, Problem};
 use super::state::AppState;
 use super::words::{day_name, local_time, rule_text, status_words};
 use crate::clock::unix_now;
@@ -144,10 +145,26 @@ fn first_notice(
         })
 }
 
-/// The status page for `opened`, answered with `status`.
+/// The session a page begins: for the account's epoch as the open found it.
+pub(super) fn begin(state: &AppState, opened: &Opened, lang: Lang) -> Result<String, PageError> {
+    let epoch = opened.epoch.ok_or_else(|| {
+        tracing::warn!("an open found no usable account to begin a session for");
+        PageError::new(Problem::NotInstalled, lang)
+    })?;
+    Ok(state.sessions.begin(
+        &opened.portal.record.member_id,
+        opened.user_id,
+        lang,
+        epoch,
+        unix_now(),
+    ))
+}
+
+/// The status page for `opened`, carrying `session`, answered with `status`.
 pub(super) fn render(
     state: &AppState,
     opened: &Opened,
+    session: &str,
     lang: Lang,
     notice: Option<Notice>,
     status: StatusCode,
@@ -157,9 +174,6 @@ pub(super) fn render(
     let plans = &opened.plans;
     let zone = plans.schedule.zone();
     let portal = &opened.portal.record;
-    let session = state
-        .sessions
-        .issue(&portal.member_id, opened.user_id, lang, unix_now());
     let running = plans.timer.as_ref().map(|timer| {
         t.running
             .replace("{status}", status_words(t, timer.status).0)
@@ -172,7 +186,7 @@ pub(super) fn render(
         css: super::assets::url("app.css"),
         bx24_js: state.config.js_url.as_str(),
         app_js: super::assets::url("app.js"),
-        session: &session,
+        session,
         renew_in: super::session::SESSION_TTL_SECS / 2,
         team_view: false,
         user_name: &opened.user_name,

@@ -80,9 +80,11 @@ async fn view(
                 .change_from_page(member_id, user_id, None, None)
                 .await
                 .map_err(|refusal| super::refusal::refused(refusal, lang))?;
+            let session = state.sessions.carry_on(&form.session, unix_now());
             Ok(super::status_page::render(
                 &state,
                 &change.opened,
+                &session,
                 lang,
                 None,
                 StatusCode::OK,
@@ -141,12 +143,7 @@ fn render_team(
     let lang: Lang = form.session.lang;
     let t = lang.text();
     let now = state.portals.now();
-    let session = state.sessions.issue(
-        &form.session.member_id,
-        form.session.user_id,
-        lang,
-        unix_now(),
-    );
+    let session = state.sessions.carry_on(&form.session, unix_now());
     let members = board.map_or_else(Vec::new, |b| {
         b.members
             .iter()

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use serde_json::json;
 
 use super::removal::{self, Removal};
+use super::confirm::Claim;
 use super::{Portals, Refusal, bindings};
 use crate::bitrix::event::{Event, EventKind};
 use crate::bitrix::verify::{self, Profile};
@@ -63,10 +64,13 @@ impl Portals {
             tracing::warn!("uninstall with a wrong application_token refused");
             return Ok(Recorded::WrongToken);
         }
-        self.address_within_budget(from)?;
+        let reservation = self.gate.reserve(Some(&event.member_id), from)?;
         let removal = removal::uninstall(&self.tokens, &event.member_id, event.clean).await?;
         if removal == Removal::Forged {
-            self.gate.charge_address(from);
+            self.gate.spent(reservation);
+        } else {
+            self.gate.refund(reservation);
+            self.confirmations.forget_portal(&event.member_id);
         }
         Ok(Recorded::Uninstall(removal))
     }
@@ -82,17 +86,21 @@ impl Portals {
                 tracing::warn!("event names an OAuth server off the allowlist");
                 Refusal::OffList
             })?;
-        self.address_within_budget(from)?;
         let verified = self
-            .verify(
-                &server,
-                &auth.access,
-                &event.member_id,
-                &event.domain,
+            .confirm(
+                Claim {
+                    server: &server,
+                    access: &auth.access,
+                    member_id: &event.member_id,
+                    domain: &event.domain,
+                    expires_in: auth.expires_in,
+                },
                 from,
-                false,
             )
             .await?;
+        // Past the check, each event costs a profile read, a write and (an update) a re-bind:
+        // a few an hour per user whose token came with it, so nobody spends another's.
+        self.gate.rebind(&event.member_id, verified.user_id)?;
         let existing = self.store.portal(&event.member_id).await?;
         let same_token = existing
             .as_ref()
@@ -160,6 +168,7 @@ impl Portals {
             None => self.store.upsert_portal(&portal, now).await?,
         }
         self.tokens.forget_portal(&event.member_id);
+        self.confirmations.forget_portal(&event.member_id);
         tracing::info!(version = ?portal.app_version, "installation recorded from event");
         if event.kind == EventKind::Install {
             return Ok(Recorded::Installed);

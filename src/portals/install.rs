@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use super::confirm::Claim;
 use super::{Portals, Refusal, bindings};
 use crate::bitrix::ErrorCode;
 use crate::bitrix::frame::FramePost;
@@ -31,15 +32,16 @@ impl Portals {
                 tracing::warn!("install POST names an OAuth server off the allowlist");
                 Refusal::OffList
             })?;
-        self.within_budget(&frame.member_id, from)?;
         let verified = self
-            .verify(
-                &server,
-                &frame.access,
-                &frame.member_id,
-                &frame.domain,
+            .confirm(
+                Claim {
+                    server: &server,
+                    access: &frame.access,
+                    member_id: &frame.member_id,
+                    domain: &frame.domain,
+                    expires_in: frame.expires_in,
+                },
                 from,
-                true,
             )
             .await?;
         tracing::Span::current().record("user_id", tracing::field::display(verified.user_id));
@@ -93,6 +95,7 @@ impl Portals {
             .upsert_portal_and_account(&portal, &account, now)
             .await?;
         self.tokens.forget_portal(&frame.member_id);
+        self.confirmations.forget_portal(&frame.member_id);
 
         let refused = bindings::bind(
             &self.tokens,

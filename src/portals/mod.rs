@@ -7,6 +7,7 @@ pub mod background;
 pub mod bindings;
 mod board;
 pub mod call_log;
+mod confirm;
 mod events;
 pub mod gate;
 mod install;
@@ -20,18 +21,15 @@ mod sign_in;
 mod team;
 mod timers;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::bitrix::OAuthClient;
-use url::Url;
-
-use crate::bitrix::verify::{self, Verified, VerifyError};
 use crate::config::Config;
-use crate::domain::{AccessToken, MemberId, PortalDomain};
+use crate::domain::MemberId;
 use crate::store::{Portal, Store, StoreError};
 use crate::tokens::{CallError, TokenManager};
 pub use board::{Board, BoardMember, DepartmentChoice, TeamQuery};
+use confirm::Confirmations;
 pub use events::Recorded;
 use gate::Gate;
 pub use open::{Opened, StatusChange};
@@ -110,6 +108,7 @@ pub struct Portals {
     tokens: Arc<TokenManager>,
     config: Config,
     gate: Gate,
+    confirmations: Confirmations,
     team: TeamCache,
 }
 
@@ -127,6 +126,7 @@ impl Portals {
             tokens,
             config,
             gate: Gate::default(),
+            confirmations: Confirmations::default(),
             team: TeamCache::default(),
         }
     }
@@ -149,64 +149,6 @@ impl Portals {
     /// How many accounts are in each state, for metrics.
     pub async fn account_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
         self.store.account_counts().await
-    }
-
-    /// Refuses up front when the portal or the address has spent its budget of failed checks.
-    fn within_budget(&self, member_id: &MemberId, from: IpAddr) -> Result<(), Refusal> {
-        self.gate
-            .check(member_id, from)
-            .map_err(|wait| Refusal::Budget(wait.as_secs().max(1)))
-    }
-
-    /// A check failed: charge the portal and the address, and say so.
-    fn failed_check(&self, member_id: &MemberId, from: IpAddr, refusal: Refusal) -> Refusal {
-        self.gate.charge(member_id, from);
-        refusal
-    }
-
-    /// Asks the OAuth server at `server` whether `access` belongs to our app on `member_id` at
-    /// `domain`. A refused token is charged to the budgets: the portal's and the address's, or
-    /// for an event (`charge_portal` false) the address's alone.
-    async fn verify(
-        &self,
-        server: &Url,
-        access: &AccessToken,
-        member_id: &MemberId,
-        domain: &PortalDomain,
-        from: IpAddr,
-        charge_portal: bool,
-    ) -> Result<Verified, Refusal> {
-        let error = match verify::verify(
-            &self.oauth,
-            server,
-            access,
-            member_id,
-            domain,
-            self.config.allow_http,
-        )
-        .await
-        {
-            Ok(verified) => return Ok(verified),
-            Err(error) => error,
-        };
-        tracing::warn!(%domain, %error, "the OAuth server did not confirm a token");
-        match error {
-            VerifyError::Refused(_) if charge_portal => {
-                Err(self.failed_check(member_id, from, Refusal::NotVerified))
-            }
-            VerifyError::Refused(_) => {
-                self.gate.charge_address(from);
-                Err(Refusal::NotVerified)
-            }
-            VerifyError::Unavailable(_) => Err(Refusal::Unavailable),
-        }
-    }
-
-    /// Refuses up front when the address has spent its budget (events, sign-in starts).
-    fn address_within_budget(&self, from: IpAddr) -> Result<(), Refusal> {
-        self.gate
-            .check_address(from)
-            .map_err(|wait| Refusal::Budget(wait.as_secs().max(1)))
     }
 
     /// An installed portal (not merely started, not removed), or why not.

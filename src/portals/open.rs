@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use serde_json::{Value, json};
 
 use super::plans::Plans;
+use super::confirm::Claim;
 use super::{Portals, Refusal};
 use crate::bitrix::batch::{self, BatchAnswer};
 use crate::bitrix::frame::FramePost;
@@ -31,6 +32,9 @@ pub struct Opened {
     pub current: Status,
     /// Their timer and schedule.
     pub plans: Plans,
+    /// The account's session epoch when this open begins a session (a frame POST, a sign-in);
+    /// `None` for a page shown again within one.
+    pub epoch: Option<i64>,
 }
 
 /// Who a token's user is and their status.
@@ -74,7 +78,6 @@ impl Portals {
         if portal.paused_at.is_some() {
             return Err(Refusal::Paused);
         }
-        self.within_budget(&frame.member_id, from)?;
         let deleted = portal.record.state == PortalState::Deleted;
         if let (Some(sent), Some(stored)) =
             (&frame.application_token, &portal.record.application_token)
@@ -89,43 +92,43 @@ impl Portals {
                 Refusal::NotVerified
             });
         }
+        // A token that works at the portal may be another app's: only the OAuth server can say
+        // it is ours, for this portal and this user (cached until the token expires).
+        let server = portal.record.server_endpoint.clone();
+        let confirmed = self
+            .confirm(
+                Claim {
+                    server: &server,
+                    access: &frame.access,
+                    member_id: &frame.member_id,
+                    domain: &frame.domain,
+                    expires_in: frame.expires_in,
+                },
+                from,
+            )
+            .await?;
         if deleted || portal.record.domain != frame.domain {
-            // A renamed portal, a portal we took for uninstalled (every pair refused), or a lie:
-            // only the OAuth server can tell which.
-            let server = portal.record.server_endpoint.clone();
-            let verified = self
-                .verify(
-                    &server,
-                    &frame.access,
-                    &frame.member_id,
-                    &frame.domain,
-                    from,
-                    true,
-                )
-                .await?;
+            // A renamed portal, or a portal we took for uninstalled (every pair refused): the
+            // OAuth server just confirmed where it is now.
             portal.record.domain = frame.domain.clone();
-            portal.record.client_endpoint = verified.client_endpoint;
+            portal.record.client_endpoint = confirmed.client_endpoint.clone();
             portal.record.state = PortalState::Active;
             self.store.upsert_portal(&portal.record, unix_now()).await?;
             self.tokens.forget_portal(&frame.member_id);
             tracing::info!(domain = %frame.domain, reactivated = deleted, "the OAuth server confirmed the portal's address");
         }
-        let read =
-            self.read_with(&portal, &frame.access)
-                .await
-                .map_err(|refusal| match refusal {
-                    Refusal::TokenRejected => {
-                        self.failed_check(&frame.member_id, from, Refusal::TokenRejected)
-                    }
-                    other => other,
-                })?;
+        let read = self.read_with(&portal, &frame.access).await?;
+        if read.user_id != confirmed.user_id {
+            tracing::warn!("the portal and the OAuth server name different users for a token");
+            return Err(Refusal::NotVerified);
+        }
         let expires_at = unix_now() + i64::try_from(frame.expires_in).unwrap_or(3600);
         let tokens = Tokens {
             access: frame.access.clone(),
             refresh,
             expires_at,
         };
-        self.store_pair(&frame.member_id, read.user_id, read.profile.admin, tokens)
+        self.keep_pair(&frame.member_id, read.user_id, read.profile.admin, tokens)
             .await?;
         Ok(Opened {
             plans: self
@@ -135,6 +138,7 @@ impl Portals {
                     read.profile.time_zone.as_deref(),
                 )
                 .await?,
+            epoch: self.store.session_epoch(&frame.member_id, read.user_id).await?,
             user_id: read.user_id,
             user_name: read.profile.display_name(),
             current: read.current,
@@ -179,8 +183,9 @@ impl Portals {
         })
     }
 
-    /// Stores a pair the portal just handed us for a user.
-    pub(super) async fn store_pair(
+    /// Stores a pair that came through the user's browser, beside its confirmed access token,
+    /// unless the user's stored pair works.
+    async fn keep_pair(
         &self,
         member_id: &MemberId,
         user_id: UserId,
@@ -195,7 +200,7 @@ impl Portals {
             tokens,
         };
         self.tokens
-            .save_account_if_new(&account, unix_now())
+            .save_account_unless_working(&account, unix_now())
             .await?;
         Ok(())
     }
@@ -247,9 +252,20 @@ impl Portals {
                 user_name: page.profile.map(|p| p.display_name()).unwrap_or_default(),
                 current: page.status.or(chosen).unwrap_or(Status::Online),
                 plans,
+                epoch: None,
             },
             refused,
         })
+    }
+
+    /// The epoch of an account that may act now, for a session's renewal: `None` when its pair
+    /// is gone or its portal is not in use.
+    pub async fn session_epoch(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+    ) -> Result<Option<i64>, Refusal> {
+        Ok(self.store.session_epoch(member_id, user_id).await?)
     }
 
     /// The user's status, read from Bitrix24 (never a cache).

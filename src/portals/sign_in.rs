@@ -12,7 +12,7 @@ use super::{Opened, Portals, Refusal};
 use crate::bitrix::{self, oauth};
 use crate::clock::unix_now;
 use crate::domain::PortalDomain;
-use crate::store::Tokens;
+use crate::store::{AccountRecord, Tokens};
 use crate::store::crypto::random_hex;
 
 /// How long a sign-in may take between start and callback.
@@ -34,8 +34,9 @@ impl Portals {
     /// stored state, so each is charged to the address's budget: nobody can fill a portal's
     /// quota of sign-ins under way and lock its users out.
     pub async fn start_sign_in(&self, domain: &str, from: IpAddr) -> Result<SignInStart, Refusal> {
-        self.address_within_budget(from)?;
-        self.gate.charge_address(from);
+        // Spent for good, passed or not: each start costs a stored state.
+        let reservation = self.gate.reserve(None, from)?;
+        self.gate.spent(reservation);
         let domain = PortalDomain::parse(domain)
             .ok()
             .filter(|d| self.config.allow_http || !d.is_loopback())
@@ -123,10 +124,18 @@ impl Portals {
             refresh: grant.refresh,
             expires_at: grant.expires_at,
         };
-        self.store_pair(&member_id, read.user_id, read.profile.admin, tokens)
-            .await?;
+        // Issued for our client_secret at our OAuth server: a proven pair replaces the stored one.
+        let account = AccountRecord {
+            member_id: member_id.clone(),
+            user_id: read.user_id,
+            is_admin: read.profile.admin,
+            is_installer: false,
+            tokens,
+        };
+        self.tokens.save_account(&account, unix_now()).await?;
         tracing::info!("signed in");
         Ok(Opened {
+            epoch: self.store.session_epoch(&member_id, read.user_id).await?,
             plans: self
                 .plans(&member_id, read.user_id, read.profile.time_zone.as_deref())
                 .await?,

@@ -26,15 +26,16 @@ macro_rules! upsert_account {
         sqlx::query(
             "INSERT INTO accounts (member_id, user_id, is_admin, is_installer, access_token,
                  refresh_token, key_id, token_generation, expires_at, refreshed_at, state,
-                 created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, 'active', $9, $9)
+                 created_at, updated_at, session_epoch)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, 'active', $9, $9, $10)
              ON CONFLICT (member_id, user_id) DO UPDATE SET
                  is_admin = excluded.is_admin,
                  is_installer = accounts.is_installer OR excluded.is_installer,
                  access_token = excluded.access_token, refresh_token = excluded.refresh_token,
                  key_id = excluded.key_id, token_generation = accounts.token_generation + 1,
                  expires_at = excluded.expires_at, refreshed_at = excluded.refreshed_at,
-                 state = 'active', updated_at = excluded.updated_at",
+                 state = 'active', updated_at = excluded.updated_at,
+                 session_epoch = excluded.session_epoch",
         )
         .bind($sealed.member_id)
         .bind($sealed.user_id)
@@ -45,6 +46,7 @@ macro_rules! upsert_account {
         .bind($sealed.key_id)
         .bind($sealed.expires_at)
         .bind($sealed.now)
+        .bind($crate::store::sessions::new_epoch())
         .execute($executor)
         .await
         .map(|done| done.rows_affected())
@@ -194,6 +196,28 @@ impl Store {
         .await
         .map(|done| done.rows_affected()))?;
         Ok(done == 1)
+    }
+
+    /// Writes whether the user is an administrator, as the portal just said.
+    pub async fn set_admin(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+        is_admin: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(&self.db, |pool| sqlx::query(
+            "UPDATE accounts SET is_admin = $3, updated_at = $4
+             WHERE member_id = $1 AND user_id = $2",
+        )
+        .bind(member_id.as_str())
+        .bind(user_id_to_sql(user_id))
+        .bind(is_admin)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
+        Ok(())
     }
 
     /// Marks an account as needing the user to open the app again, unless its tokens changed

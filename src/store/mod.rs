@@ -19,6 +19,7 @@ mod postgres;
 mod rekey;
 mod removal;
 mod schedules;
+mod sessions;
 mod sqlite;
 mod states;
 mod team;

@@ -207,6 +207,9 @@ impl Store {
         .execute(pool)
         .await
         .map(|done| done.rows_affected()))?;
+        if paused {
+            self.end_sessions(member_id).await?;
+        }
         Ok(done == 1)
     }
 

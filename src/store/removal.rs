@@ -25,7 +25,7 @@ impl Store {
         .execute(pool)
         .await
         .map(|done| done.rows_affected()))?;
-        Ok(())
+        self.end_sessions(member_id).await
     }
 
     /// Lifts a suspension: the app turned out to be still installed.

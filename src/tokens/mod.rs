@@ -223,24 +223,26 @@ impl TokenManager {
         Ok(())
     }
 
-    /// Stores the pair as [`TokenManager::save_account`] does, unless the store holds this pair
-    /// and administrator flag already (as the cache knows, checked within the second): portals
-    /// hand the same pair on every open until they rotate it, and a write costs an encryption.
-    pub async fn save_account_if_new(
+    /// Stores a pair that came through the user's browser (a frame POST) unless the account
+    /// has a working pair: only the frame's access token was confirmed, its refresh token is
+    /// unproven, so it never replaces one that works (`docs/security.md`, "Tokens"). A changed
+    /// administrator flag is written either way.
+    pub async fn save_account_unless_working(
         &self,
         account: &AccountRecord,
         now: i64,
     ) -> Result<(), StoreError> {
         let key = (account.member_id.clone(), account.user_id);
-        let stored = self.hot(&key).await.ok().is_some_and(|hot| {
-            hot.is_admin == account.is_admin
-                && hot.tokens.access.matches(account.tokens.access.expose())
-                && hot.tokens.refresh.matches(account.tokens.refresh.expose())
-        });
-        if stored {
-            return Ok(());
+        let Ok(hot) = self.hot(&key).await else {
+            return self.save_account(account, now).await;
+        };
+        if hot.is_admin != account.is_admin {
+            self.store
+                .set_admin(&account.member_id, account.user_id, account.is_admin, now)
+                .await?;
+            self.forget_account(&account.member_id, account.user_id);
         }
-        self.save_account(account, now).await
+        Ok(())
     }
 
     /// Drops what is cached for an account whose tokens were written behind this manager's

@@ -161,7 +161,7 @@ async fn missing_forged_or_expired_sessions_are_401() {
     let expired = app
         .state
         .sessions
-        .issue(app.member(), uid(1), b24_status::i18n::Lang::En, 0);
+        .begin(app.member(), uid(1), b24_status::i18n::Lang::En, 0, 0);
     assert_eq!(error_of(app.api_get(&expired).await).await.0, 401);
     assert_eq!(app.bitrix.emulator.user_status(app.member(), 1), None);
 }

@@ -203,7 +203,8 @@ async fn a_flood_of_forged_install_posts_runs_out_of_budget_before_the_oauth_ser
 async fn sign_ins_under_way_are_capped_per_portal_and_per_address_and_expired_ones_swept() {
     let app = TestApp::installed(&["--client-ip-header=x-forwarded-for"]).await;
     let start = app.url(&format!("/oauth/start?domain={}", app.bitrix.portal.domain));
-    let from = |i: usize| format!("198.51.100.7, 192.0.2.{}", i % 250 + 1);
+    // Each a network of its own (an IPv4 /24 is one to the budgets).
+    let from = |i: usize| format!("198.51.100.7, 192.0.{}.1", i % 250 + 1);
     let start_from = |address: String| {
         let (http, start) = (app.http.clone(), start.clone());
         async move {

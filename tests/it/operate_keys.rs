@@ -58,8 +58,9 @@ async fn rekey_moves_every_secret_to_the_new_key_while_an_instance_refreshes() {
     ];
     let rotated: Vec<&str> = rotated.iter().map(String::as_str).collect();
     let (address, _state) = app.second_instance(&rotated).await;
-    // Signing in at the restarted instance seals the admin's new pair under the new key.
+    // A refresh at the restarted instance seals the admin's new pair under the new key.
     let admin = session_at(&app, address, 1).await;
+    app.bitrix.emulator.expire_access_tokens(app.member(), 1);
     assert_eq!(put_at(address, &admin, "dnd").await, 200);
     // The admin's next call refreshes while the rekey runs.
     app.bitrix.emulator.expire_access_tokens(app.member(), 1);

@@ -116,7 +116,7 @@ proptest! {
         now in 0i64..4_000_000_000,
     ) {
         let member = MemberId::parse(&member).expect("member");
-        let token = key().issue(&member, uid(user), lang, now);
+        let token = key().begin(&member, uid(user), lang, 7, now);
         let session = key().verify(&token, now + SESSION_TTL_SECS - 1).expect("valid");
         prop_assert_eq!(session.member_id, member);
         prop_assert_eq!(session.user_id, uid(user));

@@ -356,7 +356,10 @@ async fn a_session_is_renewed_while_it_is_valid_and_never_after() {
     };
     let (status, body) = renew(session.clone()).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["expires_in"], 7200);
+    assert_eq!(
+        body["expires_in"],
+        b24_status::http::session::SESSION_TTL_SECS
+    );
     let fresh = body["session"].as_str().expect("session").to_owned();
     assert_eq!(
         app.api_get(&fresh).await.status(),
@@ -371,10 +374,11 @@ async fn a_session_is_renewed_while_it_is_valid_and_never_after() {
             .derive(SessionKey::PURPOSE),
     );
     let hours_ago = b24_status::clock::unix_now() - 3 * 3600;
-    let expired = key.issue(
+    let expired = key.begin(
         app.member(),
         super::harness::uid(user),
         b24_status::i18n::Lang::En,
+        0,
         hours_ago,
     );
     assert_eq!(renew(expired).await.0, 401);

@@ -1,0 +1,206 @@
+//! No key but our own: another vendor's app, an outsider who knows `member_id` and an employee
+//! with a copied session, each played against the real app over HTTP. A token is believed only
+//! when the OAuth server says it is ours; budgets are keyed so nobody spends another's.
+
+use b24_status::emulator::{AppSpec, FormPost};
+use rand::Rng;
+
+use super::harness::{CLIENT_ID, TestApp, uid};
+
+const OTHER_APP: &str = "app.other.vendor";
+const XFF: &str = "--client-ip-header=x-forwarded-for";
+
+/// POSTs `form` to `path` as if from `from` (the proxy's `X-Forwarded-For`).
+async fn post_from(app: &TestApp, path: &str, form: &FormPost, from: &str) -> u16 {
+    app.http
+        .post(format!("{}?{}", app.url(path), form.query_string()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-forwarded-for", from)
+        .body(form.body())
+        .send()
+        .await
+        .expect("app answers")
+        .status()
+        .as_u16()
+}
+
+/// Another vendor's app, installed on the test portal: it holds tokens of every employee.
+fn other_vendor(app: &TestApp) {
+    app.bitrix.emulator.register_app(AppSpec {
+        client_id: OTHER_APP.into(),
+        client_secret: "their-secret".into(),
+        redirect_uri: None,
+        install_url: None,
+        app_url: None,
+        scope: "im,placement,user_brief".into(),
+        version: 1,
+    });
+    app.bitrix.emulator.install(app.member(), OTHER_APP);
+}
+
+#[tokio::test]
+async fn another_apps_token_of_an_employee_opens_nothing_and_keeps_their_pair() {
+    let app = TestApp::installed(&[]).await;
+    other_vendor(&app);
+    let employee = app.bitrix.employee;
+    assert_eq!(app.open_app_as(employee, "en").await.status(), 200);
+    let before = app.snapshot().await;
+    // Their app has the employee's pair; our frame POST's other fields are known to employees.
+    let theirs = app.bitrix.emulator.issue_tokens(app.member(), OTHER_APP, employee);
+    let ours = app
+        .bitrix
+        .emulator
+        .frame_post(app.member(), CLIENT_ID, employee, "DEFAULT", "en", "");
+    let forged = ours
+        .with("AUTH_ID", &theirs.access)
+        .with("REFRESH_ID", &theirs.refresh);
+    let response = app.post_form("/app", &forged).await;
+    assert_eq!(response.status(), 403);
+    let page = response.text().await.expect("page");
+    assert!(page.contains("Bitrix24 could not confirm"), "{page}");
+    assert!(!page.contains("b24-session"), "no session was issued");
+    assert_eq!(app.snapshot().await, before, "their pair replaced nothing");
+    let statuses = app
+        .portal_calls()
+        .iter()
+        .filter(|c| c.method == "im.user.status.set")
+        .count();
+    assert_eq!(statuses, 0, "nothing was set at the portal");
+}
+
+#[tokio::test]
+async fn a_token_is_confirmed_once_within_its_hour() {
+    let app = TestApp::installed(&[]).await;
+    let post = app.bitrix.emulator.frame_post(
+        app.member(),
+        CLIENT_ID,
+        app.bitrix.employee,
+        "DEFAULT",
+        "en",
+        "",
+    );
+    let before = app.bitrix.emulator.arrivals("app.info");
+    for _ in 0..3 {
+        assert_eq!(app.post_form("/app", &post).await.status(), 200);
+    }
+    assert_eq!(app.bitrix.emulator.arrivals("app.info"), before + 1);
+}
+
+#[tokio::test]
+async fn a_working_pair_is_never_replaced_by_one_that_came_through_the_browser() {
+    let app = TestApp::installed(&[]).await;
+    let employee = app.bitrix.employee;
+    assert_eq!(app.open_app_as(employee, "en").await.status(), 200);
+    let stored = app.account(uid(employee)).await.expect("account");
+    let kept = stored.tokens.expect("a pair");
+    // A genuine token of theirs with a refresh token nobody can vouch for.
+    let post = app
+        .bitrix
+        .emulator
+        .frame_post(app.member(), CLIENT_ID, employee, "DEFAULT", "en", "")
+        .with("REFRESH_ID", "junk-refresh-token-junk-refresh-token");
+    assert_eq!(app.post_form("/app", &post).await.status(), 200);
+    let after = app.account(uid(employee)).await.expect("account");
+    let tokens = after.tokens.expect("a pair");
+    assert!(tokens.refresh.matches(kept.refresh.expose()));
+    assert_eq!(after.generation, stored.generation);
+    // Once the stored pair stops working, a confirmed open stores the new one.
+    app.state
+        .tokens
+        .store()
+        .force_reauth(app.member(), Some(uid(employee)), 0)
+        .await
+        .expect("reauth");
+    app.state.tokens.forget_portal(app.member());
+    assert_eq!(app.open_app_as(employee, "en").await.status(), 200);
+    let renewed = app.account(uid(employee)).await.expect("account");
+    assert!(!renewed.tokens.expect("a pair").refresh.matches(kept.refresh.expose()));
+}
+
+#[tokio::test]
+async fn junk_from_one_network_never_locks_a_portal_out() {
+    let app = TestApp::installed(&[XFF]).await;
+    let employee = app.bitrix.employee;
+    // A colleague at the attacker's office opened the app before.
+    let colleague = app
+        .bitrix
+        .emulator
+        .frame_post(app.member(), CLIENT_ID, 1, "DEFAULT", "en", "");
+    assert_eq!(post_from(&app, "/app", &colleague, "203.0.113.80").await, 200);
+    let before = app.bitrix.emulator.arrivals("app.info");
+    let mut statuses = Vec::new();
+    for i in 0..60 {
+        let junk = colleague.with("AUTH_ID", &format!("junk-token-{i:04}-junk-token"));
+        statuses.push(post_from(&app, "/app", &junk, "203.0.113.9").await);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 403).count(), 20);
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 40);
+    assert_eq!(
+        app.bitrix.emulator.arrivals("app.info"),
+        before + 20,
+        "refused checks cost Bitrix24 nothing"
+    );
+    // The same /64 or /24 is the same network …
+    let fresh = app
+        .bitrix
+        .emulator
+        .frame_post(app.member(), CLIENT_ID, employee, "DEFAULT", "en", "");
+    assert_eq!(post_from(&app, "/app", &fresh, "203.0.113.10").await, 429);
+    // … but a token already confirmed is never refused, and every other network is open.
+    assert_eq!(post_from(&app, "/app", &colleague, "203.0.113.80").await, 200);
+    assert_eq!(post_from(&app, "/app", &fresh, "198.51.100.7").await, 200);
+}
+
+#[tokio::test]
+async fn forged_install_events_cannot_hammer_the_oauth_server_through_us() {
+    let app = TestApp::installed(&[XFF]).await;
+    let event = app
+        .bitrix
+        .emulator
+        .event(app.member(), CLIENT_ID, "ONAPPINSTALL", 1);
+    let before = app.bitrix.emulator.arrivals("app.info");
+    let mut posts = tokio::task::JoinSet::new();
+    for _ in 0..150 {
+        let member: String = (0..32)
+            .map(|_| char::from_digit(rand::rng().random_range(0..16), 16).unwrap_or('0'))
+            .collect();
+        let forged = event.with("auth[member_id]", &member);
+        let (http, url) = (app.http.clone(), app.url("/events"));
+        posts.spawn(async move {
+            http.post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-forwarded-for", "2001:db8:7:7::1")
+                .body(forged.body())
+                .send()
+                .await
+                .expect("answer")
+                .status()
+                .as_u16()
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = posts.join_next().await {
+        statuses.push(status.expect("task"));
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 0);
+    let calls = app.bitrix.emulator.arrivals("app.info") - before;
+    assert!(calls <= 20, "{calls} calls to the OAuth server");
+}
+
+#[tokio::test]
+async fn an_employees_update_events_cost_a_few_rebinds_an_hour_and_nobody_elses() {
+    let app = TestApp::installed(&[]).await;
+    let employee = app.bitrix.employee;
+    let mut statuses = Vec::new();
+    for version in 2..8 {
+        let update = app
+            .bitrix
+            .emulator
+            .update_app(app.member(), CLIENT_ID, version, employee);
+        statuses.push(app.post_form("/events", &update).await.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429, 429]);
+    // The administrator's own update is not refused for the employee's.
+    let update = app.bitrix.emulator.update_app(app.member(), CLIENT_ID, 9, 1);
+    assert_eq!(app.post_form("/events", &update).await.status(), 200);
+}
