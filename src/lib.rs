@@ -128,16 +128,12 @@ pub async fn build_with_clock(
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets requests in flight
-/// finish. Handlers see the peer's address (for the verification budgets).
+/// finish, with the listener's guards at their defaults ([`http::listen::Edge`]). Handlers see
+/// the peer's address (for the verification budgets).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    http::listen::serve(listener, router, shutdown, http::listen::Edge::default()).await
 }

@@ -11,6 +11,7 @@ mod forms;
 mod health;
 mod input;
 mod install;
+pub mod listen;
 mod metrics;
 pub mod middleware;
 mod oauth;

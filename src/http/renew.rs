@@ -12,9 +12,9 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::api::record;
+use super::error::ApiError;
 use super::error::NoStoreJson;
 use super::extract::Authed;
-use super::error::ApiError;
 use super::state::AppState;
 use crate::clock::unix_now;
 

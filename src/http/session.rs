@@ -198,14 +198,24 @@ mod tests {
         let mut now = 1000;
         let end = 1000 + SESSION_LIFETIME_SECS;
         while now < end {
-            let session = key(1).verify(&token, now).expect("valid until the lifetime ends");
+            let session = key(1)
+                .verify(&token, now)
+                .expect("valid until the lifetime ends");
             assert_eq!((session.started_at, session.epoch), (1000, 42));
             assert!(session.expires_at <= end);
-            token = key(1).follow(&session, now).expect("renewable within the lifetime");
+            token = key(1)
+                .follow(&session, now)
+                .expect("renewable within the lifetime");
             now += SESSION_TTL_SECS / 2;
         }
-        let last = key(1).verify(&token, end - 1).expect("valid to the last second");
-        assert_eq!(key(1).follow(&last, end), None, "not renewed past the lifetime");
+        let last = key(1)
+            .verify(&token, end - 1)
+            .expect("valid to the last second");
+        assert_eq!(
+            key(1).follow(&last, end),
+            None,
+            "not renewed past the lifetime"
+        );
         assert_eq!(key(1).verify(&token, end), Err(SessionError::Expired));
     }
 

@@ -112,7 +112,11 @@ impl Portals {
     /// A confirmation already held answers at once; otherwise the check is reserved against
     /// the budgets of the portal from `from`'s network and of that network, and waits for a
     /// place among the verifications in flight.
-    pub(super) async fn confirm(&self, claim: Claim<'_>, from: IpAddr) -> Result<Verified, Refusal> {
+    pub(super) async fn confirm(
+        &self,
+        claim: Claim<'_>,
+        from: IpAddr,
+    ) -> Result<Verified, Refusal> {
         let now = self.tokens.clock().now();
         if let Some(verified) =
             self.confirmations

@@ -9,8 +9,8 @@ use std::net::IpAddr;
 
 use serde_json::json;
 
-use super::removal::{self, Removal};
 use super::confirm::Claim;
+use super::removal::{self, Removal};
 use super::{Portals, Refusal, bindings};
 use crate::bitrix::event::{Event, EventKind};
 use crate::bitrix::verify::{self, Profile};

@@ -47,9 +47,7 @@ impl Network {
             IpAddr::V4(v4) => Self(IpAddr::V4((u32::from(v4) & 0xffff_ff00).into())),
             IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
                 Some(v4) => Self::of(IpAddr::V4(v4)),
-                None => Self(IpAddr::V6(
-                    (u128::from(v6) & !((1u128 << 64) - 1)).into(),
-                )),
+                None => Self(IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into())),
             },
         }
     }
@@ -255,7 +253,10 @@ mod tests {
 
     #[test]
     fn networks_are_ipv4_24s_and_ipv6_64s() {
-        assert_eq!(Network::of(v4(192, 0, 2, 1)), Network::of(v4(192, 0, 2, 254)));
+        assert_eq!(
+            Network::of(v4(192, 0, 2, 1)),
+            Network::of(v4(192, 0, 2, 254))
+        );
         assert_ne!(Network::of(v4(192, 0, 2, 1)), Network::of(v4(192, 0, 3, 1)));
         let a: Ipv6Addr = "2001:db8:1:2:aaaa::1".parse().expect("v6");
         let b: Ipv6Addr = "2001:db8:1:2:ffff:ffff:ffff:ffff".parse().expect("v6");
@@ -314,6 +315,9 @@ mod tests {
             assert!(gate.rebind(&portal, one).is_ok());
         }
         assert!(matches!(gate.rebind(&portal, one), Err(Closed::Budget(_))));
-        assert!(gate.rebind(&portal, two).is_ok(), "another user's is their own");
+        assert!(
+            gate.rebind(&portal, two).is_ok(),
+            "another user's is their own"
+        );
     }
 }

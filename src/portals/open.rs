@@ -7,8 +7,8 @@ use std::net::IpAddr;
 
 use serde_json::{Value, json};
 
-use super::plans::Plans;
 use super::confirm::Claim;
+use super::plans::Plans;
 use super::{Portals, Refusal};
 use crate::bitrix::batch::{self, BatchAnswer};
 use crate::bitrix::frame::FramePost;
@@ -138,7 +138,10 @@ impl Portals {
                     read.profile.time_zone.as_deref(),
                 )
                 .await?,
-            epoch: self.store.session_epoch(&frame.member_id, read.user_id).await?,
+            epoch: self
+                .store
+                .session_epoch(&frame.member_id, read.user_id)
+                .await?,
             user_id: read.user_id,
             user_name: read.profile.display_name(),
             current: read.current,

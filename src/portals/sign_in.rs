@@ -12,8 +12,8 @@ use super::{Opened, Portals, Refusal};
 use crate::bitrix::{self, oauth};
 use crate::clock::unix_now;
 use crate::domain::PortalDomain;
-use crate::store::{AccountRecord, Tokens};
 use crate::store::crypto::random_hex;
+use crate::store::{AccountRecord, Tokens};
 
 /// How long a sign-in may take between start and callback.
 const STATE_TTL_SECS: i64 = 600;

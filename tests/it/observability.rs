@@ -205,3 +205,47 @@ fn oldest_refresh_age(scrape: &str) -> i64 {
         .and_then(|v| v.trim().parse::<i64>().ok())
         .expect("oldest refresh gauge")
 }
+
+#[tokio::test]
+async fn a_thousand_made_up_methods_and_paths_add_no_series() {
+    let app = TestApp::installed(&[]).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let metrics_url = format!("http://{}/metrics", listener.local_addr().expect("addr"));
+    let metrics = b24_status::http::metrics_router(app.state.clone());
+    tokio::spawn(async move { axum::serve(listener, metrics).await });
+    let made_up = |i: usize| {
+        let method = reqwest::Method::from_bytes(format!("M{i:04}X").as_bytes()).expect("method");
+        let (http, url) = (app.http.clone(), app.url(&format!("/no/such/path/{i}")));
+        async move {
+            http.request(method, url)
+                .send()
+                .await
+                .expect("answer")
+                .status()
+        }
+    };
+    // One of each kind first, so the series they fall into exist.
+    made_up(0).await;
+    let series = |text: String| text.lines().filter(|l| !l.starts_with('#')).count();
+    let scrape = || async {
+        let text = app.http.get(&metrics_url).send().await.expect("scrape");
+        text.text().await.expect("text")
+    };
+    let before = scrape().await;
+    assert!(
+        before.contains(r#"method="other",route="unmatched""#),
+        "{before}"
+    );
+    for batch in 0..10 {
+        let mut requests = tokio::task::JoinSet::new();
+        for i in 1..=100 {
+            requests.spawn(made_up(batch * 100 + i));
+        }
+        while requests.join_next().await.is_some() {}
+    }
+    let after = scrape().await;
+    assert_eq!(series(after.clone()), series(before), "{after}");
+    assert!(!after.contains("M0001X") && !after.contains("/no/such/path"));
+}

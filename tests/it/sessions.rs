@@ -28,8 +28,14 @@ async fn a_pause_ends_every_session_of_the_portal_even_after_resume() {
     assert_eq!(status, 200);
     let renewed = renewed.expect("a renewed session");
     let store = app.state.tokens.store();
-    store.set_paused(app.member(), true, 0).await.expect("pause");
-    store.set_paused(app.member(), false, 0).await.expect("resume");
+    store
+        .set_paused(app.member(), true, 0)
+        .await
+        .expect("pause");
+    store
+        .set_paused(app.member(), false, 0)
+        .await
+        .expect("resume");
     app.state.tokens.forget_portal(app.member());
     assert_eq!(renew(&app, &session).await.0, 401);
     assert_eq!(renew(&app, &renewed).await.0, 401);
@@ -42,7 +48,10 @@ async fn uninstall_and_reinstall_end_the_sessions_from_before() {
     let app = TestApp::installed(&[]).await;
     let employee = app.bitrix.employee;
     let session = app.session_of(employee).await;
-    let event = app.bitrix.emulator.uninstall(app.member(), CLIENT_ID, false);
+    let event = app
+        .bitrix
+        .emulator
+        .uninstall(app.member(), CLIENT_ID, false);
     assert_eq!(app.post_form("/events", &event).await.status(), 200);
     assert_eq!(app.install().await.status(), 200);
     let fresh = app.session_of(employee).await;
@@ -88,7 +97,10 @@ async fn a_session_begun_long_ago_is_not_renewed() {
         .sessions
         .verify(&current, now)
         .expect("valid session");
-    assert_eq!(session.epoch, epoch, "the page's session names the account's epoch");
+    assert_eq!(
+        session.epoch, epoch,
+        "the page's session names the account's epoch"
+    );
     // The same account and epoch, begun a working day and a half ago and renewed since.
     let old = b24_status::http::session::Session {
         started_at: now - 18 * 3600,
@@ -97,6 +109,10 @@ async fn a_session_begun_long_ago_is_not_renewed() {
     };
     assert_eq!(app.state.sessions.follow(&old, now), None);
     let token = app.state.sessions.sign(&old);
-    assert_eq!(app.api_get(&token).await.status(), 200, "still valid until it expires");
+    assert_eq!(
+        app.api_get(&token).await.status(),
+        200,
+        "still valid until it expires"
+    );
     assert_eq!(renew(&app, &token).await.0, 401, "but never renewed");
 }

@@ -46,11 +46,14 @@ async fn another_apps_token_of_an_employee_opens_nothing_and_keeps_their_pair() 
     assert_eq!(app.open_app_as(employee, "en").await.status(), 200);
     let before = app.snapshot().await;
     // Their app has the employee's pair; our frame POST's other fields are known to employees.
-    let theirs = app.bitrix.emulator.issue_tokens(app.member(), OTHER_APP, employee);
-    let ours = app
+    let theirs = app
         .bitrix
         .emulator
-        .frame_post(app.member(), CLIENT_ID, employee, "DEFAULT", "en", "");
+        .issue_tokens(app.member(), OTHER_APP, employee);
+    let ours =
+        app.bitrix
+            .emulator
+            .frame_post(app.member(), CLIENT_ID, employee, "DEFAULT", "en", "");
     let forged = ours
         .with("AUTH_ID", &theirs.access)
         .with("REFRESH_ID", &theirs.refresh);
@@ -114,7 +117,13 @@ async fn a_working_pair_is_never_replaced_by_one_that_came_through_the_browser()
     app.state.tokens.forget_portal(app.member());
     assert_eq!(app.open_app_as(employee, "en").await.status(), 200);
     let renewed = app.account(uid(employee)).await.expect("account");
-    assert!(!renewed.tokens.expect("a pair").refresh.matches(kept.refresh.expose()));
+    assert!(
+        !renewed
+            .tokens
+            .expect("a pair")
+            .refresh
+            .matches(kept.refresh.expose())
+    );
 }
 
 #[tokio::test]
@@ -126,7 +135,10 @@ async fn junk_from_one_network_never_locks_a_portal_out() {
         .bitrix
         .emulator
         .frame_post(app.member(), CLIENT_ID, 1, "DEFAULT", "en", "");
-    assert_eq!(post_from(&app, "/app", &colleague, "203.0.113.80").await, 200);
+    assert_eq!(
+        post_from(&app, "/app", &colleague, "203.0.113.80").await,
+        200
+    );
     let before = app.bitrix.emulator.arrivals("app.info");
     let mut statuses = Vec::new();
     for i in 0..60 {
@@ -141,13 +153,16 @@ async fn junk_from_one_network_never_locks_a_portal_out() {
         "refused checks cost Bitrix24 nothing"
     );
     // The same /64 or /24 is the same network …
-    let fresh = app
-        .bitrix
-        .emulator
-        .frame_post(app.member(), CLIENT_ID, employee, "DEFAULT", "en", "");
+    let fresh =
+        app.bitrix
+            .emulator
+            .frame_post(app.member(), CLIENT_ID, employee, "DEFAULT", "en", "");
     assert_eq!(post_from(&app, "/app", &fresh, "203.0.113.10").await, 429);
     // … but a token already confirmed is never refused, and every other network is open.
-    assert_eq!(post_from(&app, "/app", &colleague, "203.0.113.80").await, 200);
+    assert_eq!(
+        post_from(&app, "/app", &colleague, "203.0.113.80").await,
+        200
+    );
     assert_eq!(post_from(&app, "/app", &fresh, "198.51.100.7").await, 200);
 }
 
@@ -201,6 +216,9 @@ async fn an_employees_update_events_cost_a_few_rebinds_an_hour_and_nobody_elses(
     }
     assert_eq!(statuses, [200, 200, 200, 429, 429, 429]);
     // The administrator's own update is not refused for the employee's.
-    let update = app.bitrix.emulator.update_app(app.member(), CLIENT_ID, 9, 1);
+    let update = app
+        .bitrix
+        .emulator
+        .update_app(app.member(), CLIENT_ID, 9, 1);
     assert_eq!(app.post_form("/events", &update).await.status(), 200);
 }

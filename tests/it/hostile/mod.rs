@@ -101,7 +101,10 @@ async fn sixty_and_more_hostile_requests_get_4xx_change_nothing_and_never_reach_
     let canary = Canary::start().await;
     let canary_host = canary.address.to_string();
     let session = session_in(&app.open_app_as(1, "en").await.text().await.expect("page"));
-    let expired = app.state.sessions.begin(app.member(), uid(1), Lang::En, 0, 0);
+    let expired = app
+        .state
+        .sessions
+        .begin(app.member(), uid(1), Lang::En, 0, 0);
     let mut forged = session.clone();
     forged.replace_range(forged.len() - 4.., "AAAA");
     let other_user = session.replacen(".1.", ".2.", 1);
