@@ -1,4 +1,4 @@
-//! Outbound calls go only to public addresses (`docs/bitrix24.md`, "Security"): a portal's
+//! Outbound calls go only to global unicast addresses (`docs/bitrix24.md`, "Security"): a portal's
 //! endpoint comes from the OAuth server or a 302, and a portal host that resolves to a
 //! loopback, private, link-local or unspecified address would turn the app into a way into the
 //! operator's own network. [`PublicOnly`] is the HTTP client's resolver in production, so the
@@ -30,8 +30,11 @@ impl Resolve for PublicOnly {
     }
 }
 
-/// Whether `ip` is a public unicast address: not loopback, private, shared (CGNAT),
-/// link-local, unspecified, broadcast, multicast or documentation.
+/// Whether `ip` is a global unicast address, by allow list (`docs/security.md`, "The edge"):
+/// IPv4 unicast (1.0.0.0–223.255.255.255) outside IANA's special-purpose blocks; IPv6 only
+/// inside 2000::/3, the global unicast block, outside its documentation, benchmarking,
+/// protocol-assignment and 6to4 parts. Everything else (NAT64, IPv4-compatible, site-local,
+/// reserved 240/4, whatever is assigned later) is refused until it is listed here.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
@@ -42,26 +45,50 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
+/// IPv4 blocks inside the unicast range that are not global (IANA IPv4 Special-Purpose
+/// Address Registry): (first address, prefix length).
+const NOT_GLOBAL_V4: [([u8; 4], u32); 13] = [
+    ([0, 0, 0, 0], 8),
+    ([10, 0, 0, 0], 8),
+    ([100, 64, 0, 0], 10),
+    ([127, 0, 0, 0], 8),
+    ([169, 254, 0, 0], 16),
+    ([172, 16, 0, 0], 12),
+    ([192, 0, 0, 0], 24),
+    ([192, 0, 2, 0], 24),
+    ([192, 88, 99, 0], 24),
+    ([192, 168, 0, 0], 16),
+    ([198, 18, 0, 0], 15),
+    ([198, 51, 100, 0], 24),
+    ([203, 0, 113, 0], 24),
+];
+
 fn is_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    let shared = a == 100 && (64..128).contains(&b);
-    !(ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_multicast()
-        || ip.is_documentation()
-        || shared
-        || a == 0)
+    let unicast = (1..=223).contains(&ip.octets()[0]);
+    unicast && !NOT_GLOBAL_V4.iter().any(|&(net, len)| in_v4(ip, net, len))
 }
 
+fn in_v4(ip: Ipv4Addr, net: [u8; 4], len: u32) -> bool {
+    let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
+    u32::from(ip) & mask == u32::from(Ipv4Addr::from(net)) & mask
+}
+
+/// The parts of 2000::/3 that are not global: (first 32 bits, prefix length).
+const NOT_GLOBAL_V6: [(u32, u32); 4] = [
+    (0x2001_0000, 23), // IETF protocol assignments (Teredo, benchmarking, ORCHID)
+    (0x2001_0db8, 32), // documentation
+    (0x2002_0000, 16), // 6to4: an IPv4 address inside, private ones too
+    (0x3fff_0000, 20), // documentation
+];
+
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    !(ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        || ip.is_unique_local()
-        || ip.is_unicast_link_local())
+    let top = u32::try_from(u128::from(ip) >> 96).unwrap_or(0);
+    let global_unicast = top >> 29 == 0b001;
+    global_unicast
+        && !NOT_GLOBAL_V6.iter().any(|&(net, len)| {
+            let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
+            top & mask == net & mask
+        })
 }
 
 #[cfg(test)]
@@ -85,6 +112,20 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+            "2002:a00:1::1",
+            "::a00:1",
+            "fec0::1",
+            "198.18.0.1",
+            "198.19.255.255",
+            "240.0.0.1",
+            "224.0.0.1",
+            "192.0.0.8",
+            "192.0.2.1",
+            "2001:db8::1",
+            "2001::1",
+            "3fff::1",
+            "ff02::1",
         ] {
             let ip: IpAddr = text.parse().expect("address");
             assert!(!is_public(ip), "{text} counted as public");
@@ -94,6 +135,9 @@ mod tests {
             "93.184.216.34",
             "2606:4700::1111",
             "::ffff:1.1.1.1",
+            "198.20.0.1",
+            "223.255.255.254",
+            "2a00:1450:4001::1",
         ] {
             let ip: IpAddr = text.parse().expect("address");
             assert!(is_public(ip), "{text} counted as private");

@@ -4,7 +4,8 @@
 //! The `state` is 32 random bytes, stored hashed in the database with its portal and a
 //! ten-minute expiry, and deleted when used: it cannot be replayed, and any instance sharing
 //! the database can finish a flow another one started; a portal has at most a few hundred
-//! under way. The code is exchanged at the OAuth server stored for the portal (one of
+//! under way. The browser that starts a flow gets a cookie ([`BROWSER_COOKIE`]) without which
+//! its state is worth nothing, so a callback link started by someone else signs nobody in. The code is exchanged at the OAuth server stored for the portal (one of
 //! `B24_OAUTH_URL`), whatever `server_domain` the redirect names; the user then sees their
 //! status page.
 
@@ -54,14 +55,41 @@ async fn start(
         .start_sign_in(query.domain.as_deref().unwrap_or_default(), from.0)
         .await
         .map_err(|refusal| super::refusal::refused(refusal, lang))?;
+    let secure = if app.config.public_url.scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{BROWSER_COOKIE}={}; Path=/oauth/; Max-Age=600; HttpOnly; SameSite=Lax{secure}",
+        start.browser
+    );
     Ok((
         StatusCode::FOUND,
         [
             (header::LOCATION, start.location),
             (header::CACHE_CONTROL, "no-store".to_owned()),
+            (header::SET_COOKIE, cookie),
         ],
     )
         .into_response())
+}
+
+/// The cookie that binds a sign-in to the browser that started it. `Lax` is sent on the
+/// portal's top-level redirect back to us, and only to `/oauth/`.
+pub const BROWSER_COOKIE: &str = "b24_sign_in";
+
+/// The value of [`BROWSER_COOKIE`] the browser sent, or nothing.
+fn browser_of(headers: &HeaderMap) -> String {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == BROWSER_COOKIE)
+        .map(|(_, value)| value.to_owned())
+        .unwrap_or_default()
 }
 
 #[derive(Deserialize)]
@@ -97,7 +125,7 @@ async fn callback(
     };
     let opened = app
         .portals
-        .finish_sign_in(state, code)
+        .finish_sign_in(state, code, &browser_of(&headers))
         .await
         .map_err(|refusal| with_retry(super::refusal::refused(refusal, lang)))?;
     let session = super::status_page::begin(&app, &opened, lang)?;

@@ -1,8 +1,11 @@
 //! Signing in from outside the portal with the OAuth 2.0 authorization-code flow
 //! (`docs/bitrix24.md`, "OAuth"). The `state` is 32 random bytes, stored hashed with its portal
 //! and a ten-minute expiry and deleted when used, so it cannot be replayed and any instance
-//! sharing the database can finish a flow another one started. The code is exchanged at the
-//! OAuth server stored for the portal, whatever the redirect names.
+//! sharing the database can finish a flow another one started. The state is bound to the
+//! browser that started the flow: it is stored hashed together with a random value that only
+//! that browser holds (a cookie), so a callback link someone else started signs nobody in
+//! (login CSRF; `docs/security.md`, "Sign-in"). The code is exchanged at the OAuth server
+//! stored for the portal, whatever the redirect names.
 
 use std::net::IpAddr;
 
@@ -23,10 +26,16 @@ const STATE_TTL_SECS: i64 = 600;
 pub struct SignInStart {
     /// The portal's authorize URL, carrying our `client_id` and the new `state`.
     pub location: String,
+    /// The value the browser must bring back to the callback (its cookie).
+    pub browser: String,
 }
 
-fn state_hash(state: &str) -> Vec<u8> {
-    Sha256::digest(state.as_bytes()).to_vec()
+fn state_hash(state: &str, browser: &str) -> Vec<u8> {
+    let mut hash = Sha256::new();
+    hash.update(state.as_bytes());
+    hash.update(b".");
+    hash.update(browser.as_bytes());
+    hash.finalize().to_vec()
 }
 
 impl Portals {
@@ -47,12 +56,17 @@ impl Portals {
             .await?
             .filter(|p| p.record.state == crate::store::PortalState::Active)
             .ok_or(Refusal::NotInstalled)?;
-        let state = random_hex(32);
+        let (state, browser) = (random_hex(32), random_hex(32));
         let now = unix_now();
         let member_id = &portal.record.member_id;
         if !self
             .store
-            .put_oauth_state(&state_hash(&state), member_id, now + STATE_TTL_SECS, now)
+            .put_oauth_state(
+                &state_hash(&state, &browser),
+                member_id,
+                now + STATE_TTL_SECS,
+                now,
+            )
             .await?
         {
             tracing::warn!(%member_id, "too many sign-ins under way for one portal");
@@ -61,18 +75,24 @@ impl Portals {
         let plain_http = self.config.allow_http && domain.is_loopback();
         Ok(SignInStart {
             location: oauth::authorize_url(&domain, plain_http, &self.config.client_id, &state),
+            browser,
         })
     }
 
-    /// Finishes a sign-in: consumes the state, exchanges the code at the portal's own OAuth
-    /// server, and stores the user's pair.
-    pub async fn finish_sign_in(&self, state: &str, code: &str) -> Result<Opened, Refusal> {
-        if code.len() > 512 || state.len() > 128 {
+    /// Finishes a sign-in in the browser that holds `browser`: consumes the state, exchanges
+    /// the code at the portal's own OAuth server, and stores the user's pair.
+    pub async fn finish_sign_in(
+        &self,
+        state: &str,
+        code: &str,
+        browser: &str,
+    ) -> Result<Opened, Refusal> {
+        if code.len() > 512 || state.len() > 128 || browser.len() > 128 {
             return Err(Refusal::SignInState);
         }
         let member_id = self
             .store
-            .take_oauth_state(&state_hash(state), unix_now())
+            .take_oauth_state(&state_hash(state, browser), unix_now())
             .await?
             .ok_or_else(|| {
                 tracing::info!("unknown, used or expired OAuth state");

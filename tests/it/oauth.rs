@@ -19,15 +19,42 @@ fn location(response: &reqwest::Response) -> String {
         .to_owned()
 }
 
+/// A sign-in's callback, and the cookie of the browser that started it.
+struct Callback {
+    url: String,
+    cookie: String,
+}
+
+impl std::ops::Deref for Callback {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.url
+    }
+}
+
+/// The browser that started the sign-in follows the callback.
+async fn follow(app: &TestApp, callback: &Callback) -> reqwest::Response {
+    app.http
+        .get(&callback.url)
+        .header("cookie", &callback.cookie)
+        .send()
+        .await
+        .expect("answer")
+}
+
 /// Starts a sign-in and follows it to the portal; returns the callback URL the portal sends
-/// the browser to.
-async fn sign_in_until_callback(app: &TestApp) -> String {
+/// the browser to, with the browser's cookie.
+async fn sign_in_until_callback(app: &TestApp) -> Callback {
     let start = get(
         app,
         &app.url(&format!("/oauth/start?domain={}", app.bitrix.portal.domain)),
     )
     .await;
     assert_eq!(start.status(), 302);
+    let set_cookie = start.headers()["set-cookie"].to_str().expect("ascii");
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"));
+    let cookie = set_cookie.split(';').next().expect("pair").to_owned();
     let authorize = location(&start);
     assert!(
         authorize.starts_with(&format!(
@@ -38,7 +65,10 @@ async fn sign_in_until_callback(app: &TestApp) -> String {
     );
     let portal = get(app, &authorize).await;
     assert_eq!(portal.status(), 302);
-    location(&portal)
+    Callback {
+        url: location(&portal),
+        cookie,
+    }
 }
 
 #[tokio::test]
@@ -50,15 +80,16 @@ async fn the_full_browser_flow_signs_the_user_in() {
     let callback = sign_in_until_callback(&app).await;
     assert!(
         callback.starts_with(&app.url("/oauth/callback?")),
-        "{callback}"
+        "{}",
+        callback.url
     );
-    let page = get(&app, &callback).await;
+    let page = follow(&app, &callback).await;
     assert_eq!(page.status(), 200);
     assert!(page.text().await.expect("page").contains("Boris Ivanov"));
     let account = app.account(uid(app.bitrix.employee)).await.expect("stored");
     assert!(!account.is_admin && account.tokens.is_some());
     // A replayed state (the same callback again) is refused.
-    let replay = get(&app, &callback).await;
+    let replay = follow(&app, &callback).await;
     assert_eq!(replay.status(), 400);
     let text = replay.text().await.expect("page");
     assert!(text.contains("already used or has expired"), "{text}");
@@ -90,7 +121,11 @@ async fn a_forged_state_is_refused_before_the_code_is_spent() {
         app.url("/oauth/callback"),
         serde_urlencoded::to_string(&pairs).expect("query")
     );
-    assert_eq!(get(&app, &forged_url).await.status(), 400);
+    let forged = Callback {
+        url: forged_url,
+        cookie: callback.cookie.clone(),
+    };
+    assert_eq!(follow(&app, &forged).await.status(), 400);
     assert_eq!(app.snapshot().await, before);
     assert!(
         app.bitrix
@@ -113,7 +148,7 @@ async fn an_expired_code_is_a_clear_refusal_and_stores_nothing() {
     let callback = sign_in_until_callback(&app).await;
     app.bitrix.emulator.advance_clock(Duration::from_secs(31));
     let before = app.count("accounts").await;
-    let response = get(&app, &callback).await;
+    let response = follow(&app, &callback).await;
     assert_eq!(response.status(), 400);
     assert!(
         response
@@ -142,7 +177,7 @@ async fn an_error_sent_with_http_200_by_the_oauth_server_is_a_refusal() {
         },
         1,
     );
-    assert_eq!(get(&app, &callback).await.status(), 400);
+    assert_eq!(follow(&app, &callback).await.status(), 400);
     assert!(app.account(uid(app.bitrix.employee)).await.is_none());
 }
 
@@ -188,9 +223,34 @@ async fn the_oauth_server_down_during_the_exchange_says_try_again() {
         },
         1,
     );
-    let response = get(&app, &callback).await;
+    let response = follow(&app, &callback).await;
     assert_eq!(response.status(), 502);
     assert!(response.text().await.expect("page").contains("try again"));
+}
+
+#[tokio::test]
+async fn a_callback_link_someone_else_started_signs_nobody_in() {
+    let app = TestApp::installed(&[]).await;
+    // The attacker signs in as themselves and hands the callback link to a colleague.
+    let attackers = sign_in_until_callback(&app).await;
+    let before = app.snapshot().await;
+    assert_eq!(get(&app, &attackers.url).await.status(), 400, "no cookie");
+    let victims = Callback {
+        url: attackers.url.clone(),
+        cookie: format!("b24_sign_in={}", "0".repeat(64)),
+    };
+    let response = follow(&app, &victims).await;
+    assert_eq!(response.status(), 400, "another browser's cookie");
+    assert!(!response.text().await.expect("page").contains("b24-session"));
+    assert_eq!(app.snapshot().await, before);
+    assert!(
+        app.bitrix
+            .emulator
+            .calls()
+            .iter()
+            .all(|c| c.method != "oauth/token"),
+        "the code was not exchanged"
+    );
 }
 
 fn urlencode(text: &str) -> String {

@@ -120,6 +120,13 @@ async fn sixty_and_more_hostile_requests_get_4xx_change_nothing_and_never_reach_
         .to_str()
         .expect("ascii")
         .to_owned();
+    let cookie = start.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
     let callback = app
         .http
         .get(&authorize)
@@ -133,6 +140,7 @@ async fn sixty_and_more_hostile_requests_get_4xx_change_nothing_and_never_reach_
     assert_eq!(
         app.http
             .get(&callback)
+            .header("cookie", &cookie)
             .send()
             .await
             .expect("callback")
