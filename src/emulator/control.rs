@@ -53,6 +53,18 @@ impl Emulator {
         }
     }
 
+    /// Makes a user an extranet user (or an employee again).
+    pub fn set_extranet(&self, member_id: &MemberId, user_id: u64, extranet: bool) {
+        if let Some(user) = self
+            .world()
+            .portals
+            .get_mut(member_id)
+            .and_then(|p| p.users.get_mut(&user_id))
+        {
+            user.extranet = extranet;
+        }
+    }
+
     /// The install POST the portal sends when the admin opens the app for the first time: the
     /// installation record exists, but `installFinish` has not happened yet (`docs/bitrix24.md`,
     /// "Installation").

@@ -25,9 +25,9 @@ pub(super) fn call(
     let answered = match method {
         "department.get" => need(scope, &["department"]).map(|()| departments(portal, params)),
         "user.get" => {
-            need(scope, &["user", "user_brief", "user_basic"]).map(|()| users(portal, params))
+            need(scope, &["user", "user_brief", "user_basic"]).map(|()| users(portal, rec, params))
         }
-        "im.user.list.get" => need(scope, &["im"]).map(|()| statuses(portal, params)),
+        "im.user.list.get" => need(scope, &["im"]).map(|()| statuses(portal, rec, params)),
         _ => return None,
     };
     Some(answered)
@@ -108,7 +108,8 @@ fn departments(portal: &Portal, params: &Value) -> Answered {
 
 /// `user.get`: `FILTER[ACTIVE]`, `FILTER[UF_DEPARTMENT]`, `FILTER[USER_TYPE]` and
 /// `FILTER[NAME_SEARCH]`, sorted by `ID`.
-fn users(portal: &Portal, params: &Value) -> Answered {
+fn users(portal: &Portal, rec: &AccessRec, params: &Value) -> Answered {
+    let viewer_extranet = is_extranet(portal, rec);
     let filter = param(params, "FILTER").cloned().unwrap_or(Value::Null);
     let department = param_str(&filter, "UF_DEPARTMENT");
     let search = param_str(&filter, "NAME_SEARCH").map(|s| s.to_lowercase());
@@ -128,7 +129,12 @@ fn users(portal: &Portal, params: &Value) -> Answered {
                     .contains(s)
             })
         })
-        .filter(|_| user_type.as_deref().is_none_or(|t| t == "employee"))
+        .filter(|(_, u)| !viewer_extranet || u.extranet)
+        .filter(|(_, u)| match user_type.as_deref() {
+            Some("employee") => !u.extranet,
+            Some("extranet") => u.extranet,
+            _ => true,
+        })
         .map(|(id, u)| {
             json!({
                 "ID": id.to_string(),
@@ -137,15 +143,21 @@ fn users(portal: &Portal, params: &Value) -> Answered {
                 "LAST_NAME": u.last_name,
                 "WORK_POSITION": u.position,
                 "UF_DEPARTMENT": u.departments,
-                "USER_TYPE": "employee",
+                "USER_TYPE": if u.extranet { "extranet" } else { "employee" },
             })
         })
         .collect();
     paged(items, start(params))
 }
 
+/// Whether the token's user is an extranet user.
+fn is_extranet(portal: &Portal, rec: &AccessRec) -> bool {
+    portal.users.get(&rec.user_id).is_some_and(|u| u.extranet)
+}
+
 /// `im.user.list.get`: an object keyed by id (`RESULT_TYPE=array`: an array).
-fn statuses(portal: &Portal, params: &Value) -> Answered {
+fn statuses(portal: &Portal, rec: &AccessRec, params: &Value) -> Answered {
+    let viewer_extranet = is_extranet(portal, rec);
     let ids = values(param(params, "ID"));
     let mut keyed = Map::new();
     let mut listed = Vec::new();
@@ -153,7 +165,8 @@ fn statuses(portal: &Portal, params: &Value) -> Answered {
         let user = id
             .parse::<u64>()
             .ok()
-            .and_then(|n| Some((n, portal.users.get(&n)?)));
+            .and_then(|n| Some((n, portal.users.get(&n)?)))
+            .filter(|(_, u)| !viewer_extranet || u.extranet);
         let value = user.map_or(Value::Null, |(n, u)| im_user(n, u));
         if !value.is_null() {
             listed.push(value.clone());
@@ -187,6 +200,6 @@ fn im_user(id: u64, user: &User) -> Value {
         "absent": user.absent_until.as_deref().map_or(json!(false), |d| json!(d)),
         "departments": user.departments,
         "bot": false,
-        "extranet": false,
+        "extranet": user.extranet,
     })
 }

@@ -44,6 +44,10 @@ pub struct User {
     /// The end of the user's vacation or absence (ISO date), while one runs.
     #[serde(default)]
     pub absent_until: Option<String>,
+    /// An extranet user: sees only the users of their extranet groups (here: other extranet
+    /// users), never the company's employees (`docs/bitrix24.md`, "Reading colleagues").
+    #[serde(default)]
+    pub extranet: bool,
 }
 
 /// A department of the company structure (`department.get`).

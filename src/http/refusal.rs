@@ -16,6 +16,7 @@ pub fn refused(refusal: Refusal, lang: Lang) -> PageError {
         Refusal::NotVerified | Refusal::OffList => Problem::NotVerified,
         Refusal::TokenRejected => Problem::TokenRejected,
         Refusal::AdminOnly => Problem::AdminOnly,
+        Refusal::EmployeesOnly => Problem::AccessDenied,
         Refusal::Unavailable => Problem::Unavailable,
         Refusal::BindingsFailed => Problem::BindingsFailed,
         Refusal::Budget(seconds) => Problem::RateLimited(seconds),

@@ -81,6 +81,13 @@ pub(super) fn board_refused(refusal: Refusal, lang: Lang) -> ApiError {
             "method",
             method,
         ),
+        Refusal::EmployeesOnly => ApiError::with_detail(
+            StatusCode::FORBIDDEN,
+            "employees_only",
+            t.team_employees_only.to_owned(),
+            "viewer",
+            "not an employee",
+        ),
         Refusal::Call(error) => super::api::failed(error, lang),
         Refusal::NotInstalled => ApiError::from_call(&crate::tokens::CallError::NotInstalled, lang),
         Refusal::BeingRemoved => ApiError::from_call(&crate::tokens::CallError::BeingRemoved, lang),

@@ -109,6 +109,9 @@ async fn view(
                     None,
                     Some(lang.text().team_method.replace("{method}", method)),
                 ),
+                Err(Refusal::EmployeesOnly) => {
+                    (None, Some(lang.text().team_employees_only.to_owned()))
+                }
                 Err(refusal) => return Err(super::refusal::refused(refusal, lang)),
             };
             let domain = match &board {

@@ -117,6 +117,7 @@ pub static TEXT: Text = Text {
     team_read_at: "Status von {time}.",
     team_scope: "Die Teamübersicht braucht die Berechtigung „{scope}“, die dieses Portal der App nicht erteilt hat. Ein Portaladministrator kann sie in den Einstellungen der App unter Anwendungen hinzufügen und die App dann erneut öffnen. Ihren eigenen Status setzen Sie wie bisher.",
     team_method: "Das Bitrix24 dieses Portals bietet „{method}“ nicht an, das die Teamübersicht braucht. Ein Administrator kann Bitrix24 aktualisieren. Ihren eigenen Status setzen Sie wie bisher.",
+    team_employees_only: "Die Teamübersicht ist für die Mitarbeitenden des Portals. Extranet- und Gastnutzer sehen hier ihren eigenen Status, aber nicht die Kollegenliste des Unternehmens.",
     team_list: "Kollegen und ihr Status",
     api_bad_query: "Prüfen Sie „{field}“: eine Abteilung als Nummer oder „all“, eine Suche mit höchstens 100 Zeichen und eine Seite ab 1.",
     status_group: "Ihr Status",

@@ -117,6 +117,7 @@ pub static TEXT: Text = Text {
     team_read_at: "Statuses as of {time}.",
     team_scope: "The team board needs the “{scope}” permission, which this portal has not given the app. A portal administrator can add it in the app's settings under Applications, then open the app again. Setting your own status works as before.",
     team_method: "This portal's Bitrix24 does not offer “{method}”, which the team board needs. An administrator can update Bitrix24 to use the board. Setting your own status works as before.",
+    team_employees_only: "The team board is for the portal's employees. Extranet and guest users see their own status here, but not the company's list of colleagues.",
     team_list: "Colleagues and their status",
     api_bad_query: "Check “{field}”: ask for a department by its number or “all”, a search of at most 100 characters, and a page from 1.",
     status_group: "Your status",

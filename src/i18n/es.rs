@@ -117,6 +117,7 @@ pub static TEXT: Text = Text {
     team_read_at: "Estados a las {time}.",
     team_scope: "El equipo necesita el permiso “{scope}”, que este portal no ha dado a la aplicación. Un administrador del portal puede añadirlo en los ajustes de la aplicación, en Aplicaciones, y luego volver a abrirla. Tu propio estado funciona como siempre.",
     team_method: "El Bitrix24 de este portal no ofrece “{method}”, que el equipo necesita. Un administrador puede actualizar Bitrix24. Tu propio estado funciona como siempre.",
+    team_employees_only: "El equipo es para los empleados del portal. Los usuarios de extranet e invitados ven aquí su propio estado, pero no la lista de compañeros de la empresa.",
     team_list: "Compañeros y su estado",
     api_bad_query: "Revisa “{field}”: indica un departamento por su número o “all”, una búsqueda de 100 caracteres como máximo y una página desde 1.",
     status_group: "Tu estado",

@@ -117,6 +117,7 @@ pub static TEXT: Text = Text {
     team_read_at: "Statuts à {time}.",
     team_scope: "L’équipe a besoin de l’autorisation « {scope} », que ce portail n’a pas accordée à l’application. Un administrateur du portail peut l’ajouter dans les réglages de l’application, sous Applications, puis rouvrir l’application. Votre propre statut fonctionne comme avant.",
     team_method: "Le Bitrix24 de ce portail ne propose pas « {method} », dont l’équipe a besoin. Un administrateur peut mettre Bitrix24 à jour. Votre propre statut fonctionne comme avant.",
+    team_employees_only: "L’équipe est réservée aux employés du portail. Les utilisateurs extranet et les invités voient ici leur propre statut, mais pas la liste des collègues de l’entreprise.",
     team_list: "Collègues et leur statut",
     api_bad_query: "Vérifiez « {field} » : un service par son numéro ou « all », une recherche de 100 caractères au plus et une page à partir de 1.",
     status_group: "Votre statut",

@@ -117,6 +117,7 @@ pub static TEXT: Text = Text {
     team_read_at: "Stati delle {time}.",
     team_scope: "Il team ha bisogno dell’autorizzazione “{scope}”, che questo portale non ha concesso all’app. Un amministratore del portale può aggiungerla nelle impostazioni dell’app, in Applicazioni, e poi riaprire l’app. Il tuo stato funziona come prima.",
     team_method: "Il Bitrix24 di questo portale non offre “{method}”, che serve al team. Un amministratore può aggiornare Bitrix24. Il tuo stato funziona come prima.",
+    team_employees_only: "Il team è riservato ai dipendenti del portale. Gli utenti extranet e gli ospiti vedono qui il proprio stato, ma non l’elenco dei colleghi dell’azienda.",
     team_list: "Colleghi e il loro stato",
     api_bad_query: "Controlla “{field}”: un reparto con il suo numero o “all”, una ricerca di al massimo 100 caratteri e una pagina da 1.",
     status_group: "Il tuo stato",

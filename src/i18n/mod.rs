@@ -343,6 +343,8 @@ pub struct Text {
     pub team_scope: &'static str,
     /// The portal's REST lacks a method (`{method}`).
     pub team_method: &'static str,
+    /// The viewer is not one of the portal's employees (extranet, guest).
+    pub team_employees_only: &'static str,
     /// The list's label for screen readers.
     pub team_list: &'static str,
     /// The board's query is refused (`{field}`).

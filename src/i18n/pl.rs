@@ -117,6 +117,7 @@ pub static TEXT: Text = Text {
     team_read_at: "Statusy z {time}.",
     team_scope: "Zespół potrzebuje uprawnienia „{scope}”, którego ten portal nie nadał aplikacji. Administrator portalu może je dodać w ustawieniach aplikacji w sekcji Aplikacje, a potem ponownie otworzyć aplikację. Własny status ustawiasz jak dotąd.",
     team_method: "Bitrix24 tego portalu nie oferuje „{method}”, której potrzebuje zespół. Administrator może zaktualizować Bitrix24. Własny status ustawiasz jak dotąd.",
+    team_employees_only: "Zespół jest dla pracowników portalu. Użytkownicy ekstranetu i goście widzą tu swój status, ale nie listę współpracowników firmy.",
     team_list: "Współpracownicy i ich statusy",
     api_bad_query: "Sprawdź „{field}”: dział podaj numerem lub „all”, wyszukiwanie do 100 znaków, a stronę od 1.",
     status_group: "Twój status",

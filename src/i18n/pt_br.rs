@@ -117,6 +117,7 @@ pub static TEXT: Text = Text {
     team_read_at: "Status às {time}.",
     team_scope: "A equipe precisa da permissão “{scope}”, que este portal não concedeu ao aplicativo. Um administrador do portal pode adicioná-la nas configurações do aplicativo, em Aplicativos, e depois abrir o aplicativo de novo. Seu próprio status funciona como antes.",
     team_method: "O Bitrix24 deste portal não oferece “{method}”, de que a equipe precisa. Um administrador pode atualizar o Bitrix24. Seu próprio status funciona como antes.",
+    team_employees_only: "A equipe é para os funcionários do portal. Usuários de extranet e convidados veem aqui o próprio status, mas não a lista de colegas da empresa.",
     team_list: "Colegas e seus status",
     api_bad_query: "Verifique “{field}”: informe um departamento pelo número ou “all”, uma busca de no máximo 100 caracteres e uma página a partir de 1.",
     status_group: "Seu status",

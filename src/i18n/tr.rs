@@ -117,6 +117,7 @@ pub static TEXT: Text = Text {
     team_read_at: "Durumlar {time} itibarıyla.",
     team_scope: "Ekip görünümü, bu portalın uygulamaya vermediği “{scope}” iznine ihtiyaç duyuyor. Bir portal yöneticisi bu izni Uygulamalar bölümünde uygulamanın ayarlarından ekleyip uygulamayı yeniden açabilir. Kendi durumunuzu eskisi gibi ayarlayabilirsiniz.",
     team_method: "Bu portalın Bitrix24’ü, ekip görünümünün ihtiyaç duyduğu “{method}” yöntemini sunmuyor. Bir yönetici Bitrix24’ü güncelleyebilir. Kendi durumunuzu eskisi gibi ayarlayabilirsiniz.",
+    team_employees_only: "Ekip görünümü portalın çalışanları içindir. Ekstranet ve misafir kullanıcılar burada kendi durumlarını görür, ancak şirketin çalışma arkadaşları listesini göremez.",
     team_list: "Çalışma arkadaşları ve durumları",
     api_bad_query: "“{field}” alanını kontrol edin: departmanı numarasıyla ya da “all” ile, aramayı en fazla 100 karakterle ve sayfayı 1’den başlayarak belirtin.",
     status_group: "Durumunuz",

@@ -1,7 +1,8 @@
 //! The team board: colleagues with their status, the end of a timed status set through this
 //! app, and a vacation mark — the viewer's own department first, a department picker, a name
 //! search and pages of [`PER_PAGE`], all cut from the portal's shared directory read
-//! (`team.rs`), so a viewer's search or page costs Bitrix24 nothing.
+//! (`team.rs`), so a viewer's search or page costs Bitrix24 nothing. Only the employees that
+//! read lists see it: an extranet user or a guest gets a sentence saying why.
 
 use std::collections::HashMap;
 
@@ -127,6 +128,12 @@ impl Portals {
             return Err(Refusal::ScopeMissing(scope));
         }
         let directory = self.directory(member_id, viewer).await?;
+        // The read lists the portal's employees as an employee sees them: it is served only to
+        // viewers it lists (`docs/security.md`, "The team board").
+        if !directory.members.iter().any(|m| m.id == viewer) {
+            tracing::info!("a viewer who is not an employee asked for the team board");
+            return Err(Refusal::EmployeesOnly);
+        }
         let own: Vec<u64> = directory
             .members
             .iter()

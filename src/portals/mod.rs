@@ -95,6 +95,9 @@ pub enum Refusal {
     /// The portal has not granted a scope the team board needs (named as Bitrix24 names it).
     #[error("the portal has not granted the {0} scope")]
     ScopeMissing(&'static str),
+    /// The team board is for the portal's employees; the viewer is not one (extranet, guest).
+    #[error("the viewer is not one of the portal's employees")]
+    EmployeesOnly,
     /// The portal's REST lacks a method the team board needs (an older on-premise portal).
     #[error("the portal's REST has no method {0}")]
     MethodMissing(&'static str),

@@ -156,9 +156,12 @@ impl Portals {
                 self.store.release_team_read(member_id).await?;
                 match (refusal, previous) {
                     // What the administrator must fix is said, not hidden behind an old read.
-                    (refusal @ (Refusal::ScopeMissing(_) | Refusal::MethodMissing(_)), _) => {
-                        Err(refusal)
-                    }
+                    (
+                        refusal @ (Refusal::ScopeMissing(_)
+                        | Refusal::MethodMissing(_)
+                        | Refusal::EmployeesOnly),
+                        _,
+                    ) => Err(refusal),
                     (refusal, None) => Err(refusal),
                     (refusal, Some(previous)) => {
                         tracing::warn!(%refusal, "the team board serves its last read");
@@ -228,6 +231,11 @@ impl Portals {
             read.add(&answer, chunk);
         }
         let (departments, members) = read.finish();
+        // A read is kept only when its reader is one of the employees it lists: an extranet
+        // user's token sees another, smaller directory that no employee should be served.
+        if !members.iter().any(|m| m.id == viewer) {
+            return Err(Refusal::EmployeesOnly);
+        }
         Ok(Directory {
             departments,
             members,

@@ -384,3 +384,44 @@ async fn a_session_is_renewed_while_it_is_valid_and_never_after() {
     assert_eq!(renew(expired).await.0, 401);
     assert_eq!(renew(format!("{session}x")).await.0, 401);
 }
+
+#[tokio::test]
+async fn an_extranet_user_is_told_the_board_is_for_employees_and_never_feeds_it() {
+    let app = TestApp::installed(&[]).await;
+    company(&app);
+    let guest = app
+        .bitrix
+        .emulator
+        .add_user(app.member(), UserSpec::new("Gina", "Guest", false));
+    app.bitrix.emulator.set_extranet(app.member(), guest, true);
+    let address = app.address.to_string();
+    // The guest looks first: their token's smaller directory is read, refused and not kept.
+    let guest_session = app.session_of(guest).await;
+    let (status, body) = team(&app, &address, &guest_session, "department=all").await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"], "employees_only");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("for the portal's employees")),
+        "{body}"
+    );
+    // An employee then gets the whole company, read with their own token.
+    let employee = app.session_of(app.bitrix.employee).await;
+    let (status, body) = team(&app, &address, &employee, "department=all").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["pages"].as_u64().is_some_and(|p| p >= 2), "{body}");
+    // And the guest, now that an employee's read is cached, still sees none of it.
+    let (status, body) = team(&app, &address, &guest_session, "department=all").await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.get("members").is_none());
+    let page = app
+        .http
+        .post(app.url("/app/view"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("session={guest_session}&view=team"))
+        .send()
+        .await
+        .expect("page");
+    assert_page(page, 200, "for the portal&#39;s employees").await;
+}
