@@ -193,12 +193,22 @@ fn ids(value: &Value) -> Vec<u64> {
     }
 }
 
+/// A page's items, at most [`PAGE`]: an on-premise portal may answer any number, and what it
+/// sends beyond a page is dropped with a log line (the request's span names the portal).
 fn items<T: for<'de> Deserialize<'de>>(value: Option<&Value>) -> impl Iterator<Item = T> {
     let list = match value {
         Some(Value::Array(list)) => list.clone(),
         _ => Vec::new(),
     };
+    if list.len() > PAGE {
+        tracing::warn!(
+            sent = list.len(),
+            kept = PAGE,
+            "the portal answered more items than a page holds"
+        );
+    }
     list.into_iter()
+        .take(PAGE)
         .filter_map(|item| serde_json::from_value(item).ok())
 }
 
@@ -244,6 +254,20 @@ impl Read {
                     })),
                 _ => self.add_statuses(result),
             }
+        }
+        // A portal cannot make us keep more people than a directory may hold.
+        if self.members.len() > MAX_MEMBERS {
+            tracing::warn!(
+                kept = MAX_MEMBERS,
+                "the portal listed more employees than the board keeps"
+            );
+            while self.members.len() > MAX_MEMBERS {
+                self.members.pop_last();
+            }
+        }
+        if self.statuses.len() > MAX_MEMBERS {
+            let members = &self.members;
+            self.statuses.retain(|id, _| members.contains_key(id));
         }
     }
 
@@ -344,5 +368,17 @@ mod tests {
         assert!(members[0].absent);
         assert_eq!(members[1].departments, [1]);
         assert_eq!(members[1].status, None);
+    }
+
+    #[test]
+    fn a_portal_that_sends_too_much_is_cut_to_a_page() {
+        let flood: Vec<Value> = (1..=5000u64)
+            .map(|n| json!({"ID": n.to_string(), "NAME": "Made", "LAST_NAME": "Up"}))
+            .collect();
+        let answer: BatchAnswer =
+            serde_json::from_value(json!({"result": {"u0": flood}})).expect("answer");
+        let mut read = Read::default();
+        read.add(&answer, &[("u0".to_owned(), String::new())]);
+        assert_eq!(read.unread().len(), PAGE);
     }
 }

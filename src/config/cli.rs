@@ -198,14 +198,11 @@ pub enum Command {
     },
     /// Asks the app running on LISTEN_ADDR for /healthz (a container's health check).
     Healthcheck,
-    /// Copies every portal, account and sign-in under way from DATABASE_URL into an empty
-    /// database (SQLite to PostgreSQL, or back), then checks counts and a sample decryption.
-    /// Needs the APP_SECRET the app runs with. Stop the app first.
-    MigrateStore {
-        /// The empty target database: postgres://… or sqlite://….
-        #[arg(long = "to", hide_env_values = true)]
-        to: String,
-    },
+    /// Copies every portal, account and sign-in under way from DATABASE_URL into the empty
+    /// database TARGET_DATABASE_URL (or TARGET_DATABASE_URL_FILE) names: SQLite to PostgreSQL,
+    /// or back. Then checks counts and a sample decryption. Needs the APP_SECRET the app runs
+    /// with. Stop the app first. The target is not a flag: it may carry a password.
+    MigrateStore,
 }
 
 /// How log lines are written.

@@ -16,6 +16,8 @@ pub struct Secrets {
     pub app_secret_previous: Option<String>,
     /// `DATABASE_URL` (it may carry a password).
     pub database_url: Option<String>,
+    /// `TARGET_DATABASE_URL`: where `migrate-store` copies to (it may carry a password).
+    pub target_database_url: Option<String>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -41,6 +43,7 @@ impl Secrets {
             app_secret: read("APP_SECRET")?,
             app_secret_previous: read("APP_SECRET_PREVIOUS")?,
             database_url: read("DATABASE_URL")?,
+            target_database_url: read("TARGET_DATABASE_URL")?,
         })
     }
 

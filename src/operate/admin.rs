@@ -142,8 +142,14 @@ pub async fn backup(store: &Store, file: &Path) -> Result<(), Failure> {
     }
 }
 
-/// `migrate-store --to URL`.
-pub async fn migrate_store(secrets: &Secrets, to: &str) -> Result<(), Failure> {
+/// `migrate-store`, to `TARGET_DATABASE_URL`.
+pub async fn migrate_store(secrets: &Secrets) -> Result<(), Failure> {
+    let to = secrets.target_database_url.as_deref().ok_or_else(|| {
+        Failure::Usage(
+            "set TARGET_DATABASE_URL (or TARGET_DATABASE_URL_FILE) to the empty database to copy into"
+                .to_owned(),
+        )
+    })?;
     let keys = keyring(secrets, "migrate-store")?;
     let copied = crate::migrate_store(secrets.database_url(), to, keys).await?;
     say(&format!(

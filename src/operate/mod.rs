@@ -53,7 +53,7 @@ async fn dispatch(
     match command {
         Command::Check => return check::check(cli, secrets.clone(), json).await,
         Command::Healthcheck => return check::healthcheck(&cli).await,
-        Command::MigrateStore { to } => return admin::migrate_store(secrets, &to).await,
+        Command::MigrateStore => return admin::migrate_store(secrets).await,
         _ => {}
     }
     let store = open(secrets, name).await?;
@@ -87,7 +87,7 @@ async fn dispatch(
         }
         Command::Rekey => admin::rekey(&store, json).await,
         Command::Backup { file } => admin::backup(&store, &file).await,
-        Command::Check | Command::Healthcheck | Command::MigrateStore { .. } => Ok(()),
+        Command::Check | Command::Healthcheck | Command::MigrateStore => Ok(()),
     };
     store.close().await;
     done
@@ -107,7 +107,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Backup { .. } => "backup",
         Command::Calls { .. } => "calls",
         Command::Healthcheck => "healthcheck",
-        Command::MigrateStore { .. } => "migrate-store",
+        Command::MigrateStore => "migrate-store",
     }
 }
 

@@ -19,9 +19,11 @@ impl Table {
         }
     }
 
-    /// Adds a row.
+    /// Adds a row. Control characters become `�`: cells carry what portals and callers sent
+    /// (names, logged bodies), and an escape sequence must not reach the operator's terminal.
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        self.rows
+            .push(cells.iter().map(|cell| printable(cell)).collect());
     }
 
     /// Prints the table on stdout.
@@ -48,9 +50,29 @@ impl Table {
     }
 }
 
-/// Prints `value` as pretty JSON on stdout.
+/// `text` with every control character replaced by `�`.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect()
+}
+
+/// Prints `value` as pretty JSON on stdout. JSON escapes C0 controls in strings but not C1
+/// ones (U+0080–U+009F), which some terminals obey: those are escaped too (`\u0085`), which
+/// is still the same JSON.
 pub fn print_json(value: &impl Serialize) {
-    say(&serde_json::to_string_pretty(value).unwrap_or_default());
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    let escaped: String = text
+        .chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                format!("\\u{:04x}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    say(&escaped);
 }
 
 /// Prints a line on stdout; a reader that went away (`| head`) is no error.
@@ -94,5 +116,16 @@ mod tests {
         assert_eq!(ago(100_000, Some(100_000 - 7200)), "2 h");
         assert_eq!(ago(1_000_000, Some(0)), "11 d");
         assert_eq!(ago(5, None), "-");
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        assert_eq!(
+            printable("ok\u{1b}[2Jgone\u{85}\r\n"),
+            "ok\u{fffd}[2Jgone\u{fffd}\u{fffd}\u{fffd}"
+        );
+        let mut table = Table::new(&["body"]);
+        table.row(vec!["<html>\u{1b}]0;owned\u{7}</html>".to_owned()]);
+        assert!(table.rows[0][0].chars().all(|c| !c.is_control()));
     }
 }

@@ -51,10 +51,10 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database folder could not be created.
-    #[error("cannot create the database folder {path}: {source}")]
+    /// The database's folder or file (or a backup's file) could not be created.
+    #[error("cannot create {path}: {source}")]
     Folder {
-        /// The folder.
+        /// The folder or file.
         path: PathBuf,
         /// What the OS said.
         source: std::io::Error,

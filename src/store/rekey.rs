@@ -193,6 +193,11 @@ impl Store {
         let Db::Sqlite(pool) = &self.db else {
             return Ok(None);
         };
+        // `VACUUM INTO` fills an empty file as it finds it: one only its owner may read.
+        super::sqlite::create_private(path).map_err(|source| StoreError::Folder {
+            path: path.to_owned(),
+            source,
+        })?;
         sqlx::query("VACUUM INTO $1")
             .bind(path.to_string_lossy().into_owned())
             .execute(pool)

@@ -30,10 +30,27 @@ pub(super) async fn open(url: &str, settings: PoolSettings) -> Result<SqlitePool
             source,
         })?;
     }
+    if !in_memory && !file.exists() {
+        create_private(file).map_err(|source| StoreError::Folder {
+            path: file.to_owned(),
+            source,
+        })?;
+    }
     let pool = SqlitePoolOptions::new()
         .max_connections(settings.max_connections.unwrap_or(DEFAULT_CONNECTIONS))
         .connect_with(options)
         .await?;
     sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
     Ok(pool)
+}
+
+/// Creates the empty file `path` readable and writable by its owner only (0600), whatever the
+/// umask: it will hold sealed tokens and the application tokens' ciphertexts. SQLite gives its
+/// `-wal` and `-shm` files the database file's permissions.
+pub(super) fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop)
 }

@@ -110,6 +110,7 @@ pub fn config_for(bitrix: &Bitrix, public_url: &str, db_url: &str, extra: &[&str
         app_secret: Some(given("APP_SECRET").unwrap_or_else(|| APP_SECRET.into())),
         app_secret_previous: given("APP_SECRET_PREVIOUS"),
         database_url: Some(db_url.into()),
+        target_database_url: None,
     };
     Config::load(Cli::parse_from(args), secrets).expect("test configuration is valid")
 }

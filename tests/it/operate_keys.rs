@@ -181,6 +181,15 @@ async fn backup_copies_a_running_sqlite_database_and_points_postgres_to_pg_dump(
         return;
     }
     assert_eq!(ran.code, Some(0), "{}", ran.err);
+    // Whatever the umask: the copy and the database itself are their owner's alone.
+    use std::os::unix::fs::PermissionsExt;
+    for private in [file.clone(), app.db.dir().join("app.db")] {
+        let mode = std::fs::metadata(&private)
+            .expect("exists")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", private.display());
+    }
     let keys = Keyring::new(&MasterKey::from_base64(APP_SECRET).expect("key"), None);
     let copy = Store::open(&format!("sqlite://{path}"), keys)
         .await

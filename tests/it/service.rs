@@ -120,7 +120,7 @@ fn bad_configuration_stops_the_start_with_one_clear_line() {
                 ("APP_SECRET", APP_SECRET),
                 ("DATABASE_URL", "sqlite:///dev/null/nested/app.db"),
             ],
-            "cannot create the database folder /dev/null/nested",
+            "cannot create /dev/null/nested",
         ),
         (
             &[

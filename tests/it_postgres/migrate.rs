@@ -113,8 +113,9 @@ async fn assert_holds(url: &str, users: &[(MemberId, u64)]) {
 /// Runs `migrate-store` from `from` to `to` with `secret`: (exit code, stdout + stderr).
 fn migrate(from: &str, to: &str, secret: &str) -> (Option<i32>, String) {
     let out = binary()
-        .args(["migrate-store", "--to", to])
+        .arg("migrate-store")
         .env("DATABASE_URL", from)
+        .env("TARGET_DATABASE_URL", to)
         .env("APP_SECRET", secret)
         .output()
         .expect("the binary runs");
