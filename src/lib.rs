@@ -65,7 +65,7 @@ pub async fn migrate_store(
             "it is the database being copied".into(),
         ));
     }
-    let source = Store::open(from, keys.clone()).await?;
+    let source = Store::open_existing(from, keys.clone(), true).await?;
     let target = Store::open(to, keys).await?;
     let copied = source.copy_to(&target).await;
     source.close().await;

@@ -11,8 +11,7 @@ use b24_status::config::{Cli, Config, Mode, Secrets};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     // A missing .env is normal; a broken one is worth saying.
     if let Err(err) = dotenvy::dotenv()
         && !err.not_found()
@@ -20,6 +19,26 @@ async fn main() -> ExitCode {
         eprintln!("b24-status: cannot read .env: {err}");
         return ExitCode::from(2);
     }
+    // `NAME=` in .env (as `.env.example` has it) means unset, for every setting alike.
+    for name in b24_status::config::setting_names() {
+        if std::env::var_os(&name).is_some_and(|value| value.is_empty()) {
+            // SAFETY: no other thread exists yet: the runtime is built below.
+            unsafe { std::env::remove_var(&name) };
+        }
+    }
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(start()),
+        Err(err) => {
+            eprintln!("b24-status: cannot start the runtime: {err}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn start() -> ExitCode {
     let mut cli = Cli::parse();
     let secrets = match Secrets::from_env() {
         Ok(secrets) => secrets,
@@ -77,7 +96,11 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
             .await
             .map_err(|e| format!("cannot listen on METRICS_ADDR {metrics_addr}: {e}"))?;
         let metrics = b24_status::http::metrics_router(state.clone());
-        tokio::spawn(async move { axum::serve(metrics_listener, metrics).await });
+        tokio::spawn(b24_status::serve(
+            metrics_listener,
+            metrics,
+            std::future::pending(),
+        ));
     }
     tokio::spawn(b24_status::portals::background::run(
         state.tokens.clone(),

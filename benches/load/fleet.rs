@@ -73,15 +73,18 @@ impl Fleet {
     }
 
     /// One frame POST per user, each with a pair of its own (what the portal sends while the
-    /// user's token lives: the same pair on every open).
-    pub fn frames(&self) -> Vec<FormPost> {
+    /// user's token lives: the same pair on every open). The emulator's OAuth server takes each
+    /// pair as issued, so the app's confirmation (`app.info`) passes as at a real portal.
+    pub fn frames(&self, emulator: &Emulator) -> Vec<FormPost> {
         let mut frames = Vec::new();
         for user in 1..=USERS_PER_PORTAL {
-            for template in &self.templates {
+            for (template, member) in self.templates.iter().zip(&self.members) {
+                let (access, refresh) = (token_of(user), token_of(user));
+                emulator.adopt_tokens(member, CLIENT_ID, user, (access.clone(), refresh.clone()));
                 frames.push(
                     template
-                        .with("AUTH_ID", &token_of(user))
-                        .with("REFRESH_ID", &token_of(user)),
+                        .with("AUTH_ID", &access)
+                        .with("REFRESH_ID", &refresh),
                 );
             }
         }

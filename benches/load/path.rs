@@ -164,7 +164,7 @@ pub async fn backend_run(parts: &Parts<'_>, database_url: &str) -> BackendRun {
     fleet.point_at(database_url, &parts.upstream.urls).await;
 
     let (app, startup) = start(&[]).await;
-    let frames = fleet.frames();
+    let frames = fleet.frames(emulator);
     let sessions = Fleet::open(http, &app, &frames).await;
     let opened = Opened { sessions, frames };
     if std::env::var("BENCH_PHASE").as_deref() == Ok("profile") {

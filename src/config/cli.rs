@@ -3,6 +3,21 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// Every setting's environment variable: the flags', the secrets' and `RUST_LOG`, as
+/// `.env.example` lists them.
+pub fn setting_names() -> Vec<String> {
+    let flags = <Cli as clap::CommandFactory>::command()
+        .get_arguments()
+        .filter_map(|arg| arg.get_env().map(|env| env.to_string_lossy().into_owned()))
+        .collect::<Vec<_>>();
+    let secrets = super::secrets::SECRET_NAMES.iter().map(|s| (*s).to_owned());
+    flags
+        .into_iter()
+        .chain(secrets)
+        .chain(["RUST_LOG".to_owned()])
+        .collect()
+}
+
 /// The command line and environment, as typed by the operator.
 #[derive(Parser, Clone, Debug)]
 #[command(
@@ -13,9 +28,11 @@ use clap::{Parser, Subcommand, ValueEnum};
         Two modes:\n  \
         production  B24_CLIENT_ID and B24_CLIENT_SECRET (from the Bitrix24 vendor account) and\n              \
         APP_SECRET are set; the app talks to real portals over HTTPS.\n  \
-        demo        neither credential is set: a built-in Bitrix24 emulator (OAuth server and one\n              \
-        portal) starts on loopback, so the app can be tried without any account.\n\n\
-        Every flag can be given as the environment variable named in brackets, or in a .env file.\n\n\
+        demo        neither credential is set: a built-in Bitrix24 emulator (both regional OAuth\n              \
+        servers and a portal of each) starts on loopback, so the app can be tried without any\n              \
+        account.\n\n\
+        Every flag can be given as the environment variable named in brackets, or in a .env file;\n\
+        a variable set blank (NAME=) counts as unset.\n\n\
         Secrets are read from the environment or .env only, never from flags: B24_CLIENT_SECRET,\n\
         APP_SECRET, APP_SECRET_PREVIOUS and DATABASE_URL (default sqlite://data/b24-status.db).\n\
         Each may be given instead as NAME_FILE, the path of a file that holds it."
@@ -198,6 +215,9 @@ pub enum Command {
     },
     /// Asks the app running on LISTEN_ADDR for /healthz (a container's health check).
     Healthcheck,
+    /// Creates the database if needed and applies this version's migrations, as the app's
+    /// start does (the other commands never create or migrate).
+    Migrate,
     /// Copies every portal, account and sign-in under way from DATABASE_URL into the empty
     /// database TARGET_DATABASE_URL (or TARGET_DATABASE_URL_FILE) names: SQLite to PostgreSQL,
     /// or back. Then checks counts and a sample decryption. Needs the APP_SECRET the app runs

@@ -13,7 +13,7 @@ use crate::store::{MasterKey, PoolSettings};
 
 mod cli;
 mod secrets;
-pub use cli::{Cli, Command, LogFormat};
+pub use cli::{Cli, Command, LogFormat, setting_names};
 pub use secrets::{DEFAULT_DATABASE_URL, Secrets};
 
 /// Which Bitrix24 the app talks to.

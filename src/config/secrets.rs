@@ -26,6 +26,15 @@ impl std::fmt::Debug for Secrets {
     }
 }
 
+/// The secrets' variables (each may also be given as `NAME_FILE`).
+pub const SECRET_NAMES: [&str; 5] = [
+    "B24_CLIENT_SECRET",
+    "APP_SECRET",
+    "APP_SECRET_PREVIOUS",
+    "DATABASE_URL",
+    "TARGET_DATABASE_URL",
+];
+
 /// The default database: a file beside the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/b24-status.db";
 

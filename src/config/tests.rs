@@ -127,3 +127,30 @@ fn secrets_are_no_flags() {
         );
     }
 }
+
+#[test]
+fn every_setting_is_in_env_example_with_a_line_that_explains_it() {
+    let example = include_str!("../../.env.example");
+    let lines: Vec<&str> = example.lines().collect();
+    for name in super::setting_names() {
+        let at = lines
+            .iter()
+            .position(|line| {
+                let line = line.strip_prefix("# ").unwrap_or(line);
+                line.strip_prefix(name.as_str())
+                    .is_some_and(|rest| rest.starts_with('='))
+            })
+            .unwrap_or_else(|| panic!("{name} is missing from .env.example"));
+        let above = at.checked_sub(1).map_or("", |i| lines[i]);
+        let a_setting = above
+            .trim_start_matches("# ")
+            .split_once('=')
+            .is_some_and(|(key, _)| {
+                !key.is_empty() && key.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+            });
+        assert!(
+            above.starts_with("# ") && !a_setting,
+            "{name} in .env.example has no line above it saying what it is"
+        );
+    }
+}

@@ -134,6 +134,19 @@ impl Emulator {
         }
     }
 
+    /// Takes `access` and `refresh` as a pair the OAuth server issued to `client_id` for a
+    /// user (a load harness whose own upstream reads the user from the token).
+    pub fn adopt_tokens(
+        &self,
+        member_id: &MemberId,
+        client_id: &str,
+        user_id: u64,
+        (access, refresh): (String, String),
+    ) {
+        self.world()
+            .issue_as(member_id, user_id, client_id, access, refresh);
+    }
+
     /// An event POST as the portal sends it (form-encoded, bracketed keys; `docs/bitrix24.md`,
     /// "Events"). `ONAPPINSTALL` and `ONAPPUPDATE` carry a fresh pair of `user_id`'s tokens;
     /// `ONAPPUNINSTALL` carries none. Use [`Emulator::uninstall`] for the uninstall itself.

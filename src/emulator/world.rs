@@ -88,8 +88,18 @@ impl World {
 
     /// Issues a new pair for `user` of `member` to app `client_id`.
     pub fn issue(&mut self, member_id: &MemberId, user_id: u64, client_id: &str) -> Issued {
-        let access = token();
-        let refresh = token();
+        self.issue_as(member_id, user_id, client_id, token(), token())
+    }
+
+    /// Issues the pair `access`/`refresh` as the OAuth server would have.
+    pub fn issue_as(
+        &mut self,
+        member_id: &MemberId,
+        user_id: u64,
+        client_id: &str,
+        access: String,
+        refresh: String,
+    ) -> Issued {
         let expires_at = self.now() + ACCESS_TTL;
         self.access.insert(
             access.clone(),

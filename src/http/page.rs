@@ -53,6 +53,8 @@ pub enum Problem {
     Internal,
     /// The database does not answer (a restart, a failover): a moment later it will.
     DatabaseDown,
+    /// The portal holds as many accounts as the app keeps for one.
+    AccountsFull,
 }
 
 impl Problem {
@@ -74,6 +76,7 @@ impl Problem {
             Self::BeingRemoved | Self::Paused => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unavailable | Self::BindingsFailed | Self::Refused => StatusCode::BAD_GATEWAY,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::AccountsFull => StatusCode::INSUFFICIENT_STORAGE,
             Self::DatabaseDown => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -106,6 +109,7 @@ impl Problem {
             Self::TokenRejected => (t.not_verified_title, t.token_rejected_body),
             Self::SessionExpired => (t.not_verified_title, t.api_session),
             Self::Internal | Self::DatabaseDown => (t.unavailable_title, t.internal_body),
+            Self::AccountsFull => (t.unavailable_title, t.accounts_full_body),
         };
         (title, body.to_owned())
     }

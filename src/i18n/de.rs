@@ -25,6 +25,7 @@ pub static TEXT: Text = Text {
     internal_body: "Bei uns ist etwas schiefgelaufen. Es wurde nichts geändert; bitte versuchen Sie es in einer Minute erneut.",
     signed_in_as: "Angemeldet als",
     bindings_failed_body: "Die App konnte ihre Menüeinträge gerade nicht zu Ihrem Portal hinzufügen. Nichts ist verloren: Öffnen Sie die App erneut, um die Installation abzuschließen.",
+    accounts_full_body: "Dieses Portal hat die höchste Zahl an Nutzern erreicht, die die App für ein Portal speichert. Es wurde nichts geändert. Ihr Portaladministrator kann sich an den Anbieter der App wenden.",
     page_title: "Ihr Messenger-Status",
     page_intro: "Wählen Sie, wie Kollegen und Benachrichtigungen Sie gerade behandeln sollen.",
     status_online: "Online",

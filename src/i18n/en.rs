@@ -25,6 +25,7 @@ pub static TEXT: Text = Text {
     internal_body: "Something went wrong on our side. Nothing was changed; please try again in a minute.",
     signed_in_as: "Signed in as",
     bindings_failed_body: "The app could not add its menu entries to your portal just now. Nothing is lost: open the app again to finish the installation.",
+    accounts_full_body: "This portal has reached the most users the app keeps for one portal. Nothing was changed. Your portal administrator can ask the app's vendor about it.",
     page_title: "Your messenger status",
     page_intro: "Pick how colleagues and notifications should treat you right now.",
     status_online: "Online",

@@ -25,6 +25,7 @@ pub static TEXT: Text = Text {
     internal_body: "Algo salió mal de nuestro lado. No se cambió nada; inténtalo de nuevo en un minuto.",
     signed_in_as: "Sesión iniciada como",
     bindings_failed_body: "La aplicación no pudo agregar sus entradas de menú a tu portal en este momento. No se perdió nada: vuelve a abrir la aplicación para terminar la instalación.",
+    accounts_full_body: "Este portal ya tiene el máximo de usuarios que la aplicación guarda por portal. No se ha cambiado nada. El administrador del portal puede consultarlo con el proveedor de la aplicación.",
     page_title: "Tu estado en el Messenger",
     page_intro: "Elige cómo deben tratarte tus compañeros y las notificaciones en este momento.",
     status_online: "En línea",

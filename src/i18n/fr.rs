@@ -25,6 +25,7 @@ pub static TEXT: Text = Text {
     internal_body: "Un problème est survenu de notre côté. Rien n’a été modifié ; veuillez réessayer dans une minute.",
     signed_in_as: "Connecté en tant que",
     bindings_failed_body: "L’application n’a pas pu ajouter ses entrées de menu à votre portail pour le moment. Rien n’est perdu : rouvrez l’application pour terminer l’installation.",
+    accounts_full_body: "Ce portail a atteint le nombre maximal d’utilisateurs que l’application conserve par portail. Rien n’a été modifié. L’administrateur du portail peut contacter l’éditeur de l’application.",
     page_title: "Votre statut dans la messagerie",
     page_intro: "Choisissez comment vos collègues et les notifications doivent vous traiter en ce moment.",
     status_online: "En ligne",

@@ -25,6 +25,7 @@ pub static TEXT: Text = Text {
     internal_body: "Qualcosa è andato storto da parte nostra. Non è stato modificato nulla; riprova tra un minuto.",
     signed_in_as: "Accesso effettuato come",
     bindings_failed_body: "Al momento l’app non è riuscita ad aggiungere le sue voci di menu al tuo portale. Non si è perso nulla: riapri l’app per completare l’installazione.",
+    accounts_full_body: "Questo portale ha raggiunto il numero massimo di utenti che l’app conserva per un portale. Non è stato modificato nulla. L’amministratore del portale può rivolgersi al fornitore dell’app.",
     page_title: "Il tuo stato nel messenger",
     page_intro: "Scegli come colleghi e notifiche devono trattarti in questo momento.",
     status_online: "Online",

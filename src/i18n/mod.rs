@@ -158,6 +158,8 @@ pub struct Text {
     pub signed_in_as: &'static str,
     /// Error page: the app's menu entries could not be added.
     pub bindings_failed_body: &'static str,
+    /// A portal holds as many accounts as the app keeps for one.
+    pub accounts_full_body: &'static str,
     /// The page heading.
     pub page_title: &'static str,
     /// One line under the heading.

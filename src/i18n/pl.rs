@@ -25,6 +25,7 @@ pub static TEXT: Text = Text {
     internal_body: "Coś poszło nie tak po naszej stronie. Niczego nie zmieniono; spróbuj ponownie za minutę.",
     signed_in_as: "Zalogowano jako",
     bindings_failed_body: "Aplikacja nie mogła teraz dodać swoich pozycji menu do portalu. Nic nie zostało utracone: otwórz aplikację ponownie, aby dokończyć instalację.",
+    accounts_full_body: "Ten portal osiągnął największą liczbę użytkowników, jaką aplikacja przechowuje dla jednego portalu. Nic nie zostało zmienione. Administrator portalu może zapytać o to dostawcę aplikacji.",
     page_title: "Twój status w komunikatorze",
     page_intro: "Wybierz, jak współpracownicy i powiadomienia mają cię teraz traktować.",
     status_online: "Online",

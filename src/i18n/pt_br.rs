@@ -25,6 +25,7 @@ pub static TEXT: Text = Text {
     internal_body: "Algo deu errado do nosso lado. Nada foi alterado; tente de novo em um minuto.",
     signed_in_as: "Conectado como",
     bindings_failed_body: "O aplicativo não conseguiu adicionar os itens de menu ao seu portal agora. Nada se perdeu: abra o aplicativo novamente para concluir a instalação.",
+    accounts_full_body: "Este portal atingiu o máximo de usuários que o aplicativo guarda por portal. Nada foi alterado. O administrador do portal pode consultar o fornecedor do aplicativo.",
     page_title: "Seu status no Messenger",
     page_intro: "Escolha como os colegas e as notificações devem tratar você agora.",
     status_online: "Online",

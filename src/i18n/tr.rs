@@ -25,6 +25,7 @@ pub static TEXT: Text = Text {
     internal_body: "Bizim tarafımızda bir sorun oluştu. Hiçbir şey değiştirilmedi; lütfen bir dakika sonra yeniden deneyin.",
     signed_in_as: "Oturum açan:",
     bindings_failed_body: "Uygulama şu anda menü öğelerini portalınıza ekleyemedi. Hiçbir şey kaybolmadı: kurulumu tamamlamak için uygulamayı yeniden açın.",
+    accounts_full_body: "Bu portal, uygulamanın bir portal için sakladığı en yüksek kullanıcı sayısına ulaştı. Hiçbir şey değiştirilmedi. Portal yöneticiniz uygulamanın sağlayıcısına danışabilir.",
     page_title: "Messenger durumunuz",
     page_intro: "İş arkadaşlarınızın ve bildirimlerin şu anda size nasıl davranacağını seçin.",
     status_online: "Çevrimiçi",

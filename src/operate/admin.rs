@@ -142,6 +142,15 @@ pub async fn backup(store: &Store, file: &Path) -> Result<(), Failure> {
     }
 }
 
+/// `migrate`.
+pub async fn migrate(secrets: &Secrets) -> Result<(), Failure> {
+    let keys = keyring(secrets, "migrate")?;
+    let store = Store::open(secrets.database_url(), keys).await?;
+    store.close().await;
+    say("b24-status migrate: the database holds every migration of this version");
+    Ok(())
+}
+
 /// `migrate-store`, to `TARGET_DATABASE_URL`.
 pub async fn migrate_store(secrets: &Secrets) -> Result<(), Failure> {
     let to = secrets.target_database_url.as_deref().ok_or_else(|| {

@@ -102,7 +102,7 @@ async fn database(secrets: &Secrets) -> Finding {
         Ok(keys) => keys,
         Err(error) => return bad("database", error.to_string(), "set APP_SECRET"),
     };
-    match Store::open(url, keys).await {
+    match Store::open_existing(url, keys, true).await {
         Ok(store) => {
             let answered = store.ping().await;
             let previous = store.key_counts().await.map(|counts| {
@@ -114,7 +114,10 @@ async fn database(secrets: &Secrets) -> Finding {
             });
             store.close().await;
             match (answered, previous) {
-                (Ok(()), Ok(0)) => ok("database", format!("{backend} answers, migrations applied")),
+                (Ok(()), Ok(0)) => ok(
+                    "database",
+                    format!("{backend} answers, every migration of this version applied"),
+                ),
                 (Ok(()), Ok(old)) => bad(
                     "database",
                     format!("{old} secret(s) still under an earlier APP_SECRET"),
@@ -128,7 +131,7 @@ async fn database(secrets: &Secrets) -> Finding {
         Err(error) => bad(
             "database",
             error.to_string(),
-            "check DATABASE_URL, that the server runs and that the user may create tables",
+            "check DATABASE_URL and that the server runs; start the app once (or run `b24-status migrate`) to create and migrate it",
         ),
     }
 }

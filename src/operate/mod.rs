@@ -54,9 +54,17 @@ async fn dispatch(
         Command::Check => return check::check(cli, secrets.clone(), json).await,
         Command::Healthcheck => return check::healthcheck(&cli).await,
         Command::MigrateStore => return admin::migrate_store(secrets).await,
+        Command::Migrate => return admin::migrate(secrets).await,
         _ => {}
     }
-    let store = open(secrets, name).await?;
+    let read_only = matches!(
+        command,
+        Command::Portals
+            | Command::Accounts { .. }
+            | Command::Export { .. }
+            | Command::Calls { .. }
+    );
+    let store = open(secrets, name, read_only).await?;
     let done = match command {
         Command::Portals => inventory::portals(&store, json).await,
         Command::Accounts { portal: name } => {
@@ -87,7 +95,7 @@ async fn dispatch(
         }
         Command::Rekey => admin::rekey(&store, json).await,
         Command::Backup { file } => admin::backup(&store, &file).await,
-        Command::Check | Command::Healthcheck | Command::MigrateStore => Ok(()),
+        Command::Check | Command::Healthcheck | Command::MigrateStore | Command::Migrate => Ok(()),
     };
     store.close().await;
     done
@@ -108,6 +116,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Calls { .. } => "calls",
         Command::Healthcheck => "healthcheck",
         Command::MigrateStore => "migrate-store",
+        Command::Migrate => "migrate",
     }
 }
 
@@ -125,10 +134,11 @@ fn finish(name: &str, done: Result<(), Failure>) -> ExitCode {
     }
 }
 
-/// The app's database, opened (and migrated) as the app opens it, with its keys.
-async fn open(secrets: &Secrets, name: &str) -> Result<Store, Failure> {
+/// The app's database as it is, with its keys: never created or migrated here, and opened
+/// read-only for a command that only reads.
+async fn open(secrets: &Secrets, name: &str, read_only: bool) -> Result<Store, Failure> {
     let keys = keyring(secrets, name)?;
-    Ok(Store::open(secrets.database_url(), keys).await?)
+    Ok(Store::open_existing(secrets.database_url(), keys, read_only).await?)
 }
 
 /// The portal an operator named by domain or member id.

@@ -2,8 +2,8 @@
 //! encrypted, the generation that makes rotations compare-and-swap, and the refresh lease.
 
 use super::{
-    Account, AccountRecord, AccountState, Store, StoreError, Tokens, on_pool, token_context,
-    user_id_from_sql, user_id_to_sql,
+    Account, AccountRecord, AccountState, MAX_ACCOUNTS_PER_PORTAL, Store, StoreError, Tokens,
+    on_pool, token_context, user_id_from_sql, user_id_to_sql,
 };
 use crate::domain::{AccessToken, MemberId, RefreshToken, UserId};
 
@@ -73,12 +73,21 @@ pub(crate) struct AccountRow {
 }
 
 impl Store {
-    /// Creates an account or replaces its tokens; the account becomes active again.
+    /// Creates an account or replaces its tokens; the account becomes active again. A new
+    /// account beyond [`MAX_ACCOUNTS_PER_PORTAL`] is refused, with a log line.
     pub async fn upsert_account(
         &self,
         account: &AccountRecord,
         now: i64,
     ) -> Result<(), StoreError> {
+        let member_id = &account.member_id;
+        if !self.has_account(member_id, account.user_id).await? {
+            let count = self.account_count(member_id).await?;
+            if count >= MAX_ACCOUNTS_PER_PORTAL {
+                tracing::warn!(%member_id, count, "a portal holds as many accounts as one may; a new user's pair was not stored");
+                return Err(StoreError::AccountsFull(count));
+            }
+        }
         // One statement commits on its own; no transaction round trips needed.
         let sealed = self.seal_account(account, now);
         on_pool!(&self.db, |pool| upsert_account!(pool, sealed))?;

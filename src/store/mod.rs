@@ -13,19 +13,20 @@ mod calls;
 mod claims;
 mod copy;
 pub mod crypto;
+mod error;
 mod operations;
 mod portals;
 mod postgres;
 mod rekey;
 mod removal;
 mod schedules;
+mod schema;
 mod sessions;
 mod sqlite;
 mod states;
 mod team;
 mod timers;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use sqlx::{PgPool, SqlitePool};
@@ -37,84 +38,18 @@ use crate::domain::{
 pub use calls::{AccountVersion, CallTarget};
 pub use copy::RowCounts;
 pub use crypto::{Keyring, MasterKey};
+pub use error::{MAX_ACCOUNTS_PER_PORTAL, StoreError};
 pub use operations::{AccountSummary, PortalSummary, Purged, ScheduleSummary, TimerSummary};
 pub use postgres::{Places, SharedBuckets};
 pub use rekey::{KeyCounts, Rekeyed};
 pub use schedules::{SavedSchedule, ScheduleState};
+use schema::Opening;
 pub use team::TeamRead;
 pub use timers::Timer;
 
 /// How long a statement waits for a lock held by another connection or process before it
 /// fails as busy; the token manager's refresh lease is derived from it.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Why the store failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The database's folder or file (or a backup's file) could not be created.
-    #[error("cannot create {path}: {source}")]
-    Folder {
-        /// The folder or file.
-        path: PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
-    },
-    /// `DATABASE_URL` names neither backend, or does not parse.
-    #[error("DATABASE_URL is not a valid sqlite:// or postgres:// URL: {0}")]
-    BadUrl(String),
-    /// The database refused or failed.
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    /// A migration failed.
-    #[error("database migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    /// A stored token did not decrypt.
-    #[error(transparent)]
-    Decrypt(#[from] crypto::DecryptError),
-    /// A stored value no longer parses.
-    #[error("corrupt row: {0}")]
-    Corrupt(String),
-    /// `migrate-store` was pointed at a database that already holds data.
-    #[error("the target database is not empty ({0}); migrate-store only fills an empty one")]
-    TargetNotEmpty(String),
-    /// `migrate-store` read back something other than what it wrote.
-    #[error("the copy does not match its source: {0}")]
-    CopyMismatch(String),
-}
-
-impl StoreError {
-    /// Whether the database could not be reached or was busy (a restart, a failover, a lock
-    /// held too long), so the same request may well succeed a moment later.
-    pub fn is_unavailable(&self) -> bool {
-        let Self::Database(error) = self else {
-            return false;
-        };
-        match error {
-            sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed => true,
-            // SQLite: busy (5) and locked (6), with their extended codes.
-            sqlx::Error::Database(error)
-                if error
-                    .try_downcast_ref::<sqlx::sqlite::SqliteError>()
-                    .is_some() =>
-            {
-                error
-                    .code()
-                    .and_then(|code| code.parse::<i32>().ok())
-                    .is_some_and(|code| matches!(code & 0xff, 5 | 6))
-            }
-            // PostgreSQL: connection exceptions (08…), the server shutting down or starting
-            // (57P…), a lock wait past lock_timeout (55P03).
-            sqlx::Error::Database(error) => error.code().is_some_and(|code| {
-                code.starts_with("08") || code.starts_with("57P") || code == "55P03"
-            }),
-            _ => false,
-        }
-    }
-}
 
 /// A database the store runs on: what a statement is sent to.
 #[derive(Clone, Debug)]
@@ -341,10 +276,34 @@ impl Store {
         keys: Keyring,
         settings: PoolSettings,
     ) -> Result<Self, StoreError> {
+        Self::open_as(url, keys, settings, Opening::Migrate).await
+    }
+
+    /// An existing database, for an operator command: nothing is created or migrated, and it
+    /// must hold every migration this binary knows.
+    pub async fn open_existing(
+        url: &str,
+        keys: Keyring,
+        read_only: bool,
+    ) -> Result<Self, StoreError> {
+        let opening = Opening::Existing { read_only };
+        Self::open_as(url, keys, PoolSettings::default(), opening).await
+    }
+
+    async fn open_as(
+        url: &str,
+        keys: Keyring,
+        settings: PoolSettings,
+        opening: Opening,
+    ) -> Result<Self, StoreError> {
         let db = match Backend::of_url(url)? {
-            Backend::Sqlite => Db::Sqlite(sqlite::open(url, settings).await?),
-            Backend::Postgres => Db::Postgres(postgres::open(url, settings).await?),
+            Backend::Sqlite => Db::Sqlite(sqlite::open(url, settings, opening).await?),
+            Backend::Postgres => Db::Postgres(postgres::open(url, settings, opening).await?),
         };
+        match opening {
+            Opening::Migrate => schema::migrate(&db).await?,
+            Opening::Existing { .. } => schema::check(&db).await?,
+        }
         Ok(Self {
             db,
             keys: std::sync::Arc::new(keys),

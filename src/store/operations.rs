@@ -256,6 +256,17 @@ impl Store {
             .map(|u| u.is_some())
     }
 
+    /// How many accounts a portal holds.
+    pub async fn account_count(&self, member_id: &MemberId) -> Result<i64, StoreError> {
+        let (count,): (i64,) = on_pool!(&self.db, |pool| sqlx::query_as(
+            "SELECT COUNT(*) FROM accounts WHERE member_id = $1"
+        )
+        .bind(member_id.as_str())
+        .fetch_one(pool)
+        .await)?;
+        Ok(count)
+    }
+
     /// Deletes everything held about a portal, in one transaction: the portal, its accounts
     /// (with their timers, schedules and the team board's read), sign-ins under way, and its
     /// call log.

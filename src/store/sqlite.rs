@@ -5,16 +5,24 @@ use std::str::FromStr;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use super::schema::Opening;
 use super::{BUSY_TIMEOUT, PoolSettings, StoreError};
 
 /// Connections when `DATABASE_MAX_CONNECTIONS` is not set: SQLite writes one at a time anyway.
 const DEFAULT_CONNECTIONS: u32 = 4;
 
-/// Opens (creating if needed) the file at `url` and applies `migrations/sqlite`.
-pub(super) async fn open(url: &str, settings: PoolSettings) -> Result<SqlitePool, StoreError> {
+/// Opens the file at `url`: to migrate, creating it (and its folder) if needed; an existing
+/// one as it is, read-only when asked.
+pub(super) async fn open(
+    url: &str,
+    settings: PoolSettings,
+    opening: Opening,
+) -> Result<SqlitePool, StoreError> {
+    let read_only = opening == Opening::Existing { read_only: true };
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|error| StoreError::BadUrl(error.to_string()))?
-        .create_if_missing(true)
+        .create_if_missing(opening == Opening::Migrate)
+        .read_only(read_only)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(BUSY_TIMEOUT)
@@ -24,6 +32,16 @@ pub(super) async fn open(url: &str, settings: PoolSettings) -> Result<SqlitePool
         .pragma("cache_size", "-1024");
     let file = options.get_filename();
     let in_memory = file.as_os_str().is_empty() || file.to_string_lossy().contains(":memory:");
+    if opening != Opening::Migrate {
+        if !in_memory && !file.exists() {
+            return Err(StoreError::Missing(file.display().to_string()));
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(settings.max_connections.unwrap_or(DEFAULT_CONNECTIONS))
+            .connect_with(options)
+            .await?;
+        return Ok(pool);
+    }
     if !in_memory && let Some(folder) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(folder).map_err(|source| StoreError::Folder {
             path: folder.to_owned(),
@@ -40,7 +58,6 @@ pub(super) async fn open(url: &str, settings: PoolSettings) -> Result<SqlitePool
         .max_connections(settings.max_connections.unwrap_or(DEFAULT_CONNECTIONS))
         .connect_with(options)
         .await?;
-    sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
     Ok(pool)
 }
 

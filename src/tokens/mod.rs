@@ -223,10 +223,9 @@ impl TokenManager {
         Ok(())
     }
 
-    /// Stores a pair that came through the user's browser (a frame POST) unless the account
-    /// has a working pair: only the frame's access token was confirmed, its refresh token is
-    /// unproven, so it never replaces one that works (`docs/security.md`, "Tokens"). A changed
-    /// administrator flag is written either way.
+    /// Stores a pair from the user's browser unless the account has a working pair: only the
+    /// access token was confirmed, so an unproven refresh token never replaces one that works
+    /// (`docs/security.md`, "Tokens"). A changed administrator flag is written either way.
     pub async fn save_account_unless_working(
         &self,
         account: &AccountRecord,

@@ -326,3 +326,13 @@ async fn the_portals_expire_button_makes_the_next_call_refresh() {
     );
     assert_eq!(app.bitrix.emulator.refresh_count(), before + 1);
 }
+
+#[tokio::test]
+async fn a_dot_env_copied_from_the_example_starts_the_demo() {
+    let dir = tempfile::tempdir().expect("dir");
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/.env.example");
+    std::fs::copy(example, dir.path().join(".env")).expect("copied");
+    let demo = Demo::start(dir.path());
+    assert!(demo.url.starts_with("http://127.0.0.1:"), "{}", demo.url);
+    demo.stop();
+}

@@ -8,9 +8,14 @@ use super::harness::{CLIENT_ID, TestApp, uid};
 
 /// `POST /api/session` with `session`: the status, and the renewed session if any.
 async fn renew(app: &TestApp, session: &str) -> (u16, Option<String>) {
+    renew_at(app, &app.address.to_string(), session).await
+}
+
+/// The same at the instance listening on `address`.
+async fn renew_at(app: &TestApp, address: &str, session: &str) -> (u16, Option<String>) {
     let response = app
         .http
-        .post(app.url("/api/session"))
+        .post(format!("http://{address}/api/session"))
         .bearer_auth(session)
         .send()
         .await
@@ -23,7 +28,10 @@ async fn renew(app: &TestApp, session: &str) -> (u16, Option<String>) {
 #[tokio::test]
 async fn a_pause_ends_every_session_of_the_portal_even_after_resume() {
     let app = TestApp::installed(&[]).await;
+    let (second, _) = app.second_instance(&[]).await;
+    let second = second.to_string();
     let session = app.session_of(app.bitrix.employee).await;
+    assert_eq!(renew_at(&app, &second, &session).await.0, 200);
     let (status, renewed) = renew(&app, &session).await;
     assert_eq!(status, 200);
     let renewed = renewed.expect("a renewed session");
@@ -39,6 +47,11 @@ async fn a_pause_ends_every_session_of_the_portal_even_after_resume() {
     app.state.tokens.forget_portal(app.member());
     assert_eq!(renew(&app, &session).await.0, 401);
     assert_eq!(renew(&app, &renewed).await.0, 401);
+    assert_eq!(
+        renew_at(&app, &second, &renewed).await.0,
+        401,
+        "every instance"
+    );
     let fresh = app.session_of(app.bitrix.employee).await;
     assert_eq!(renew(&app, &fresh).await.0, 200, "a new open begins anew");
 }

@@ -2,10 +2,11 @@
 //! with a copied session, each played against the real app over HTTP. A token is believed only
 //! when the OAuth server says it is ours; budgets are keyed so nobody spends another's.
 
-use b24_status::emulator::{AppSpec, FormPost};
+use b24_status::emulator::{AppSpec, FormPost, UserSpec};
 use rand::Rng;
 
-use super::harness::{CLIENT_ID, TestApp, uid};
+use super::harness::{CLIENT_ID, TestApp, assert_page, uid};
+use super::team::{company, team};
 
 const OTHER_APP: &str = "app.other.vendor";
 const XFF: &str = "--client-ip-header=x-forwarded-for";
@@ -221,4 +222,80 @@ async fn an_employees_update_events_cost_a_few_rebinds_an_hour_and_nobody_elses(
         .emulator
         .update_app(app.member(), CLIENT_ID, 9, 1);
     assert_eq!(app.post_form("/events", &update).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_portal_cannot_fill_the_database_with_users() {
+    let app = TestApp::installed(&[]).await;
+    assert_eq!(
+        app.open_app_as(app.bitrix.employee, "en").await.status(),
+        200
+    );
+    // The portal holds as many accounts as one may: the installer, the employee, the rest.
+    let raw = app.db.raw().await;
+    let last = 1000 + b24_status::store::MAX_ACCOUNTS_PER_PORTAL - 3;
+    raw.execute(&format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1000 UNION ALL SELECT i + 1 FROM n WHERE i < {last})
+         INSERT INTO accounts (member_id, user_id, state, created_at, updated_at)
+         SELECT '{}', i, 'needs_reauth', 0, 0 FROM n",
+        app.member()
+    ))
+    .await;
+    raw.close().await;
+    let newcomer = app
+        .bitrix
+        .emulator
+        .add_user(app.member(), UserSpec::new("Nina", "New", false));
+    let before = app.count("accounts").await;
+    let response = app.open_app_as(newcomer, "en").await;
+    assert_eq!(response.status(), 507);
+    let page = response.text().await.expect("page");
+    assert!(page.contains("the most users the app keeps"), "{page}");
+    assert_eq!(app.count("accounts").await, before, "no row written");
+    // Those who have an account keep using the app.
+    assert_eq!(
+        app.open_app_as(app.bitrix.employee, "en").await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn an_extranet_user_is_told_the_board_is_for_employees_and_never_feeds_it() {
+    let app = TestApp::installed(&[]).await;
+    company(&app);
+    let guest = app
+        .bitrix
+        .emulator
+        .add_user(app.member(), UserSpec::new("Gina", "Guest", false));
+    app.bitrix.emulator.set_extranet(app.member(), guest, true);
+    let address = app.address.to_string();
+    // The guest looks first: their token's smaller directory is read, refused and not kept.
+    let guest_session = app.session_of(guest).await;
+    let (status, body) = team(&app, &address, &guest_session, "department=all").await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"], "employees_only");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("for the portal's employees")),
+        "{body}"
+    );
+    // An employee then gets the whole company, read with their own token.
+    let employee = app.session_of(app.bitrix.employee).await;
+    let (status, body) = team(&app, &address, &employee, "department=all").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["pages"].as_u64().is_some_and(|p| p >= 2), "{body}");
+    // And the guest, now that an employee's read is cached, still sees none of it.
+    let (status, body) = team(&app, &address, &guest_session, "department=all").await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.get("members").is_none());
+    let page = app
+        .http
+        .post(app.url("/app/view"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("session={guest_session}&view=team"))
+        .send()
+        .await
+        .expect("page");
+    assert_page(page, 200, "for the portal&#39;s employees").await;
 }

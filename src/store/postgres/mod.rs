@@ -9,6 +9,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
+use super::schema::Opening;
 use super::{BUSY_TIMEOUT, Db, PoolSettings, Store, StoreError};
 pub use limits::{Places, SharedBuckets};
 
@@ -18,16 +19,29 @@ const DEFAULT_CONNECTIONS: u32 = 10;
 /// The longest a statement waits for a connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Connects to the server at `url` and applies `migrations/postgres`. sqlx's migrator holds an
-/// advisory lock meanwhile, so instances starting together migrate once.
-pub(super) async fn open(url: &str, settings: PoolSettings) -> Result<PgPool, StoreError> {
+/// Connects to the server at `url`; an operator command that only reads gets read-only
+/// transactions. (sqlx's migrator holds an advisory lock while it runs, so instances starting
+/// together migrate once.)
+pub(super) async fn open(
+    url: &str,
+    settings: PoolSettings,
+    opening: Opening,
+) -> Result<PgPool, StoreError> {
+    let read_only = if opening == (Opening::Existing { read_only: true }) {
+        "on"
+    } else {
+        "off"
+    };
     let options = PgConnectOptions::from_str(url)
         .map_err(|error| StoreError::BadUrl(error.to_string()))?
         // A statement stuck behind a lock fails like SQLite's busy one, after the same time.
-        .options([(
-            "lock_timeout",
-            format!("{}ms", BUSY_TIMEOUT.as_millis()).as_str(),
-        )]);
+        .options([
+            (
+                "lock_timeout",
+                format!("{}ms", BUSY_TIMEOUT.as_millis()).as_str(),
+            ),
+            ("default_transaction_read_only", read_only),
+        ]);
     let pool = PgPoolOptions::new()
         .max_connections(settings.max_connections.unwrap_or(DEFAULT_CONNECTIONS))
         // A server that restarted leaves dead connections in the pool; each is checked before
@@ -38,7 +52,6 @@ pub(super) async fn open(url: &str, settings: PoolSettings) -> Result<PgPool, St
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await?;
-    sqlx::migrate!("./migrations/postgres").run(&pool).await?;
     Ok(pool)
 }
 
