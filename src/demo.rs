@@ -15,7 +15,7 @@ use crate::domain::{ClientSecret, MemberId, Status};
 use crate::emulator::{AppSpec, Emulator, PortalInfo, Region, UserSpec};
 use crate::store::MasterKey;
 
-/// The scopes the app asks for (README "Registering the app").
+/// The scopes the app asks for (README.md, "Vendor quick start").
 pub const SCOPE: &str = "im,placement,user_brief,department";
 
 /// Where demo mode keeps its generated master key.

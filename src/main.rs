@@ -7,7 +7,7 @@ use clap::Parser;
 use b24_status::config::{Cli, Config, Mode, Secrets};
 
 // glibc's allocator took a sixth of the status path's time and kept freed memory in per-thread
-// arenas (README, "Where the time goes").
+// arenas (docs/performance.md, "Where the time goes").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

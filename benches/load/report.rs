@@ -1,4 +1,4 @@
-//! The tables the harness prints, in Markdown, as README.md quotes them.
+//! The tables the harness prints, in Markdown, as docs/performance.md quotes them.
 
 use super::path::BackendRun;
 use super::{CONCURRENCY, Measured, PHASE};

@@ -34,7 +34,8 @@ pub fn setting_names() -> Vec<String> {
         Every flag can be given as the environment variable named in brackets, or in a .env file;\n\
         a variable set blank (NAME=) counts as unset.\n\n\
         Secrets are read from the environment or .env only, never from flags: B24_CLIENT_SECRET,\n\
-        APP_SECRET, APP_SECRET_PREVIOUS and DATABASE_URL (default sqlite://data/b24-status.db).\n\
+        APP_SECRET, APP_SECRET_PREVIOUS, DATABASE_URL (default sqlite://data/b24-status.db) and\n\
+        TARGET_DATABASE_URL (migrate-store's target).\n\
         Each may be given instead as NAME_FILE, the path of a file that holds it."
 )]
 pub struct Cli {
@@ -215,6 +216,9 @@ pub enum Command {
     },
     /// Asks the app running on LISTEN_ADDR for /healthz (a container's health check).
     Healthcheck,
+    /// Prints what to enter in the Bitrix24 vendor account for this PUBLIC_URL: the installer,
+    /// handler, event and redirect URLs and the scopes.
+    VendorFields,
     /// Creates the database if needed and applies this version's migrations, as the app's
     /// start does (the other commands never create or migrate).
     Migrate,

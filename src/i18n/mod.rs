@@ -94,6 +94,17 @@ impl Lang {
         }
     }
 
+    /// Bitrix24's own id of this language (`ua`, `la`, `br` where standards say `uk`, `es`,
+    /// `pt`), as `LANG_ALL` keys placement titles by it (`docs/bitrix24.md`, "Languages").
+    pub fn bitrix24_code(self) -> &'static str {
+        match self {
+            Self::Uk => "ua",
+            Self::Es => "la",
+            Self::PtBr => "br",
+            other => other.code(),
+        }
+    }
+
     /// This language's catalogue.
     pub fn text(self) -> &'static Text {
         match self {

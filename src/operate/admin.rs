@@ -137,7 +137,7 @@ pub async fn backup(store: &Store, file: &Path) -> Result<(), Failure> {
             Ok(())
         }
         None => Err(Failure::Usage(
-            "the database is PostgreSQL: back it up with pg_dump -Fc (see README, Backups and upgrades)".into(),
+            "the database is PostgreSQL: back it up with pg_dump -Fc (see docs/operating.md, Backups and upgrades)".into(),
         )),
     }
 }

@@ -6,6 +6,7 @@ mod admin;
 mod check;
 mod inventory;
 mod table;
+mod vendor;
 
 use std::process::ExitCode;
 
@@ -50,11 +51,17 @@ async fn dispatch(
     name: &str,
 ) -> Result<(), Failure> {
     let json = cli.json;
+    if json && !has_table(&command) {
+        return Err(Failure::Usage(format!(
+            "{name} says what it did in one line and has no table: run it without --json"
+        )));
+    }
     match command {
         Command::Check => return check::check(cli, secrets.clone(), json).await,
         Command::Healthcheck => return check::healthcheck(&cli).await,
         Command::MigrateStore => return admin::migrate_store(secrets).await,
         Command::Migrate => return admin::migrate(secrets).await,
+        Command::VendorFields => return vendor::vendor_fields(&cli, json),
         _ => {}
     }
     let read_only = matches!(
@@ -95,10 +102,28 @@ async fn dispatch(
         }
         Command::Rekey => admin::rekey(&store, json).await,
         Command::Backup { file } => admin::backup(&store, &file).await,
-        Command::Check | Command::Healthcheck | Command::MigrateStore | Command::Migrate => Ok(()),
+        Command::Check
+        | Command::Healthcheck
+        | Command::MigrateStore
+        | Command::Migrate
+        | Command::VendorFields => Ok(()),
     };
     store.close().await;
     done
+}
+
+/// Whether a command prints a table (or, like `export`, JSON anyway), so `--json` means something.
+fn has_table(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Portals
+            | Command::Accounts { .. }
+            | Command::Export { .. }
+            | Command::Calls { .. }
+            | Command::Rekey
+            | Command::Check
+            | Command::VendorFields
+    )
 }
 
 fn command_name(command: &Command) -> &'static str {
@@ -117,6 +142,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Healthcheck => "healthcheck",
         Command::MigrateStore => "migrate-store",
         Command::Migrate => "migrate",
+        Command::VendorFields => "vendor-fields",
     }
 }
 

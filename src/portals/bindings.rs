@@ -16,10 +16,10 @@ pub async fn bind(
     member_id: &MemberId,
     user_id: UserId,
 ) -> Result<Refused, CallError> {
-    let titles: Vec<Title<'_>> = [Lang::En, Lang::Ru, Lang::De]
+    let titles: Vec<Title<'_>> = Lang::ALL
         .into_iter()
         .map(|lang| Title {
-            lang: lang.code(),
+            lang: lang.bitrix24_code(),
             title: lang.text().app_name,
         })
         .collect();

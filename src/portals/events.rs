@@ -148,8 +148,14 @@ impl Portals {
             state: PortalState::Active,
             app_version: verified.version.or(event.version),
         };
+        // An event passes through whoever sent it: its refresh token is unproven, so it never
+        // replaces a pair that works (`docs/security.md`, "Tokens").
+        let keep = self
+            .tokens
+            .has_working_pair(&event.member_id, verified.user_id)
+            .await;
         match &auth.refresh {
-            Some(refresh) => {
+            Some(refresh) if !keep => {
                 let account = AccountRecord {
                     member_id: event.member_id.clone(),
                     user_id: verified.user_id,
@@ -165,7 +171,7 @@ impl Portals {
                     .upsert_portal_and_account(&portal, &account, now)
                     .await?;
             }
-            None => self.store.upsert_portal(&portal, now).await?,
+            _ => self.store.upsert_portal(&portal, now).await?,
         }
         self.tokens.forget_portal(&event.member_id);
         self.confirmations.forget_portal(&event.member_id);

@@ -1,5 +1,5 @@
 //! A weekly focus schedule: rules such as "Do not disturb, Mon–Fri 09:00–11:00" in the user's
-//! time zone, read and checked as the API contract says (`README.md`, "Focus time"), and the
+//! time zone, read and checked as the API contract says (`docs/users.md`, "Focus time"), and the
 //! moments they start and end (`calendar.rs`).
 
 mod calendar;

@@ -1,4 +1,4 @@
-//! The schema between binaries that share a database (README, "Backups and upgrades"):
+//! The schema between binaries that share a database (`docs/operating.md`, "Backups and upgrades"):
 //! migrations only add, so during a rolling upgrade an older binary runs on a database a newer
 //! one migrated, says so in one line and leaves the newer parts alone. A binary refuses only a
 //! database it cannot use, naming both versions. The server's start and `b24-status migrate`

@@ -154,6 +154,12 @@ impl super::TokenManager {
         self.portals.forget(&key.0);
     }
 
+    /// Whether the account holds a pair that works as far as anyone knows (kept, usable, its
+    /// portal in use): a pair from the user's browser or an event must not replace it.
+    pub async fn has_working_pair(&self, member_id: &MemberId, user_id: UserId) -> bool {
+        self.hot(&(member_id.clone(), user_id)).await.is_ok()
+    }
+
     /// The account's entry: from the cache while it is fresh or still matches the store's
     /// version, else read again.
     pub(super) async fn hot(&self, key: &Key) -> Result<Hot, CallError> {

@@ -15,6 +15,7 @@ mod bitrix_client;
 mod browser;
 mod contrast;
 mod demo;
+mod docs;
 mod edge;
 mod emulator;
 mod events;

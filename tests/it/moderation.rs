@@ -3,7 +3,7 @@
 //! itself; no scroll bars in the frame at 1280 px and wider; no JavaScript error or failed load
 //! in the console on any page; no link or asset that answers 404. Also the keyboard: the four
 //! statuses are one radio group the arrow keys move through and choose from. It saves the
-//! README's screenshots: light, dark, a narrow sidebar and the team board.
+//! the screenshots README.md and docs/users.md show: light, dark, a narrow sidebar and the team board.
 
 use std::time::{Duration, Instant};
 

@@ -311,3 +311,41 @@ async fn calls_lists_the_log_without_secrets_and_old_records_go() {
     assert_eq!(bad.code, Some(2));
     assert!(bad.err.contains("30m"), "{}", bad.err);
 }
+
+#[tokio::test]
+async fn vendor_fields_follow_public_url_and_one_line_commands_refuse_json() {
+    let app = TestApp::installed(&[]).await;
+    let public = [("PUBLIC_URL", "https://status.example.com/")];
+    let ran = operator(&app, &["vendor-fields", "--json"], &public).await;
+    assert_eq!(ran.code, Some(0), "{}", ran.err);
+    let fields = ran.json();
+    let values: Vec<&str> = fields
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|f| f["value"].as_str())
+        .collect();
+    for expected in [
+        "https://status.example.com/install",
+        "https://status.example.com/app",
+        "https://status.example.com/events",
+        "https://status.example.com/oauth/callback",
+        "im,placement,user_brief,department",
+    ] {
+        assert!(values.contains(&expected), "{expected} in {values:?}");
+    }
+    let plain = operator(
+        &app,
+        &["vendor-fields"],
+        &[("PUBLIC_URL", "http://x.example")],
+    )
+    .await;
+    assert_eq!(plain.code, Some(2));
+    assert!(plain.err.contains("https"), "{}", plain.err);
+    let member = app.member().to_string();
+    let one_line = operator(&app, &["suspend", &member, "--json"], &[]).await;
+    assert_eq!(one_line.code, Some(2));
+    assert!(one_line.err.contains("has no table"), "{}", one_line.err);
+    let portal = app.portal().await.expect("portal");
+    assert!(portal.paused_at.is_none(), "nothing was done");
+}
