@@ -111,7 +111,9 @@ fn durations(t: &'static Text, plans: &Plans, now: i64) -> Vec<Choice> {
     if let Some(end) = schedule::today_at(zone, now, WORKDAY_END) {
         choices.push(Choice {
             value: format!("at:{end}"),
-            label: t.for_workday.replace("{time}", &local_time(zone, end, now)),
+            label: t
+                .for_workday
+                .replace("{time}", &local_time(t, zone, end, now)),
             on: false,
         });
     }
@@ -133,14 +135,14 @@ fn first_notice(
                 t.missed_restore
                     .replace("{status}", status_words(t, timer.status).0)
                     .replace("{then}", status_words(t, timer.then).0)
-                    .replace("{time}", &local_time(zone, timer.until, now)),
+                    .replace("{time}", &local_time(t, zone, timer.until, now)),
             ))
         })
         .or_else(|| {
             let at = plans.missed_change?;
             Some(Notice::error(
                 t.missed_change
-                    .replace("{time}", &local_time(zone, at, now)),
+                    .replace("{time}", &local_time(t, zone, at, now)),
             ))
         })
 }
@@ -177,7 +179,7 @@ pub(super) fn render(
     let running = plans.timer.as_ref().map(|timer| {
         t.running
             .replace("{status}", status_words(t, timer.status).0)
-            .replace("{time}", &local_time(zone, timer.until, now))
+            .replace("{time}", &local_time(t, zone, timer.until, now))
             .replace("{then}", status_words(t, timer.then).0)
     });
     let page = StatusPage {

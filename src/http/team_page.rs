@@ -158,7 +158,7 @@ fn render_team(
                 status_name: status_words(t, m.status).0,
                 until: m
                     .until
-                    .map(|u| t.team_until.replace("{time}", &local_time(zone, u, now))),
+                    .map(|u| t.team_until.replace("{time}", &local_time(t, zone, u, now))),
                 absent: m.absent,
                 me: m.id == form.session.user_id,
             })
@@ -198,7 +198,7 @@ fn render_team(
         }),
         read_at: board.map(|b| {
             t.team_read_at
-                .replace("{time}", &local_time(zone, b.read_at, now))
+                .replace("{time}", &local_time(t, zone, b.read_at, now))
         }),
         statuses: crate::domain::Status::ALL
             .into_iter()

@@ -20,8 +20,9 @@ pub fn day_name(t: &'static Text, day: usize) -> &'static str {
     t.days_short.split(',').nth(day).unwrap_or_default()
 }
 
-/// `unix` on the wall clock of `zone`: `11:30` today, `2026-12-04 11:30` on another day.
-pub fn local_time(zone: &jiff::tz::TimeZone, unix: i64, now: i64) -> String {
+/// `unix` on the wall clock of `zone`, as the user's language says it: `11:30` (or `11:30 AM`)
+/// today, "tomorrow, 00:49", "7 дек., 09:00" on another day.
+pub fn local_time(t: &'static Text, zone: &jiff::tz::TimeZone, unix: i64, now: i64) -> String {
     let (Ok(at), Ok(today)) = (
         jiff::Timestamp::from_second(unix),
         jiff::Timestamp::from_second(now),
@@ -29,11 +30,25 @@ pub fn local_time(zone: &jiff::tz::TimeZone, unix: i64, now: i64) -> String {
         return String::new();
     };
     let (at, today) = (at.to_zoned(zone.clone()), today.to_zoned(zone.clone()));
+    let time = at.strftime(t.time_format).to_string();
     if at.date() == today.date() {
-        at.strftime("%H:%M").to_string()
-    } else {
-        at.strftime("%Y-%m-%d %H:%M").to_string()
+        return time;
     }
+    if today
+        .date()
+        .tomorrow()
+        .is_ok_and(|tomorrow| tomorrow == at.date())
+    {
+        return t.tomorrow_at.replace("{time}", &time);
+    }
+    let month = usize::try_from(at.month() - 1).unwrap_or_default();
+    t.date_time
+        .replace("{day}", &at.day().to_string())
+        .replace(
+            "{month}",
+            t.months_short.split(',').nth(month).unwrap_or_default(),
+        )
+        .replace("{time}", &time)
 }
 
 /// "Mon–Fri", "Mon, Wed", "every day".
@@ -111,6 +126,26 @@ mod tests {
         let all =
             schedule::rule_from_form(&schedule::DAYS, "13:00", "13:45", "break").expect("rule");
         assert!(rule_text(t, &all).contains("every day"));
+    }
+
+    #[test]
+    fn times_read_in_the_users_language_today_tomorrow_and_later() {
+        let berlin = jiff::tz::TimeZone::get("Europe/Berlin").expect("zone");
+        // 2026-12-06 23:30 in Berlin; the end 79 minutes later is tomorrow, 00:49.
+        let now = 1_796_596_200;
+        let soon = now + 20 * 60;
+        let tomorrow = now + 79 * 60;
+        let later = now + 3 * 86_400;
+        let say = |lang: Lang, at| local_time(lang.text(), &berlin, at, now);
+        assert_eq!(say(Lang::En, soon), "11:50 PM");
+        assert_eq!(say(Lang::De, soon), "23:50");
+        assert_eq!(say(Lang::En, tomorrow), "tomorrow, 12:49 AM");
+        assert_eq!(say(Lang::Ru, tomorrow), "завтра, 00:49");
+        assert_eq!(say(Lang::En, later), "Dec 9, 11:30 PM");
+        assert_eq!(say(Lang::Ru, later), "9 дек., 23:30");
+        assert_eq!(say(Lang::De, later), "9. Dez., 23:30");
+        assert_eq!(say(Lang::Fr, later), "9 déc. à 23:30");
+        assert_eq!(say(Lang::PtBr, later), "9 de dez., 23:30");
     }
 
     #[test]

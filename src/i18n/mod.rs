@@ -280,6 +280,15 @@ pub struct Text {
     pub every_day: &'static str,
     /// Page: Monday to Sunday, short, comma-separated.
     pub days_short: &'static str,
+    /// A time of day as the language's Bitrix24 interface shows it (jiff's `strftime`): 12-hour
+    /// in English, 24-hour elsewhere.
+    pub time_format: &'static str,
+    /// January to December, short, as a date says them ("7 дек.", "Dec 7").
+    pub months_short: &'static str,
+    /// A time on another day (`{day}`, `{month}`, `{time}`).
+    pub date_time: &'static str,
+    /// A time tomorrow (`{time}`).
+    pub tomorrow_at: &'static str,
     /// Page: remove a rule.
     pub remove: &'static str,
     /// Page: the add-rule button and heading.

@@ -76,5 +76,6 @@ fn catalogues_are_complete_translated_and_keep_every_placeholder() {
         );
         assert_eq!(placeholders(&text), placeholders(&english), "{lang:?}");
         assert_eq!(lang.text().days_short.split(',').count(), 7, "{lang:?}");
+        assert_eq!(lang.text().months_short.split(',').count(), 12, "{lang:?}");
     }
 }

@@ -14,6 +14,7 @@ use url::Url;
 
 use super::gate::Closed;
 use super::{Portals, Refusal};
+use crate::bitrix::frame::FramePost;
 use crate::bitrix::verify::{self, Verified, VerifyError};
 use crate::domain::{AccessToken, MemberId, PortalDomain};
 
@@ -105,6 +106,19 @@ pub(super) struct Claim<'a> {
     pub domain: &'a PortalDomain,
     /// Seconds the token has left, as the request says (at most an hour is believed).
     pub expires_in: u64,
+}
+
+impl<'a> Claim<'a> {
+    /// What a frame POST (the install's or a page's) claims, to be confirmed at `server`.
+    pub fn of_frame(server: &'a Url, frame: &'a FramePost) -> Self {
+        Self {
+            server,
+            access: &frame.access,
+            member_id: &frame.member_id,
+            domain: &frame.domain,
+            expires_in: frame.expires_in,
+        }
+    }
 }
 
 impl Portals {

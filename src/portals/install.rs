@@ -32,18 +32,7 @@ impl Portals {
                 tracing::warn!("install POST names an OAuth server off the allowlist");
                 Refusal::OffList
             })?;
-        let verified = self
-            .confirm(
-                Claim {
-                    server: &server,
-                    access: &frame.access,
-                    member_id: &frame.member_id,
-                    domain: &frame.domain,
-                    expires_in: frame.expires_in,
-                },
-                from,
-            )
-            .await?;
+        let verified = self.confirm(Claim::of_frame(&server, frame), from).await?;
         tracing::Span::current().record("user_id", tracing::field::display(verified.user_id));
         let profile = self
             .tokens

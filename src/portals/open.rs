@@ -95,18 +95,7 @@ impl Portals {
         // A token that works at the portal may be another app's: only the OAuth server can say
         // it is ours, for this portal and this user (cached until the token expires).
         let server = portal.record.server_endpoint.clone();
-        let confirmed = self
-            .confirm(
-                Claim {
-                    server: &server,
-                    access: &frame.access,
-                    member_id: &frame.member_id,
-                    domain: &frame.domain,
-                    expires_in: frame.expires_in,
-                },
-                from,
-            )
-            .await?;
+        let confirmed = self.confirm(Claim::of_frame(&server, frame), from).await?;
         if deleted || portal.record.domain != frame.domain {
             // A renamed portal, or a portal we took for uninstalled (every pair refused): the
             // OAuth server just confirmed where it is now.

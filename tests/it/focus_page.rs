@@ -46,7 +46,7 @@ async fn the_form_sets_a_status_for_a_while_shows_it_and_ends_it_now() {
         let at = jiff::Timestamp::from_second(unix + 3600).expect("time");
         format!(
             "Do not disturb until {}, then Away.",
-            at.to_zoned(berlin.clone()).strftime("%H:%M")
+            at.to_zoned(berlin.clone()).strftime("%-I:%M %p")
         )
     };
     let before = wall(app.state.tokens.clock().now());
