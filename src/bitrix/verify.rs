@@ -51,10 +51,11 @@ pub async fn verify(
     };
     let info = match oauth.app_info(caller, server, access).await {
         Ok(info) => info,
-        Err(error @ (Error::Timeout | Error::Unreachable(_))) => {
-            return Err(VerifyError::Unavailable(error));
-        }
-        Err(error @ Error::Api { .. }) if error.is_transient() => {
+        // An outage (a timeout, a 5xx page, a rate limit) says nothing about the token.
+        Err(error)
+            if error.is_transient()
+                || matches!(error, Error::Unexpected { status, .. } if status.as_u16() == 429) =>
+        {
             return Err(VerifyError::Unavailable(error));
         }
         Err(error) => return Err(VerifyError::Refused(error.to_string())),

@@ -35,7 +35,10 @@ pub(super) struct Posted {
 }
 
 impl Posted {
-    pub(super) fn read(
+    /// Reads a form post whose session is valid and still stands for its account (its epoch;
+    /// `docs/security.md`, "Sessions"): a page from before a pause, a reinstall or another
+    /// sign-in is asked to open the app again.
+    pub(super) async fn read(
         state: &AppState,
         headers: &HeaderMap,
         body: &Bytes,
@@ -57,6 +60,15 @@ impl Posted {
         let span = tracing::Span::current();
         span.record("member_id", tracing::field::display(&session.member_id));
         span.record("user_id", tracing::field::display(session.user_id));
+        let epoch = state
+            .portals
+            .session_epoch(&session.member_id, session.user_id)
+            .await
+            .map_err(|refusal| super::refusal::refused(refusal, session.lang))?;
+        if epoch != Some(session.epoch) {
+            tracing::info!("a form post from a session that ended");
+            return Err(PageError::new(Problem::SessionExpired, session.lang));
+        }
         Ok(Self { pairs, session })
     }
 
@@ -100,7 +112,7 @@ async fn set_status(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let form = Posted::read(&state, &headers, &body)?;
+    let form = Posted::read(&state, &headers, &body).await?;
     let (lang, t) = (form.session.lang, form.session.lang.text());
     let chosen = Status::parse(form.field("status")).map_err(|_| form.bad())?;
     let until = until(form.field("for"), state.portals.now()).map_err(|_| form.bad())?;
@@ -201,7 +213,7 @@ async fn change_schedule(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let form = Posted::read(&state, &headers, &body)?;
+    let form = Posted::read(&state, &headers, &body).await?;
     let (lang, t) = (form.session.lang, form.session.lang.text());
     let (member_id, user_id) = (&form.session.member_id, form.session.user_id);
     let edit = Edit::read(&form)?;

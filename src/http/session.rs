@@ -110,10 +110,11 @@ impl SessionKey {
         })
     }
 
-    /// The session a page shown again within `session` carries: the same, moved on.
+    /// The session a page shown again within `session` carries (its epoch checked by the
+    /// caller): the same, moved on; at the end of its lifetime, the same as it was.
     pub fn carry_on(&self, session: &Session, now: i64) -> String {
-        // A session that verified at `now` ends after it, so its lifetime is not spent.
-        self.follow(session, now).unwrap_or_default()
+        self.follow(session, now)
+            .unwrap_or_else(|| self.sign(session))
     }
 
     /// The signed token for `session` as it is (for tests and tools that must hold one).

@@ -70,7 +70,7 @@ async fn view(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let form = Posted::read(&state, &headers, &body)?;
+    let form = Posted::read(&state, &headers, &body).await?;
     let lang = form.session.lang;
     let (member_id, user_id) = (&form.session.member_id, form.session.user_id);
     match form.field("view") {

@@ -138,7 +138,7 @@ impl Portals {
         {
             return Ok(verified);
         }
-        let reservation = self.gate.reserve(Some(claim.member_id), from)?;
+        let reservation = self.gate.reserve(claim.member_id, from).await?;
         let permit = self.gate.in_flight().await?;
         let outcome = verify::verify(
             &self.oauth,

@@ -64,8 +64,12 @@ impl Portals {
             tracing::warn!("uninstall with a wrong application_token refused");
             return Ok(Recorded::WrongToken);
         }
-        let reservation = self.gate.reserve(Some(&event.member_id), from)?;
+        let reservation = self.gate.reserve(&event.member_id, from).await?;
+        // Confirming an uninstall asks the OAuth server too: it takes a place among the
+        // verifications in flight like any other check.
+        let permit = self.gate.in_flight().await?;
         let removal = removal::uninstall(&self.tokens, &event.member_id, event.clean).await?;
+        drop(permit);
         if removal == Removal::Forged {
             self.gate.spent(reservation);
         } else {

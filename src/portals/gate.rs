@@ -7,7 +7,8 @@
 //! budget keyed by it alone would be a lock anyone could turn: junk from one network closes
 //! that network, not the portal (`docs/security.md`, "Budgets"). Verifications in flight are
 //! capped for the whole process, so nobody can hammer the OAuth server through us.
-//! Authenticated events (a valid token of the portal) have a budget per user of their own.
+//! Authenticated events (a valid token of the portal) have a budget per user of their own, and
+//! sign-in starts one per network.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, SemaphorePermit};
 
+use super::network::Network;
 use crate::domain::{MemberId, UserId};
 
 /// Failed checks a portal from one network, or a network, may cause at once.
@@ -34,44 +36,27 @@ const IN_FLIGHT_WAIT: Duration = Duration::from_secs(5);
 /// Past this many tracked keys, empty buckets are dropped.
 const PRUNE_ABOVE: usize = 10_000;
 
-/// The network an address belongs to, as budgets see it: an IPv4 /24 or an IPv6 /64 (one
-/// subscriber's allocation; the 2^64 addresses inside are one key). An IPv4-mapped IPv6
-/// address is its IPv4 address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Network(IpAddr);
-
-impl Network {
-    /// The network of `address`.
-    pub fn of(address: IpAddr) -> Self {
-        match address {
-            IpAddr::V4(v4) => Self(IpAddr::V4((u32::from(v4) & 0xffff_ff00).into())),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => Self::of(IpAddr::V4(v4)),
-                None => Self(IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into())),
-            },
-        }
-    }
-}
-
-impl std::fmt::Display for Network {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            IpAddr::V4(v4) => write!(f, "{v4}/24"),
-            IpAddr::V6(v6) => write!(f, "{v6}/64"),
-        }
-    }
-}
-
 struct Bucket {
+    /// Failed checks, draining at the refill rate.
     level: f64,
     last: Instant,
+    /// Checks reserved and not yet settled.
+    pending: u32,
+}
+
+/// Why a bucket has no room now.
+enum Full {
+    /// Failed checks filled it: room again after this long.
+    Failed(Duration),
+    /// Checks still under way fill it: room as soon as they settle.
+    Pending,
 }
 
 /// Leaky buckets by key.
 struct Buckets<K> {
     burst: f64,
     refill_per_sec: f64,
-    buckets: Mutex<HashMap<K, Bucket>>,
+    buckets: Mutex<(HashMap<K, Bucket>, usize)>,
 }
 
 impl<K: Hash + Eq + Clone> Buckets<K> {
@@ -79,14 +64,8 @@ impl<K: Hash + Eq + Clone> Buckets<K> {
         Self {
             burst,
             refill_per_sec,
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new((HashMap::new(), PRUNE_ABOVE)),
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Bucket>> {
-        self.buckets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn drained(&self, bucket: &Bucket, now: Instant) -> f64 {
@@ -94,34 +73,54 @@ impl<K: Hash + Eq + Clone> Buckets<K> {
             .max(0.0)
     }
 
-    /// How long until one more unit fits, or zero when it fits now.
-    fn wait(&self, key: &K, now: Instant) -> Duration {
-        let Some(bucket) = self.lock().get(key).map(|b| self.drained(b, now)) else {
-            return Duration::ZERO;
-        };
-        let level = bucket + 1.0;
-        if level <= self.burst {
-            return Duration::ZERO;
+    /// Runs `change` on the key's bucket under the lock, dropping empty buckets whenever the
+    /// map has doubled since it was last pruned (so a flood of keys costs no scan per call).
+    fn with<T>(&self, key: &K, now: Instant, change: impl FnOnce(&mut Bucket, f64) -> T) -> T {
+        let mut guard = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (buckets, prune_at) = &mut *guard;
+        if buckets.len() > *prune_at {
+            buckets.retain(|_, b| b.pending > 0 || self.drained(b, now) > 0.0);
+            *prune_at = (buckets.len() * 2).max(PRUNE_ABOVE);
         }
-        Duration::from_secs_f64((level - self.burst) / self.refill_per_sec)
+        let bucket = buckets.entry(key.clone()).or_insert(Bucket {
+            level: 0.0,
+            last: now,
+            pending: 0,
+        });
+        let drained = self.drained(bucket, now);
+        bucket.level = drained;
+        bucket.last = now;
+        change(bucket, drained)
     }
 
-    /// Adds `units` (negative to refund) to the key's bucket.
-    fn add(&self, key: &K, units: f64, now: Instant) {
-        let mut buckets = self.lock();
-        if buckets.len() > PRUNE_ABOVE {
-            buckets.retain(|_, b| {
-                (b.level - now.duration_since(b.last).as_secs_f64() * self.refill_per_sec) > 0.0
-            });
-        }
-        let drained = buckets.get(key).map_or(0.0, |b| self.drained(b, now));
-        buckets.insert(
-            key.clone(),
-            Bucket {
-                level: (drained + units).max(0.0),
-                last: now,
-            },
-        );
+    /// Reserves one check, or says why there is no room.
+    fn reserve(&self, key: &K, now: Instant) -> Result<(), Full> {
+        let (burst, refill) = (self.burst, self.refill_per_sec);
+        self.with(key, now, |bucket, failed| {
+            if failed + 1.0 > burst {
+                return Err(Full::Failed(Duration::from_secs_f64(
+                    (failed + 1.0 - burst) / refill,
+                )));
+            }
+            if failed + f64::from(bucket.pending) + 1.0 > burst {
+                return Err(Full::Pending);
+            }
+            bucket.pending += 1;
+            Ok(())
+        })
+    }
+
+    /// Settles a reserved check: a failed one stays in the bucket.
+    fn settle(&self, key: &K, failed: bool, now: Instant) {
+        self.with(key, now, |bucket, _| {
+            bucket.pending = bucket.pending.saturating_sub(1);
+            if failed {
+                bucket.level += 1.0;
+            }
+        });
     }
 }
 
@@ -134,19 +133,44 @@ pub enum Closed {
     Busy,
 }
 
-/// A check reserved against the budgets of a portal from a network and of that network:
-/// [`Gate::refund`] gives it back when the check passed; dropped, it stays spent.
-#[derive(Debug)]
-#[must_use = "a reservation is refunded when the check passed"]
-pub struct Reservation {
+/// A check reserved against the budgets of a portal from a network and of that network. It
+/// counts as passed when dropped; [`Gate::spent`] settles it as failed.
+#[must_use = "a reservation settles when it is dropped"]
+pub struct Reservation<'a> {
+    gate: &'a Gate,
     member_id: Option<MemberId>,
     network: Network,
+    failed: bool,
+}
+
+impl std::fmt::Debug for Reservation<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reservation")
+            .field("network", &self.network)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        let now = Instant::now();
+        let gate = self.gate;
+        match self.member_id.take() {
+            Some(member_id) => {
+                gate.networks.settle(&self.network, self.failed, now);
+                gate.pairs
+                    .settle(&(member_id, self.network), self.failed, now);
+            }
+            None => gate.sign_ins.settle(&self.network, self.failed, now),
+        }
+    }
 }
 
 /// The budgets of checks, and the cap on verifications in flight.
 pub struct Gate {
     pairs: Buckets<(MemberId, Network)>,
     networks: Buckets<Network>,
+    sign_ins: Buckets<Network>,
     rebinds: Buckets<(MemberId, UserId)>,
     in_flight: Semaphore,
 }
@@ -162,6 +186,7 @@ impl Default for Gate {
         Self {
             pairs: Buckets::new(FAILURE_BURST, FAILURE_REFILL_PER_SEC),
             networks: Buckets::new(FAILURE_BURST, FAILURE_REFILL_PER_SEC),
+            sign_ins: Buckets::new(FAILURE_BURST, FAILURE_REFILL_PER_SEC),
             rebinds: Buckets::new(REBIND_BURST, REBIND_REFILL_PER_SEC),
             in_flight: Semaphore::new(VERIFICATIONS_IN_FLIGHT),
         }
@@ -169,47 +194,72 @@ impl Default for Gate {
 }
 
 impl Gate {
-    /// Reserves one check of a request naming `member_id` (none: a request that names no portal
-    /// we could charge, such as a sign-in start) from `from`, or says how long until there is
-    /// room.
-    pub fn reserve(
+    /// Reserves one check of a request naming `member_id` from `from`, or says how long until
+    /// there is room. Checks of the same network still under way make it wait a little, not
+    /// refuse: only failures close a budget, so a busy office is never turned away.
+    pub async fn reserve(
         &self,
-        member_id: Option<&MemberId>,
+        member_id: &MemberId,
         from: IpAddr,
-    ) -> Result<Reservation, Closed> {
+    ) -> Result<Reservation<'_>, Closed> {
         let network = Network::of(from);
-        let now = Instant::now();
-        let pair = member_id.map(|m| (m.clone(), network));
-        let wait = self.networks.wait(&network, now).max(
-            pair.as_ref()
-                .map_or(Duration::ZERO, |key| self.pairs.wait(key, now)),
-        );
-        if !wait.is_zero() {
-            tracing::info!(%network, "a check was refused: its budget is spent");
-            return Err(Closed::Budget(wait));
+        let pair = (member_id.clone(), network);
+        let deadline = Instant::now() + IN_FLIGHT_WAIT;
+        loop {
+            let now = Instant::now();
+            let full = match self.networks.reserve(&network, now) {
+                Err(full) => full,
+                Ok(()) => match self.pairs.reserve(&pair, now) {
+                    Ok(()) => {
+                        return Ok(Reservation {
+                            gate: self,
+                            member_id: Some(member_id.clone()),
+                            network,
+                            failed: false,
+                        });
+                    }
+                    Err(full) => {
+                        self.networks.settle(&network, false, now);
+                        full
+                    }
+                },
+            };
+            match full {
+                Full::Failed(wait) => {
+                    tracing::info!(%network, "a check was refused: its budget is spent");
+                    return Err(Closed::Budget(wait));
+                }
+                Full::Pending if now >= deadline => return Err(Closed::Busy),
+                Full::Pending => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
         }
-        self.networks.add(&network, 1.0, now);
-        if let Some(key) = &pair {
-            self.pairs.add(key, 1.0, now);
+    }
+
+    /// Reserves one sign-in start from `from`: a budget of its own, so starts never close a
+    /// network's checks of frame POSTs.
+    pub fn reserve_sign_in(&self, from: IpAddr) -> Result<Reservation<'_>, Closed> {
+        let network = Network::of(from);
+        match self.sign_ins.reserve(&network, Instant::now()) {
+            Ok(()) => Ok(Reservation {
+                gate: self,
+                member_id: None,
+                network,
+                failed: false,
+            }),
+            Err(Full::Failed(wait)) => Err(Closed::Budget(wait)),
+            Err(Full::Pending) => Err(Closed::Busy),
         }
-        Ok(Reservation {
-            member_id: member_id.cloned(),
-            network,
-        })
     }
 
     /// The check passed: its reservation is given back.
-    pub fn refund(&self, reservation: Reservation) {
-        let now = Instant::now();
-        self.networks.add(&reservation.network, -1.0, now);
-        if let Some(member_id) = reservation.member_id {
-            self.pairs.add(&(member_id, reservation.network), -1.0, now);
-        }
+    pub fn refund(&self, reservation: Reservation<'_>) {
+        drop(reservation);
     }
 
     /// The check failed: its reservation stays spent, and the log says so.
-    pub fn spent(&self, reservation: Reservation) {
+    pub fn spent(&self, mut reservation: Reservation<'_>) {
         tracing::info!(network = %reservation.network, "a request failed verification");
+        reservation.failed = true;
     }
 
     /// A place among the verifications in flight, waiting a little for one.
@@ -228,18 +278,20 @@ impl Gate {
     pub fn rebind(&self, member_id: &MemberId, user_id: UserId) -> Result<(), Closed> {
         let key = (member_id.clone(), user_id);
         let now = Instant::now();
-        let wait = self.rebinds.wait(&key, now);
-        if !wait.is_zero() {
-            return Err(Closed::Budget(wait));
+        match self.rebinds.reserve(&key, now) {
+            Ok(()) => {
+                self.rebinds.settle(&key, true, now);
+                Ok(())
+            }
+            Err(Full::Failed(wait)) => Err(Closed::Budget(wait)),
+            Err(Full::Pending) => Err(Closed::Busy),
         }
-        self.rebinds.add(&key, 1.0, now);
-        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::net::{Ipv4Addr, Ipv6Addr};
+    use std::net::Ipv4Addr;
 
     use super::*;
 
@@ -251,59 +303,59 @@ mod tests {
         IpAddr::V4(Ipv4Addr::new(a, b, c, d))
     }
 
-    #[test]
-    fn networks_are_ipv4_24s_and_ipv6_64s() {
-        assert_eq!(
-            Network::of(v4(192, 0, 2, 1)),
-            Network::of(v4(192, 0, 2, 254))
-        );
-        assert_ne!(Network::of(v4(192, 0, 2, 1)), Network::of(v4(192, 0, 3, 1)));
-        let a: Ipv6Addr = "2001:db8:1:2:aaaa::1".parse().expect("v6");
-        let b: Ipv6Addr = "2001:db8:1:2:ffff:ffff:ffff:ffff".parse().expect("v6");
-        let c: Ipv6Addr = "2001:db8:1:3::1".parse().expect("v6");
-        assert_eq!(Network::of(a.into()), Network::of(b.into()));
-        assert_ne!(Network::of(a.into()), Network::of(c.into()));
-        let mapped: Ipv6Addr = "::ffff:192.0.2.77".parse().expect("v6");
-        assert_eq!(Network::of(mapped.into()), Network::of(v4(192, 0, 2, 1)));
-        assert_eq!(Network::of(a.into()).to_string(), "2001:db8:1:2::/64");
-    }
-
-    #[test]
-    fn failures_close_the_portal_from_that_network_only() {
+    #[tokio::test]
+    async fn failures_close_the_portal_from_that_network_only() {
         let gate = Gate::default();
         let (portal, other) = (member('a'), member('b'));
         let attacker = v4(203, 0, 113, 9);
         for _ in 0..20 {
-            let reservation = gate.reserve(Some(&portal), attacker).expect("room");
+            let reservation = gate.reserve(&portal, attacker).await.expect("room");
             gate.spent(reservation);
         }
-        let Err(Closed::Budget(wait)) = gate.reserve(Some(&portal), attacker) else {
+        let Err(Closed::Budget(wait)) = gate.reserve(&portal, attacker).await else {
             panic!("the budget is spent");
         };
         assert!(wait > Duration::from_secs(4), "{wait:?}");
         assert!(
-            gate.reserve(Some(&portal), v4(203, 0, 113, 200)).is_err(),
+            gate.reserve(&portal, v4(203, 0, 113, 200)).await.is_err(),
             "the whole /24 is one network"
         );
         assert!(
-            gate.reserve(Some(&other), attacker).is_err(),
+            gate.reserve(&other, attacker).await.is_err(),
             "the network's budget over all portals is spent"
         );
         let office = gate
-            .reserve(Some(&portal), v4(198, 51, 100, 7))
+            .reserve(&portal, v4(198, 51, 100, 7))
+            .await
             .expect("the portal is open from every other network");
         gate.refund(office);
+        assert!(
+            gate.reserve_sign_in(attacker).is_ok(),
+            "sign-in starts have a budget of their own"
+        );
     }
 
-    #[test]
-    fn checks_that_pass_cost_nothing() {
+    #[tokio::test]
+    async fn checks_that_pass_cost_nothing_and_checks_under_way_make_others_wait() {
         let gate = Gate::default();
         let portal = member('c');
+        let office = v4(192, 0, 2, 1);
         for _ in 0..200 {
-            let reservation = gate.reserve(Some(&portal), v4(192, 0, 2, 1)).expect("room");
+            let reservation = gate.reserve(&portal, office).await.expect("room");
             gate.refund(reservation);
         }
-        assert!(gate.reserve(None, v4(192, 0, 2, 1)).is_ok());
+        let mut under_way = Vec::new();
+        for _ in 0..20 {
+            under_way.push(gate.reserve(&portal, office).await.expect("room"));
+        }
+        let (waited, ()) = tokio::join!(gate.reserve(&portal, office), async {
+            tokio::time::sleep(Duration::from_millis(120)).await;
+            under_way.clear();
+        });
+        assert!(
+            waited.is_ok(),
+            "a 21st check waits for the others, not refused"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod events;
 pub mod gate;
 mod install;
 mod jobs;
+mod network;
 mod open;
 mod plans;
 pub mod removal;

@@ -44,7 +44,7 @@ impl Portals {
     /// quota of sign-ins under way and lock its users out.
     pub async fn start_sign_in(&self, domain: &str, from: IpAddr) -> Result<SignInStart, Refusal> {
         // Spent for good, passed or not: each start costs a stored state.
-        let reservation = self.gate.reserve(None, from)?;
+        let reservation = self.gate.reserve_sign_in(from)?;
         self.gate.spent(reservation);
         let domain = PortalDomain::parse(domain)
             .ok()

@@ -41,6 +41,7 @@ struct AccountCopy {
     row: AccountRow,
     refresh_lease_owner: Option<String>,
     refresh_lease_until: Option<i64>,
+    session_epoch: i64,
 }
 
 /// A `timers` row, its claim aside (nobody holds one in a database being filled).
@@ -161,14 +162,16 @@ impl Store {
                     row,
                     refresh_lease_owner,
                     refresh_lease_until,
+                    session_epoch,
                 } in &page
                 {
                     sqlx::query(
                         "INSERT INTO accounts (member_id, user_id, is_admin, is_installer,
                              access_token, refresh_token, key_id, token_generation, expires_at,
                              refreshed_at, state, refresh_lease_owner, refresh_lease_until,
-                             created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                             created_at, updated_at, session_epoch)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                             $16)",
                     )
                     .bind(&row.member_id)
                     .bind(row.user_id)
@@ -185,6 +188,7 @@ impl Store {
                     .bind(refresh_lease_until)
                     .bind(row.created_at)
                     .bind(row.updated_at)
+                    .bind(session_epoch)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -319,7 +323,8 @@ impl Store {
         Ok(on_pool!(&self.db, |pool| sqlx::query_as(
             "SELECT member_id, user_id, is_admin, is_installer, access_token, refresh_token,
                     key_id, token_generation, expires_at, refreshed_at, state,
-                    refresh_lease_owner, refresh_lease_until, created_at, updated_at
+                    refresh_lease_owner, refresh_lease_until, created_at, updated_at,
+                    session_epoch
              FROM accounts WHERE member_id > $1 OR (member_id = $1 AND user_id > $2)
              ORDER BY member_id, user_id LIMIT $3"
         )

@@ -14,7 +14,7 @@ use url::Url;
 use super::{CallError, Key, refresh};
 use crate::domain::MemberId;
 use crate::domain::UserId;
-use crate::store::{AccountVersion, Tokens};
+use crate::store::{AccountRecord, AccountVersion, StoreError, Tokens};
 
 /// How long an entry is used before its account's version is checked again.
 pub const CHECK_AFTER: Duration = Duration::from_secs(1);
@@ -154,10 +154,41 @@ impl super::TokenManager {
         self.portals.forget(&key.0);
     }
 
-    /// Whether the account holds a pair that works as far as anyone knows (kept, usable, its
-    /// portal in use): a pair from the user's browser or an event must not replace it.
+    /// Stores a pair from the user's browser unless the account has a working pair: only the
+    /// access token was confirmed, so an unproven refresh token never replaces one that works
+    /// (`docs/security.md`, "Tokens"). A changed administrator flag is written either way.
+    pub async fn save_account_unless_working(
+        &self,
+        account: &AccountRecord,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let key = (account.member_id.clone(), account.user_id);
+        let hot = match self.hot(&key).await {
+            Ok(hot) => hot,
+            Err(CallError::NeedsReauth | CallError::NotInstalled) => {
+                return self.save_account(account, now).await;
+            }
+            Err(CallError::Store(error)) => return Err(error),
+            // Not known to be dead (a refresh under way, a pause): nothing is replaced.
+            Err(_) => return Ok(()),
+        };
+        if hot.is_admin != account.is_admin {
+            self.store
+                .set_admin(&account.member_id, account.user_id, account.is_admin, now)
+                .await?;
+            self.forget_account(&account.member_id, account.user_id);
+        }
+        Ok(())
+    }
+
+    /// Whether the account may hold a pair that works (anything but one known to be gone): a
+    /// pair from the user's browser or an event must not replace it.
     pub async fn has_working_pair(&self, member_id: &MemberId, user_id: UserId) -> bool {
-        self.hot(&(member_id.clone(), user_id)).await.is_ok()
+        let key = (member_id.clone(), user_id);
+        !matches!(
+            self.hot(&key).await,
+            Err(CallError::NeedsReauth | CallError::NotInstalled)
+        )
     }
 
     /// The account's entry: from the cache while it is fresh or still matches the store's

@@ -223,27 +223,6 @@ impl TokenManager {
         Ok(())
     }
 
-    /// Stores a pair from the user's browser unless the account has a working pair: only the
-    /// access token was confirmed, so an unproven refresh token never replaces one that works
-    /// (`docs/security.md`, "Tokens"). A changed administrator flag is written either way.
-    pub async fn save_account_unless_working(
-        &self,
-        account: &AccountRecord,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let key = (account.member_id.clone(), account.user_id);
-        let Ok(hot) = self.hot(&key).await else {
-            return self.save_account(account, now).await;
-        };
-        if hot.is_admin != account.is_admin {
-            self.store
-                .set_admin(&account.member_id, account.user_id, account.is_admin, now)
-                .await?;
-            self.forget_account(&account.member_id, account.user_id);
-        }
-        Ok(())
-    }
-
     /// Drops what is cached for an account whose tokens were written behind this manager's
     /// back (another process, a test).
     pub fn forget_account(&self, member_id: &MemberId, user_id: UserId) {

@@ -52,6 +52,15 @@ async fn a_pause_ends_every_session_of_the_portal_even_after_resume() {
         401,
         "every instance"
     );
+    let form = app
+        .http
+        .post(app.url("/app/view"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("session={renewed}&view=team"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(form.status(), 401, "a page's forms end with its session");
     let fresh = app.session_of(app.bitrix.employee).await;
     assert_eq!(renew(&app, &fresh).await.0, 200, "a new open begins anew");
 }

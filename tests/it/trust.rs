@@ -2,7 +2,7 @@
 //! with a copied session, each played against the real app over HTTP. A token is believed only
 //! when the OAuth server says it is ours; budgets are keyed so nobody spends another's.
 
-use b24_status::emulator::{AppSpec, FormPost, UserSpec};
+use b24_status::emulator::{AppSpec, FaultKind, FaultTarget, FormPost, Region, Server, UserSpec};
 use rand::Rng;
 
 use super::harness::{CLIENT_ID, TestApp, assert_page, uid};
@@ -146,11 +146,13 @@ async fn junk_from_one_network_never_locks_a_portal_out() {
         let junk = colleague.with("AUTH_ID", &format!("junk-token-{i:04}-junk-token"));
         statuses.push(post_from(&app, "/app", &junk, "203.0.113.9").await);
     }
-    assert_eq!(statuses.iter().filter(|s| **s == 403).count(), 20);
-    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 40);
+    // The budget refills one check every 5 s of real time: a slow machine may fit one more.
+    let refused = statuses.iter().filter(|s| **s == 403).count();
+    assert!((20..=21).contains(&refused), "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 60 - refused);
     assert_eq!(
         app.bitrix.emulator.arrivals("app.info"),
-        before + 20,
+        before + refused,
         "refused checks cost Bitrix24 nothing"
     );
     // The same /64 or /24 is the same network …
@@ -298,4 +300,34 @@ async fn an_extranet_user_is_told_the_board_is_for_employees_and_never_feeds_it(
         .await
         .expect("page");
     assert_page(page, 200, "for the portal&#39;s employees").await;
+}
+
+#[tokio::test]
+async fn an_outage_of_the_oauth_server_is_no_failed_check() {
+    let app = TestApp::installed(&[XFF]).await;
+    app.bitrix.emulator.inject(
+        FaultTarget {
+            server: Some(Server::OAuth(Region::West)),
+            method: Some("app.info".into()),
+        },
+        FaultKind::Error {
+            status: 503,
+            code: "SERVICE_UNAVAILABLE".into(),
+        },
+        30,
+    );
+    let employee = app.bitrix.employee;
+    for _ in 0..30 {
+        let post =
+            app.bitrix
+                .emulator
+                .frame_post(app.member(), CLIENT_ID, employee, "DEFAULT", "en", "");
+        assert_eq!(post_from(&app, "/app", &post, "203.0.113.9").await, 502);
+    }
+    // Thirty checks Bitrix24 could not answer closed nothing: the office opens the app again.
+    let post =
+        app.bitrix
+            .emulator
+            .frame_post(app.member(), CLIENT_ID, employee, "DEFAULT", "en", "");
+    assert_eq!(post_from(&app, "/app", &post, "203.0.113.9").await, 200);
 }
