@@ -65,12 +65,17 @@ const NOT_GLOBAL_V4: [([u8; 4], u32); 13] = [
 
 fn is_public_v4(ip: Ipv4Addr) -> bool {
     let unicast = (1..=223).contains(&ip.octets()[0]);
-    unicast && !NOT_GLOBAL_V4.iter().any(|&(net, len)| in_v4(ip, net, len))
+    let address = u32::from(ip);
+    unicast
+        && !NOT_GLOBAL_V4
+            .iter()
+            .any(|&(net, len)| in_prefix(address, u32::from(Ipv4Addr::from(net)), len))
 }
 
-fn in_v4(ip: Ipv4Addr, net: [u8; 4], len: u32) -> bool {
+/// Whether the 32 bits `value` start with the first `len` bits of `net`.
+fn in_prefix(value: u32, net: u32, len: u32) -> bool {
     let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
-    u32::from(ip) & mask == u32::from(Ipv4Addr::from(net)) & mask
+    value & mask == net & mask
 }
 
 /// The parts of 2000::/3 that are not global: (first 32 bits, prefix length).
@@ -83,12 +88,11 @@ const NOT_GLOBAL_V6: [(u32, u32); 4] = [
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
     let top = u32::try_from(u128::from(ip) >> 96).unwrap_or(0);
-    let global_unicast = top >> 29 == 0b001;
+    let global_unicast = in_prefix(top, 0x2000_0000, 3);
     global_unicast
-        && !NOT_GLOBAL_V6.iter().any(|&(net, len)| {
-            let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
-            top & mask == net & mask
-        })
+        && !NOT_GLOBAL_V6
+            .iter()
+            .any(|&(net, len)| in_prefix(top, net, len))
 }
 
 #[cfg(test)]

@@ -60,12 +60,12 @@ impl Posted {
         let span = tracing::Span::current();
         span.record("member_id", tracing::field::display(&session.member_id));
         span.record("user_id", tracing::field::display(session.user_id));
-        let epoch = state
+        let stands = state
             .portals
-            .session_epoch(&session.member_id, session.user_id)
+            .session_stands(&session.member_id, session.user_id, session.epoch)
             .await
             .map_err(|refusal| super::refusal::refused(refusal, session.lang))?;
-        if epoch != Some(session.epoch) {
+        if !stands {
             tracing::info!("a form post from a session that ended");
             return Err(PageError::new(Problem::SessionExpired, session.lang));
         }

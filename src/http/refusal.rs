@@ -27,7 +27,7 @@ pub fn refused(refusal: Refusal, lang: Lang) -> PageError {
         Refusal::ScopeMissing(_) => Problem::MissingScope,
         Refusal::MethodMissing(_) => Problem::Refused,
         Refusal::Call(error) => return call_failed(&error, lang),
-        Refusal::Store(crate::store::StoreError::AccountsFull(_)) => Problem::AccountsFull,
+        Refusal::AccountsFull => Problem::AccountsFull,
         Refusal::Store(error) if error.is_unavailable() => {
             tracing::warn!(%error, "the database is unavailable");
             Problem::DatabaseDown

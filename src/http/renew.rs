@@ -31,13 +31,13 @@ async fn renew(State(state): State<AppState>, Authed(session): Authed) -> NoStor
         .portal_domain(&session.member_id)
         .await
         .map_err(|refusal| super::team_api::board_refused(refusal, session.lang))?;
-    let epoch = state
+    let stands = state
         .portals
-        .session_epoch(&session.member_id, session.user_id)
+        .session_stands(&session.member_id, session.user_id, session.epoch)
         .await
         .map_err(|refusal| super::team_api::board_refused(refusal, session.lang))?;
     let now = unix_now();
-    let renewed = (epoch == Some(session.epoch))
+    let renewed = stands
         .then(|| state.sessions.follow(&session, now))
         .flatten();
     let Some(token) = renewed else {

@@ -34,7 +34,7 @@ pub struct Session {
     pub expires_at: i64,
     /// Unix seconds of the frame POST (or sign-in) that began it.
     pub started_at: i64,
-    /// The account's epoch when it began (see [`crate::store::Store::session_epoch`]).
+    /// The account's epoch when it began (see [`crate::portals::Portals::session_stands`]).
     pub epoch: i64,
 }
 

@@ -128,12 +128,7 @@ impl Portals {
             return Err(Refusal::ScopeMissing(scope));
         }
         let directory = self.directory(member_id, viewer).await?;
-        // The read lists the portal's employees as an employee sees them: it is served only to
-        // viewers it lists (`docs/security.md`, "The team board").
-        // A read cut at the board's limit cannot tell who is missing from it: on such a portal
-        // every viewer is served, as before the rule.
-        let complete = directory.members.len() < team::MAX_MEMBERS;
-        if complete && !directory.members.iter().any(|m| m.id == viewer) {
+        if !directory.serves(viewer) {
             tracing::info!("a viewer who is not an employee asked for the team board");
             return Err(Refusal::EmployeesOnly);
         }

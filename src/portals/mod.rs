@@ -92,7 +92,11 @@ pub enum Refusal {
     Call(#[from] CallError),
     /// The database failed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
+    /// The portal holds as many accounts as the app keeps for one; a new user's pair was not
+    /// stored.
+    #[error("the portal holds as many accounts as one may")]
+    AccountsFull,
     /// The portal has not granted a scope the team board needs (named as Bitrix24 names it).
     #[error("the portal has not granted the {0} scope")]
     ScopeMissing(&'static str),
@@ -102,6 +106,15 @@ pub enum Refusal {
     /// The portal's REST lacks a method the team board needs (an older on-premise portal).
     #[error("the portal's REST has no method {0}")]
     MethodMissing(&'static str),
+}
+
+impl From<StoreError> for Refusal {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::AccountsFull(_) => Self::AccountsFull,
+            other => Self::Store(other),
+        }
+    }
 }
 
 /// The use cases, over the parts they need. Share one per process.

@@ -250,14 +250,16 @@ impl Portals {
         })
     }
 
-    /// The epoch of an account that may act now, for a session's renewal: `None` when its pair
-    /// is gone or its portal is not in use.
-    pub async fn session_epoch(
+    /// Whether a session begun at `epoch` still stands for its account: the pair is kept and
+    /// usable, the portal in use, and no new pair, pause or suspension came since
+    /// (`docs/security.md`, "Sessions"). Read from the store, never a cache.
+    pub async fn session_stands(
         &self,
         member_id: &MemberId,
         user_id: UserId,
-    ) -> Result<Option<i64>, Refusal> {
-        Ok(self.store.session_epoch(member_id, user_id).await?)
+        epoch: i64,
+    ) -> Result<bool, Refusal> {
+        Ok(self.store.session_epoch(member_id, user_id).await? == Some(epoch))
     }
 
     /// The user's status, read from Bitrix24 (never a cache).

@@ -42,6 +42,15 @@ pub struct Directory {
     pub read_at: i64,
 }
 
+impl Directory {
+    /// Whether this read may be served to `viewer`: one of the employees it lists
+    /// (`docs/security.md`, "The team board"). A read cut at the board's limit cannot tell who
+    /// is missing from it, so there every viewer is served.
+    pub fn serves(&self, viewer: UserId) -> bool {
+        self.members.len() >= team::MAX_MEMBERS || self.members.iter().any(|m| m.id == viewer)
+    }
+}
+
 /// Each portal's last read in this process, and the lock that keeps its reads one at a time.
 #[derive(Debug, Default)]
 pub struct TeamCache {
@@ -231,16 +240,17 @@ impl Portals {
             read.add(&answer, chunk);
         }
         let (departments, members) = read.finish();
-        // A read is kept only when its reader is one of the employees it lists: an extranet
-        // user's token sees another, smaller directory that no employee should be served.
-        if members.len() < team::MAX_MEMBERS && !members.iter().any(|m| m.id == viewer) {
-            return Err(Refusal::EmployeesOnly);
-        }
-        Ok(Directory {
+        let directory = Directory {
             departments,
             members,
             read_at: 0,
-        })
+        };
+        // A read is kept only when it serves its reader: an extranet user's token sees another,
+        // smaller directory that no employee should be served.
+        if !directory.serves(viewer) {
+            return Err(Refusal::EmployeesOnly);
+        }
+        Ok(directory)
     }
 
     /// One `batch` request of directory commands; a command the portal refuses refuses all.

@@ -21,6 +21,12 @@ pub const CHECK_AFTER: Duration = Duration::from_secs(1);
 /// Most accounts kept in memory.
 const CAPACITY: usize = 50_000;
 
+/// Whether an account's pair is known to be gone (never stored, `reauth`, uninstalled): the
+/// only case in which a pair from the browser or an event may take its place.
+fn pair_gone(error: &CallError) -> bool {
+    matches!(error, CallError::NeedsReauth | CallError::NotInstalled)
+}
+
 /// What a call on an account's behalf needs.
 #[derive(Clone)]
 pub(super) struct Hot {
@@ -165,9 +171,7 @@ impl super::TokenManager {
         let key = (account.member_id.clone(), account.user_id);
         let hot = match self.hot(&key).await {
             Ok(hot) => hot,
-            Err(CallError::NeedsReauth | CallError::NotInstalled) => {
-                return self.save_account(account, now).await;
-            }
+            Err(error) if pair_gone(&error) => return self.save_account(account, now).await,
             Err(CallError::Store(error)) => return Err(error),
             // Not known to be dead (a refresh under way, a pause): nothing is replaced.
             Err(_) => return Ok(()),
@@ -185,10 +189,10 @@ impl super::TokenManager {
     /// pair from the user's browser or an event must not replace it.
     pub async fn has_working_pair(&self, member_id: &MemberId, user_id: UserId) -> bool {
         let key = (member_id.clone(), user_id);
-        !matches!(
-            self.hot(&key).await,
-            Err(CallError::NeedsReauth | CallError::NotInstalled)
-        )
+        self.hot(&key)
+            .await
+            .err()
+            .is_none_or(|error| !pair_gone(&error))
     }
 
     /// The account's entry: from the cache while it is fresh or still matches the store's

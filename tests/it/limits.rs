@@ -8,6 +8,7 @@ use b24_status::emulator::{FaultKind, FaultTarget, Server};
 use serde_json::json;
 
 use super::harness::{CLIENT_ID, TestApp, assert_page};
+use super::trust::post_from;
 
 fn refusals_by_the_portal(app: &TestApp) -> usize {
     app.portal_calls()
@@ -242,21 +243,6 @@ async fn sign_ins_under_way_are_capped_per_portal_and_per_address_and_expired_on
 #[tokio::test]
 async fn forged_frame_posts_cannot_turn_a_portals_real_events_away() {
     let app = TestApp::installed(&["--client-ip-header=x-forwarded-for"]).await;
-    let post = |form: b24_status::emulator::FormPost, path: &'static str, from: &'static str| {
-        let http = app.http.clone();
-        let url = format!("{}?{}", app.url(path), form.query_string());
-        async move {
-            http.post(url)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("x-forwarded-for", from)
-                .body(form.body())
-                .send()
-                .await
-                .expect("answer")
-                .status()
-                .as_u16()
-        }
-    };
     let frame = app
         .bitrix
         .emulator
@@ -264,7 +250,7 @@ async fn forged_frame_posts_cannot_turn_a_portals_real_events_away() {
     let mut statuses = Vec::new();
     for i in 0..25 {
         let forged = frame.with("AUTH_ID", &format!("forged-token-{i:04}-forged-token"));
-        statuses.push(post(forged, "/app", "203.0.113.5").await);
+        statuses.push(post_from(&app, "/app", &forged, "203.0.113.5").await);
     }
     assert_eq!(
         statuses.iter().filter(|s| **s == 429).count(),
@@ -277,6 +263,9 @@ async fn forged_frame_posts_cannot_turn_a_portals_real_events_away() {
         .bitrix
         .emulator
         .update_app(app.member(), CLIENT_ID, 2, 1);
-    assert_eq!(post(update, "/events", "198.51.100.9").await, 200);
+    assert_eq!(
+        post_from(&app, "/events", &update, "198.51.100.9").await,
+        200
+    );
     assert_eq!(app.bitrix.emulator.events(app.member(), CLIENT_ID).len(), 2);
 }

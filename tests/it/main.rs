@@ -43,7 +43,7 @@ pub(crate) mod store;
 pub(crate) mod team;
 mod timers;
 mod tokens;
-mod trust;
+pub(crate) mod trust;
 mod uninstall;
 mod upgrades;
 mod wave;

@@ -5,6 +5,8 @@
 use serde_json::Value;
 
 use super::harness::{CLIENT_ID, TestApp, uid};
+use super::team::view;
+use super::trust::reauth;
 
 /// `POST /api/session` with `session`: the status, and the renewed session if any.
 async fn renew(app: &TestApp, session: &str) -> (u16, Option<String>) {
@@ -52,14 +54,7 @@ async fn a_pause_ends_every_session_of_the_portal_even_after_resume() {
         401,
         "every instance"
     );
-    let form = app
-        .http
-        .post(app.url("/app/view"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("session={renewed}&view=team"))
-        .send()
-        .await
-        .expect("answer");
+    let form = view(&app, &renewed, &[("view", "team")]).await;
     assert_eq!(form.status(), 401, "a page's forms end with its session");
     let fresh = app.session_of(app.bitrix.employee).await;
     assert_eq!(renew(&app, &fresh).await.0, 200, "a new open begins anew");
@@ -86,13 +81,7 @@ async fn reauth_and_a_new_pair_end_the_sessions_from_before() {
     let app = TestApp::installed(&[]).await;
     let employee = app.bitrix.employee;
     let session = app.session_of(employee).await;
-    app.state
-        .tokens
-        .store()
-        .force_reauth(app.member(), Some(uid(employee)), 0)
-        .await
-        .expect("reauth");
-    app.state.tokens.forget_portal(app.member());
+    reauth(&app, employee).await;
     assert_eq!(renew(&app, &session).await.0, 401, "no pair, no renewal");
     // Opening again stores a new pair: the old session stays dead.
     let fresh = app.session_of(employee).await;

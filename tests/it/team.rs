@@ -283,7 +283,12 @@ async fn a_scope_taken_back_or_a_method_the_portal_lacks_is_said_and_status_stil
 }
 
 /// `POST /app/view` with the page's session and `fields`.
-async fn view(app: &TestApp, session: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+/// `POST /app/view` as the page's forms send it, with `session` and `fields`.
+pub(crate) async fn view(
+    app: &TestApp,
+    session: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
     let mut form = vec![("session", session), ("zone", "Europe/Berlin")];
     form.extend_from_slice(fields);
     app.http

@@ -6,13 +6,13 @@ use b24_status::emulator::{AppSpec, FaultKind, FaultTarget, FormPost, Region, Se
 use rand::Rng;
 
 use super::harness::{CLIENT_ID, TestApp, assert_page, uid};
-use super::team::{company, team};
+use super::team::{company, team, view};
 
 const OTHER_APP: &str = "app.other.vendor";
 const XFF: &str = "--client-ip-header=x-forwarded-for";
 
 /// POSTs `form` to `path` as if from `from` (the proxy's `X-Forwarded-For`).
-async fn post_from(app: &TestApp, path: &str, form: &FormPost, from: &str) -> u16 {
+pub(crate) async fn post_from(app: &TestApp, path: &str, form: &FormPost, from: &str) -> u16 {
     app.http
         .post(format!("{}?{}", app.url(path), form.query_string()))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -23,6 +23,17 @@ async fn post_from(app: &TestApp, path: &str, form: &FormPost, from: &str) -> u1
         .expect("app answers")
         .status()
         .as_u16()
+}
+
+/// The operator's `reauth` of `user`, seen at once by this instance.
+pub(crate) async fn reauth(app: &TestApp, user: u64) {
+    app.state
+        .tokens
+        .store()
+        .force_reauth(app.member(), Some(uid(user)), 0)
+        .await
+        .expect("reauth");
+    app.state.tokens.forget_portal(app.member());
 }
 
 /// Another vendor's app, installed on the test portal: it holds tokens of every employee.
@@ -109,13 +120,7 @@ async fn a_working_pair_is_never_replaced_by_one_that_came_through_the_browser()
     assert!(tokens.refresh.matches(kept.refresh.expose()));
     assert_eq!(after.generation, stored.generation);
     // Once the stored pair stops working, a confirmed open stores the new one.
-    app.state
-        .tokens
-        .store()
-        .force_reauth(app.member(), Some(uid(employee)), 0)
-        .await
-        .expect("reauth");
-    app.state.tokens.forget_portal(app.member());
+    reauth(&app, employee).await;
     assert_eq!(app.open_app_as(employee, "en").await.status(), 200);
     let renewed = app.account(uid(employee)).await.expect("account");
     assert!(
@@ -291,14 +296,7 @@ async fn an_extranet_user_is_told_the_board_is_for_employees_and_never_feeds_it(
     let (status, body) = team(&app, &address, &guest_session, "department=all").await;
     assert_eq!(status, 403, "{body}");
     assert!(body.get("members").is_none());
-    let page = app
-        .http
-        .post(app.url("/app/view"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("session={guest_session}&view=team"))
-        .send()
-        .await
-        .expect("page");
+    let page = view(&app, &guest_session, &[("view", "team")]).await;
     assert_page(page, 200, "for the portal&#39;s employees").await;
 }
 
