@@ -127,14 +127,7 @@ async fn a_forged_state_is_refused_before_the_code_is_spent() {
     };
     assert_eq!(follow(&app, &forged).await.status(), 400);
     assert_eq!(app.snapshot().await, before);
-    assert!(
-        app.bitrix
-            .emulator
-            .calls()
-            .iter()
-            .all(|c| c.method != "oauth/token"),
-        "the code was not exchanged"
-    );
+    assert!(no_code_exchanged(&app), "the code was not exchanged");
     assert_eq!(
         get(&app, &app.url("/oauth/callback")).await.status(),
         400,
@@ -243,14 +236,16 @@ async fn a_callback_link_someone_else_started_signs_nobody_in() {
     assert_eq!(response.status(), 400, "another browser's cookie");
     assert!(!response.text().await.expect("page").contains("b24-session"));
     assert_eq!(app.snapshot().await, before);
-    assert!(
-        app.bitrix
-            .emulator
-            .calls()
-            .iter()
-            .all(|c| c.method != "oauth/token"),
-        "the code was not exchanged"
-    );
+    assert!(no_code_exchanged(&app), "the code was not exchanged");
+}
+
+/// Whether the OAuth server saw no code exchange (nor refresh) at all.
+fn no_code_exchanged(app: &TestApp) -> bool {
+    app.bitrix
+        .emulator
+        .calls()
+        .iter()
+        .all(|c| c.method != "oauth/token")
 }
 
 fn urlencode(text: &str) -> String {

@@ -6,15 +6,21 @@ use super::db::TestDb;
 use super::harness::{APP_SECRET, Bitrix, CLIENT_ID, CLIENT_SECRET, TestApp, session_in};
 use super::process::{AppProcess, free_port};
 
-#[tokio::test]
-async fn metrics_count_requests_calls_refreshes_waits_and_accounts() {
-    let app = TestApp::spawn_with(&["--rate-limit-burst=3", "--rate-limit-per-second=50"]).await;
+/// Serves `app`'s metrics on a listener of their own, as `METRICS_ADDR` does; their URL.
+async fn metrics_of(app: &TestApp) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let metrics_url = format!("http://{}/metrics", listener.local_addr().expect("addr"));
+    let url = format!("http://{}/metrics", listener.local_addr().expect("addr"));
     let metrics = b24_status::http::metrics_router(app.state.clone());
     tokio::spawn(async move { axum::serve(listener, metrics).await });
+    url
+}
+
+#[tokio::test]
+async fn metrics_count_requests_calls_refreshes_waits_and_accounts() {
+    let app = TestApp::spawn_with(&["--rate-limit-burst=3", "--rate-limit-per-second=50"]).await;
+    let metrics_url = metrics_of(&app).await;
 
     assert_eq!(app.install().await.status(), 200);
     let admin = app.session_of(1).await;
@@ -209,12 +215,7 @@ fn oldest_refresh_age(scrape: &str) -> i64 {
 #[tokio::test]
 async fn a_thousand_made_up_methods_and_paths_add_no_series() {
     let app = TestApp::installed(&[]).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let metrics_url = format!("http://{}/metrics", listener.local_addr().expect("addr"));
-    let metrics = b24_status::http::metrics_router(app.state.clone());
-    tokio::spawn(async move { axum::serve(listener, metrics).await });
+    let metrics_url = metrics_of(&app).await;
     let made_up = |i: usize| {
         let method = reqwest::Method::from_bytes(format!("M{i:04}X").as_bytes()).expect("method");
         let (http, url) = (app.http.clone(), app.url(&format!("/no/such/path/{i}")));
