@@ -222,8 +222,8 @@ impl Status {
 }
 
 /// The portal's licence as sent in `status` (frame POST) or `STATUS` (`app.info`):
-/// `L` local, `F` free, `D` demo, `T` trial, `P` paid. Other letters are kept verbatim, since
-/// SDKs already know an undocumented `S`.
+/// `L` local, `F` free, `D` demo, `T` trial, `P` paid, `S` subscription (Market+). Other
+/// letters are kept verbatim.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Licence(String);
 

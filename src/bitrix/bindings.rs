@@ -6,8 +6,9 @@ use super::batch::BatchAnswer;
 use super::error::ErrorCode;
 
 /// The events the app binds: without `ONAPPUNINSTALL` we would learn of an uninstall only by
-/// reconciliation, without `ONAPPUPDATE` not at all of an update.
-pub const EVENTS: [&str; 2] = ["ONAPPUNINSTALL", "ONAPPUPDATE"];
+/// reconciliation, without `ONAPPUPDATE` not at all of an update, and without `ONAPPPAYMENT` of
+/// a payment only at the next look at a portal whose period ended.
+pub const EVENTS: [&str; 3] = ["ONAPPUNINSTALL", "ONAPPUPDATE", "ONAPPPAYMENT"];
 
 /// One placement's title in one language.
 pub struct Title<'a> {
@@ -64,6 +65,14 @@ pub struct Refused {
     pub events: Vec<(String, ErrorCode)>,
 }
 
+impl Refused {
+    /// Whether the portal refused a handler the app cannot do without: `ONAPPUNINSTALL` or
+    /// `ONAPPUPDATE` (`ONAPPPAYMENT` only speeds up noticing a payment).
+    pub fn lacks_required_events(&self) -> bool {
+        self.events.iter().any(|(event, _)| event != "ONAPPPAYMENT")
+    }
+}
+
 /// Reads the answer of a [`commands`] batch.
 pub fn refused(answer: &BatchAnswer) -> Refused {
     let mut refused = Refused::default();
@@ -114,7 +123,7 @@ mod tests {
     }
 
     #[test]
-    fn commands_bind_each_placement_and_both_events() {
+    fn commands_bind_each_placement_and_every_event() {
         let titles = [Title {
             lang: "en",
             title: "Status",
@@ -131,7 +140,8 @@ mod tests {
             [
                 "placement:IM_NAVIGATION",
                 "event:ONAPPUNINSTALL",
-                "event:ONAPPUPDATE"
+                "event:ONAPPUPDATE",
+                "event:ONAPPPAYMENT"
             ]
         );
         assert!(commands[0].1.contains("LANG_ALL%5Ben%5D%5BTITLE%5D=Status"));

@@ -78,6 +78,7 @@ error_codes!(
         HandlerAlreadyExists => "ERROR_HANDLER_ALREADY_EXIST",
         PlacementAlreadyBound => "ERROR_PLACEMENT_HANDLER_ALREADY_BINDED",
         HandlerNotFound => "ERROR_HANDLER_NOT_FOUND",
+        PaymentRequired => "PAYMENT_REQUIRED",
     }
 );
 
@@ -136,6 +137,24 @@ error_codes!(
         InvalidToken => "invalid_token",
     }
 );
+
+impl Error {
+    /// Bitrix24 refuses the app because its trial or paid period on the portal ended: the
+    /// OAuth server's `PAYMENT_REQUIRED`, or the same code from the portal, should its REST
+    /// ever answer so (`docs/bitrix24.md`, "Paid apps").
+    pub fn is_payment_required(&self) -> bool {
+        matches!(
+            self,
+            Self::OAuth {
+                code: OAuthErrorCode::PaymentRequired,
+                ..
+            } | Self::Api {
+                code: ErrorCode::PaymentRequired,
+                ..
+            }
+        )
+    }
+}
 
 impl OAuthErrorCode {
     /// The grant (code or refresh token) is dead: only a new authorisation helps.

@@ -36,6 +36,9 @@ pub enum EventKind {
     Update,
     /// `ONAPPUNINSTALL`.
     Uninstall,
+    /// `ONAPPPAYMENT`: the app was paid for on the portal. Its `data` is a claim anyone who
+    /// saw the `application_token` can make, never a proof.
+    Payment,
     /// Anything else, by name.
     Other(String),
 }
@@ -67,8 +70,9 @@ pub struct Event {
     /// `auth[domain]`.
     pub domain: PortalDomain,
     /// `auth[application_token]`: necessary for an uninstall, never sufficient, since every
-    /// employee's frame POST carries it too.
-    pub application_token: ApplicationToken,
+    /// employee's frame POST carries it too. Required of every event but `ONAPPPAYMENT`, whose
+    /// documented example has none.
+    pub application_token: Option<ApplicationToken>,
     /// `auth[server_endpoint]`: the OAuth server that issued the portal's tokens.
     pub server_endpoint: Option<url::Url>,
     /// Tokens, when the event carries usable ones.
@@ -80,6 +84,14 @@ pub struct Event {
 }
 
 impl Event {
+    /// Whether the event carries `stored`, the portal's `application_token` (compared in
+    /// constant time).
+    pub fn carries(&self, stored: &ApplicationToken) -> bool {
+        self.application_token
+            .as_ref()
+            .is_some_and(|sent| stored.matches(sent.expose()))
+    }
+
     /// Parses decoded form pairs.
     pub fn parse(pairs: &[(String, String)]) -> Result<Self, EventError> {
         let mut seen = std::collections::HashSet::new();
@@ -104,6 +116,7 @@ impl Event {
             "ONAPPINSTALL" => EventKind::Install,
             "ONAPPUPDATE" => EventKind::Update,
             "ONAPPUNINSTALL" => EventKind::Uninstall,
+            "ONAPPPAYMENT" => EventKind::Payment,
             other => EventKind::Other(other.chars().take(64).collect()),
         };
         let member_id = MemberId::parse(
@@ -112,10 +125,11 @@ impl Event {
         let domain = PortalDomain::parse(
             text(&["auth", "domain"]).ok_or(EventError::Missing("auth[domain]"))?,
         )?;
-        let application_token = ApplicationToken::parse(
-            text(&["auth", "application_token"])
-                .ok_or(EventError::Missing("auth[application_token]"))?,
-        )?;
+        let application_token = match text(&["auth", "application_token"]) {
+            Some(token) => Some(ApplicationToken::parse(token)?),
+            None if kind == EventKind::Payment => None,
+            None => return Err(EventError::Missing("auth[application_token]")),
+        };
         let auth = match text(&["auth", "access_token"]) {
             Some(access) => Some(EventAuth {
                 access: AccessToken::parse(access)?,

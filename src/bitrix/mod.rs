@@ -8,6 +8,7 @@ pub mod error;
 pub mod event;
 pub mod form;
 pub mod frame;
+pub mod licence;
 pub mod oauth;
 pub mod resolve;
 pub mod rest;

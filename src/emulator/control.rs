@@ -179,6 +179,14 @@ impl Emulator {
             .update_app(member_id, client_id, version, user_id)
     }
 
+    /// Sets the app's paid period on a portal to end `days` from now; negative is past its end,
+    /// and past `-GRACE_DAYS` (14) the OAuth server refuses tokens with `PAYMENT_REQUIRED`. A
+    /// positive `days` is a payment: returns the `ONAPPPAYMENT` event the portal sends (empty
+    /// otherwise).
+    pub fn set_paid_days(&self, member_id: &MemberId, client_id: &str, days: i64) -> FormPost {
+        self.world().set_paid_days(member_id, client_id, days).0
+    }
+
     /// Makes every access token of a user expire now (their refresh tokens stay valid).
     pub fn expire_access_tokens(&self, member_id: &MemberId, user_id: u64) {
         self.world().expire_access_tokens(member_id, user_id);

@@ -89,6 +89,7 @@ pub(super) fn call_method(
             "Batch calls are not allowed inside batch",
         ));
     }
+    let now = world.now();
     let portal = world
         .portals
         .get_mut(&rec.member_id)
@@ -119,7 +120,7 @@ pub(super) fn call_method(
     match method {
         "im.user.status.set" | "im.user.status.get" => status(&mut caller, method),
         "profile" | "user.current" | "user.admin" => users_method(&caller, method),
-        "app.info" => Ok(app_info(&caller)),
+        "app.info" => Ok(app_info(&caller, now)),
         m if m.starts_with("placement.") => placements(&mut caller, method),
         m if m.starts_with("event.") => events(&mut caller, method),
         _ => Err(not_found()),
@@ -179,15 +180,16 @@ fn users_method(caller: &Caller<'_>, method: &str) -> Result<Value, Failure> {
 }
 
 /// The portal's `app.info` (not the OAuth server's).
-fn app_info(caller: &Caller<'_>) -> Value {
+fn app_info(caller: &Caller<'_>, now: i64) -> Value {
+    let (expired, days) = caller.install.period_at(now);
     json!({
         "ID": 1,
         "CODE": caller.rec.client_id,
         "VERSION": caller.install.version,
         "STATUS": caller.licence,
         "INSTALLED": caller.install.finished,
-        "PAYMENT_EXPIRED": "N",
-        "DAYS": null,
+        "PAYMENT_EXPIRED": if expired { "Y" } else { "N" },
+        "DAYS": days,
         "LANGUAGE_ID": "en",
         "LICENSE": "en_project",
         "LICENSE_TYPE": "project",

@@ -14,6 +14,7 @@ pub use control::{FaultTarget, IssuedTokens};
 mod methods;
 mod model;
 mod oauth_server;
+mod period;
 mod persist;
 mod portal;
 mod portal_ui;

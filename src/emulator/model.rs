@@ -98,6 +98,9 @@ pub struct Install {
     pub scope: String,
     pub placements: Vec<PlacementBinding>,
     pub events: Vec<EventBinding>,
+    /// Unix seconds when the app's paid period ends (`None`: it does not).
+    #[serde(default)]
+    pub paid_until: Option<i64>,
 }
 
 /// Which of Bitrix24's two regional OAuth servers issues a portal's tokens

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::context::{PortalCtx, lock};
+use super::model::FormPost;
 use super::world::{Server, World};
 
 /// The portal page, the JS stand-in and the demo controls.
@@ -27,6 +28,8 @@ pub fn router() -> Router<PortalCtx> {
         .route("/demo/expire", post(expire))
         .route("/demo/skip-hour", post(skip_hour))
         .route("/demo/uninstall", post(uninstall))
+        .route("/demo/end-period", post(end_period))
+        .route("/demo/pay", post(pay))
 }
 
 async fn bx24() -> Response {
@@ -332,19 +335,39 @@ async fn expire(State(ctx): State<PortalCtx>, Form(control): Form<Control>) -> R
 /// (`docs/bitrix24.md`, "Uninstall").
 async fn uninstall(State(ctx): State<PortalCtx>, Form(control): Form<Control>) -> Redirect {
     let (payload, handlers) = lock(&ctx.shared).uninstall(&ctx.member_id, &control.app, false);
-    let client = crate::bitrix::http_client(std::time::Duration::from_secs(5), false);
-    if let Ok(client) = client {
-        for handler in handlers {
-            let sent = client
-                .post(&handler)
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(payload.body())
-                .send()
-                .await;
-            if let Err(err) = sent {
-                tracing::warn!(%err, %handler, "ONAPPUNINSTALL not delivered");
-            }
+    deliver(&payload, handlers).await;
+    back(&control)
+}
+
+/// Ends the app's paid period and its grace, so the OAuth server refuses tokens with
+/// `PAYMENT_REQUIRED` (`docs/bitrix24.md`, "Paid apps").
+async fn end_period(State(ctx): State<PortalCtx>, Form(control): Form<Control>) -> Redirect {
+    let days = -(super::period::GRACE_DAYS + 1);
+    lock(&ctx.shared).set_paid_days(&ctx.member_id, &control.app, days);
+    back(&control)
+}
+
+/// Pays for 30 days and delivers `ONAPPPAYMENT` to the handlers bound for it.
+async fn pay(State(ctx): State<PortalCtx>, Form(control): Form<Control>) -> Redirect {
+    let (payload, handlers) = lock(&ctx.shared).set_paid_days(&ctx.member_id, &control.app, 30);
+    deliver(&payload, handlers).await;
+    back(&control)
+}
+
+/// POSTs an event to each handler, as the portal does: once, without retries.
+async fn deliver(payload: &FormPost, handlers: Vec<String>) {
+    let Ok(client) = crate::bitrix::http_client(std::time::Duration::from_secs(5), false) else {
+        return;
+    };
+    for handler in handlers {
+        let sent = client
+            .post(&handler)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(payload.body())
+            .send()
+            .await;
+        if let Err(err) = sent {
+            tracing::warn!(%err, %handler, "event not delivered");
         }
     }
-    back(&control)
 }

@@ -187,6 +187,7 @@ impl World {
                     scope: app.scope.clone(),
                     placements: Vec::new(),
                     events: Vec::new(),
+                    paid_until: None,
                 });
             install.version = app.version;
             install.scope = app.scope;

@@ -162,6 +162,11 @@ impl ApiError {
             CallError::Paused => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "paused", t.paused_body)
             }
+            CallError::PaymentRequired => Self::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "payment_required",
+                t.payment_body,
+            ),
             CallError::RefreshBusy => Self {
                 retry_after: Some(Duration::from_secs(2)),
                 ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", t.api_unavailable)
@@ -226,6 +231,7 @@ impl ApiError {
             "not_installed" => Problem::NotInstalled,
             "being_removed" => Problem::BeingRemoved,
             "paused" => Problem::Paused,
+            "payment_required" => Problem::PaymentRequired,
             "rate_limited" => Problem::RateLimited(
                 self.retry_after
                     .map_or(1, |wait| wait.as_secs_f64().ceil().max(1.0) as u64),

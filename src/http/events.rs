@@ -1,5 +1,5 @@
-//! `POST /events`: `ONAPPINSTALL`, `ONAPPUPDATE` and `ONAPPUNINSTALL` from the portal
-//! (`docs/bitrix24.md`, "Events"), handled by [`crate::portals::Portals::record_event`].
+//! `POST /events`: `ONAPPINSTALL`, `ONAPPUPDATE`, `ONAPPUNINSTALL` and `ONAPPPAYMENT` from the
+//! portal (`docs/bitrix24.md`, "Events"), handled by [`crate::portals::Portals::record_event`].
 //! Answers are JSON and quick, since the portal does not retry and calls slow handlers less
 //! often.
 //!
@@ -88,6 +88,7 @@ fn recorded_answer(recorded: Recorded) -> Answer {
     match recorded {
         Recorded::Installed => ok("installed"),
         Recorded::Updated => ok("updated"),
+        Recorded::PaymentNoted => ok("payment_noted"),
         Recorded::Ignored => ok("ignored"),
         Recorded::Uninstall(Removal::Removed) => ok("uninstalled"),
         Recorded::Uninstall(Removal::Suspended) => {
@@ -138,7 +139,12 @@ fn refused_answer(refusal: Refusal) -> Answer {
             "rate_limited",
             &format!("Too many events failed verification; try again in {seconds} s."),
         ),
-        Refusal::Unavailable => answer(
+        Refusal::NotInstalled => answer(
+            StatusCode::NOT_FOUND,
+            "unknown_portal",
+            "This portal has not installed the app.",
+        ),
+        Refusal::Unavailable | Refusal::Call(_) => answer(
             StatusCode::BAD_GATEWAY,
             "bitrix_unavailable",
             "Bitrix24 did not answer; nothing was changed.",

@@ -47,6 +47,8 @@ pub enum Problem {
     BeingRemoved,
     /// The operator paused the portal.
     Paused,
+    /// The app's trial or paid period on the portal ended.
+    PaymentRequired,
     /// Bitrix24 refused for a reason without a better sentence.
     Refused,
     /// Our fault.
@@ -74,6 +76,7 @@ impl Problem {
             Self::NotInstalled => StatusCode::NOT_FOUND,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::BeingRemoved | Self::Paused => StatusCode::SERVICE_UNAVAILABLE,
+            Self::PaymentRequired => StatusCode::PAYMENT_REQUIRED,
             Self::Unavailable | Self::BindingsFailed | Self::Refused => StatusCode::BAD_GATEWAY,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::AccountsFull => StatusCode::INSUFFICIENT_STORAGE,
@@ -94,6 +97,7 @@ impl Problem {
             Self::ConfirmationRequired => (t.confirm_title, t.api_confirm),
             Self::BeingRemoved => (t.removing_title, t.removing_body),
             Self::Paused => (t.paused_title, t.paused_body),
+            Self::PaymentRequired => (t.payment_title, t.payment_body),
             Self::Refused => (t.refused_title, t.api_refused),
             Self::BadRequest | Self::UnsupportedMediaType => {
                 (t.bad_request_title, t.bad_request_body)

@@ -13,6 +13,7 @@ pub fn refused(refusal: Refusal, lang: Lang) -> PageError {
         Refusal::NotInstalled => Problem::NotInstalled,
         Refusal::BeingRemoved => Problem::BeingRemoved,
         Refusal::Paused => Problem::Paused,
+        Refusal::PaymentRequired => Problem::PaymentRequired,
         Refusal::NotVerified | Refusal::OffList => Problem::NotVerified,
         Refusal::TokenRejected => Problem::TokenRejected,
         Refusal::AdminOnly => Problem::AdminOnly,

@@ -74,6 +74,8 @@ struct StatusPage<'a> {
     statuses: Vec<Choice>,
     zone: &'a str,
     notice: Option<Notice>,
+    /// For administrators in the grace period after the paid period ran out: renew it.
+    renew: Option<&'static str>,
 }
 
 fn options(t: &'static Text, current: Status) -> Vec<StatusOption> {
@@ -222,6 +224,7 @@ pub(super) fn render(
             .collect(),
         zone: &plans.schedule.zone_name,
         notice: first_notice(t, plans, now, notice),
+        renew: (opened.admin && opened.portal.period.in_grace()).then_some(t.payment_grace),
     };
     let mut response = (status, page).into_response();
     super::security::framed_page_headers(response.headers_mut(), &state.config, &portal.domain);

@@ -92,6 +92,9 @@ pub(super) fn board_refused(refusal: Refusal, lang: Lang) -> ApiError {
         Refusal::NotInstalled => ApiError::from_call(&crate::tokens::CallError::NotInstalled, lang),
         Refusal::BeingRemoved => ApiError::from_call(&crate::tokens::CallError::BeingRemoved, lang),
         Refusal::Paused => ApiError::from_call(&crate::tokens::CallError::Paused, lang),
+        Refusal::PaymentRequired => {
+            ApiError::from_call(&crate::tokens::CallError::PaymentRequired, lang)
+        }
         Refusal::Store(error) => ApiError::from_call(&crate::tokens::CallError::Store(error), lang),
         other => {
             tracing::warn!(refusal = %other, "the team board could not be read");

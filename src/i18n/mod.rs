@@ -248,6 +248,12 @@ pub struct Text {
     pub paused_title: &'static str,
     /// What that means for the user.
     pub paused_body: &'static str,
+    /// The title when the app's trial or paid period on the portal ended (402).
+    pub payment_title: &'static str,
+    /// What that means for the user, and what an administrator does about it (page and API).
+    pub payment_body: &'static str,
+    /// For administrators, during the grace period after the period ran out: renew it.
+    pub payment_grace: &'static str,
     /// Error page heading: Bitrix24 refused the change.
     pub refused_title: &'static str,
     /// Install page: a placement the portal refused; `{placement}` and `{code}` are replaced.

@@ -5,25 +5,27 @@ use serde_json::{Value, json};
 use super::table::{Table, ago, print_json, when};
 use super::{Failure, now};
 use crate::domain::MemberId;
-use crate::store::Store;
+use crate::store::{PortalSummary, Store};
 
 /// `portals`: one line per portal.
 pub async fn portals(store: &Store, json: bool) -> Result<(), Failure> {
-    let portals = store.portal_summaries().await?;
+    let now = now();
+    let portals = store.portal_summaries(now).await?;
     if json {
         print_json(&portals);
         return Ok(());
     }
-    let now = now();
     let mut table = Table::new(&[
         "DOMAIN",
         "MEMBER ID",
         "STATE",
+        "LICENCE",
         "USERS",
         "OLDEST REFRESH",
         "KEY IDS",
     ]);
     for portal in portals {
+        let licence = licence(&portal);
         let state = match (portal.paused_at, portal.removing_since) {
             (_, Some(_)) => "removing".to_owned(),
             (Some(_), None) => "paused".to_owned(),
@@ -33,6 +35,7 @@ pub async fn portals(store: &Store, json: bool) -> Result<(), Failure> {
             portal.domain,
             portal.member_id,
             state,
+            licence,
             portal.users.to_string(),
             ago(now, portal.oldest_refresh),
             portal.key_ids.unwrap_or_else(|| "-".into()),
@@ -40,6 +43,21 @@ pub async fn portals(store: &Store, json: bool) -> Result<(), Failure> {
     }
     table.print();
     Ok(())
+}
+
+/// The paid period in a few words: `P, 28 days left`, `S, expired 3 days ago (grace)`,
+/// `T, payment required`, `F`.
+fn licence(portal: &PortalSummary) -> String {
+    let letter = portal.licence.as_deref().unwrap_or("-");
+    let expired = portal.payment_expired == Some(true);
+    let state = match (portal.payment_required_at, portal.days_left) {
+        (Some(_), _) => "payment required".to_owned(),
+        (None, Some(days)) if days < 0 => format!("expired {} days ago (grace)", -days),
+        (None, _) if expired => "expired (grace)".to_owned(),
+        (None, Some(days)) => format!("{days} days left"),
+        (None, None) => return letter.to_owned(),
+    };
+    format!("{letter}, {state}")
 }
 
 /// `accounts PORTAL`: one line per user.
@@ -103,6 +121,9 @@ pub async fn export(store: &Store, member: &MemberId) -> Result<(), Failure> {
             "app_version": record.app_version,
             "removing_since": portal.removing_since,
             "paused_at": portal.paused_at,
+            "payment_expired": portal.period.expired,
+            "paid_until": portal.period.paid_until,
+            "payment_required_at": portal.period.ended_at,
             "created_at": portal.created_at,
             "updated_at": portal.updated_at,
         },

@@ -1,6 +1,7 @@
 //! The app's background work, one loop per process: every keep-alive interval, refresh the
 //! tokens that are getting old, check the portals that may be gone (suspended ones, and those
-//! whose every pair is refused — a lost `ONAPPUNINSTALL`), and sweep expired sign-in states.
+//! whose every pair is refused — a lost `ONAPPUNINSTALL`), look at paid periods (`licence.rs`),
+//! and sweep expired sign-in states.
 //! A refresh token found dead wakes the loop early for the portal check alone.
 
 use std::sync::Arc;
@@ -15,6 +16,8 @@ pub struct Pass {
     pub keepalive: keepalive::Report,
     /// Portals found uninstalled and removed.
     pub removed: usize,
+    /// What the look at paid periods did.
+    pub periods: super::licence::Looked,
     /// Expired sign-in states deleted.
     pub states_swept: u64,
 }
@@ -24,6 +27,7 @@ pub async fn pass(tokens: &Arc<TokenManager>, settings: &KeepaliveSettings) -> P
     let now = tokens.clock().now();
     let keepalive = keepalive::run_once(tokens, settings, now).await;
     let removed = reconcile(tokens).await;
+    let periods = super::licence::pass(tokens).await;
     let states_swept = tokens
         .store()
         .sweep_oauth_states(now)
@@ -35,6 +39,7 @@ pub async fn pass(tokens: &Arc<TokenManager>, settings: &KeepaliveSettings) -> P
     Pass {
         keepalive,
         removed,
+        periods,
         states_swept,
     }
 }
@@ -64,6 +69,8 @@ pub async fn run(tokens: Arc<TokenManager>, settings: KeepaliveSettings) {
                         refreshed = done.keepalive.refreshed,
                         failed = done.keepalive.failed,
                         removed = done.removed,
+                        periods_resumed = done.periods.resumed,
+                        periods_ended = done.periods.still_ended,
                         states_swept = done.states_swept,
                         "background pass"
                     );

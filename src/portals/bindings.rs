@@ -8,7 +8,7 @@ use crate::domain::{MemberId, UserId};
 use crate::i18n::Lang;
 use crate::tokens::{CallError, Repeat, TokenManager};
 
-/// Binds the configured placements and both event handlers as `user_id` of `member_id`;
+/// Binds the configured placements and every event handler as `user_id` of `member_id`;
 /// returns what the portal refused. Binding twice changes nothing.
 pub async fn bind(
     tokens: &TokenManager,

@@ -1,5 +1,5 @@
 //! `ONAPPINSTALL`, `ONAPPUPDATE` and `ONAPPUNINSTALL` (`docs/bitrix24.md`, "Events",
-//! "Uninstall"). Install and update events carry tokens, verified with the OAuth server the
+//! "Uninstall"); `ONAPPPAYMENT` is `licence.rs`'s. Install and update events carry tokens, verified with the OAuth server the
 //! event names (when it is on the allowlist); an `application_token` different from the stored
 //! one (or the first one) is accepted only from an administrator; an update binds the app's
 //! handlers again, since Bitrix24 removed them. An uninstall's `application_token` is only a
@@ -35,6 +35,8 @@ pub enum Recorded {
     NoToken,
     /// A non-administrator's event tried to change the `application_token`.
     AdminRequired,
+    /// `ONAPPPAYMENT` prompted a look at the portal's paid period.
+    PaymentNoted,
     /// An event this app does not handle.
     Ignored,
 }
@@ -45,6 +47,7 @@ impl Portals {
         match &event.kind {
             EventKind::Uninstall => self.uninstall(event, from).await,
             EventKind::Install | EventKind::Update => self.install_or_update(event, from).await,
+            EventKind::Payment => self.payment(event).await.map(|()| Recorded::PaymentNoted),
             EventKind::Other(_) => Ok(Recorded::Ignored),
         }
     }
@@ -59,7 +62,7 @@ impl Portals {
             .record
             .application_token
             .as_ref()
-            .is_none_or(|stored| stored.matches(event.application_token.expose()));
+            .is_none_or(|stored| event.carries(stored));
         if !token_fits {
             tracing::warn!("uninstall with a wrong application_token refused");
             return Ok(Recorded::WrongToken);
@@ -109,7 +112,7 @@ impl Portals {
         let same_token = existing
             .as_ref()
             .and_then(|p| p.record.application_token.as_ref())
-            .is_some_and(|stored| stored.matches(event.application_token.expose()));
+            .is_some_and(|stored| event.carries(stored));
         let profile = self
             .tokens
             .call_with_token::<Profile>(
@@ -138,7 +141,7 @@ impl Portals {
             domain: event.domain.clone(),
             client_endpoint: verified.client_endpoint.clone(),
             server_endpoint: server,
-            application_token: Some(event.application_token.clone()),
+            application_token: event.application_token.clone(),
             // What the OAuth server confirmed wins over what the event says.
             scope: if verified.scope.is_empty() {
                 auth.scope.clone()

@@ -98,8 +98,13 @@ impl Portals {
             Refusal::BindingsFailed
         })?;
         // Without ONAPPUNINSTALL bound we would learn of an uninstall only by reconciliation.
-        if !refused.events.is_empty() {
+        if refused.lacks_required_events() {
             return Err(Refusal::BindingsFailed);
+        }
+        // Bitrix24 just issued the administrator a pair: whatever period had ended is paid.
+        self.store.resume_period(&frame.member_id).await?;
+        if let Err(error) = super::licence::read(&self.tokens, &frame.member_id).await {
+            tracing::warn!(%error, "app.info could not be read at install");
         }
         tracing::info!("installed");
         Ok(refused.placements)

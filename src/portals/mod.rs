@@ -12,6 +12,7 @@ mod events;
 pub mod gate;
 mod install;
 mod jobs;
+pub mod licence;
 mod network;
 mod open;
 mod plans;
@@ -54,6 +55,9 @@ pub enum Refusal {
     /// The operator paused the portal.
     #[error("the app is paused on this portal")]
     Paused,
+    /// The app's trial or paid period on the portal ended.
+    #[error("the app's paid period on this portal ended")]
+    PaymentRequired,
     /// The OAuth server did not confirm the token.
     #[error("Bitrix24 did not confirm the request")]
     NotVerified,
@@ -179,6 +183,7 @@ impl Portals {
         match (portal.removing_since, portal.paused_at) {
             (Some(_), _) => Err(Refusal::BeingRemoved),
             (None, Some(_)) => Err(Refusal::Paused),
+            (None, None) if portal.period.ended_at.is_some() => Err(Refusal::PaymentRequired),
             (None, None) => Ok(portal),
         }
     }

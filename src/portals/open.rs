@@ -28,6 +28,8 @@ pub struct Opened {
     pub user_id: UserId,
     /// "First Last", as the portal knows them.
     pub user_name: String,
+    /// Whether they administer the portal.
+    pub admin: bool,
     /// Their status now.
     pub current: Status,
     /// Their timer and schedule.
@@ -77,6 +79,15 @@ impl Portals {
         }
         if portal.paused_at.is_some() {
             return Err(Refusal::Paused);
+        }
+        if portal.period.ended_at.is_some() {
+            // Someone opening the app may have just paid for it.
+            self.paid_again(&frame.member_id).await?;
+            portal = self
+                .store
+                .portal(&frame.member_id)
+                .await?
+                .ok_or(Refusal::NotInstalled)?;
         }
         let deleted = portal.record.state == PortalState::Deleted;
         if let (Some(sent), Some(stored)) =
@@ -133,6 +144,7 @@ impl Portals {
                 .await?,
             user_id: read.user_id,
             user_name: read.profile.display_name(),
+            admin: read.profile.admin,
             current: read.current,
             portal,
         })
@@ -241,6 +253,7 @@ impl Portals {
             opened: Opened {
                 portal,
                 user_id,
+                admin: page.profile.as_ref().is_some_and(|p| p.admin),
                 user_name: page.profile.map(|p| p.display_name()).unwrap_or_default(),
                 current: page.status.or(chosen).unwrap_or(Status::Online),
                 plans,

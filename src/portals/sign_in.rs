@@ -120,6 +120,9 @@ impl Portals {
             .map_err(|error| {
                 tracing::warn!(%error, "code exchange failed");
                 match error {
+                    // Not recorded for the portal: the code came through the browser and may
+                    // be another portal's.
+                    _ if error.is_payment_required() => Refusal::PaymentRequired,
                     bitrix::Error::OAuth { .. } => Refusal::SignInRefused,
                     _ if error.is_transient() => Refusal::Unavailable,
                     _ => Refusal::SignInRefused,
@@ -161,6 +164,7 @@ impl Portals {
                 .await?,
             user_id: read.user_id,
             user_name: read.profile.display_name(),
+            admin: read.profile.admin,
             current: read.current,
             portal,
         })

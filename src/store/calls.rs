@@ -20,6 +20,8 @@ pub struct CallTarget {
     pub suspended: bool,
     /// Whether the operator paused the portal.
     pub paused: bool,
+    /// Whether the portal's paid period ended (the OAuth server answers `PAYMENT_REQUIRED`).
+    pub period_ended: bool,
     /// Whether the account has a timed status (running or missed).
     pub has_timer: bool,
     /// Whether the user saved a schedule (or its time zone).
@@ -32,8 +34,8 @@ pub struct CallTarget {
 pub struct AccountVersion {
     /// The token generation.
     pub generation: i64,
-    /// Whether the account and its portal are usable: account active, portal active and not
-    /// suspended.
+    /// Whether the account and its portal are usable: account active, portal active, not
+    /// suspended, not paused, its paid period not ended.
     pub usable: bool,
     /// Whether the account has a timed status (running or missed).
     pub has_timer: bool,
@@ -50,6 +52,7 @@ struct CallRow {
     server_endpoint: String,
     removing_since: Option<i64>,
     paused_at: Option<i64>,
+    payment_required_at: Option<i64>,
     has_timer: bool,
     has_schedule: bool,
 }
@@ -60,7 +63,7 @@ macro_rules! version_of_accounts {
     () => {
         "a.token_generation,
          a.state = 'active' AND p.state = 'active' AND p.removing_since IS NULL
-             AND p.paused_at IS NULL,
+             AND p.paused_at IS NULL AND p.payment_required_at IS NULL,
          EXISTS (SELECT 1 FROM timers t
              WHERE t.member_id = a.member_id AND t.user_id = a.user_id),
          EXISTS (SELECT 1 FROM schedules s
@@ -77,11 +80,12 @@ impl Store {
         member_id: &MemberId,
         user_id: UserId,
     ) -> Result<Option<CallTarget>, StoreError> {
-        let row = on_pool!(&self.db, |pool| sqlx::query_as::<_, CallRow>(
+        let row = on_pool!(&self.db, |pool| {
+            sqlx::query_as::<_, CallRow>(
             "SELECT a.member_id, a.user_id, a.is_admin, a.is_installer, a.access_token,
                     a.refresh_token, a.key_id, a.token_generation, a.expires_at, a.refreshed_at,
                     a.state, a.created_at, a.updated_at, p.client_endpoint, p.server_endpoint,
-                    p.removing_since, p.paused_at, EXISTS (SELECT 1 FROM timers t
+                    p.removing_since, p.paused_at, p.payment_required_at, EXISTS (SELECT 1 FROM timers t
                         WHERE t.member_id = a.member_id AND t.user_id = a.user_id) AS has_timer,
                     EXISTS (SELECT 1 FROM schedules s
                         WHERE s.member_id = a.member_id AND s.user_id = a.user_id) AS has_schedule
@@ -91,7 +95,8 @@ impl Store {
         .bind(member_id.as_str())
         .bind(user_id_to_sql(user_id))
         .fetch_optional(pool)
-        .await)?;
+        .await
+        })?;
         let Some(row) = row else { return Ok(None) };
         let url = |raw: &str, what: &str| {
             Url::parse(raw).map_err(|_| StoreError::Corrupt(format!("portal {what}")))
@@ -101,6 +106,7 @@ impl Store {
             server: url(&row.server_endpoint, "server_endpoint")?,
             suspended: row.removing_since.is_some(),
             paused: row.paused_at.is_some(),
+            period_ended: row.payment_required_at.is_some(),
             has_timer: row.has_timer,
             has_schedule: row.has_schedule,
             account: self.account_from_row(row.account)?,

@@ -19,6 +19,7 @@ macro_rules! claim_stale {
                  JOIN portals p ON p.member_id = a.member_id
                  WHERE a.refresh_token IS NOT NULL AND a.refreshed_at < $1
                    AND a.state = 'active' AND p.state = 'active' AND p.removing_since IS NULL
+                   AND p.payment_required_at IS NULL
                    AND (a.refresh_lease_until IS NULL OR a.refresh_lease_until < $4)
                  ORDER BY a.refreshed_at LIMIT $2 ",
             $lock,

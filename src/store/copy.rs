@@ -4,7 +4,7 @@
 //! failure leaves the target empty; then counts and a sample decryption are checked.
 
 use super::accounts::AccountRow;
-use super::portals::PortalRow;
+use super::portals::{PortalRow, portal_columns};
 use super::{Store, StoreError, on_pool, user_id_from_sql};
 use crate::domain::MemberId;
 
@@ -129,8 +129,10 @@ impl Store {
                         "INSERT INTO portals (member_id, domain, client_endpoint,
                              server_endpoint, application_token, key_id, scope, licence, state,
                              app_version, removing_since, removing_clean, created_at, updated_at,
-                             paused_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                             paused_at, payment_expired, paid_until, licence_read_at,
+                             payment_required_at, payment_probed_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                                 $16, $17, $18, $19, $20)",
                     )
                     .bind(&row.member_id)
                     .bind(&row.domain)
@@ -147,6 +149,11 @@ impl Store {
                     .bind(row.created_at)
                     .bind(row.updated_at)
                     .bind(row.paused_at)
+                    .bind(row.payment_expired)
+                    .bind(row.paid_until)
+                    .bind(row.licence_read_at)
+                    .bind(row.payment_required_at)
+                    .bind(row.payment_probed_at)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -307,12 +314,11 @@ impl Store {
     }
 
     async fn portal_page(&self, after: &str) -> Result<Vec<PortalCopy>, StoreError> {
-        Ok(on_pool!(&self.db, |pool| sqlx::query_as(
-            "SELECT member_id, domain, client_endpoint, server_endpoint, application_token,
-                    key_id, scope, licence, state, app_version, removing_since, paused_at,
-                    removing_clean, created_at, updated_at
-             FROM portals WHERE member_id > $1 ORDER BY member_id LIMIT $2"
-        )
+        Ok(on_pool!(&self.db, |pool| sqlx::query_as(concat!(
+            "SELECT ",
+            portal_columns!(),
+            ", removing_clean FROM portals WHERE member_id > $1 ORDER BY member_id LIMIT $2"
+        ))
         .bind(after)
         .bind(PAGE)
         .fetch_all(pool)

@@ -14,6 +14,7 @@ mod claims;
 mod copy;
 pub mod crypto;
 mod error;
+mod licence;
 mod operations;
 mod portals;
 mod postgres;
@@ -39,6 +40,7 @@ pub use calls::{AccountVersion, CallTarget};
 pub use copy::RowCounts;
 pub use crypto::{Keyring, MasterKey};
 pub use error::{MAX_ACCOUNTS_PER_PORTAL, StoreError};
+pub use licence::Period;
 pub use operations::{AccountSummary, PortalSummary, Purged, ScheduleSummary, TimerSummary};
 pub use postgres::{Places, SharedBuckets};
 pub use rekey::{KeyCounts, Rekeyed};
@@ -191,6 +193,8 @@ pub struct Portal {
     pub removing_since: Option<i64>,
     /// Unix seconds since the operator paused the portal (`b24-status suspend`).
     pub paused_at: Option<i64>,
+    /// The app's paid period on the portal.
+    pub period: Period,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.

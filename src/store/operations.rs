@@ -26,6 +26,18 @@ pub struct PortalSummary {
     pub oldest_refresh: Option<i64>,
     /// The ids of the keys its ciphertexts are under, comma-separated.
     pub key_ids: Option<String>,
+    /// The licence letter (`app.info`'s `STATUS`: F, D, T, P, L, S).
+    pub licence: Option<String>,
+    /// `app.info`'s `PAYMENT_EXPIRED`, when it was read.
+    pub payment_expired: Option<bool>,
+    /// Unix seconds when the paid period runs out (from `app.info`'s `DAYS`).
+    pub paid_until: Option<i64>,
+    /// Whole days left until then, negative past it (the grace period).
+    #[sqlx(skip)]
+    pub days_left: Option<i64>,
+    /// Unix seconds since the OAuth server refuses its tokens with `PAYMENT_REQUIRED`: its
+    /// calls and background work wait until payment returns.
+    pub payment_required_at: Option<i64>,
 }
 
 /// An account as the `accounts` command lists it.
@@ -101,9 +113,10 @@ impl Store {
     }
 
     /// Every portal, by domain.
-    pub async fn portal_summaries(&self) -> Result<Vec<PortalSummary>, StoreError> {
+    pub async fn portal_summaries(&self, now: i64) -> Result<Vec<PortalSummary>, StoreError> {
         let mut portals: Vec<PortalSummary> = on_pool!(&self.db, |pool| sqlx::query_as(
-            "SELECT p.member_id, p.domain, p.state, p.removing_since, p.paused_at,
+            "SELECT p.member_id, p.domain, p.state, p.removing_since, p.paused_at, p.licence,
+                    p.payment_expired, p.paid_until, p.payment_required_at,
                     (SELECT COUNT(*) FROM accounts a WHERE a.member_id = p.member_id) AS users,
                     (SELECT MIN(a.refreshed_at) FROM accounts a
                      WHERE a.member_id = p.member_id AND a.refresh_token IS NOT NULL)
@@ -129,6 +142,11 @@ impl Store {
                 .map(|(_, key)| key.as_str())
                 .collect();
             portal.key_ids = (!ids.is_empty()).then(|| ids.join(","));
+            portal.days_left = super::Period {
+                paid_until: portal.paid_until,
+                ..super::Period::default()
+            }
+            .days_left(now);
         }
         Ok(portals)
     }

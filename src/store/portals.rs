@@ -5,19 +5,31 @@ use url::Url;
 
 use super::accounts::upsert_account;
 use super::{
-    AccountRecord, Portal, PortalRecord, PortalState, Store, StoreError, app_token_context, on_pool,
+    AccountRecord, Period, Portal, PortalRecord, PortalState, Store, StoreError, app_token_context,
+    on_pool,
 };
 use crate::domain::{ApplicationToken, Licence, MemberId, PortalDomain};
 
 impl Portal {
-    /// Whether calls may be made for it: installed, not being removed, not paused (the same
-    /// rule as an account version's `usable`).
+    /// Whether calls may be made for it: installed, not being removed, not paused, its paid
+    /// period not ended (the same rule as an account version's `usable`).
     pub fn in_use(&self) -> bool {
         self.record.state == PortalState::Active
             && self.removing_since.is_none()
             && self.paused_at.is_none()
+            && self.period.ended_at.is_none()
     }
 }
+
+/// The columns of a [`PortalRow`], for every query that reads one.
+macro_rules! portal_columns {
+    () => {
+        "member_id, domain, client_endpoint, server_endpoint, application_token, key_id, scope,
+         licence, state, app_version, removing_since, paused_at, created_at, updated_at,
+         payment_expired, paid_until, licence_read_at, payment_required_at, payment_probed_at"
+    };
+}
+pub(super) use portal_columns;
 
 /// A `portals` row as stored.
 #[derive(sqlx::FromRow)]
@@ -36,6 +48,11 @@ pub(super) struct PortalRow {
     pub(super) paused_at: Option<i64>,
     pub(super) created_at: i64,
     pub(super) updated_at: i64,
+    pub(super) payment_expired: Option<bool>,
+    pub(super) paid_until: Option<i64>,
+    pub(super) licence_read_at: Option<i64>,
+    pub(super) payment_required_at: Option<i64>,
+    pub(super) payment_probed_at: Option<i64>,
 }
 
 /// A portal's values as they are written.
@@ -121,15 +138,14 @@ impl Store {
     /// The portal with this id, if it ever installed the app.
     pub async fn portal(&self, member_id: &MemberId) -> Result<Option<Portal>, StoreError> {
         let row = on_pool!(&self.db, |pool| {
-            sqlx::query_as::<_, PortalRow>(
-            "SELECT member_id, domain, client_endpoint, server_endpoint, application_token,
-                    key_id, scope, licence, state, app_version, removing_since, paused_at, created_at,
-                    updated_at
-             FROM portals WHERE member_id = $1",
-        )
-        .bind(member_id.as_str())
-        .fetch_optional(pool)
-        .await
+            sqlx::query_as::<_, PortalRow>(concat!(
+                "SELECT ",
+                portal_columns!(),
+                " FROM portals WHERE member_id = $1"
+            ))
+            .bind(member_id.as_str())
+            .fetch_optional(pool)
+            .await
         })?;
         row.map(|row| self.portal_from_row(row)).transpose()
     }
@@ -161,6 +177,13 @@ impl Store {
             },
             removing_since: row.removing_since,
             paused_at: row.paused_at,
+            period: Period {
+                expired: row.payment_expired,
+                paid_until: row.paid_until,
+                read_at: row.licence_read_at,
+                ended_at: row.payment_required_at,
+                probed_at: row.payment_probed_at,
+            },
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -236,15 +259,14 @@ impl Store {
         domain: &PortalDomain,
     ) -> Result<Option<Portal>, StoreError> {
         let row = on_pool!(&self.db, |pool| {
-            sqlx::query_as::<_, PortalRow>(
-            "SELECT member_id, domain, client_endpoint, server_endpoint, application_token,
-                    key_id, scope, licence, state, app_version, removing_since, paused_at, created_at,
-                    updated_at
-             FROM portals WHERE domain = $1 ORDER BY updated_at DESC, member_id LIMIT 1",
-        )
-        .bind(domain.as_str())
-        .fetch_optional(pool)
-        .await
+            sqlx::query_as::<_, PortalRow>(concat!(
+                "SELECT ",
+                portal_columns!(),
+                " FROM portals WHERE domain = $1 ORDER BY updated_at DESC, member_id LIMIT 1"
+            ))
+            .bind(domain.as_str())
+            .fetch_optional(pool)
+            .await
         })?;
         row.map(|row| self.portal_from_row(row)).transpose()
     }

@@ -74,6 +74,8 @@ impl ScheduleRow {
 }
 
 /// Claims up to `$2` schedules due at `$1` for `$3` until `$4`; `$lock` keeps two claims apart.
+/// A portal on hold (paused, or its paid period ended) keeps its schedules unclaimed until it is
+/// back: nothing is tried, dropped or lost meanwhile.
 macro_rules! claim_due {
     ($lock:literal) => {
         concat!(
@@ -81,6 +83,8 @@ macro_rules! claim_due {
              WHERE (member_id, user_id) IN (
                  SELECT member_id, user_id FROM schedules
                  WHERE next_at <= $1 AND (claim_until IS NULL OR claim_until < $1)
+                   AND NOT EXISTS (SELECT 1 FROM portals p WHERE p.member_id = schedules.member_id
+                       AND (p.paused_at IS NOT NULL OR p.payment_required_at IS NOT NULL))
                  ORDER BY next_at LIMIT $2 ",
             $lock,
             ") RETURNING member_id, user_id, rules, version, next_at, active_until,

@@ -43,6 +43,8 @@ impl TimerRow {
 }
 
 /// Claims up to `$2` timers due at `$1` for `$3` until `$4`; `$lock` keeps two claims apart.
+/// A portal on hold (paused, or its paid period ended) keeps its timers unclaimed until it is
+/// back: nothing is tried, dropped or lost meanwhile.
 macro_rules! claim_due {
     ($lock:literal) => {
         concat!(
@@ -51,6 +53,8 @@ macro_rules! claim_due {
                  SELECT member_id, user_id FROM timers
                  WHERE NOT missed AND until_at <= $1
                    AND (claim_until IS NULL OR claim_until < $1)
+                   AND NOT EXISTS (SELECT 1 FROM portals p WHERE p.member_id = timers.member_id
+                       AND (p.paused_at IS NOT NULL OR p.payment_required_at IS NOT NULL))
                  ORDER BY until_at LIMIT $2 ",
             $lock,
             ") RETURNING member_id, user_id, status, until_at, then_status"

@@ -14,7 +14,7 @@ use url::Url;
 use super::{CallError, Key, refresh};
 use crate::domain::MemberId;
 use crate::domain::UserId;
-use crate::store::{AccountRecord, AccountVersion, StoreError, Tokens};
+use crate::store::{AccountRecord, AccountVersion, CallTarget, StoreError, Tokens};
 
 /// How long an entry is used before its account's version is checked again.
 pub const CHECK_AFTER: Duration = Duration::from_secs(1);
@@ -46,6 +46,23 @@ pub(super) struct Hot {
     pub schedule: bool,
     /// Whether the store names the user an administrator, as of the last read.
     pub is_admin: bool,
+}
+
+impl Hot {
+    /// What a call needs of an account read from the store, if its pair may be used.
+    pub(super) fn of(target: CallTarget) -> Result<Self, CallError> {
+        let is_admin = target.account.is_admin;
+        let (tokens, generation) = refresh::usable(target.account)?;
+        Ok(Self {
+            is_admin,
+            endpoint: target.endpoint,
+            server: target.server,
+            tokens,
+            generation,
+            timer: target.has_timer,
+            schedule: target.has_schedule,
+        })
+    }
 }
 
 struct Entry {
@@ -240,17 +257,10 @@ impl super::TokenManager {
         if target.paused {
             return Err(CallError::Paused);
         }
-        let is_admin = target.account.is_admin;
-        let (tokens, generation) = refresh::usable(target.account)?;
-        let hot = Hot {
-            is_admin,
-            endpoint: target.endpoint,
-            server: target.server,
-            tokens,
-            generation,
-            timer: target.has_timer,
-            schedule: target.has_schedule,
-        };
+        if target.period_ended {
+            return Err(CallError::PaymentRequired);
+        }
+        let hot = Hot::of(target)?;
         self.cache.put(key, &hot);
         Ok(hot)
     }

@@ -17,6 +17,10 @@ pub enum CallError {
     /// The operator paused the portal (`b24-status suspend`): no call is made for it.
     #[error("the app is paused on this portal")]
     Paused,
+    /// The app's trial or paid period on the portal ended: Bitrix24 issues no tokens until it
+    /// is paid for, so no call is made for the portal meanwhile.
+    #[error("the app's paid period on this portal ended")]
+    PaymentRequired,
     /// The user's tokens are gone or refused: they must open the app again.
     #[error("the user must open the app again")]
     NeedsReauth,

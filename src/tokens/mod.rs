@@ -17,6 +17,7 @@ mod error;
 pub mod keepalive;
 pub mod limiter;
 mod moved;
+mod period;
 mod portal_cache;
 mod refresh;
 mod reservations;
@@ -145,7 +146,8 @@ impl TokenManager {
             Err(CallError::NeedsReauth
                 | CallError::NotInstalled
                 | CallError::BeingRemoved
-                | CallError::Paused)
+                | CallError::Paused
+                | CallError::PaymentRequired)
         ) {
             self.drop_stale(&key);
         }
@@ -193,6 +195,9 @@ impl TokenManager {
                 // is also how a stale cached pair shows: use or make a newer pair, and retry.
                 // Twice at most: the first newer pair may be one stored by someone else that
                 // has since expired too; the second is then our own fresh one.
+                Err(CallError::Bitrix(error)) if error.is_payment_required() => {
+                    return Err(refresh::ended(&self.store, &key.0, self.clock.now()).await);
+                }
                 Err(error) if error.is_auth_refusal() => {
                     if refusals == 2 {
                         return Err(error);

@@ -19,6 +19,7 @@ use url::Url;
 use super::{CallError, Key};
 use crate::bitrix::{self, OAuthClient};
 use crate::clock::{Clock, unix_now_ms};
+use crate::domain::MemberId;
 use crate::metrics::{Metrics, Refresh};
 use crate::store::{Account, AccountState, BUSY_TIMEOUT, Store, StoreError, Tokens};
 
@@ -247,6 +248,14 @@ impl Job {
                 self.reauth_seen.notify_one();
                 Err(CallError::NeedsReauth)
             }
+            Err(error) if error.is_payment_required() => {
+                // No pair is issued and the old one stays: it works again once paid for.
+                self.metrics.refresh(Refresh::Failed);
+                self.store
+                    .release_lease(member_id, user_id, &self.owner)
+                    .await?;
+                Err(ended(&self.store, member_id, self.clock.now()).await)
+            }
             Err(error) => {
                 // The OAuth server is down or odd: the old pair stays, the next call tries again.
                 self.metrics.refresh(Refresh::Failed);
@@ -292,6 +301,19 @@ impl Job {
                 Ok(done) => return Ok(done),
             }
         }
+    }
+}
+
+/// Records that Bitrix24 refused `member_id` for want of payment at `now`: every instance's
+/// caches see the portal unusable within a second, and its background work waits.
+pub(super) async fn ended(store: &Store, member_id: &MemberId, now: i64) -> CallError {
+    match store.end_period(member_id, now).await {
+        Ok(true) => {
+            tracing::warn!(%member_id, "the app's paid period on this portal ended: calls and background work for it wait until it is paid for");
+            CallError::PaymentRequired
+        }
+        Ok(false) => CallError::PaymentRequired,
+        Err(error) => CallError::Store(error),
     }
 }
 

@@ -76,6 +76,7 @@ async fn a_genuine_install_stores_the_portal_and_admin_and_binds_handlers() {
     assert_eq!(
         events,
         [
+            ("ONAPPPAYMENT".to_owned(), app.url("/events")),
             ("ONAPPUNINSTALL".to_owned(), app.url("/events")),
             ("ONAPPUPDATE".to_owned(), app.url("/events"))
         ]
@@ -116,7 +117,7 @@ async fn reinstalling_over_an_existing_record_is_idempotent() {
             .len(),
         1
     );
-    assert_eq!(app.bitrix.emulator.events(app.member(), CLIENT_ID).len(), 2);
+    assert_eq!(app.bitrix.emulator.events(app.member(), CLIENT_ID).len(), 3);
 }
 
 #[tokio::test]

@@ -23,6 +23,7 @@ mod faults;
 mod focus_page;
 mod hostile;
 mod install;
+mod licence;
 mod lifecycle;
 mod limits;
 mod moderation;

@@ -66,8 +66,9 @@ async fn metrics_count_requests_calls_refreshes_waits_and_accounts() {
         ),
         r#"b24_status_bitrix_calls_total{method="im.user.status.set",outcome="ok"} 5"#,
         r#"b24_status_bitrix_calls_total{method="im.user.status.set",outcome="expired_token"} 1"#,
-        // The install's token and each open's: every token is confirmed once.
-        r#"b24_status_bitrix_calls_total{method="app.info",outcome="ok"} 3"#,
+        // The install's token and each open's, every token confirmed once at the OAuth server,
+        // and the install's read of the portal's paid period.
+        r#"b24_status_bitrix_calls_total{method="app.info",outcome="ok"} 4"#,
         r#"b24_status_token_refreshes_total{outcome="ok"} 1"#,
         r#"b24_status_accounts{state="active"} 2"#,
     ] {

@@ -103,7 +103,7 @@ proptest! {
         prop_assert_eq!(event.kind, EventKind::Uninstall);
         prop_assert_eq!(event.member_id.as_str(), member.as_str());
         prop_assert_eq!(event.domain.as_str(), host.as_str());
-        prop_assert!(event.application_token.matches(&app_token));
+        prop_assert!(event.application_token.as_ref().is_some_and(|t| t.matches(&app_token)));
         prop_assert_eq!(event.clean, clean);
         prop_assert!(event.auth.is_none());
     }
