@@ -2,15 +2,10 @@
 //! sets their own messenger status. [`build`] assembles the whole app from a [`Config`];
 //! [`serve`] runs it until a shutdown signal.
 
-pub mod bitrix;
 pub mod calls;
-pub mod clock;
 pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
-pub mod domain;
-#[cfg(feature = "demo")]
-pub mod emulator;
 pub mod http;
 pub mod i18n;
 pub mod metrics;
@@ -27,9 +22,20 @@ use std::sync::Arc;
 use axum::Router;
 use tokio::net::TcpListener;
 
+/// The Bitrix24 client crate, under the name the app's modules use.
+pub use bitrix24 as bitrix;
+pub use bitrix24::{clock, domain};
+/// The emulated Bitrix24 of the demo and the tests (the `bitrix24-emulator` crate).
+#[cfg(feature = "demo")]
+pub use bitrix24_emulator as emulator;
 pub use config::Config;
 
+/// What the app's requests to Bitrix24 call it (`User-Agent`).
+pub const USER_AGENT: &str = concat!("b24-status/", env!("CARGO_PKG_VERSION"));
+
+use bitrix::observe::Observers;
 use bitrix::{OAuthClient, RestClient};
+use calls::Recorder;
 use clock::Clock;
 use http::session::SessionKey;
 pub use http::state::{App, AppState};
@@ -86,22 +92,17 @@ pub async fn build_with_clock(
 ) -> Result<(Router, AppState), BuildError> {
     let keys = Keyring::new(&config.app_secret, config.app_secret_previous.as_ref());
     let store = Store::open_with(&config.database_url, keys, config.database).await?;
-    let http = bitrix::http_client(config.bitrix_timeout, !config.allow_http)?;
+    let http = bitrix::http_client(config.bitrix_timeout, !config.allow_http, USER_AGENT)?;
     let metrics = Arc::new(Metrics::new());
     let (call_log, calls) = CallLog::start(store.clone(), clock.clone(), config.call_log_retention);
-    let rest = RestClient::new(
-        http.clone(),
-        config.allow_http,
-        metrics.clone(),
-        calls.clone(),
-    );
+    let observers = Observers::to(Arc::new(Recorder::new(metrics.clone(), calls)));
+    let rest = RestClient::new(http.clone(), config.allow_http, observers.clone());
     let oauth = OAuthClient::new(
         http,
         &config.oauth_servers,
         &config.client_id,
         &config.client_secret,
-        metrics.clone(),
-        calls,
+        observers,
     )?;
     // Every call to a portal goes through the token manager and its rate limiter, so the REST
     // client lives there only.

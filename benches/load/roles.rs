@@ -206,7 +206,12 @@ fn forwarder(upstreams: Vec<String>) -> Router {
         }
     }
     let state = Forward {
-        http: b24_status::bitrix::http_client(Duration::from_secs(15), false).expect("client"),
+        http: b24_status::bitrix::http_client(
+            Duration::from_secs(15),
+            false,
+            b24_status::USER_AGENT,
+        )
+        .expect("client"),
         upstreams: Arc::new(upstreams),
         next: Arc::default(),
         token: token_of(1),

@@ -139,7 +139,7 @@ impl Store {
         ))
     }
 
-    /// The [`AccountVersion`]s of many accounts in one query (at most [`VERSIONS_AT_ONCE`]
+    /// The [`AccountVersion`]s of many accounts in one query (at most `VERSIONS_AT_ONCE`
     /// are asked for at a time); an account missing from the answer is gone.
     pub async fn account_versions(
         &self,

@@ -4,7 +4,7 @@
 //!
 //! Two backends: SQLite (the default, one host) and PostgreSQL (several instances). A statement
 //! that reads the same on both is written once, in the file of its concern, and run on either
-//! pool by [`on_pool!`]; [`sqlite`] and [`postgres`] hold how each is opened and the statements
+//! pool by `on_pool!`; `sqlite` and `postgres` hold how each is opened and the statements
 //! that differ.
 
 mod accounts;

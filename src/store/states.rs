@@ -9,7 +9,7 @@ pub const STATES_PER_PORTAL: i64 = 200;
 
 impl Store {
     /// Remembers a hashed OAuth `state` for the portal `member_id` until `expires_at`, unless
-    /// the portal already has [`STATES_PER_PORTAL`] unexpired ones at `now`: then `false`.
+    /// the portal already has `STATES_PER_PORTAL` unexpired ones at `now`: then `false`.
     pub async fn put_oauth_state(
         &self,
         state_hash: &[u8],

@@ -281,7 +281,7 @@ impl super::TokenManager {
     }
 
     /// Whether the account may have a timer and a schedule (in that order), known the same way
-    /// as [`TokenManager::has_timer`]; both `true` when the account cannot be read, so the
+    /// as [`super::TokenManager::has_timer`]; both `true` when the account cannot be read, so the
     /// caller reads the store.
     pub async fn may_have_plans(&self, member_id: &MemberId, user_id: UserId) -> (bool, bool) {
         match self.hot(&(member_id.clone(), user_id)).await {

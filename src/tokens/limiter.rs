@@ -5,7 +5,7 @@
 //! frees up.
 //!
 //! On PostgreSQL the bucket lives in the database, shared by every instance
-//! ([`SharedBuckets`]); the one in memory stands in only while the database does not answer.
+//! ([`crate::store::SharedBuckets`]); the one in memory stands in only while the database does not answer.
 //! On SQLite each process keeps its own.
 
 use std::collections::HashMap;
@@ -51,7 +51,7 @@ impl Limiter {
     }
 
     /// Keeps the buckets in the database when the store shares them between instances: each
-    /// request drains in `1 / drain_per_sec`; a bucket counts as full [`Limiter::margin`] before
+    /// request drains in `1 / drain_per_sec`; a bucket counts as full `Limiter::margin` before
     /// it holds the burst.
     pub fn shared(mut self, store: &Store) -> Self {
         let per_request = Duration::from_secs_f64(1.0 / self.drain_per_sec);

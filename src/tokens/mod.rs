@@ -3,9 +3,9 @@
 //!
 //! - Lazy refresh: call with the stored token; on a 401 refresh, store the new pair, retry.
 //!   A token whose stored expiry is less than a minute away is refreshed before the call.
-//! - Single flight, detached: see [`refresh`]. While a refresh of an account is under way,
+//! - Single flight, detached: see `refresh.rs`. While a refresh of an account is under way,
 //!   its other calls wait for it instead of going out with the dying token.
-//! - A cache of accounts (see [`cache`]) checked against the store at least once a second.
+//! - A cache of accounts (see `cache.rs`) checked against the store at least once a second.
 //! - Every call passes the per-portal rate limiter; a portal that still answers
 //!   `QUERY_LIMIT_EXCEEDED` is waited for and retried within `RATE_LIMIT_MAX_WAIT` (those
 //!   calls were refused before running, so repeating them is safe).
@@ -210,7 +210,7 @@ impl TokenManager {
         }
     }
 
-    /// `hot` with a pair newer than its own (see [`refresh`]), remembered.
+    /// `hot` with a pair newer than its own (see `refresh.rs`), remembered.
     async fn refreshed(&self, key: &Key, mut hot: Hot) -> Result<Hot, CallError> {
         (hot.tokens, hot.generation) = self
             .refresher

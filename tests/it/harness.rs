@@ -383,5 +383,5 @@ impl Canary {
 
 /// An HTTP client that, like a browser's fetch with `redirect: manual`, shows redirects.
 pub fn client() -> reqwest::Client {
-    bitrix::http_client(Duration::from_secs(10), false).expect("client")
+    bitrix::http_client(Duration::from_secs(10), false, b24_status::USER_AGENT).expect("client")
 }

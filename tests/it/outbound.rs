@@ -72,9 +72,8 @@ async fn an_answer_larger_than_the_cap_is_refused() {
     ))
     .await;
     let client = RestClient::new(
-        http_client(Duration::from_secs(10), false).expect("client"),
+        http_client(Duration::from_secs(10), false, b24_status::USER_AGENT).expect("client"),
         true,
-        Default::default(),
         Default::default(),
     );
     let endpoint = url::Url::parse(&format!("http://{huge}/rest/")).expect("url");
@@ -101,10 +100,9 @@ async fn an_answer_larger_than_the_cap_is_refused() {
 async fn in_production_a_name_that_resolves_to_a_private_address_is_never_called() {
     let canary = Canary::start().await;
     let client = RestClient::new(
-        http_client(Duration::from_secs(5), true).expect("client"),
+        http_client(Duration::from_secs(5), true, b24_status::USER_AGENT).expect("client"),
         // http is allowed here only so the canary can listen without TLS; the resolver is on.
         true,
-        Default::default(),
         Default::default(),
     );
     let endpoint =

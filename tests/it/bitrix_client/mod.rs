@@ -15,23 +15,21 @@ use super::harness::{Bitrix, CLIENT_ID};
 
 fn rest_client(timeout: Duration) -> RestClient {
     RestClient::new(
-        http_client(timeout, false).expect("client"),
+        http_client(timeout, false, b24_status::USER_AGENT).expect("client"),
         true,
-        Default::default(),
         Default::default(),
     )
 }
 
 fn oauth_client(bitrix: &Bitrix, secret: &str) -> OAuthClient {
     OAuthClient::new(
-        http_client(Duration::from_secs(5), false).expect("client"),
+        http_client(Duration::from_secs(5), false, b24_status::USER_AGENT).expect("client"),
         &[
             bitrix.emulator.oauth_url_of(Region::West),
             bitrix.emulator.oauth_url_of(Region::East),
         ],
         CLIENT_ID,
         &ClientSecret::parse(secret).expect("secret"),
-        Default::default(),
         Default::default(),
     )
     .expect("OAuth client")
@@ -249,9 +247,8 @@ async fn https_is_required_unless_allowed() {
     let bitrix = Bitrix::installed().await;
     let access = token(&bitrix.access_token(1));
     let strict = RestClient::new(
-        http_client(Duration::from_secs(2), false).expect("client"),
+        http_client(Duration::from_secs(2), false, b24_status::USER_AGENT).expect("client"),
         false,
-        Default::default(),
         Default::default(),
     );
     let err = strict

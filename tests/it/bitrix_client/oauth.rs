@@ -106,19 +106,20 @@ async fn an_oauth_error_sent_with_http_200_is_an_error() {
 #[tokio::test]
 async fn code_exchange_and_app_info_through_our_client() {
     let bitrix = Bitrix::installed().await;
-    let location = b24_status::bitrix::http_client(Duration::from_secs(5), false)
-        .expect("client")
-        .get(format!(
-            "http://{}/oauth/authorize/?client_id={CLIENT_ID}&state=s",
-            bitrix.portal.domain
-        ))
-        .send()
-        .await
-        .expect("authorize")
-        .headers()["location"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
+    let location =
+        b24_status::bitrix::http_client(Duration::from_secs(5), false, b24_status::USER_AGENT)
+            .expect("client")
+            .get(format!(
+                "http://{}/oauth/authorize/?client_id={CLIENT_ID}&state=s",
+                bitrix.portal.domain
+            ))
+            .send()
+            .await
+            .expect("authorize")
+            .headers()["location"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
     let code = url::Url::parse(&location)
         .expect("url")
         .query_pairs()

@@ -62,7 +62,7 @@ struct CallRow {
 }
 
 #[derive(Template)]
-#[template(path = "emulator/portal.html")]
+#[template(path = "portal.html")]
 struct PortalPage {
     lang: String,
     langs: Vec<(&'static str, bool)>,
@@ -178,7 +178,7 @@ async fn portal(State(ctx): State<PortalCtx>, Query(query): Query<PortalQuery>) 
     let user = portal.users.get(&user_id).cloned();
     let lang = query
         .lang
-        .filter(|l| crate::i18n::BITRIX24_CODES.contains(&l.as_str()))
+        .filter(|l| super::world::LANGUAGES.contains(&l.as_str()))
         .unwrap_or_else(|| "en".into());
     let finished = portal.installs.get(&client_id).is_some_and(|i| i.finished);
     let admin = user.as_ref().is_some_and(|u| u.admin);
@@ -203,7 +203,7 @@ async fn portal(State(ctx): State<PortalCtx>, Query(query): Query<PortalQuery>) 
         None => (String::new(), Vec::new()),
     };
     let page = PortalPage {
-        langs: crate::i18n::BITRIX24_CODES
+        langs: super::world::LANGUAGES
             .into_iter()
             .map(|l| (l, l == lang))
             .collect(),
@@ -356,7 +356,10 @@ async fn pay(State(ctx): State<PortalCtx>, Form(control): Form<Control>) -> Redi
 
 /// POSTs an event to each handler, as the portal does: once, without retries.
 async fn deliver(payload: &FormPost, handlers: Vec<String>) {
-    let Ok(client) = crate::bitrix::http_client(std::time::Duration::from_secs(5), false) else {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build();
+    let Ok(client) = client else {
         return;
     };
     for handler in handlers {

@@ -5,9 +5,9 @@
 use serde_json::{Map, Value, json};
 
 use super::methods::call_method;
+use super::php_form;
 use super::wire::{Failure, fail, param, param_str};
 use super::world::{AccessRec, World};
-use crate::bitrix::form;
 
 /// Runs a `batch` call's commands in order.
 pub(super) fn batch(world: &mut World, rec: &AccessRec, params: &Value) -> Result<Value, Failure> {
@@ -33,8 +33,7 @@ pub(super) fn batch(world: &mut World, rec: &AccessRec, params: &Value) -> Resul
         let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
             .into_owned()
             .collect();
-        let sub_params = form::to_json(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .unwrap_or_else(|_| json!({}));
+        let sub_params = php_form::parse(&pairs);
         match call_method(world, rec, &method.to_ascii_lowercase(), &sub_params) {
             Ok(answered) => {
                 if let Some(total) = answered.total {

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::world::{Region, World};
-use crate::domain::MemberId;
+use bitrix24::domain::MemberId;
 
 /// The world, shared by every listener.
 pub type Shared = Arc<Mutex<World>>;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::world::Server;
 use super::world::{Bucket, Call, EventBinding, Fault, FaultKind, FormPost, PlacementBinding};
 use super::{Emulator, PortalInfo, UserSpec, portal_info};
-use crate::domain::{MemberId, Status};
+use bitrix24::domain::{MemberId, Status};
 
 /// A token pair as the portal hands it out.
 #[derive(Clone, Debug)]
@@ -266,7 +266,7 @@ impl Emulator {
     }
 
     /// The emulator's clock: the demo runs the app on it too, so "skip 1 hour" moves both.
-    pub fn clock(&self) -> crate::clock::Clock {
+    pub fn clock(&self) -> bitrix24::clock::Clock {
         self.world().clock.clone()
     }
 

@@ -3,7 +3,7 @@
 
 use super::model::{ACCESS_TTL, FormPost};
 use super::world::{World, hex32};
-use crate::domain::MemberId;
+use bitrix24::domain::MemberId;
 
 impl World {
     pub fn frame_post(

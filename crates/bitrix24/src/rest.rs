@@ -2,7 +2,6 @@
 //! success and error envelopes of `docs/bitrix24.md`, "Calling REST methods" turned into
 //! [`Success`] or [`Error`].
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::{StatusCode, header};
@@ -12,10 +11,9 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::error::{Error, ErrorCode};
-use crate::calls::{CallRecord, CallSink, redact};
 use crate::clock::unix_now;
 use crate::domain::{AccessToken, MemberId, UserId};
-use crate::metrics::Metrics;
+use crate::observe::{CallRecord, Observers, redact};
 
 /// The largest REST answer read: a `batch` of 50 list pages is well below it.
 const REST_ANSWER_LIMIT: usize = 8 * 1024 * 1024;
@@ -51,8 +49,7 @@ struct Timing {
 pub struct RestClient {
     http: reqwest::Client,
     allow_http: bool,
-    metrics: Arc<Metrics>,
-    log: CallSink,
+    observers: Observers,
 }
 
 /// On whose behalf a call is made, for the call log.
@@ -73,18 +70,12 @@ struct Answer {
 
 impl RestClient {
     /// Wraps the app's one HTTP client. With `allow_http` off, endpoints that are not `https`
-    /// are refused before anything is sent. Every call is recorded in `log`.
-    pub fn new(
-        http: reqwest::Client,
-        allow_http: bool,
-        metrics: Arc<Metrics>,
-        log: CallSink,
-    ) -> Self {
+    /// are refused before anything is sent. Every call is told to `observers`.
+    pub fn new(http: reqwest::Client, allow_http: bool, observers: Observers) -> Self {
         Self {
             http,
             allow_http,
-            metrics,
-            log,
+            observers,
         }
     }
 
@@ -99,7 +90,7 @@ impl RestClient {
         token: &AccessToken,
         params: Value,
     ) -> Result<Success<T>, Error> {
-        let at_ms = self.log.now_ms();
+        let at_ms = self.observers.now_ms();
         let started = Instant::now();
         let request = redact(params.to_string().as_bytes(), &[token.expose()]);
         let mut answer = Answer::default();
@@ -108,8 +99,7 @@ impl RestClient {
             .await;
         let elapsed = started.elapsed();
         let outcome = result.as_ref().map_or_else(Error::outcome, |_| "ok");
-        self.metrics.bitrix_call(method, outcome, elapsed);
-        self.log.record(CallRecord {
+        let record = CallRecord {
             at_ms,
             member_id: caller.member_id.as_str().to_owned(),
             user_id: caller.user_id.map(UserId::get),
@@ -119,7 +109,8 @@ impl RestClient {
             duration_ms: i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX),
             request,
             response: redact(&answer.body, &[token.expose()]),
-        });
+        };
+        self.observers.called(record, outcome, elapsed);
         result
     }
 
@@ -296,8 +287,8 @@ mod tests {
     #[test]
     fn method_names_and_schemes_are_checked_before_sending() {
         let http_client =
-            crate::bitrix::http_client(Duration::from_secs(1), false).expect("client");
-        let client = RestClient::new(http_client.clone(), false, Arc::default(), CallSink::off());
+            crate::http_client(Duration::from_secs(1), false, "test").expect("client");
+        let client = RestClient::new(http_client.clone(), false, Observers::default());
         let https = Url::parse("https://acme.bitrix24.com/rest/").expect("url");
         let http = Url::parse("http://acme.bitrix24.com/rest/").expect("url");
         assert_eq!(
@@ -322,7 +313,7 @@ mod tests {
             );
         }
         assert!(
-            RestClient::new(http_client, true, Arc::default(), CallSink::off())
+            RestClient::new(http_client, true, Observers::default())
                 .method_url(&http, "profile")
                 .is_ok()
         );

@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::context::{Shared, lock};
+use super::php_form;
 use super::world::{AccessRec, Call, FaultKind, Server, World};
-use crate::bitrix::form;
 
 /// A REST failure: HTTP status, code, description.
 pub(super) type Failure = (u16, &'static str, String);
@@ -69,9 +69,7 @@ pub(super) fn params(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Value {
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
-    if let Ok(Value::Object(map)) =
-        form::to_json(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-    {
+    if let Value::Object(map) = php_form::parse(&pairs) {
         merged.extend(map);
     }
     let content_type = headers
@@ -84,9 +82,7 @@ pub(super) fn params(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Value {
         }
     } else if !body.is_empty() {
         let pairs: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
-        if let Ok(Value::Object(map)) =
-            form::to_json(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        {
+        if let Value::Object(map) = php_form::parse(&pairs) {
             merged.extend(map);
         }
     }

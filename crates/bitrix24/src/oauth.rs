@@ -9,7 +9,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Instant;
 
 use oauth2::basic::{BasicErrorResponse, BasicTokenType};
@@ -22,9 +21,8 @@ use url::Url;
 pub use super::answers::{AppInfo, BitrixTokenResponse, Grant, InstallInfo};
 use super::error::{Error, OAuthErrorCode};
 use super::rest::Caller;
-use crate::calls::{CallRecord, CallSink, redact};
 use crate::domain::{AccessToken, ClientSecret, PortalDomain, RefreshToken, UserId};
-use crate::metrics::Metrics;
+use crate::observe::{CallRecord, Observers, redact};
 
 /// The largest answer read from an OAuth server: a token answer or `app.info` is a few hundred
 /// bytes, so anything near this is not one.
@@ -74,8 +72,7 @@ pub struct OAuthClient {
     http: reqwest::Client,
     servers: Vec<Allowed>,
     client_id: String,
-    metrics: Arc<Metrics>,
-    log: CallSink,
+    observers: Observers,
 }
 
 impl OAuthClient {
@@ -85,8 +82,7 @@ impl OAuthClient {
         servers: &[Url],
         client_id: &str,
         client_secret: &ClientSecret,
-        metrics: Arc<Metrics>,
-        log: CallSink,
+        observers: Observers,
     ) -> Result<Self, Error> {
         let servers = servers
             .iter()
@@ -108,8 +104,7 @@ impl OAuthClient {
             http,
             servers,
             client_id: client_id.to_owned(),
-            metrics,
-            log,
+            observers,
         })
     }
 
@@ -220,7 +215,7 @@ impl OAuthClient {
     }
 
     fn started(&self) -> (i64, Instant) {
-        (self.log.now_ms(), Instant::now())
+        (self.observers.now_ms(), Instant::now())
     }
 
     /// Counts and logs one call to the OAuth server. Its bodies are all secrets but for the
@@ -235,12 +230,11 @@ impl OAuthClient {
     ) {
         let elapsed = started.elapsed();
         let outcome = result.as_ref().map_or_else(Error::outcome, |_| "ok");
-        self.metrics.bitrix_call(method, outcome, elapsed);
         let response = match result {
             Ok(_) => "ok".to_owned(),
             Err(error) => redact(error.to_string().as_bytes(), &[]),
         };
-        self.log.record(CallRecord {
+        let record = CallRecord {
             at_ms,
             member_id: caller.member_id.as_str().to_owned(),
             user_id: caller.user_id.map(UserId::get),
@@ -250,7 +244,8 @@ impl OAuthClient {
             duration_ms: i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX),
             request: request.to_owned(),
             response,
-        });
+        };
+        self.observers.called(record, outcome, elapsed);
     }
 
     async fn app_info_inner(&self, server: &Url, access: &AccessToken) -> Result<AppInfo, Error> {

@@ -8,7 +8,7 @@ use super::wire::{
     Answered, Failure, fail, has_scope, insufficient_scope, not_found, param, param_str,
 };
 use super::world::{AccessRec, EventBinding, Install, PlacementBinding, Portal, User, World};
-use crate::domain::Status;
+use bitrix24::domain::Status;
 
 /// Known placement codes and the extra scope each needs beyond `placement` (`docs/bitrix24.md`,
 /// "Placements").

@@ -8,7 +8,7 @@
 use super::model::FormPost;
 use super::model::Install;
 use super::world::World;
-use crate::domain::MemberId;
+use bitrix24::domain::MemberId;
 
 /// Days past the end of a period in which the app still works. How long Bitrix24's grace
 /// period lasts is not documented (UNCONFIRMED); two weeks is the emulator's choice.

@@ -9,12 +9,19 @@ use rand::distr::Alphanumeric;
 use serde_json::{Value, json};
 
 pub use super::model::*;
-use crate::domain::MemberId;
+use bitrix24::domain::MemberId;
+
+/// The language ids a portal's users may have, as Bitrix24 spells them (`docs/bitrix24.md`,
+/// "Languages").
+pub const LANGUAGES: [&str; 20] = [
+    "ru", "id", "ms", "de", "en", "la", "fr", "in", "it", "pl", "br", "vn", "tr", "kz", "ua", "ar",
+    "th", "sc", "tc", "ja",
+];
 
 /// Everything the emulator knows.
 #[derive(Debug)]
 pub struct World {
-    pub clock: crate::clock::Clock,
+    pub clock: bitrix24::clock::Clock,
     pub oauth_host: String,
     pub oauth_host_east: String,
     pub apps: HashMap<String, AppReg>,
@@ -41,7 +48,7 @@ pub struct Issued {
 impl World {
     pub fn new() -> Self {
         Self {
-            clock: crate::clock::Clock::default(),
+            clock: bitrix24::clock::Clock::default(),
             oauth_host: String::new(),
             oauth_host_east: String::new(),
             apps: HashMap::new(),

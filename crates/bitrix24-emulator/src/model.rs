@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::domain::{MemberId, Status};
+use bitrix24::domain::{MemberId, Status};
 
 /// Access tokens live an hour (`docs/bitrix24.md`, "OAuth").
 pub const ACCESS_TTL: i64 = 3600;

@@ -4,7 +4,7 @@
 
 use super::Emulator;
 use super::world::{self, Department, Portal, User};
-use crate::domain::{MemberId, Status};
+use bitrix24::domain::{MemberId, Status};
 
 /// A user to create on a portal.
 #[derive(Clone, Debug)]

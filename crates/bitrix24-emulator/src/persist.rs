@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{AccessRec, AppReg, Portal, RefreshRec};
 use super::world::World;
-use crate::domain::MemberId;
+use bitrix24::domain::MemberId;
 
 /// What survives a restart of the demo: everything but the call log, codes and faults.
 #[derive(Serialize, Deserialize)]

@@ -16,6 +16,7 @@ mod model;
 mod oauth_server;
 mod period;
 mod persist;
+mod php_form;
 mod portal;
 mod portal_ui;
 mod posts;
@@ -38,7 +39,7 @@ pub use world::{
 };
 use world::{AppReg, Bucket, Department, Portal, User, World};
 
-use crate::domain::MemberId;
+use bitrix24::domain::MemberId;
 
 /// An app registered with the emulated Bitrix24, as in a vendor account.
 #[derive(Clone, Debug)]

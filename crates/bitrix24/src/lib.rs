@@ -1,15 +1,17 @@
-//! Everything that speaks Bitrix24: the REST client, OAuth, error codes and the values they
-//! carry. Nothing outside this module knows a Bitrix24 URL or field name.
+#![doc = include_str!("../README.md")]
 
 pub mod answers;
 pub mod batch;
 pub mod bindings;
+pub mod clock;
+pub mod domain;
 pub mod error;
 pub mod event;
 pub mod form;
 pub mod frame;
 pub mod licence;
 pub mod oauth;
+pub mod observe;
 pub mod resolve;
 pub mod rest;
 pub mod status;
@@ -27,13 +29,14 @@ pub use rest::{Caller, RestClient, Success};
 /// anyway; more parallel connections would only cost memory on both sides.
 pub const MAX_IN_FLIGHT_PER_PORTAL: usize = 16;
 
-/// Builds the app's one HTTP client: no redirects followed (a renamed portal answers 302,
-/// `docs/bitrix24.md`), a timeout on every call, and a User-Agent that names us. With
+/// Builds an HTTP client for both clients: no redirects followed (a renamed portal answers 302,
+/// `docs/bitrix24.md`), a timeout on every call, and `user_agent`, which should name the app. With
 /// `public_only`, host names resolve to public addresses only, and the connection goes to the
 /// address that was checked (no DNS rebinding); see [`resolve`].
 pub fn http_client(
     timeout: Duration,
     public_only: bool,
+    user_agent: &str,
 ) -> Result<reqwest::Client, reqwest::Error> {
     // reqwest is built without a bundled crypto provider; ring is the one we ship. A second
     // install attempt (tests build many clients) is harmless and reports only that.
@@ -51,7 +54,7 @@ pub fn http_client(
         // No more idle connections to a portal than requests may be in flight to it: a pool
         // that opens one while another is being handed back would otherwise keep both.
         .pool_max_idle_per_host(MAX_IN_FLIGHT_PER_PORTAL)
-        .user_agent(concat!("b24-status/", env!("CARGO_PKG_VERSION")))
+        .user_agent(user_agent)
         .build()
 }
 
