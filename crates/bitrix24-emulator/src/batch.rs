@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::methods::call_method;
 use super::php_form;
-use super::wire::{Failure, fail, param, param_str};
+use super::wire::{Failure, fail, param, param_str, time_block};
 use super::world::{AccessRec, World};
 
 /// Runs a `batch` call's commands in order.
@@ -27,6 +27,7 @@ pub(super) fn batch(world: &mut World, rec: &AccessRec, params: &Value) -> Resul
     let mut errors = Map::new();
     let mut totals = Map::new();
     let mut nexts = Map::new();
+    let mut times = Map::new();
     for (key, command) in commands {
         let command = command.as_str().unwrap_or_default();
         let (method, query) = command.split_once('?').unwrap_or((command, ""));
@@ -42,6 +43,7 @@ pub(super) fn batch(world: &mut World, rec: &AccessRec, params: &Value) -> Resul
                 if let Some(next) = answered.next {
                     nexts.insert(key.clone(), json!(next));
                 }
+                times.insert(key.clone(), time_block(world.clock.now_ms()));
                 results.insert(key, answered.result);
             }
             Err((_, code, description)) => {
@@ -68,6 +70,6 @@ pub(super) fn batch(world: &mut World, rec: &AccessRec, params: &Value) -> Resul
         "result_error": as_php(errors),
         "result_total": as_php(totals),
         "result_next": as_php(nexts),
-        "result_time": {},
+        "result_time": as_php(times),
     }))
 }

@@ -1,8 +1,4 @@
-//! Our Bitrix24: an OAuth server and any number of portals, each on its own loopback port,
-//! faithful to `docs/bitrix24.md` where it matters to an app — rotating
-//! single-use refresh tokens, 401 `expired_token`, 503 `QUERY_LIMIT_EXCEEDED`, OAuth errors
-//! with HTTP 200, renamed portals answering 302. Tests and demo mode drive it through
-//! [`Emulator`]; it also records every call so tests can assert on the Bitrix24 side.
+#![doc = include_str!("../README.md")]
 
 mod batch;
 mod company;

@@ -221,8 +221,9 @@ pub(super) async fn oauth_app_info(
                 rec.user_id,
                 json!({
                     "client_id": rec.client_id,
-                    "scope": install.scope.split(',').collect::<Vec<_>>(),
-                    "expires": rec.expires_at,
+                    // Shapes as the SDKs read them: scopes comma-separated, expiry a date.
+                    "scope": install.scope,
+                    "expires": super::wire::iso_date(rec.expires_at),
                     "user_id": rec.user_id,
                     "install": {
                         "installed": install.finished,
@@ -240,7 +241,8 @@ pub(super) async fn oauth_app_info(
         });
         let (response, user_id, error) = match outcome {
             Ok((user_id, result)) => (
-                axum::Json(json!({"result": result})).into_response(),
+                axum::Json(json!({"result": result, "time": super::wire::time_block(world.clock.now_ms())}))
+                    .into_response(),
                 Some(user_id),
                 None,
             ),

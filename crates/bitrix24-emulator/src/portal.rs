@@ -14,6 +14,7 @@ use super::methods::call_method;
 use super::wire::Answered;
 use super::wire::{
     Injected, check_access, disturb, error_response, fail, late, param_str, params, tail,
+    time_block,
 };
 use super::world::{CODE_TTL, Call, CodeRec, Server, World};
 
@@ -178,7 +179,8 @@ pub(super) async fn rest(
         };
         let (response, user_id, error) = match outcome {
             Ok((user_id, result)) => {
-                let mut envelope = json!({"result": result.result, "time": {"start": 0.0, "finish": 0.0, "duration": 0.0}});
+                let time = time_block(world.clock.now_ms());
+                let mut envelope = json!({"result": result.result, "time": time});
                 if let Some(total) = result.total {
                     envelope["total"] = json!(total);
                 }

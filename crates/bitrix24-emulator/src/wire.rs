@@ -37,6 +37,35 @@ impl From<Value> for Answered {
     }
 }
 
+/// The `time` block of every successful answer, as the docs show it (`docs/bitrix24.md`, "Calling
+/// REST methods"): unix seconds with fractions, the same instants as dates, and the time the
+/// method ran, counted against the portal's operating limit.
+pub(super) fn time_block(now_ms: i64) -> Value {
+    // Precision past milliseconds is noise here: integers of ms convert to f64 exactly.
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "unix milliseconds fit f64 exactly"
+    )]
+    let start = now_ms as f64 / 1000.0;
+    let date = iso_date(now_ms.div_euclid(1000));
+    json!({
+        "start": start,
+        "finish": start,
+        "duration": 0.0,
+        "processing": 0.0,
+        "date_start": date,
+        "date_finish": date,
+        "operating": 0,
+    })
+}
+
+/// Unix seconds as Bitrix24 writes dates: `2024-08-05T07:05:03+00:00`.
+pub(super) fn iso_date(unix: i64) -> String {
+    jiff::Timestamp::from_second(unix)
+        .map(|at| at.strftime("%Y-%m-%dT%H:%M:%S+00:00").to_string())
+        .unwrap_or_default()
+}
+
 pub(super) fn has_scope(scope: &str, wanted: &str) -> bool {
     scope.split([',', ' ']).any(|s| s.trim() == wanted)
 }
