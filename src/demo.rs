@@ -27,7 +27,6 @@ pub const EMULATOR_FILE: &str = "data/emulator.json";
 /// The running demo Bitrix24.
 #[derive(Debug)]
 pub struct Demo {
-    /// The emulator.
     pub emulator: Emulator,
     /// The west portal, the one the demo opens.
     pub portal: PortalInfo,

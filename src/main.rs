@@ -1,10 +1,11 @@
-//! Start-up only: configuration, logs, the app, and serving until Ctrl-C or SIGTERM.
+//! Start-up only: the command line, configuration and logs, then an operator's command or the
+//! app ([`b24_status::Application`]) until Ctrl-C or SIGTERM.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use b24_status::config::{Cli, Config, Mode, Secrets};
+use b24_status::config::{Cli, Config, Secrets};
 
 // glibc's allocator took a sixth of the status path's time and kept freed memory in per-thread
 // arenas (docs/performance.md, "Where the time goes").
@@ -69,88 +70,9 @@ async fn start() -> ExitCode {
 }
 
 async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
-    let listener = tokio::net::TcpListener::bind(config.listen_addr)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen_addr))?;
-    let address = listener.local_addr()?;
-    #[cfg(feature = "demo")]
-    let (demo, config) = match config.mode {
-        Mode::Demo => {
-            let (demo, config) = b24_status::demo::start(config, address)
-                .await
-                .map_err(|e| format!("cannot start the demo Bitrix24: {e}"))?;
-            (Some(demo), config)
-        }
-        Mode::Production => (None, config),
-    };
-    #[cfg(feature = "demo")]
-    let clock = demo
-        .as_ref()
-        .map(|demo| demo.emulator.clock())
-        .unwrap_or_default();
-    #[cfg(not(feature = "demo"))]
-    let clock = b24_status::clock::Clock::default();
-    let (router, state) = b24_status::build_with_clock(config.clone(), clock).await?;
-    if let Some(metrics_addr) = config.metrics_addr {
-        let metrics_listener = tokio::net::TcpListener::bind(metrics_addr)
-            .await
-            .map_err(|e| format!("cannot listen on METRICS_ADDR {metrics_addr}: {e}"))?;
-        let metrics = b24_status::http::metrics_router(state.clone());
-        tokio::spawn(b24_status::serve(
-            metrics_listener,
-            metrics,
-            std::future::pending(),
-        ));
-    }
-    tokio::spawn(b24_status::portals::background::run(
-        state.tokens.clone(),
-        config.keepalive.clone(),
-    ));
-    tokio::spawn(b24_status::portals::scheduler::run(state.tokens.clone()));
-    tokio::spawn(state.tokens.clone().check_cache_forever());
-    #[cfg(feature = "demo")]
-    if let Some(demo) = &demo {
-        tracing::warn!(
-            oauth = %demo.emulator.oauth_url(),
-            portal = %demo.portal.domain,
-            "DEMO MODE: no B24_CLIENT_ID/B24_CLIENT_SECRET set, talking to the built-in Bitrix24 emulator on loopback, not to real portals"
-        );
-        say(&format!(
-            "b24-status demo: open {} (the app listens on http://{address})\n\
-             b24-status demo: a portal of the east region (its own OAuth server) is at {}",
-            demo.url, demo.east_url
-        ));
-    }
-    if config.mode == Mode::Production {
-        say(&format!("b24-status listening on http://{address}"));
-    }
-    let draining = state.clone();
-    let delay = config.shutdown_delay;
-    let shutdown = async move {
-        shutdown_signal().await;
-        // Readiness fails first while requests are still served, so a load balancer moves
-        // new ones elsewhere before the listener closes.
-        draining.start_draining();
-        tracing::info!(delay_s = delay.as_secs(), "draining: /readyz answers 503");
-        tokio::time::sleep(delay).await;
-    };
-    b24_status::serve(listener, router, shutdown).await?;
-    // A refresh under way has already rotated the pair at Bitrix24: let it store the new one,
-    // for as long as a refresh and its commit may take (the lease).
-    if !state.tokens.drain(config.tokens.lease).await {
-        tracing::warn!("stopped with token refreshes still under way");
-    }
-    state.call_log.flush().await;
-    tracing::info!("stopped");
+    let app = b24_status::Application::build(config).await?;
+    app.run_until(shutdown_signal()).await?;
     Ok(())
-}
-
-/// Prints a line for the person who started the app; a reader that went away (`| head -1`)
-/// is no reason to stop serving.
-fn say(text: &str) {
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    let _gone = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
 }
 
 async fn shutdown_signal() {

@@ -102,7 +102,7 @@ async fn run() {
             return;
         }
         Ok("path" | "profile") => {
-            let (upstream, forwarder) = roles::upstream_and_forwarder();
+            let (upstream, forwarder) = roles::upstream_and_forwarder(fleet::PORTALS);
             let parts = path::Parts {
                 emulator: &emulator,
                 http: &http,
@@ -125,7 +125,7 @@ async fn run() {
         }
         _ => {}
     }
-    let (upstream, forwarder) = roles::upstream_and_forwarder();
+    let (upstream, forwarder) = roles::upstream_and_forwarder(fleet::PORTALS);
     let parts = path::Parts {
         emulator: &emulator,
         http: &http,

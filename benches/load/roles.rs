@@ -72,9 +72,9 @@ impl Process {
     }
 }
 
-/// The upstream, and the forwarder in front of it.
-pub fn upstream_and_forwarder() -> (Process, Process) {
-    let upstream = spawn("upstream", &[&crate::fleet::PORTALS.to_string()]);
+/// The upstream, listening as `portals` portals, and the forwarder in front of it.
+pub fn upstream_and_forwarder(portals: usize) -> (Process, Process) {
+    let upstream = spawn("upstream", &[&portals.to_string()]);
     let sets: Vec<String> = upstream
         .urls
         .iter()

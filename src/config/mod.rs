@@ -64,7 +64,6 @@ pub struct Config {
     pub app_secret_previous: Option<MasterKey>,
     /// Whether http:// and loopback Bitrix24 endpoints are acceptable.
     pub allow_http: bool,
-    /// Log format.
     pub log_format: LogFormat,
     /// How long one call to Bitrix24 may take.
     pub bitrix_timeout: Duration,

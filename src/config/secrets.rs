@@ -10,9 +10,7 @@ use super::ConfigError;
 pub struct Secrets {
     /// `B24_CLIENT_SECRET`.
     pub client_secret: Option<String>,
-    /// `APP_SECRET`.
     pub app_secret: Option<String>,
-    /// `APP_SECRET_PREVIOUS`.
     pub app_secret_previous: Option<String>,
     /// `DATABASE_URL` (it may carry a password).
     pub database_url: Option<String>,

@@ -20,7 +20,6 @@ use crate::tokens::CallError;
 pub type NoStoreJson =
     Result<([(header::HeaderName, &'static str); 1], axum::Json<Value>), ApiError>;
 
-/// An API error.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,

@@ -24,9 +24,7 @@ pub const SESSION_LIFETIME_SECS: i64 = 12 * 3600;
 /// Who a session token speaks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
-    /// The portal.
     pub member_id: MemberId,
-    /// The user.
     pub user_id: UserId,
     /// The page's language, for messages.
     pub lang: Lang,

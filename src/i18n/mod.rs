@@ -125,7 +125,6 @@ impl Lang {
 /// One language's sentences.
 #[derive(Debug)]
 pub struct Text {
-    /// The app's name.
     pub app_name: &'static str,
     /// Install page: heading after success.
     pub install_done_title: &'static str,

@@ -142,7 +142,6 @@ pub async fn backup(store: &Store, file: &Path) -> Result<(), Failure> {
     }
 }
 
-/// `migrate`.
 pub async fn migrate(secrets: &Secrets) -> Result<(), Failure> {
     let keys = keyring(secrets, "migrate")?;
     let store = Store::open(secrets.database_url(), keys).await?;

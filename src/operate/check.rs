@@ -38,7 +38,6 @@ fn bad(check: &'static str, detail: impl Into<String>, fix: impl Into<String>) -
     }
 }
 
-/// `check`.
 pub async fn check(cli: Cli, secrets: Secrets, json: bool) -> Result<(), Failure> {
     let mut found = Vec::new();
     match Config::load(cli, secrets.clone()) {

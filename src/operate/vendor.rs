@@ -27,7 +27,6 @@ fn scopes(placements: &str) -> String {
     scopes.join(",")
 }
 
-/// `vendor-fields`.
 pub fn vendor_fields(cli: &Cli, json: bool) -> Result<(), Failure> {
     let base = url::Url::parse(cli.public_url.trim()).map_err(|e| {
         Failure::Usage(format!("PUBLIC_URL {:?} is not a URL: {e}", cli.public_url))

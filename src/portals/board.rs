@@ -29,7 +29,6 @@ pub enum DepartmentChoice {
 /// What a viewer asks the board for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TeamQuery {
-    /// The department.
     pub department: DepartmentChoice,
     /// Text a name or position contains, lower-cased; empty for all.
     pub search: String,
@@ -72,7 +71,6 @@ pub struct BoardMember {
     pub id: UserId,
     /// "First Last".
     pub name: String,
-    /// Their position.
     pub position: String,
     /// Their messenger status.
     pub status: Status,

@@ -24,7 +24,6 @@ use crate::tokens::{CallError, Repeat};
 pub struct Opened {
     /// The portal (its domain frames the page).
     pub portal: Portal,
-    /// The user.
     pub user_id: UserId,
     /// "First Last", as the portal knows them.
     pub user_name: String,

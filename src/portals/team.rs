@@ -33,7 +33,6 @@ const FIRST_READ_WAIT: Duration = Duration::from_secs(5);
 /// A portal's directory as read from Bitrix24.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Directory {
-    /// Its departments.
     pub departments: Vec<Department>,
     /// Its active employees, with their statuses.
     pub members: Vec<Colleague>,

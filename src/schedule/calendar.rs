@@ -23,7 +23,6 @@ pub struct Window {
 /// What the scheduler changes at a boundary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
-    /// Nothing.
     Nothing,
     /// A rule starts while none runs: set its status, keeping the status from before it.
     Start(Status),

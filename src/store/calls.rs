@@ -10,7 +10,6 @@ use crate::domain::{MemberId, UserId};
 /// An account with what a call needs of its portal.
 #[derive(Clone, Debug)]
 pub struct CallTarget {
-    /// The account.
     pub account: Account,
     /// The portal's REST endpoint.
     pub endpoint: Url,

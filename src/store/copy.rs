@@ -14,9 +14,7 @@ const PAGE: i64 = 1000;
 /// How many rows a store holds, table by table: what `migrate-store` copied and checks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RowCounts {
-    /// Portals.
     pub portals: i64,
-    /// Accounts.
     pub accounts: i64,
     /// OAuth states of sign-ins under way.
     pub oauth_states: i64,

@@ -27,7 +27,6 @@ impl std::fmt::Debug for MasterKey {
 /// Why `APP_SECRET` was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {
-    /// Not base64.
     #[error("is not base64")]
     NotBase64,
     /// Fewer than 32 bytes once decoded.

@@ -78,7 +78,6 @@ pub(crate) use on_pool;
 /// Which backend a store runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
-    /// SQLite.
     Sqlite,
     /// PostgreSQL.
     Postgres,
@@ -215,9 +214,7 @@ pub struct Tokens {
 /// An account as written.
 #[derive(Clone, Debug)]
 pub struct AccountRecord {
-    /// The portal.
     pub member_id: MemberId,
-    /// The user.
     pub user_id: UserId,
     /// Whether the user is a portal administrator.
     pub is_admin: bool,
@@ -230,9 +227,7 @@ pub struct AccountRecord {
 /// A stored account.
 #[derive(Clone, Debug)]
 pub struct Account {
-    /// The portal.
     pub member_id: MemberId,
-    /// The user.
     pub user_id: UserId,
     /// Whether the user is a portal administrator.
     pub is_admin: bool,

@@ -43,7 +43,6 @@ pub struct PortalSummary {
 /// An account as the `accounts` command lists it.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct AccountSummary {
-    /// The user.
     pub user_id: i64,
     /// Whether they are a portal administrator.
     pub is_admin: bool,
@@ -61,7 +60,6 @@ pub struct AccountSummary {
 /// A timed status, as exported.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct TimerSummary {
-    /// The user.
     pub user_id: i64,
     /// The status set for a while.
     pub status: String,
@@ -76,7 +74,6 @@ pub struct TimerSummary {
 /// A weekly schedule, as exported.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct ScheduleSummary {
-    /// The user.
     pub user_id: i64,
     /// The rules, as JSON text.
     pub rules: String,

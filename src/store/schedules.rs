@@ -9,9 +9,7 @@ use crate::schedule::Schedule;
 /// A user's schedule with the scheduler's state.
 #[derive(Clone, Debug)]
 pub struct SavedSchedule {
-    /// The portal.
     pub member_id: MemberId,
-    /// The user.
     pub user_id: UserId,
     /// The rules and their zone.
     pub schedule: Schedule,

@@ -8,9 +8,7 @@ use crate::domain::{MemberId, Status, UserId};
 /// A running timer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Timer {
-    /// The portal.
     pub member_id: MemberId,
-    /// The user.
     pub user_id: UserId,
     /// The status set for a while.
     pub status: Status,

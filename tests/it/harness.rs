@@ -2,17 +2,17 @@
 //! on a random loopback port with a database in its own temporary folder.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use b24_status::clock::Clock;
 use b24_status::config::{Cli, Config, Secrets};
 use b24_status::domain::{MemberId, UserId};
 use b24_status::emulator::{AppSpec, Call, Emulator, FormPost, PortalInfo, Server, UserSpec};
 use b24_status::store::{Account, Portal};
-use b24_status::{AppState, bitrix};
+use b24_status::{AppState, Application, Loops, bitrix};
 use clap::Parser;
 
+pub use super::canary::Canary;
 use super::db::TestDb;
 
 /// The app's credentials in every test.
@@ -303,6 +303,22 @@ impl TestApp {
 }
 
 async fn start_instance(bitrix: &Bitrix, db_url: &str, extra: &[&str]) -> (SocketAddr, AppState) {
+    // The tests apply due work by hand (`scheduler::run_once`), so the loops stay off here;
+    // `application.rs` runs them.
+    let (address, app) = built(bitrix, db_url, extra, Loops::Manual).await;
+    let state = app.state().clone();
+    tokio::spawn(app.run_until(std::future::pending()));
+    (address, state)
+}
+
+/// The app as `main.rs` builds it, on a free port, registered with the emulator as the vendor
+/// account would have it; not serving yet.
+pub async fn built(
+    bitrix: &Bitrix,
+    db_url: &str,
+    extra: &[&str],
+    loops: Loops,
+) -> (SocketAddr, Application) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -318,9 +334,10 @@ async fn start_instance(bitrix: &Bitrix, db_url: &str, extra: &[&str]) -> (Socke
         version: 1,
     });
     let config = config_for(bitrix, &format!("http://{address}"), db_url, extra);
-    let (router, state) = b24_status::build(config).await.expect("app builds");
-    tokio::spawn(b24_status::serve(listener, router, std::future::pending()));
-    (address, state)
+    let app = Application::build_on(config, listener, Clock::default(), loops)
+        .await
+        .expect("app builds");
+    (address, app)
 }
 
 /// Asserts a page's status and that it says `text`; returns the page for more checks.
@@ -351,34 +368,6 @@ pub fn session_in(page: &str) -> String {
         + 34;
     let end = page[start..].find('"').expect("end of content") + start;
     page[start..end].to_owned()
-}
-
-/// A loopback port that records whether anything connected to it: the target of requests
-/// that must never be made.
-pub struct Canary {
-    pub address: SocketAddr,
-    hits: Arc<AtomicUsize>,
-}
-
-impl Canary {
-    pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let address = listener.local_addr().expect("address");
-        let hits = Arc::new(AtomicUsize::new(0));
-        let counter = hits.clone();
-        tokio::spawn(async move {
-            while let Ok((_socket, _)) = listener.accept().await {
-                counter.fetch_add(1, Ordering::SeqCst);
-            }
-        });
-        Self { address, hits }
-    }
-
-    pub fn hits(&self) -> usize {
-        self.hits.load(Ordering::SeqCst)
-    }
 }
 
 /// An HTTP client that, like a browser's fetch with `redirect: manual`, shows redirects.

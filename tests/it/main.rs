@@ -7,10 +7,12 @@
     reason = "a test stops at the first broken expectation, and says which"
 )]
 
+pub(crate) mod canary;
 pub(crate) mod db;
 pub(crate) mod harness;
 
 mod api;
+mod application;
 mod bitrix_client;
 mod browser;
 mod contrast;
