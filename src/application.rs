@@ -12,20 +12,20 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use crate::bitrix::observe::Observers;
-use crate::bitrix::{self, OAuthClient, RestClient};
-use crate::calls::Recorder;
-use crate::clock::Clock;
+use bitrix24::observe::Observers;
+use bitrix24::{self as bitrix, OAuthClient, RestClient};
+
 use crate::config::{Config, Mode};
 use crate::http::listen::Edge;
 use crate::http::session::SessionKey;
 use crate::http::state::{App, AppState};
 use crate::metrics::Metrics;
-use crate::portals::call_log::CallLog;
+use crate::portals::call_log::{CallLog, Recorder};
 use crate::portals::{Portals, background, scheduler};
 use crate::store::{Keyring, Store, StoreError};
 use crate::tokens::TokenManager;
 use crate::{USER_AGENT, http};
+use bitrix24::clock::Clock;
 
 /// Why the app could not start.
 #[derive(Debug, thiserror::Error)]

@@ -11,9 +11,9 @@ use std::path::Path;
 use url::Url;
 
 use crate::config::Config;
-use crate::domain::{ClientSecret, MemberId, Status};
-use crate::emulator::{AppSpec, Emulator, PortalInfo, Region, UserSpec};
 use crate::store::MasterKey;
+use bitrix24::domain::{ClientSecret, MemberId, Status};
+use bitrix24_emulator::{AppSpec, Emulator, PortalInfo, Region, UserSpec};
 
 /// The scopes the app asks for (README.md, "Vendor quick start").
 pub const SCOPE: &str = "im,placement,user_brief,department";

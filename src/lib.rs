@@ -3,7 +3,6 @@
 //! [`Config`]; [`Application::run_until`] runs it until a shutdown signal.
 
 pub mod application;
-pub mod calls;
 pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;

@@ -287,7 +287,7 @@ mod tests {
     fn recorded_values_are_rendered() {
         let metrics = Metrics::new();
         metrics.http_request("PUT", "/api/status", 200, Duration::from_millis(3));
-        metrics.bitrix_call(crate::bitrix::status::SET, "ok", Duration::from_millis(40));
+        metrics.bitrix_call(bitrix24::status::SET, "ok", Duration::from_millis(40));
         metrics.refresh(Refresh::LostRace);
         metrics.keepalive(true);
         metrics.scheduled("applied");
@@ -317,7 +317,7 @@ mod tests {
         }
         let call = format!(
             r#"b24_status_bitrix_calls_total{{method="{}",outcome="ok"}} 1"#,
-            crate::bitrix::status::SET
+            bitrix24::status::SET
         );
         assert!(text.contains(&call), "{text}");
         assert!(text.ends_with("# EOF\n"), "OpenMetrics ends with EOF");

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::domain::ClientSecret;
 use crate::store::crypto::KeyError;
 use crate::store::{MasterKey, PoolSettings};
+use bitrix24::domain::ClientSecret;
 
 mod cli;
 mod secrets;

@@ -14,10 +14,10 @@ use super::error::ApiError;
 use super::extract::Authed;
 use super::session::Session;
 use super::state::AppState;
-use crate::domain::Status;
 use crate::i18n::Lang;
 use crate::portals::Timer;
 use crate::tokens::CallError;
+use bitrix24::domain::Status;
 
 /// `GET /api/status` and `PUT /api/status`.
 pub fn router() -> Router<AppState> {

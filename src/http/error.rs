@@ -11,10 +11,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::page::Problem;
-use crate::bitrix::{self, Category};
 use crate::i18n::{Lang, Text};
 use crate::schedule::{Invalid, Problem as ScheduleProblem};
 use crate::tokens::CallError;
+use bitrix24::{self as bitrix, Category};
 
 /// A JSON answer that no cache keeps, or the error instead.
 pub type NoStoreJson =

@@ -21,9 +21,9 @@ use serde_json::{Value, json};
 use super::client_ip::ClientIp;
 use super::input::{self, InputError};
 use super::state::AppState;
-use crate::bitrix::event::Event;
 use crate::portals::removal::Removal;
 use crate::portals::{Recorded, Refusal};
+use bitrix24::event::Event;
 
 /// `POST /events`.
 pub fn router() -> Router<AppState> {

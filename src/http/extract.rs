@@ -12,9 +12,9 @@ use super::error::ApiError;
 use super::input;
 use super::session::Session;
 use super::state::AppState;
-use crate::bitrix::frame::FramePost;
-use crate::clock::unix_now;
 use crate::i18n::Lang;
+use bitrix24::clock::unix_now;
+use bitrix24::frame::FramePost;
 
 /// A frame POST (install, app page, placement), and the language of its pages.
 pub struct Frame {

@@ -16,10 +16,10 @@ use super::session::Session;
 use super::state::AppState;
 use super::status_page::{Notice, render};
 use super::words::{schedule_problem, status_words};
-use crate::clock::unix_now;
-use crate::domain::Status;
 use crate::i18n::Lang;
 use crate::schedule::{self, Invalid, Schedule};
+use bitrix24::clock::unix_now;
+use bitrix24::domain::Status;
 
 /// `POST /app/status` and `POST /app/schedule`.
 pub fn router() -> Router<AppState> {

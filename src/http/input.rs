@@ -4,7 +4,7 @@
 use axum::http::{HeaderMap, Uri, header};
 
 use super::page::{PageError, Problem};
-use crate::bitrix::frame::FramePost;
+use bitrix24::frame::FramePost;
 
 /// Decoded `(key, value)` pairs.
 pub type Pairs = Vec<(String, String)>;

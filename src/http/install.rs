@@ -17,8 +17,8 @@ use super::client_ip::ClientIp;
 use super::extract::Frame;
 use super::page::PageError;
 use super::state::AppState;
-use crate::bitrix::bindings::extra_scope;
 use crate::i18n::Text;
+use bitrix24::bindings::extra_scope;
 
 /// `POST /install`.
 pub fn router() -> Router<AppState> {

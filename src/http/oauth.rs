@@ -19,8 +19,8 @@ use serde::Deserialize;
 use super::client_ip::ClientIp;
 use super::page::{PageError, Problem};
 use super::state::AppState;
-use crate::domain::PortalDomain;
 use crate::i18n::Lang;
+use bitrix24::domain::PortalDomain;
 
 /// `GET /oauth/start` and `GET /oauth/callback`.
 pub fn router() -> Router<AppState> {

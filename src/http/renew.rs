@@ -16,7 +16,7 @@ use super::error::ApiError;
 use super::error::NoStoreJson;
 use super::extract::Authed;
 use super::state::AppState;
-use crate::clock::unix_now;
+use bitrix24::clock::unix_now;
 
 /// `POST /api/session`.
 pub fn router() -> Router<AppState> {

@@ -4,7 +4,7 @@
 use axum::http::{HeaderMap, HeaderValue, header};
 
 use crate::config::Config;
-use crate::domain::PortalDomain;
+use bitrix24::domain::PortalDomain;
 
 /// The `Content-Security-Policy` of a page framed by the portal at `domain`.
 pub fn page_csp(config: &Config, domain: &PortalDomain) -> String {

@@ -12,8 +12,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::domain::{MemberId, UserId};
 use crate::i18n::Lang;
+use bitrix24::domain::{MemberId, UserId};
 
 /// How long a page's session lasts before the page renews it.
 pub const SESSION_TTL_SECS: i64 = 3600;

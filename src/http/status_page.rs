@@ -10,11 +10,11 @@ use axum::response::{IntoResponse, Response};
 use super::page::{PageError, Problem};
 use super::state::AppState;
 use super::words::{day_name, local_time, rule_text, status_words};
-use crate::clock::unix_now;
-use crate::domain::Status;
 use crate::i18n::{Lang, Text};
 use crate::portals::{Opened, Plans};
 use crate::schedule::{self, DAYS, WORKDAY_END};
+use bitrix24::clock::unix_now;
+use bitrix24::domain::Status;
 
 /// A value and what the page calls it.
 pub(super) struct Choice {

@@ -17,11 +17,11 @@ use super::page::PageError;
 use super::state::AppState;
 use super::status_page::Choice;
 use super::words::{local_time, status_words};
-use crate::clock::unix_now;
-use crate::domain::PortalDomain;
 use crate::i18n::{Lang, Text};
 use crate::portals::{Board, Refusal, TeamQuery};
 use crate::schedule;
+use bitrix24::clock::unix_now;
+use bitrix24::domain::PortalDomain;
 
 /// `POST /app/view`.
 pub fn router() -> Router<AppState> {
@@ -200,7 +200,7 @@ fn render_team(
             t.team_read_at
                 .replace("{time}", &local_time(t, zone, b.read_at, now))
         }),
-        statuses: crate::domain::Status::ALL
+        statuses: bitrix24::domain::Status::ALL
             .into_iter()
             .map(|s| (s.as_str(), status_words(t, s).0))
             .collect(),

@@ -1,9 +1,9 @@
 //! Sentences built from the catalogue for what the page and the API say about statuses, timers
 //! and schedules: names, times in the user's zone, rules, and why a schedule was refused.
 
-use crate::domain::Status;
 use crate::i18n::Text;
 use crate::schedule::{self, Invalid, Problem, Rule};
+use bitrix24::domain::Status;
 
 /// A status's name and what it means.
 pub fn status_words(t: &'static Text, s: Status) -> (&'static str, &'static str) {

@@ -9,8 +9,8 @@ use serde_json::json;
 use super::table::{Table, print_json, say};
 use super::{Failure, now};
 use crate::config::{Secrets, keyring};
-use crate::domain::{MemberId, UserId};
 use crate::store::{KeyCounts, Store};
+use bitrix24::domain::{MemberId, UserId};
 
 /// `reauth PORTAL [USER]`.
 pub async fn reauth(store: &Store, member: &MemberId, user: Option<u64>) -> Result<(), Failure> {

@@ -136,7 +136,7 @@ async fn database(secrets: &Secrets) -> Finding {
 }
 
 fn http(allow_http: bool) -> Result<reqwest::Client, Failure> {
-    crate::bitrix::http_client(Duration::from_secs(5), !allow_http, crate::USER_AGENT)
+    bitrix24::http_client(Duration::from_secs(5), !allow_http, crate::USER_AGENT)
         .map_err(|e| Failure::Failed(format!("cannot build an HTTP client: {e}")))
 }
 

@@ -4,8 +4,8 @@ use serde_json::{Value, json};
 
 use super::table::{Table, ago, print_json, when};
 use super::{Failure, now};
-use crate::domain::MemberId;
 use crate::store::{PortalSummary, Store};
+use bitrix24::domain::MemberId;
 
 /// `portals`: one line per portal.
 pub async fn portals(store: &Store, json: bool) -> Result<(), Failure> {
@@ -144,7 +144,7 @@ pub async fn calls(
     limit: u32,
     json: bool,
 ) -> Result<(), Failure> {
-    let since_ms = since_ms(since, crate::clock::unix_now_ms())?;
+    let since_ms = since_ms(since, bitrix24::clock::unix_now_ms())?;
     let calls = store.calls_of(member, since_ms, limit).await?;
     if json {
         print_json(&calls.iter().map(call_json).collect::<Vec<_>>());
@@ -173,7 +173,7 @@ pub async fn calls(
     Ok(())
 }
 
-fn call_json(call: &crate::calls::CallRecord) -> Value {
+fn call_json(call: &bitrix24::observe::CallRecord) -> Value {
     json!({
         "at_ms": call.at_ms,
         "user_id": call.user_id,

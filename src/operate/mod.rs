@@ -10,10 +10,10 @@ mod vendor;
 
 use std::process::ExitCode;
 
-use crate::clock::unix_now;
 use crate::config::{Cli, Command, ConfigError, Secrets, keyring};
-use crate::domain::MemberId;
 use crate::store::{Store, StoreError};
+use bitrix24::clock::unix_now;
+use bitrix24::domain::MemberId;
 
 /// Why a command failed: said in one line on stderr.
 #[derive(Debug, thiserror::Error)]

@@ -1,12 +1,12 @@
 //! Binding the app's placements and event handlers on a portal, with an administrator's
 //! token, through the token manager (and so the portal's rate limit).
 
-use crate::bitrix::batch::{self, BatchAnswer};
-use crate::bitrix::bindings::{self, Refused, Title};
 use crate::config::Config;
-use crate::domain::{MemberId, UserId};
 use crate::i18n::Lang;
 use crate::tokens::{CallError, Repeat, TokenManager};
+use bitrix24::batch::{self, BatchAnswer};
+use bitrix24::bindings::{self, Refused, Title};
+use bitrix24::domain::{MemberId, UserId};
 
 /// Binds the configured placements and every event handler as `user_id` of `member_id`;
 /// returns what the portal refused. Binding twice changes nothing.

@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 
 use super::{Portals, Refusal};
-use crate::bitrix::team::{self, Department};
-use crate::domain::{MemberId, PortalDomain, Status, UserId};
+use bitrix24::domain::{MemberId, PortalDomain, Status, UserId};
+use bitrix24::team::{self, Department};
 
 /// Colleagues on one page.
 pub const PER_PAGE: usize = 50;

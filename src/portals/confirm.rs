@@ -14,9 +14,9 @@ use url::Url;
 
 use super::gate::Closed;
 use super::{Portals, Refusal};
-use crate::bitrix::frame::FramePost;
-use crate::bitrix::verify::{self, Verified, VerifyError};
-use crate::domain::{AccessToken, MemberId, PortalDomain};
+use bitrix24::domain::{AccessToken, MemberId, PortalDomain};
+use bitrix24::frame::FramePost;
+use bitrix24::verify::{self, Verified, VerifyError};
 
 /// The longest a confirmation is kept: an access token lives an hour (`docs/bitrix24.md`,
 /// "OAuth").

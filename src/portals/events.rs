@@ -12,11 +12,11 @@ use serde_json::json;
 use super::confirm::Claim;
 use super::removal::{self, Removal};
 use super::{Portals, Refusal, bindings};
-use crate::bitrix::event::{Event, EventKind};
-use crate::bitrix::verify::{self, Profile};
-use crate::clock::unix_now;
 use crate::store::{AccountRecord, PortalRecord, PortalState, Tokens};
 use crate::tokens::Repeat;
+use bitrix24::clock::unix_now;
+use bitrix24::event::{Event, EventKind};
+use bitrix24::verify::{self, Profile};
 
 /// What an event came to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::network::Network;
-use crate::domain::{MemberId, UserId};
+use bitrix24::domain::{MemberId, UserId};
 
 /// Failed checks a portal from one network, or a network, may cause at once.
 pub const FAILURE_BURST: f64 = 20.0;

@@ -5,12 +5,12 @@ use std::net::IpAddr;
 
 use super::confirm::Claim;
 use super::{Portals, Refusal, bindings};
-use crate::bitrix::ErrorCode;
-use crate::bitrix::frame::FramePost;
-use crate::bitrix::verify::{self, Profile};
-use crate::clock::unix_now;
 use crate::store::{AccountRecord, PortalRecord, PortalState, Tokens};
 use crate::tokens::Repeat;
+use bitrix24::ErrorCode;
+use bitrix24::clock::unix_now;
+use bitrix24::frame::FramePost;
+use bitrix24::verify::{self, Profile};
 
 impl Portals {
     /// Verifies an install POST, stores the portal and its installing administrator in one

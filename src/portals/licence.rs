@@ -11,10 +11,10 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::{Portals, Refusal};
-use crate::bitrix::event::Event;
-use crate::bitrix::licence::{APP_INFO, PaidPeriod};
-use crate::domain::MemberId;
 use crate::tokens::{CallError, Repeat, TokenManager};
+use bitrix24::domain::MemberId;
+use bitrix24::event::Event;
+use bitrix24::licence::{APP_INFO, PaidPeriod};
 
 /// How often the background asks whether payment returned on a portal whose period ended.
 pub const PROBE_EVERY: i64 = 15 * 60;

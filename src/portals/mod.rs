@@ -11,10 +11,10 @@ mod confirm;
 mod events;
 pub mod gate;
 mod install;
-mod jobs;
 pub mod licence;
 mod network;
 mod open;
+mod outcome;
 mod plans;
 pub mod removal;
 pub mod scheduler;
@@ -25,11 +25,11 @@ mod timers;
 
 use std::sync::Arc;
 
-use crate::bitrix::OAuthClient;
 use crate::config::Config;
-use crate::domain::MemberId;
 use crate::store::{Portal, Store, StoreError};
 use crate::tokens::{CallError, TokenManager};
+use bitrix24::OAuthClient;
+use bitrix24::domain::MemberId;
 pub use board::{Board, BoardMember, DepartmentChoice, TeamQuery};
 use confirm::Confirmations;
 pub use events::Recorded;

@@ -10,14 +10,14 @@ use serde_json::{Value, json};
 use super::confirm::Claim;
 use super::plans::Plans;
 use super::{Portals, Refusal};
-use crate::bitrix::batch::{self, BatchAnswer};
-use crate::bitrix::frame::FramePost;
-use crate::bitrix::status::{self, PageRead};
-use crate::bitrix::verify;
-use crate::clock::unix_now;
-use crate::domain::{AccessToken, MemberId, Status, UserId};
 use crate::store::{AccountRecord, Portal, PortalState, Tokens};
 use crate::tokens::{CallError, Repeat};
+use bitrix24::batch::{self, BatchAnswer};
+use bitrix24::clock::unix_now;
+use bitrix24::domain::{AccessToken, MemberId, Status, UserId};
+use bitrix24::frame::FramePost;
+use bitrix24::status::{self, PageRead};
+use bitrix24::verify;
 
 /// What the status page shows after an open or a change.
 #[derive(Debug)]

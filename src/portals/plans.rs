@@ -2,9 +2,9 @@
 //! and a planned change the app could not make while their tokens were dead (told once).
 
 use super::Portals;
-use crate::domain::{MemberId, UserId};
 use crate::schedule::Schedule;
 use crate::store::{StoreError, Timer};
+use bitrix24::domain::{MemberId, UserId};
 
 /// A user's plans, as the page shows them.
 #[derive(Debug)]

@@ -8,9 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::domain::MemberId;
 use crate::tokens::confirm::Verdict;
 use crate::tokens::{CallError, TokenManager};
+use bitrix24::domain::MemberId;
 
 /// What became of an uninstall event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

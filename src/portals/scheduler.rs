@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::jobs::Outcome;
-pub use super::jobs::RETRY;
-use crate::bitrix::status;
+use super::outcome::Outcome;
+pub use super::outcome::RETRY;
 use crate::metrics::Metrics;
 use crate::store::{StoreError, Timer};
 use crate::tokens::{CallError, Repeat, TokenManager};
+use bitrix24::status;
 
 /// How often due work is looked for: each change lands within this of its time, plus the call.
 pub const TICK: Duration = Duration::from_secs(1);

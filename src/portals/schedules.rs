@@ -6,14 +6,14 @@
 use serde_json::Value;
 
 use super::Portals;
-use super::jobs::{Outcome, RETRY};
-use crate::bitrix::batch::{self, BatchAnswer};
-use crate::bitrix::status;
-use crate::bitrix::verify::{PROFILE, Profile};
-use crate::domain::{MemberId, Status, UserId};
+use super::outcome::{Outcome, RETRY};
 use crate::schedule::{self, Schedule, Step};
 use crate::store::{SavedSchedule, ScheduleState};
 use crate::tokens::{CallError, Repeat, TokenManager};
+use bitrix24::batch::{self, BatchAnswer};
+use bitrix24::domain::{MemberId, Status, UserId};
+use bitrix24::status;
+use bitrix24::verify::{PROFILE, Profile};
 
 impl Portals {
     /// The user's schedule; before they save one, an empty one in their profile's time zone

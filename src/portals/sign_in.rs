@@ -12,11 +12,11 @@ use std::net::IpAddr;
 use sha2::{Digest, Sha256};
 
 use super::{Opened, Portals, Refusal};
-use crate::bitrix::{self, oauth};
-use crate::clock::unix_now;
-use crate::domain::PortalDomain;
 use crate::store::crypto::random_hex;
 use crate::store::{AccountRecord, Tokens};
+use bitrix24::clock::unix_now;
+use bitrix24::domain::PortalDomain;
+use bitrix24::{self as bitrix, oauth};
 
 /// How long a sign-in may take between start and callback.
 const STATE_TTL_SECS: i64 = 600;

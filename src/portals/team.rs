@@ -15,11 +15,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{Portals, Refusal};
-use crate::bitrix::ErrorCode;
-use crate::bitrix::batch::{self, BatchAnswer, MAX_COMMANDS};
-use crate::bitrix::team::{self, Colleague, Department};
-use crate::domain::{MemberId, UserId};
 use crate::tokens::{CallError, Repeat};
+use bitrix24::ErrorCode;
+use bitrix24::batch::{self, BatchAnswer, MAX_COMMANDS};
+use bitrix24::domain::{MemberId, UserId};
+use bitrix24::team::{self, Colleague, Department};
 
 /// How long a read serves (seconds).
 pub const FRESH_FOR: i64 = 30;

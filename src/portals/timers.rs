@@ -2,11 +2,11 @@
 //! user had before when the time is up. A plain status change ends a running timer, so no stale
 //! restore is left behind.
 
-use crate::bitrix::batch::{self, BatchAnswer};
-use crate::bitrix::status;
-use crate::domain::{MemberId, Status, UserId};
 pub use crate::store::Timer;
 use crate::tokens::{CallError, Repeat};
+use bitrix24::batch::{self, BatchAnswer};
+use bitrix24::domain::{MemberId, Status, UserId};
+use bitrix24::status;
 
 use super::Portals;
 

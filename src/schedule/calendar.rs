@@ -7,7 +7,7 @@ use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
 
 use super::Schedule;
-use crate::domain::Status;
+use bitrix24::domain::Status;
 
 /// One occurrence of a rule, in unix seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 pub use calendar::{Plan, Step, Window, plan, today_at};
 
-use crate::domain::Status;
+use bitrix24::domain::Status;
 
 /// The most rules one schedule holds.
 pub const MOST_RULES: usize = 20;

@@ -5,7 +5,7 @@ use super::{
     Account, AccountRecord, AccountState, MAX_ACCOUNTS_PER_PORTAL, Store, StoreError, Tokens,
     on_pool, token_context, user_id_from_sql, user_id_to_sql,
 };
-use crate::domain::{AccessToken, MemberId, RefreshToken, UserId};
+use bitrix24::domain::{AccessToken, MemberId, RefreshToken, UserId};
 
 /// An account's values as they are written.
 pub(super) struct SealedAccount<'a> {

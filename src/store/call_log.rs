@@ -1,9 +1,9 @@
-//! The call log as stored (`call_log`): what [`crate::calls`] recorded, written in batches and
+//! The call log as stored (`call_log`): what the client observed (`portals/call_log.rs`), written in batches and
 //! deleted once older than the retention.
 
 use super::{Store, StoreError, on_pool};
-use crate::calls::CallRecord;
-use crate::domain::MemberId;
+use bitrix24::domain::MemberId;
+use bitrix24::observe::CallRecord;
 
 /// A `call_log` row as stored.
 #[derive(sqlx::FromRow)]

@@ -6,7 +6,7 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 
 use super::{Db, Store, StoreError, on_pool, user_id_from_sql};
-use crate::domain::{MemberId, UserId};
+use bitrix24::domain::{MemberId, UserId};
 
 /// Leases up to `$2` accounts refreshed before `$1` to `$3` until `$5`, skipping leases
 /// unexpired at `$4`; `$lock` is how the backend keeps two claims apart.

@@ -6,7 +6,7 @@
 use super::accounts::AccountRow;
 use super::portals::{PortalRow, portal_columns};
 use super::{Store, StoreError, on_pool, user_id_from_sql};
-use crate::domain::MemberId;
+use bitrix24::domain::MemberId;
 
 /// Rows read from the source per round trip.
 const PAGE: i64 = 1000;

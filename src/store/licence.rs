@@ -4,8 +4,8 @@
 //! returned.
 
 use super::{Store, StoreError, on_pool, user_id_from_sql};
-use crate::bitrix::licence::PaidPeriod;
-use crate::domain::{Licence, MemberId, UserId};
+use bitrix24::domain::{Licence, MemberId, UserId};
+use bitrix24::licence::PaidPeriod;
 
 const DAY: i64 = 86_400;
 

@@ -9,7 +9,7 @@
 
 mod accounts;
 mod call_log;
-mod calls;
+mod call_targets;
 mod claims;
 mod copy;
 pub mod crypto;
@@ -33,10 +33,10 @@ use std::time::Duration;
 use sqlx::{PgPool, SqlitePool};
 use url::Url;
 
-use crate::domain::{
+use bitrix24::domain::{
     AccessToken, ApplicationToken, Licence, MemberId, PortalDomain, RefreshToken, UserId,
 };
-pub use calls::{AccountVersion, CallTarget};
+pub use call_targets::{AccountVersion, CallTarget};
 pub use copy::RowCounts;
 pub use crypto::{Keyring, MasterKey};
 pub use error::{MAX_ACCOUNTS_PER_PORTAL, StoreError};

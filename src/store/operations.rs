@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::{Store, StoreError, on_pool, user_id_from_sql, user_id_to_sql};
-use crate::domain::{MemberId, UserId};
+use bitrix24::domain::{MemberId, UserId};
 
 /// A portal as the `portals` command lists it.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]

@@ -8,7 +8,7 @@ use super::{
     AccountRecord, Period, Portal, PortalRecord, PortalState, Store, StoreError, app_token_context,
     on_pool,
 };
-use crate::domain::{ApplicationToken, Licence, MemberId, PortalDomain};
+use bitrix24::domain::{ApplicationToken, Licence, MemberId, PortalDomain};
 
 impl Portal {
     /// Whether calls may be made for it: installed, not being removed, not paused, its paid

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::{Db, Store, StoreError, app_token_context, on_pool, token_context, user_id_from_sql};
-use crate::domain::MemberId;
+use bitrix24::domain::MemberId;
 
 /// Rows read per page.
 const PAGE: i64 = 200;

@@ -3,7 +3,7 @@
 //! whose removal should be checked.
 
 use super::{PortalState, Store, StoreError, on_pool, user_id_from_sql};
-use crate::domain::{MemberId, UserId};
+use bitrix24::domain::{MemberId, UserId};
 
 impl Store {
     /// Suspends a portal whose uninstall could not be confirmed yet; `clean` is kept for when

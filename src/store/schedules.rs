@@ -3,8 +3,8 @@
 //! a time, as timers are (`timers.rs`).
 
 use super::{Store, StoreError, on_pool, user_id_from_sql, user_id_to_sql};
-use crate::domain::{MemberId, Status, UserId};
 use crate::schedule::Schedule;
+use bitrix24::domain::{MemberId, Status, UserId};
 
 /// A user's schedule with the scheduler's state.
 #[derive(Clone, Debug)]

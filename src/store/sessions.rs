@@ -3,7 +3,7 @@
 //! is not renewed; an uninstall or `reauth` forgets the pair, which ends renewal on its own.
 
 use super::{Store, StoreError, on_pool, user_id_to_sql};
-use crate::domain::{MemberId, UserId};
+use bitrix24::domain::{MemberId, UserId};
 
 /// A new epoch: random, so a row deleted and created again never repeats one.
 pub(super) fn new_epoch() -> i64 {

@@ -2,7 +2,7 @@
 //! bounded per portal so nobody can grow the table without limit.
 
 use super::{Store, StoreError, on_pool};
-use crate::domain::MemberId;
+use bitrix24::domain::MemberId;
 
 /// Most sign-ins a portal may have under way at once.
 pub const STATES_PER_PORTAL: i64 = 200;

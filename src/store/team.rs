@@ -2,7 +2,7 @@
 //! one instance at a time (a lease), so every viewer on every instance shares one read.
 
 use super::{Store, StoreError, on_pool, user_id_from_sql};
-use crate::domain::{MemberId, UserId};
+use bitrix24::domain::{MemberId, UserId};
 
 /// A portal's stored directory read.
 #[derive(Debug, sqlx::FromRow)]

@@ -3,7 +3,7 @@
 //! sharing the database apply each once.
 
 use super::{Store, StoreError, on_pool, user_id_from_sql, user_id_to_sql};
-use crate::domain::{MemberId, Status, UserId};
+use bitrix24::domain::{MemberId, Status, UserId};
 
 /// A running timer.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use url::Url;
 
 use super::{CallError, Key, refresh};
-use crate::domain::MemberId;
-use crate::domain::UserId;
 use crate::store::{AccountRecord, AccountVersion, CallTarget, StoreError, Tokens};
+use bitrix24::domain::MemberId;
+use bitrix24::domain::UserId;
 
 /// How long an entry is used before its account's version is checked again.
 pub const CHECK_AFTER: Duration = Duration::from_secs(1);

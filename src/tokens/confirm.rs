@@ -4,8 +4,8 @@
 //! pair still works, the app is installed — whatever an event claims.
 
 use super::{CallError, TokenManager};
-use crate::bitrix;
-use crate::domain::{MemberId, UserId};
+use bitrix24 as bitrix;
+use bitrix24::domain::{MemberId, UserId};
 
 /// How many of a portal's pairs are tried before an uninstall is believed.
 const PAIRS_TRIED: u32 = 3;

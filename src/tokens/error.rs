@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::bitrix;
 use crate::store::StoreError;
+use bitrix24 as bitrix;
 
 /// Why a call on behalf of a user did not succeed.
 #[derive(Debug, thiserror::Error)]

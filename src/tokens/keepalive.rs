@@ -13,7 +13,7 @@ use std::time::Duration;
 use rand::Rng;
 
 use super::TokenManager;
-use crate::clock::unix_now_ms;
+use bitrix24::clock::unix_now_ms;
 
 /// Tuning of the keep-alive.
 #[derive(Clone, Debug)]

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::reservations::Reservations;
-use crate::bitrix::MAX_IN_FLIGHT_PER_PORTAL;
-use crate::domain::MemberId;
 use crate::store::Store;
+use bitrix24::MAX_IN_FLIGHT_PER_PORTAL;
+use bitrix24::domain::MemberId;
 
 #[derive(Debug)]
 struct Bucket {

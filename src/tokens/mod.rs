@@ -31,11 +31,11 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use url::Url;
 
-use crate::bitrix::{self, OAuthClient, RestClient};
-use crate::clock::Clock;
-use crate::domain::{AccessToken, MemberId, UserId};
 use crate::metrics::Metrics;
 use crate::store::{AccountRecord, Store, StoreError};
+use bitrix24::clock::Clock;
+use bitrix24::domain::{AccessToken, MemberId, UserId};
+use bitrix24::{self as bitrix, OAuthClient, RestClient};
 use cache::{Cache, Hot};
 pub use checks::{CHECK_EVERY, Checked};
 pub use error::{CallError, Repeat};

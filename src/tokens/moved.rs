@@ -6,8 +6,8 @@ use url::Url;
 
 use super::cache::Hot;
 use super::{CallError, TokenManager};
-use crate::bitrix::{self, verify};
-use crate::domain::{MemberId, PortalDomain};
+use bitrix24::domain::{MemberId, PortalDomain};
+use bitrix24::{self as bitrix, verify};
 
 impl TokenManager {
     /// Checks the new address with the OAuth server, stores it keyed by `member_id`, and

@@ -4,7 +4,7 @@
 
 use super::cache::Hot;
 use super::{CallError, TokenManager};
-use crate::domain::{MemberId, UserId};
+use bitrix24::domain::{MemberId, UserId};
 
 impl TokenManager {
     /// Refreshes the account now, whatever its expiry, even while its portal's paid period is

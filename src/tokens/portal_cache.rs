@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use super::cache::CHECK_AFTER;
-use crate::domain::MemberId;
 use crate::store::{Portal, StoreError};
+use bitrix24::domain::MemberId;
 
 /// Most portals kept; past it, expired entries go, then all.
 const CAPACITY: usize = 10_000;

@@ -17,11 +17,11 @@ use tokio::sync::Notify;
 use url::Url;
 
 use super::{CallError, Key};
-use crate::bitrix::{self, OAuthClient};
-use crate::clock::{Clock, unix_now_ms};
-use crate::domain::MemberId;
 use crate::metrics::{Metrics, Refresh};
 use crate::store::{Account, AccountState, BUSY_TIMEOUT, Store, StoreError, Tokens};
+use bitrix24::clock::{Clock, unix_now_ms};
+use bitrix24::domain::MemberId;
+use bitrix24::{self as bitrix, OAuthClient};
 
 /// Everything a refresh task needs, cloned into it.
 #[derive(Clone)]

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::domain::MemberId;
 use crate::store::SharedBuckets;
+use bitrix24::domain::MemberId;
 
 /// Most reservations for one portal on their way to the database at once, from this instance.
 /// Measured with the load harness: one at a time batched the most but made every call wait

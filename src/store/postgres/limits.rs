@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
-use crate::domain::MemberId;
 use crate::store::StoreError;
+use bitrix24::domain::MemberId;
 
 /// The statement's `clock` (`now_us`): `$2` when given (tests), else the database's clock as
 /// the statement runs. The database's clock is the one to use: a time taken before the

@@ -5,7 +5,7 @@ use url::Url;
 
 use super::accounts::AccountRow;
 use super::{Account, Store, StoreError, on_pool, user_id_from_sql, user_id_to_sql};
-use crate::domain::{MemberId, UserId};
+use bitrix24::domain::{MemberId, UserId};
 
 /// An account with what a call needs of its portal.
 #[derive(Clone, Debug)]
