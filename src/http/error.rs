@@ -6,10 +6,11 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use super::code::Code;
 use super::page::Problem;
 use crate::i18n::{Lang, Text};
 use crate::schedule::{Invalid, Problem as ScheduleProblem};
@@ -22,8 +23,7 @@ pub type NoStoreJson =
 
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
+    code: Code,
     message: Cow<'static, str>,
     retry_after: Option<Duration>,
     /// More fields for the body, naming what is at fault.
@@ -31,9 +31,8 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: &'static str) -> Self {
+    fn new(code: Code, message: &'static str) -> Self {
         Self {
-            status,
             code,
             message: Cow::Borrowed(message),
             retry_after: None,
@@ -52,8 +51,7 @@ impl ApiError {
             detail.insert("overlaps".into(), json!(other));
         }
         Self {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            code: "invalid_schedule",
+            code: Code::InvalidSchedule,
             message: Cow::Owned(super::words::schedule_problem(lang.text(), invalid)),
             retry_after: None,
             detail: Some(Box::new(detail)),
@@ -61,17 +59,10 @@ impl ApiError {
     }
 
     /// An error whose body also names what is at fault (`key`: `value`).
-    pub fn with_detail(
-        status: StatusCode,
-        code: &'static str,
-        message: String,
-        key: &str,
-        value: &str,
-    ) -> Self {
+    pub fn with_detail(code: Code, message: String, key: &str, value: &str) -> Self {
         let mut detail = Map::new();
         detail.insert(key.to_owned(), json!(value));
         Self {
-            status,
             code,
             message: Cow::Owned(message),
             retry_after: None,
@@ -82,8 +73,7 @@ impl ApiError {
     /// The team board's query names no department, a search too long, or no page.
     pub fn invalid_query(lang: Lang, field: &str) -> Self {
         Self::with_detail(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_query",
+            Code::InvalidQuery,
             lang.text().api_bad_query.replace("{field}", field),
             "field",
             field,
@@ -92,174 +82,86 @@ impl ApiError {
 
     /// The body was not JSON of the expected shape.
     pub fn bad_request(lang: Lang) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            lang.text().api_bad_request,
-        )
+        Self::new(Code::BadRequest, lang.text().api_bad_request)
     }
 
     /// The body was not declared as JSON.
     pub fn unsupported_media_type(lang: Lang) -> Self {
-        Self::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            lang.text().api_unsupported,
-        )
+        Self::new(Code::UnsupportedMediaType, lang.text().api_unsupported)
     }
 
     /// Not one of the four statuses.
     pub fn invalid_status(lang: Lang) -> Self {
-        Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_status",
-            lang.text().api_bad_status,
-        )
+        Self::new(Code::InvalidStatus, lang.text().api_bad_status)
     }
 
     /// `until` is not RFC 3339 with an offset, in the future, at most a week ahead.
     pub fn invalid_until(lang: Lang) -> Self {
-        Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_until",
-            lang.text().api_bad_until,
-        )
+        Self::new(Code::InvalidUntil, lang.text().api_bad_until)
     }
 
     /// No valid session.
     pub fn invalid_session(lang: Lang) -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_session",
-            lang.text().api_session,
-        )
+        Self::new(Code::InvalidSession, lang.text().api_session)
     }
 
     /// What a failed call on the user's behalf means for them.
     pub fn from_call(error: &CallError, lang: Lang) -> Self {
         let t = lang.text();
         match error {
-            CallError::NeedsReauth => {
-                Self::new(StatusCode::UNAUTHORIZED, "reauth_required", t.api_reauth)
-            }
-            CallError::NotInstalled => {
-                Self::new(StatusCode::NOT_FOUND, "not_installed", t.not_installed_body)
-            }
+            CallError::NeedsReauth => Self::new(Code::ReauthRequired, t.api_reauth),
+            CallError::NotInstalled => Self::new(Code::NotInstalled, t.not_installed_body),
             CallError::RateLimited { retry_after } => Self {
                 retry_after: Some(*retry_after),
-                ..Self::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    t.api_rate_limited,
-                )
+                ..Self::new(Code::RateLimited, t.api_rate_limited)
             },
-            CallError::BeingRemoved => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "being_removed",
-                t.removing_body,
-            ),
-            CallError::Paused => {
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "paused", t.paused_body)
-            }
-            CallError::PaymentRequired => Self::new(
-                StatusCode::PAYMENT_REQUIRED,
-                "payment_required",
-                t.payment_body,
-            ),
+            CallError::BeingRemoved => Self::new(Code::BeingRemoved, t.removing_body),
+            CallError::Paused => Self::new(Code::Paused, t.paused_body),
+            CallError::PaymentRequired => Self::new(Code::PaymentRequired, t.payment_body),
             CallError::RefreshBusy => Self {
                 retry_after: Some(Duration::from_secs(2)),
-                ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", t.api_unavailable)
+                ..Self::new(Code::Busy, t.api_unavailable)
             },
             CallError::Store(error) if error.is_unavailable() => Self {
                 retry_after: Some(Duration::from_secs(5)),
-                ..Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "database_unavailable",
-                    t.internal_body,
-                )
+                ..Self::new(Code::DatabaseUnavailable, t.internal_body)
             },
-            CallError::Store(_) | CallError::Internal(_) => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                t.internal_body,
-            ),
+            CallError::Store(_) | CallError::Internal(_) => {
+                Self::new(Code::Internal, t.internal_body)
+            }
             CallError::Bitrix(error) => Self::from_bitrix(error, t),
         }
     }
 
     fn from_bitrix(error: &bitrix::Error, t: &'static Text) -> Self {
         match error.category() {
-            Category::MissingScope => {
-                Self::new(StatusCode::FORBIDDEN, "insufficient_scope", t.api_scope)
-            }
-            Category::AccessDenied => {
-                Self::new(StatusCode::FORBIDDEN, "access_denied", t.api_access_denied)
-            }
-            Category::ConfirmationRequired => Self::new(
-                StatusCode::FORBIDDEN,
-                "confirmation_required",
-                t.api_confirm,
-            ),
-            Category::AppGone => {
-                Self::new(StatusCode::NOT_FOUND, "not_installed", t.not_installed_body)
-            }
-            Category::AuthRefused => {
-                Self::new(StatusCode::UNAUTHORIZED, "reauth_required", t.api_reauth)
-            }
-            Category::InvalidStatus => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_status",
-                t.api_bad_status,
-            ),
-            Category::Unavailable => Self::new(
-                StatusCode::BAD_GATEWAY,
-                "bitrix_unavailable",
-                t.api_unavailable,
-            ),
-            Category::Refused => {
-                Self::new(StatusCode::BAD_GATEWAY, "bitrix_refused", t.api_refused)
-            }
+            Category::MissingScope => Self::new(Code::InsufficientScope, t.api_scope),
+            Category::AccessDenied => Self::new(Code::AccessDenied, t.api_access_denied),
+            Category::ConfirmationRequired => Self::new(Code::ConfirmationRequired, t.api_confirm),
+            Category::AppGone => Self::new(Code::NotInstalled, t.not_installed_body),
+            Category::AuthRefused => Self::new(Code::ReauthRequired, t.api_reauth),
+            Category::InvalidStatus => Self::new(Code::InvalidStatus, t.api_bad_status),
+            Category::Unavailable => Self::new(Code::BitrixUnavailable, t.api_unavailable),
+            Category::Refused => Self::new(Code::BitrixRefused, t.api_refused),
         }
     }
 
-    /// The page problem of the same category, for pages: a missing scope stays an
-    /// administrator's matter and a rate limit a wait, never "Bitrix24 is not answering".
+    /// The page problem of the same meaning (see [`Code::problem`]).
     pub fn problem(&self) -> Problem {
-        match self.code {
-            "reauth_required" | "invalid_session" => Problem::TokenRejected,
-            "not_installed" => Problem::NotInstalled,
-            "being_removed" => Problem::BeingRemoved,
-            "paused" => Problem::Paused,
-            "payment_required" => Problem::PaymentRequired,
-            "rate_limited" => Problem::RateLimited(
-                self.retry_after
-                    .map_or(1, |wait| wait.as_secs_f64().ceil().max(1.0) as u64),
-            ),
-            "insufficient_scope" => Problem::MissingScope,
-            "access_denied" => Problem::AccessDenied,
-            "confirmation_required" => Problem::ConfirmationRequired,
-            "bitrix_refused" => Problem::Refused,
-            "internal" => Problem::Internal,
-            "database_unavailable" => Problem::DatabaseDown,
-            "bad_request"
-            | "invalid_status"
-            | "invalid_until"
-            | "invalid_schedule"
-            | "invalid_query"
-            | "unsupported_media_type" => Problem::BadRequest,
-            "method_unavailable" => Problem::Refused,
-            _ => Problem::Unavailable,
-        }
+        let wait = self
+            .retry_after
+            .map_or(1, |wait| wait.as_secs_f64().ceil().max(1.0) as u64);
+        self.code.problem(wait)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({"error": self.code, "message": self.message});
+        let mut body = json!({"error": self.code.as_str(), "message": self.message});
         if let (Some(detail), Some(fields)) = (self.detail, body.as_object_mut()) {
             fields.extend(*detail);
         }
-        let mut response = (self.status, Json(body)).into_response();
+        let mut response = (self.code.status(), Json(body)).into_response();
         if let Some(retry_after) = self.retry_after {
             let seconds = retry_after.as_secs_f64().ceil().max(1.0).to_string();
             if let Ok(value) = HeaderValue::from_str(&seconds) {

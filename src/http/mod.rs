@@ -4,6 +4,7 @@ mod api;
 mod app;
 mod assets;
 mod client_ip;
+mod code;
 mod error;
 mod events;
 mod extract;

@@ -4,12 +4,13 @@
 //! portal's shared read, so asking costs Bitrix24 nothing most of the time.
 
 use axum::extract::{RawQuery, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::api::record;
+use super::code::Code;
 use super::error::{ApiError, NoStoreJson};
 use super::extract::Authed;
 use super::state::AppState;
@@ -68,22 +69,19 @@ pub(super) fn board_refused(refusal: Refusal, lang: Lang) -> ApiError {
     let t = lang.text();
     match refusal {
         Refusal::ScopeMissing(scope) => ApiError::with_detail(
-            StatusCode::FORBIDDEN,
-            "insufficient_scope",
+            Code::InsufficientScope,
             t.team_scope.replace("{scope}", scope),
             "scope",
             scope,
         ),
         Refusal::MethodMissing(method) => ApiError::with_detail(
-            StatusCode::NOT_IMPLEMENTED,
-            "method_unavailable",
+            Code::MethodUnavailable,
             t.team_method.replace("{method}", method),
             "method",
             method,
         ),
         Refusal::EmployeesOnly => ApiError::with_detail(
-            StatusCode::FORBIDDEN,
-            "employees_only",
+            Code::EmployeesOnly,
             t.team_employees_only.to_owned(),
             "viewer",
             "not an employee",

@@ -1,0 +1,141 @@
+//! Every error code the JSON API answers, with its HTTP status and the page problem of the same
+//! meaning (`docs/api.md`), in one table: a code added here does not compile until it has both.
+
+use axum::http::StatusCode;
+
+use super::page::Problem;
+
+/// An API error's `error` field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Code {
+    /// The body is not the JSON expected.
+    BadRequest,
+    /// Not `Content-Type: application/json`.
+    UnsupportedMediaType,
+    /// Not one of the four statuses.
+    InvalidStatus,
+    /// `until` is not a time within the next week.
+    InvalidUntil,
+    /// A schedule the contract refuses.
+    InvalidSchedule,
+    /// The team board's query is malformed.
+    InvalidQuery,
+    /// No valid session.
+    InvalidSession,
+    /// Bitrix24 no longer accepts the user's tokens.
+    ReauthRequired,
+    /// The portal uninstalled the app.
+    NotInstalled,
+    /// The portal's rate limit did not free up in time.
+    RateLimited,
+    /// An uninstall awaits confirmation.
+    BeingRemoved,
+    /// The operator paused the portal.
+    Paused,
+    /// The app's paid period on the portal ended.
+    PaymentRequired,
+    /// Another instance's refresh did not finish in time.
+    Busy,
+    /// The database does not answer.
+    DatabaseUnavailable,
+    /// Our fault.
+    Internal,
+    /// The portal has not granted a scope.
+    InsufficientScope,
+    /// The administrator restricted the user's access.
+    AccessDenied,
+    /// The administrator must approve the app's access first.
+    ConfirmationRequired,
+    /// The viewer is not one of the portal's employees.
+    EmployeesOnly,
+    /// The portal's REST lacks a method.
+    MethodUnavailable,
+    /// Bitrix24 is down, slow or failing.
+    BitrixUnavailable,
+    /// Bitrix24 refused for another reason.
+    BitrixRefused,
+}
+
+impl Code {
+    /// The code as the body's `error` field spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad_request",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::InvalidStatus => "invalid_status",
+            Self::InvalidUntil => "invalid_until",
+            Self::InvalidSchedule => "invalid_schedule",
+            Self::InvalidQuery => "invalid_query",
+            Self::InvalidSession => "invalid_session",
+            Self::ReauthRequired => "reauth_required",
+            Self::NotInstalled => "not_installed",
+            Self::RateLimited => "rate_limited",
+            Self::BeingRemoved => "being_removed",
+            Self::Paused => "paused",
+            Self::PaymentRequired => "payment_required",
+            Self::Busy => "busy",
+            Self::DatabaseUnavailable => "database_unavailable",
+            Self::Internal => "internal",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::AccessDenied => "access_denied",
+            Self::ConfirmationRequired => "confirmation_required",
+            Self::EmployeesOnly => "employees_only",
+            Self::MethodUnavailable => "method_unavailable",
+            Self::BitrixUnavailable => "bitrix_unavailable",
+            Self::BitrixRefused => "bitrix_refused",
+        }
+    }
+
+    /// The HTTP status that says what the caller can do.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::BadRequest => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::InvalidStatus
+            | Self::InvalidUntil
+            | Self::InvalidSchedule
+            | Self::InvalidQuery => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::InvalidSession | Self::ReauthRequired => StatusCode::UNAUTHORIZED,
+            Self::NotInstalled => StatusCode::NOT_FOUND,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::PaymentRequired => StatusCode::PAYMENT_REQUIRED,
+            Self::BeingRemoved | Self::Paused | Self::Busy | Self::DatabaseUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::InsufficientScope
+            | Self::AccessDenied
+            | Self::ConfirmationRequired
+            | Self::EmployeesOnly => StatusCode::FORBIDDEN,
+            Self::MethodUnavailable => StatusCode::NOT_IMPLEMENTED,
+            Self::BitrixUnavailable | Self::BitrixRefused => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// The page problem of the same meaning, for pages: a missing scope stays an
+    /// administrator's matter and a rate limit a wait (`wait_secs`), never "Bitrix24 is not
+    /// answering".
+    pub fn problem(self, wait_secs: u64) -> Problem {
+        match self {
+            Self::BadRequest
+            | Self::UnsupportedMediaType
+            | Self::InvalidStatus
+            | Self::InvalidUntil
+            | Self::InvalidSchedule
+            | Self::InvalidQuery => Problem::BadRequest,
+            Self::InvalidSession | Self::ReauthRequired => Problem::TokenRejected,
+            Self::NotInstalled => Problem::NotInstalled,
+            Self::RateLimited => Problem::RateLimited(wait_secs),
+            Self::BeingRemoved => Problem::BeingRemoved,
+            Self::Paused => Problem::Paused,
+            Self::PaymentRequired => Problem::PaymentRequired,
+            Self::Busy | Self::BitrixUnavailable => Problem::Unavailable,
+            Self::DatabaseUnavailable => Problem::DatabaseDown,
+            Self::Internal => Problem::Internal,
+            Self::InsufficientScope => Problem::MissingScope,
+            Self::AccessDenied | Self::EmployeesOnly => Problem::AccessDenied,
+            Self::ConfirmationRequired => Problem::ConfirmationRequired,
+            Self::MethodUnavailable | Self::BitrixRefused => Problem::Refused,
+        }
+    }
+}
