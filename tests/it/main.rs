@@ -19,7 +19,6 @@ mod contrast;
 mod demo;
 mod docs;
 mod edge;
-mod emulator;
 mod events;
 mod faults;
 mod focus_page;

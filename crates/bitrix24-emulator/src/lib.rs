@@ -372,3 +372,13 @@ async fn serve(listener: TcpListener, router: axum::Router) {
         tracing::error!(%err, "emulator listener stopped");
     }
 }
+
+/// An HTTP client for what the portal sends apps (events), and for tests: ring as its crypto
+/// provider (installing it twice is harmless), redirects shown rather than followed.
+pub fn http_client() -> reqwest::Result<reqwest::Client> {
+    let _already_installed = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+}

@@ -356,10 +356,7 @@ async fn pay(State(ctx): State<PortalCtx>, Form(control): Form<Control>) -> Redi
 
 /// POSTs an event to each handler, as the portal does: once, without retries.
 async fn deliver(payload: &FormPost, handlers: Vec<String>) {
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(5))
-        .build();
-    let Ok(client) = client else {
+    let Ok(client) = super::http_client() else {
         return;
     };
     for handler in handlers {

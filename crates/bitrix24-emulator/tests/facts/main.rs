@@ -1,15 +1,21 @@
-//! The emulator's own behaviour, checked over raw HTTP: what an app sees from a portal and the
-//! OAuth server. Here the REST methods; the OAuth server in `oauth.rs`; limits, faults and the
-//! portal's life in `portal.rs`.
+//! The emulator against the documented facts (`docs/bitrix24.md`), checked over raw HTTP: what
+//! an app sees from a portal and the OAuth servers. Here the REST methods; the OAuth server in
+//! `oauth.rs`; limits, faults and the portal's life in `portal.rs`.
 
+#![expect(
+    clippy::expect_used,
+    reason = "a test stops at the first broken expectation, and says which"
+)]
+
+mod harness;
 mod oauth;
 mod portal;
 
-use b24_status::domain::Status;
-use b24_status::emulator::AppSpec;
+use bitrix24::domain::Status;
+use bitrix24_emulator::AppSpec;
 use serde_json::{Value, json};
 
-use super::harness::{Bitrix, CLIENT_ID, client};
+use harness::{Bitrix, CLIENT_ID, client};
 
 async fn rest(bitrix: &Bitrix, method: &str, token: &str, params: Value) -> (u16, Value) {
     let mut body = params;

@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use b24_status::emulator::{FaultKind, FaultTarget, Server};
+use bitrix24_emulator::{FaultKind, FaultTarget, Server};
 use serde_json::json;
 
-use super::super::harness::{Bitrix, CLIENT_ID, CLIENT_SECRET, client};
 use super::{rest, rest_err, rest_ok, token_request};
+use crate::harness::{Bitrix, CLIENT_ID, CLIENT_SECRET, client};
 
 #[tokio::test]
 async fn the_leaky_bucket_answers_503_once_the_burst_is_spent() {

@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use b24_status::emulator::AppSpec;
+use bitrix24_emulator::AppSpec;
 use serde_json::{Value, json};
 
-use super::super::harness::{Bitrix, CLIENT_ID, CLIENT_SECRET, client};
 use super::{rest, rest_err, rest_ok, token_request};
+use crate::harness::{Bitrix, CLIENT_ID, CLIENT_SECRET, client};
 
 #[tokio::test]
 async fn access_tokens_expire_after_an_hour_with_401_expired_token() {
@@ -164,7 +164,7 @@ async fn authorize_redirects_with_a_code_that_lives_30_seconds_once() {
     assert_eq!(query["state"], "xyz");
     assert_eq!(query["domain"], bitrix.portal.domain);
     assert_eq!(query["member_id"], bitrix.member().as_str());
-    assert_eq!(query["scope"], super::super::harness::SCOPE);
+    assert_eq!(query["scope"], crate::harness::SCOPE);
     assert!(query.contains_key("server_domain"));
     let code = query["code"].clone();
 
