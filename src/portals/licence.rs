@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::{Portals, Refusal};
 use crate::tokens::{CallError, Repeat, TokenManager};
-use bitrix24::domain::MemberId;
+use bitrix24::domain::{MemberId, UserId};
 use bitrix24::event::Event;
 use bitrix24::licence::{APP_INFO, PaidPeriod};
 
@@ -77,22 +77,29 @@ async fn probe(tokens: &TokenManager, member_id: &MemberId, gap: i64) -> Result<
         tracing::info!(%member_id, "the app's paid period on this portal is back: calls and background work resume");
     }
     tokens.forget_portal(member_id);
-    if let Err(error) = read(tokens, member_id).await {
+    // The pair just refreshed is the one to ask with.
+    if let Err(error) = read_as(tokens, member_id, user_id).await {
         tracing::warn!(%member_id, %error, "app.info could not be read after a payment");
     }
     Ok(Probed::Resumed)
 }
 
 /// Reads `app.info` with the pair of the portal's [`crate::store::Store::period_account`] and
-/// records what it says.
-pub(super) async fn read(
+/// records what it says; `false` when the portal has no pair to ask with.
+pub(super) async fn read(tokens: &TokenManager, member_id: &MemberId) -> Result<bool, CallError> {
+    match tokens.store().period_account(member_id).await? {
+        Some(user_id) => read_as(tokens, member_id, user_id).await.map(|()| true),
+        None => Ok(false),
+    }
+}
+
+/// Reads `app.info` with `user_id`'s pair and records what it says.
+async fn read_as(
     tokens: &TokenManager,
     member_id: &MemberId,
-) -> Result<Option<PaidPeriod>, CallError> {
+    user_id: UserId,
+) -> Result<(), CallError> {
     let store = tokens.store();
-    let Some(user_id) = store.period_account(member_id).await? else {
-        return Ok(None);
-    };
     let result: serde_json::Value = tokens
         .call(member_id, user_id, APP_INFO, json!({}), Repeat::Safe)
         .await?;
@@ -101,7 +108,7 @@ pub(super) async fn read(
         .record_period(member_id, &period, tokens.clock().now())
         .await?;
     tokens.forget_portal(member_id);
-    Ok(Some(period))
+    Ok(())
 }
 
 /// The background's share: asks about the portals whose period ended, and reads `app.info`
@@ -136,8 +143,8 @@ pub async fn pass(tokens: &Arc<TokenManager>) -> Looked {
         });
     for member_id in due {
         match read(tokens, &member_id).await {
-            Ok(Some(_)) => looked.read += 1,
-            Ok(None) | Err(CallError::PaymentRequired) => {}
+            Ok(true) => looked.read += 1,
+            Ok(false) | Err(CallError::PaymentRequired) => {}
             Err(error) => tracing::warn!(%member_id, %error, "app.info could not be read"),
         }
     }

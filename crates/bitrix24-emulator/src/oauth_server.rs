@@ -14,6 +14,7 @@ use super::wire::{
     Failure, Injected, check_access, disturb, error_response, fail, late, param_str, params, tail,
 };
 use super::world::{Call, CodeRec, Region, Server, World};
+use bitrix24::domain::MemberId;
 
 /// Routes of a regional OAuth server.
 pub fn oauth_router(ctx: OAuthCtx) -> Router {
@@ -95,14 +96,10 @@ pub(super) fn grant(
         "authorization_code" => {
             let code = param_str(params, "code")
                 .ok_or_else(|| fail(400, "invalid_request", "No \"code\" parameter found"))?;
-            let issued_here = world
+            let rec: &CodeRec = world
                 .codes
                 .get(&code)
-                .is_some_and(|rec| world.region_of(&rec.member_id) == region);
-            let rec: &mut CodeRec = world
-                .codes
-                .get_mut(&code)
-                .filter(|_| issued_here)
+                .filter(|rec| world.region_of(&rec.member_id) == region)
                 .ok_or_else(|| fail(400, "invalid_grant", "Invalid authorization code"))?;
             if rec.client_id != client_id {
                 // Bitrix24 reports this one with HTTP 200 (`docs/bitrix24.md`, "OAuth").
@@ -111,15 +108,12 @@ pub(super) fn grant(
             if rec.used || rec.expires_at < now {
                 return Err(fail(400, "invalid_grant", "Authorization code has expired"));
             }
-            let member_id = rec.member_id.clone();
-            if world.payment_required(&member_id, &client_id) {
-                return Err(payment_required());
+            let (member_id, user_id) = (rec.member_id.clone(), rec.user_id);
+            refuse_unpaid(world, &member_id, &client_id)?;
+            if let Some(rec) = world.codes.get_mut(&code) {
+                rec.used = true;
             }
-            let Some(rec) = world.codes.get_mut(&code) else {
-                return Err(fail(400, "invalid_grant", "Invalid authorization code"));
-            };
-            rec.used = true;
-            (rec.member_id.clone(), rec.user_id)
+            (member_id, user_id)
         }
         "refresh_token" => {
             let refresh = param_str(params, "refresh_token").ok_or_else(|| {
@@ -129,14 +123,10 @@ pub(super) fn grant(
                     "No \"refresh_token\" parameter found",
                 )
             })?;
-            let issued_here = world
-                .refresh
-                .get(&refresh)
-                .is_some_and(|rec| world.region_of(&rec.member_id) == region);
             let rec = world
                 .refresh
-                .get_mut(&refresh)
-                .filter(|_| issued_here)
+                .get(&refresh)
+                .filter(|rec| world.region_of(&rec.member_id) == region)
                 .ok_or_else(|| fail(400, "invalid_grant", "Invalid refresh token"))?;
             if rec.client_id != client_id {
                 return Err(fail(200, "wrong_client", "Wrong client"));
@@ -148,17 +138,13 @@ pub(super) fn grant(
                     "The refresh token has been used",
                 ));
             }
-            let member_id = rec.member_id.clone();
-            // Nothing is issued and the refresh token stays valid for when it is paid for.
-            if world.payment_required(&member_id, &client_id) {
-                return Err(payment_required());
-            }
-            let Some(rec) = world.refresh.get_mut(&refresh) else {
-                return Err(fail(400, "invalid_grant", "Invalid refresh token"));
-            };
-            rec.used = true;
             let (member_id, user_id, old_access) =
                 (rec.member_id.clone(), rec.user_id, rec.access.clone());
+            // Nothing is issued and the refresh token stays valid for when it is paid for.
+            refuse_unpaid(world, &member_id, &client_id)?;
+            if let Some(rec) = world.refresh.get_mut(&refresh) {
+                rec.used = true;
+            }
             // Rotation kills the access token issued with the old refresh token
             // (`docs/bitrix24.md`, "Rotation").
             if let Some(access) = world.access.get_mut(&old_access) {
@@ -176,14 +162,18 @@ pub(super) fn grant(
     ))
 }
 
-/// A trial or paid period and its grace ran out (`docs/bitrix24.md`, "Paid apps"). The HTTP
-/// status is not documented (UNCONFIRMED): the client reads the `error` field whatever it is.
-fn payment_required() -> Failure {
-    fail(
-        400,
-        "PAYMENT_REQUIRED",
-        "The application's trial or paid period has ended",
-    )
+/// Refuses a grant once a trial or paid period and its grace ran out (`docs/bitrix24.md`,
+/// "Paid apps"). The HTTP status is not documented (UNCONFIRMED): the client reads the `error`
+/// field whatever it is.
+fn refuse_unpaid(world: &World, member_id: &MemberId, client_id: &str) -> Result<(), Failure> {
+    if world.payment_required(member_id, client_id) {
+        return Err(fail(
+            400,
+            "PAYMENT_REQUIRED",
+            "The application's trial or paid period has ended",
+        ));
+    }
+    Ok(())
 }
 
 pub(super) async fn oauth_app_info(

@@ -53,11 +53,11 @@ impl World {
         days: i64,
     ) -> (FormPost, Vec<String>) {
         let now = self.now();
-        let server_endpoint = self.server_endpoint(member_id);
-        let Some(portal) = self.portals.get_mut(member_id) else {
-            return (FormPost::default(), Vec::new());
-        };
-        let Some(install) = portal.installs.get_mut(client_id) else {
+        let Some(install) = self
+            .portals
+            .get_mut(member_id)
+            .and_then(|p| p.installs.get_mut(client_id))
+        else {
             return (FormPost::default(), Vec::new());
         };
         install.paid_until = Some(now + days * DAY);
@@ -65,38 +65,30 @@ impl World {
             return (FormPost::default(), Vec::new());
         }
         let (expired, left) = install.period_at(now);
-        let form = vec![
-            ("event".into(), "ONAPPPAYMENT".into()),
-            ("data[CODE]".into(), client_id.to_owned()),
-            ("data[VERSION]".into(), install.version.to_string()),
-            ("data[STATUS]".into(), portal.licence.clone()),
-            (
-                "data[PAYMENT_EXPIRED]".into(),
-                if expired { "Y" } else { "N" }.into(),
-            ),
-            ("data[DAYS]".into(), left.unwrap_or(days).to_string()),
-            ("data[LANGUAGE_ID]".into(), "en".into()),
-            ("ts".into(), now.to_string()),
-            ("auth[domain]".into(), portal.domain.clone()),
-            ("auth[server_endpoint]".into(), server_endpoint),
-            (
-                "auth[client_endpoint]".into(),
-                format!("http://{}/rest/", portal.domain),
-            ),
-            ("auth[member_id]".into(), member_id.as_str().to_owned()),
-        ];
         let handlers = install
             .events
             .iter()
             .filter(|e| e.event == "ONAPPPAYMENT")
             .map(|e| e.handler.clone())
             .collect();
-        (
-            FormPost {
-                query: Vec::new(),
-                form,
-            },
-            handlers,
-        )
+        let (version, licence) = (
+            install.version.to_string(),
+            self.portals
+                .get(member_id)
+                .map(|p| p.licence.clone())
+                .unwrap_or_default(),
+        );
+        let mut post = self.event(member_id, client_id, "ONAPPPAYMENT", 0);
+        post.form.extend([
+            ("data[CODE]".into(), client_id.to_owned()),
+            ("data[VERSION]".into(), version),
+            ("data[STATUS]".into(), licence),
+            (
+                "data[PAYMENT_EXPIRED]".into(),
+                if expired { "Y" } else { "N" }.into(),
+            ),
+            ("data[DAYS]".into(), left.unwrap_or(days).to_string()),
+        ]);
+        (post, handlers)
     }
 }

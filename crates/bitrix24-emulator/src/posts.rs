@@ -66,7 +66,10 @@ impl World {
         event: &str,
         user_id: u64,
     ) -> FormPost {
-        let with_tokens = event != "ONAPPUNINSTALL";
+        // Install and update events carry the user's fresh pair; an uninstall none, and a
+        // payment, as the docs show it, neither tokens nor `application_token`.
+        let with_tokens = matches!(event, "ONAPPINSTALL" | "ONAPPUPDATE");
+        let with_app_token = event != "ONAPPPAYMENT";
         let issued = with_tokens.then(|| self.issue(member_id, user_id, client_id));
         let now = self.now();
         let server_endpoint = self.server_endpoint(member_id);
@@ -86,13 +89,15 @@ impl World {
                 format!("http://{}/rest/", portal.domain),
             ),
             ("auth[member_id]".into(), member_id.as_str().to_owned()),
-            (
+        ];
+        if with_app_token {
+            form.push((
                 "auth[application_token]".into(),
                 install
                     .map(|i| i.application_token.clone())
                     .unwrap_or_default(),
-            ),
-        ];
+            ));
+        }
         if let Some(issued) = issued {
             let version = install.map_or(1, |i| i.version).to_string();
             form.extend([
