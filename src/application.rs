@@ -21,7 +21,7 @@ use crate::http::session::SessionKey;
 use crate::http::state::{App, AppState};
 use crate::metrics::Metrics;
 use crate::portals::call_log::{CallLog, Recorder};
-use crate::portals::{Portals, background, scheduler};
+use crate::portals::{Parts, Portals};
 use crate::store::{Keyring, Store, StoreError};
 use crate::tokens::TokenManager;
 use crate::{USER_AGENT, http};
@@ -55,7 +55,7 @@ pub enum BuildError {
 }
 
 /// Whether the background loops run: always in production; a test that applies due work by
-/// hand (`scheduler::run_once`) turns them off so that it alone decides when.
+/// hand (`Jobs::apply_due`) turns them off so that it alone decides when.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Loops {
     /// The keep-alive, the scheduler and the token-cache check run on their own.
@@ -70,6 +70,7 @@ pub struct Application {
     metrics_listener: Option<TcpListener>,
     router: Router,
     state: AppState,
+    store: Store,
     loops: Loops,
     #[cfg(feature = "demo")]
     demo: Option<crate::demo::Demo>,
@@ -127,17 +128,25 @@ impl Application {
             oauth.clone(),
             rest,
             config.tokens.clone(),
-            clock,
+            clock.clone(),
             metrics.clone(),
         ));
         let sessions = SessionKey::new(config.app_secret.derive(SessionKey::PURPOSE));
-        let portals = Portals::new(store, oauth, tokens.clone(), config.clone());
+        let portals = Portals::new(Parts {
+            store: store.clone(),
+            oauth,
+            tokens: tokens.clone(),
+            config: config.clone(),
+            clock: clock.clone(),
+            metrics: metrics.clone(),
+        });
         let state = AppState::new(App {
             metrics,
             sessions,
             config,
             portals,
             tokens,
+            clock,
             call_log,
             draining: std::sync::atomic::AtomicBool::new(false),
         });
@@ -146,6 +155,7 @@ impl Application {
             metrics_listener,
             router: http::router(state.clone()),
             state,
+            store,
             loops,
             #[cfg(feature = "demo")]
             demo: None,
@@ -169,6 +179,11 @@ impl Application {
         &self.state
     }
 
+    /// The database it opened, shared with everything it built (tests look into it).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Serves until `shutdown` completes. Then `/readyz` answers 503 for `SHUTDOWN_DELAY` while
     /// requests are still served, the listener closes, requests in flight finish, refreshes
     /// under way store their pairs (they already rotated them at Bitrix24), and the call log
@@ -182,6 +197,7 @@ impl Application {
             metrics_listener,
             router,
             state,
+            store,
             loops,
             #[cfg(feature = "demo")]
             demo,
@@ -204,12 +220,10 @@ impl Application {
             });
         }
         if loops == Loops::Run {
-            tasks.spawn(background::run(
-                state.tokens.clone(),
-                config.keepalive.clone(),
-            ));
-            tasks.spawn(scheduler::run(state.tokens.clone()));
-            tasks.spawn(state.tokens.clone().check_cache_forever());
+            let jobs = state.portals.jobs();
+            tasks.spawn(jobs.clone().run_background(config.keepalive.clone()));
+            tasks.spawn(jobs.clone().run_scheduler());
+            tasks.spawn(store.check_cache_forever());
         }
         let address = listener.local_addr()?;
         #[cfg(feature = "demo")]

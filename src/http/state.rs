@@ -10,6 +10,7 @@ use crate::metrics::Metrics;
 use crate::portals::Portals;
 use crate::portals::call_log::CallLog;
 use crate::tokens::TokenManager;
+use bitrix24::clock::Clock;
 
 /// Everything a request handler needs, built once.
 #[derive(Debug)]
@@ -18,8 +19,11 @@ pub struct App {
     pub config: Config,
     /// What the product does: every handler calls one of these.
     pub portals: Portals,
-    /// The token manager, for the background pass, a shutdown's drain and tests.
+    /// The token manager, for a shutdown's drain and tests.
     pub tokens: Arc<TokenManager>,
+    /// The app's clock: the one timers, schedules and paid periods run on (tests and the demo
+    /// move it).
+    pub clock: Clock,
     /// Signs and checks the status page's session tokens.
     pub sessions: SessionKey,
     /// Counters for `/metrics`.

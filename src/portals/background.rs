@@ -4,9 +4,7 @@
 //! and sweep expired sign-in states.
 //! A refresh token found dead wakes the loop early for the portal check alone.
 
-use std::sync::Arc;
-
-use crate::tokens::TokenManager;
+use super::Jobs;
 use crate::tokens::keepalive::{self, KeepaliveSettings};
 
 /// What one full pass did.
@@ -22,67 +20,67 @@ pub struct Pass {
     pub states_swept: u64,
 }
 
-/// One full pass at the manager's clock.
-pub async fn pass(tokens: &Arc<TokenManager>, settings: &KeepaliveSettings) -> Pass {
-    let now = tokens.clock().now();
-    let keepalive = keepalive::run_once(tokens, settings, now).await;
-    let removed = reconcile(tokens).await;
-    let periods = super::licence::pass(tokens).await;
-    let states_swept = tokens
-        .store()
-        .sweep_oauth_states(now)
-        .await
-        .unwrap_or_else(|error| {
-            tracing::warn!(%error, "sweeping sign-in states failed");
-            0
-        });
-    Pass {
-        keepalive,
-        removed,
-        periods,
-        states_swept,
+impl Jobs {
+    /// One full pass at the app's clock.
+    pub async fn background_pass(&self, settings: &KeepaliveSettings) -> Pass {
+        let now = self.clock.now();
+        let keepalive = self.tokens.keep_alive(settings, now).await;
+        let removed = self.reconcile_logged().await;
+        let periods = self.look_at_periods().await;
+        let states_swept = self
+            .store
+            .sweep_oauth_states(now)
+            .await
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "sweeping sign-in states failed");
+                0
+            });
+        Pass {
+            keepalive,
+            removed,
+            periods,
+            states_swept,
+        }
     }
-}
 
-async fn reconcile(tokens: &TokenManager) -> usize {
-    super::removal::reconcile(tokens)
-        .await
-        .unwrap_or_else(|error| {
+    async fn reconcile_logged(&self) -> usize {
+        self.reconcile().await.unwrap_or_else(|error| {
             tracing::warn!(%error, "checking portals that may be gone failed");
             0
         })
-}
+    }
 
-/// Runs passes forever, each starting the keep-alive interval plus a random part of it after
-/// the last one started; a pass whose keep-alive had that much work runs until the next is due,
-/// so a backlog is worked off at the keep-alive's pace without a pause.
-pub async fn run(tokens: Arc<TokenManager>, settings: KeepaliveSettings) {
-    let reauth_seen = tokens.reauth_seen();
-    let mut next = tokio::time::Instant::now() + settings.interval;
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep_until(next) => {
-                let started = tokio::time::Instant::now();
-                let done = pass(&tokens, &settings).await;
-                if done != Pass::default() {
-                    tracing::info!(
-                        refreshed = done.keepalive.refreshed,
-                        failed = done.keepalive.failed,
-                        removed = done.removed,
-                        periods_resumed = done.periods.resumed,
-                        periods_ended = done.periods.still_ended,
-                        states_swept = done.states_swept,
-                        "background pass"
-                    );
+    /// Runs passes forever, each starting the keep-alive interval plus a random part of it
+    /// after the last one started; a pass whose keep-alive had that much work runs until the
+    /// next is due, so a backlog is worked off at the keep-alive's pace without a pause.
+    pub async fn run_background(self, settings: KeepaliveSettings) {
+        let reauth_seen = self.tokens.reauth_seen();
+        let mut next = tokio::time::Instant::now() + settings.interval;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(next) => {
+                    let started = tokio::time::Instant::now();
+                    let done = self.background_pass(&settings).await;
+                    if done != Pass::default() {
+                        tracing::info!(
+                            refreshed = done.keepalive.refreshed,
+                            failed = done.keepalive.failed,
+                            removed = done.removed,
+                            periods_resumed = done.periods.resumed,
+                            periods_ended = done.periods.still_ended,
+                            states_swept = done.states_swept,
+                            "background pass"
+                        );
+                    }
+                    next = started
+                        + settings.interval
+                        + keepalive::jitter(settings.interval / 2);
                 }
-                next = started
-                    + settings.interval
-                    + keepalive::jitter(settings.interval / 2);
-            }
-            () = reauth_seen.notified() => {
-                let removed = reconcile(&tokens).await;
-                if removed > 0 {
-                    tracing::info!(removed, "portals found uninstalled");
+                () = reauth_seen.notified() => {
+                    let removed = self.reconcile_logged().await;
+                    if removed > 0 {
+                        tracing::info!(removed, "portals found uninstalled");
+                    }
                 }
             }
         }

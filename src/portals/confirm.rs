@@ -131,7 +131,7 @@ impl Portals {
         claim: Claim<'_>,
         from: IpAddr,
     ) -> Result<Verified, Refusal> {
-        let now = self.tokens.clock().now();
+        let now = self.clock.now();
         if let Some(verified) =
             self.confirmations
                 .get(claim.access, claim.member_id, claim.domain, now)

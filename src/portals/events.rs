@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use serde_json::json;
 
 use super::confirm::Claim;
-use super::removal::{self, Removal};
+use super::removal::Removal;
 use super::{Portals, Refusal, bindings};
 use crate::store::{AccountRecord, PortalRecord, PortalState, Tokens};
 use crate::tokens::Repeat;
@@ -71,7 +71,7 @@ impl Portals {
         // Confirming an uninstall asks the OAuth server too: it takes a place among the
         // verifications in flight like any other check.
         let permit = self.gate.in_flight().await?;
-        let removal = removal::uninstall(&self.tokens, &event.member_id, event.clean).await?;
+        let removal = self.jobs.uninstall(&event.member_id, event.clean).await?;
         drop(permit);
         if removal == Removal::Forged {
             self.gate.spent(reservation);
@@ -180,7 +180,6 @@ impl Portals {
             }
             _ => self.store.upsert_portal(&portal, now).await?,
         }
-        self.tokens.forget_portal(&event.member_id);
         self.confirmations.forget_portal(&event.member_id);
         tracing::info!(version = ?portal.app_version, "installation recorded from event");
         if event.kind == EventKind::Install {

@@ -83,7 +83,6 @@ impl Portals {
         self.store
             .upsert_portal_and_account(&portal, &account, now)
             .await?;
-        self.tokens.forget_portal(&frame.member_id);
         self.confirmations.forget_portal(&frame.member_id);
 
         let refused = bindings::bind(
@@ -103,7 +102,7 @@ impl Portals {
         }
         // Bitrix24 just issued the administrator a pair: whatever period had ended is paid.
         self.store.resume_period(&frame.member_id).await?;
-        if let Err(error) = super::licence::read(&self.tokens, &frame.member_id).await {
+        if let Err(error) = self.jobs.read_period(&frame.member_id).await {
             tracing::warn!(%error, "app.info could not be read at install");
         }
         tracing::info!("installed");

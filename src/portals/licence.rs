@@ -6,12 +6,10 @@
 //! answers with a pair — asked in the background, when someone opens the app, and on
 //! `ONAPPPAYMENT`, at most once a minute per portal whatever prompts it.
 
-use std::sync::Arc;
-
 use serde_json::json;
 
-use super::{Portals, Refusal};
-use crate::tokens::{CallError, Repeat, TokenManager};
+use super::{Jobs, Portals, Refusal};
+use crate::tokens::{CallError, Repeat};
 use bitrix24::domain::{MemberId, UserId};
 use bitrix24::event::Event;
 use bitrix24::licence::{APP_INFO, PaidPeriod};
@@ -54,108 +52,106 @@ pub struct Looked {
     pub read: usize,
 }
 
-/// Asks whether payment returned on a portal whose period ended, unless anyone asked within
-/// `gap` seconds.
-async fn probe(tokens: &TokenManager, member_id: &MemberId, gap: i64) -> Result<Probed, CallError> {
-    let store = tokens.store();
-    let now = tokens.clock().now();
-    if !store
-        .claim_payment_probe(member_id, now, now.saturating_sub(gap))
-        .await?
-    {
-        return Ok(Probed::NotAsked);
+impl Jobs {
+    /// Asks whether payment returned on a portal whose period ended, unless anyone asked
+    /// within `gap` seconds.
+    async fn probe(&self, member_id: &MemberId, gap: i64) -> Result<Probed, CallError> {
+        let now = self.clock.now();
+        if !self
+            .store
+            .claim_payment_probe(member_id, now, now.saturating_sub(gap))
+            .await?
+        {
+            return Ok(Probed::NotAsked);
+        }
+        let Some(user_id) = self.store.period_account(member_id).await? else {
+            return Ok(Probed::StillEnded);
+        };
+        match self.tokens.refresh_despite_period(member_id, user_id).await {
+            Ok(()) => {}
+            Err(CallError::PaymentRequired) => return Ok(Probed::StillEnded),
+            Err(error) => return Err(error),
+        }
+        if self.store.resume_period(member_id).await? {
+            tracing::info!(%member_id, "the app's paid period on this portal is back: calls and background work resume");
+        }
+        // The pair just refreshed is the one to ask with.
+        if let Err(error) = self.read_period_as(member_id, user_id).await {
+            tracing::warn!(%member_id, %error, "app.info could not be read after a payment");
+        }
+        Ok(Probed::Resumed)
     }
-    let Some(user_id) = store.period_account(member_id).await? else {
-        return Ok(Probed::StillEnded);
-    };
-    match tokens.refresh_despite_period(member_id, user_id).await {
-        Ok(()) => {}
-        Err(CallError::PaymentRequired) => return Ok(Probed::StillEnded),
-        Err(error) => return Err(error),
-    }
-    if store.resume_period(member_id).await? {
-        tracing::info!(%member_id, "the app's paid period on this portal is back: calls and background work resume");
-    }
-    tokens.forget_portal(member_id);
-    // The pair just refreshed is the one to ask with.
-    if let Err(error) = read_as(tokens, member_id, user_id).await {
-        tracing::warn!(%member_id, %error, "app.info could not be read after a payment");
-    }
-    Ok(Probed::Resumed)
-}
 
-/// Reads `app.info` with the pair of the portal's [`crate::store::Store::period_account`] and
-/// records what it says; `false` when the portal has no pair to ask with.
-pub(super) async fn read(tokens: &TokenManager, member_id: &MemberId) -> Result<bool, CallError> {
-    match tokens.store().period_account(member_id).await? {
-        Some(user_id) => read_as(tokens, member_id, user_id).await.map(|()| true),
-        None => Ok(false),
+    /// Reads `app.info` with the pair of the portal's
+    /// [`crate::store::Store::period_account`] and records what it says; `false` when the
+    /// portal has no pair to ask with.
+    pub(super) async fn read_period(&self, member_id: &MemberId) -> Result<bool, CallError> {
+        match self.store.period_account(member_id).await? {
+            Some(user_id) => self.read_period_as(member_id, user_id).await.map(|()| true),
+            None => Ok(false),
+        }
     }
-}
 
-/// Reads `app.info` with `user_id`'s pair and records what it says.
-async fn read_as(
-    tokens: &TokenManager,
-    member_id: &MemberId,
-    user_id: UserId,
-) -> Result<(), CallError> {
-    let store = tokens.store();
-    let result: serde_json::Value = tokens
-        .call(member_id, user_id, APP_INFO, json!({}), Repeat::Safe)
-        .await?;
-    let period = PaidPeriod::from_app_info(&result);
-    store
-        .record_period(member_id, &period, tokens.clock().now())
-        .await?;
-    tokens.forget_portal(member_id);
-    Ok(())
-}
+    /// Reads `app.info` with `user_id`'s pair and records what it says.
+    async fn read_period_as(&self, member_id: &MemberId, user_id: UserId) -> Result<(), CallError> {
+        let result: serde_json::Value = self
+            .tokens
+            .call(member_id, user_id, APP_INFO, json!({}), Repeat::Safe)
+            .await?;
+        let period = PaidPeriod::from_app_info(&result);
+        self.store
+            .record_period(member_id, &period, self.clock.now())
+            .await?;
+        Ok(())
+    }
 
-/// The background's share: asks about the portals whose period ended, and reads `app.info`
-/// of those due a read, a few of each per pass.
-pub async fn pass(tokens: &Arc<TokenManager>) -> Looked {
-    let mut looked = Looked::default();
-    let store = tokens.store();
-    let now = tokens.clock().now();
-    let ended = store
-        .periods_to_probe(now - PROBE_EVERY, PER_PASS)
-        .await
-        .unwrap_or_else(|error| {
-            tracing::warn!(%error, "listing portals whose paid period ended failed");
-            Vec::new()
-        });
-    for member_id in ended {
-        match probe(tokens, &member_id, PROBE_EVERY).await {
-            Ok(Probed::Resumed) => looked.resumed += 1,
-            Ok(Probed::StillEnded) => looked.still_ended += 1,
-            Ok(Probed::NotAsked) => {}
-            Err(error) => {
-                tracing::warn!(%member_id, %error, "asking whether payment returned failed");
+    /// The background's share: asks about the portals whose period ended, and reads
+    /// `app.info` of those due a read, a few of each per pass.
+    pub(super) async fn look_at_periods(&self) -> Looked {
+        let mut looked = Looked::default();
+        let now = self.clock.now();
+        let ended = self
+            .store
+            .periods_to_probe(now - PROBE_EVERY, PER_PASS)
+            .await
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "listing portals whose paid period ended failed");
+                Vec::new()
+            });
+        for member_id in ended {
+            match self.probe(&member_id, PROBE_EVERY).await {
+                Ok(Probed::Resumed) => looked.resumed += 1,
+                Ok(Probed::StillEnded) => looked.still_ended += 1,
+                Ok(Probed::NotAsked) => {}
+                Err(error) => {
+                    tracing::warn!(%member_id, %error, "asking whether payment returned failed");
+                }
             }
         }
-    }
-    let due = store
-        .claim_period_reads(now, now - READ_EVERY, now - RECHECK_PAST_END, PER_PASS)
-        .await
-        .unwrap_or_else(|error| {
-            tracing::warn!(%error, "listing portals due an app.info read failed");
-            Vec::new()
-        });
-    for member_id in due {
-        match read(tokens, &member_id).await {
-            Ok(true) => looked.read += 1,
-            Ok(false) | Err(CallError::PaymentRequired) => {}
-            Err(error) => tracing::warn!(%member_id, %error, "app.info could not be read"),
+        let due = self
+            .store
+            .claim_period_reads(now, now - READ_EVERY, now - RECHECK_PAST_END, PER_PASS)
+            .await
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "listing portals due an app.info read failed");
+                Vec::new()
+            });
+        for member_id in due {
+            match self.read_period(&member_id).await {
+                Ok(true) => looked.read += 1,
+                Ok(false) | Err(CallError::PaymentRequired) => {}
+                Err(error) => tracing::warn!(%member_id, %error, "app.info could not be read"),
+            }
         }
+        looked
     }
-    looked
 }
 
 impl Portals {
     /// A portal whose period ended, asked whether payment returned (at most once a minute):
     /// `Ok` when it did.
     pub(super) async fn paid_again(&self, member_id: &MemberId) -> Result<(), Refusal> {
-        match probe(&self.tokens, member_id, PROBE_GAP).await? {
+        match self.jobs.probe(member_id, PROBE_GAP).await? {
             Probed::Resumed => Ok(()),
             Probed::StillEnded | Probed::NotAsked => Err(Refusal::PaymentRequired),
         }
@@ -179,16 +175,16 @@ impl Portals {
             return Err(Refusal::NotVerified);
         }
         if portal.period.ended_at.is_some() {
-            probe(&self.tokens, &event.member_id, PROBE_GAP).await?;
+            self.jobs.probe(&event.member_id, PROBE_GAP).await?;
             return Ok(());
         }
-        let now = self.tokens.clock().now();
+        let now = self.clock.now();
         if self
             .store
             .claim_period_read(&event.member_id, now, now - PROBE_GAP)
             .await?
         {
-            match read(&self.tokens, &event.member_id).await {
+            match self.jobs.read_period(&event.member_id).await {
                 Ok(_) | Err(CallError::PaymentRequired) => {}
                 Err(error) => return Err(error.into()),
             }

@@ -26,9 +26,11 @@ mod timers;
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::store::{Portal, Store, StoreError};
 use crate::tokens::{CallError, TokenManager};
 use bitrix24::OAuthClient;
+use bitrix24::clock::Clock;
 use bitrix24::domain::MemberId;
 pub use board::{Board, BoardMember, DepartmentChoice, TeamQuery};
 use confirm::Confirmations;
@@ -128,33 +130,69 @@ pub struct Portals {
     oauth: OAuthClient,
     tokens: Arc<TokenManager>,
     config: Config,
+    clock: Clock,
+    jobs: Jobs,
     gate: Gate,
     confirmations: Confirmations,
     team: TeamCache,
 }
 
+/// The use cases that run without a request, or outlive one: the background pass (keep-alive,
+/// removal checks, paid periods), the scheduler, and an uninstall's confirmation. Cheap to
+/// clone, so work it starts can hold its own copy.
+#[derive(Clone, Debug)]
+pub struct Jobs {
+    store: Store,
+    tokens: Arc<TokenManager>,
+    clock: Clock,
+    metrics: Arc<Metrics>,
+}
+
+/// What the use cases are built over.
+#[derive(Debug)]
+pub struct Parts {
+    pub store: Store,
+    pub oauth: OAuthClient,
+    pub tokens: Arc<TokenManager>,
+    pub config: Config,
+    /// The clock timers, schedules and paid periods run on (tests and the demo move it).
+    pub clock: Clock,
+    pub metrics: Arc<Metrics>,
+}
+
 impl Portals {
-    /// The use cases over the app's store, OAuth client and token manager.
-    pub fn new(
-        store: Store,
-        oauth: OAuthClient,
-        tokens: Arc<TokenManager>,
-        config: Config,
-    ) -> Self {
+    /// The use cases over the app's parts.
+    pub fn new(parts: Parts) -> Self {
+        let Parts {
+            store,
+            oauth,
+            tokens,
+            config,
+            clock,
+            metrics,
+        } = parts;
+        let jobs = Jobs {
+            store: store.clone(),
+            tokens: tokens.clone(),
+            clock: clock.clone(),
+            metrics,
+        };
         Self {
             store,
             oauth,
             tokens,
             config,
+            clock,
+            jobs,
             gate: Gate::default(),
             confirmations: Confirmations::default(),
             team: TeamCache::default(),
         }
     }
 
-    /// The token manager (the background pass runs on it).
-    pub fn tokens(&self) -> &Arc<TokenManager> {
-        &self.tokens
+    /// The background use cases, for the process's loops and for tests that run them by hand.
+    pub fn jobs(&self) -> &Jobs {
+        &self.jobs
     }
 
     /// Whether the database answers.

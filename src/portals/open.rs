@@ -68,7 +68,7 @@ impl Portals {
         }
         // At most a second old: every open of a busy portal would otherwise read and decrypt it.
         let mut portal = self
-            .tokens
+            .store
             .recent_portal(&frame.member_id)
             .await?
             .filter(|p| p.record.state != PortalState::New)
@@ -113,7 +113,6 @@ impl Portals {
             portal.record.client_endpoint = confirmed.client_endpoint.clone();
             portal.record.state = PortalState::Active;
             self.store.upsert_portal(&portal.record, unix_now()).await?;
-            self.tokens.forget_portal(&frame.member_id);
             tracing::info!(domain = %frame.domain, reactivated = deleted, "the OAuth server confirmed the portal's address");
         }
         let read = self.read_with(&portal, &frame.access).await?;
@@ -237,7 +236,6 @@ impl Portals {
             (None, _, _) | (_, Some(_), _) => {}
             (Some(_), None, None) => {
                 self.store.clear_timer(member_id, user_id).await?;
-                self.tokens.note_timer(member_id, user_id, false);
             }
             (Some(chosen), None, Some(until)) => {
                 let before = page.before.unwrap_or(Status::Online);
@@ -297,9 +295,8 @@ impl Portals {
     ) -> Result<(), CallError> {
         self.apply_status(member_id, user_id, chosen).await?;
         // Most users have no timer: the cached account says so without a database read.
-        if self.tokens.has_timer(member_id, user_id).await? {
+        if self.store.may_have_timer(member_id, user_id).await? {
             self.store.clear_timer(member_id, user_id).await?;
-            self.tokens.note_timer(member_id, user_id, false);
         }
         Ok(())
     }

@@ -32,7 +32,7 @@ impl Portals {
         // Reads only, unless there is a failed change to tell (told once, then forgotten); and
         // only what the account's cached entry says may be there.
         let (may_have_timer, may_have_schedule) =
-            self.tokens.may_have_plans(member_id, user_id).await;
+            self.store.may_have_plans(member_id, user_id).await;
         let any_timer = if may_have_timer {
             self.store.any_timer(member_id, user_id).await?
         } else {

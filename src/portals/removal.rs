@@ -5,11 +5,11 @@
 //! the background; a portal whose every pair is refused is checked the same way, so a lost
 //! event is noticed.
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use super::Jobs;
+use crate::tokens::CallError;
 use crate::tokens::confirm::Verdict;
-use crate::tokens::{CallError, TokenManager};
 use bitrix24::domain::MemberId;
 
 /// What became of an uninstall event.
@@ -48,109 +48,110 @@ const RETRY_DELAYS: [Duration; 5] = [
     Duration::from_secs(900),
 ];
 
-/// Handles an `ONAPPUNINSTALL` whose `application_token` matched (or the portal has none).
-pub async fn uninstall(
-    tokens: &Arc<TokenManager>,
-    member_id: &MemberId,
-    clean: bool,
-) -> Result<Removal, CallError> {
-    let portal = tokens.store().portal(member_id).await?;
-    let written_at = portal.as_ref().map(|p| p.updated_at);
-    if portal.is_some_and(|p| p.removing_since.is_some()) {
-        // Its background check is under way; a second event adds no work.
-        tokens
-            .store()
-            .suspend_portal(member_id, clean, tokens.clock().now())
-            .await?;
-        return Ok(Removal::Suspended);
+impl Jobs {
+    /// Handles an `ONAPPUNINSTALL` whose `application_token` matched (or the portal has none).
+    pub(super) async fn uninstall(
+        &self,
+        member_id: &MemberId,
+        clean: bool,
+    ) -> Result<Removal, CallError> {
+        let portal = self.store.portal(member_id).await?;
+        let written_at = portal.as_ref().map(|p| p.updated_at);
+        if portal.is_some_and(|p| p.removing_since.is_some()) {
+            // Its background check is under way; a second event adds no work.
+            self.store
+                .suspend_portal(member_id, clean, self.clock.now())
+                .await?;
+            return Ok(Removal::Suspended);
+        }
+        // A hanging OAuth server must not keep the event past the request's own timeout, or
+        // the portal would be neither removed nor suspended.
+        let verdict = tokio::time::timeout(CONFIRM_WITHIN, self.tokens.confirm_removed(member_id))
+            .await
+            .unwrap_or(Ok(Verdict::Unknown))?;
+        match verdict {
+            Verdict::Gone => {
+                self.remove(member_id, clean, written_at).await?;
+                Ok(Removal::Removed)
+            }
+            Verdict::Installed => {
+                tracing::warn!(%member_id, "ONAPPUNINSTALL refused: the app is still installed on this portal, so the event is forged");
+                Ok(Removal::Forged)
+            }
+            Verdict::Unknown => {
+                let now = self.clock.now();
+                self.store.suspend_portal(member_id, clean, now).await?;
+                tracing::warn!(%member_id, "ONAPPUNINSTALL could not be confirmed yet; the portal is suspended");
+                tokio::spawn(self.clone().retry(member_id.clone()));
+                Ok(Removal::Suspended)
+            }
+        }
     }
-    // A hanging OAuth server must not keep the event past the request's own timeout, or the
-    // portal would be neither removed nor suspended.
-    let verdict = tokio::time::timeout(CONFIRM_WITHIN, tokens.confirm_removed(member_id))
-        .await
-        .unwrap_or(Ok(Verdict::Unknown))?;
-    match verdict {
-        Verdict::Gone => {
-            remove(tokens, member_id, clean, written_at).await?;
-            Ok(Removal::Removed)
-        }
-        Verdict::Installed => {
-            tracing::warn!(%member_id, "ONAPPUNINSTALL refused: the app is still installed on this portal, so the event is forged");
-            Ok(Removal::Forged)
-        }
-        Verdict::Unknown => {
-            let now = tokens.clock().now();
-            tokens.store().suspend_portal(member_id, clean, now).await?;
-            tokens.forget_portal(member_id);
-            tracing::warn!(%member_id, "ONAPPUNINSTALL could not be confirmed yet; the portal is suspended");
-            tokio::spawn(retry(tokens.clone(), member_id.clone()));
-            Ok(Removal::Suspended)
-        }
-    }
-}
 
-/// Removes the portal unless its row changed since `written_at` (a reinstall while the OAuth
-/// server was being asked wins).
-async fn remove(
-    tokens: &TokenManager,
-    member_id: &MemberId,
-    clean: bool,
-    written_at: Option<i64>,
-) -> Result<(), CallError> {
-    let now = tokens.clock().now();
-    if tokens
-        .store()
-        .uninstall_portal(member_id, clean, now, written_at)
-        .await?
-    {
-        tokens.forget_portal(member_id);
-        tracing::info!(%member_id, clean, "uninstalled");
-    } else {
-        tracing::info!(%member_id, "the portal changed while its uninstall was checked; kept");
+    /// Removes the portal unless its row changed since `written_at` (a reinstall while the
+    /// OAuth server was being asked wins).
+    async fn remove(
+        &self,
+        member_id: &MemberId,
+        clean: bool,
+        written_at: Option<i64>,
+    ) -> Result<(), CallError> {
+        let now = self.clock.now();
+        if self
+            .store
+            .uninstall_portal(member_id, clean, now, written_at)
+            .await?
+        {
+            tracing::info!(%member_id, clean, "uninstalled");
+        } else {
+            tracing::info!(%member_id, "the portal changed while its uninstall was checked; kept");
+        }
+        Ok(())
     }
-    Ok(())
-}
 
-async fn retry(tokens: Arc<TokenManager>, member_id: MemberId) {
-    for delay in RETRY_DELAYS {
-        tokio::time::sleep(delay).await;
-        match check(&tokens, &member_id).await {
-            Ok(Check::Removed | Check::Kept) => return,
-            Ok(Check::Unknown) => {}
-            Err(error) => tracing::warn!(%member_id, %error, "checking a suspended portal failed"),
+    async fn retry(self, member_id: MemberId) {
+        for delay in RETRY_DELAYS {
+            tokio::time::sleep(delay).await;
+            match self.check(&member_id).await {
+                Ok(Check::Removed | Check::Kept) => return,
+                Ok(Check::Unknown) => {}
+                Err(error) => {
+                    tracing::warn!(%member_id, %error, "checking a suspended portal failed");
+                }
+            }
         }
     }
-}
 
-/// Checks a portal that may be gone (suspended, or every pair refused): removes it when the
-/// OAuth server confirms, lifts a suspension when a pair still works.
-pub async fn check(tokens: &TokenManager, member_id: &MemberId) -> Result<Check, CallError> {
-    let store = tokens.store();
-    let written_at = store.portal(member_id).await?.map(|p| p.updated_at);
-    match tokens.confirm_removed(member_id).await? {
-        Verdict::Gone => {
-            let clean = store.removal_is_clean(member_id).await?;
-            remove(tokens, member_id, clean, written_at).await?;
-            Ok(Check::Removed)
+    /// Checks a portal that may be gone (suspended, or every pair refused): removes it when
+    /// the OAuth server confirms, lifts a suspension when a pair still works.
+    pub async fn check(&self, member_id: &MemberId) -> Result<Check, CallError> {
+        let written_at = self.store.portal(member_id).await?.map(|p| p.updated_at);
+        match self.tokens.confirm_removed(member_id).await? {
+            Verdict::Gone => {
+                let clean = self.store.removal_is_clean(member_id).await?;
+                self.remove(member_id, clean, written_at).await?;
+                Ok(Check::Removed)
+            }
+            Verdict::Installed => {
+                self.store
+                    .resume_portal(member_id, self.clock.now())
+                    .await?;
+                Ok(Check::Kept)
+            }
+            Verdict::Unknown => Ok(Check::Unknown),
         }
-        Verdict::Installed => {
-            store.resume_portal(member_id, tokens.clock().now()).await?;
-            tokens.forget_portal(member_id);
-            Ok(Check::Kept)
-        }
-        Verdict::Unknown => Ok(Check::Unknown),
     }
-}
 
-/// Checks every portal that may be gone; returns how many were removed.
-pub async fn reconcile(tokens: &TokenManager) -> Result<usize, CallError> {
-    let mut removed = 0;
-    for member_id in tokens.store().portals_to_reconcile().await? {
-        match check(tokens, &member_id).await {
-            Ok(Check::Removed) => removed += 1,
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%member_id, %error, "reconciling a portal failed"),
+    /// Checks every portal that may be gone; returns how many were removed.
+    pub async fn reconcile(&self) -> Result<usize, CallError> {
+        let mut removed = 0;
+        for member_id in self.store.portals_to_reconcile().await? {
+            match self.check(&member_id).await {
+                Ok(Check::Removed) => removed += 1,
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%member_id, %error, "reconciling a portal failed"),
+            }
         }
+        Ok(removed)
     }
-    Ok(removed)
 }

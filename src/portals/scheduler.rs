@@ -5,16 +5,16 @@
 //! apply each change once; it runs on the token manager's clock, which tests and the demo move
 //! forward instead of waiting.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
+use super::Jobs;
 use super::outcome::Outcome;
 pub use super::outcome::RETRY;
 use crate::metrics::Metrics;
 use crate::store::{StoreError, Timer};
-use crate::tokens::{CallError, Repeat, TokenManager};
+use crate::tokens::{CallError, Repeat};
 use bitrix24::status;
 
 /// How often due work is looked for: each change lands within this of its time, plus the call.
@@ -42,32 +42,88 @@ pub struct Report {
     pub deferred: usize,
 }
 
-/// Applies every change due at `now` (unix seconds on the token manager's clock): timers that
-/// ended, then schedule rules that start or end.
-pub async fn run_once(tokens: &Arc<TokenManager>, owner: &str, now: i64) -> Report {
-    let store = tokens.store();
-    let timers = drain(
-        tokens.metrics(),
-        || store.claim_due_timers(now, BATCH, owner, now + CLAIM),
-        |timer| {
-            let tokens = tokens.clone();
-            async move { restore(&tokens, timer).await }
-        },
-    )
-    .await;
-    let rules = drain(
-        tokens.metrics(),
-        || store.claim_due_schedules(now, BATCH, owner, now + CLAIM),
-        |saved| {
-            let (tokens, owner) = (tokens.clone(), owner.to_owned());
-            async move { super::schedules::apply_boundary(&tokens, &owner, saved, now).await }
-        },
-    )
-    .await;
-    Report {
-        applied: timers.applied + rules.applied,
-        dropped: timers.dropped + rules.dropped,
-        deferred: timers.deferred + rules.deferred,
+impl Jobs {
+    /// Applies every change due at `now` (unix seconds on the app's clock): timers that ended,
+    /// then schedule rules that start or end. `owner` names this process in the claims.
+    pub async fn apply_due(&self, owner: &str, now: i64) -> Report {
+        let store = &self.store;
+        let timers = drain(
+            &self.metrics,
+            || store.claim_due_timers(now, BATCH, owner, now + CLAIM),
+            |timer| {
+                let jobs = self.clone();
+                async move { jobs.restore(timer).await }
+            },
+        )
+        .await;
+        let rules = drain(
+            &self.metrics,
+            || store.claim_due_schedules(now, BATCH, owner, now + CLAIM),
+            |saved| {
+                let (jobs, owner) = (self.clone(), owner.to_owned());
+                async move { jobs.apply_boundary(&owner, saved, now).await }
+            },
+        )
+        .await;
+        Report {
+            applied: timers.applied + rules.applied,
+            dropped: timers.dropped + rules.dropped,
+            deferred: timers.deferred + rules.deferred,
+        }
+    }
+
+    /// Looks for due changes every [`TICK`] until the process ends.
+    pub async fn run_scheduler(self) {
+        let owner = crate::store::crypto::random_hex(8);
+        loop {
+            let done = self.apply_due(&owner, self.clock.now()).await;
+            if done != Report::default() {
+                tracing::debug!(?done, "scheduler");
+            }
+            tokio::time::sleep(TICK).await;
+        }
+    }
+
+    /// Restores the status of a timer that ended.
+    async fn restore(&self, timer: Timer) -> Outcome {
+        let (member_id, user_id) = (&timer.member_id, timer.user_id);
+        let result: Result<Value, CallError> = self
+            .tokens
+            .call(
+                member_id,
+                user_id,
+                status::SET,
+                status::set_params(timer.then),
+                Repeat::Safe,
+            )
+            .await;
+        let outcome = match &result {
+            Ok(_) => Outcome::Applied,
+            Err(error) => Outcome::of(error),
+        };
+        let store = &self.store;
+        let kept = match (&outcome, result) {
+            (Outcome::Deferred, Err(error)) => {
+                tracing::warn!(%member_id, %user_id, %error, "a timed status could not be restored yet");
+                store.retry_timer(&timer, self.clock.now() + RETRY).await
+            }
+            (Outcome::Missed, Err(error)) => {
+                tracing::warn!(%member_id, %user_id, %error, "a timed status could not be restored; the user is told on their next visit");
+                store.miss_timer(&timer).await
+            }
+            (_, Err(error)) => {
+                tracing::warn!(%member_id, %user_id, %error, "a timed status could not be restored; dropped");
+                store.finish_timer(&timer).await
+            }
+            (_, Ok(_)) => {
+                tracing::info!(%member_id, %user_id, status = timer.then.as_str(), "timed status ended");
+                store.finish_timer(&timer).await
+            }
+        };
+        if let Err(error) = kept {
+            tracing::error!(%error, "the scheduler could not record what it did");
+        }
+        outcome
     }
 }
 
@@ -119,61 +175,5 @@ impl Report {
             Outcome::Deferred => self.deferred += 1,
             Outcome::Unchanged => {}
         }
-    }
-}
-
-/// Restores the status of a timer that ended.
-async fn restore(tokens: &TokenManager, timer: Timer) -> Outcome {
-    let (member_id, user_id) = (&timer.member_id, timer.user_id);
-    let result: Result<Value, CallError> = tokens
-        .call(
-            member_id,
-            user_id,
-            status::SET,
-            status::set_params(timer.then),
-            Repeat::Safe,
-        )
-        .await;
-    let outcome = match &result {
-        Ok(_) => Outcome::Applied,
-        Err(error) => Outcome::of(error),
-    };
-    let store = tokens.store();
-    let kept = match (&outcome, result) {
-        (Outcome::Deferred, Err(error)) => {
-            tracing::warn!(%member_id, %user_id, %error, "a timed status could not be restored yet");
-            store
-                .retry_timer(&timer, tokens.clock().now() + RETRY)
-                .await
-        }
-        (Outcome::Missed, Err(error)) => {
-            tracing::warn!(%member_id, %user_id, %error, "a timed status could not be restored; the user is told on their next visit");
-            store.miss_timer(&timer).await
-        }
-        (_, Err(error)) => {
-            tracing::warn!(%member_id, %user_id, %error, "a timed status could not be restored; dropped");
-            store.finish_timer(&timer).await
-        }
-        (_, Ok(_)) => {
-            tracing::info!(%member_id, %user_id, status = timer.then.as_str(), "timed status ended");
-            store.finish_timer(&timer).await
-        }
-    };
-    if let Err(error) = kept {
-        tracing::error!(%error, "the scheduler could not record what it did");
-    }
-    outcome
-}
-
-/// Looks for due changes every [`TICK`] until the process ends.
-pub async fn run(tokens: Arc<TokenManager>) {
-    let owner = crate::store::crypto::random_hex(8);
-    loop {
-        let now = tokens.clock().now();
-        let done = run_once(&tokens, &owner, now).await;
-        if done != Report::default() {
-            tracing::debug!(?done, "scheduler");
-        }
-        tokio::time::sleep(TICK).await;
     }
 }

@@ -5,11 +5,11 @@
 
 use serde_json::Value;
 
-use super::Portals;
 use super::outcome::{Outcome, RETRY};
+use super::{Jobs, Portals};
 use crate::schedule::{self, Schedule, Step};
 use crate::store::{SavedSchedule, ScheduleState};
-use crate::tokens::{CallError, Repeat, TokenManager};
+use crate::tokens::{CallError, Repeat};
 use bitrix24::batch::{self, BatchAnswer};
 use bitrix24::domain::{MemberId, Status, UserId};
 use bitrix24::status;
@@ -49,125 +49,119 @@ impl Portals {
         user_id: UserId,
         schedule: &Schedule,
     ) -> Result<(), CallError> {
-        let now = self.tokens.clock().now();
+        let now = self.clock.now();
         self.store
             .save_schedule(member_id, user_id, schedule, now)
             .await?;
-        self.tokens.note_schedule(member_id, user_id);
         Ok(())
     }
 }
 
-/// Sets `chosen`, answering the status it replaced.
-async fn swap(
-    tokens: &TokenManager,
-    saved: &SavedSchedule,
-    chosen: Status,
-) -> Result<Status, CallError> {
-    let answer: BatchAnswer = tokens
-        .call(
-            &saved.member_id,
-            saved.user_id,
-            batch::METHOD,
-            status::swap_batch(chosen),
-            Repeat::Safe,
-        )
-        .await?;
-    status::swapped(&answer).map_err(CallError::refused)
-}
-
-async fn set(
-    tokens: &TokenManager,
-    saved: &SavedSchedule,
-    chosen: Status,
-) -> Result<(), CallError> {
-    let _: Value = tokens
-        .call(
-            &saved.member_id,
-            saved.user_id,
-            status::SET,
-            status::set_params(chosen),
-            Repeat::Safe,
-        )
-        .await?;
-    Ok(())
-}
-
-/// Makes the change due at `now` for a claimed schedule and records where it stands.
-pub(super) async fn apply_boundary(
-    tokens: &TokenManager,
-    owner: &str,
-    saved: SavedSchedule,
-    now: i64,
-) -> Outcome {
-    let plan = schedule::plan(&saved.schedule, saved.active_until, saved.before, now);
-    let store = tokens.store();
-    let (member_id, user_id) = (&saved.member_id, saved.user_id);
-    let mut state = ScheduleState {
-        active_until: plan.active_until,
-        before: plan.active_until.and(saved.before),
-        next_at: plan.next_at,
-        missed_at: None,
-    };
-    let done: Result<(), CallError> = match plan.step {
-        Step::Nothing => Ok(()),
-        Step::Start(chosen) => match swap(tokens, &saved, chosen).await {
-            Ok(replaced) => {
-                // A timer running into the rule ends here; what it would have restored comes
-                // back when the rule ends.
-                let timer = store.timer(member_id, user_id).await;
-                let before = match timer {
-                    Ok(Some(timer)) => {
-                        let cleared = store.clear_timer(member_id, user_id).await;
-                        tokens.note_timer(member_id, user_id, false);
-                        cleared.map(|()| timer.then)
-                    }
-                    Ok(None) => Ok(replaced),
-                    Err(error) => Err(error),
-                };
-                before
-                    .map(|before| state.before = Some(before))
-                    .map_err(CallError::from)
-            }
-            Err(error) => Err(error),
-        },
-        Step::Follow(chosen) => set(tokens, &saved, chosen).await,
-        Step::Restore(then) => match store.retarget_timer(member_id, user_id, then).await {
-            // The user's own timer runs past the rule: it restores the rule's "before" itself.
-            Ok(true) => Ok(()),
-            Ok(false) => set(tokens, &saved, then).await,
-            Err(error) => Err(error.into()),
-        },
-    };
-    let outcome = match &done {
-        Ok(()) if plan.step == Step::Nothing => Outcome::Unchanged,
-        Ok(()) => Outcome::Applied,
-        Err(error) => Outcome::of(error),
-    };
-    match (&outcome, done) {
-        (Outcome::Deferred, Err(error)) => {
-            tracing::warn!(%member_id, %user_id, %error, "a scheduled change could not be made yet");
-            let retry_at = tokens.clock().now() + RETRY;
-            if let Err(error) = store.retry_schedule(&saved, owner, retry_at).await {
-                tracing::error!(%error, "the scheduler could not record what it did");
-            }
-            return outcome;
-        }
-        (_, Err(error)) => {
-            tracing::warn!(%member_id, %user_id, %error, "a scheduled change could not be made; dropped");
-            state.active_until = None;
-            state.before = None;
-            if matches!(outcome, Outcome::Missed) {
-                state.missed_at = Some(plan.at);
-            }
-        }
-        (_, Ok(())) if plan.step != Step::Nothing => {
-            tracing::info!(%member_id, %user_id, step = ?plan.step, "scheduled change made");
-        }
-        _ => {}
+impl Jobs {
+    /// Sets `chosen`, answering the status it replaced.
+    async fn swap(&self, saved: &SavedSchedule, chosen: Status) -> Result<Status, CallError> {
+        let answer: BatchAnswer = self
+            .tokens
+            .call(
+                &saved.member_id,
+                saved.user_id,
+                batch::METHOD,
+                status::swap_batch(chosen),
+                Repeat::Safe,
+            )
+            .await?;
+        status::swapped(&answer).map_err(CallError::refused)
     }
-    if let Err(error) = store.finish_schedule(&saved, owner, state).await {
-        tracing::error!(%error, "the scheduler could not record what it did");
+
+    async fn set(&self, saved: &SavedSchedule, chosen: Status) -> Result<(), CallError> {
+        let _: Value = self
+            .tokens
+            .call(
+                &saved.member_id,
+                saved.user_id,
+                status::SET,
+                status::set_params(chosen),
+                Repeat::Safe,
+            )
+            .await?;
+        Ok(())
     }
-    outcome
+
+    /// Makes the change due at `now` for a claimed schedule and records where it stands.
+    pub(super) async fn apply_boundary(
+        &self,
+        owner: &str,
+        saved: SavedSchedule,
+        now: i64,
+    ) -> Outcome {
+        let plan = schedule::plan(&saved.schedule, saved.active_until, saved.before, now);
+        let store = &self.store;
+        let (member_id, user_id) = (&saved.member_id, saved.user_id);
+        let mut state = ScheduleState {
+            active_until: plan.active_until,
+            before: plan.active_until.and(saved.before),
+            next_at: plan.next_at,
+            missed_at: None,
+        };
+        let done: Result<(), CallError> = match plan.step {
+            Step::Nothing => Ok(()),
+            Step::Start(chosen) => match self.swap(&saved, chosen).await {
+                Ok(replaced) => {
+                    // A timer running into the rule ends here; what it would have restored comes
+                    // back when the rule ends.
+                    let timer = store.timer(member_id, user_id).await;
+                    let before = match timer {
+                        Ok(Some(timer)) => {
+                            let cleared = store.clear_timer(member_id, user_id).await;
+                            cleared.map(|()| timer.then)
+                        }
+                        Ok(None) => Ok(replaced),
+                        Err(error) => Err(error),
+                    };
+                    before
+                        .map(|before| state.before = Some(before))
+                        .map_err(CallError::from)
+                }
+                Err(error) => Err(error),
+            },
+            Step::Follow(chosen) => self.set(&saved, chosen).await,
+            Step::Restore(then) => match store.retarget_timer(member_id, user_id, then).await {
+                // The user's own timer runs past the rule: it restores the rule's "before" itself.
+                Ok(true) => Ok(()),
+                Ok(false) => self.set(&saved, then).await,
+                Err(error) => Err(error.into()),
+            },
+        };
+        let outcome = match &done {
+            Ok(()) if plan.step == Step::Nothing => Outcome::Unchanged,
+            Ok(()) => Outcome::Applied,
+            Err(error) => Outcome::of(error),
+        };
+        match (&outcome, done) {
+            (Outcome::Deferred, Err(error)) => {
+                tracing::warn!(%member_id, %user_id, %error, "a scheduled change could not be made yet");
+                let retry_at = self.clock.now() + RETRY;
+                if let Err(error) = store.retry_schedule(&saved, owner, retry_at).await {
+                    tracing::error!(%error, "the scheduler could not record what it did");
+                }
+                return outcome;
+            }
+            (_, Err(error)) => {
+                tracing::warn!(%member_id, %user_id, %error, "a scheduled change could not be made; dropped");
+                state.active_until = None;
+                state.before = None;
+                if matches!(outcome, Outcome::Missed) {
+                    state.missed_at = Some(plan.at);
+                }
+            }
+            (_, Ok(())) if plan.step != Step::Nothing => {
+                tracing::info!(%member_id, %user_id, step = ?plan.step, "scheduled change made");
+            }
+            _ => {}
+        }
+        if let Err(error) = store.finish_schedule(&saved, owner, state).await {
+            tracing::error!(%error, "the scheduler could not record what it did");
+        }
+        outcome
+    }
 }

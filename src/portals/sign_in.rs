@@ -155,7 +155,7 @@ impl Portals {
             is_installer: false,
             tokens,
         };
-        self.tokens.save_account(&account, unix_now()).await?;
+        self.store.upsert_account(&account, unix_now()).await?;
         tracing::info!("signed in");
         Ok(Opened {
             epoch: self.store.session_epoch(&member_id, read.user_id).await?,

@@ -57,10 +57,7 @@ impl Portals {
             until,
             then: running.map_or(before, |t| t.then),
         };
-        self.store
-            .set_timer(&timer, self.tokens.clock().now())
-            .await?;
-        self.tokens.note_timer(member_id, user_id, true);
+        self.store.set_timer(&timer, self.clock.now()).await?;
         Ok(timer)
     }
 
@@ -75,13 +72,13 @@ impl Portals {
 
     /// Unix seconds on the app's clock (the one timers and schedules run on).
     pub fn now(&self) -> i64 {
-        self.tokens.clock().now()
+        self.clock.now()
     }
 
     /// The unix time `until` checked for a timer set at the app's `now`: in the future and at
     /// most [`LONGEST_TIMER`] ahead.
     pub fn timer_end_is_valid(&self, until: i64) -> bool {
-        let now = self.tokens.clock().now();
+        let now = self.clock.now();
         until > now && until - now <= LONGEST_TIMER
     }
 }

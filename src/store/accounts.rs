@@ -91,6 +91,7 @@ impl Store {
         // One statement commits on its own; no transaction round trips needed.
         let sealed = self.seal_account(account, now);
         on_pool!(&self.db, |pool| upsert_account!(pool, sealed))?;
+        self.cache.forget_account(member_id, account.user_id);
         Ok(())
     }
 
@@ -204,6 +205,10 @@ impl Store {
         .execute(pool)
         .await
         .map(|done| done.rows_affected()))?;
+        if done == 1 {
+            self.cache
+                .rotated(&(member_id.clone(), user_id), generation, tokens);
+        }
         Ok(done == 1)
     }
 
@@ -226,6 +231,7 @@ impl Store {
         .execute(pool)
         .await
         .map(|done| done.rows_affected()))?;
+        self.cache.forget_account(member_id, user_id);
         Ok(())
     }
 
@@ -253,6 +259,7 @@ impl Store {
             .await
             .map(|done| done.rows_affected())
         })?;
+        self.cache.forget_account(member_id, user_id);
         Ok(done == 1)
     }
 

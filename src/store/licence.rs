@@ -63,6 +63,7 @@ impl Store {
         .execute(pool)
         .await
         .map(|_| ()))?;
+        self.cache.forget_portal(member_id);
         Ok(())
     }
 
@@ -79,6 +80,7 @@ impl Store {
         .execute(pool)
         .await
         .map(|done| done.rows_affected()))?;
+        self.cache.forget_portal(member_id);
         Ok(done == 1)
     }
 
@@ -93,6 +95,7 @@ impl Store {
         .execute(pool)
         .await
         .map(|done| done.rows_affected()))?;
+        self.cache.forget_portal(member_id);
         Ok(done == 1)
     }
 

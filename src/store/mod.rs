@@ -8,6 +8,8 @@
 //! that differ.
 
 mod accounts;
+mod cache;
+mod cached;
 mod call_log;
 mod call_targets;
 mod claims;
@@ -36,6 +38,7 @@ use url::Url;
 use bitrix24::domain::{
     AccessToken, ApplicationToken, Licence, MemberId, PortalDomain, RefreshToken, UserId,
 };
+pub use cached::{CHECK_EVERY, Checked};
 pub use call_targets::{AccountVersion, CallTarget};
 pub use copy::RowCounts;
 pub use crypto::{Keyring, MasterKey};
@@ -247,11 +250,13 @@ pub struct Account {
     pub updated_at: i64,
 }
 
-/// The database. Cheap to clone.
+/// The database, with its cache of the rows every request reads (`cache.rs`). Cheap to clone;
+/// clones share the cache, so every write through any of them keeps it true.
 #[derive(Clone)]
 pub struct Store {
     db: Db,
     keys: std::sync::Arc<Keyring>,
+    cache: std::sync::Arc<cache::Caches>,
 }
 
 impl std::fmt::Debug for Store {
@@ -306,6 +311,7 @@ impl Store {
         Ok(Self {
             db,
             keys: std::sync::Arc::new(keys),
+            cache: std::sync::Arc::default(),
         })
     }
 

@@ -225,6 +225,7 @@ impl Store {
         if paused {
             self.end_sessions(member_id).await?;
         }
+        self.cache.forget_portal(member_id);
         Ok(done == 1)
     }
 
@@ -250,6 +251,7 @@ impl Store {
         .execute(pool)
         .await
         .map(|done| done.rows_affected()))?;
+        self.cache.forget_portal(member_id);
         Ok(done)
     }
 
@@ -315,6 +317,7 @@ impl Store {
                 calls,
             })
         })?;
+        self.cache.forget_portal(member_id);
         Ok(purged)
     }
 }

@@ -100,6 +100,7 @@ impl Store {
     pub async fn upsert_portal(&self, portal: &PortalRecord, now: i64) -> Result<(), StoreError> {
         let sealed = self.seal_portal(portal, now);
         on_pool!(&self.db, |pool| upsert_portal!(pool, sealed))?;
+        self.cache.forget_portal(&portal.member_id);
         Ok(())
     }
 
@@ -110,6 +111,7 @@ impl Store {
         account: &AccountRecord,
         now: i64,
     ) -> Result<(), StoreError> {
+        let member_id = &portal.member_id;
         let (portal, account) = (
             self.seal_portal(portal, now),
             self.seal_account(account, now),
@@ -120,6 +122,7 @@ impl Store {
             upsert_account!(&mut *tx, account)?;
             tx.commit().await?;
         });
+        self.cache.forget_portal(member_id);
         Ok(())
     }
 
@@ -194,6 +197,20 @@ impl Store {
     /// portal's row was last written then (a reinstall meanwhile wins); returns whether it was
     /// done.
     pub async fn uninstall_portal(
+        &self,
+        member_id: &MemberId,
+        clean: bool,
+        now: i64,
+        unchanged_since: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let done = self
+            .uninstall_unless_changed(member_id, clean, now, unchanged_since)
+            .await;
+        self.cache.forget_portal(member_id);
+        done
+    }
+
+    async fn uninstall_unless_changed(
         &self,
         member_id: &MemberId,
         clean: bool,
@@ -290,6 +307,7 @@ impl Store {
             .await
             .map(|done| done.rows_affected())
         })?;
+        self.cache.forget_portal(member_id);
         Ok(())
     }
 }

@@ -67,6 +67,7 @@ impl Store {
         let mut done = Rekeyed::default();
         self.rekey_accounts(&mut done).await?;
         self.rekey_portals(&mut done).await?;
+        self.cache.forget_all();
         Ok(done)
     }
 

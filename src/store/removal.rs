@@ -25,6 +25,7 @@ impl Store {
         .execute(pool)
         .await
         .map(|done| done.rows_affected()))?;
+        self.cache.forget_portal(member_id);
         self.end_sessions(member_id).await
     }
 
@@ -39,6 +40,7 @@ impl Store {
         .execute(pool)
         .await
         .map(|done| done.rows_affected()))?;
+        self.cache.forget_portal(member_id);
         Ok(())
     }
 

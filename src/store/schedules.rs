@@ -116,6 +116,8 @@ impl Store {
         .execute(pool)
         .await
         .map(|_| ()))?;
+        let key = (member_id.clone(), user_id);
+        self.cache.note(&key, |target| target.has_schedule = true);
         Ok(())
     }
 

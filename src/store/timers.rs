@@ -80,6 +80,8 @@ impl Store {
         .execute(pool)
         .await
         .map(|_| ()))?;
+        let key = (timer.member_id.clone(), timer.user_id);
+        self.cache.note(&key, |target| target.has_timer = true);
         Ok(())
     }
 
@@ -142,6 +144,8 @@ impl Store {
         .execute(pool)
         .await
         .map(|_| ()))?;
+        let key = (member_id.clone(), user_id);
+        self.cache.note(&key, |target| target.has_timer = false);
         Ok(())
     }
 
@@ -172,7 +176,10 @@ impl Store {
                  AND status = $4",
             timer,
         )
-        .await
+        .await?;
+        // Another timer the user started meanwhile is not deleted, so the flag is read again.
+        self.cache.forget_account(&timer.member_id, timer.user_id);
+        Ok(())
     }
 
     /// Leaves `timer` to be claimed again from `at`: Bitrix24 could not take it yet.
@@ -230,6 +237,10 @@ impl Store {
         .bind(user_id_to_sql(user_id))
         .fetch_optional(pool)
         .await)?;
+        if row.is_some() {
+            let key = (member_id.clone(), user_id);
+            self.cache.note(&key, |target| target.has_timer = false);
+        }
         row.map(TimerRow::parse).transpose()
     }
 

@@ -58,10 +58,7 @@ impl TokenManager {
             Err(error) => return Ok(Probe::Unknown(error.to_string())),
         }
         match self.refresher.newer_than(&key, &server, generation).await {
-            Ok(_) => {
-                self.cache.forget(&key);
-                Ok(Probe::Alive)
-            }
+            Ok(_) => Ok(Probe::Alive),
             Err(CallError::NeedsReauth) => Ok(Probe::Dead),
             Err(CallError::Store(error)) => Err(CallError::Store(error)),
             Err(error) => Ok(Probe::Unknown(error.to_string())),

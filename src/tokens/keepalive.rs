@@ -93,86 +93,85 @@ pub struct Report {
     pub failed: usize,
 }
 
-/// One pass at time `now` (unix seconds): up to a budget of due accounts, started at the pace
-/// from the number of accounts in use. Work is claimed a few accounts at a time (as many as
-/// run at once), each claim a refresh lease of this process's, so instances sharing the
-/// database split the due accounts between them and a dead instance holds none for long.
-pub async fn run_once(
-    manager: &Arc<TokenManager>,
-    settings: &KeepaliveSettings,
-    now: i64,
-) -> Report {
-    let due_age = i64::try_from(settings.due_age().as_secs()).unwrap_or(i64::MAX);
-    let before = now.saturating_sub(due_age);
-    let accounts = match manager.store().account_counts().await {
-        Ok(counts) => counts
-            .iter()
-            .filter(|(state, _)| state == "active")
-            .map(|(_, n)| u64::try_from(*n).unwrap_or(0))
-            .sum(),
-        Err(error) => {
-            tracing::error!(%error, "keep-alive could not count accounts");
-            return Report::default();
-        }
-    };
-    let pace = settings.pace(accounts);
-    if pace.capped {
-        tracing::warn!(
-            accounts,
-            per_second = pace.per_second,
-            "too many accounts for the keep-alive's rate cap: the oldest tokens may outlive KEEPALIVE_DAYS"
-        );
-    }
-    let spacing = Duration::from_secs_f64(1.0 / pace.per_second);
-    let at_once = u32::try_from(settings.concurrency.max(1)).unwrap_or(u32::MAX);
-    let (owner, lease) = manager.refresher.lease_holder();
-    // The lease covers the wait for the claim's turn as well as the refresh itself.
-    let lease_ms = i64::try_from((lease + spacing * at_once).as_millis()).unwrap_or(i64::MAX / 4);
-    let mut report = Report::default();
-    let mut left = settings.budget(pace);
-    let mut next_start = tokio::time::Instant::now();
-    while left > 0 {
-        // Leases are about elapsed time between processes: the wall clock.
-        let now_ms = unix_now_ms();
-        let claimed = match manager
-            .store()
-            .claim_stale_accounts(before, left.min(at_once), owner, now_ms, now_ms + lease_ms)
-            .await
-        {
-            Ok(claimed) if claimed.is_empty() => break,
-            Ok(claimed) => claimed,
+impl TokenManager {
+    /// One pass at time `now` (unix seconds): up to a budget of due accounts, started at the pace
+    /// from the number of accounts in use. Work is claimed a few accounts at a time (as many as
+    /// run at once), each claim a refresh lease of this process's, so instances sharing the
+    /// database split the due accounts between them and a dead instance holds none for long.
+    pub async fn keep_alive(self: &Arc<Self>, settings: &KeepaliveSettings, now: i64) -> Report {
+        let due_age = i64::try_from(settings.due_age().as_secs()).unwrap_or(i64::MAX);
+        let before = now.saturating_sub(due_age);
+        let accounts = match self.store.account_counts().await {
+            Ok(counts) => counts
+                .iter()
+                .filter(|(state, _)| state == "active")
+                .map(|(_, n)| u64::try_from(*n).unwrap_or(0))
+                .sum(),
             Err(error) => {
-                tracing::error!(%error, "keep-alive could not claim accounts");
-                break;
+                tracing::error!(%error, "keep-alive could not count accounts");
+                return Report::default();
             }
         };
-        left = left.saturating_sub(u32::try_from(claimed.len()).unwrap_or(u32::MAX));
-        let mut tasks = tokio::task::JoinSet::new();
-        for (member_id, user_id) in claimed {
-            let (manager, start) = (manager.clone(), next_start);
-            next_start += spacing;
-            tasks.spawn(async move {
-                tokio::time::sleep_until(start).await;
-                match manager.refresh_now(&member_id, user_id).await {
-                    Ok(()) => true,
-                    Err(error) => {
-                        tracing::warn!(%member_id, %user_id, %error, "keep-alive refresh failed");
-                        false
-                    }
-                }
-            });
+        let pace = settings.pace(accounts);
+        if pace.capped {
+            tracing::warn!(
+                accounts,
+                per_second = pace.per_second,
+                "too many accounts for the keep-alive's rate cap: the oldest tokens may outlive KEEPALIVE_DAYS"
+            );
         }
-        while let Some(done) = tasks.join_next().await {
-            let refreshed = done.unwrap_or(false);
-            manager.metrics().keepalive(refreshed);
-            if refreshed {
-                report.refreshed += 1;
-            } else {
-                report.failed += 1;
+        let spacing = Duration::from_secs_f64(1.0 / pace.per_second);
+        let at_once = u32::try_from(settings.concurrency.max(1)).unwrap_or(u32::MAX);
+        let (owner, lease) = self.refresher.lease_holder();
+        // The lease covers the wait for the claim's turn as well as the refresh itself.
+        let lease_ms =
+            i64::try_from((lease + spacing * at_once).as_millis()).unwrap_or(i64::MAX / 4);
+        let mut report = Report::default();
+        let mut left = settings.budget(pace);
+        let mut next_start = tokio::time::Instant::now();
+        while left > 0 {
+            // Leases are about elapsed time between processes: the wall clock.
+            let now_ms = unix_now_ms();
+            let claimed = match self
+                .store
+                .claim_stale_accounts(before, left.min(at_once), owner, now_ms, now_ms + lease_ms)
+                .await
+            {
+                Ok(claimed) if claimed.is_empty() => break,
+                Ok(claimed) => claimed,
+                Err(error) => {
+                    tracing::error!(%error, "keep-alive could not claim accounts");
+                    break;
+                }
+            };
+            left = left.saturating_sub(u32::try_from(claimed.len()).unwrap_or(u32::MAX));
+            let mut tasks = tokio::task::JoinSet::new();
+            for (member_id, user_id) in claimed {
+                let (manager, start) = (self.clone(), next_start);
+                next_start += spacing;
+                tasks.spawn(async move {
+                    tokio::time::sleep_until(start).await;
+                    match manager.refresh_now(&member_id, user_id).await {
+                        Ok(()) => true,
+                        Err(error) => {
+                            tracing::warn!(%member_id, %user_id, %error, "keep-alive refresh failed");
+                            false
+                        }
+                    }
+                });
+            }
+            while let Some(done) = tasks.join_next().await {
+                let refreshed = done.unwrap_or(false);
+                self.metrics.keepalive(refreshed);
+                if refreshed {
+                    report.refreshed += 1;
+                } else {
+                    report.failed += 1;
+                }
             }
         }
+        report
     }
-    report
 }
 
 /// A random delay up to `max`: keeps passes of several instances from lining up.

@@ -5,20 +5,19 @@
 //!   A token whose stored expiry is less than a minute away is refreshed before the call.
 //! - Single flight, detached: see `refresh.rs`. While a refresh of an account is under way,
 //!   its other calls wait for it instead of going out with the dying token.
-//! - A cache of accounts (see `cache.rs`) checked against the store at least once a second.
+//! - Accounts are read through the store's cache (`store/cache.rs`), which every write keeps
+//!   true and which is checked against the database at least once a second.
 //! - Every call passes the per-portal rate limiter; a portal that still answers
 //!   `QUERY_LIMIT_EXCEEDED` is waited for and retried within `RATE_LIMIT_MAX_WAIT` (those
 //!   calls were refused before running, so repeating them is safe).
 
-mod cache;
-mod checks;
+mod accounts;
 pub mod confirm;
 mod error;
 pub mod keepalive;
 pub mod limiter;
 mod moved;
 mod period;
-mod portal_cache;
 mod refresh;
 mod reservations;
 mod settings;
@@ -32,15 +31,13 @@ use tokio::sync::Notify;
 use url::Url;
 
 use crate::metrics::Metrics;
-use crate::store::{AccountRecord, Store, StoreError};
+use crate::store::Store;
+use accounts::Hot;
 use bitrix24::clock::Clock;
 use bitrix24::domain::{AccessToken, MemberId, UserId};
 use bitrix24::{self as bitrix, OAuthClient, RestClient};
-use cache::{Cache, Hot};
-pub use checks::{CHECK_EVERY, Checked};
 pub use error::{CallError, Repeat};
 pub use limiter::Limiter;
-use portal_cache::PortalCache;
 use refresh::{Job, Refresher};
 pub use settings::Settings;
 
@@ -79,8 +76,6 @@ pub struct TokenManager {
     settings: Settings,
     clock: Clock,
     metrics: Arc<Metrics>,
-    cache: Cache,
-    portals: PortalCache,
     refresher: Refresher,
     reauth_seen: Arc<Notify>,
 }
@@ -120,8 +115,6 @@ impl TokenManager {
             rest,
             settings,
             clock,
-            cache: Cache::default(),
-            portals: PortalCache::default(),
             refresher,
             reauth_seen,
         }
@@ -149,7 +142,8 @@ impl TokenManager {
                 | CallError::Paused
                 | CallError::PaymentRequired)
         ) {
-            self.drop_stale(&key);
+            // What made it unusable may have been written by another process: read it afresh.
+            self.store.forget_stale(member_id, user_id);
         }
         result
     }
@@ -178,7 +172,7 @@ impl TokenManager {
             };
             let result = match self.send(call, prepaid).await {
                 Sent::Refreshed => {
-                    hot = self.load(key).await?;
+                    hot = self.hot(key).await?;
                     prepaid = true;
                     continue;
                 }
@@ -189,7 +183,6 @@ impl TokenManager {
                 Err(CallError::Bitrix(bitrix::Error::Moved { location })) if !moved => {
                     moved = true;
                     hot.endpoint = self.follow_move(&key.0, &hot, &location).await?;
-                    self.cache.put(key, &hot);
                 }
                 // Expired, or killed by a rotation another caller or process just made — which
                 // is also how a stale cached pair shows: use or make a newer pair, and retry.
@@ -216,29 +209,7 @@ impl TokenManager {
             .refresher
             .newer_than(key, &hot.server, hot.generation)
             .await?;
-        self.cache.put(key, &hot);
         Ok(hot)
-    }
-
-    /// Stores a pair a portal just handed us for a user (a frame POST, a sign-in), replacing
-    /// what this process had cached.
-    pub async fn save_account(&self, account: &AccountRecord, now: i64) -> Result<(), StoreError> {
-        self.store.upsert_account(account, now).await?;
-        self.forget_account(&account.member_id, account.user_id);
-        Ok(())
-    }
-
-    /// Drops what is cached for an account whose tokens were written behind this manager's
-    /// back (another process, a test).
-    pub fn forget_account(&self, member_id: &MemberId, user_id: UserId) {
-        self.cache.forget(&(member_id.clone(), user_id));
-    }
-
-    /// Drops every cached account of a portal and its row: it was installed again, uninstalled,
-    /// suspended or moved.
-    pub fn forget_portal(&self, member_id: &MemberId) {
-        self.cache.forget_portal(member_id);
-        self.portals.forget(member_id);
     }
 
     /// Calls `method` at `endpoint` with a given token (one a portal just handed us, not yet
@@ -344,21 +315,6 @@ impl TokenManager {
         }
     }
 
-    /// The store the manager reads and writes accounts in.
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    /// The clock the manager decides expiry by.
-    pub fn clock(&self) -> &Clock {
-        &self.clock
-    }
-
-    /// The process's metrics.
-    pub fn metrics(&self) -> &Metrics {
-        &self.metrics
-    }
-
     /// Woken whenever an account's refresh token turns out dead: a portal whose every pair is
     /// refused may have been uninstalled without our hearing of it.
     pub fn reauth_seen(&self) -> Arc<Notify> {
@@ -372,7 +328,7 @@ impl TokenManager {
         user_id: UserId,
     ) -> Result<(), CallError> {
         let key = (member_id.clone(), user_id);
-        let hot = self.load(&key).await?;
+        let hot = self.hot(&key).await?;
         self.refreshed(&key, hot).await.map(|_| ())
     }
 

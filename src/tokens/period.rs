@@ -2,7 +2,7 @@
 //! when Bitrix24 answers `PAYMENT_REQUIRED`, and the one refresh allowed meanwhile, which asks
 //! whether payment returned.
 
-use super::cache::Hot;
+use super::accounts::Hot;
 use super::{CallError, TokenManager};
 use bitrix24::domain::{MemberId, UserId};
 

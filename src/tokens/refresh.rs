@@ -8,7 +8,7 @@
 //! refresh token, and the commit is a compare-and-swap on the row's generation, retried while
 //! the database is busy.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -74,7 +74,33 @@ impl Drop for Tracked {
 pub(super) struct Refresher {
     job: Job,
     locks: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
+    /// Accounts whose refresh task is running now. Not read off the lock: a caller that only
+    /// waits for a refresh takes the lock too, and taking it for "refreshing" made callers
+    /// wait for each other's waits, endlessly.
+    running: Arc<Mutex<HashSet<Key>>>,
     tracker: Tracker,
+}
+
+/// Marks an account's refresh as running while it lives.
+struct Running(Arc<Mutex<HashSet<Key>>>, Key);
+
+impl Running {
+    fn start(set: &Arc<Mutex<HashSet<Key>>>, key: &Key) -> Self {
+        locked(set).insert(key.clone());
+        Self(set.clone(), key.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        locked(&self.0).remove(&self.1);
+    }
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Refresher {
@@ -87,14 +113,13 @@ impl Refresher {
         Self {
             job,
             locks: Mutex::new(HashMap::new()),
+            running: Arc::default(),
             tracker: Tracker::default(),
         }
     }
 
     fn locks(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Arc<tokio::sync::Mutex<()>>>> {
-        self.locks
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        locked(&self.locks)
     }
 
     fn lock_for(&self, key: &Key) -> Arc<tokio::sync::Mutex<()>> {
@@ -108,9 +133,7 @@ impl Refresher {
 
     /// Whether a refresh of this account is under way in this process.
     pub fn is_refreshing(&self, key: &Key) -> bool {
-        self.locks()
-            .get(key)
-            .is_some_and(|lock| lock.try_lock().is_err())
+        locked(&self.running).contains(key)
     }
 
     /// Waits until no refresh of this account is under way in this process.
@@ -132,9 +155,11 @@ impl Refresher {
         let guard = self.lock_for(key).lock_owned().await;
         let (job, key, server) = (self.job.clone(), key.clone(), server.clone());
         let tracked = self.tracker.enter();
+        let running = Running::start(&self.running, &key);
         tokio::spawn(async move {
             let _one_at_a_time = guard;
             let _tracked = tracked;
+            let _running = running;
             job.run(&key, &server, stale_generation).await
         })
         .await
@@ -165,7 +190,7 @@ impl Job {
         let tokens = loop {
             let account = self.account(key).await?;
             if account.generation != stale_generation {
-                return usable(account);
+                return self.stored_elsewhere(account);
             }
             if account.state == AccountState::NeedsReauth {
                 return Err(CallError::NeedsReauth);
@@ -222,7 +247,7 @@ impl Job {
                 self.store
                     .release_lease(member_id, user_id, &self.owner)
                     .await?;
-                usable(self.account(key).await?)
+                self.stored_elsewhere(self.account(key).await?)
             }
             Ok(_) => {
                 self.metrics.refresh(Refresh::Failed);
@@ -238,7 +263,7 @@ impl Job {
                 let account = self.account(key).await?;
                 if account.generation != stale_generation {
                     self.metrics.refresh(Refresh::LostRace);
-                    return usable(account);
+                    return self.stored_elsewhere(account);
                 }
                 self.metrics.refresh(Refresh::Failed);
                 self.store
@@ -266,6 +291,13 @@ impl Job {
                 Err(CallError::Bitrix(error))
             }
         }
+    }
+
+    /// A pair someone else stored (another process, or the user's browser): this process's
+    /// cached copy of the account is older, so it is read afresh next time.
+    fn stored_elsewhere(&self, account: Account) -> Result<(Tokens, i64), CallError> {
+        self.store.forget_stale(&account.member_id, account.user_id);
+        usable(account)
     }
 
     async fn account(&self, key: &Key) -> Result<Account, CallError> {

@@ -18,7 +18,7 @@ async fn the_loops_run_by_themselves_and_a_shutdown_drains_and_flushes() {
     let extra = ["--metrics-addr=127.0.0.1:0", "--shutdown-delay=0"];
     let (address, application) = built(&bitrix, &db.url, &extra, Loops::Run).await;
     let metrics = application.metrics_address().expect("a metrics listener");
-    let state = application.state().clone();
+    let (state, store) = (application.state().clone(), application.store().clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(application.run_until(async move {
         let _ = stopped.await;
@@ -27,13 +27,14 @@ async fn the_loops_run_by_themselves_and_a_shutdown_drains_and_flushes() {
         bitrix,
         address,
         state,
+        store,
         http: client(),
         db,
     };
     assert_eq!(app.install().await.status(), 200);
     let user = app.bitrix.employee;
     let session = app.session_of(user).await;
-    let clock = app.state.tokens.clock().clone();
+    let clock = app.state.clock.clone();
     let until = jiff::Timestamp::from_second(clock.now() + 60)
         .expect("time")
         .to_string();

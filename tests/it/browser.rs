@@ -285,7 +285,7 @@ async fn a_running_timer_and_a_schedule_show_on_the_page_in_a_real_browser() {
     }
     let app = TestApp::installed_with_portal_js().await;
     let (user, session) = super::schedules::employee_with(&app, "away").await;
-    let until = jiff::Timestamp::from_second(app.state.tokens.clock().now() + 5400)
+    let until = jiff::Timestamp::from_second(app.state.clock.now() + 5400)
         .expect("time")
         .to_string();
     let timed = app

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use b24_status::domain::Status;
 use b24_status::emulator::{FaultKind, FaultTarget, Region, Server};
-use b24_status::portals::scheduler;
 use serde_json::json;
 
 use super::harness::{TestApp, session_in};
@@ -49,7 +48,7 @@ async fn the_form_sets_a_status_for_a_while_shows_it_and_ends_it_now() {
             at.to_zoned(berlin.clone()).strftime("%-I:%M %p")
         )
     };
-    let before = wall(app.state.tokens.clock().now());
+    let before = wall(app.state.clock.now());
     let (status, page) = post(
         &app,
         "/app/status",
@@ -58,7 +57,7 @@ async fn the_form_sets_a_status_for_a_while_shows_it_and_ends_it_now() {
     .await;
     assert_eq!(status, 200, "{page}");
     // What runs, on the wall clock of the user's zone: their profile's, Europe/Berlin.
-    let after = wall(app.state.tokens.clock().now());
+    let after = wall(app.state.clock.now());
     assert!(page.contains(&before) || page.contains(&after), "{page}");
     assert!(page.contains("End now"), "{page}");
     assert_eq!(
@@ -200,11 +199,11 @@ async fn a_change_the_app_could_not_make_is_dropped_and_told_once_on_the_next_vi
         },
         1,
     );
-    let clock = app.state.tokens.clock().clone();
-    let done = scheduler::run_once(&app.state.tokens, "t", clock.now()).await;
+    let clock = app.state.clock.clone();
+    let done = app.state.portals.jobs().apply_due("t", clock.now()).await;
     assert_eq!(done.dropped, 1, "{done:?}");
     clock.advance(Duration::from_secs(120));
-    let again = scheduler::run_once(&app.state.tokens, "t", clock.now()).await;
+    let again = app.state.portals.jobs().apply_due("t", clock.now()).await;
     assert_eq!(again.applied + again.dropped, 0, "not retried: {again:?}");
 
     let page = app

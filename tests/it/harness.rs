@@ -8,7 +8,7 @@ use b24_status::clock::Clock;
 use b24_status::config::{Cli, Config, Secrets};
 use b24_status::domain::{MemberId, UserId};
 use b24_status::emulator::{AppSpec, Call, Emulator, FormPost, PortalInfo, Server, UserSpec};
-use b24_status::store::{Account, Portal};
+use b24_status::store::{Account, Portal, Store};
 use b24_status::{AppState, Application, Loops, bitrix};
 use clap::Parser;
 
@@ -79,6 +79,9 @@ pub struct TestApp {
     pub bitrix: Bitrix,
     pub address: SocketAddr,
     pub state: AppState,
+    /// The app's own store: what the tests write through it reaches the app's cache as any
+    /// write of the app's would.
+    pub store: Store,
     pub http: reqwest::Client,
     pub db: TestDb,
 }
@@ -124,11 +127,12 @@ impl TestApp {
     pub async fn spawn_with(extra: &[&str]) -> Self {
         let bitrix = Bitrix::start().await;
         let db = TestDb::new().await;
-        let (address, state) = start_instance(&bitrix, &db.url, extra).await;
+        let (address, state, store) = start_instance(&bitrix, &db.url, extra).await;
         Self {
             bitrix,
             address,
             state,
+            store,
             http: client(),
             db,
         }
@@ -147,11 +151,12 @@ impl TestApp {
         let bitrix = Bitrix::start().await;
         let js = format!("--b24-js-url=http://{}/bx24.js", bitrix.portal.domain);
         let db = TestDb::new().await;
-        let (address, state) = start_instance(&bitrix, &db.url, &[js.as_str()]).await;
+        let (address, state, store) = start_instance(&bitrix, &db.url, &[js.as_str()]).await;
         Self {
             bitrix,
             address,
             state,
+            store,
             http: client(),
             db,
         }
@@ -166,7 +171,8 @@ impl TestApp {
 
     /// A second instance of the app over the same database file.
     pub async fn second_instance(&self, extra: &[&str]) -> (SocketAddr, AppState) {
-        start_instance(&self.bitrix, &self.db.url, extra).await
+        let (address, state, _) = start_instance(&self.bitrix, &self.db.url, extra).await;
+        (address, state)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -265,9 +271,7 @@ impl TestApp {
 
     /// The stored account of `user` on the test portal.
     pub async fn account(&self, user: UserId) -> Option<Account> {
-        self.state
-            .tokens
-            .store()
+        self.store
             .account(self.member(), user)
             .await
             .expect("the store answers")
@@ -275,9 +279,7 @@ impl TestApp {
 
     /// The stored record of the test portal.
     pub async fn portal(&self) -> Option<Portal> {
-        self.state
-            .tokens
-            .store()
+        self.store
             .portal(self.member())
             .await
             .expect("the store answers")
@@ -302,13 +304,17 @@ impl TestApp {
     }
 }
 
-async fn start_instance(bitrix: &Bitrix, db_url: &str, extra: &[&str]) -> (SocketAddr, AppState) {
-    // The tests apply due work by hand (`scheduler::run_once`), so the loops stay off here;
+async fn start_instance(
+    bitrix: &Bitrix,
+    db_url: &str,
+    extra: &[&str],
+) -> (SocketAddr, AppState, Store) {
+    // The tests apply due work by hand (`Jobs::apply_due`), so the loops stay off here;
     // `application.rs` runs them.
     let (address, app) = built(bitrix, db_url, extra, Loops::Manual).await;
-    let state = app.state().clone();
+    let (state, store) = (app.state().clone(), app.store().clone());
     tokio::spawn(app.run_until(std::future::pending()));
-    (address, state)
+    (address, state, store)
 }
 
 /// The app as `main.rs` builds it, on a free port, registered with the emulator as the vendor

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use b24_status::domain::Status;
 use b24_status::emulator::FormPost;
-use b24_status::portals::background;
-use b24_status::portals::scheduler::{self, Report};
+use b24_status::portals::scheduler::Report;
 use b24_status::tokens::keepalive::KeepaliveSettings;
 use serde_json::{Value, json};
 
@@ -85,7 +84,7 @@ async fn an_ended_period_pauses_the_portal_keeps_its_timers_and_a_payment_resume
     assert_eq!(row["payment_expired"], false, "{row}");
     assert_eq!(row["payment_required_at"], Value::Null, "{row}");
 
-    let clock = app.state.tokens.clock().clone();
+    let clock = app.state.clock.clone();
     let until = jiff::Timestamp::from_second(clock.now() + 3600)
         .expect("time")
         .to_string();
@@ -114,9 +113,8 @@ async fn an_ended_period_pauses_the_portal_keeps_its_timers_and_a_payment_resume
 
     // The timer's end passes while the portal waits: nothing is tried, nothing is dropped.
     clock.advance(Duration::from_secs(2 * 3600));
-    let tokens = &app.state.tokens;
     assert_eq!(
-        scheduler::run_once(tokens, "t", clock.now()).await,
+        app.state.portals.jobs().apply_due("t", clock.now()).await,
         Report::default()
     );
     assert_eq!(app.count("timers").await, 1, "the timer is kept");
@@ -125,7 +123,12 @@ async fn an_ended_period_pauses_the_portal_keeps_its_timers_and_a_payment_resume
         Some(Status::Dnd)
     );
     let refreshes = app.bitrix.emulator.refresh_count();
-    let pass = background::pass(tokens, &KeepaliveSettings::default()).await;
+    let pass = app
+        .state
+        .portals
+        .jobs()
+        .background_pass(&KeepaliveSettings::default())
+        .await;
     assert_eq!(pass.periods.still_ended, 1, "{pass:?}");
     assert_eq!(pass.keepalive.refreshed, 0, "{pass:?}");
     assert_eq!(app.bitrix.emulator.refresh_count(), refreshes);
@@ -155,7 +158,7 @@ async fn an_ended_period_pauses_the_portal_keeps_its_timers_and_a_payment_resume
     assert_eq!(row["payment_required_at"], Value::Null, "{row}");
     // DAYS as app.info said it, counted from the app's clock (the operator reads the wall's).
     assert_near(&row["paid_until"], clock.now() + 30 * 86_400, &row);
-    let done = scheduler::run_once(tokens, "t", clock.now()).await;
+    let done = app.state.portals.jobs().apply_due("t", clock.now()).await;
     assert_eq!(done.applied, 1, "the kept timer ends now: {done:?}");
     assert_eq!(
         app.bitrix.emulator.user_status(app.member(), user),
@@ -176,7 +179,7 @@ async fn without_its_event_a_payment_is_found_by_the_background_and_an_open() {
         .bitrix
         .emulator
         .set_paid_days(app.member(), CLIENT_ID, 30);
-    let clock = app.state.tokens.clock().clone();
+    let clock = app.state.clock.clone();
     clock.advance(Duration::from_secs(61));
     assert_eq!(app.open_app_as(user, "en").await.status(), 200);
     assert_eq!(put(&app, &session, "away").await, 200);
@@ -184,16 +187,15 @@ async fn without_its_event_a_payment_is_found_by_the_background_and_an_open() {
     // Ended again; the background asks every 15 minutes, and no sooner.
     end_period(&app, &[1, user]);
     assert_eq!(put(&app, &session, "dnd").await, 402);
-    let tokens = &app.state.tokens;
     let _lost = app
         .bitrix
         .emulator
         .set_paid_days(app.member(), CLIENT_ID, 30);
     let settings = KeepaliveSettings::default();
-    let early = background::pass(tokens, &settings).await;
+    let early = app.state.portals.jobs().background_pass(&settings).await;
     assert_eq!(early.periods.resumed, 0, "{early:?}");
     clock.advance(Duration::from_secs(15 * 60));
-    let due = background::pass(tokens, &settings).await;
+    let due = app.state.portals.jobs().background_pass(&settings).await;
     assert_eq!(due.periods.resumed, 1, "{due:?}");
     assert_eq!(put(&app, &session, "dnd").await, 200);
 }
@@ -208,7 +210,7 @@ async fn administrators_are_told_to_renew_during_the_grace_period() {
         .emulator
         .set_paid_days(app.member(), CLIENT_ID, -3);
     // A claim of a payment prompts a read of app.info, whose word is recorded, not the claim's.
-    let clock = app.state.tokens.clock().clone();
+    let clock = app.state.clock.clone();
     clock.advance(Duration::from_secs(61));
     let claimed = app.post_form("/events", &payment_claim(&app, None)).await;
     assert_eq!(claimed.status(), 200);

@@ -56,7 +56,7 @@ async fn forty_calls_on_a_just_expired_token_over_a_half_full_bucket_all_succeed
     }
     // An hour later, on both sides: the token has just expired.
     app.bitrix.emulator.advance_clock(Duration::from_secs(3600));
-    app.state.tokens.clock().advance(Duration::from_secs(3600));
+    app.state.clock.advance(Duration::from_secs(3600));
     let refreshes = app.bitrix.emulator.refresh_count();
     let calls_before = app.portal_calls().len();
 
@@ -234,8 +234,8 @@ async fn sign_ins_under_way_are_capped_per_portal_and_per_address_and_expired_on
     assert_eq!(app.count("oauth_states").await, 200);
     assert_eq!(start_from(from(181)).await, 429, "the portal's cap");
     // Eleven minutes later they have all expired and a sweep removes them.
-    let later = app.state.tokens.clock().now() + 660;
-    let swept = app.state.tokens.store().sweep_oauth_states(later).await;
+    let later = app.state.clock.now() + 660;
+    let swept = app.store.sweep_oauth_states(later).await;
     assert_eq!(swept.expect("swept"), 200);
     assert_eq!(app.count("oauth_states").await, 0);
 }

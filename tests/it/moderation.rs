@@ -272,7 +272,7 @@ async fn the_app_passes_what_bitrix24_market_moderation_checks_in_a_real_browser
     app.bitrix
         .emulator
         .set_user_status(app.member(), hugo, Status::Break);
-    app.state.tokens.clock().advance(Duration::from_secs(31));
+    app.state.clock.advance(Duration::from_secs(31));
     client
         .execute(
             "document.dispatchEvent(new Event('visibilitychange'));",

@@ -86,8 +86,7 @@ async fn metrics_count_requests_calls_refreshes_waits_and_accounts() {
         "every account was just refreshed or stored: {oldest}"
     );
     app.state
-        .tokens
-        .clock()
+        .clock
         .advance(std::time::Duration::from_secs(86_400));
     let text = app
         .http

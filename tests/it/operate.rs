@@ -73,7 +73,7 @@ async fn portals_and_accounts_list_what_is_stored() {
     assert_eq!(portal["member_id"], app.member().as_str());
     assert_eq!(portal["state"], "active");
     assert_eq!(portal["users"], 2);
-    let key = app.state.tokens.store().current_key_id().to_owned();
+    let key = app.store.current_key_id().to_owned();
     assert_eq!(portal["key_ids"], key.as_str());
 
     let table = operator(&app, &["portals"], &[]).await;
@@ -277,8 +277,7 @@ async fn calls_lists_the_log_without_secrets_and_old_records_go() {
     // Three days and a minute later, a new call; then the retention's pruning.
     let before = app.count("call_log").await;
     app.state
-        .tokens
-        .clock()
+        .clock
         .advance(Duration::from_secs(3 * 86_400 + 60));
     assert_eq!(
         app.api_put(&session, json!({"status": "away"}))

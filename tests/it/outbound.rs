@@ -42,13 +42,10 @@ async fn a_redirect_to_a_domain_the_oauth_server_does_not_confirm_is_not_followe
     // The portal's stored address now answers with a 302 to somewhere else.
     let domain = PortalDomain::parse(&impostor.to_string()).expect("domain");
     let endpoint = url::Url::parse(&format!("http://{impostor}/rest/")).expect("url");
-    app.state
-        .tokens
-        .store()
+    app.store
         .move_portal(app.member(), &domain, &endpoint, unix_now())
         .await
         .expect("moved");
-    app.state.tokens.forget_portal(app.member());
 
     let response = app.api_put(&session, json!({"status": "dnd"})).await;
     assert_eq!(response.status(), 502);

@@ -23,9 +23,7 @@ async fn an_east_portal_lives_through_its_own_oauth_server_beside_a_west_one() {
     assert_eq!(app.post_form("/install", &install).await.status(), 200);
     emulator.finish_install(&east.member_id, CLIENT_ID);
     let stored = app
-        .state
-        .tokens
-        .store()
+        .store
         .portal(&east.member_id)
         .await
         .expect("store")
@@ -71,13 +69,7 @@ async fn an_east_portal_lives_through_its_own_oauth_server_beside_a_west_one() {
     let (east_before, west_before) = (at(Region::East), at(Region::West));
     let uninstall = emulator.uninstall(&east.member_id, CLIENT_ID, false);
     assert_eq!(app.post_form("/events", &uninstall).await.status(), 200);
-    let gone = app
-        .state
-        .tokens
-        .store()
-        .portal(&east.member_id)
-        .await
-        .expect("store");
+    let gone = app.store.portal(&east.member_id).await.expect("store");
     assert_eq!(gone.expect("kept").record.state, PortalState::Deleted);
     assert!(
         at(Region::East) > east_before,

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use b24_status::domain::Status;
-use b24_status::portals::scheduler::{self, Report};
+use b24_status::portals::scheduler::Report;
 use serde_json::{Value, json};
 
 use super::harness::TestApp;
@@ -35,17 +35,17 @@ pub async fn schedule_put(app: &TestApp, session: &str, body: &Value) -> (u16, V
 
 /// Moves the app's and the portal's clocks forward together to `to` (unix seconds).
 pub fn advance_to(app: &TestApp, to: i64) {
-    let by = to - app.state.tokens.clock().now();
+    let by = to - app.state.clock.now();
     assert!(by >= 0, "clocks only move forward");
     let by = Duration::from_secs(u64::try_from(by).expect("forward"));
-    app.state.tokens.clock().advance(by);
+    app.state.clock.advance(by);
     app.bitrix.emulator.advance_clock(by);
 }
 
 /// The next 08:00 UTC at least an hour ahead on the app's clock, and its day as the API
 /// spells it.
 pub fn next_eight_utc(app: &TestApp) -> (i64, &'static str) {
-    let now = app.state.tokens.clock().now() + 3600;
+    let now = app.state.clock.now() + 3600;
     let at = now - now.rem_euclid(86_400) + 8 * 3600;
     let at = if at < now { at + 86_400 } else { at };
     let day = jiff::Timestamp::from_second(at)
@@ -69,7 +69,11 @@ pub async fn employee_with(app: &TestApp, status: &str) -> (u64, String) {
 }
 
 async fn run(app: &TestApp) -> Report {
-    scheduler::run_once(&app.state.tokens, "t", app.state.tokens.clock().now()).await
+    app.state
+        .portals
+        .jobs()
+        .apply_due("t", app.state.clock.now())
+        .await
 }
 
 #[tokio::test]

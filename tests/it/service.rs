@@ -34,7 +34,7 @@ async fn health_and_readiness_answer_over_http() {
 #[tokio::test]
 async fn readiness_fails_when_the_database_is_gone() {
     let app = TestApp::spawn().await;
-    app.state.tokens.store().close().await;
+    app.store.close().await;
     let ready = app
         .http
         .get(app.url("/readyz"))

@@ -37,7 +37,7 @@ async fn a_pause_ends_every_session_of_the_portal_even_after_resume() {
     let (status, renewed) = renew(&app, &session).await;
     assert_eq!(status, 200);
     let renewed = renewed.expect("a renewed session");
-    let store = app.state.tokens.store();
+    let store = &app.store;
     store
         .set_paused(app.member(), true, 0)
         .await
@@ -46,7 +46,6 @@ async fn a_pause_ends_every_session_of_the_portal_even_after_resume() {
         .set_paused(app.member(), false, 0)
         .await
         .expect("resume");
-    app.state.tokens.forget_portal(app.member());
     assert_eq!(renew(&app, &session).await.0, 401);
     assert_eq!(renew(&app, &renewed).await.0, 401);
     assert_eq!(
@@ -96,9 +95,7 @@ async fn a_session_begun_long_ago_is_not_renewed() {
     let current = app.session_of(employee).await;
     let now = b24_status::clock::unix_now();
     let epoch = app
-        .state
-        .tokens
-        .store()
+        .store
         .session_epoch(app.member(), uid(employee))
         .await
         .expect("store")

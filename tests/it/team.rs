@@ -71,7 +71,7 @@ async fn the_board_keeps_the_contract_the_viewers_department_first() {
     let (sales, support) = company(&app);
     let boris = app.bitrix.employee;
     let session = app.session_of(boris).await;
-    let until = jiff::Timestamp::from_second(app.state.tokens.clock().now() + 3600)
+    let until = jiff::Timestamp::from_second(app.state.clock.now() + 3600)
         .expect("time")
         .to_string();
     let timed = app
@@ -188,7 +188,7 @@ async fn one_read_serves_every_viewer_on_every_instance_for_30_seconds() {
     assert_eq!(batches(&app) - before, 2, "a read serves 30 seconds");
 
     emulator.set_user_status(app.member(), third, Status::Break);
-    for clock in [app.state.tokens.clock(), second_state.tokens.clock()] {
+    for clock in [&app.state.clock, &second_state.clock] {
         clock.advance(Duration::from_secs(31));
     }
     round().await;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use b24_status::domain::Status;
 use b24_status::emulator::{FaultKind, FaultTarget, Region, Server};
-use b24_status::portals::scheduler::{self, Report};
+use b24_status::portals::scheduler::{RETRY, Report};
 use serde_json::{Value, json};
 
 use super::db::TestDb;
@@ -35,7 +35,7 @@ async fn a_timed_status_runs_until_its_end_then_the_one_before_comes_back() {
             .status(),
         200
     );
-    let clock = app.state.tokens.clock().clone();
+    let clock = app.state.clock.clone();
     let until = clock.now() + 3600;
 
     let (status, answer) = body(
@@ -60,9 +60,8 @@ async fn a_timed_status_runs_until_its_end_then_the_one_before_comes_back() {
 
     // Not yet: a minute before the end nothing changes.
     clock.advance(Duration::from_secs(3540));
-    let tokens = &app.state.tokens;
     assert_eq!(
-        scheduler::run_once(tokens, "t", clock.now()).await,
+        app.state.portals.jobs().apply_due("t", clock.now()).await,
         Report::default()
     );
     assert_eq!(
@@ -70,7 +69,7 @@ async fn a_timed_status_runs_until_its_end_then_the_one_before_comes_back() {
         Some(Status::Dnd)
     );
     clock.advance(Duration::from_secs(60));
-    let done = scheduler::run_once(tokens, "t", clock.now()).await;
+    let done = app.state.portals.jobs().apply_due("t", clock.now()).await;
     assert_eq!(done.applied, 1, "{done:?}");
     assert_eq!(
         app.bitrix.emulator.user_status(app.member(), user),
@@ -79,7 +78,7 @@ async fn a_timed_status_runs_until_its_end_then_the_one_before_comes_back() {
     let (_, shown) = body(app.api_get(&session).await).await;
     assert_eq!(shown, json!({"status": "away"}), "no timer any more");
     assert_eq!(
-        scheduler::run_once(tokens, "t", clock.now()).await,
+        app.state.portals.jobs().apply_due("t", clock.now()).await,
         Report::default()
     );
 }
@@ -88,7 +87,7 @@ async fn a_timed_status_runs_until_its_end_then_the_one_before_comes_back() {
 async fn an_until_that_is_not_a_moment_within_a_week_is_422_and_changes_nothing() {
     let app = TestApp::installed(&[]).await;
     let session = app.session_of(1).await;
-    let now = app.state.tokens.clock().now();
+    let now = app.state.clock.now();
     let calls = app.portal_calls().len();
     for until in [
         json!("tomorrow"),
@@ -122,7 +121,7 @@ async fn a_plain_change_ends_the_timer_and_leaves_no_restore_behind() {
     let app = TestApp::installed(&[]).await;
     let user = app.bitrix.employee;
     let session = app.session_of(user).await;
-    let clock = app.state.tokens.clock().clone();
+    let clock = app.state.clock.clone();
     let until = rfc3339(clock.now() + 1800);
     assert_eq!(
         app.api_put(&session, json!({"status": "break", "until": until}))
@@ -133,7 +132,7 @@ async fn a_plain_change_ends_the_timer_and_leaves_no_restore_behind() {
     let (_, answer) = body(app.api_put(&session, json!({"status": "online"})).await).await;
     assert_eq!(answer, json!({"status": "online"}));
     clock.advance(Duration::from_secs(3600));
-    let done = scheduler::run_once(&app.state.tokens, "t", clock.now()).await;
+    let done = app.state.portals.jobs().apply_due("t", clock.now()).await;
     assert_eq!(done, Report::default());
     assert_eq!(
         app.bitrix.emulator.user_status(app.member(), user),
@@ -145,7 +144,7 @@ async fn a_plain_change_ends_the_timer_and_leaves_no_restore_behind() {
 async fn two_instances_restore_each_timer_once() {
     let app = TestApp::installed(&[]).await;
     let (_, second) = app.second_instance(&[]).await;
-    let clock = app.state.tokens.clock().clone();
+    let clock = app.state.clock.clone();
     let mut users = Vec::new();
     for i in 0..8 {
         let user = app.bitrix.emulator.add_user(
@@ -168,10 +167,13 @@ async fn two_instances_restore_each_timer_once() {
     };
     let before = sets();
     clock.advance(Duration::from_secs(601));
-    second.tokens.clock().advance(Duration::from_secs(601));
+    second.clock.advance(Duration::from_secs(601));
     let (first, other) = tokio::join!(
-        scheduler::run_once(&app.state.tokens, "first", clock.now()),
-        scheduler::run_once(&second.tokens, "second", second.tokens.clock().now()),
+        app.state.portals.jobs().apply_due("first", clock.now()),
+        second
+            .portals
+            .jobs()
+            .apply_due("second", second.clock.now()),
     );
     assert_eq!(first.applied + other.applied, 8, "{first:?} {other:?}");
     assert_eq!(sets(), before + 8, "no status restored twice");
@@ -186,7 +188,7 @@ async fn a_timer_whose_tokens_died_is_not_retried_and_the_user_is_told_on_their_
     let app = TestApp::installed(&[]).await;
     let user = app.bitrix.employee;
     let session = app.session_of(user).await;
-    let clock = app.state.tokens.clock().clone();
+    let clock = app.state.clock.clone();
     let ends = clock.now() + 600;
     let until = rfc3339(ends);
     assert_eq!(
@@ -209,10 +211,10 @@ async fn a_timer_whose_tokens_died_is_not_retried_and_the_user_is_told_on_their_
         },
         1,
     );
-    let done = scheduler::run_once(&app.state.tokens, "t", clock.now()).await;
+    let done = app.state.portals.jobs().apply_due("t", clock.now()).await;
     assert_eq!(done.dropped, 1, "{done:?}");
     clock.advance(Duration::from_secs(120));
-    let again = scheduler::run_once(&app.state.tokens, "t", clock.now()).await;
+    let again = app.state.portals.jobs().apply_due("t", clock.now()).await;
     assert_eq!(again, Report::default(), "not retried");
 
     // The user's next visit says what happened, once, in their language and time zone (their
@@ -299,7 +301,7 @@ async fn a_restore_bitrix24_cannot_take_yet_is_tried_again_within_seconds() {
             .status(),
         200
     );
-    let clock = app.state.tokens.clock().clone();
+    let clock = app.state.clock.clone();
     let until = rfc3339(clock.now() + 60);
     let timed = app
         .api_put(&session, json!({"status": "dnd", "until": until}))
@@ -318,15 +320,15 @@ async fn a_restore_bitrix24_cannot_take_yet_is_tried_again_within_seconds() {
         },
         2,
     );
-    let first = scheduler::run_once(&app.state.tokens, "t", clock.now()).await;
+    let first = app.state.portals.jobs().apply_due("t", clock.now()).await;
     assert_eq!(first.deferred, 1, "{first:?}");
     assert_eq!(
-        scheduler::run_once(&app.state.tokens, "t", clock.now()).await,
+        app.state.portals.jobs().apply_due("t", clock.now()).await,
         Report::default(),
         "not before the retry is due"
     );
-    clock.advance(Duration::from_secs(scheduler::RETRY as u64 + 1));
-    let again = scheduler::run_once(&app.state.tokens, "t", clock.now()).await;
+    clock.advance(Duration::from_secs(RETRY as u64 + 1));
+    let again = app.state.portals.jobs().apply_due("t", clock.now()).await;
     assert_eq!(again.applied, 1, "{again:?}");
     assert_eq!(
         app.bitrix.emulator.user_status(app.member(), user),
@@ -350,7 +352,7 @@ async fn a_plain_change_on_another_instance_ends_a_timer_set_a_second_before() {
     // The other instance knows the account, without a timer.
     let plain = put_other(json!({"status": "away"})).await.expect("answer");
     assert_eq!(plain.status(), 200);
-    let until = rfc3339(app.state.tokens.clock().now() + 600);
+    let until = rfc3339(app.state.clock.now() + 600);
     let timed = app
         .api_put(&session, json!({"status": "dnd", "until": until}))
         .await;

@@ -7,9 +7,10 @@ use std::time::Duration;
 use b24_status::clock::unix_now;
 use b24_status::domain::{AccessToken, RefreshToken};
 use b24_status::emulator::{FaultKind, FaultTarget, Region, Server};
+use b24_status::store::Checked;
 use b24_status::store::{AccountRecord, AccountState, Tokens};
-use b24_status::tokens::keepalive::{self, KeepaliveSettings, Report};
-use b24_status::tokens::{CallError, Checked, Repeat, TokenManager};
+use b24_status::tokens::keepalive::{KeepaliveSettings, Report};
+use b24_status::tokens::{CallError, Repeat, TokenManager};
 use serde_json::{Value, json};
 
 use super::harness::{CLIENT_ID, TestApp, uid};
@@ -117,7 +118,11 @@ async fn the_background_check_confirms_pairs_in_use_and_drops_one_another_instan
     status_get(tokens, &app, 1)
         .await
         .expect("the pair is cached");
-    let unchanged = tokens.check_cached(Duration::ZERO).await.expect("checked");
+    let unchanged = app
+        .store
+        .check_cached(Duration::ZERO)
+        .await
+        .expect("checked");
     assert_eq!(
         unchanged,
         Checked {
@@ -130,7 +135,11 @@ async fn the_background_check_confirms_pairs_in_use_and_drops_one_another_instan
         .refresh_now(app.member(), uid(1))
         .await
         .expect("the other instance rotates the pair");
-    let rotated = tokens.check_cached(Duration::ZERO).await.expect("checked");
+    let rotated = app
+        .store
+        .check_cached(Duration::ZERO)
+        .await
+        .expect("checked");
     assert_eq!(
         rotated,
         Checked {
@@ -157,7 +166,7 @@ async fn the_background_check_confirms_pairs_in_use_and_drops_one_another_instan
 #[tokio::test]
 async fn a_stored_expiry_in_the_past_refreshes_before_calling() {
     let app = TestApp::installed(&[]).await;
-    let store = &app.state.tokens.store();
+    let store = &app.store;
     let account = app.account(uid(1)).await.expect("exists");
     let mut tokens = account.tokens.expect("tokens");
     tokens.expires_at = unix_now() - 10;
@@ -173,8 +182,7 @@ async fn a_stored_expiry_in_the_past_refreshes_before_calling() {
             .await
             .expect("cas")
     );
-    // Written behind the manager's back, as another process would: drop its cached copy.
-    app.state.tokens.forget_account(app.member(), uid(1));
+    // Written through the app's store, which keeps its cache true itself.
     status_get(&app.state.tokens, &app, 1).await.expect("call");
     assert_eq!(app.bitrix.emulator.refresh_count(), 1);
     let calls = app.portal_calls();
@@ -187,7 +195,7 @@ async fn a_stored_expiry_in_the_past_refreshes_before_calling() {
 #[tokio::test]
 async fn a_dead_refresh_token_marks_the_account_needs_reauth_and_keeps_it() {
     let app = TestApp::installed(&[]).await;
-    let store = &app.state.tokens.store();
+    let store = &app.store;
     let account = app.account(uid(1)).await.expect("exists");
     let dead = Tokens {
         access: AccessToken::parse("dead-access").expect("token"),
@@ -200,7 +208,6 @@ async fn a_dead_refresh_token_marks_the_account_needs_reauth_and_keeps_it() {
             .await
             .expect("cas")
     );
-    app.state.tokens.forget_account(app.member(), uid(1));
     let error = status_get(&app.state.tokens, &app, 1)
         .await
         .expect_err("cannot work");
@@ -271,7 +278,7 @@ async fn the_oauth_server_down_during_a_refresh_keeps_the_old_tokens_and_recover
 #[tokio::test]
 async fn keepalive_refreshes_old_tokens_and_leaves_fresh_ones_alone() {
     let app = TestApp::installed(&[]).await;
-    let store = &app.state.tokens.store();
+    let store = &app.store;
     let employee = app.bitrix.employee;
     let pair = app
         .bitrix
@@ -301,7 +308,7 @@ async fn keepalive_refreshes_old_tokens_and_leaves_fresh_ones_alone() {
         min_per_second: 1000.0,
         ..KeepaliveSettings::default()
     };
-    let report = keepalive::run_once(&app.state.tokens, &settings, unix_now()).await;
+    let report = app.state.tokens.keep_alive(&settings, unix_now()).await;
     assert_eq!(
         report,
         Report {
@@ -321,7 +328,7 @@ async fn keepalive_refreshes_old_tokens_and_leaves_fresh_ones_alone() {
 
     // A second pass right away finds nothing to do.
     assert_eq!(
-        keepalive::run_once(&app.state.tokens, &settings, unix_now()).await,
+        app.state.tokens.keep_alive(&settings, unix_now()).await,
         Report::default()
     );
 }
@@ -350,7 +357,7 @@ async fn two_instances_split_the_keepalive_and_refresh_each_stale_account_once()
                 expires_at: pair.expires_at,
             },
         };
-        let store = app.state.tokens.store();
+        let store = &app.store;
         store
             .upsert_account(&record, old)
             .await
@@ -365,8 +372,8 @@ async fn two_instances_split_the_keepalive_and_refresh_each_stale_account_once()
     let refreshes = emulator.refresh_count();
 
     let (first, other) = tokio::join!(
-        keepalive::run_once(&app.state.tokens, &settings, unix_now()),
-        keepalive::run_once(&second.tokens, &settings, unix_now()),
+        app.state.tokens.keep_alive(&settings, unix_now()),
+        second.tokens.keep_alive(&settings, unix_now()),
     );
     assert_eq!(first.failed + other.failed, 0, "{first:?} {other:?}");
     assert_eq!(first.refreshed + other.refreshed, 12, "{first:?} {other:?}");

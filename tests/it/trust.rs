@@ -25,15 +25,12 @@ pub(crate) async fn post_from(app: &TestApp, path: &str, form: &FormPost, from: 
         .as_u16()
 }
 
-/// The operator's `reauth` of `user`, seen at once by this instance.
+/// The operator's `reauth` of `user`, written through the app's store: seen at once, with no cache told.
 pub(crate) async fn reauth(app: &TestApp, user: u64) {
-    app.state
-        .tokens
-        .store()
+    app.store
         .force_reauth(app.member(), Some(uid(user)), 0)
         .await
         .expect("reauth");
-    app.state.tokens.forget_portal(app.member());
 }
 
 /// Another vendor's app, installed on the test portal: it holds tokens of every employee.

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use b24_status::emulator::{FaultKind, FaultTarget, FormPost, Region, Server};
-use b24_status::portals::{background, removal};
 use b24_status::store::PortalState;
 use b24_status::tokens::keepalive::KeepaliveSettings;
 use serde_json::json;
@@ -169,7 +168,11 @@ async fn an_uninstall_the_oauth_server_cannot_confirm_suspends_the_portal_until_
     );
 
     app.bitrix.emulator.clear_faults();
-    let removed = removal::reconcile(&app.state.tokens)
+    let removed = app
+        .state
+        .portals
+        .jobs()
+        .reconcile()
         .await
         .expect("reconciled");
     assert_eq!(removed, 1);
@@ -211,9 +214,7 @@ async fn a_suspension_is_lifted_when_the_app_turns_out_to_be_installed() {
     assert_eq!(response.status(), 202);
     app.bitrix.emulator.clear_faults();
     assert_eq!(
-        removal::reconcile(&app.state.tokens)
-            .await
-            .expect("checked"),
+        app.state.portals.jobs().reconcile().await.expect("checked"),
         0
     );
     let portal = app.portal().await.expect("kept");
@@ -236,8 +237,8 @@ async fn a_lost_uninstall_event_is_noticed_by_the_next_background_pass() {
         min_per_second: 1000.0,
         ..KeepaliveSettings::default()
     };
-    app.state.tokens.clock().advance(Duration::from_secs(60));
-    let pass = background::pass(&app.state.tokens, &settings).await;
+    app.state.clock.advance(Duration::from_secs(60));
+    let pass = app.state.portals.jobs().background_pass(&settings).await;
     assert_eq!(pass.keepalive.failed, 2, "both pairs are refused");
     assert_eq!(pass.removed, 1);
     let portal = app.portal().await.expect("kept");
@@ -251,16 +252,12 @@ async fn a_portal_with_one_dead_pair_but_a_working_one_is_kept() {
     app.session_of(app.bitrix.employee).await;
     let employee = uid(app.bitrix.employee);
     let account = app.account(employee).await.expect("employee");
-    app.state
-        .tokens
-        .store()
+    app.store
         .mark_needs_reauth(app.member(), employee, account.generation, 0)
         .await
         .expect("marked");
     assert_eq!(
-        removal::reconcile(&app.state.tokens)
-            .await
-            .expect("checked"),
+        app.state.portals.jobs().reconcile().await.expect("checked"),
         0
     );
     assert_eq!(

@@ -5,7 +5,7 @@
 
 use b24_status::domain::{MemberId, Status};
 use b24_status::emulator::UserSpec;
-use b24_status::portals::scheduler::{self, Report};
+use b24_status::portals::scheduler::Report;
 use serde_json::json;
 
 use super::db::on_postgres;
@@ -62,25 +62,22 @@ async fn a_wave_of_rules_starting_at_one_minute_is_applied_once_inside_every_rat
         }
     }
     // Saving looked once (nothing due before 08:00).
-    let now = app.state.tokens.clock().now();
-    let early = scheduler::run_once(&app.state.tokens, "a", now).await;
+    let now = app.state.clock.now();
+    let early = app.state.portals.jobs().apply_due("a", now).await;
     assert_eq!(early, Report::default());
 
     advance_to(&app, eight);
-    second
-        .tokens
-        .clock()
-        .advance(std::time::Duration::from_secs(
-            u64::try_from(eight - second.tokens.clock().now()).expect("forward"),
-        ));
+    second.clock.advance(std::time::Duration::from_secs(
+        u64::try_from(eight - second.clock.now()).expect("forward"),
+    ));
     let calls_before = app.bitrix.emulator.calls().len();
     let (a, b) = if on_postgres() {
         tokio::join!(
-            scheduler::run_once(&app.state.tokens, "a", eight),
-            scheduler::run_once(&second.tokens, "b", eight),
+            app.state.portals.jobs().apply_due("a", eight),
+            second.portals.jobs().apply_due("b", eight),
         )
     } else {
-        let a = scheduler::run_once(&app.state.tokens, "a", eight).await;
+        let a = app.state.portals.jobs().apply_due("a", eight).await;
         (a, Report::default())
     };
     assert_eq!(a.applied + b.applied, everyone.len(), "{a:?} {b:?}");
