@@ -8,7 +8,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::de::{Deserializer, IgnoredAny};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::error::ApiError;
 use super::extract::Authed;
@@ -16,7 +18,6 @@ use super::session::Session;
 use super::state::AppState;
 use crate::i18n::Lang;
 use crate::portals::Timer;
-use crate::tokens::CallError;
 use bitrix24::domain::Status;
 
 /// `GET /api/status` and `PUT /api/status`.
@@ -28,24 +29,59 @@ type Answer = Result<
     (
         StatusCode,
         [(header::HeaderName, &'static str); 1],
-        Json<Value>,
+        Json<StatusAnswer>,
     ),
     ApiError,
 >;
 
+/// A field as sent, judged on its own so that each gets its own error: present with a value
+/// of its type, or present with anything else (`null` included).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Field<T> {
+    Valid(T),
+    Invalid(IgnoredAny),
+}
+
+/// A present field, `null` included (serde would read `null` as absent).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// `PUT /api/status`'s body: `{"status": "dnd"}`, with `"until"` (RFC 3339 with an offset)
+/// for a while. Other fields are ignored.
+#[derive(Deserialize)]
+struct StatusChange {
+    #[serde(default, deserialize_with = "present")]
+    status: Option<Field<Status>>,
+    #[serde(default, deserialize_with = "present")]
+    until: Option<Field<String>>,
+}
+
 /// `{"status": …}`, with `until` (RFC 3339, UTC) and `then` while a timer runs.
+#[derive(Serialize)]
+struct StatusAnswer {
+    status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    until: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    then: Option<Status>,
+}
+
 fn answer(status: Status, timer: Option<&Timer>) -> Answer {
-    let mut body = json!({"status": status.as_str()});
-    if let Some(timer) = timer
-        && let Ok(until) = jiff::Timestamp::from_second(timer.until)
-    {
-        body["until"] = json!(until.to_string());
-        body["then"] = json!(timer.then.as_str());
-    }
+    let timer = timer.and_then(|timer| {
+        let until = jiff::Timestamp::from_second(timer.until).ok()?;
+        Some((until.to_string(), timer.then))
+    });
+    let (until, then) = timer.unzip();
     Ok((
         StatusCode::OK,
         [(header::CACHE_CONTROL, "no-store")],
-        Json(body),
+        Json(StatusAnswer {
+            status,
+            until,
+            then,
+        }),
     ))
 }
 
@@ -56,12 +92,12 @@ async fn read(State(state): State<AppState>, Authed(session): Authed) -> Answer 
         .portals
         .read_status(member_id, user_id)
         .await
-        .map_err(|error| failed(error, session.lang))?;
+        .map_err(|error| super::refusal::api(error, session.lang))?;
     let timer = state
         .portals
         .timer(member_id, user_id)
         .await
-        .map_err(|error| failed(error, session.lang))?;
+        .map_err(|error| super::refusal::api(error, session.lang))?;
     answer(status, timer.as_ref())
 }
 
@@ -73,35 +109,35 @@ async fn write(
 ) -> Answer {
     record(&session);
     let lang = session.lang;
-    let change = json_object(&headers, &body, lang)?;
-    let status = change
-        .get("status")
-        .ok_or_else(|| ApiError::bad_request(lang))?;
-    let chosen = status
-        .as_str()
-        .and_then(|s| Status::parse(s).ok())
-        .ok_or_else(|| ApiError::invalid_status(lang))?;
+    let change: StatusChange =
+        serde_json::from_value(Value::Object(json_object(&headers, &body, lang)?))
+            .map_err(|_| ApiError::bad_request(lang))?;
+    let chosen = match change.status {
+        None => return Err(ApiError::bad_request(lang)),
+        Some(Field::Invalid(_)) => return Err(ApiError::invalid_status(lang)),
+        Some(Field::Valid(chosen)) => chosen,
+    };
     let (member_id, user_id) = (&session.member_id, session.user_id);
-    let Some(until) = change.get("until") else {
+    let Some(until) = change.until else {
         state
             .portals
             .set_status(member_id, user_id, chosen)
             .await
-            .map_err(|error| failed(error, lang))?;
+            .map_err(|error| super::refusal::api(error, lang))?;
         return answer(chosen, None);
     };
     // RFC 3339 with an offset (a bare local time names no moment), within the next week.
-    let until = until
-        .as_str()
-        .and_then(|text| text.parse::<jiff::Timestamp>().ok())
-        .map(jiff::Timestamp::as_second)
-        .filter(|until| state.portals.timer_end_is_valid(*until))
-        .ok_or_else(|| ApiError::invalid_until(lang))?;
+    let until = match until {
+        Field::Valid(text) => text.parse::<jiff::Timestamp>().ok(),
+        Field::Invalid(_) => None,
+    }
+    .and_then(|until| state.portals.timer_end(until.as_second()))
+    .ok_or_else(|| ApiError::invalid_until(lang))?;
     let timer = state
         .portals
         .set_status_until(member_id, user_id, chosen, until)
         .await
-        .map_err(|error| failed(error, lang))?;
+        .map_err(|error| super::refusal::api(error, lang))?;
     answer(chosen, Some(&timer))
 }
 
@@ -132,9 +168,4 @@ pub(super) fn record(session: &Session) {
     let span = tracing::Span::current();
     span.record("member_id", tracing::field::display(&session.member_id));
     span.record("user_id", tracing::field::display(session.user_id));
-}
-
-pub(super) fn failed(error: CallError, lang: Lang) -> ApiError {
-    tracing::warn!(%error, "status call failed");
-    ApiError::from_call(&error, lang)
 }

@@ -36,7 +36,7 @@ async fn open(
         .portals
         .open(&frame, from.0)
         .await
-        .map_err(|refusal| super::refusal::refused(refusal, lang))?;
+        .map_err(|refusal| super::refusal::page(refusal, lang))?;
     let session = super::status_page::begin(&state, &opened, lang)?;
     Ok(super::status_page::render(
         &state,

@@ -1,9 +1,11 @@
-//! Every error code the JSON API answers, with its HTTP status and the page problem of the same
-//! meaning (`docs/api.md`), in one table: a code added here does not compile until it has both.
+//! Every error code the app answers, with its HTTP status, the page problem of the same meaning
+//! and its sentence (`docs/api.md`), in one table: a code added here does not compile until it
+//! has all three.
 
 use axum::http::StatusCode;
 
 use super::page::Problem;
+use crate::i18n::Text;
 
 /// An API error's `error` field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +56,22 @@ pub enum Code {
     BitrixUnavailable,
     /// Bitrix24 refused for another reason.
     BitrixRefused,
+    /// The OAuth server did not confirm a token, or it belongs elsewhere.
+    NotVerified,
+    /// The request names an OAuth server this app does not use.
+    UnknownOAuthServer,
+    /// Only an administrator may do this.
+    AdminRequired,
+    /// The app's placements and events could not be bound.
+    BindingsFailed,
+    /// A sign-in's state is unknown, used or expired.
+    SignInState,
+    /// The OAuth server refused a sign-in.
+    SignInRefused,
+    /// Not the address of an installed portal.
+    BadDomain,
+    /// The portal holds as many accounts as the app keeps for one.
+    AccountsFull,
 }
 
 impl Code {
@@ -83,13 +101,23 @@ impl Code {
             Self::MethodUnavailable => "method_unavailable",
             Self::BitrixUnavailable => "bitrix_unavailable",
             Self::BitrixRefused => "bitrix_refused",
+            Self::NotVerified => "not_verified",
+            Self::UnknownOAuthServer => "unknown_oauth_server",
+            Self::AdminRequired => "admin_required",
+            Self::BindingsFailed => "bindings_failed",
+            Self::SignInState => "sign_in_state",
+            Self::SignInRefused => "sign_in_refused",
+            Self::BadDomain => "bad_domain",
+            Self::AccountsFull => "accounts_full",
         }
     }
 
     /// The HTTP status that says what the caller can do.
     pub fn status(self) -> StatusCode {
         match self {
-            Self::BadRequest => StatusCode::BAD_REQUEST,
+            Self::BadRequest | Self::SignInState | Self::SignInRefused | Self::BadDomain => {
+                StatusCode::BAD_REQUEST
+            }
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InvalidStatus
             | Self::InvalidUntil
@@ -106,9 +134,15 @@ impl Code {
             Self::InsufficientScope
             | Self::AccessDenied
             | Self::ConfirmationRequired
-            | Self::EmployeesOnly => StatusCode::FORBIDDEN,
+            | Self::EmployeesOnly
+            | Self::NotVerified
+            | Self::UnknownOAuthServer
+            | Self::AdminRequired => StatusCode::FORBIDDEN,
             Self::MethodUnavailable => StatusCode::NOT_IMPLEMENTED,
-            Self::BitrixUnavailable | Self::BitrixRefused => StatusCode::BAD_GATEWAY,
+            Self::BitrixUnavailable | Self::BitrixRefused | Self::BindingsFailed => {
+                StatusCode::BAD_GATEWAY
+            }
+            Self::AccountsFull => StatusCode::INSUFFICIENT_STORAGE,
         }
     }
 
@@ -136,6 +170,45 @@ impl Code {
             Self::AccessDenied | Self::EmployeesOnly => Problem::AccessDenied,
             Self::ConfirmationRequired => Problem::ConfirmationRequired,
             Self::MethodUnavailable | Self::BitrixRefused => Problem::Refused,
+            Self::NotVerified | Self::UnknownOAuthServer => Problem::NotVerified,
+            Self::AdminRequired => Problem::AdminOnly,
+            Self::BindingsFailed => Problem::BindingsFailed,
+            Self::SignInState => Problem::SignInState,
+            Self::SignInRefused => Problem::SignInRefused,
+            Self::BadDomain => Problem::BadDomain,
+            Self::AccountsFull => Problem::AccountsFull,
+        }
+    }
+
+    /// The sentence a person reads, in their language.
+    pub fn message(self, t: &'static Text) -> &'static str {
+        match self {
+            Self::BadRequest => t.api_bad_request,
+            Self::UnsupportedMediaType => t.api_unsupported,
+            Self::InvalidStatus => t.api_bad_status,
+            Self::InvalidUntil => t.api_bad_until,
+            Self::InvalidSchedule | Self::InvalidQuery => t.bad_request_body,
+            Self::InvalidSession => t.api_session,
+            Self::ReauthRequired => t.api_reauth,
+            Self::NotInstalled => t.not_installed_body,
+            Self::RateLimited => t.api_rate_limited,
+            Self::BeingRemoved => t.removing_body,
+            Self::Paused => t.paused_body,
+            Self::PaymentRequired => t.payment_body,
+            Self::Busy | Self::BitrixUnavailable => t.api_unavailable,
+            Self::DatabaseUnavailable | Self::Internal => t.internal_body,
+            Self::InsufficientScope => t.api_scope,
+            Self::AccessDenied => t.api_access_denied,
+            Self::ConfirmationRequired => t.api_confirm,
+            Self::EmployeesOnly => t.team_employees_only,
+            Self::MethodUnavailable | Self::BitrixRefused => t.api_refused,
+            Self::NotVerified | Self::UnknownOAuthServer => t.not_verified_body,
+            Self::AdminRequired => t.admin_only_body,
+            Self::BindingsFailed => t.bindings_failed_body,
+            Self::SignInState => t.sign_in_state_body,
+            Self::SignInRefused => t.sign_in_refused_body,
+            Self::BadDomain => t.bad_domain_body,
+            Self::AccountsFull => t.accounts_full_body,
         }
     }
 }

@@ -11,11 +11,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::code::Code;
-use super::page::Problem;
-use crate::i18n::{Lang, Text};
+use crate::i18n::Lang;
+use crate::portals::Refusal;
 use crate::schedule::{Invalid, Problem as ScheduleProblem};
-use crate::tokens::CallError;
-use bitrix24::{self as bitrix, Category};
 
 /// A JSON answer that no cache keeps, or the error instead.
 pub type NoStoreJson =
@@ -105,53 +103,36 @@ impl ApiError {
         Self::new(Code::InvalidSession, lang.text().api_session)
     }
 
-    /// What a failed call on the user's behalf means for them.
-    pub fn from_call(error: &CallError, lang: Lang) -> Self {
+    /// What a use case's refusal means for the caller (`refusal.rs` gives the code), with the
+    /// scope, method or viewer at fault named where the team board refused.
+    pub fn refused(refusal: &Refusal, lang: Lang) -> Self {
         let t = lang.text();
-        match error {
-            CallError::NeedsReauth => Self::new(Code::ReauthRequired, t.api_reauth),
-            CallError::NotInstalled => Self::new(Code::NotInstalled, t.not_installed_body),
-            CallError::RateLimited { retry_after } => Self {
-                retry_after: Some(*retry_after),
-                ..Self::new(Code::RateLimited, t.api_rate_limited)
-            },
-            CallError::BeingRemoved => Self::new(Code::BeingRemoved, t.removing_body),
-            CallError::Paused => Self::new(Code::Paused, t.paused_body),
-            CallError::PaymentRequired => Self::new(Code::PaymentRequired, t.payment_body),
-            CallError::RefreshBusy => Self {
-                retry_after: Some(Duration::from_secs(2)),
-                ..Self::new(Code::Busy, t.api_unavailable)
-            },
-            CallError::Store(error) if error.is_unavailable() => Self {
-                retry_after: Some(Duration::from_secs(5)),
-                ..Self::new(Code::DatabaseUnavailable, t.internal_body)
-            },
-            CallError::Store(_) | CallError::Internal(_) => {
-                Self::new(Code::Internal, t.internal_body)
-            }
-            CallError::Bitrix(error) => Self::from_bitrix(error, t),
+        let meaning = super::refusal::meaning(refusal);
+        let (message, detail) = match refusal {
+            Refusal::ScopeMissing(scope) => (
+                Cow::Owned(t.team_scope.replace("{scope}", scope)),
+                Some(("scope", *scope)),
+            ),
+            Refusal::MethodMissing(method) => (
+                Cow::Owned(t.team_method.replace("{method}", method)),
+                Some(("method", *method)),
+            ),
+            Refusal::EmployeesOnly => (
+                Cow::Borrowed(meaning.code.message(t)),
+                Some(("viewer", "not an employee")),
+            ),
+            _ => (Cow::Borrowed(meaning.code.message(t)), None),
+        };
+        Self {
+            code: meaning.code,
+            message,
+            retry_after: meaning.retry_after,
+            detail: detail.map(|(key, value)| {
+                let mut fields = Map::new();
+                fields.insert(key.to_owned(), json!(value));
+                Box::new(fields)
+            }),
         }
-    }
-
-    fn from_bitrix(error: &bitrix::Error, t: &'static Text) -> Self {
-        match error.category() {
-            Category::MissingScope => Self::new(Code::InsufficientScope, t.api_scope),
-            Category::AccessDenied => Self::new(Code::AccessDenied, t.api_access_denied),
-            Category::ConfirmationRequired => Self::new(Code::ConfirmationRequired, t.api_confirm),
-            Category::AppGone => Self::new(Code::NotInstalled, t.not_installed_body),
-            Category::AuthRefused => Self::new(Code::ReauthRequired, t.api_reauth),
-            Category::InvalidStatus => Self::new(Code::InvalidStatus, t.api_bad_status),
-            Category::Unavailable => Self::new(Code::BitrixUnavailable, t.api_unavailable),
-            Category::Refused => Self::new(Code::BitrixRefused, t.api_refused),
-        }
-    }
-
-    /// The page problem of the same meaning (see [`Code::problem`]).
-    pub fn problem(&self) -> Problem {
-        let wait = self
-            .retry_after
-            .map_or(1, |wait| wait.as_secs_f64().ceil().max(1.0) as u64);
-        self.code.problem(wait)
     }
 }
 

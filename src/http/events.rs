@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use super::client_ip::ClientIp;
 use super::input::{self, InputError};
 use super::state::AppState;
+use crate::i18n::Lang;
 use crate::portals::removal::Removal;
 use crate::portals::{Recorded, Refusal};
 use bitrix24::event::Event;
@@ -80,7 +81,7 @@ async fn events(
     span.record("member_id", tracing::field::display(&event.member_id));
     match state.portals.record_event(&event, from.0).await {
         Ok(recorded) => recorded_answer(recorded),
-        Err(refusal) => refused_answer(refusal),
+        Err(refusal) => refused_answer(&refusal),
     }
 }
 
@@ -122,40 +123,9 @@ fn recorded_answer(recorded: Recorded) -> Answer {
     }
 }
 
-fn refused_answer(refusal: Refusal) -> Answer {
-    match refusal {
-        Refusal::OffList => answer(
-            StatusCode::FORBIDDEN,
-            "unknown_oauth_server",
-            "The event names an OAuth server this app does not use.",
-        ),
-        Refusal::NotVerified => answer(
-            StatusCode::FORBIDDEN,
-            "not_verified",
-            "Bitrix24 did not confirm this event's token.",
-        ),
-        Refusal::Budget(seconds) => answer(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            &format!("Too many events failed verification; try again in {seconds} s."),
-        ),
-        Refusal::NotInstalled => answer(
-            StatusCode::NOT_FOUND,
-            "unknown_portal",
-            "This portal has not installed the app.",
-        ),
-        Refusal::Unavailable | Refusal::Call(_) => answer(
-            StatusCode::BAD_GATEWAY,
-            "bitrix_unavailable",
-            "Bitrix24 did not answer; nothing was changed.",
-        ),
-        other => {
-            tracing::error!(error = %other, "event failed");
-            answer(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "The event could not be processed; nothing was changed.",
-            )
-        }
-    }
+/// A refusal as the event endpoint says it: the code every answer uses, and its sentence in
+/// English (the portal does not read it; an operator looking at Bitrix24's logs might).
+fn refused_answer(refusal: &Refusal) -> Answer {
+    let code = super::refusal::meaning(refusal).code;
+    answer(code.status(), code.as_str(), code.message(Lang::En.text()))
 }

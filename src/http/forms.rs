@@ -64,7 +64,7 @@ impl Posted {
             .portals
             .session_stands(&session.member_id, session.user_id, session.epoch)
             .await
-            .map_err(|refusal| super::refusal::refused(refusal, session.lang))?;
+            .map_err(|refusal| super::refusal::page(refusal, session.lang))?;
         if !stands {
             tracing::info!("a form post from a session that ended");
             return Err(PageError::new(Problem::SessionExpired, session.lang));
@@ -115,18 +115,18 @@ async fn set_status(
     let form = Posted::read(&state, &headers, &body).await?;
     let (lang, t) = (form.session.lang, form.session.lang.text());
     let chosen = Status::parse(form.field("status")).map_err(|_| form.bad())?;
-    let until = until(form.field("for"), state.portals.now()).map_err(|_| form.bad())?;
-    if until.is_some_and(|until| !state.portals.timer_end_is_valid(until)) {
-        return Err(form.bad());
-    }
+    let until = match until(form.field("for"), state.portals.now()).map_err(|_| form.bad())? {
+        Some(until) => Some(state.portals.timer_end(until).ok_or_else(|| form.bad())?),
+        None => None,
+    };
     let (member_id, user_id) = (&form.session.member_id, form.session.user_id);
     let change = state
         .portals
         .change_from_page(member_id, user_id, Some(chosen), until)
         .await
-        .map_err(|refusal| super::refusal::refused(refusal, lang))?;
+        .map_err(|refusal| super::refusal::page(refusal, lang))?;
     if let Some(error) = change.refused {
-        return Err(super::refusal::call_failed(&error, lang));
+        return Err(super::refusal::page(error, lang));
     }
     let (status_name, _) = status_words(t, change.opened.current);
     let notice = Notice::ok(format!("{} {status_name}", t.saved));
@@ -217,7 +217,7 @@ async fn change_schedule(
     let (lang, t) = (form.session.lang, form.session.lang.text());
     let (member_id, user_id) = (&form.session.member_id, form.session.user_id);
     let edit = Edit::read(&form)?;
-    let failed = |error| super::refusal::call_failed(&error, lang);
+    let failed = |error| super::refusal::page(error, lang);
     let current = state
         .portals
         .schedule(member_id, user_id)
@@ -241,7 +241,7 @@ async fn change_schedule(
         .portals
         .change_from_page(member_id, user_id, None, None)
         .await
-        .map_err(|refusal| super::refusal::refused(refusal, lang))?;
+        .map_err(|refusal| super::refusal::page(refusal, lang))?;
     let session = state.sessions.carry_on(&form.session, unix_now());
     Ok(render(
         &state,

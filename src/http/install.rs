@@ -48,7 +48,7 @@ async fn install(
         .portals
         .install(&frame, from.0)
         .await
-        .map_err(|refusal| super::refusal::refused(refusal, lang))?;
+        .map_err(|refusal| super::refusal::page(refusal, lang))?;
 
     let t = lang.text();
     let refused = refused

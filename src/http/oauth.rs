@@ -54,7 +54,7 @@ async fn start(
         .portals
         .start_sign_in(query.domain.as_deref().unwrap_or_default(), from.0)
         .await
-        .map_err(|refusal| super::refusal::refused(refusal, lang))?;
+        .map_err(|refusal| super::refusal::page(refusal, lang))?;
     let secure = if app.config.public_url.scheme() == "https" {
         "; Secure"
     } else {
@@ -127,7 +127,7 @@ async fn callback(
         .portals
         .finish_sign_in(state, code, &browser_of(&headers))
         .await
-        .map_err(|refusal| with_retry(super::refusal::refused(refusal, lang)))?;
+        .map_err(|refusal| with_retry(super::refusal::page(refusal, lang)))?;
     let session = super::status_page::begin(&app, &opened, lang)?;
     Ok(super::status_page::render(
         &app,

@@ -142,12 +142,6 @@ impl PageError {
         self.retry_link = Some(link);
         self
     }
-
-    /// Our own failure: logged with its cause, shown as a generic apology.
-    pub fn internal(lang: Lang, error: &dyn std::fmt::Display) -> Self {
-        tracing::error!(%error, "request failed");
-        Self::new(Problem::Internal, lang)
-    }
 }
 
 #[derive(Template, WebTemplate)]

@@ -1,51 +1,129 @@
-//! A use case's refusal, or a failed call, as the page a person sees.
+//! The one place a refusal becomes an answer: every [`Refusal`] (and every failed call it
+//! carries) maps here to a [`Code`], whose table (`code.rs`) gives its HTTP status, its page
+//! problem and its sentence. The match is exhaustive, so a new refusal does not compile until it
+//! has a code. Pages, the JSON API and the event endpoint all render from it.
 
+use std::time::Duration;
+
+use super::code::Code;
 use super::error::ApiError;
-use super::page::{PageError, Problem};
+use super::page::PageError;
 use crate::i18n::Lang;
 use crate::portals::Refusal;
 use crate::tokens::CallError;
+use bitrix24::{self as bitrix, Category};
 
-/// The page for a use case's refusal.
-pub fn refused(refusal: Refusal, lang: Lang) -> PageError {
-    let problem = match refusal {
-        Refusal::BadRequest => Problem::BadRequest,
-        Refusal::NotInstalled => Problem::NotInstalled,
-        Refusal::BeingRemoved => Problem::BeingRemoved,
-        Refusal::Paused => Problem::Paused,
-        Refusal::PaymentRequired => Problem::PaymentRequired,
-        Refusal::NotVerified | Refusal::OffList => Problem::NotVerified,
-        Refusal::TokenRejected => Problem::TokenRejected,
-        Refusal::AdminOnly => Problem::AdminOnly,
-        Refusal::EmployeesOnly => Problem::AccessDenied,
-        Refusal::Unavailable => Problem::Unavailable,
-        Refusal::BindingsFailed => Problem::BindingsFailed,
-        Refusal::Budget(seconds) => Problem::RateLimited(seconds),
-        Refusal::SignInState => Problem::SignInState,
-        Refusal::SignInRefused => Problem::SignInRefused,
-        Refusal::TooManySignIns => Problem::RateLimited(60),
-        Refusal::BadDomain => Problem::BadDomain,
-        Refusal::ScopeMissing(_) => Problem::MissingScope,
-        Refusal::MethodMissing(_) => Problem::Refused,
-        Refusal::Call(error) => return call_failed(&error, lang),
-        Refusal::AccountsFull => Problem::AccountsFull,
-        Refusal::Store(error) if error.is_unavailable() => {
-            tracing::warn!(%error, "the database is unavailable");
-            Problem::DatabaseDown
-        }
-        Refusal::Store(error) => return PageError::internal(lang, &error),
-    };
-    PageError::new(problem, lang)
+/// What a refusal means for its caller.
+#[derive(Clone, Copy, Debug)]
+pub struct Meaning {
+    pub code: Code,
+    /// How long to wait before trying again, when that is known.
+    pub retry_after: Option<Duration>,
 }
 
-/// The page for a failed call on a user's behalf: a refused token asks them to reopen the app,
-/// anything else keeps its category.
-pub fn call_failed(error: &CallError, lang: Lang) -> PageError {
-    tracing::warn!(%error, "a call to Bitrix24 failed");
-    let problem = if error.is_auth_refusal() {
-        Problem::TokenRejected
+impl Meaning {
+    fn of(code: Code) -> Self {
+        Self {
+            code,
+            retry_after: None,
+        }
+    }
+
+    fn after(code: Code, wait: Duration) -> Self {
+        Self {
+            code,
+            retry_after: Some(wait),
+        }
+    }
+
+    /// Whole seconds to wait, at least one.
+    pub fn wait_secs(&self) -> u64 {
+        self.retry_after
+            .map_or(1, |wait| wait.as_secs_f64().ceil().max(1.0) as u64)
+    }
+}
+
+/// What `refusal` means; logged here, once, where it is our fault or Bitrix24's.
+pub fn meaning(refusal: &Refusal) -> Meaning {
+    match refusal {
+        Refusal::BadRequest => Meaning::of(Code::BadRequest),
+        Refusal::NotInstalled => Meaning::of(Code::NotInstalled),
+        Refusal::BeingRemoved => Meaning::of(Code::BeingRemoved),
+        Refusal::Paused => Meaning::of(Code::Paused),
+        Refusal::PaymentRequired => Meaning::of(Code::PaymentRequired),
+        Refusal::NotVerified => Meaning::of(Code::NotVerified),
+        Refusal::OffList => Meaning::of(Code::UnknownOAuthServer),
+        Refusal::TokenRejected => Meaning::of(Code::ReauthRequired),
+        Refusal::AdminOnly => Meaning::of(Code::AdminRequired),
+        Refusal::Unavailable => Meaning::of(Code::BitrixUnavailable),
+        Refusal::BindingsFailed => Meaning::of(Code::BindingsFailed),
+        Refusal::Budget(seconds) => {
+            Meaning::after(Code::RateLimited, Duration::from_secs(*seconds))
+        }
+        Refusal::SignInState => Meaning::of(Code::SignInState),
+        Refusal::SignInRefused => Meaning::of(Code::SignInRefused),
+        Refusal::TooManySignIns => Meaning::after(Code::RateLimited, Duration::from_secs(60)),
+        Refusal::BadDomain => Meaning::of(Code::BadDomain),
+        Refusal::AccountsFull => Meaning::of(Code::AccountsFull),
+        Refusal::ScopeMissing(_) => Meaning::of(Code::InsufficientScope),
+        Refusal::EmployeesOnly => Meaning::of(Code::EmployeesOnly),
+        Refusal::MethodMissing(_) => Meaning::of(Code::MethodUnavailable),
+        Refusal::Store(error) => store_failed(error),
+        Refusal::Call(error) => call_failed(error),
+    }
+}
+
+fn store_failed(error: &crate::store::StoreError) -> Meaning {
+    if error.is_unavailable() {
+        tracing::warn!(%error, "the database is unavailable");
+        Meaning::after(Code::DatabaseUnavailable, Duration::from_secs(5))
     } else {
-        ApiError::from_call(error, lang).problem()
-    };
-    PageError::new(problem, lang)
+        tracing::error!(%error, "the database failed");
+        Meaning::of(Code::Internal)
+    }
+}
+
+fn call_failed(error: &CallError) -> Meaning {
+    match error {
+        CallError::NeedsReauth => Meaning::of(Code::ReauthRequired),
+        CallError::NotInstalled => Meaning::of(Code::NotInstalled),
+        CallError::RateLimited { retry_after } => Meaning::after(Code::RateLimited, *retry_after),
+        CallError::BeingRemoved => Meaning::of(Code::BeingRemoved),
+        CallError::Paused => Meaning::of(Code::Paused),
+        CallError::PaymentRequired => Meaning::of(Code::PaymentRequired),
+        CallError::RefreshBusy => Meaning::after(Code::Busy, Duration::from_secs(2)),
+        CallError::Store(error) => store_failed(error),
+        CallError::Internal(what) => {
+            tracing::error!(what, "a call failed inside the app");
+            Meaning::of(Code::Internal)
+        }
+        CallError::Bitrix(error) => {
+            tracing::warn!(%error, "a call to Bitrix24 failed");
+            Meaning::of(bitrix_code(error))
+        }
+    }
+}
+
+fn bitrix_code(error: &bitrix::Error) -> Code {
+    match error.category() {
+        Category::MissingScope => Code::InsufficientScope,
+        Category::AccessDenied => Code::AccessDenied,
+        Category::ConfirmationRequired => Code::ConfirmationRequired,
+        Category::AppGone => Code::NotInstalled,
+        Category::AuthRefused => Code::ReauthRequired,
+        Category::InvalidStatus => Code::InvalidStatus,
+        Category::Unavailable => Code::BitrixUnavailable,
+        Category::Refused => Code::BitrixRefused,
+    }
+}
+
+/// The page for a refusal, in the user's language.
+pub fn page(refusal: impl Into<Refusal>, lang: Lang) -> PageError {
+    let meaning = meaning(&refusal.into());
+    PageError::new(meaning.code.problem(meaning.wait_secs()), lang)
+}
+
+/// The JSON API's answer for a refusal, in the user's language.
+pub fn api(refusal: impl Into<Refusal>, lang: Lang) -> ApiError {
+    ApiError::refused(&refusal.into(), lang)
 }

@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::Value;
 
-use super::api::{failed, json_object, record};
+use super::api::{json_object, record};
 use super::error::{ApiError, NoStoreJson};
 use super::extract::Authed;
 use super::state::AppState;
@@ -38,7 +38,7 @@ async fn read(State(state): State<AppState>, Authed(session): Authed) -> Answer 
         .portals
         .schedule(&session.member_id, session.user_id)
         .await
-        .map_err(|error| failed(error, session.lang))?;
+        .map_err(|error| super::refusal::api(error, session.lang))?;
     answer(&schedule)
 }
 
@@ -58,6 +58,6 @@ async fn write(
         .portals
         .save_schedule(&session.member_id, session.user_id, &schedule)
         .await
-        .map_err(|error| failed(error, lang))?;
+        .map_err(|error| super::refusal::api(error, lang))?;
     answer(&schedule)
 }

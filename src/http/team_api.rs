@@ -10,12 +10,10 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::api::record;
-use super::code::Code;
 use super::error::{ApiError, NoStoreJson};
 use super::extract::Authed;
 use super::state::AppState;
-use crate::i18n::Lang;
-use crate::portals::{Board, Refusal, TeamQuery};
+use crate::portals::{Board, TeamQuery};
 
 /// `GET /api/team`.
 pub fn router() -> Router<AppState> {
@@ -64,43 +62,6 @@ pub(super) fn board_json(board: &Board) -> Value {
     })
 }
 
-/// What a refused board means to the API's caller.
-pub(super) fn board_refused(refusal: Refusal, lang: Lang) -> ApiError {
-    let t = lang.text();
-    match refusal {
-        Refusal::ScopeMissing(scope) => ApiError::with_detail(
-            Code::InsufficientScope,
-            t.team_scope.replace("{scope}", scope),
-            "scope",
-            scope,
-        ),
-        Refusal::MethodMissing(method) => ApiError::with_detail(
-            Code::MethodUnavailable,
-            t.team_method.replace("{method}", method),
-            "method",
-            method,
-        ),
-        Refusal::EmployeesOnly => ApiError::with_detail(
-            Code::EmployeesOnly,
-            t.team_employees_only.to_owned(),
-            "viewer",
-            "not an employee",
-        ),
-        Refusal::Call(error) => super::api::failed(error, lang),
-        Refusal::NotInstalled => ApiError::from_call(&crate::tokens::CallError::NotInstalled, lang),
-        Refusal::BeingRemoved => ApiError::from_call(&crate::tokens::CallError::BeingRemoved, lang),
-        Refusal::Paused => ApiError::from_call(&crate::tokens::CallError::Paused, lang),
-        Refusal::PaymentRequired => {
-            ApiError::from_call(&crate::tokens::CallError::PaymentRequired, lang)
-        }
-        Refusal::Store(error) => ApiError::from_call(&crate::tokens::CallError::Store(error), lang),
-        other => {
-            tracing::warn!(refusal = %other, "the team board could not be read");
-            ApiError::from_call(&crate::tokens::CallError::Internal("team board"), lang)
-        }
-    }
-}
-
 #[tracing::instrument(skip_all, fields(member_id, user_id))]
 async fn read(
     State(state): State<AppState>,
@@ -123,7 +84,7 @@ async fn read(
         .portals
         .board(&session.member_id, session.user_id, &query)
         .await
-        .map_err(|refusal| board_refused(refusal, lang))?;
+        .map_err(|refusal| super::refusal::api(refusal, lang))?;
     Ok((
         [(header::CACHE_CONTROL, "no-store")],
         Json(board_json(&board)),

@@ -79,7 +79,7 @@ async fn view(
                 .portals
                 .change_from_page(member_id, user_id, None, None)
                 .await
-                .map_err(|refusal| super::refusal::refused(refusal, lang))?;
+                .map_err(|refusal| super::refusal::page(refusal, lang))?;
             let session = state.sessions.carry_on(&form.session, unix_now());
             Ok(super::status_page::render(
                 &state,
@@ -112,7 +112,7 @@ async fn view(
                 Err(Refusal::EmployeesOnly) => {
                     (None, Some(lang.text().team_employees_only.to_owned()))
                 }
-                Err(refusal) => return Err(super::refusal::refused(refusal, lang)),
+                Err(refusal) => return Err(super::refusal::page(refusal, lang)),
             };
             let domain = match &board {
                 Some(board) => board.domain.clone(),
@@ -120,7 +120,7 @@ async fn view(
                     .portals
                     .portal_domain(member_id)
                     .await
-                    .map_err(|refusal| super::refusal::refused(refusal, lang))?,
+                    .map_err(|refusal| super::refusal::page(refusal, lang))?,
             };
             Ok(render_team(
                 &state,

@@ -40,7 +40,7 @@ pub use open::{Opened, StatusChange};
 pub use plans::Plans;
 pub use sign_in::SignInStart;
 use team::TeamCache;
-pub use timers::{LONGEST_TIMER, Timer};
+pub use timers::{LONGEST_TIMER, Timer, TimerEnd};
 
 /// Why a use case did not do what was asked, in the terms a page or an answer needs.
 #[derive(Debug, thiserror::Error)]

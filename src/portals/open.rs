@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::confirm::Claim;
 use super::plans::Plans;
-use super::{Portals, Refusal};
+use super::{Portals, Refusal, TimerEnd};
 use crate::store::{AccountRecord, Portal, PortalState, Tokens};
 use crate::tokens::{CallError, Repeat};
 use bitrix24::batch::{self, BatchAnswer};
@@ -207,7 +207,7 @@ impl Portals {
         Ok(())
     }
 
-    /// Sets `chosen` for a signed-in user — until `until` (unix seconds) when given, else for
+    /// Sets `chosen` for a signed-in user — until `until` when given, else for
     /// good, ending a running timer — and reads back what Bitrix24 now says, in one `batch`
     /// (the page's forms). Without `chosen`, only reads.
     pub async fn change_from_page(
@@ -215,7 +215,7 @@ impl Portals {
         member_id: &MemberId,
         user_id: UserId,
         chosen: Option<Status>,
-        until: Option<i64>,
+        until: Option<TimerEnd>,
     ) -> Result<StatusChange, Refusal> {
         let answer = self
             .tokens

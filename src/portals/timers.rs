@@ -13,8 +13,21 @@ use super::Portals;
 /// The furthest ahead a timer may end, in seconds: a week.
 pub const LONGEST_TIMER: i64 = 7 * 24 * 3600;
 
+/// When a timed status ends: a moment after the app's clock's now and at most
+/// [`LONGEST_TIMER`] ahead. Only [`Portals::timer_end`] makes one, so the page's form and the
+/// API check an end the same way, once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimerEnd(i64);
+
+impl TimerEnd {
+    /// Unix seconds.
+    pub fn unix(self) -> i64 {
+        self.0
+    }
+}
+
 impl Portals {
-    /// Applies `chosen` until `until` (unix seconds), then the status the user had before: the
+    /// Applies `chosen` until `until`, then the status the user had before: the
     /// one a running timer would have restored, else the one Bitrix24 reported just before the
     /// change (read and changed in one `batch` request).
     pub async fn set_status_until(
@@ -22,7 +35,7 @@ impl Portals {
         member_id: &MemberId,
         user_id: UserId,
         chosen: Status,
-        until: i64,
+        until: TimerEnd,
     ) -> Result<Timer, CallError> {
         let answer: BatchAnswer = self
             .tokens
@@ -46,7 +59,7 @@ impl Portals {
         member_id: &MemberId,
         user_id: UserId,
         chosen: Status,
-        until: i64,
+        until: TimerEnd,
         before: Status,
     ) -> Result<Timer, CallError> {
         let running = self.store.timer(member_id, user_id).await?;
@@ -54,7 +67,7 @@ impl Portals {
             member_id: member_id.clone(),
             user_id,
             status: chosen,
-            until,
+            until: until.unix(),
             then: running.map_or(before, |t| t.then),
         };
         self.store.set_timer(&timer, self.clock.now()).await?;
@@ -75,10 +88,10 @@ impl Portals {
         self.clock.now()
     }
 
-    /// The unix time `until` checked for a timer set at the app's `now`: in the future and at
-    /// most [`LONGEST_TIMER`] ahead.
-    pub fn timer_end_is_valid(&self, until: i64) -> bool {
+    /// `until` (unix seconds) as the end of a timer set now, if it is one: in the future and
+    /// at most [`LONGEST_TIMER`] ahead.
+    pub fn timer_end(&self, until: i64) -> Option<TimerEnd> {
         let now = self.clock.now();
-        until > now && until - now <= LONGEST_TIMER
+        (until > now && until - now <= LONGEST_TIMER).then_some(TimerEnd(until))
     }
 }
