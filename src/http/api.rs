@@ -92,12 +92,12 @@ async fn read(State(state): State<AppState>, Authed(session): Authed) -> Answer 
         .portals
         .read_status(member_id, user_id)
         .await
-        .map_err(|error| super::refusal::api(error, session.lang))?;
+        .map_err(|error| ApiError::failed(error, session.lang))?;
     let timer = state
         .portals
         .timer(member_id, user_id)
         .await
-        .map_err(|error| super::refusal::api(error, session.lang))?;
+        .map_err(|error| ApiError::failed(error, session.lang))?;
     answer(status, timer.as_ref())
 }
 
@@ -123,7 +123,7 @@ async fn write(
             .portals
             .set_status(member_id, user_id, chosen)
             .await
-            .map_err(|error| super::refusal::api(error, lang))?;
+            .map_err(|error| ApiError::failed(error, lang))?;
         return answer(chosen, None);
     };
     // RFC 3339 with an offset (a bare local time names no moment), within the next week.
@@ -137,7 +137,7 @@ async fn write(
         .portals
         .set_status_until(member_id, user_id, chosen, until)
         .await
-        .map_err(|error| super::refusal::api(error, lang))?;
+        .map_err(|error| ApiError::failed(error, lang))?;
     answer(chosen, Some(&timer))
 }
 

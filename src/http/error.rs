@@ -103,6 +103,11 @@ impl ApiError {
         Self::new(Code::InvalidSession, lang.text().api_session)
     }
 
+    /// [`ApiError::refused`] for anything a use case answers.
+    pub fn failed(refusal: impl Into<Refusal>, lang: Lang) -> Self {
+        Self::refused(&refusal.into(), lang)
+    }
+
     /// What a use case's refusal means for the caller (`refusal.rs` gives the code), with the
     /// scope, method or viewer at fault named where the team board refused.
     pub fn refused(refusal: &Refusal, lang: Lang) -> Self {

@@ -1,12 +1,11 @@
 //! The one place a refusal becomes an answer: every [`Refusal`] (and every failed call it
 //! carries) maps here to a [`Code`], whose table (`code.rs`) gives its HTTP status, its page
 //! problem and its sentence. The match is exhaustive, so a new refusal does not compile until it
-//! has a code. Pages, the JSON API and the event endpoint all render from it.
+//! has a code. Pages, the JSON API (`ApiError::refused`) and the event endpoint render from it.
 
 use std::time::Duration;
 
 use super::code::Code;
-use super::error::ApiError;
 use super::page::PageError;
 use crate::i18n::Lang;
 use crate::portals::Refusal;
@@ -68,13 +67,13 @@ pub fn meaning(refusal: &Refusal) -> Meaning {
         Refusal::ScopeMissing(_) => Meaning::of(Code::InsufficientScope),
         Refusal::EmployeesOnly => Meaning::of(Code::EmployeesOnly),
         Refusal::MethodMissing(_) => Meaning::of(Code::MethodUnavailable),
-        Refusal::Store(error) => store_failed(error),
+        Refusal::Store(error) => store_failed(error.is_unavailable(), error),
         Refusal::Call(error) => call_failed(error),
     }
 }
 
-fn store_failed(error: &crate::store::StoreError) -> Meaning {
-    if error.is_unavailable() {
+fn store_failed(unavailable: bool, error: &dyn std::fmt::Display) -> Meaning {
+    if unavailable {
         tracing::warn!(%error, "the database is unavailable");
         Meaning::after(Code::DatabaseUnavailable, Duration::from_secs(5))
     } else {
@@ -92,7 +91,7 @@ fn call_failed(error: &CallError) -> Meaning {
         CallError::Paused => Meaning::of(Code::Paused),
         CallError::PaymentRequired => Meaning::of(Code::PaymentRequired),
         CallError::RefreshBusy => Meaning::after(Code::Busy, Duration::from_secs(2)),
-        CallError::Store(error) => store_failed(error),
+        CallError::Store(error) => store_failed(error.is_unavailable(), error),
         CallError::Internal(what) => {
             tracing::error!(what, "a call failed inside the app");
             Meaning::of(Code::Internal)
@@ -121,9 +120,4 @@ fn bitrix_code(error: &bitrix::Error) -> Code {
 pub fn page(refusal: impl Into<Refusal>, lang: Lang) -> PageError {
     let meaning = meaning(&refusal.into());
     PageError::new(meaning.code.problem(meaning.wait_secs()), lang)
-}
-
-/// The JSON API's answer for a refusal, in the user's language.
-pub fn api(refusal: impl Into<Refusal>, lang: Lang) -> ApiError {
-    ApiError::refused(&refusal.into(), lang)
 }

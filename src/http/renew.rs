@@ -30,12 +30,12 @@ async fn renew(State(state): State<AppState>, Authed(session): Authed) -> NoStor
         .portals
         .portal_domain(&session.member_id)
         .await
-        .map_err(|refusal| super::refusal::api(refusal, session.lang))?;
+        .map_err(|refusal| ApiError::failed(refusal, session.lang))?;
     let stands = state
         .portals
         .session_stands(&session.member_id, session.user_id, session.epoch)
         .await
-        .map_err(|refusal| super::refusal::api(refusal, session.lang))?;
+        .map_err(|refusal| ApiError::failed(refusal, session.lang))?;
     let now = unix_now();
     let renewed = stands
         .then(|| state.sessions.follow(&session, now))

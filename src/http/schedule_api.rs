@@ -38,7 +38,7 @@ async fn read(State(state): State<AppState>, Authed(session): Authed) -> Answer 
         .portals
         .schedule(&session.member_id, session.user_id)
         .await
-        .map_err(|error| super::refusal::api(error, session.lang))?;
+        .map_err(|error| ApiError::failed(error, session.lang))?;
     answer(&schedule)
 }
 
@@ -58,6 +58,6 @@ async fn write(
         .portals
         .save_schedule(&session.member_id, session.user_id, &schedule)
         .await
-        .map_err(|error| super::refusal::api(error, lang))?;
+        .map_err(|error| ApiError::failed(error, lang))?;
     answer(&schedule)
 }

@@ -84,7 +84,7 @@ async fn read(
         .portals
         .board(&session.member_id, session.user_id, &query)
         .await
-        .map_err(|refusal| super::refusal::api(refusal, lang))?;
+        .map_err(|refusal| ApiError::failed(refusal, lang))?;
     Ok((
         [(header::CACHE_CONTROL, "no-store")],
         Json(board_json(&board)),

@@ -24,6 +24,7 @@ mod faults;
 mod focus_page;
 mod hostile;
 mod install;
+mod keepalive;
 mod licence;
 mod lifecycle;
 mod limits;
