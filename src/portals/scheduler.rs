@@ -2,7 +2,7 @@
 //! the starts and ends of their schedules' rules (`schedules.rs`) — with
 //! their own tokens, through the token manager like a click (refresh, rate limiter, retries).
 //! Due work is claimed in the store, so a restart loses none and instances sharing the database
-//! apply each change once; it runs on the token manager's clock, which tests and the demo move
+//! apply each change once; it runs on the app's clock, which tests and the demo move
 //! forward instead of waiting.
 
 use std::time::Duration;
