@@ -20,15 +20,9 @@ use bitrix24::observe::{CallRecord, Observer};
 /// slow a call down, and counts them.
 #[derive(Clone, Debug)]
 pub struct CallSink {
-    queue: Option<mpsc::Sender<CallRecord>>,
+    queue: mpsc::Sender<CallRecord>,
     clock: Clock,
     dropped: Arc<AtomicU64>,
-}
-
-impl Default for CallSink {
-    fn default() -> Self {
-        Self::off()
-    }
 }
 
 impl CallSink {
@@ -39,20 +33,11 @@ impl CallSink {
     pub fn new(clock: Clock) -> (Self, mpsc::Receiver<CallRecord>) {
         let (queue, records) = mpsc::channel(Self::CAPACITY);
         let sink = Self {
-            queue: Some(queue),
+            queue,
             clock,
             dropped: Arc::default(),
         };
         (sink, records)
-    }
-
-    /// A sink that keeps nothing (unit tests of the clients).
-    pub fn off() -> Self {
-        Self {
-            queue: None,
-            clock: Clock::default(),
-            dropped: Arc::default(),
-        }
     }
 
     /// The time a record is stamped with, unix milliseconds.
@@ -62,9 +47,7 @@ impl CallSink {
 
     /// Queues `record`; never waits.
     pub fn record(&self, record: CallRecord) {
-        if let Some(queue) = &self.queue
-            && queue.try_send(record).is_err()
-        {
+        if self.queue.try_send(record).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }

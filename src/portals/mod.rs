@@ -11,11 +11,13 @@ mod confirm;
 mod events;
 pub mod gate;
 mod install;
+mod jobs;
 pub mod licence;
 mod network;
 mod open;
 mod outcome;
 mod plans;
+mod refusal;
 pub mod removal;
 pub mod scheduler;
 mod schedules;
@@ -28,7 +30,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::{Portal, Store, StoreError};
-use crate::tokens::{CallError, TokenManager};
+use crate::tokens::TokenManager;
 use bitrix24::OAuthClient;
 use bitrix24::clock::Clock;
 use bitrix24::domain::MemberId;
@@ -36,92 +38,13 @@ pub use board::{Board, BoardMember, DepartmentChoice, TeamQuery};
 use confirm::Confirmations;
 pub use events::Recorded;
 use gate::Gate;
+pub use jobs::Jobs;
 pub use open::{Opened, StatusChange};
 pub use plans::Plans;
+pub use refusal::Refusal;
 pub use sign_in::SignInStart;
 use team::TeamCache;
 pub use timers::{LONGEST_TIMER, Timer, TimerEnd};
-
-/// Why a use case did not do what was asked, in the terms a page or an answer needs.
-#[derive(Debug, thiserror::Error)]
-pub enum Refusal {
-    /// The request lacks something Bitrix24 always sends.
-    #[error("the request is incomplete")]
-    BadRequest,
-    /// The portal has not installed the app.
-    #[error("the app is not installed on this portal")]
-    NotInstalled,
-    /// An uninstall of the portal awaits confirmation.
-    #[error("the app is being removed from this portal")]
-    BeingRemoved,
-    /// The operator paused the portal.
-    #[error("the app is paused on this portal")]
-    Paused,
-    /// The app's trial or paid period on the portal ended.
-    #[error("the app's paid period on this portal ended")]
-    PaymentRequired,
-    /// The OAuth server did not confirm the token.
-    #[error("Bitrix24 did not confirm the request")]
-    NotVerified,
-    /// The request names an OAuth server off the allowlist; nothing was sent to it.
-    #[error("the request names an OAuth server this app does not use")]
-    OffList,
-    /// The portal did not accept the token.
-    #[error("the portal refused the token")]
-    TokenRejected,
-    /// Only an administrator may do this.
-    #[error("an administrator is required")]
-    AdminOnly,
-    /// Bitrix24 did not answer.
-    #[error("Bitrix24 did not answer")]
-    Unavailable,
-    /// The app's event handlers could not be bound.
-    #[error("the app's handlers could not be bound")]
-    BindingsFailed,
-    /// Too many failed checks for this portal or from this address.
-    #[error("too many failed checks; retry in {0} s")]
-    Budget(u64),
-    /// The sign-in's state is unknown, used or expired.
-    #[error("the sign-in state is unknown or expired")]
-    SignInState,
-    /// The OAuth server refused the sign-in.
-    #[error("the OAuth server refused the sign-in")]
-    SignInRefused,
-    /// Too many sign-ins are under way for one portal.
-    #[error("too many sign-ins under way")]
-    TooManySignIns,
-    /// Not the address of an installed portal.
-    #[error("not a portal address")]
-    BadDomain,
-    /// A call on the user's behalf failed.
-    #[error(transparent)]
-    Call(#[from] CallError),
-    /// The database failed.
-    #[error(transparent)]
-    Store(StoreError),
-    /// The portal holds as many accounts as the app keeps for one; a new user's pair was not
-    /// stored.
-    #[error("the portal holds as many accounts as one may")]
-    AccountsFull,
-    /// The portal has not granted a scope the team board needs (named as Bitrix24 names it).
-    #[error("the portal has not granted the {0} scope")]
-    ScopeMissing(&'static str),
-    /// The team board is for the portal's employees; the viewer is not one (extranet, guest).
-    #[error("the viewer is not one of the portal's employees")]
-    EmployeesOnly,
-    /// The portal's REST lacks a method the team board needs (an older on-premise portal).
-    #[error("the portal's REST has no method {0}")]
-    MethodMissing(&'static str),
-}
-
-impl From<StoreError> for Refusal {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::AccountsFull(_) => Self::AccountsFull,
-            other => Self::Store(other),
-        }
-    }
-}
 
 /// The use cases, over the parts they need. Share one per process.
 #[derive(Debug)]
@@ -135,17 +58,6 @@ pub struct Portals {
     gate: Gate,
     confirmations: Confirmations,
     team: TeamCache,
-}
-
-/// The use cases that run without a request, or outlive one: the background pass (keep-alive,
-/// removal checks, paid periods), the scheduler, and an uninstall's confirmation. Cheap to
-/// clone, so work it starts can hold its own copy.
-#[derive(Clone, Debug)]
-pub struct Jobs {
-    store: Store,
-    tokens: Arc<TokenManager>,
-    clock: Clock,
-    metrics: Arc<Metrics>,
 }
 
 /// What the use cases are built over.
@@ -171,12 +83,7 @@ impl Portals {
             clock,
             metrics,
         } = parts;
-        let jobs = Jobs {
-            store: store.clone(),
-            tokens: tokens.clone(),
-            clock: clock.clone(),
-            metrics,
-        };
+        let jobs = Jobs::new(store.clone(), tokens.clone(), clock.clone(), metrics);
         Self {
             store,
             oauth,

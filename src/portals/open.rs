@@ -308,16 +308,7 @@ impl Portals {
         user_id: UserId,
         chosen: Status,
     ) -> Result<(), CallError> {
-        let _: Value = self
-            .tokens
-            .call(
-                member_id,
-                user_id,
-                status::SET,
-                status::set_params(chosen),
-                Repeat::Safe,
-            )
-            .await?;
+        self.jobs.set_status(member_id, user_id, chosen).await?;
         tracing::info!(target: "audit", status = chosen.as_str(), "status set");
         Ok(())
     }

@@ -7,15 +7,11 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
-
 use super::Jobs;
 use super::outcome::Outcome;
 pub use super::outcome::RETRY;
 use crate::metrics::Metrics;
 use crate::store::{StoreError, Timer};
-use crate::tokens::{CallError, Repeat};
-use bitrix24::status;
 
 /// How often due work is looked for: each change lands within this of its time, plus the call.
 pub const TICK: Duration = Duration::from_secs(1);
@@ -87,16 +83,7 @@ impl Jobs {
     /// Restores the status of a timer that ended.
     async fn restore(&self, timer: Timer) -> Outcome {
         let (member_id, user_id) = (&timer.member_id, timer.user_id);
-        let result: Result<Value, CallError> = self
-            .tokens
-            .call(
-                member_id,
-                user_id,
-                status::SET,
-                status::set_params(timer.then),
-                Repeat::Safe,
-            )
-            .await;
+        let result = self.set_status(member_id, user_id, timer.then).await;
         let outcome = match &result {
             Ok(_) => Outcome::Applied,
             Err(error) => Outcome::of(error),

@@ -10,9 +10,7 @@ use super::{Jobs, Portals};
 use crate::schedule::{self, Schedule, Step};
 use crate::store::{SavedSchedule, ScheduleState};
 use crate::tokens::{CallError, Repeat};
-use bitrix24::batch::{self, BatchAnswer};
-use bitrix24::domain::{MemberId, Status, UserId};
-use bitrix24::status;
+use bitrix24::domain::{MemberId, UserId};
 use bitrix24::verify::{PROFILE, Profile};
 
 impl Portals {
@@ -58,35 +56,6 @@ impl Portals {
 }
 
 impl Jobs {
-    /// Sets `chosen`, answering the status it replaced.
-    async fn swap(&self, saved: &SavedSchedule, chosen: Status) -> Result<Status, CallError> {
-        let answer: BatchAnswer = self
-            .tokens
-            .call(
-                &saved.member_id,
-                saved.user_id,
-                batch::METHOD,
-                status::swap_batch(chosen),
-                Repeat::Safe,
-            )
-            .await?;
-        status::swapped(&answer).map_err(CallError::refused)
-    }
-
-    async fn set(&self, saved: &SavedSchedule, chosen: Status) -> Result<(), CallError> {
-        let _: Value = self
-            .tokens
-            .call(
-                &saved.member_id,
-                saved.user_id,
-                status::SET,
-                status::set_params(chosen),
-                Repeat::Safe,
-            )
-            .await?;
-        Ok(())
-    }
-
     /// Makes the change due at `now` for a claimed schedule and records where it stands.
     pub(super) async fn apply_boundary(
         &self,
@@ -105,7 +74,10 @@ impl Jobs {
         };
         let done: Result<(), CallError> = match plan.step {
             Step::Nothing => Ok(()),
-            Step::Start(chosen) => match self.swap(&saved, chosen).await {
+            Step::Start(chosen) => match self
+                .swap_status(&saved.member_id, saved.user_id, chosen)
+                .await
+            {
                 Ok(replaced) => {
                     // A timer running into the rule ends here; what it would have restored comes
                     // back when the rule ends.
@@ -124,11 +96,11 @@ impl Jobs {
                 }
                 Err(error) => Err(error),
             },
-            Step::Follow(chosen) => self.set(&saved, chosen).await,
+            Step::Follow(chosen) => self.set_status(member_id, user_id, chosen).await,
             Step::Restore(then) => match store.retarget_timer(member_id, user_id, then).await {
                 // The user's own timer runs past the rule: it restores the rule's "before" itself.
                 Ok(true) => Ok(()),
-                Ok(false) => self.set(&saved, then).await,
+                Ok(false) => self.set_status(member_id, user_id, then).await,
                 Err(error) => Err(error.into()),
             },
         };

@@ -3,10 +3,8 @@
 //! restore is left behind.
 
 pub use crate::store::Timer;
-use crate::tokens::{CallError, Repeat};
-use bitrix24::batch::{self, BatchAnswer};
+use crate::tokens::CallError;
 use bitrix24::domain::{MemberId, Status, UserId};
-use bitrix24::status;
 
 use super::Portals;
 
@@ -37,17 +35,7 @@ impl Portals {
         chosen: Status,
         until: TimerEnd,
     ) -> Result<Timer, CallError> {
-        let answer: BatchAnswer = self
-            .tokens
-            .call(
-                member_id,
-                user_id,
-                batch::METHOD,
-                status::swap_batch(chosen),
-                Repeat::Safe,
-            )
-            .await?;
-        let before = status::swapped(&answer).map_err(CallError::refused)?;
+        let before = self.jobs.swap_status(member_id, user_id, chosen).await?;
         self.start_timer(member_id, user_id, chosen, until, before)
             .await
     }

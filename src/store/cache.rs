@@ -64,6 +64,15 @@ impl Caches {
         })
     }
 
+    /// The timer and schedule flags of a fresh entry, without copying its pair.
+    pub fn fresh_flags(&self, key: &Key) -> Option<(bool, bool)> {
+        let now = Instant::now();
+        locked(&self.accounts)
+            .get(key)
+            .filter(|entry| now.saturating_duration_since(entry.checked) < CHECK_AFTER)
+            .map(|entry| (entry.target.has_timer, entry.target.has_schedule))
+    }
+
     /// Keeps what was read at `read`, if a call may use it.
     pub fn put_account(&self, key: &Key, target: &CallTarget, read: Instant) {
         if !target.usable() {

@@ -77,8 +77,8 @@ impl Store {
     /// entry: a status change or page open finding neither reads neither table. Both `true`
     /// when the account cannot be read, so the caller reads the tables.
     pub async fn may_have_plans(&self, member_id: &MemberId, user_id: UserId) -> (bool, bool) {
-        match self.call_target(member_id, user_id).await {
-            Ok(Some(target)) => (target.has_timer, target.has_schedule),
+        match self.flags(member_id, user_id).await {
+            Ok(Some(flags)) => flags,
             Ok(None) | Err(_) => (true, true),
         }
     }
@@ -90,8 +90,22 @@ impl Store {
         member_id: &MemberId,
         user_id: UserId,
     ) -> Result<bool, StoreError> {
+        let flags = self.flags(member_id, user_id).await?;
+        Ok(flags.is_none_or(|(timer, _)| timer))
+    }
+
+    /// The account's timer and schedule flags: a fresh cached entry's (the call just before
+    /// read it), else through [`Store::call_target`].
+    async fn flags(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+    ) -> Result<Option<(bool, bool)>, StoreError> {
+        if let Some(flags) = self.cache.fresh_flags(&(member_id.clone(), user_id)) {
+            return Ok(Some(flags));
+        }
         let target = self.call_target(member_id, user_id).await?;
-        Ok(target.is_none_or(|target| target.has_timer))
+        Ok(target.map(|target| (target.has_timer, target.has_schedule)))
     }
 
     /// Checks the cached accounts in use that were last checked more than `older_than` ago.

@@ -1,9 +1,9 @@
 //! The app's paid period on each portal (`docs/bitrix24.md`, "Paid apps"): what `app.info` last
 //! said of it, since when the OAuth server refuses tokens with `PAYMENT_REQUIRED` (calls and
-//! background work for the portal pause meanwhile), and when we last asked whether payment
-//! returned.
+//! background work for the portal pause meanwhile), and the claims on reading `app.info` and
+//! on asking whether payment returned.
 
-use super::{Store, StoreError, on_pool, user_id_from_sql};
+use super::{Store, StoreError, member_id_from_sql, on_pool, user_id_from_sql};
 use bitrix24::domain::{Licence, MemberId, UserId};
 use bitrix24::licence::PaidPeriod;
 
@@ -16,13 +16,9 @@ pub struct Period {
     pub expired: Option<bool>,
     /// Unix seconds when the period runs out (from `DAYS`); `None` for one without an end.
     pub paid_until: Option<i64>,
-    /// Unix seconds of the last read of `app.info`.
-    pub read_at: Option<i64>,
     /// Unix seconds since the OAuth server refuses the portal's tokens with
     /// `PAYMENT_REQUIRED`: the period ended, and so did its grace.
     pub ended_at: Option<i64>,
-    /// Unix seconds of the last look at whether payment returned.
-    pub probed_at: Option<i64>,
 }
 
 impl Period {
@@ -138,7 +134,9 @@ impl Store {
         .bind(i64::from(limit))
         .fetch_all(pool)
         .await)?;
-        members(rows)
+        rows.iter()
+            .map(|(member,)| member_id_from_sql(member))
+            .collect()
     }
 
     /// Claims, at `now`, up to `limit` portals in use whose `app.info` is due a read: never read,
@@ -167,7 +165,9 @@ impl Store {
         .bind(i64::from(limit))
         .fetch_all(pool)
         .await)?;
-        members(rows)
+        rows.iter()
+            .map(|(member,)| member_id_from_sql(member))
+            .collect()
     }
 
     /// Takes the right to read the portal's `app.info` at `now`, if nobody (in any instance)
@@ -204,14 +204,6 @@ impl Store {
         .await)?;
         row.map(|(user,)| user_id_from_sql(user)).transpose()
     }
-}
-
-fn members(rows: Vec<(String,)>) -> Result<Vec<MemberId>, StoreError> {
-    rows.into_iter()
-        .map(|(member,)| {
-            MemberId::parse(&member).map_err(|_| StoreError::Corrupt("portal member".into()))
-        })
-        .collect()
 }
 
 #[cfg(test)]

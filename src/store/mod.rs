@@ -351,6 +351,11 @@ pub(crate) fn user_id_from_sql(raw: i64) -> Result<UserId, StoreError> {
         .ok_or_else(|| StoreError::Corrupt("account user".into()))
 }
 
+/// A portal's member id as stored, checked again on the way out.
+pub(crate) fn member_id_from_sql(raw: &str) -> Result<MemberId, StoreError> {
+    MemberId::parse(raw).map_err(|_| StoreError::Corrupt("portal member_id".into()))
+}
+
 pub(crate) fn token_context(field: &str, member_id: &MemberId, user_id: UserId) -> String {
     format!("b24-status/v1/accounts/{field}/{member_id}/{user_id}")
 }

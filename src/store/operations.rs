@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{Store, StoreError, on_pool, user_id_from_sql, user_id_to_sql};
+use super::{Store, StoreError, member_id_from_sql, on_pool, user_id_from_sql, user_id_to_sql};
 use bitrix24::domain::{MemberId, UserId};
 
 /// A portal as the `portals` command lists it.
@@ -105,8 +105,7 @@ impl Store {
         .bind(name.to_ascii_lowercase())
         .fetch_optional(pool)
         .await)?;
-        row.map(|(id,)| MemberId::parse(&id).map_err(|_| StoreError::Corrupt("portal id".into())))
-            .transpose()
+        row.map(|(id,)| member_id_from_sql(&id)).transpose()
     }
 
     /// Every portal, by domain.

@@ -183,9 +183,7 @@ impl Store {
             period: Period {
                 expired: row.payment_expired,
                 paid_until: row.paid_until,
-                read_at: row.licence_read_at,
                 ended_at: row.payment_required_at,
-                probed_at: row.payment_probed_at,
             },
             created_at: row.created_at,
             updated_at: row.updated_at,

@@ -2,7 +2,7 @@
 //! no call is made with them until a background check deletes or resumes it; and the portals
 //! whose removal should be checked.
 
-use super::{PortalState, Store, StoreError, on_pool, user_id_from_sql};
+use super::{PortalState, Store, StoreError, member_id_from_sql, on_pool, user_id_from_sql};
 use bitrix24::domain::{MemberId, UserId};
 
 impl Store {
@@ -89,10 +89,8 @@ impl Store {
         .bind(PortalState::Active.as_str())
         .fetch_all(pool)
         .await)?;
-        rows.into_iter()
-            .map(|(member,)| {
-                MemberId::parse(&member).map_err(|_| StoreError::Corrupt("portal id".into()))
-            })
+        rows.iter()
+            .map(|(member,)| member_id_from_sql(member))
             .collect()
     }
 }

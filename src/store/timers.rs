@@ -171,14 +171,18 @@ impl Store {
 
     /// Removes `timer` once applied or dropped, unless the user started another meanwhile.
     pub async fn finish_timer(&self, timer: &Timer) -> Result<(), StoreError> {
-        self.on_timer(
-            "DELETE FROM timers WHERE member_id = $1 AND user_id = $2 AND until_at = $3
-                 AND status = $4",
-            timer,
-        )
-        .await?;
-        // Another timer the user started meanwhile is not deleted, so the flag is read again.
-        self.cache.forget_account(&timer.member_id, timer.user_id);
+        let finished = self
+            .on_timer(
+                "DELETE FROM timers WHERE member_id = $1 AND user_id = $2 AND until_at = $3
+                     AND status = $4",
+                timer,
+            )
+            .await?;
+        // One timer per account: this one gone, none is left; another started meanwhile stays.
+        if finished {
+            let key = (timer.member_id.clone(), timer.user_id);
+            self.cache.note(&key, |target| target.has_timer = false);
+        }
         Ok(())
     }
 
@@ -207,20 +211,21 @@ impl Store {
             timer,
         )
         .await
+        .map(|_| ())
     }
 
     /// Runs `sql` on this very timer (`$1`–`$4`: its account, end and status), so a timer the
-    /// user started meanwhile is left alone.
-    async fn on_timer(&self, sql: &'static str, timer: &Timer) -> Result<(), StoreError> {
-        on_pool!(&self.db, |pool| sqlx::query(sql)
+    /// user started meanwhile is left alone; returns whether it was there.
+    async fn on_timer(&self, sql: &'static str, timer: &Timer) -> Result<bool, StoreError> {
+        let done = on_pool!(&self.db, |pool| sqlx::query(sql)
             .bind(timer.member_id.as_str())
             .bind(user_id_to_sql(timer.user_id))
             .bind(timer.until)
             .bind(timer.status.as_str())
             .execute(pool)
             .await
-            .map(|_| ()))?;
-        Ok(())
+            .map(|done| done.rows_affected()))?;
+        Ok(done == 1)
     }
 
     /// The restore that could not be made for this user, if any; told once, then forgotten.

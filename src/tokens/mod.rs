@@ -11,9 +11,9 @@
 //!   `QUERY_LIMIT_EXCEEDED` is waited for and retried within `RATE_LIMIT_MAX_WAIT` (those
 //!   calls were refused before running, so repeating them is safe).
 
-mod accounts;
 pub mod confirm;
 mod error;
+mod hot;
 pub mod keepalive;
 pub mod limiter;
 mod moved;
@@ -32,11 +32,11 @@ use url::Url;
 
 use crate::metrics::Metrics;
 use crate::store::Store;
-use accounts::Hot;
 use bitrix24::clock::Clock;
 use bitrix24::domain::{AccessToken, MemberId, UserId};
 use bitrix24::{self as bitrix, OAuthClient, RestClient};
 pub use error::{CallError, Repeat};
+use hot::Hot;
 pub use limiter::Limiter;
 use refresh::{Job, Refresher};
 pub use settings::Settings;
@@ -189,7 +189,7 @@ impl TokenManager {
                 // Twice at most: the first newer pair may be one stored by someone else that
                 // has since expired too; the second is then our own fresh one.
                 Err(CallError::Bitrix(error)) if error.is_payment_required() => {
-                    return Err(refresh::ended(&self.store, &key.0, self.clock.now()).await);
+                    return Err(period::ended(&self.store, &key.0, self.clock.now()).await);
                 }
                 Err(error) if error.is_auth_refusal() => {
                     if refusals == 2 {

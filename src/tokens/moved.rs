@@ -4,7 +4,7 @@
 
 use url::Url;
 
-use super::accounts::Hot;
+use super::hot::Hot;
 use super::{CallError, TokenManager};
 use bitrix24::domain::{MemberId, PortalDomain};
 use bitrix24::{self as bitrix, verify};

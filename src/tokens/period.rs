@@ -2,8 +2,9 @@
 //! when Bitrix24 answers `PAYMENT_REQUIRED`, and the one refresh allowed meanwhile, which asks
 //! whether payment returned.
 
-use super::accounts::Hot;
+use super::hot::Hot;
 use super::{CallError, TokenManager};
+use crate::store::Store;
 use bitrix24::domain::{MemberId, UserId};
 
 impl TokenManager {
@@ -26,5 +27,18 @@ impl TokenManager {
         }
         let hot = Hot::of(target)?;
         self.refreshed(&key, hot).await.map(|_| ())
+    }
+}
+
+/// Records that Bitrix24 refused `member_id` for want of payment at `now`: every instance's
+/// caches see the portal unusable within a second, and its background work waits.
+pub(super) async fn ended(store: &Store, member_id: &MemberId, now: i64) -> CallError {
+    match store.end_period(member_id, now).await {
+        Ok(true) => {
+            tracing::warn!(%member_id, "the app's paid period on this portal ended: calls and background work for it wait until it is paid for");
+            CallError::PaymentRequired
+        }
+        Ok(false) => CallError::PaymentRequired,
+        Err(error) => CallError::Store(error),
     }
 }

@@ -9,18 +9,17 @@
 //! the database is busy.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 use url::Url;
 
+use super::hot::usable;
 use super::{CallError, Key};
 use crate::metrics::{Metrics, Refresh};
 use crate::store::{Account, AccountState, BUSY_TIMEOUT, Store, StoreError, Tokens};
 use bitrix24::clock::{Clock, unix_now_ms};
-use bitrix24::domain::MemberId;
 use bitrix24::{self as bitrix, OAuthClient};
 
 /// Everything a refresh task needs, cloned into it.
@@ -40,22 +39,30 @@ pub(super) struct Job {
     pub reauth_seen: Arc<Notify>,
 }
 
-/// Counts refresh tasks in flight, so a shutdown can wait for them.
+/// The accounts whose refresh task runs now: a call sees a refresh under way, and a shutdown
+/// waits for them all. Not read off an account's lock: a caller that only waits for a refresh
+/// takes that lock too, and reading it as "refreshing" made callers wait on each other's waits
+/// for ever.
 #[derive(Clone, Default)]
-struct Tracker(Arc<(AtomicUsize, Notify)>);
+struct Tracker(Arc<(Mutex<HashSet<Key>>, Notify)>);
 
-struct Tracked(Tracker);
+/// One running refresh, marked while it lives.
+struct Tracked(Tracker, Key);
 
 impl Tracker {
-    fn enter(&self) -> Tracked {
-        self.0.0.fetch_add(1, Ordering::SeqCst);
-        Tracked(self.clone())
+    fn enter(&self, key: &Key) -> Tracked {
+        locked(&self.0.0).insert(key.clone());
+        Tracked(self.clone(), key.clone())
+    }
+
+    fn has(&self, key: &Key) -> bool {
+        locked(&self.0.0).contains(key)
     }
 
     async fn idle(&self) {
         loop {
             let notified = self.0.1.notified();
-            if self.0.0.load(Ordering::SeqCst) == 0 {
+            if locked(&self.0.0).is_empty() {
                 return;
             }
             notified.await;
@@ -65,7 +72,7 @@ impl Tracker {
 
 impl Drop for Tracked {
     fn drop(&mut self) {
-        self.0.0.0.fetch_sub(1, Ordering::SeqCst);
+        locked(&self.0.0.0).remove(&self.1);
         self.0.0.1.notify_waiters();
     }
 }
@@ -74,27 +81,7 @@ impl Drop for Tracked {
 pub(super) struct Refresher {
     job: Job,
     locks: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
-    /// Accounts whose refresh task is running now. Not read off the lock: a caller that only
-    /// waits for a refresh takes the lock too, and taking it for "refreshing" made callers
-    /// wait for each other's waits, endlessly.
-    running: Arc<Mutex<HashSet<Key>>>,
     tracker: Tracker,
-}
-
-/// Marks an account's refresh as running while it lives.
-struct Running(Arc<Mutex<HashSet<Key>>>, Key);
-
-impl Running {
-    fn start(set: &Arc<Mutex<HashSet<Key>>>, key: &Key) -> Self {
-        locked(set).insert(key.clone());
-        Self(set.clone(), key.clone())
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        locked(&self.0).remove(&self.1);
-    }
 }
 
 fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -113,7 +100,6 @@ impl Refresher {
         Self {
             job,
             locks: Mutex::new(HashMap::new()),
-            running: Arc::default(),
             tracker: Tracker::default(),
         }
     }
@@ -133,7 +119,7 @@ impl Refresher {
 
     /// Whether a refresh of this account is under way in this process.
     pub fn is_refreshing(&self, key: &Key) -> bool {
-        locked(&self.running).contains(key)
+        self.tracker.has(key)
     }
 
     /// Waits until no refresh of this account is under way in this process.
@@ -154,12 +140,10 @@ impl Refresher {
     ) -> Result<(Tokens, i64), CallError> {
         let guard = self.lock_for(key).lock_owned().await;
         let (job, key, server) = (self.job.clone(), key.clone(), server.clone());
-        let tracked = self.tracker.enter();
-        let running = Running::start(&self.running, &key);
+        let tracked = self.tracker.enter(&key);
         tokio::spawn(async move {
             let _one_at_a_time = guard;
             let _tracked = tracked;
-            let _running = running;
             job.run(&key, &server, stale_generation).await
         })
         .await
@@ -279,7 +263,7 @@ impl Job {
                 self.store
                     .release_lease(member_id, user_id, &self.owner)
                     .await?;
-                Err(ended(&self.store, member_id, self.clock.now()).await)
+                Err(super::period::ended(&self.store, member_id, self.clock.now()).await)
             }
             Err(error) => {
                 // The OAuth server is down or odd: the old pair stays, the next call tries again.
@@ -333,26 +317,5 @@ impl Job {
                 Ok(done) => return Ok(done),
             }
         }
-    }
-}
-
-/// Records that Bitrix24 refused `member_id` for want of payment at `now`: every instance's
-/// caches see the portal unusable within a second, and its background work waits.
-pub(super) async fn ended(store: &Store, member_id: &MemberId, now: i64) -> CallError {
-    match store.end_period(member_id, now).await {
-        Ok(true) => {
-            tracing::warn!(%member_id, "the app's paid period on this portal ended: calls and background work for it wait until it is paid for");
-            CallError::PaymentRequired
-        }
-        Ok(false) => CallError::PaymentRequired,
-        Err(error) => CallError::Store(error),
-    }
-}
-
-/// The account's pair, if it may be used.
-pub(super) fn usable(account: Account) -> Result<(Tokens, i64), CallError> {
-    match (account.state, account.tokens) {
-        (AccountState::Active, Some(tokens)) => Ok((tokens, account.generation)),
-        _ => Err(CallError::NeedsReauth),
     }
 }

@@ -3,8 +3,10 @@
 
 use url::Url;
 
-use super::{CallError, Key, refresh};
-use crate::store::{AccountRecord, CallTarget, PortalState, StoreError, Tokens};
+use super::{CallError, Key};
+use crate::store::{
+    Account, AccountRecord, AccountState, CallTarget, PortalState, StoreError, Tokens,
+};
 use bitrix24::domain::{MemberId, UserId};
 
 /// Whether an account's pair is known to be gone (never stored, `reauth`, uninstalled): the
@@ -32,7 +34,7 @@ impl Hot {
     /// its portal's state).
     pub(super) fn of(target: CallTarget) -> Result<Self, CallError> {
         let is_admin = target.account.is_admin;
-        let (tokens, generation) = refresh::usable(target.account)?;
+        let (tokens, generation) = usable(target.account)?;
         Ok(Self {
             is_admin,
             endpoint: target.endpoint,
@@ -106,5 +108,13 @@ impl super::TokenManager {
             .await
             .err()
             .is_none_or(|error| !pair_gone(&error))
+    }
+}
+
+/// The account's pair, if it may be used.
+pub(super) fn usable(account: Account) -> Result<(Tokens, i64), CallError> {
+    match (account.state, account.tokens) {
+        (AccountState::Active, Some(tokens)) => Ok((tokens, account.generation)),
+        _ => Err(CallError::NeedsReauth),
     }
 }
