@@ -187,7 +187,7 @@ impl Application {
     /// Serves until `shutdown` completes. Then `/readyz` answers 503 for `SHUTDOWN_DELAY` while
     /// requests are still served, the listener closes, requests in flight finish, refreshes
     /// under way store their pairs (they already rotated them at Bitrix24), and the call log
-    /// is flushed; the loops stop with the process.
+    /// is flushed; then the loops are stopped.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,

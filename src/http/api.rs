@@ -12,6 +12,7 @@ use serde::de::{Deserializer, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::code::Code;
 use super::error::ApiError;
 use super::extract::Authed;
 use super::session::Session;
@@ -111,10 +112,10 @@ async fn write(
     let lang = session.lang;
     let change: StatusChange =
         serde_json::from_value(Value::Object(json_object(&headers, &body, lang)?))
-            .map_err(|_| ApiError::bad_request(lang))?;
+            .map_err(|_| ApiError::new(Code::BadRequest, lang))?;
     let chosen = match change.status {
-        None => return Err(ApiError::bad_request(lang)),
-        Some(Field::Invalid(_)) => return Err(ApiError::invalid_status(lang)),
+        None => return Err(ApiError::new(Code::BadRequest, lang)),
+        Some(Field::Invalid(_)) => return Err(ApiError::new(Code::InvalidStatus, lang)),
         Some(Field::Valid(chosen)) => chosen,
     };
     let (member_id, user_id) = (&session.member_id, session.user_id);
@@ -132,7 +133,7 @@ async fn write(
         Field::Invalid(_) => None,
     }
     .and_then(|until| state.portals.timer_end(until.as_second()))
-    .ok_or_else(|| ApiError::invalid_until(lang))?;
+    .ok_or_else(|| ApiError::new(Code::InvalidUntil, lang))?;
     let timer = state
         .portals
         .set_status_until(member_id, user_id, chosen, until)
@@ -154,11 +155,11 @@ pub(super) fn json_object(
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
     if !is_json {
-        return Err(ApiError::unsupported_media_type(lang));
+        return Err(ApiError::new(Code::UnsupportedMediaType, lang));
     }
     match serde_json::from_slice(body) {
         Ok(Value::Object(object)) => Ok(object),
-        _ => Err(ApiError::bad_request(lang)),
+        _ => Err(ApiError::new(Code::BadRequest, lang)),
     }
 }
 

@@ -1,6 +1,7 @@
-//! Every error code the app answers, with its HTTP status, the page problem of the same meaning
-//! and its sentence (`docs/api.md`), in one table: a code added here does not compile until it
-//! has all three.
+//! Every code a refusal or a refused request is answered with, with its HTTP status, the page
+//! problem of the same meaning and its sentence (`docs/api.md`), in one table: a code added here
+//! does not compile until it has all three. (`/events` also says what became of an event —
+//! `still_installed`, `unknown_portal`, `wrong_application_token` — in `events.rs`.)
 
 use axum::http::StatusCode;
 

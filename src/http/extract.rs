@@ -8,6 +8,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
+use super::code::Code;
 use super::error::ApiError;
 use super::input;
 use super::session::Session;
@@ -52,13 +53,13 @@ impl FromRequestParts<AppState> for Authed {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::invalid_session(Lang::En))?;
+            .ok_or_else(|| ApiError::new(Code::InvalidSession, Lang::En))?;
         let session = state
             .sessions
             .verify(token.trim(), unix_now())
             .map_err(|error| {
                 tracing::info!(%error, "API call without a valid session");
-                ApiError::invalid_session(Lang::En)
+                ApiError::new(Code::InvalidSession, Lang::En)
             })?;
         Ok(Self(session))
     }

@@ -19,7 +19,7 @@ pub(super) async fn render(State(state): State<AppState>) -> Response {
     match state.portals.oldest_refresh().await {
         Ok(oldest) => state
             .metrics
-            .set_oldest_refresh_age(oldest.map_or(0, |at| state.clock.now() - at)),
+            .set_oldest_refresh_age(oldest.map_or(0, |at| state.portals.now() - at)),
         Err(error) => tracing::warn!(%error, "could not read the oldest refresh for metrics"),
     }
     state.metrics.set_call_log_dropped(state.call_log.dropped());

@@ -1,7 +1,7 @@
 //! The one place a refusal becomes an answer: every [`Refusal`] (and every failed call it
 //! carries) maps here to a [`Code`], whose table (`code.rs`) gives its HTTP status, its page
 //! problem and its sentence. The match is exhaustive, so a new refusal does not compile until it
-//! has a code. Pages, the JSON API (`ApiError::refused`) and the event endpoint render from it.
+//! has a code. Pages, the JSON API (`ApiError::failed`) and the event endpoint render from it.
 
 use std::time::Duration;
 
@@ -37,9 +37,13 @@ impl Meaning {
 
     /// Whole seconds to wait, at least one.
     pub fn wait_secs(&self) -> u64 {
-        self.retry_after
-            .map_or(1, |wait| wait.as_secs_f64().ceil().max(1.0) as u64)
+        self.retry_after.map_or(1, whole_secs)
     }
+}
+
+/// `wait` in whole seconds, rounded up, at least one (what `Retry-After` and a page say).
+pub fn whole_secs(wait: Duration) -> u64 {
+    wait.as_secs_f64().ceil().max(1.0) as u64
 }
 
 /// What `refusal` means; logged here, once, where it is our fault or Bitrix24's.

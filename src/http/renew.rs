@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::api::record;
+use super::code::Code;
 use super::error::ApiError;
 use super::error::NoStoreJson;
 use super::extract::Authed;
@@ -42,7 +43,7 @@ async fn renew(State(state): State<AppState>, Authed(session): Authed) -> NoStor
         .flatten();
     let Some(token) = renewed else {
         tracing::info!("a session that ended was not renewed");
-        return Err(ApiError::invalid_session(session.lang));
+        return Err(ApiError::new(Code::InvalidSession, session.lang));
     };
     let expires_in = state
         .sessions

@@ -1,4 +1,5 @@
-//! The state every handler shares: built once by `build` (in lib.rs), cloned cheaply per request.
+//! The state every handler shares: built once by `Application::build_on` (application.rs), cloned
+//! cheaply per request.
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -21,8 +22,7 @@ pub struct App {
     pub portals: Portals,
     /// The token manager, for a shutdown's drain and tests.
     pub tokens: Arc<TokenManager>,
-    /// The app's clock: the one timers, schedules and paid periods run on (tests and the demo
-    /// move it).
+    /// The clock timers, schedules and paid periods run on, for tests that move it.
     pub clock: Clock,
     /// Signs and checks the status page's session tokens.
     pub sessions: SessionKey,

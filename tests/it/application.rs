@@ -16,21 +16,13 @@ async fn the_loops_run_by_themselves_and_a_shutdown_drains_and_flushes() {
     let bitrix = Bitrix::start().await;
     let db = TestDb::new().await;
     let extra = ["--metrics-addr=127.0.0.1:0", "--shutdown-delay=0"];
-    let (address, application) = built(&bitrix, &db.url, &extra, Loops::Run).await;
+    let (_, application) = built(&bitrix, &db.url, &extra, Loops::Run).await;
     let metrics = application.metrics_address().expect("a metrics listener");
-    let (state, store) = (application.state().clone(), application.store().clone());
+    let app = TestApp::around(bitrix, db, &application);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(application.run_until(async move {
         let _ = stopped.await;
     }));
-    let app = TestApp {
-        bitrix,
-        address,
-        state,
-        store,
-        http: client(),
-        db,
-    };
     assert_eq!(app.install().await.status(), 200);
     let user = app.bitrix.employee;
     let session = app.session_of(user).await;
@@ -77,7 +69,7 @@ async fn the_loops_run_by_themselves_and_a_shutdown_drains_and_flushes() {
     );
     assert!(
         client()
-            .get(format!("http://{address}/healthz"))
+            .get(format!("http://{}/healthz", app.address))
             .send()
             .await
             .is_err(),

@@ -125,17 +125,7 @@ impl TestApp {
 
     /// An app started with extra configuration flags.
     pub async fn spawn_with(extra: &[&str]) -> Self {
-        let bitrix = Bitrix::start().await;
-        let db = TestDb::new().await;
-        let (address, state, store) = start_instance(&bitrix, &db.url, extra).await;
-        Self {
-            bitrix,
-            address,
-            state,
-            store,
-            http: client(),
-            db,
-        }
+        Self::serving(Bitrix::start().await, TestDb::new().await, extra).await
     }
 
     /// An installed app whose pages load the emulated portal's Bitrix24 library, as in the
@@ -150,16 +140,29 @@ impl TestApp {
     pub async fn with_portal_js() -> Self {
         let bitrix = Bitrix::start().await;
         let js = format!("--b24-js-url=http://{}/bx24.js", bitrix.portal.domain);
-        let db = TestDb::new().await;
-        let (address, state, store) = start_instance(&bitrix, &db.url, &[js.as_str()]).await;
+        Self::serving(bitrix, TestDb::new().await, &[js.as_str()]).await
+    }
+
+    /// The app `application` is, built on `bitrix` and `db`.
+    pub fn around(bitrix: Bitrix, db: TestDb, application: &Application) -> Self {
         Self {
-            bitrix,
-            address,
-            state,
-            store,
+            address: application.address().expect("address"),
+            state: application.state().clone(),
+            store: application.store().clone(),
             http: client(),
+            bitrix,
             db,
         }
+    }
+
+    /// An app on `bitrix` and `db`, serving.
+    async fn serving(bitrix: Bitrix, db: TestDb, extra: &[&str]) -> Self {
+        // The tests apply due work by hand (`Jobs::apply_due`), so the loops stay off here;
+        // `application.rs` runs them.
+        let (_, application) = built(&bitrix, &db.url, extra, Loops::Manual).await;
+        let app = Self::around(bitrix, db, &application);
+        tokio::spawn(application.run_until(std::future::pending()));
+        app
     }
 
     /// An app whose portal has already installed it (the admin's install POST went through).
@@ -171,7 +174,9 @@ impl TestApp {
 
     /// A second instance of the app over the same database file.
     pub async fn second_instance(&self, extra: &[&str]) -> (SocketAddr, AppState) {
-        let (address, state, _) = start_instance(&self.bitrix, &self.db.url, extra).await;
+        let (address, application) = built(&self.bitrix, &self.db.url, extra, Loops::Manual).await;
+        let state = application.state().clone();
+        tokio::spawn(application.run_until(std::future::pending()));
         (address, state)
     }
 
@@ -253,6 +258,14 @@ impl TestApp {
             .expect("app answers")
     }
 
+    /// `PUT /api/status` with `status`; its HTTP status.
+    pub async fn set_status(&self, session: &str, status: &str) -> u16 {
+        self.api_put(session, serde_json::json!({"status": status}))
+            .await
+            .status()
+            .as_u16()
+    }
+
     /// Every row of every table, as text: equal snapshots mean nothing was written.
     pub async fn snapshot(&self) -> String {
         let raw = self.db.raw().await;
@@ -302,19 +315,6 @@ impl TestApp {
             .filter(|c| matches!(c.server, Server::Portal(_)))
             .collect()
     }
-}
-
-async fn start_instance(
-    bitrix: &Bitrix,
-    db_url: &str,
-    extra: &[&str],
-) -> (SocketAddr, AppState, Store) {
-    // The tests apply due work by hand (`Jobs::apply_due`), so the loops stay off here;
-    // `application.rs` runs them.
-    let (address, app) = built(bitrix, db_url, extra, Loops::Manual).await;
-    let (state, store) = (app.state().clone(), app.store().clone());
-    tokio::spawn(app.run_until(std::future::pending()));
-    (address, state, store)
 }
 
 /// The app as `main.rs` builds it, on a free port, registered with the emulator as the vendor

@@ -38,14 +38,6 @@ fn payment_claim(app: &TestApp, token: Option<&str>) -> FormPost {
     }
 }
 
-/// `PUT /api/status` with `status`; its HTTP status.
-async fn put(app: &TestApp, session: &str, status: &str) -> u16 {
-    app.api_put(session, json!({"status": status}))
-        .await
-        .status()
-        .as_u16()
-}
-
 /// `at` is within a few seconds of `expected`: the app's clock runs on while the test reads.
 fn assert_near(at: &Value, expected: i64, row: &Value) {
     let at = at.as_i64().expect("a time");
@@ -144,7 +136,7 @@ async fn an_ended_period_pauses_the_portal_keeps_its_timers_and_a_payment_resume
     clock.advance(Duration::from_secs(61));
     let claimed = app.post_form("/events", &payment_claim(&app, None)).await;
     assert_eq!(claimed.status(), 200);
-    assert_eq!(put(&app, &session, "away").await, 402);
+    assert_eq!(app.set_status(&session, "away").await, 402);
 
     // A real payment: its event brings the portal back within the minute it allows.
     let paid = app
@@ -164,7 +156,7 @@ async fn an_ended_period_pauses_the_portal_keeps_its_timers_and_a_payment_resume
         app.bitrix.emulator.user_status(app.member(), user),
         Some(Status::Online)
     );
-    assert_eq!(put(&app, &session, "away").await, 200);
+    assert_eq!(app.set_status(&session, "away").await, 200);
 }
 
 #[tokio::test]
@@ -173,7 +165,7 @@ async fn without_its_event_a_payment_is_found_by_the_background_and_an_open() {
     let user = app.bitrix.employee;
     let session = app.session_of(user).await;
     end_period(&app, &[1, user]);
-    assert_eq!(put(&app, &session, "away").await, 402);
+    assert_eq!(app.set_status(&session, "away").await, 402);
     // Paid, but the event is lost: opening the app asks again (at most once a minute).
     let _lost = app
         .bitrix
@@ -182,11 +174,11 @@ async fn without_its_event_a_payment_is_found_by_the_background_and_an_open() {
     let clock = app.state.clock.clone();
     clock.advance(Duration::from_secs(61));
     assert_eq!(app.open_app_as(user, "en").await.status(), 200);
-    assert_eq!(put(&app, &session, "away").await, 200);
+    assert_eq!(app.set_status(&session, "away").await, 200);
 
     // Ended again; the background asks every 15 minutes, and no sooner.
     end_period(&app, &[1, user]);
-    assert_eq!(put(&app, &session, "dnd").await, 402);
+    assert_eq!(app.set_status(&session, "dnd").await, 402);
     let _lost = app
         .bitrix
         .emulator
@@ -197,7 +189,7 @@ async fn without_its_event_a_payment_is_found_by_the_background_and_an_open() {
     clock.advance(Duration::from_secs(15 * 60));
     let due = app.state.portals.jobs().background_pass(&settings).await;
     assert_eq!(due.periods.resumed, 1, "{due:?}");
-    assert_eq!(put(&app, &session, "dnd").await, 200);
+    assert_eq!(app.set_status(&session, "dnd").await, 200);
 }
 
 #[tokio::test]
@@ -221,7 +213,7 @@ async fn administrators_are_told_to_renew_during_the_grace_period() {
     assert!(table.out.contains("days ago (grace)"), "{}", table.out);
 
     // Everything still works; only administrators see the note.
-    assert_eq!(put(&app, &session, "away").await, 200);
+    assert_eq!(app.set_status(&session, "away").await, 200);
     let grace = "short grace period";
     let admin_page = assert_page(app.open_app_as(1, "en").await, 200, grace).await;
     assert!(admin_page.contains("Bitrix24 Market"));

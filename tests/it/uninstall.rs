@@ -28,13 +28,6 @@ fn forged_uninstall(frame: &FormPost, clean: bool) -> FormPost {
     }
 }
 
-async fn put(app: &TestApp, session: &str, status: &str) -> u16 {
-    app.api_put(session, json!({"status": status}))
-        .await
-        .status()
-        .as_u16()
-}
-
 #[tokio::test]
 async fn an_employee_forging_an_uninstall_from_their_frame_post_changes_nothing() {
     let app = TestApp::installed(&[]).await;
@@ -82,12 +75,12 @@ async fn an_employee_forging_an_uninstall_from_their_frame_post_changes_nothing(
         "the pair the check refreshed was stored"
     );
     assert_eq!(
-        put(&app, &session, "dnd").await,
+        app.set_status(&session, "dnd").await,
         200,
         "the portal keeps working"
     );
     let admin_session = app.session_of(1).await;
-    assert_eq!(put(&app, &admin_session, "away").await, 200);
+    assert_eq!(app.set_status(&admin_session, "away").await, 200);
 }
 
 #[tokio::test]
@@ -109,7 +102,7 @@ async fn a_genuine_uninstall_stops_this_process_at_once_and_another_within_a_sec
         }
     };
     // Both instances hold the employee's pair in memory.
-    assert_eq!(put(&app, &session, "dnd").await, 200);
+    assert_eq!(app.set_status(&session, "dnd").await, 200);
     assert_eq!(put_other("away").await, 200);
 
     let uninstall = app
@@ -119,7 +112,7 @@ async fn a_genuine_uninstall_stops_this_process_at_once_and_another_within_a_sec
     assert_eq!(app.post_form("/events", &uninstall).await.status(), 200);
     let calls_after_uninstall = app.portal_calls().len();
     assert_eq!(
-        put(&app, &session, "online").await,
+        app.set_status(&session, "online").await,
         404,
         "this process stops at once"
     );
@@ -220,7 +213,7 @@ async fn a_suspension_is_lifted_when_the_app_turns_out_to_be_installed() {
     let portal = app.portal().await.expect("kept");
     assert!(portal.removing_since.is_none());
     assert_eq!(portal.record.state, PortalState::Active);
-    assert_eq!(put(&app, &session, "dnd").await, 200);
+    assert_eq!(app.set_status(&session, "dnd").await, 200);
 }
 
 #[tokio::test]
