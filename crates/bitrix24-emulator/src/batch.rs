@@ -31,10 +31,7 @@ pub(super) fn batch(world: &mut World, rec: &AccessRec, params: &Value) -> Resul
     for (key, command) in commands {
         let command = command.as_str().unwrap_or_default();
         let (method, query) = command.split_once('?').unwrap_or((command, ""));
-        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect();
-        let sub_params = php_form::parse(&pairs);
+        let sub_params = php_form::parse(query.as_bytes());
         match call_method(world, rec, &method.to_ascii_lowercase(), &sub_params) {
             Ok(answered) => {
                 if let Some(total) = answered.total {

@@ -373,12 +373,8 @@ async fn serve(listener: TcpListener, router: axum::Router) {
     }
 }
 
-/// An HTTP client for what the portal sends apps (events), and for tests: ring as its crypto
-/// provider (installing it twice is harmless), redirects shown rather than followed.
+/// An HTTP client for what the portal sends apps (events), and for tests: the client crate's,
+/// so redirects are shown rather than followed and ring is the crypto provider.
 pub fn http_client() -> reqwest::Result<reqwest::Client> {
-    let _already_installed = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
+    bitrix24::http_client(Duration::from_secs(10), false, "bitrix24-emulator")
 }

@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 
 use super::context::{OAuthCtx, lock};
 use super::wire::{
-    Failure, Injected, check_access, disturb, error_response, fail, late, param_str, params, tail,
+    Failure, Injected, check_access, disturb, error_response, fail, iso_date, late, param_str,
+    params, tail, time_block,
 };
 use super::world::{Call, CodeRec, Region, Server, World};
 use bitrix24::domain::MemberId;
@@ -213,7 +214,7 @@ pub(super) async fn oauth_app_info(
                     "client_id": rec.client_id,
                     // Shapes as the SDKs read them: scopes comma-separated, expiry a date.
                     "scope": install.scope,
-                    "expires": super::wire::iso_date(rec.expires_at),
+                    "expires": iso_date(rec.expires_at),
                     "user_id": rec.user_id,
                     "install": {
                         "installed": install.finished,
@@ -231,7 +232,7 @@ pub(super) async fn oauth_app_info(
         });
         let (response, user_id, error) = match outcome {
             Ok((user_id, result)) => (
-                axum::Json(json!({"result": result, "time": super::wire::time_block(world.clock.now_ms())}))
+                axum::Json(json!({"result": result, "time": time_block(world.clock.now_ms())}))
                     .into_response(),
                 Some(user_id),
                 None,

@@ -53,41 +53,32 @@ impl World {
         days: i64,
     ) -> (FormPost, Vec<String>) {
         let now = self.now();
-        let Some(install) = self
-            .portals
-            .get_mut(member_id)
-            .and_then(|p| p.installs.get_mut(client_id))
-        else {
+        let Some(portal) = self.portals.get_mut(member_id) else {
+            return (FormPost::default(), Vec::new());
+        };
+        let licence = portal.licence.clone();
+        let Some(install) = portal.installs.get_mut(client_id) else {
             return (FormPost::default(), Vec::new());
         };
         install.paid_until = Some(now + days * DAY);
         if days <= 0 {
             return (FormPost::default(), Vec::new());
         }
-        let (expired, left) = install.period_at(now);
         let handlers = install
             .events
             .iter()
             .filter(|e| e.event == "ONAPPPAYMENT")
             .map(|e| e.handler.clone())
             .collect();
-        let (version, licence) = (
-            install.version.to_string(),
-            self.portals
-                .get(member_id)
-                .map(|p| p.licence.clone())
-                .unwrap_or_default(),
-        );
+        let version = install.version.to_string();
         let mut post = self.event(member_id, client_id, "ONAPPPAYMENT", 0);
+        // Just paid for `days` from now: not expired, `days` left.
         post.form.extend([
             ("data[CODE]".into(), client_id.to_owned()),
             ("data[VERSION]".into(), version),
             ("data[STATUS]".into(), licence),
-            (
-                "data[PAYMENT_EXPIRED]".into(),
-                if expired { "Y" } else { "N" }.into(),
-            ),
-            ("data[DAYS]".into(), left.unwrap_or(days).to_string()),
+            ("data[PAYMENT_EXPIRED]".into(), "N".into()),
+            ("data[DAYS]".into(), days.to_string()),
         ]);
         (post, handlers)
     }

@@ -8,11 +8,11 @@ use serde_json::{Map, Value};
 /// PHP's `max_input_nesting_level`.
 const MAX_NESTING: usize = 64;
 
-/// The fields of a decoded form (or query string) as one object.
-pub fn parse(pairs: &[(String, String)]) -> Value {
+/// The fields of a URL-encoded form (or query string) as one object.
+pub fn parse(encoded: &[u8]) -> Value {
     let mut root = Value::Object(Map::new());
-    for (name, value) in pairs {
-        let Some((base, keys)) = name_path(name) else {
+    for (name, value) in url::form_urlencoded::parse(encoded) {
+        let Some((base, keys)) = name_path(&name) else {
             continue;
         };
         let mut node = match &mut root {
@@ -22,7 +22,7 @@ pub fn parse(pairs: &[(String, String)]) -> Value {
         for key in keys {
             node = child(node, key);
         }
-        *node = Value::String(value.clone());
+        *node = Value::String(value.into_owned());
     }
     root
 }
@@ -103,11 +103,10 @@ mod tests {
     use super::*;
 
     fn form(pairs: &[(&str, &str)]) -> Value {
-        let owned: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        parse(&owned)
+        let encoded = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        parse(encoded.as_bytes())
     }
 
     #[test]

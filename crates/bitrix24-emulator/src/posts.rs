@@ -1,5 +1,6 @@
 //! What a portal sends an app: the frame POST of every open, and event POSTs — install,
-//! update, uninstall (`docs/bitrix24.md`, "Installation", "Events", "Uninstall").
+//! update, uninstall, payment (`docs/bitrix24.md`, "Installation", "Events", "Uninstall",
+//! "Paid apps").
 
 use super::model::{ACCESS_TTL, FormPost};
 use super::world::{World, hex32};
@@ -58,7 +59,8 @@ impl World {
 
     /// An event POST as the portal sends it (form-encoded, bracketed keys; `docs/bitrix24.md`,
     /// "Events"). `ONAPPINSTALL` and `ONAPPUPDATE` carry a fresh pair of `user_id`'s tokens;
-    /// `ONAPPUNINSTALL` carries none.
+    /// `ONAPPUNINSTALL` carries none, and `ONAPPPAYMENT` neither tokens nor
+    /// `application_token`.
     pub fn event(
         &mut self,
         member_id: &MemberId,

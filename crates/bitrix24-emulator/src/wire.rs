@@ -95,10 +95,7 @@ pub(super) fn error_response(status: u16, code: &str, description: &str) -> Resp
 pub(super) fn params(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Value {
     let mut merged = Map::new();
     let query = uri.query().unwrap_or_default();
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
-    if let Value::Object(map) = php_form::parse(&pairs) {
+    if let Value::Object(map) = php_form::parse(query.as_bytes()) {
         merged.extend(map);
     }
     let content_type = headers
@@ -109,11 +106,10 @@ pub(super) fn params(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Value {
         if let Ok(Value::Object(map)) = serde_json::from_slice(body) {
             merged.extend(map);
         }
-    } else if !body.is_empty() {
-        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
-        if let Value::Object(map) = php_form::parse(&pairs) {
-            merged.extend(map);
-        }
+    } else if !body.is_empty()
+        && let Value::Object(map) = php_form::parse(body)
+    {
+        merged.extend(map);
     }
     Value::Object(merged)
 }

@@ -8,7 +8,10 @@ use super::error::ErrorCode;
 /// The events the app binds: without `ONAPPUNINSTALL` we would learn of an uninstall only by
 /// reconciliation, without `ONAPPUPDATE` not at all of an update, and without `ONAPPPAYMENT` of
 /// a payment only at the next look at a portal whose period ended.
-pub const EVENTS: [&str; 3] = ["ONAPPUNINSTALL", "ONAPPUPDATE", "ONAPPPAYMENT"];
+pub const EVENTS: [&str; 3] = [REQUIRED_EVENTS[0], REQUIRED_EVENTS[1], "ONAPPPAYMENT"];
+
+/// The events the app cannot do without (`ONAPPPAYMENT` only speeds up noticing a payment).
+pub const REQUIRED_EVENTS: [&str; 2] = ["ONAPPUNINSTALL", "ONAPPUPDATE"];
 
 /// One placement's title in one language.
 pub struct Title<'a> {
@@ -66,10 +69,11 @@ pub struct Refused {
 }
 
 impl Refused {
-    /// Whether the portal refused a handler the app cannot do without: `ONAPPUNINSTALL` or
-    /// `ONAPPUPDATE` (`ONAPPPAYMENT` only speeds up noticing a payment).
+    /// Whether the portal refused one of the [`REQUIRED_EVENTS`].
     pub fn lacks_required_events(&self) -> bool {
-        self.events.iter().any(|(event, _)| event != "ONAPPPAYMENT")
+        self.events
+            .iter()
+            .any(|(event, _)| REQUIRED_EVENTS.contains(&event.as_str()))
     }
 }
 
