@@ -5,7 +5,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::de::{Deserializer, IgnoredAny};
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::code::Code;
-use super::error::ApiError;
+use super::error::{ApiError, NoStoreJson};
 use super::extract::Authed;
 use super::session::Session;
 use super::state::AppState;
@@ -26,14 +26,7 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/status", get(read).put(write))
 }
 
-type Answer = Result<
-    (
-        StatusCode,
-        [(header::HeaderName, &'static str); 1],
-        Json<StatusAnswer>,
-    ),
-    ApiError,
->;
+type Answer = NoStoreJson<StatusAnswer>;
 
 /// A field as sent, judged on its own so that each gets its own error: present with a value
 /// of its type, or present with anything else (`null` included).
@@ -76,7 +69,6 @@ fn answer(status: Status, timer: Option<&Timer>) -> Answer {
     });
     let (until, then) = timer.unzip();
     Ok((
-        StatusCode::OK,
         [(header::CACHE_CONTROL, "no-store")],
         Json(StatusAnswer {
             status,

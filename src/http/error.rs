@@ -16,8 +16,8 @@ use crate::portals::Refusal;
 use crate::schedule::{Invalid, Problem as ScheduleProblem};
 
 /// A JSON answer that no cache keeps, or the error instead.
-pub type NoStoreJson =
-    Result<([(header::HeaderName, &'static str); 1], axum::Json<Value>), ApiError>;
+pub type NoStoreJson<T = Value> =
+    Result<([(header::HeaderName, &'static str); 1], axum::Json<T>), ApiError>;
 
 #[derive(Debug)]
 pub struct ApiError {

@@ -157,12 +157,15 @@ impl Edit {
     /// before anything is read or called.
     fn read(form: &Posted) -> Result<Self, PageError> {
         match form.field("action") {
-            "add" => Ok(Self::Add(schedule::rule_from_form(
-                &form.all("days"),
-                form.field("from"),
-                form.field("to"),
-                form.field("status"),
-            ))),
+            "add" => Ok(Self::Add(
+                schedule::RuleShape::new(
+                    &form.all("days"),
+                    form.field("from"),
+                    form.field("to"),
+                    form.field("status"),
+                )
+                .checked(1),
+            )),
             "remove" => match form.field("rule").parse() {
                 Ok(rule) if rule > 0 => Ok(Self::Remove(rule)),
                 _ => Err(form.bad()),

@@ -15,19 +15,19 @@ use super::api::{json_object, record};
 use super::error::{ApiError, NoStoreJson};
 use super::extract::Authed;
 use super::state::AppState;
-use crate::schedule::Schedule;
+use crate::schedule::{Invalid, Schedule, ScheduleShape};
 
 /// `GET /api/schedule` and `PUT /api/schedule`.
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/schedule", get(read).put(write))
 }
 
-type Answer = NoStoreJson;
+type Answer = NoStoreJson<ScheduleShape>;
 
 fn answer(schedule: &Schedule) -> Answer {
     Ok((
         [(header::CACHE_CONTROL, "no-store")],
-        Json(schedule.to_json()),
+        Json(ScheduleShape::from(schedule)),
     ))
 }
 
@@ -52,7 +52,9 @@ async fn write(
     record(&session);
     let lang = session.lang;
     let object = json_object(&headers, &body, lang)?;
-    let schedule = Schedule::from_json(&Value::Object(object))
+    let schedule = serde_json::from_value::<ScheduleShape>(Value::Object(object))
+        .map_err(|_| Invalid::shape())
+        .and_then(Schedule::try_from)
         .map_err(|invalid| ApiError::invalid_schedule(lang, &invalid))?;
     state
         .portals

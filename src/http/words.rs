@@ -109,22 +109,25 @@ mod tests {
     #[test]
     fn rules_read_as_people_write_them() {
         let t = Lang::En.text();
-        let weekdays = schedule::rule_from_form(
+        let weekdays = schedule::RuleShape::new(
             &["mon", "tue", "wed", "thu", "fri"],
             "09:00",
             "11:00",
             "dnd",
         )
+        .checked(1)
         .expect("rule");
         assert_eq!(
             rule_text(t, &weekdays),
             "Do not disturb · Mon–Fri · 09:00–11:00"
         );
-        let some =
-            schedule::rule_from_form(&["mon", "wed"], "13:00", "13:45", "break").expect("rule");
+        let some = schedule::RuleShape::new(&["mon", "wed"], "13:00", "13:45", "break")
+            .checked(1)
+            .expect("rule");
         assert!(rule_text(t, &some).contains("Mon, Wed"));
-        let all =
-            schedule::rule_from_form(&schedule::DAYS, "13:00", "13:45", "break").expect("rule");
+        let all = schedule::RuleShape::new(&schedule::DAYS, "13:00", "13:45", "break")
+            .checked(1)
+            .expect("rule");
         assert!(rule_text(t, &all).contains("every day"));
     }
 

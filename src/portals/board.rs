@@ -20,9 +20,9 @@ pub const MAX_SEARCH: usize = 100;
 pub enum DepartmentChoice {
     /// The viewer's own (their first), or everyone when they belong to none.
     Own,
-    /// Everyone.
+    /// Everyone on the portal.
     All,
-    /// This one.
+    /// The department of this id.
     Id(u64),
 }
 
@@ -76,7 +76,7 @@ pub struct BoardMember {
     pub status: Status,
     /// When a timed status set through this app ends (unix seconds).
     pub until: Option<i64>,
-    /// On vacation.
+    /// Away from work by the portal's absence chart (vacation, sick leave).
     pub absent: bool,
 }
 

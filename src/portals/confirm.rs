@@ -98,7 +98,7 @@ impl From<Closed> for Refusal {
 pub(super) struct Claim<'a> {
     /// The OAuth server of the portal (allowlisted, or stored at install).
     pub server: &'a Url,
-    /// The token.
+    /// The access token to confirm.
     pub access: &'a AccessToken,
     /// The portal the request names.
     pub member_id: &'a MemberId,

@@ -7,16 +7,12 @@
 
 use std::net::IpAddr;
 
-use serde_json::json;
-
 use super::confirm::Claim;
 use super::removal::Removal;
 use super::{Portals, Refusal, bindings};
 use crate::store::{AccountRecord, PortalRecord, PortalState, Tokens};
-use crate::tokens::Repeat;
 use bitrix24::clock::unix_now;
 use bitrix24::event::{Event, EventKind};
-use bitrix24::verify::{self, Profile};
 
 /// What an event came to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,13 +82,7 @@ impl Portals {
         let Some(auth) = &event.auth else {
             return Ok(Recorded::NoToken);
         };
-        let server = self
-            .oauth
-            .server_endpoint(event.server_endpoint.as_ref())
-            .ok_or_else(|| {
-                tracing::warn!("event names an OAuth server off the allowlist");
-                Refusal::OffList
-            })?;
+        let server = self.named_server(event.server_endpoint.as_ref(), "event")?;
         let verified = self
             .confirm(
                 Claim {
@@ -114,23 +104,15 @@ impl Portals {
             .and_then(|p| p.record.application_token.as_ref())
             .is_some_and(|stored| event.carries(stored));
         let profile = self
-            .tokens
-            .call_with_token::<Profile>(
-                &event.member_id,
-                &verified.client_endpoint,
-                &auth.access,
-                verify::PROFILE,
-                json!({}),
-                Repeat::Safe,
-            )
+            .confirmed_profile(&event.member_id, &verified, &auth.access)
             .await
-            .map_err(|error| {
-                tracing::warn!(%error, "profile for an event failed");
-                Refusal::Unavailable
+            .map_err(|refusal| match refusal {
+                Refusal::NotVerified => refusal,
+                other => {
+                    tracing::warn!(error = %other, "profile for an event failed");
+                    Refusal::Unavailable
+                }
             })?;
-        if profile.user_id() != Some(verified.user_id) {
-            return Err(Refusal::NotVerified);
-        }
         if !same_token && !profile.admin {
             tracing::warn!("a non-administrator's event tried to change the application token");
             return Ok(Recorded::AdminRequired);
@@ -168,11 +150,12 @@ impl Portals {
                     user_id: verified.user_id,
                     is_admin: profile.admin,
                     is_installer: event.kind == EventKind::Install && profile.admin,
-                    tokens: Tokens {
-                        access: auth.access.clone(),
-                        refresh: refresh.clone(),
-                        expires_at: now + i64::try_from(auth.expires_in).unwrap_or(3600),
-                    },
+                    tokens: Tokens::issued(
+                        auth.access.clone(),
+                        refresh.clone(),
+                        auth.expires_in,
+                        now,
+                    ),
                 };
                 self.store
                     .upsert_portal_and_account(&portal, &account, now)

@@ -3,14 +3,17 @@
 
 use std::net::IpAddr;
 
+use url::Url;
+
 use super::confirm::Claim;
 use super::{Portals, Refusal, bindings};
 use crate::store::{AccountRecord, PortalRecord, PortalState, Tokens};
 use crate::tokens::Repeat;
 use bitrix24::ErrorCode;
 use bitrix24::clock::unix_now;
+use bitrix24::domain::{AccessToken, MemberId};
 use bitrix24::frame::FramePost;
-use bitrix24::verify::{self, Profile};
+use bitrix24::verify::{self, Profile, Verified};
 
 impl Portals {
     /// Verifies an install POST, stores the portal and its installing administrator in one
@@ -25,29 +28,12 @@ impl Portals {
         if frame.domain.is_loopback() && !self.config.allow_http {
             return Err(Refusal::BadRequest);
         }
-        let server = self
-            .oauth
-            .server_endpoint(frame.server_endpoint.as_ref())
-            .ok_or_else(|| {
-                tracing::warn!("install POST names an OAuth server off the allowlist");
-                Refusal::OffList
-            })?;
+        let server = self.named_server(frame.server_endpoint.as_ref(), "install POST")?;
         let verified = self.confirm(Claim::of_frame(&server, frame), from).await?;
         tracing::Span::current().record("user_id", tracing::field::display(verified.user_id));
         let profile = self
-            .tokens
-            .call_with_token::<Profile>(
-                &frame.member_id,
-                &verified.client_endpoint,
-                &frame.access,
-                verify::PROFILE,
-                serde_json::json!({}),
-                Repeat::Safe,
-            )
+            .confirmed_profile(&frame.member_id, &verified, &frame.access)
             .await?;
-        if profile.user_id() != Some(verified.user_id) {
-            return Err(Refusal::NotVerified);
-        }
         if !profile.admin {
             return Err(Refusal::AdminOnly);
         }
@@ -74,11 +60,7 @@ impl Portals {
             user_id: verified.user_id,
             is_admin: true,
             is_installer: true,
-            tokens: Tokens {
-                access: frame.access.clone(),
-                refresh,
-                expires_at: now + i64::try_from(frame.expires_in).unwrap_or(3600),
-            },
+            tokens: Tokens::issued(frame.access.clone(), refresh, frame.expires_in, now),
         };
         self.store
             .upsert_portal_and_account(&portal, &account, now)
@@ -107,5 +89,39 @@ impl Portals {
         }
         tracing::info!("installed");
         Ok(refused.placements)
+    }
+
+    /// The OAuth server a request names, when it is on the allowlist; nothing is sent to one
+    /// that is not (`what` names the request in the log).
+    pub(super) fn named_server(&self, named: Option<&Url>, what: &str) -> Result<Url, Refusal> {
+        self.oauth.server_endpoint(named).ok_or_else(|| {
+            tracing::warn!("{what} names an OAuth server off the allowlist");
+            Refusal::OffList
+        })
+    }
+
+    /// The profile behind a token the OAuth server just confirmed, read at the portal the
+    /// server named; the portal must name the same user.
+    pub(super) async fn confirmed_profile(
+        &self,
+        member_id: &MemberId,
+        verified: &Verified,
+        access: &AccessToken,
+    ) -> Result<Profile, Refusal> {
+        let profile = self
+            .tokens
+            .call_with_token::<Profile>(
+                member_id,
+                &verified.client_endpoint,
+                access,
+                verify::PROFILE,
+                serde_json::json!({}),
+                Repeat::Safe,
+            )
+            .await?;
+        if profile.user_id() != Some(verified.user_id) {
+            return Err(Refusal::NotVerified);
+        }
+        Ok(profile)
     }
 }

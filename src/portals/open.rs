@@ -58,14 +58,7 @@ impl Portals {
     /// Opens the app for the user whose frame POST this is.
     pub async fn open(&self, frame: &FramePost, from: IpAddr) -> Result<Opened, Refusal> {
         let refresh = frame.refresh.clone().ok_or(Refusal::BadRequest)?;
-        if self
-            .oauth
-            .server_endpoint(frame.server_endpoint.as_ref())
-            .is_none()
-        {
-            tracing::warn!("frame POST names an OAuth server off the allowlist");
-            return Err(Refusal::OffList);
-        }
+        self.named_server(frame.server_endpoint.as_ref(), "frame POST")?;
         // At most a second old: every open of a busy portal would otherwise read and decrypt it.
         let mut portal = self
             .store
@@ -120,12 +113,7 @@ impl Portals {
             tracing::warn!("the portal and the OAuth server name different users for a token");
             return Err(Refusal::NotVerified);
         }
-        let expires_at = unix_now() + i64::try_from(frame.expires_in).unwrap_or(3600);
-        let tokens = Tokens {
-            access: frame.access.clone(),
-            refresh,
-            expires_at,
-        };
+        let tokens = Tokens::issued(frame.access.clone(), refresh, frame.expires_in, unix_now());
         self.keep_pair(&frame.member_id, read.user_id, read.profile.admin, tokens)
             .await?;
         Ok(Opened {
@@ -277,7 +265,7 @@ impl Portals {
         &self,
         member_id: &MemberId,
         user_id: UserId,
-    ) -> Result<Status, CallError> {
+    ) -> Result<Status, Refusal> {
         let result: Value = self
             .tokens
             .call(member_id, user_id, status::GET, json!({}), Repeat::Safe)
@@ -292,7 +280,7 @@ impl Portals {
         member_id: &MemberId,
         user_id: UserId,
         chosen: Status,
-    ) -> Result<(), CallError> {
+    ) -> Result<(), Refusal> {
         self.apply_status(member_id, user_id, chosen).await?;
         // Most users have no timer: the cached account says so without a database read.
         if self.store.may_have_timer(member_id, user_id).await? {

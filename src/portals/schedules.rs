@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::outcome::{Outcome, RETRY};
-use super::{Jobs, Portals};
+use super::{Jobs, Portals, Refusal};
 use crate::schedule::{self, Schedule, Step};
 use crate::store::{SavedSchedule, ScheduleState};
 use crate::tokens::{CallError, Repeat};
@@ -20,7 +20,7 @@ impl Portals {
         &self,
         member_id: &MemberId,
         user_id: UserId,
-    ) -> Result<Schedule, CallError> {
+    ) -> Result<Schedule, Refusal> {
         if let Some(saved) = self.store.schedule(member_id, user_id).await? {
             return Ok(saved.schedule);
         }
@@ -46,7 +46,7 @@ impl Portals {
         member_id: &MemberId,
         user_id: UserId,
         schedule: &Schedule,
-    ) -> Result<(), CallError> {
+    ) -> Result<(), Refusal> {
         let now = self.clock.now();
         self.store
             .save_schedule(member_id, user_id, schedule, now)

@@ -3,10 +3,9 @@
 //! restore is left behind.
 
 pub use crate::store::Timer;
-use crate::tokens::CallError;
 use bitrix24::domain::{MemberId, Status, UserId};
 
-use super::Portals;
+use super::{Portals, Refusal};
 
 /// The furthest ahead a timer may end, in seconds: a week.
 pub const LONGEST_TIMER: i64 = 7 * 24 * 3600;
@@ -34,7 +33,7 @@ impl Portals {
         user_id: UserId,
         chosen: Status,
         until: TimerEnd,
-    ) -> Result<Timer, CallError> {
+    ) -> Result<Timer, Refusal> {
         let before = self.jobs.swap_status(member_id, user_id, chosen).await?;
         self.start_timer(member_id, user_id, chosen, until, before)
             .await
@@ -49,7 +48,7 @@ impl Portals {
         chosen: Status,
         until: TimerEnd,
         before: Status,
-    ) -> Result<Timer, CallError> {
+    ) -> Result<Timer, Refusal> {
         let running = self.store.timer(member_id, user_id).await?;
         let timer = Timer {
             member_id: member_id.clone(),
@@ -67,7 +66,7 @@ impl Portals {
         &self,
         member_id: &MemberId,
         user_id: UserId,
-    ) -> Result<Option<Timer>, CallError> {
+    ) -> Result<Option<Timer>, Refusal> {
         Ok(self.store.timer(member_id, user_id).await?)
     }
 

@@ -3,10 +3,10 @@
 //! moments they start and end (`calendar.rs`).
 
 mod calendar;
-
-use serde_json::{Value, json};
+mod shape;
 
 pub use calendar::{Plan, Step, Window, plan, today_at};
+pub use shape::{RuleShape, ScheduleShape};
 
 use bitrix24::domain::Status;
 
@@ -43,16 +43,6 @@ impl Rule {
         let common = self.days & other.days;
         (common != 0 && self.from < other.to && other.from < self.to)
             .then(|| common.trailing_zeros() as usize)
-    }
-
-    fn to_json(self) -> Value {
-        let days: Vec<&str> = (0..7).filter(|d| self.on(*d)).map(|d| DAYS[d]).collect();
-        json!({
-            "days": days,
-            "from": clock_text(self.from),
-            "to": clock_text(self.to),
-            "status": self.status.as_str(),
-        })
     }
 }
 
@@ -147,51 +137,6 @@ pub fn zone(name: &str) -> Option<jiff::tz::TimeZone> {
     jiff::tz::TimeZone::get(name).ok()
 }
 
-fn parse_rule(n: usize, value: &Value) -> Result<Rule, Invalid> {
-    let at = Some(n);
-    let rule = value
-        .as_object()
-        .ok_or_else(|| invalid(at, "rules", Problem::Shape))?;
-    let text = |field: &'static str, problem: Problem| {
-        rule.get(field)
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid(at, field, problem))
-    };
-    let days = rule
-        .get("days")
-        .and_then(Value::as_array)
-        .ok_or_else(|| invalid(at, "days", Problem::Day))?;
-    let mut mask = 0u8;
-    for day in days {
-        let d = day
-            .as_str()
-            .and_then(|d| DAYS.iter().position(|known| d.eq_ignore_ascii_case(known)))
-            .ok_or_else(|| invalid(at, "days", Problem::Day))?;
-        if mask & (1 << d) != 0 {
-            return Err(invalid(at, "days", Problem::Day));
-        }
-        mask |= 1 << d;
-    }
-    if mask == 0 {
-        return Err(invalid(at, "days", Problem::Day));
-    }
-    let from = parse_clock(text("from", Problem::Time)?, false)
-        .ok_or_else(|| invalid(at, "from", Problem::Time))?;
-    let to = parse_clock(text("to", Problem::Time)?, true)
-        .ok_or_else(|| invalid(at, "to", Problem::Time))?;
-    if from >= to {
-        return Err(invalid(at, "to", Problem::Order));
-    }
-    let status = Status::parse(text("status", Problem::Status)?)
-        .map_err(|_| invalid(at, "status", Problem::Status))?;
-    Ok(Rule {
-        days: mask,
-        from,
-        to,
-        status,
-    })
-}
-
 impl Schedule {
     /// An empty schedule in the zone a Bitrix24 profile names, else UTC.
     pub fn for_zone(zone_name: Option<&str>) -> Self {
@@ -210,35 +155,6 @@ impl Schedule {
             zone,
             rules: Vec::new(),
         })
-    }
-
-    /// Reads `{"time_zone": …, "rules": [{"days": […], "from", "to", "status"}]}`, refusing
-    /// what the contract refuses with the rule and field at fault.
-    pub fn from_json(value: &Value) -> Result<Self, Invalid> {
-        let object = value
-            .as_object()
-            .ok_or_else(|| invalid(None, "rules", Problem::Shape))?;
-        let mut schedule = object
-            .get("time_zone")
-            .and_then(Value::as_str)
-            .and_then(Self::empty)
-            .ok_or_else(|| invalid(None, "time_zone", Problem::Zone))?;
-        let rules = object
-            .get("rules")
-            .and_then(Value::as_array)
-            .ok_or_else(|| invalid(None, "rules", Problem::Shape))?;
-        if rules.len() > MOST_RULES {
-            return Err(invalid(None, "rules", Problem::TooMany));
-        }
-        for (i, value) in rules.iter().enumerate() {
-            let rule = parse_rule(i + 1, value)?;
-            schedule.add(rule).map_err(|problem| Invalid {
-                rule: Some(i + 1),
-                field: "days",
-                problem,
-            })?;
-        }
-        Ok(schedule)
     }
 
     /// Adds `rule` unless it overlaps one already here or the schedule is full.
@@ -265,26 +181,10 @@ impl Schedule {
         Some(moved)
     }
 
-    /// The contract's JSON shape, which is also how the store keeps it.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "time_zone": self.zone_name,
-            "rules": self.rules.iter().map(|r| r.to_json()).collect::<Vec<_>>(),
-        })
-    }
-
     /// The zone the rules are read in.
     pub fn zone(&self) -> &jiff::tz::TimeZone {
         &self.zone
     }
-}
-
-/// One rule from the page's form fields (day names, `HH:MM` times, a status).
-pub fn rule_from_form(days: &[&str], from: &str, to: &str, status: &str) -> Result<Rule, Invalid> {
-    parse_rule(
-        1,
-        &json!({"days": days, "from": from, "to": to, "status": status}),
-    )
 }
 
 #[cfg(test)]

@@ -3,7 +3,11 @@ use serde_json::json;
 use super::*;
 
 fn berlin(rules: serde_json::Value) -> Result<Schedule, Invalid> {
-    Schedule::from_json(&json!({"time_zone": "Europe/Berlin", "rules": rules}))
+    read(json!({"time_zone": "Europe/Berlin", "rules": rules}))
+}
+
+fn read(shape: serde_json::Value) -> Result<Schedule, Invalid> {
+    Schedule::try_from(serde_json::from_value::<ScheduleShape>(shape).expect("the shape"))
 }
 
 /// Unix seconds of a Berlin wall-clock time.
@@ -22,8 +26,8 @@ fn the_contract_shape_reads_and_writes_back_the_same() {
         {"days": ["mon", "tue", "wed", "thu", "fri"], "from": "09:00", "to": "11:00", "status": "dnd"},
         {"days": ["sat"], "from": "22:00", "to": "24:00", "status": "away"},
     ]});
-    let schedule = Schedule::from_json(&shape).expect("valid");
-    assert_eq!(schedule.to_json(), shape);
+    let schedule = read(shape.clone()).expect("valid");
+    assert_eq!(json!(ScheduleShape::from(&schedule)), shape);
 }
 
 #[test]
@@ -94,7 +98,7 @@ fn zones_must_be_iana_names_and_come_back_canonical() {
         "/usr/share/zoneinfo/UTC",
         "Europe/../UTC",
     ] {
-        let refused = Schedule::from_json(&json!({"time_zone": bad, "rules": []}));
+        let refused = read(json!({"time_zone": bad, "rules": []}));
         assert_eq!(
             refused.expect_err(bad),
             invalid(None, "time_zone", Problem::Zone)
@@ -247,8 +251,14 @@ fn the_working_day_ends_today_or_not_at_all() {
 
 #[test]
 fn the_page_form_reads_one_rule() {
-    let rule = rule_from_form(&["mon", "fri"], "13:00", "13:45", "break").expect("rule");
+    let rule = RuleShape::new(&["mon", "fri"], "13:00", "13:45", "break")
+        .checked(1)
+        .expect("rule");
     assert!(rule.on(0) && rule.on(4) && !rule.on(1));
     assert_eq!((rule.from, rule.to), (13 * 60, 13 * 60 + 45));
-    assert!(rule_from_form(&[], "13:00", "13:45", "break").is_err());
+    assert!(
+        RuleShape::new(&[], "13:00", "13:45", "break")
+            .checked(1)
+            .is_err()
+    );
 }

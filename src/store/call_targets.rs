@@ -31,7 +31,7 @@ pub struct CallTarget {
 /// second at most per account, with no decryption.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AccountVersion {
-    /// The token generation.
+    /// Grows with every new pair, so a copy taken before a rotation is known stale.
     pub generation: i64,
     /// Whether the account and its portal are usable: account active, portal active, not
     /// suspended, not paused, its paid period not ended.

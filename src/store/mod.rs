@@ -166,9 +166,9 @@ impl AccountState {
 /// A portal as written: everything but the timestamps, which the store keeps.
 #[derive(Clone, Debug)]
 pub struct PortalRecord {
-    /// Stable id.
+    /// Bitrix24's id of the portal, which survives a rename.
     pub member_id: MemberId,
-    /// Current domain.
+    /// Where the portal answers now (it may be renamed).
     pub domain: PortalDomain,
     /// `https://<portal>/rest/`, from a trusted source only.
     pub client_endpoint: Url,
@@ -178,9 +178,9 @@ pub struct PortalRecord {
     pub application_token: Option<ApplicationToken>,
     /// Granted scopes, comma-separated.
     pub scope: String,
-    /// Licence letter.
+    /// The portal's Bitrix24 plan, as the install or an event named it.
     pub licence: Option<Licence>,
-    /// Lifecycle state.
+    /// Where the portal stands between install and uninstall.
     pub state: PortalState,
     /// Installed app version.
     pub app_version: Option<i64>,
@@ -206,12 +206,24 @@ pub struct Portal {
 /// An access/refresh pair and the access token's expiry.
 #[derive(Clone, Debug)]
 pub struct Tokens {
-    /// Access token.
+    /// Valid for an hour; sent with every REST call.
     pub access: AccessToken,
     /// Refresh token (single use).
     pub refresh: RefreshToken,
     /// Unix seconds after which `access` is expired.
     pub expires_at: i64,
+}
+
+impl Tokens {
+    /// A pair Bitrix24 just issued with `expires_in` seconds left (an hour when the number
+    /// does not fit).
+    pub fn issued(access: AccessToken, refresh: RefreshToken, expires_in: u64, now: i64) -> Self {
+        Self {
+            access,
+            refresh,
+            expires_at: now + i64::try_from(expires_in).unwrap_or(3600),
+        }
+    }
 }
 
 /// An account as written.

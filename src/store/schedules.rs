@@ -3,7 +3,7 @@
 //! a time, as timers are (`timers.rs`).
 
 use super::{Store, StoreError, on_pool, user_id_from_sql, user_id_to_sql};
-use crate::schedule::Schedule;
+use crate::schedule::{Schedule, ScheduleShape};
 use bitrix24::domain::{MemberId, Status, UserId};
 
 /// A user's schedule with the scheduler's state.
@@ -53,12 +53,12 @@ struct ScheduleRow {
 impl ScheduleRow {
     fn parse(self) -> Result<SavedSchedule, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("schedule {what}"));
-        let rules: serde_json::Value =
+        let rules: ScheduleShape =
             serde_json::from_str(&self.rules).map_err(|_| corrupt("rules"))?;
         Ok(SavedSchedule {
             member_id: MemberId::parse(&self.member_id).map_err(|_| corrupt("member"))?,
             user_id: user_id_from_sql(self.user_id)?,
-            schedule: Schedule::from_json(&rules).map_err(|_| corrupt("rules"))?,
+            schedule: Schedule::try_from(rules).map_err(|_| corrupt("rules"))?,
             version: self.version,
             next_at: self.next_at,
             active_until: self.active_until,
@@ -101,7 +101,7 @@ impl Store {
         schedule: &Schedule,
         now: i64,
     ) -> Result<(), StoreError> {
-        let rules = schedule.to_json().to_string();
+        let rules = serde_json::json!(ScheduleShape::from(schedule)).to_string();
         on_pool!(&self.db, |pool| sqlx::query(
             "INSERT INTO schedules (member_id, user_id, rules, next_at, updated_at)
              VALUES ($1, $2, $3, $4, $4)

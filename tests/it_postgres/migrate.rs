@@ -46,11 +46,11 @@ async fn installation(url: &str) -> Vec<(MemberId, u64)> {
         then: Status::Away,
     };
     store.set_timer(&timer, 100).await.expect("timer");
-    let schedule = b24_status::schedule::Schedule::from_json(&serde_json::json!({
-        "time_zone": "Europe/Berlin",
-        "rules": [{"days": ["mon"], "from": "09:00", "to": "11:00", "status": "dnd"}],
-    }))
-    .expect("schedule");
+    let mut schedule = b24_status::schedule::Schedule::empty("Europe/Berlin").expect("zone");
+    let rule = b24_status::schedule::RuleShape::new(&["mon"], "09:00", "11:00", "dnd");
+    schedule
+        .add(rule.checked(1).expect("rule"))
+        .expect("schedule");
     store
         .save_schedule(member, uid(2), &schedule, 100)
         .await

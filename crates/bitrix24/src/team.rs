@@ -12,9 +12,9 @@ use super::batch::{BatchAnswer, MAX_COMMANDS};
 use super::error::ErrorCode;
 use crate::domain::{Status, UserId};
 
-/// The company structure.
+/// The company structure: departments and their heads.
 pub const DEPARTMENTS: &str = "department.get";
-/// The employees.
+/// The portal's users, a page of [`PAGE`] at a time.
 pub const USERS: &str = "user.get";
 /// The messenger's view of users: status, absence.
 pub const IM_USERS: &str = "im.user.list.get";

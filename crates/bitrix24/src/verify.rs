@@ -119,7 +119,7 @@ pub struct Profile {
     /// User id.
     #[serde(rename = "ID", deserialize_with = "lenient_u64")]
     pub id: Option<u64>,
-    /// Portal administrator.
+    /// Whether the user administers the portal (installs apps, grants scopes).
     #[serde(rename = "ADMIN", default)]
     pub admin: bool,
     /// First name.
