@@ -3,6 +3,7 @@
 //! [`Config`]; [`Application::run_until`] runs it until a shutdown signal.
 
 pub mod application;
+pub mod automation;
 pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;

@@ -1,7 +1,8 @@
 //! The JSON API the status page's script uses, authorised by the page's session token
 //! (`Authorization: Bearer …`): `GET /api/status` reads the status from Bitrix24 (never a
-//! cache), with the running timer if any; `PUT /api/status` with `{"status":"dnd"}` applies it
-//! with the user's own token, and with `"until"` (RFC 3339) only until then.
+//! cache), with why it is what it is (`reason`: a meeting, the working day, a timer, a schedule
+//! rule) and until when; `PUT /api/status` with `{"status":"dnd"}` applies it with the user's
+//! own token, and with `"until"` (RFC 3339) only until then.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -18,7 +19,7 @@ use super::extract::Authed;
 use super::session::Session;
 use super::state::AppState;
 use crate::i18n::Lang;
-use crate::portals::Timer;
+use crate::portals::automation::Why;
 use bitrix24::domain::Status;
 
 /// `GET /api/status` and `PUT /api/status`.
@@ -32,13 +33,15 @@ type Answer = NoStoreJson<StatusAnswer>;
 /// of its type, or present with anything else (`null` included).
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum Field<T> {
+pub(super) enum Field<T> {
     Valid(T),
     Invalid(IgnoredAny),
 }
 
 /// A present field, `null` included (serde would read `null` as absent).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+pub(super) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
     T::deserialize(d).map(Some)
 }
 
@@ -52,26 +55,33 @@ struct StatusChange {
     until: Option<Field<String>>,
 }
 
-/// `{"status": …}`, with `until` (RFC 3339, UTC) and `then` while a timer runs.
+/// `{"status": …}`, with `reason` and `until` (RFC 3339, UTC, when known) while something other
+/// than the user's hand holds it, and `then` while a timer runs.
 #[derive(Serialize)]
 struct StatusAnswer {
     status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     until: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     then: Option<Status>,
 }
 
-fn answer(status: Status, timer: Option<&Timer>) -> Answer {
-    let timer = timer.and_then(|timer| {
-        let until = jiff::Timestamp::from_second(timer.until).ok()?;
-        Some((until.to_string(), timer.then))
-    });
-    let (until, then) = timer.unzip();
+fn answer(status: Status, why: Option<Why>) -> Answer {
+    let until = why
+        .and_then(Why::until)
+        .and_then(|until| jiff::Timestamp::from_second(until).ok())
+        .map(|until| until.to_string());
+    let then = match why {
+        Some(Why::Timer { then, .. }) => Some(then),
+        _ => None,
+    };
     Ok((
         [(header::CACHE_CONTROL, "no-store")],
         Json(StatusAnswer {
             status,
+            reason: why.map(Why::as_str),
             until,
             then,
         }),
@@ -86,12 +96,12 @@ async fn read(State(state): State<AppState>, Authed(session): Authed) -> Answer 
         .read_status(member_id, user_id)
         .await
         .map_err(|error| ApiError::failed(error, session.lang))?;
-    let timer = state
+    let why = state
         .portals
-        .timer(member_id, user_id)
+        .why(member_id, user_id)
         .await
         .map_err(|error| ApiError::failed(error, session.lang))?;
-    answer(status, timer.as_ref())
+    answer(status, why)
 }
 
 async fn write(
@@ -131,7 +141,13 @@ async fn write(
         .set_status_until(member_id, user_id, chosen, until)
         .await
         .map_err(|error| ApiError::failed(error, lang))?;
-    answer(chosen, Some(&timer))
+    answer(
+        chosen,
+        Some(Why::Timer {
+            until: timer.until,
+            then: timer.then,
+        }),
+    )
 }
 
 /// The body as a JSON object, declared as JSON; nothing looser (serde would also read

@@ -21,6 +21,8 @@ pub enum Code {
     InvalidUntil,
     /// A schedule the contract refuses.
     InvalidSchedule,
+    /// Automation switches the contract refuses.
+    InvalidAutomation,
     /// The team board's query is malformed.
     InvalidQuery,
     /// No valid session.
@@ -84,6 +86,7 @@ impl Code {
             Self::InvalidStatus => "invalid_status",
             Self::InvalidUntil => "invalid_until",
             Self::InvalidSchedule => "invalid_schedule",
+            Self::InvalidAutomation => "invalid_automation",
             Self::InvalidQuery => "invalid_query",
             Self::InvalidSession => "invalid_session",
             Self::ReauthRequired => "reauth_required",
@@ -123,6 +126,7 @@ impl Code {
             Self::InvalidStatus
             | Self::InvalidUntil
             | Self::InvalidSchedule
+            | Self::InvalidAutomation
             | Self::InvalidQuery => StatusCode::UNPROCESSABLE_ENTITY,
             Self::InvalidSession | Self::ReauthRequired => StatusCode::UNAUTHORIZED,
             Self::NotInstalled => StatusCode::NOT_FOUND,
@@ -157,6 +161,7 @@ impl Code {
             | Self::InvalidStatus
             | Self::InvalidUntil
             | Self::InvalidSchedule
+            | Self::InvalidAutomation
             | Self::InvalidQuery => Problem::BadRequest,
             Self::InvalidSession | Self::ReauthRequired => Problem::TokenRejected,
             Self::NotInstalled => Problem::NotInstalled,
@@ -188,7 +193,9 @@ impl Code {
             Self::UnsupportedMediaType => t.api_unsupported,
             Self::InvalidStatus => t.api_bad_status,
             Self::InvalidUntil => t.api_bad_until,
-            Self::InvalidSchedule | Self::InvalidQuery => t.bad_request_body,
+            Self::InvalidSchedule | Self::InvalidAutomation | Self::InvalidQuery => {
+                t.bad_request_body
+            }
             Self::InvalidSession => t.api_session,
             Self::ReauthRequired => t.api_reauth,
             Self::NotInstalled => t.not_installed_body,

@@ -66,6 +66,13 @@ impl ApiError {
         error
     }
 
+    /// Automation switches the contract refuses: the sentence and the field at fault.
+    pub fn invalid_automation(lang: Lang, field: &'static str) -> Self {
+        Self::new(Code::InvalidAutomation, lang)
+            .saying(lang.text().api_bad_automation.replace("{field}", field))
+            .naming("field", json!(field))
+    }
+
     /// The team board's query names no department, a search too long, or no page.
     pub fn invalid_query(lang: Lang, field: &str) -> Self {
         Self::new(Code::InvalidQuery, lang)

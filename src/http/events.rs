@@ -91,6 +91,7 @@ fn recorded_answer(recorded: Recorded) -> Answer {
         Recorded::Updated => ok("updated"),
         Recorded::PaymentNoted => ok("payment_noted"),
         Recorded::Ignored => ok("ignored"),
+        Recorded::CalendarNoted => ok("calendar_noted"),
         Recorded::Uninstall(Removal::Removed) => ok("uninstalled"),
         Recorded::Uninstall(Removal::Suspended) => {
             (StatusCode::ACCEPTED, Json(json!({"status": "suspended"})))

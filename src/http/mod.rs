@@ -3,6 +3,7 @@
 mod api;
 mod app;
 mod assets;
+mod automation_api;
 mod client_ip;
 mod code;
 mod error;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(install::router())
         .merge(events::router())
         .merge(oauth::router())
+        .merge(automation_api::router())
         .merge(app::router())
         .merge(api::router())
         .merge(schedule_api::router())

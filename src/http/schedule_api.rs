@@ -15,7 +15,7 @@ use super::api::{json_object, record};
 use super::error::{ApiError, NoStoreJson};
 use super::extract::Authed;
 use super::state::AppState;
-use crate::schedule::{Invalid, Schedule, ScheduleShape};
+use crate::schedule::{Schedule, ScheduleShape};
 
 /// `GET /api/schedule` and `PUT /api/schedule`.
 pub fn router() -> Router<AppState> {
@@ -52,8 +52,7 @@ async fn write(
     record(&session);
     let lang = session.lang;
     let object = json_object(&headers, &body, lang)?;
-    let schedule = serde_json::from_value::<ScheduleShape>(Value::Object(object))
-        .map_err(|_| Invalid::shape())
+    let schedule = ScheduleShape::read(Value::Object(object))
         .and_then(Schedule::try_from)
         .map_err(|invalid| ApiError::invalid_schedule(lang, &invalid))?;
     state

@@ -376,6 +376,34 @@ pub struct Text {
     pub team_list: &'static str,
     /// The board's query is refused (`{field}`).
     pub api_bad_query: &'static str,
+    /// The automatic status card's heading.
+    pub auto_heading: &'static str,
+    /// What automatic statuses do.
+    pub auto_intro: &'static str,
+    /// The meetings switch; the status picker follows it.
+    pub auto_meetings: &'static str,
+    /// The working-day switch.
+    pub auto_working_day: &'static str,
+    /// The card's save button.
+    pub auto_save: &'static str,
+    /// Said once the switches are saved.
+    pub auto_saved: &'static str,
+    /// The portal has not granted `calendar`.
+    pub auto_lacks_calendar: &'static str,
+    /// The portal has not granted `timeman`.
+    pub auto_lacks_timeman: &'static str,
+    /// No administrator's pair is stored to read working days with.
+    pub auto_lacks_admin: &'static str,
+    /// Why the status is what it is: a meeting (`{status}`, `{time}`).
+    pub why_meeting: &'static str,
+    /// Why the status is what it is: a paused working day (`{status}`).
+    pub why_day_paused: &'static str,
+    /// Why the status is what it is: a closed working day (`{status}`).
+    pub why_day_closed: &'static str,
+    /// Why the status is what it is: a schedule rule (`{status}`, `{time}`).
+    pub why_schedule: &'static str,
+    /// Automation switches are refused (`{field}`).
+    pub api_bad_automation: &'static str,
     /// The four statuses as one radio group, for screen readers.
     pub status_group: &'static str,
 }

@@ -33,6 +33,8 @@ pub enum Recorded {
     AdminRequired,
     /// `ONAPPPAYMENT` prompted a look at the portal's paid period.
     PaymentNoted,
+    /// A calendar changed: the portal's calendar is read sooner.
+    CalendarNoted,
     /// An event this app does not handle.
     Ignored,
 }
@@ -44,7 +46,26 @@ impl Portals {
             EventKind::Uninstall => self.uninstall(event, from).await,
             EventKind::Install | EventKind::Update => self.install_or_update(event, from).await,
             EventKind::Payment => self.payment(event).await.map(|()| Recorded::PaymentNoted),
+            EventKind::CalendarEntry => self.calendar_entry(event).await,
             EventKind::Other(_) => Ok(Recorded::Ignored),
+        }
+    }
+
+    /// A calendar entry changed. Only a hint that costs one sooner read at most every
+    /// `presence::CALENDAR_SOONEST` seconds, so the stored `application_token` is proof
+    /// enough: whoever knows it can only make the app look sooner.
+    async fn calendar_entry(&self, event: &Event) -> Result<Recorded, Refusal> {
+        let Some(portal) = self.store.recent_portal(&event.member_id).await? else {
+            return Ok(Recorded::UnknownPortal);
+        };
+        match &portal.record.application_token {
+            Some(stored) if event.carries(stored) => {
+                self.store
+                    .calendar_changed(&event.member_id, self.clock.now())
+                    .await?;
+                Ok(Recorded::CalendarNoted)
+            }
+            _ => Ok(Recorded::WrongToken),
         }
     }
 

@@ -3,6 +3,7 @@
 //! request, call one use case here and render what it returns; nothing here knows HTTP, and
 //! nothing in `http/` touches the store or calls Bitrix24 itself.
 
+pub mod automation;
 pub mod background;
 pub mod bindings;
 mod board;
@@ -17,6 +18,7 @@ mod network;
 mod open;
 mod outcome;
 mod plans;
+mod presence;
 mod refusal;
 pub mod removal;
 pub mod scheduler;

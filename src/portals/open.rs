@@ -224,6 +224,7 @@ impl Portals {
             (None, _, _) | (_, Some(_), _) => {}
             (Some(_), None, None) => {
                 self.store.clear_timer(member_id, user_id).await?;
+                self.store.override_automation(member_id, user_id).await?;
             }
             (Some(chosen), None, Some(until)) => {
                 let before = page.before.unwrap_or(Status::Online);
@@ -274,7 +275,7 @@ impl Portals {
     }
 
     /// Applies `chosen` with the user's own token, ending a running timer: the user's own choice
-    /// wins over a restore planned earlier.
+    /// wins over a restore planned earlier, and over an automatic reason until it ends.
     pub async fn set_status(
         &self,
         member_id: &MemberId,
@@ -286,6 +287,7 @@ impl Portals {
         if self.store.may_have_timer(member_id, user_id).await? {
             self.store.clear_timer(member_id, user_id).await?;
         }
+        self.store.override_automation(member_id, user_id).await?;
         Ok(())
     }
 

@@ -1,5 +1,6 @@
-//! The scheduler: applies what users planned — the restore at the end of a timed status, and
-//! the starts and ends of their schedules' rules (`schedules.rs`) — with
+//! The scheduler: applies what users planned — the restore at the end of a timed status, the
+//! starts and ends of their schedules' rules (`schedules.rs`), automatic statuses
+//! (`presence.rs`) — with
 //! their own tokens, through the token manager like a click (refresh, rate limiter, retries).
 //! Due work is claimed in the store, so a restart loses none and instances sharing the database
 //! apply each change once; it runs on the app's clock, which tests and the demo move
@@ -40,7 +41,8 @@ pub struct Report {
 
 impl Jobs {
     /// Applies every change due at `now` (unix seconds on the app's clock): timers that ended,
-    /// then schedule rules that start or end. `owner` names this process in the claims.
+    /// schedule rules that start or end, then automatic statuses (`presence.rs`). `owner` names
+    /// this process in the claims.
     pub async fn apply_due(&self, owner: &str, now: i64) -> Report {
         let store = &self.store;
         let timers = drain(
@@ -61,10 +63,11 @@ impl Jobs {
             },
         )
         .await;
+        let automatic = self.look_at_presence(owner, now).await;
         Report {
-            applied: timers.applied + rules.applied,
-            dropped: timers.dropped + rules.dropped,
-            deferred: timers.deferred + rules.deferred,
+            applied: timers.applied + rules.applied + automatic.applied,
+            dropped: timers.dropped + rules.dropped + automatic.dropped,
+            deferred: timers.deferred + rules.deferred + automatic.deferred,
         }
     }
 
@@ -154,7 +157,7 @@ where
 }
 
 impl Report {
-    fn count(&mut self, outcome: Outcome, metrics: &Metrics) {
+    pub(super) fn count(&mut self, outcome: Outcome, metrics: &Metrics) {
         metrics.scheduled(outcome.as_str());
         match outcome {
             Outcome::Applied => self.applied += 1,

@@ -72,37 +72,20 @@ impl Jobs {
             next_at: plan.next_at,
             missed_at: None,
         };
-        let done: Result<(), CallError> = match plan.step {
-            Step::Nothing => Ok(()),
-            Step::Start(chosen) => match self
-                .swap_status(&saved.member_id, saved.user_id, chosen)
-                .await
-            {
-                Ok(replaced) => {
-                    // A timer running into the rule ends here; what it would have restored comes
-                    // back when the rule ends.
-                    let timer = store.timer(member_id, user_id).await;
-                    let before = match timer {
-                        Ok(Some(timer)) => {
-                            let cleared = store.clear_timer(member_id, user_id).await;
-                            cleared.map(|()| timer.then)
-                        }
-                        Ok(None) => Ok(replaced),
-                        Err(error) => Err(error),
-                    };
-                    before
-                        .map(|before| state.before = Some(before))
-                        .map_err(CallError::from)
-                }
-                Err(error) => Err(error),
-            },
-            Step::Follow(chosen) => self.set_status(member_id, user_id, chosen).await,
-            Step::Restore(then) => match store.retarget_timer(member_id, user_id, then).await {
-                // The user's own timer runs past the rule: it restores the rule's "before" itself.
-                Ok(true) => Ok(()),
-                Ok(false) => self.set_status(member_id, user_id, then).await,
-                Err(error) => Err(error.into()),
-            },
+        // A meeting or the working day holds the status: it wins while it runs, and at its end
+        // brings back this rule's status if the rule still runs, else the status from before.
+        let held = match plan.step {
+            Step::Nothing => Ok(None),
+            _ => self.held(member_id, user_id).await,
+        };
+        let done: Result<(), CallError> = match (held, plan.step) {
+            (Err(error), _) => Err(error),
+            (Ok(Some(held)), Step::Start(_)) => {
+                state.before = Some(held.before);
+                Ok(())
+            }
+            (Ok(Some(_)), _) => Ok(()),
+            (Ok(None), step) => self.make_step(&saved, step, &mut state).await,
         };
         let outcome = match &done {
             Ok(()) if plan.step == Step::Nothing => Outcome::Unchanged,
@@ -135,5 +118,48 @@ impl Jobs {
             tracing::error!(%error, "the scheduler could not record what it did");
         }
         outcome
+    }
+
+    /// Makes a rule's boundary change, recording in `state` the status its end restores.
+    async fn make_step(
+        &self,
+        saved: &SavedSchedule,
+        step: Step,
+        state: &mut ScheduleState,
+    ) -> Result<(), CallError> {
+        let store = &self.store;
+        let (member_id, user_id) = (&saved.member_id, saved.user_id);
+        match step {
+            Step::Nothing => Ok(()),
+            Step::Start(chosen) => match self
+                .swap_status(&saved.member_id, saved.user_id, chosen)
+                .await
+            {
+                Ok(replaced) => {
+                    // A timer running into the rule ends here; what it would have restored comes
+                    // back when the rule ends.
+                    let timer = store.timer(member_id, user_id).await;
+                    let before = match timer {
+                        Ok(Some(timer)) => {
+                            let cleared = store.clear_timer(member_id, user_id).await;
+                            cleared.map(|()| timer.then)
+                        }
+                        Ok(None) => Ok(replaced),
+                        Err(error) => Err(error),
+                    };
+                    before
+                        .map(|before| state.before = Some(before))
+                        .map_err(CallError::from)
+                }
+                Err(error) => Err(error),
+            },
+            Step::Follow(chosen) => self.set_status(member_id, user_id, chosen).await,
+            Step::Restore(then) => match store.retarget_timer(member_id, user_id, then).await {
+                // The user's own timer runs past the rule: it restores the rule's "before" itself.
+                Ok(true) => Ok(()),
+                Ok(false) => self.set_status(member_id, user_id, then).await,
+                Err(error) => Err(error.into()),
+            },
+        }
     }
 }

@@ -40,7 +40,7 @@ impl Portals {
     }
 
     /// Records a timer for `chosen`, just applied, until `until`: it restores what a running
-    /// timer would have, else `before`.
+    /// timer would have, else `before`. It wins over an automatic reason until the reason ends.
     pub(super) async fn start_timer(
         &self,
         member_id: &MemberId,
@@ -58,6 +58,7 @@ impl Portals {
             then: running.map_or(before, |t| t.then),
         };
         self.store.set_timer(&timer, self.clock.now()).await?;
+        self.store.override_automation(member_id, user_id).await?;
         Ok(timer)
     }
 

@@ -29,10 +29,26 @@ pub struct RuleShape {
     pub status: String,
 }
 
-impl Invalid {
-    /// Not the contract's shape (a field missing or of another type): serde could not read it.
-    pub fn shape() -> Self {
-        invalid(None, "rules", Problem::Shape)
+impl ScheduleShape {
+    /// Reads the contract's JSON; a body serde cannot read names the first rule it cannot
+    /// (or `time_zone`, or `rules` itself) as [`Problem::Shape`].
+    pub fn read(body: serde_json::Value) -> Result<Self, Invalid> {
+        let at_fault = |body: &serde_json::Value| {
+            if !body
+                .get("time_zone")
+                .is_some_and(serde_json::Value::is_string)
+            {
+                return invalid(None, "time_zone", Problem::Shape);
+            }
+            let rules = body.get("rules").and_then(serde_json::Value::as_array);
+            let bad = rules.and_then(|rules| {
+                rules
+                    .iter()
+                    .position(|r| RuleShape::deserialize(r).is_err())
+            });
+            invalid(bad.map(|i| i + 1), "rules", Problem::Shape)
+        };
+        Self::deserialize(&body).map_err(|_| at_fault(&body))
     }
 }
 

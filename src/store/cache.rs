@@ -64,13 +64,13 @@ impl Caches {
         })
     }
 
-    /// The timer and schedule flags of a fresh entry, without copying its pair.
-    pub fn fresh_flags(&self, key: &Key) -> Option<(bool, bool)> {
+    /// The timer, schedule and automation flags of a fresh entry, without copying its pair.
+    pub fn fresh_flags(&self, key: &Key) -> Option<Flags> {
         let now = Instant::now();
         locked(&self.accounts)
             .get(key)
             .filter(|entry| now.saturating_duration_since(entry.checked) < CHECK_AFTER)
-            .map(|entry| (entry.target.has_timer, entry.target.has_schedule))
+            .map(|entry| Flags::of(&entry.target))
     }
 
     /// Keeps what was read at `read`, if a call may use it.
@@ -115,6 +115,7 @@ impl Caches {
             entry.checked = entry.checked.max(asked);
             entry.target.has_timer = version.has_timer;
             entry.target.has_schedule = version.has_schedule;
+            entry.target.has_automation = version.has_automation;
         }
     }
 
@@ -184,5 +185,31 @@ impl Caches {
     pub fn forget_all(&self) {
         locked(&self.accounts).clear();
         locked(&self.portals).clear();
+    }
+}
+
+/// What an account has beyond its pair, from its cached entry: a timer, a schedule, automation
+/// switches. A status change or page open finding none reads none of their tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flags {
+    pub timer: bool,
+    pub schedule: bool,
+    pub automation: bool,
+}
+
+impl Flags {
+    /// Every flag set: what a caller assumes when the account cannot be read.
+    pub const ALL: Self = Self {
+        timer: true,
+        schedule: true,
+        automation: true,
+    };
+
+    pub(super) fn of(target: &CallTarget) -> Self {
+        Self {
+            timer: target.has_timer,
+            schedule: target.has_schedule,
+            automation: target.has_automation,
+        }
     }
 }

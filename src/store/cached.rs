@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use super::cache::Flags;
 use super::{CallTarget, Portal, Store, StoreError};
 use bitrix24::domain::{MemberId, UserId};
 
@@ -47,6 +48,7 @@ impl Store {
                 self.cache.confirm(&key, &version, asked);
                 target.has_timer = version.has_timer;
                 target.has_schedule = version.has_schedule;
+                target.has_automation = version.has_automation;
                 return Ok(Some(target));
             }
             self.cache.forget_account(member_id, user_id);
@@ -78,7 +80,7 @@ impl Store {
     /// when the account cannot be read, so the caller reads the tables.
     pub async fn may_have_plans(&self, member_id: &MemberId, user_id: UserId) -> (bool, bool) {
         match self.flags(member_id, user_id).await {
-            Ok(Some(flags)) => flags,
+            Ok(Some(flags)) => (flags.timer, flags.schedule),
             Ok(None) | Err(_) => (true, true),
         }
     }
@@ -91,21 +93,32 @@ impl Store {
         user_id: UserId,
     ) -> Result<bool, StoreError> {
         let flags = self.flags(member_id, user_id).await?;
-        Ok(flags.is_none_or(|(timer, _)| timer))
+        Ok(flags.unwrap_or(Flags::ALL).timer)
     }
 
-    /// The account's timer and schedule flags: a fresh cached entry's (the call just before
-    /// read it), else through [`Store::call_target`].
+    /// Whether the user may have saved automation switches, known as
+    /// [`Store::may_have_plans`] knows it.
+    pub async fn may_have_automation(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+    ) -> Result<bool, StoreError> {
+        let flags = self.flags(member_id, user_id).await?;
+        Ok(flags.unwrap_or(Flags::ALL).automation)
+    }
+
+    /// The account's flags: a fresh cached entry's (the call just before read it), else
+    /// through [`Store::call_target`].
     async fn flags(
         &self,
         member_id: &MemberId,
         user_id: UserId,
-    ) -> Result<Option<(bool, bool)>, StoreError> {
+    ) -> Result<Option<Flags>, StoreError> {
         if let Some(flags) = self.cache.fresh_flags(&(member_id.clone(), user_id)) {
             return Ok(Some(flags));
         }
         let target = self.call_target(member_id, user_id).await?;
-        Ok(target.map(|target| (target.has_timer, target.has_schedule)))
+        Ok(target.as_ref().map(Flags::of))
     }
 
     /// Checks the cached accounts in use that were last checked more than `older_than` ago.

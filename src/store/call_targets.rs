@@ -25,6 +25,8 @@ pub struct CallTarget {
     pub has_timer: bool,
     /// Whether the user saved a schedule (or its time zone).
     pub has_schedule: bool,
+    /// Whether the user saved switches for automatic statuses.
+    pub has_automation: bool,
 }
 
 /// The cheap fingerprint of an account that tells a cached copy it is stale: read once a
@@ -40,6 +42,8 @@ pub struct AccountVersion {
     pub has_timer: bool,
     /// Whether the user saved a schedule (or its time zone).
     pub has_schedule: bool,
+    /// Whether the user saved switches for automatic statuses.
+    pub has_automation: bool,
 }
 
 /// An account row with what a call needs of its portal.
@@ -54,10 +58,12 @@ struct CallRow {
     payment_required_at: Option<i64>,
     has_timer: bool,
     has_schedule: bool,
+    has_automation: bool,
 }
 
 /// The columns of an [`AccountVersion`] and the tables they come from, for one account and
-/// for many: generation, whether account and portal are usable, has a timer, has a schedule.
+/// for many: generation, whether account and portal are usable, has a timer, a schedule,
+/// automation switches.
 macro_rules! version_of_accounts {
     () => {
         "a.token_generation,
@@ -66,7 +72,9 @@ macro_rules! version_of_accounts {
          EXISTS (SELECT 1 FROM timers t
              WHERE t.member_id = a.member_id AND t.user_id = a.user_id),
          EXISTS (SELECT 1 FROM schedules s
-             WHERE s.member_id = a.member_id AND s.user_id = a.user_id)
+             WHERE s.member_id = a.member_id AND s.user_id = a.user_id),
+         EXISTS (SELECT 1 FROM automation x
+             WHERE x.member_id = a.member_id AND x.user_id = a.user_id)
          FROM accounts a JOIN portals p ON p.member_id = a.member_id"
     };
 }
@@ -87,7 +95,9 @@ impl Store {
                     p.removing_since, p.paused_at, p.payment_required_at, EXISTS (SELECT 1 FROM timers t
                         WHERE t.member_id = a.member_id AND t.user_id = a.user_id) AS has_timer,
                     EXISTS (SELECT 1 FROM schedules s
-                        WHERE s.member_id = a.member_id AND s.user_id = a.user_id) AS has_schedule
+                        WHERE s.member_id = a.member_id AND s.user_id = a.user_id) AS has_schedule,
+                    EXISTS (SELECT 1 FROM automation x
+                        WHERE x.member_id = a.member_id AND x.user_id = a.user_id) AS has_automation
              FROM accounts a JOIN portals p ON p.member_id = a.member_id
              WHERE a.member_id = $1 AND a.user_id = $2 AND p.state != 'deleted'",
         )
@@ -108,6 +118,7 @@ impl Store {
             period_ended: row.payment_required_at.is_some(),
             has_timer: row.has_timer,
             has_schedule: row.has_schedule,
+            has_automation: row.has_automation,
             account: self.account_from_row(row.account)?,
         }))
     }
@@ -118,7 +129,7 @@ impl Store {
         member_id: &MemberId,
         user_id: UserId,
     ) -> Result<Option<AccountVersion>, StoreError> {
-        let row: Option<(i64, bool, bool, bool)> =
+        let row: Option<(i64, bool, bool, bool, bool)> =
             on_pool!(&self.db, |pool| sqlx::query_as(concat!(
                 "SELECT ",
                 version_of_accounts!(),
@@ -129,11 +140,12 @@ impl Store {
             .fetch_optional(pool)
             .await)?;
         Ok(row.map(
-            |(generation, usable, has_timer, has_schedule)| AccountVersion {
+            |(generation, usable, has_timer, has_schedule, has_automation)| AccountVersion {
                 generation,
                 usable,
                 has_timer,
                 has_schedule,
+                has_automation,
             },
         ))
     }
@@ -146,29 +158,31 @@ impl Store {
     ) -> Result<Vec<((MemberId, UserId), AccountVersion)>, StoreError> {
         let mut versions = Vec::with_capacity(accounts.len());
         for chunk in accounts.chunks(VERSIONS_AT_ONCE) {
-            let rows: Vec<(String, i64, i64, bool, bool, bool)> = on_pool!(&self.db, |pool| {
-                let mut query = sqlx::QueryBuilder::new(concat!(
-                    "SELECT a.member_id, a.user_id, ",
-                    version_of_accounts!(),
-                    " WHERE (a.member_id, a.user_id) IN (VALUES "
-                ));
-                let mut keys = query.separated(", ");
-                for (member_id, user_id) in chunk {
-                    keys.push("(")
-                        .push_bind_unseparated(member_id.as_str())
-                        .push_unseparated(", ")
-                        .push_bind_unseparated(user_id_to_sql(*user_id))
-                        .push_unseparated(")");
-                }
-                query.push(")");
-                // Not kept prepared: each number of accounts would be a statement of its own.
-                query
-                    .build_query_as()
-                    .persistent(false)
-                    .fetch_all(pool)
-                    .await
-            })?;
-            for (member, user, generation, usable, has_timer, has_schedule) in rows {
+            let rows: Vec<(String, i64, i64, bool, bool, bool, bool)> =
+                on_pool!(&self.db, |pool| {
+                    let mut query = sqlx::QueryBuilder::new(concat!(
+                        "SELECT a.member_id, a.user_id, ",
+                        version_of_accounts!(),
+                        " WHERE (a.member_id, a.user_id) IN (VALUES "
+                    ));
+                    let mut keys = query.separated(", ");
+                    for (member_id, user_id) in chunk {
+                        keys.push("(")
+                            .push_bind_unseparated(member_id.as_str())
+                            .push_unseparated(", ")
+                            .push_bind_unseparated(user_id_to_sql(*user_id))
+                            .push_unseparated(")");
+                    }
+                    query.push(")");
+                    // Not kept prepared: each number of accounts would be a statement of its own.
+                    query
+                        .build_query_as()
+                        .persistent(false)
+                        .fetch_all(pool)
+                        .await
+                })?;
+            for (member, user, generation, usable, has_timer, has_schedule, has_automation) in rows
+            {
                 let key = (
                     MemberId::parse(&member)
                         .map_err(|_| StoreError::Corrupt("account member_id".into()))?,
@@ -179,6 +193,7 @@ impl Store {
                     usable,
                     has_timer,
                     has_schedule,
+                    has_automation,
                 };
                 versions.push((key, version));
             }

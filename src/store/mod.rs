@@ -8,6 +8,7 @@
 //! that differ.
 
 mod accounts;
+mod automation;
 mod cache;
 mod cached;
 mod call_log;
@@ -35,6 +36,7 @@ use std::time::Duration;
 use sqlx::{PgPool, SqlitePool};
 use url::Url;
 
+pub use automation::{DuePortal, UserAutomation};
 use bitrix24::domain::{
     AccessToken, ApplicationToken, Licence, MemberId, PortalDomain, RefreshToken, UserId,
 };

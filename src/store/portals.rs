@@ -246,6 +246,8 @@ impl Store {
                 "DELETE FROM timers WHERE member_id = $1",
                 "DELETE FROM schedules WHERE member_id = $1",
                 "DELETE FROM team_cache WHERE member_id = $1",
+                "DELETE FROM automation WHERE member_id = $1",
+                "DELETE FROM automation_portals WHERE member_id = $1",
             ] {
                 sqlx::query(jobs)
                     .bind(member_id.as_str())

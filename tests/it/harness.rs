@@ -20,7 +20,7 @@ pub const CLIENT_ID: &str = "app.test.b24status";
 pub const CLIENT_SECRET: &str = "test-client-secret-0123456789";
 /// base64 of 32 bytes.
 pub const APP_SECRET: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-pub const SCOPE: &str = "im,placement,user_brief,department";
+pub const SCOPE: &str = "im,placement,user_brief,department,calendar,timeman";
 
 /// An emulated Bitrix24 with one portal (admin = user 1, employee = user 2) and our app
 /// registered.

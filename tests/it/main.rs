@@ -13,6 +13,7 @@ pub(crate) mod harness;
 
 mod api;
 mod application;
+mod automation;
 mod bitrix_client;
 mod browser;
 mod contrast;

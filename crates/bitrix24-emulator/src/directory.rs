@@ -42,7 +42,7 @@ fn need(scope: &str, any_of: &[&str]) -> Result<(), Failure> {
 }
 
 /// The values of a parameter sent as `ID[]=…`, `ID[0]=…`, a JSON array or one value.
-fn values(value: Option<&Value>) -> Vec<String> {
+pub(super) fn values(value: Option<&Value>) -> Vec<String> {
     match value {
         Some(Value::Array(items)) => items.iter().filter_map(scalar).collect(),
         Some(Value::Object(items)) => items.values().filter_map(scalar).collect(),

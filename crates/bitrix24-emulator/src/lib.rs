@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod batch;
+mod calendar;
 mod company;
 pub use company::UserSpec;
 mod context;
@@ -16,6 +17,7 @@ mod php_form;
 mod portal;
 mod portal_ui;
 mod posts;
+mod presence;
 mod wire;
 mod world;
 
@@ -31,7 +33,8 @@ use url::Url;
 
 use context::{OAuthCtx, PortalCtx, Shared, lock};
 pub use world::{
-    ACCESS_TTL, CODE_TTL, Call, EventBinding, FaultKind, FormPost, PlacementBinding, Region, Server,
+    ACCESS_TTL, CODE_TTL, Call, EventBinding, FaultKind, FormPost, Meeting, PlacementBinding,
+    Region, Server, WorkDay,
 };
 use world::{AppReg, Bucket, Department, Portal, User, World};
 

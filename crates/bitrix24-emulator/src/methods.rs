@@ -29,6 +29,9 @@ pub(super) const EVENTS: &[&str] = &[
     "ONAPPUPDATE",
     "ONAPPUNINSTALL",
     "ONAPPPAYMENT",
+    "ONCALENDARENTRYADD",
+    "ONCALENDARENTRYUPDATE",
+    "ONCALENDARENTRYDELETE",
 ];
 
 /// Who calls, and the parts of their portal a method may read or change.
@@ -96,6 +99,9 @@ pub(super) fn call_method(
         .ok_or_else(|| fail(401, "invalid_token", "Unable to get application by token"))?;
     if portal.missing_methods.iter().any(|m| m == method) {
         return Err(not_found());
+    }
+    if let Some(answered) = super::presence::call(portal, rec, method, params, now) {
+        return answered;
     }
     if let Some(answered) = super::directory::call(portal, rec, method, params) {
         return answered;
@@ -286,7 +292,11 @@ fn events(caller: &mut Caller<'_>, method: &str) -> Result<Value, Failure> {
             let handler = caller.require("handler")?;
             let offline = param_str(caller.params, "event_type")
                 .is_some_and(|t| t.eq_ignore_ascii_case("offline"));
-            if !EVENTS.contains(&event.as_str()) {
+            // The calendar's events exist for an app only with the `calendar` scope.
+            if !EVENTS.contains(&event.as_str())
+                || (event.starts_with("ONCALENDAR")
+                    && !has_scope(&caller.install.scope, "calendar"))
+            {
                 return Err(fail(400, "ERROR_EVENT_NOT_FOUND", "Event not found"));
             }
             if offline && !caller.user.admin {

@@ -48,6 +48,41 @@ pub struct User {
     /// users), never the company's employees (`docs/bitrix24.md`, "Reading colleagues").
     #[serde(default)]
     pub extranet: bool,
+    /// The entries of their calendar.
+    #[serde(default)]
+    pub meetings: Vec<Meeting>,
+    /// Their working day (time tracking).
+    #[serde(default)]
+    pub day: WorkDay,
+}
+
+/// An entry of a user's calendar.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meeting {
+    /// The entry's id, unique on the portal.
+    pub id: u64,
+    /// Its title.
+    pub name: String,
+    /// Unix seconds.
+    pub from: i64,
+    /// Unix seconds.
+    pub to: i64,
+    /// `ACCESSIBILITY`: `busy`, `absent`, `quest` or `free`.
+    pub accessibility: String,
+    /// An all-day entry (`DT_SKIP_TIME`).
+    pub all_day: bool,
+}
+
+/// A working day as time tracking keeps it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WorkDay {
+    /// Not opened today (or closed).
+    #[default]
+    Closed,
+    /// Opened at this unix second.
+    Opened(i64),
+    /// Paused; opened at this unix second.
+    Paused(i64),
 }
 
 /// A department of the company structure (`department.get`).

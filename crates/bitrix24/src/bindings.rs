@@ -6,9 +6,17 @@ use super::batch::BatchAnswer;
 use super::error::ErrorCode;
 
 /// The events the app binds: without `ONAPPUNINSTALL` we would learn of an uninstall only by
-/// reconciliation, without `ONAPPUPDATE` not at all of an update, and without `ONAPPPAYMENT` of
-/// a payment only at the next look at a portal whose period ended.
-pub const EVENTS: [&str; 3] = [REQUIRED_EVENTS[0], REQUIRED_EVENTS[1], "ONAPPPAYMENT"];
+/// reconciliation, without `ONAPPUPDATE` not at all of an update, without `ONAPPPAYMENT` of
+/// a payment only at the next look at a portal whose period ended, and without the calendar's
+/// (refused where the `calendar` scope is not granted) of a new meeting only at the next read.
+pub const EVENTS: [&str; 6] = [
+    REQUIRED_EVENTS[0],
+    REQUIRED_EVENTS[1],
+    "ONAPPPAYMENT",
+    crate::presence::CALENDAR_EVENTS[0],
+    crate::presence::CALENDAR_EVENTS[1],
+    crate::presence::CALENDAR_EVENTS[2],
+];
 
 /// The events the app cannot do without (`ONAPPPAYMENT` only speeds up noticing a payment).
 pub const REQUIRED_EVENTS: [&str; 2] = ["ONAPPUNINSTALL", "ONAPPUPDATE"];

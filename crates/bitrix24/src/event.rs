@@ -39,6 +39,10 @@ pub enum EventKind {
     /// `ONAPPPAYMENT`: the app was paid for on the portal. Its `data` is a claim anyone who
     /// saw the `application_token` can make, never a proof.
     Payment,
+    /// `ONCALENDARENTRYADD`, `…UPDATE`, `…DELETE`: an entry of some calendar on the portal
+    /// changed (the event names only the entry; `docs/bitrix24.md`, "Calendars and working
+    /// time").
+    CalendarEntry,
     /// Anything else, by name.
     Other(String),
 }
@@ -117,6 +121,9 @@ impl Event {
             "ONAPPUPDATE" => EventKind::Update,
             "ONAPPUNINSTALL" => EventKind::Uninstall,
             "ONAPPPAYMENT" => EventKind::Payment,
+            "ONCALENDARENTRYADD" | "ONCALENDARENTRYUPDATE" | "ONCALENDARENTRYDELETE" => {
+                EventKind::CalendarEntry
+            }
             other => EventKind::Other(other.chars().take(64).collect()),
         };
         let member_id = MemberId::parse(

@@ -12,6 +12,7 @@ pub mod frame;
 pub mod licence;
 pub mod oauth;
 pub mod observe;
+pub mod presence;
 pub mod resolve;
 pub mod rest;
 pub mod status;
