@@ -1,6 +1,6 @@
 //! The status page's forms, which work without script: `POST /app/status` sets a status —
-//! for a while when `for` says so — and `POST /app/schedule` adds or removes a rule or changes
-//! the time zone. Each answers the page again, saying what changed or, with 422, why nothing
+//! for a while when `for` says so —, `POST /app/schedule` adds or removes a rule or changes
+//! the time zone, and `POST /app/automation` saves the automatic-status switches. Each answers the page again, saying what changed or, with 422, why nothing
 //! did. The page's session (a form field) says who the user is.
 
 use axum::Router;
@@ -16,16 +16,18 @@ use super::session::Session;
 use super::state::AppState;
 use super::status_page::{Notice, render};
 use super::words::{schedule_problem, status_words};
+use crate::automation::{MEETING_STATUSES, Settings};
 use crate::i18n::Lang;
 use crate::schedule::{self, Invalid, Schedule};
 use bitrix24::clock::unix_now;
 use bitrix24::domain::Status;
 
-/// `POST /app/status` and `POST /app/schedule`.
+/// `POST /app/status`, `POST /app/schedule` and `POST /app/automation`.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/app/status", post(set_status))
         .route("/app/schedule", post(change_schedule))
+        .route("/app/automation", post(change_automation))
 }
 
 /// A form post with a valid session.
@@ -253,5 +255,48 @@ async fn change_schedule(
         lang,
         Some(notice),
         status,
+    ))
+}
+
+/// `POST /app/automation`: the switches as checkboxes (`meetings`, `working_day`, checked when
+/// present) and `meeting_status`; a value the page never sends is a 400.
+#[tracing::instrument(skip_all, fields(member_id, user_id))]
+async fn change_automation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = Posted::read(&state, &headers, &body).await?;
+    let lang = form.session.lang;
+    let (member_id, user_id) = (&form.session.member_id, form.session.user_id);
+    let meeting_status = Status::parse(form.field("meeting_status"))
+        .ok()
+        .filter(|s| MEETING_STATUSES.contains(s))
+        .ok_or_else(|| form.bad())?;
+    let settings = Settings {
+        meetings: !form.field("meetings").is_empty(),
+        meeting_status,
+        working_day: !form.field("working_day").is_empty(),
+    };
+    let failed = |refusal| super::refusal::page(refusal, lang);
+    state
+        .portals
+        .save_automation(member_id, user_id, &settings)
+        .await
+        .map_err(failed)?;
+    let page = state
+        .portals
+        .change_from_page(member_id, user_id, None, None)
+        .await
+        .map_err(failed)?;
+    let session = state.sessions.carry_on(&form.session, unix_now());
+    let notice = Notice::ok(lang.text().auto_saved.to_owned());
+    Ok(render(
+        &state,
+        &page.opened,
+        &session,
+        lang,
+        Some(notice),
+        StatusCode::OK,
     ))
 }

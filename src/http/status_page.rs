@@ -10,7 +10,9 @@ use axum::response::{IntoResponse, Response};
 use super::page::{PageError, Problem};
 use super::state::AppState;
 use super::words::{day_name, local_time, rule_text, status_words};
+use crate::automation::{MEETING_STATUSES, Reason, Settings};
 use crate::i18n::{Lang, Text};
+use crate::portals::automation::{Lacks, Why};
 use crate::portals::{Opened, Plans};
 use crate::schedule::{self, DAYS, WORKDAY_END};
 use bitrix24::clock::unix_now;
@@ -76,6 +78,12 @@ struct StatusPage<'a> {
     notice: Option<Notice>,
     /// For administrators in the grace period after the paid period ran out: renew it.
     renew: Option<&'static str>,
+    /// Why the status is what it is, when a meeting, the working day or a schedule rule
+    /// holds it.
+    reason: Option<String>,
+    automation: Settings,
+    meeting_statuses: Vec<Choice>,
+    lacks: Lacks,
 }
 
 fn options(t: &'static Text, current: Status) -> Vec<StatusOption> {
@@ -147,6 +155,36 @@ fn first_notice(
                     .replace("{time}", &local_time(t, zone, at, now)),
             ))
         })
+}
+
+/// Why `current` is what it is, in the user's words: "Do not disturb — in a meeting until
+/// 11:00".
+fn reason_text(
+    t: &'static Text,
+    why: Why,
+    current: Status,
+    zone: &jiff::tz::TimeZone,
+    now: i64,
+) -> String {
+    let template = match why {
+        Why::Automatic(Reason::Meeting, _) => t.why_meeting,
+        Why::Automatic(Reason::WorkingDay, _) if current == Status::Break => t.why_day_paused,
+        Why::Automatic(Reason::WorkingDay, _) => t.why_day_closed,
+        Why::Timer { .. } => t.running,
+        Why::Schedule(_) => t.why_schedule,
+    };
+    let time = why
+        .until()
+        .map(|until| local_time(t, zone, until, now))
+        .unwrap_or_default();
+    let then = match why {
+        Why::Timer { then, .. } => status_words(t, then).0,
+        _ => "",
+    };
+    template
+        .replace("{status}", status_words(t, current).0)
+        .replace("{time}", &time)
+        .replace("{then}", then)
 }
 
 /// The session a page begins: for the account's epoch as the open found it.
@@ -225,6 +263,19 @@ pub(super) fn render(
         zone: &plans.schedule.zone_name,
         notice: first_notice(t, plans, now, notice),
         renew: (opened.admin && opened.portal.period.in_grace()).then_some(t.payment_grace),
+        reason: plans
+            .why
+            .map(|why| reason_text(t, why, opened.current, zone, now)),
+        automation: plans.automation,
+        meeting_statuses: MEETING_STATUSES
+            .into_iter()
+            .map(|s| Choice {
+                value: s.as_str().to_owned(),
+                label: status_words(t, s).0.to_owned(),
+                on: s == plans.automation.meeting_status,
+            })
+            .collect(),
+        lacks: plans.lacks,
     };
     let mut response = (status, page).into_response();
     super::security::framed_page_headers(response.headers_mut(), &state.config, &portal.domain);

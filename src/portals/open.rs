@@ -118,11 +118,7 @@ impl Portals {
             .await?;
         Ok(Opened {
             plans: self
-                .plans(
-                    &frame.member_id,
-                    read.user_id,
-                    read.profile.time_zone.as_deref(),
-                )
+                .plans(&portal, read.user_id, read.profile.time_zone.as_deref())
                 .await?,
             epoch: self
                 .store
@@ -234,7 +230,7 @@ impl Portals {
         }
         let portal = self.installed(member_id).await?;
         let zone = page.profile.as_ref().and_then(|p| p.time_zone.as_deref());
-        let plans = self.plans(member_id, user_id, zone).await?;
+        let plans = self.plans(&portal, user_id, zone).await?;
         Ok(StatusChange {
             opened: Opened {
                 portal,

@@ -1,10 +1,14 @@
 //! What the status page shows besides the status: the user's running timer, their schedule,
-//! and a planned change the app could not make while their tokens were dead (told once).
+//! their automatic statuses and why the status is what it is, and a planned change the app
+//! could not make while their tokens were dead (told once).
 
 use super::Portals;
+use super::automation::{Lacks, Why};
+use crate::automation::Settings;
 use crate::schedule::Schedule;
-use crate::store::{StoreError, Timer};
-use bitrix24::domain::{MemberId, UserId};
+use crate::store::{Portal, StoreError, Timer};
+use bitrix24::domain::UserId;
+use bitrix24::presence::{CALENDAR_SCOPE, TIMEMAN_SCOPE};
 
 /// A user's plans, as the page shows them.
 #[derive(Debug)]
@@ -19,16 +23,25 @@ pub struct Plans {
     pub missed_timer: Option<Timer>,
     /// When a scheduled change could not be made: told on this visit, once.
     pub missed_change: Option<i64>,
+    /// Their automatic-status switches.
+    pub automation: Settings,
+    /// What the portal lacks for them to work.
+    pub lacks: Lacks,
+    /// Why the status is what it is, when an automatic reason or a schedule rule holds it (a
+    /// timer says so itself).
+    pub why: Option<Why>,
 }
 
 impl Portals {
-    /// The user's plans; `profile_zone` is the time zone their Bitrix24 profile names.
+    /// The user's plans on `portal`; `profile_zone` is the time zone their Bitrix24 profile
+    /// names.
     pub async fn plans(
         &self,
-        member_id: &MemberId,
+        portal: &Portal,
         user_id: UserId,
         profile_zone: Option<&str>,
     ) -> Result<Plans, StoreError> {
+        let member_id = &portal.record.member_id;
         // Reads only, unless there is a failed change to tell (told once, then forgotten); and
         // only what the account's cached entry says may be there.
         let (may_have_timer, may_have_schedule) =
@@ -60,7 +73,34 @@ impl Portals {
         {
             missed_change = Some(at);
         }
+        let now = self.clock.now();
+        let automation = if self.store.may_have_automation(member_id, user_id).await? {
+            self.store.automation(member_id, user_id).await?
+        } else {
+            None
+        };
+        let held = automation
+            .as_ref()
+            .and_then(|a| a.held)
+            .filter(|h| !h.overridden);
+        let settings = automation.map(|a| a.settings).unwrap_or_default();
+        let why = held
+            .map(|h| Why::Automatic(h.wanted.reason, h.wanted.until))
+            .or_else(|| {
+                let until = saved.as_ref()?.active_until.filter(|until| *until > now)?;
+                Some(Why::Schedule(until))
+            });
+        let granted = |wanted: &str| portal.record.scope.split([',', ' ']).any(|s| s == wanted);
+        // Only the switch that needs an administrator's pair pays for looking for one.
+        let lacks = Lacks {
+            calendar: !granted(CALENDAR_SCOPE),
+            timeman: !granted(TIMEMAN_SCOPE),
+            admin: settings.working_day && self.store.admin_account(member_id).await?.is_none(),
+        };
         Ok(Plans {
+            automation: settings,
+            lacks,
+            why,
             timer,
             saved: saved.is_some(),
             schedule: saved.map_or_else(|| Schedule::for_zone(profile_zone), |s| s.schedule),

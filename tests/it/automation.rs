@@ -265,7 +265,11 @@ async fn without_the_calendar_scope_the_page_names_it_and_nothing_is_read() {
     advance_to(&app, start + 1);
     run(&app).await;
     assert_eq!(status_of(&app, user), Status::Online);
-    assert_eq!(app.portal_calls().len(), calls, "no call the portal would refuse");
+    assert_eq!(
+        app.portal_calls().len(),
+        calls,
+        "no call the portal would refuse"
+    );
     let page = app
         .open_app_as(user, "en")
         .await
