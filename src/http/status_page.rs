@@ -101,9 +101,10 @@ fn options(t: &'static Text, current: Status) -> Vec<StatusOption> {
         .collect()
 }
 
-/// How long a status chosen now lasts: for good, a while, or until the working day ends (an
-/// absolute time, offered only while it is ahead).
-fn durations(t: &'static Text, plans: &Plans, now: i64) -> Vec<Choice> {
+/// How long a status chosen now lasts: for good, a while, or until the working day ends at
+/// `work_end` (minutes after midnight; 18:00 when Bitrix24 does not say) — an absolute time,
+/// offered only while it is ahead.
+fn durations(t: &'static Text, plans: &Plans, work_end: Option<u16>, now: i64) -> Vec<Choice> {
     let zone = plans.schedule.zone();
     let mut choices: Vec<Choice> = [
         ("", t.for_until_changed),
@@ -118,7 +119,7 @@ fn durations(t: &'static Text, plans: &Plans, now: i64) -> Vec<Choice> {
         on: value.is_empty(),
     })
     .collect();
-    if let Some(end) = schedule::today_at(zone, now, WORKDAY_END) {
+    if let Some(end) = schedule::today_at(zone, now, work_end.unwrap_or(WORKDAY_END)) {
         choices.push(Choice {
             value: format!("at:{end}"),
             label: t
@@ -233,7 +234,7 @@ pub(super) fn render(
         team_view: false,
         user_name: &opened.user_name,
         options: options(t, opened.current),
-        durations: durations(t, plans, now),
+        durations: durations(t, plans, opened.work_end, now),
         running,
         end_with: plans
             .timer

@@ -17,7 +17,7 @@ use bitrix24::clock::unix_now;
 use bitrix24::domain::{AccessToken, MemberId, Status, UserId};
 use bitrix24::frame::FramePost;
 use bitrix24::status::{self, PageRead};
-use bitrix24::verify;
+use bitrix24::{presence, verify};
 
 /// What the status page shows after an open or a change.
 #[derive(Debug)]
@@ -33,6 +33,8 @@ pub struct Opened {
     pub current: Status,
     /// Their timer and schedule.
     pub plans: Plans,
+    /// The usual end of their working day, minutes after midnight, when Bitrix24 says.
+    pub work_end: Option<u16>,
     /// The account's session epoch when this open begins a session (a frame POST, a sign-in);
     /// `None` for a page shown again within one.
     pub epoch: Option<i64>,
@@ -43,6 +45,7 @@ pub(super) struct Read {
     pub user_id: UserId,
     pub profile: verify::Profile,
     pub current: Status,
+    pub work_end: Option<u16>,
 }
 
 /// What a change from the page's form came to.
@@ -128,6 +131,7 @@ impl Portals {
             user_name: read.profile.display_name(),
             admin: read.profile.admin,
             current: read.current,
+            work_end: read.work_end,
             portal,
         })
     }
@@ -145,7 +149,7 @@ impl Portals {
                 &portal.record.client_endpoint,
                 access,
                 batch::METHOD,
-                status::page_batch(None),
+                status::page_batch(None, reads_hours(portal)),
                 Repeat::Safe,
             )
             .await
@@ -166,6 +170,7 @@ impl Portals {
             user_id,
             profile,
             current: page.status.unwrap_or(Status::Online),
+            work_end: page.work_end,
         })
     }
 
@@ -201,13 +206,14 @@ impl Portals {
         chosen: Option<Status>,
         until: Option<TimerEnd>,
     ) -> Result<StatusChange, Refusal> {
+        let portal = self.installed(member_id).await?;
         let answer = self
             .tokens
             .call::<BatchAnswer>(
                 member_id,
                 user_id,
                 batch::METHOD,
-                status::page_batch(chosen),
+                status::page_batch(chosen, reads_hours(&portal)),
                 Repeat::Safe,
             )
             .await?;
@@ -228,7 +234,6 @@ impl Portals {
                     .await?;
             }
         }
-        let portal = self.installed(member_id).await?;
         let zone = page.profile.as_ref().and_then(|p| p.time_zone.as_deref());
         let plans = self.plans(&portal, user_id, zone).await?;
         Ok(StatusChange {
@@ -238,6 +243,7 @@ impl Portals {
                 admin: page.profile.as_ref().is_some_and(|p| p.admin),
                 user_name: page.profile.map(|p| p.display_name()).unwrap_or_default(),
                 current: page.status.or(chosen).unwrap_or(Status::Online),
+                work_end: page.work_end,
                 plans,
                 epoch: None,
             },
@@ -298,4 +304,13 @@ impl Portals {
         tracing::info!(target: "audit", status = chosen.as_str(), "status set");
         Ok(())
     }
+}
+
+/// Whether the page's read also asks for the user's working hours: only where the portal
+/// granted a scope that answers them.
+fn reads_hours(portal: &Portal) -> bool {
+    let scope = &portal.record.scope;
+    scope
+        .split([',', ' '])
+        .any(|s| s == presence::TIMEMAN_SCOPE || s == presence::CALENDAR_SCOPE)
 }

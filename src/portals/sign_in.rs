@@ -166,6 +166,7 @@ impl Portals {
             user_name: read.profile.display_name(),
             admin: read.profile.admin,
             current: read.current,
+            work_end: read.work_end,
             portal,
         })
     }

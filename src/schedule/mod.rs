@@ -13,8 +13,8 @@ use bitrix24::domain::Status;
 /// The most rules one schedule holds.
 pub const MOST_RULES: usize = 20;
 
-/// Minutes since midnight at which a working day ends, for "until the end of my working day":
-/// 18:00 (Bitrix24's work-time settings need the `timeman` scope, which the app does not ask).
+/// Minutes since midnight at which a working day ends, for "until the end of my working day",
+/// when neither time tracking nor the calendar says: 18:00.
 pub const WORKDAY_END: u16 = 18 * 60;
 
 /// Days of the week in the API's spelling, Monday first.

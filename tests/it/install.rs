@@ -78,7 +78,10 @@ async fn a_genuine_install_stores_the_portal_and_admin_and_binds_handlers() {
         [
             ("ONAPPPAYMENT".to_owned(), app.url("/events")),
             ("ONAPPUNINSTALL".to_owned(), app.url("/events")),
-            ("ONAPPUPDATE".to_owned(), app.url("/events"))
+            ("ONAPPUPDATE".to_owned(), app.url("/events")),
+            ("ONCALENDARENTRYADD".to_owned(), app.url("/events")),
+            ("ONCALENDARENTRYDELETE".to_owned(), app.url("/events")),
+            ("ONCALENDARENTRYUPDATE".to_owned(), app.url("/events"))
         ]
     );
     assert!(app.bitrix.emulator.is_installed(app.member(), CLIENT_ID));
@@ -117,7 +120,7 @@ async fn reinstalling_over_an_existing_record_is_idempotent() {
             .len(),
         1
     );
-    assert_eq!(app.bitrix.emulator.events(app.member(), CLIENT_ID).len(), 3);
+    assert_eq!(app.bitrix.emulator.events(app.member(), CLIENT_ID).len(), 6);
 }
 
 #[tokio::test]

@@ -267,5 +267,5 @@ async fn forged_frame_posts_cannot_turn_a_portals_real_events_away() {
         post_from(&app, "/events", &update, "198.51.100.9").await,
         200
     );
-    assert_eq!(app.bitrix.emulator.events(app.member(), CLIENT_ID).len(), 3);
+    assert_eq!(app.bitrix.emulator.events(app.member(), CLIENT_ID).len(), 6);
 }

@@ -49,13 +49,13 @@ async fn a_timed_status_runs_until_its_end_then_the_one_before_comes_back() {
         .to_string();
     assert_eq!(
         answer,
-        json!({"status": "dnd", "until": utc, "then": "away"})
+        json!({"status": "dnd", "reason": "timer", "until": utc, "then": "away"})
     );
     assert!(utc.ends_with('Z'), "answered in UTC: {utc}");
     let (_, shown) = body(app.api_get(&session).await).await;
     assert_eq!(
         shown,
-        json!({"status": "dnd", "until": utc, "then": "away"})
+        json!({"status": "dnd", "reason": "timer", "until": utc, "then": "away"})
     );
 
     // Not yet: a minute before the end nothing changes.

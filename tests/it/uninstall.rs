@@ -281,7 +281,17 @@ async fn an_update_binds_the_handlers_bitrix24_removed_again() {
         .into_iter()
         .map(|b| b.event)
         .collect();
-    assert_eq!(events, ["ONAPPUNINSTALL", "ONAPPUPDATE", "ONAPPPAYMENT"]);
+    assert_eq!(
+        events,
+        [
+            "ONAPPUNINSTALL",
+            "ONAPPUPDATE",
+            "ONAPPPAYMENT",
+            "ONCALENDARENTRYADD",
+            "ONCALENDARENTRYUPDATE",
+            "ONCALENDARENTRYDELETE"
+        ]
+    );
     assert_eq!(
         app.portal().await.expect("kept").record.app_version,
         Some(2)
@@ -292,7 +302,7 @@ async fn an_update_binds_the_handlers_bitrix24_removed_again() {
         .emulator
         .event(app.member(), CLIENT_ID, "ONAPPUPDATE", 1);
     assert_eq!(app.post_form("/events", &again).await.status(), 200);
-    assert_eq!(app.bitrix.emulator.events(app.member(), CLIENT_ID).len(), 3);
+    assert_eq!(app.bitrix.emulator.events(app.member(), CLIENT_ID).len(), 6);
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::batch::{self, BatchAnswer};
 use super::error::ErrorCode;
+use super::presence;
 use super::verify::{PROFILE, Profile};
 use crate::domain::Status;
 
@@ -47,14 +48,25 @@ pub struct PageRead {
     pub set_refused: Option<ErrorCode>,
     /// Why reading the user failed, if it did.
     pub profile_refused: Option<ErrorCode>,
+    /// The usual end of the user's working day, minutes after midnight, when time tracking or
+    /// the calendar says ([`crate::presence::work_end`]).
+    pub work_end: Option<u16>,
 }
 
-/// The `batch` parameters behind [`PageRead`]: a change reads the status it replaces first.
-pub fn page_batch(set: Option<Status>) -> Value {
+/// The `batch` parameters behind [`PageRead`]: a change reads the status it replaces first;
+/// with `hours` (the portal granted `timeman` or `calendar`), the working hours are read too.
+pub fn page_batch(set: Option<Status>, hours: bool) -> Value {
     let set = set
         .into_iter()
         .flat_map(|status| [("before", GET.to_owned()), ("set", set_command(status))]);
-    batch::params(set.chain([("profile", PROFILE.to_owned()), ("status", GET.to_owned())]))
+    let hours = [
+        ("hours", presence::TIMEMAN_SETTINGS.to_owned()),
+        ("company_hours", presence::CALENDAR_SETTINGS.to_owned()),
+    ]
+    .into_iter()
+    .filter(|_| hours);
+    let read = [("profile", PROFILE.to_owned()), ("status", GET.to_owned())];
+    batch::params(set.chain(read).chain(hours))
 }
 
 /// The `batch` parameters that read the status (`before`) and then set `status` (`set`): a
@@ -82,6 +94,7 @@ impl PageRead {
             before: answer.result("before").map(read),
             set_refused: answer.error("set"),
             profile_refused: answer.error("profile"),
+            work_end: presence::work_end(answer.result("hours"), answer.result("company_hours")),
         }
     }
 }
@@ -101,10 +114,23 @@ mod tests {
 
     #[test]
     fn the_page_batch_sets_first_then_reads() {
-        let commands = page_batch(Some(Status::Dnd));
+        let commands = page_batch(Some(Status::Dnd), false);
         let keys: Vec<&String> = commands["cmd"].as_object().expect("cmd").keys().collect();
         assert_eq!(keys, ["before", "set", "profile", "status"]);
-        assert_eq!(page_batch(None)["cmd"].as_object().expect("cmd").len(), 2);
+        assert_eq!(
+            page_batch(None, false)["cmd"]
+                .as_object()
+                .expect("cmd")
+                .len(),
+            2
+        );
+        assert_eq!(
+            page_batch(None, true)["cmd"]
+                .as_object()
+                .expect("cmd")
+                .len(),
+            4
+        );
         let answer: BatchAnswer = serde_json::from_value(json!({
             "result": {"profile": {"ID": "7", "NAME": "Anna"}, "status": "away"},
             "result_error": {"set": {"error": "STATUS_ERROR"}}
