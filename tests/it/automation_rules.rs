@@ -259,3 +259,34 @@ async fn the_page_saves_the_switches_without_script_and_says_why() {
         .expect("page");
     assert!(page.contains("On a break — in a meeting until"), "{page}");
 }
+
+#[tokio::test]
+async fn until_the_end_of_my_working_day_is_the_end_time_tracking_names() {
+    let app = TestApp::installed(&[]).await;
+    let user = app.bitrix.employee;
+    let (eight, _) = next_eight_utc(&app);
+    advance_to(&app, eight);
+    let page = app
+        .open_app_as(user, "en")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains("Until the end of my working day (6:00 PM)"),
+        "{page}"
+    );
+    app.bitrix
+        .emulator
+        .set_work_end(app.member(), user, "16:45:00");
+    let page = app
+        .open_app_as(user, "en")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains("Until the end of my working day (4:45 PM)"),
+        "{page}"
+    );
+}

@@ -101,6 +101,18 @@ impl Emulator {
         }
     }
 
+    /// The usual end of the user's day in time tracking's settings (`HH:MM:SS`).
+    pub fn set_work_end(&self, member_id: &MemberId, user_id: u64, end: &str) {
+        let mut world = self.world();
+        if let Some(user) = world
+            .portals
+            .get_mut(member_id)
+            .and_then(|p| p.users.get_mut(&user_id))
+        {
+            user.work_end = Some(end.to_owned());
+        }
+    }
+
     /// The user's working day.
     pub fn working_day(&self, member_id: &MemberId, user_id: u64) -> Option<WorkDay> {
         let world = self.world();

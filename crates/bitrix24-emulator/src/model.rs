@@ -54,6 +54,10 @@ pub struct User {
     /// Their working day (time tracking).
     #[serde(default)]
     pub day: WorkDay,
+    /// The usual end of their day in time tracking's settings (`UF_TM_MIN_FINISH`,
+    /// `HH:MM:SS`), when set.
+    #[serde(default)]
+    pub work_end: Option<String>,
 }
 
 /// An entry of a user's calendar.

@@ -49,11 +49,7 @@ pub(super) fn call(
             "week_start": "MO",
         })),
         "timeman.status" => day_of(portal, rec, params).map(|day| status(day, now)),
-        "timeman.settings" => day_of(portal, rec, params).map(|_| {
-            json!({"UF_TIMEMAN": true, "UF_TM_FREE": false, "UF_TM_MAX_START": "09:15:00",
-                "UF_TM_MIN_FINISH": MIN_FINISH, "UF_TM_MIN_DURATION": "08:00:00",
-                "UF_TM_ALLOWED_DELTA": "00:15:00"})
-        }),
+        "timeman.settings" => settings(portal, rec, params),
         "timeman.open" | "timeman.pause" | "timeman.close" => change_day(portal, rec, method, now),
         _ => Err(fail(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")),
     };
@@ -110,6 +106,22 @@ fn entry(meeting: &Meeting) -> Value {
         "ACCESSIBILITY": meeting.accessibility,
         "IMPORTANCE": "normal",
     })
+}
+
+/// Time tracking's settings of `USER_ID` (the caller's when not given).
+fn settings(portal: &Portal, rec: &AccessRec, params: &Value) -> Result<Value, Failure> {
+    day_of(portal, rec, params)?;
+    let asked = param_str(params, "USER_ID").and_then(|id| id.parse().ok());
+    let finish = portal
+        .users
+        .get(&asked.unwrap_or(rec.user_id))
+        .and_then(|u| u.work_end.clone())
+        .unwrap_or_else(|| MIN_FINISH.to_owned());
+    Ok(
+        json!({"UF_TIMEMAN": true, "UF_TM_FREE": false, "UF_TM_MAX_START": "09:15:00",
+        "UF_TM_MIN_FINISH": finish, "UF_TM_MIN_DURATION": "08:00:00",
+        "UF_TM_ALLOWED_DELTA": "00:15:00"}),
+    )
 }
 
 /// The working day of `USER_ID` (the caller's when not given): another user's only for an
