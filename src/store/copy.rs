@@ -22,6 +22,8 @@ pub struct RowCounts {
     pub timers: i64,
     /// Weekly schedules.
     pub schedules: i64,
+    /// Users' automatic-status switches.
+    pub automation: i64,
 }
 
 /// A `portals` row, every column as stored.
@@ -79,22 +81,23 @@ struct StateCopy {
 impl Store {
     /// How many rows this store holds.
     pub async fn counts(&self) -> Result<RowCounts, StoreError> {
-        let (portals, accounts, oauth_states, timers, schedules): (i64, i64, i64, i64, i64) =
-            on_pool!(&self.db, |pool| {
-                sqlx::query_as(
-                    "SELECT (SELECT COUNT(*) FROM portals), (SELECT COUNT(*) FROM accounts),
-                        (SELECT COUNT(*) FROM oauth_states), (SELECT COUNT(*) FROM timers),
-                        (SELECT COUNT(*) FROM schedules)",
-                )
-                .fetch_one(pool)
-                .await
-            })?;
+        let counts: (i64, i64, i64, i64, i64, i64) = on_pool!(&self.db, |pool| {
+            sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM portals), (SELECT COUNT(*) FROM accounts),
+                    (SELECT COUNT(*) FROM oauth_states), (SELECT COUNT(*) FROM timers),
+                    (SELECT COUNT(*) FROM schedules), (SELECT COUNT(*) FROM automation)",
+            )
+            .fetch_one(pool)
+            .await
+        })?;
+        let (portals, accounts, oauth_states, timers, schedules, automation) = counts;
         Ok(RowCounts {
             portals,
             accounts,
             oauth_states,
             timers,
             schedules,
+            automation,
         })
     }
 
@@ -104,12 +107,14 @@ impl Store {
         let before = target.counts().await?;
         if before != RowCounts::default() {
             return Err(StoreError::TargetNotEmpty(format!(
-                "{} portals, {} accounts, {} sign-ins under way, {} timers, {} schedules",
+                "{} portals, {} accounts, {} sign-ins under way, {} timers, {} schedules, {} \
+                 automation switches",
                 before.portals,
                 before.accounts,
                 before.oauth_states,
                 before.timers,
-                before.schedules
+                before.schedules,
+                before.automation
             )));
         }
         let expected = self.sample(self).await?;
@@ -273,6 +278,7 @@ impl Store {
             }
             tx.commit().await?;
         });
+        self.copy_automation_to(target).await?;
         let (copied, source) = (target.counts().await?, self.counts().await?);
         if copied != source {
             return Err(StoreError::CopyMismatch(format!(

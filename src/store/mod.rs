@@ -21,6 +21,7 @@ mod licence;
 mod operations;
 mod portals;
 mod postgres;
+mod presence;
 mod rekey;
 mod removal;
 mod schedules;
@@ -36,7 +37,7 @@ use std::time::Duration;
 use sqlx::{PgPool, SqlitePool};
 use url::Url;
 
-pub use automation::{DuePortal, UserAutomation};
+pub use automation::UserAutomation;
 use bitrix24::domain::{
     AccessToken, ApplicationToken, Licence, MemberId, PortalDomain, RefreshToken, UserId,
 };
@@ -48,6 +49,7 @@ pub use error::{MAX_ACCOUNTS_PER_PORTAL, StoreError};
 pub use licence::Period;
 pub use operations::{AccountSummary, PortalSummary, Purged, ScheduleSummary, TimerSummary};
 pub use postgres::{Places, SharedBuckets};
+pub use presence::DuePortal;
 pub use rekey::{KeyCounts, Rekeyed};
 pub use schedules::{SavedSchedule, ScheduleState};
 use schema::Opening;

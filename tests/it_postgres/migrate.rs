@@ -55,6 +55,15 @@ async fn installation(url: &str) -> Vec<(MemberId, u64)> {
         .save_schedule(member, uid(2), &schedule, 100)
         .await
         .expect("schedule");
+    let switches = b24_status::automation::Settings {
+        meetings: true,
+        meeting_status: Status::Away,
+        working_day: false,
+    };
+    store
+        .save_automation(member, uid(3), &switches, 100)
+        .await
+        .expect("automation");
     for state in [b"state-hash-one".as_slice(), b"state-hash-two"] {
         assert!(
             store
@@ -77,10 +86,17 @@ async fn assert_holds(url: &str, users: &[(MemberId, u64)]) {
             counts.accounts,
             counts.oauth_states,
             counts.timers,
-            counts.schedules
+            counts.schedules,
+            counts.automation
         ),
-        (3, 12, 2, 1, 1)
+        (3, 12, 2, 1, 1, 1)
     );
+    let switches = store
+        .automation(&users[0].0, uid(3))
+        .await
+        .expect("read")
+        .expect("the switches were copied");
+    assert_eq!(switches.settings.meeting_status, Status::Away);
     let kept = store
         .schedule(&users[0].0, uid(2))
         .await
