@@ -14,6 +14,7 @@ pub(crate) mod harness;
 mod api;
 mod application;
 mod automation;
+mod automation_browser;
 mod automation_rules;
 mod bitrix_client;
 mod browser;

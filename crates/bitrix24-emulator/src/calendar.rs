@@ -35,25 +35,10 @@ impl Emulator {
         member_id: &MemberId,
         client_id: &str,
         user_id: u64,
-        mut entry: Meeting,
+        entry: Meeting,
     ) -> (u64, Vec<(String, FormPost)>) {
-        let mut world = self.world();
-        let Some(portal) = world.portals.get_mut(member_id) else {
-            return (0, Vec::new());
-        };
-        let id = 1 + portal
-            .users
-            .values()
-            .flat_map(|u| u.meetings.iter().map(|m| m.id))
-            .max()
-            .unwrap_or(0);
-        entry.id = id;
-        let Some(user) = portal.users.get_mut(&user_id) else {
-            return (0, Vec::new());
-        };
-        user.meetings.push(entry);
-        let events = world.calendar_event(member_id, client_id, "ONCALENDARENTRYADD", id, user_id);
-        (id, events)
+        self.world()
+            .add_calendar_entry(member_id, client_id, user_id, entry)
     }
 
     /// Deletes entry `id` from every calendar; returns the `ONCALENDARENTRYDELETE` events.
@@ -122,6 +107,33 @@ impl Emulator {
 }
 
 impl World {
+    /// Adds `entry` to the user's calendar with the next free id; returns the id and the
+    /// `ONCALENDARENTRYADD` event for each handler `client_id` bound to it.
+    pub fn add_calendar_entry(
+        &mut self,
+        member_id: &MemberId,
+        client_id: &str,
+        user_id: u64,
+        mut entry: Meeting,
+    ) -> (u64, Vec<(String, FormPost)>) {
+        let Some(portal) = self.portals.get_mut(member_id) else {
+            return (0, Vec::new());
+        };
+        let id = 1 + portal
+            .users
+            .values()
+            .flat_map(|u| u.meetings.iter().map(|m| m.id))
+            .max()
+            .unwrap_or(0);
+        entry.id = id;
+        let Some(user) = portal.users.get_mut(&user_id) else {
+            return (0, Vec::new());
+        };
+        user.meetings.push(entry);
+        let events = self.calendar_event(member_id, client_id, "ONCALENDARENTRYADD", id, user_id);
+        (id, events)
+    }
+
     /// A calendar event for entry `id`, as the portal sends it to each handler `client_id`
     /// bound to `event`: `data[id]` only, with the token of the user whose action fired it
     /// (`docs/bitrix24.md`, "Calendars and working time").

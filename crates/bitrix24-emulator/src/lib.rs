@@ -6,6 +6,7 @@ mod company;
 pub use company::UserSpec;
 mod context;
 mod control;
+mod demo_presence;
 mod directory;
 pub use control::{FaultTarget, IssuedTokens};
 mod methods;

@@ -30,6 +30,7 @@ pub fn router() -> Router<PortalCtx> {
         .route("/demo/uninstall", post(uninstall))
         .route("/demo/end-period", post(end_period))
         .route("/demo/pay", post(pay))
+        .merge(super::demo_presence::router())
 }
 
 async fn bx24() -> Response {
@@ -51,6 +52,9 @@ struct UserRow {
     selected: bool,
     department: String,
     absent: bool,
+    /// Their working day and meetings ahead, as the portal's time tracking and calendar hold
+    /// them.
+    presence: String,
 }
 
 struct CallRow {
@@ -107,6 +111,7 @@ fn users(world: &World, ctx: &PortalCtx, selected: u64) -> Vec<UserRow> {
                         .map(|d| d.name.clone())
                         .unwrap_or_default(),
                     absent: u.absent_until.is_some(),
+                    presence: super::demo_presence::presence(u, world.now()),
                 })
                 .collect()
         })
@@ -288,14 +293,15 @@ async fn refresh_auth(State(ctx): State<PortalCtx>, Json(body): Json<AppUser>) -
     }))
 }
 
+/// The fields every demo control posts: the app, the user the page is for, the language.
 #[derive(Deserialize)]
-struct Control {
-    app: String,
-    user: u64,
-    lang: Option<String>,
+pub(super) struct Control {
+    pub app: String,
+    pub user: u64,
+    pub lang: Option<String>,
 }
 
-fn back(control: &Control) -> Redirect {
+pub(super) fn back(control: &Control) -> Redirect {
     let lang = control.lang.as_deref().unwrap_or("en");
     Redirect::to(&format!(
         "/?user={}&lang={lang}&app={}",
@@ -305,14 +311,15 @@ fn back(control: &Control) -> Redirect {
 
 /// `unix` as the emulated users see it.
 fn wall_clock(unix: i64) -> String {
+    local(unix, "%a %Y-%m-%d %H:%M %Z")
+}
+
+/// `unix` in the emulated users' zone, written with `format`.
+pub(super) fn local(unix: i64, format: &str) -> String {
     let zone =
         jiff::tz::TimeZone::get(super::world::USER_TIME_ZONE).unwrap_or(jiff::tz::TimeZone::UTC);
     jiff::Timestamp::from_second(unix)
-        .map(|at| {
-            at.to_zoned(zone)
-                .strftime("%a %Y-%m-%d %H:%M %Z")
-                .to_string()
-        })
+        .map(|at| at.to_zoned(zone).strftime(format).to_string())
         .unwrap_or_default()
 }
 
@@ -355,7 +362,7 @@ async fn pay(State(ctx): State<PortalCtx>, Form(control): Form<Control>) -> Redi
 }
 
 /// POSTs an event to each handler, as the portal does: once, without retries.
-async fn deliver(payload: &FormPost, handlers: Vec<String>) {
+pub(super) async fn deliver(payload: &FormPost, handlers: Vec<String>) {
     let Ok(client) = super::http_client() else {
         return;
     };
