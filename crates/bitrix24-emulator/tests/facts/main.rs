@@ -10,6 +10,7 @@
 mod harness;
 mod oauth;
 mod portal;
+mod presence;
 
 use bitrix24::domain::Status;
 use bitrix24_emulator::AppSpec;
