@@ -58,8 +58,9 @@ pub(super) fn call(
 
 /// Busy entries of the users asked for between two dates (UTC days, both included).
 fn accessibility(portal: &Portal, rec: &AccessRec, params: &Value) -> Result<Value, Failure> {
+    // As the docs show it: HTTP 400 with an empty `error` and the sentence alone.
     if portal.users.get(&rec.user_id).is_none_or(|u| u.extranet) {
-        return Err(fail(403, "access_denied", "Access denied"));
+        return Err(fail(400, "", "Access denied"));
     }
     let day = |name: &str| -> Result<i64, Failure> {
         let text = param_str(params, name).unwrap_or_default();

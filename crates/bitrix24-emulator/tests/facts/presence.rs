@@ -5,7 +5,7 @@
 use bitrix24_emulator::Meeting;
 use serde_json::json;
 
-use super::{rest_err, rest_ok};
+use super::{rest, rest_err, rest_ok};
 use crate::harness::{Bitrix, CLIENT_ID, SCOPE};
 
 /// An installed app whose portal also granted `calendar` and `timeman`.
@@ -77,16 +77,15 @@ async fn accessibility_answers_every_entry_of_many_users_with_utc_timestamps_as_
     .await;
     bitrix.emulator.set_extranet(member, employee, true);
     let token = bitrix.access_token(employee);
-    assert_eq!(
-        rest_err(
-            &bitrix,
-            "calendar.accessibility.get",
-            &token,
-            params.clone()
-        )
-        .await,
-        (403, "access_denied".to_owned())
-    );
+    let (status, body) = rest(
+        &bitrix,
+        "calendar.accessibility.get",
+        &token,
+        params.clone(),
+    )
+    .await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("")), "{body}");
+    assert_eq!(body["error_description"], "Access denied");
     bitrix.emulator.set_scope(member, CLIENT_ID, SCOPE);
     assert_eq!(
         rest_err(
