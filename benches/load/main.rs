@@ -6,8 +6,9 @@
 //! the load generator (the emulator it also hosts only installs portals and is idle while load
 //! runs). Load is spread over 32 portals of 32 users. Prints the targets' table on SQLite, the
 //! two backends side by side, the same status path with 1,000,000 accounts, the keep-alive over
-//! simulated months, the 09:00 wave (`wave.rs`; `BENCH_PHASE=wave` runs it alone) and the team
-//! board's cost (`team.rs`; `BENCH_PHASE=team`). Every figure is a ratio or a percentile of one
+//! simulated months, the 09:00 wave (`wave.rs`; `BENCH_PHASE=wave` runs it alone), the team
+//! board's cost (`team.rs`; `BENCH_PHASE=team`) and automatic statuses (`automation.rs`;
+//! `BENCH_PHASE=automation`). Every figure is a ratio or a percentile of one
 //! run; every loop is bounded in count and time and targets loopback only.
 
 #![expect(
@@ -16,6 +17,7 @@
 )]
 
 mod app;
+mod automation;
 mod drive;
 mod fleet;
 mod keepalive;
@@ -49,7 +51,7 @@ fn register(emulator: &Emulator, url: &str) {
         redirect_uri: Some(format!("{url}/oauth/callback")),
         install_url: Some(format!("{url}/install")),
         app_url: Some(format!("{url}/app")),
-        scope: "im,placement,user_brief,department".into(),
+        scope: "im,placement,user_brief,department,calendar,timeman".into(),
         version: 1,
     });
 }
@@ -95,6 +97,10 @@ async fn run() {
     match std::env::var("BENCH_PHASE").as_deref() {
         Ok("wave") => {
             report::print_wave(&wave::run(&emulator, &http, dir.path()).await);
+            return;
+        }
+        Ok("automation") => {
+            report::print_automation(&automation::run(&emulator, &http, dir.path()).await);
             return;
         }
         Ok("team") => {
@@ -159,6 +165,7 @@ async fn run() {
     let keepalive = keepalive::simulate();
     let wave = wave::run(&emulator, &http, dir.path()).await;
     let team = team::run(&emulator, &http, dir.path()).await;
+    let automated = automation::run(&emulator, &http, dir.path()).await;
     report::print(&Measured {
         sqlite,
         postgres,
@@ -172,6 +179,7 @@ async fn run() {
         wave,
     });
     report::print_team(&team);
+    report::print_automation(&automated);
     println!("total time {:.0} s", total.elapsed().as_secs_f64());
 }
 

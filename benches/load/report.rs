@@ -312,3 +312,38 @@ pub fn print_team(watched: &[crate::team::Watched]) {
         );
     }
 }
+
+/// Automatic statuses' cost per portal and how late the changes landed.
+pub fn print_automation(a: &crate::automation::Automated) {
+    println!();
+    println!(
+        "Automatic statuses: {} users opted in on {} portals, every one with a meeting at the same minute, half pausing their working day after it; limits burst 50 and 2/s per portal, counted over {:.1} min:",
+        a.users,
+        crate::automation::PORTALS,
+        a.minutes
+    );
+    println!();
+    println!("| measurement | figure | target |");
+    println!("|---|---|---|");
+    println!(
+        "| requests per portal per minute: shared reads / status changes | {:.2} / {:.2} | under a tenth of the portal's 120 |",
+        a.reads_per_portal_minute, a.changes_per_portal_minute
+    );
+    let late = |name: &str, l: &crate::automation::Late, target: &str| {
+        println!(
+            "| {name}: p50 / p99 / max late (not landed) | {:.1} / {:.1} / {:.1} s ({}) | {target} |",
+            l.p50.as_secs_f64(),
+            l.p99.as_secs_f64(),
+            l.max.as_secs_f64(),
+            l.missing
+        );
+    };
+    late("a meeting's start", &a.start, "within a minute");
+    late("a meeting's end", &a.end, "within a minute");
+    late(
+        "a paused working day",
+        &a.pause,
+        "within a minute (read every minute)",
+    );
+    println!("| `QUERY_LIMIT_EXCEEDED` answers | {} | 0 |", a.over_limit);
+}

@@ -256,7 +256,7 @@ impl Jobs {
         let Some(saved) = self.store.schedule(member_id, user_id).await? else {
             return Ok(None);
         };
-        if !saved.active_until.is_some_and(|until| until > now) {
+        if saved.active_until.is_none_or(|until| until <= now) {
             return Ok(None);
         }
         Ok(saved
