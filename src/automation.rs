@@ -30,13 +30,6 @@ impl Default for Settings {
     }
 }
 
-impl Settings {
-    /// Whether either switch is on.
-    pub fn any(&self) -> bool {
-        self.meetings || self.working_day
-    }
-}
-
 /// Why a status was set without the user touching it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reason {

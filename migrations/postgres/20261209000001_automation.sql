@@ -25,13 +25,15 @@ CREATE TABLE automation (
 );
 
 -- One read per portal for all its opted-in users: looked at again at next_at, claimed by one
--- process at a time (claim_owner until claim_until). calendar_at is when the calendar was last
--- read; calendar_stale asks for a sooner read (a calendar event arrived, or a user saved their
--- switches). version grows with each such ask, so a look that started before one keeps it.
+-- instance at a time (claim_owner until claim_until). calendar_at is when the calendar was last
+-- read, days_at when the working days were; calendar_stale asks for a sooner read of the
+-- calendar (a calendar event arrived, or a user saved their switches). version grows with each
+-- such ask, so a look that started before one keeps it.
 CREATE TABLE automation_portals (
     member_id      TEXT PRIMARY KEY REFERENCES portals (member_id) ON DELETE CASCADE,
     next_at        BIGINT NOT NULL,
     calendar_at    BIGINT,
+    days_at        BIGINT,
     calendar_stale BOOLEAN NOT NULL DEFAULT FALSE,
     version        BIGINT NOT NULL DEFAULT 0,
     claim_owner    TEXT,

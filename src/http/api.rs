@@ -98,7 +98,7 @@ async fn read(State(state): State<AppState>, Authed(session): Authed) -> Answer 
         .map_err(|error| ApiError::failed(error, session.lang))?;
     let why = state
         .portals
-        .why(member_id, user_id)
+        .why(member_id, user_id, status)
         .await
         .map_err(|error| ApiError::failed(error, session.lang))?;
     answer(status, why)

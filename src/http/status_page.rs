@@ -158,34 +158,29 @@ fn first_notice(
         })
 }
 
-/// Why `current` is what it is, in the user's words: "Do not disturb — in a meeting until
-/// 11:00".
-fn reason_text(
-    t: &'static Text,
-    why: Why,
-    current: Status,
-    zone: &jiff::tz::TimeZone,
-    now: i64,
-) -> String {
-    let template = match why {
-        Why::Automatic(Reason::Meeting, _) => t.why_meeting,
-        Why::Automatic(Reason::WorkingDay, _) if current == Status::Break => t.why_day_paused,
-        Why::Automatic(Reason::WorkingDay, _) => t.why_day_closed,
-        Why::Timer { .. } => t.running,
-        Why::Schedule(_) => t.why_schedule,
+/// Why the status is what it is, in the user's words: "Do not disturb — in a meeting until
+/// 11:00". A timer has a line of its own (`running`).
+fn reason_text(t: &'static Text, why: Why, zone: &jiff::tz::TimeZone, now: i64) -> Option<String> {
+    let (template, status) = match why {
+        Why::Automatic {
+            reason: Reason::Meeting,
+            status,
+            ..
+        } => (t.why_meeting, status),
+        Why::Automatic { status, .. } if status == Status::Break => (t.why_day_paused, status),
+        Why::Automatic { status, .. } => (t.why_day_closed, status),
+        Why::Schedule { status, .. } => (t.why_schedule, status),
+        Why::Timer { .. } => return None,
     };
     let time = why
         .until()
         .map(|until| local_time(t, zone, until, now))
         .unwrap_or_default();
-    let then = match why {
-        Why::Timer { then, .. } => status_words(t, then).0,
-        _ => "",
-    };
-    template
-        .replace("{status}", status_words(t, current).0)
-        .replace("{time}", &time)
-        .replace("{then}", then)
+    Some(
+        template
+            .replace("{status}", status_words(t, status).0)
+            .replace("{time}", &time),
+    )
 }
 
 /// The session a page begins: for the account's epoch as the open found it.
@@ -264,9 +259,7 @@ pub(super) fn render(
         zone: &plans.schedule.zone_name,
         notice: first_notice(t, plans, now, notice),
         renew: (opened.admin && opened.portal.period.in_grace()).then_some(t.payment_grace),
-        reason: plans
-            .why
-            .map(|why| reason_text(t, why, opened.current, zone, now)),
+        reason: plans.why.and_then(|why| reason_text(t, why, zone, now)),
         automation: plans.automation,
         meeting_statuses: MEETING_STATUSES
             .into_iter()

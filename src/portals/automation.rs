@@ -8,16 +8,23 @@
 use super::outcome::Outcome;
 use super::{Jobs, Portals, Refusal};
 use crate::automation::{self, Held, Reason, Settings};
-use crate::store::UserAutomation;
+use crate::store::{SavedSchedule, Timer, UserAutomation};
 use crate::tokens::CallError;
 use bitrix24::domain::{MemberId, Status, UserId};
-use bitrix24::presence::{Busy, CALENDAR_SCOPE, DayState, TIMEMAN_SCOPE};
+use bitrix24::presence::{Busy, DayState};
 
 /// Why a status is what it is, when the user did not set it by hand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Why {
-    /// An automatic reason holds it, until its end when known.
-    Automatic(Reason, Option<i64>),
+    /// An automatic reason holds it at `status`, until its end when known.
+    Automatic {
+        /// The reason.
+        reason: Reason,
+        /// The status it set.
+        status: Status,
+        /// Unix seconds.
+        until: Option<i64>,
+    },
     /// A timed status runs until `until`, then `then` comes back.
     Timer {
         /// Unix seconds.
@@ -25,27 +32,67 @@ pub enum Why {
         /// The status restored.
         then: Status,
     },
-    /// A schedule rule runs until then.
-    Schedule(i64),
+    /// A schedule rule holds it at `status` until `until`.
+    Schedule {
+        /// The rule's status.
+        status: Status,
+        /// Unix seconds.
+        until: i64,
+    },
 }
 
 impl Why {
     /// The API's spelling.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Automatic(reason, _) => reason.as_str(),
+            Self::Automatic { reason, .. } => reason.as_str(),
             Self::Timer { .. } => "timer",
-            Self::Schedule(_) => "schedule",
+            Self::Schedule { .. } => "schedule",
         }
     }
 
     /// When it ends, if known.
     pub fn until(self) -> Option<i64> {
         match self {
-            Self::Automatic(_, until) => until,
-            Self::Timer { until, .. } | Self::Schedule(until) => Some(until),
+            Self::Automatic { until, .. } => until,
+            Self::Timer { until, .. } | Self::Schedule { until, .. } => Some(until),
         }
     }
+}
+
+/// Why `current` is what it is at `now`: an automatic reason that holds it, else a timer, else a
+/// schedule rule in force — each only if it set `current`, so a change by hand (here or in the
+/// messenger itself) has no reason.
+pub fn why(
+    held: Option<Held>,
+    timer: Option<&Timer>,
+    schedule: Option<&SavedSchedule>,
+    current: Status,
+    now: i64,
+) -> Option<Why> {
+    let automatic = held
+        .filter(|h| !h.overridden && h.wanted.status == current)
+        .map(|h| Why::Automatic {
+            reason: h.wanted.reason,
+            status: current,
+            until: h.wanted.until,
+        });
+    let timed = || {
+        timer.filter(|t| t.status == current).map(|t| Why::Timer {
+            until: t.until,
+            then: t.then,
+        })
+    };
+    let scheduled = || {
+        let saved = schedule?;
+        let until = saved.active_until.filter(|until| *until > now)?;
+        let window = saved.schedule.window_at(now)?;
+        (window.status == current).then_some(Why::Schedule {
+            status: current,
+            until,
+        })
+    };
+    automatic.or_else(timed).or_else(scheduled)
 }
 
 /// What the portal lacks for the switches to work, for the page to name.
@@ -73,8 +120,10 @@ impl Portals {
         Ok(saved.map(|s| s.settings).unwrap_or_default())
     }
 
-    /// Replaces the user's switches; they take effect at the portal's next look, within a
-    /// second (a switch turned off ends what it held).
+    /// Replaces the user's switches; the portal is looked at with the scheduler's next tick
+    /// (a switch turned off ends what it held at once; a new user's meetings are known once the
+    /// calendar is read, which a save brings forward to `presence::CALENDAR_SOONEST` after the last
+    /// read).
     pub async fn save_automation(
         &self,
         member_id: &MemberId,
@@ -89,49 +138,32 @@ impl Portals {
         Ok(())
     }
 
-    /// What the portal lacks for the switches to work.
-    pub async fn automation_lacks(&self, member_id: &MemberId) -> Result<Lacks, Refusal> {
-        let portal = self.installed(member_id).await?;
-        let granted = |wanted: &str| portal.record.scope.split([',', ' ']).any(|s| s == wanted);
-        Ok(Lacks {
-            calendar: !granted(CALENDAR_SCOPE),
-            timeman: !granted(TIMEMAN_SCOPE),
-            admin: self.store.admin_account(member_id).await?.is_none(),
-        })
-    }
-
-    /// Why the user's status is what it is, at the app's clock: an automatic reason that
-    /// holds it, else a timer, else a schedule rule; `None` when the user set it by hand.
-    pub async fn why(&self, member_id: &MemberId, user_id: UserId) -> Result<Option<Why>, Refusal> {
-        let now = self.clock.now();
-        if self.store.may_have_automation(member_id, user_id).await?
-            && let Some(held) = self
-                .store
-                .automation(member_id, user_id)
-                .await?
-                .and_then(|a| a.held)
-                .filter(|h| !h.overridden)
-        {
-            return Ok(Some(Why::Automatic(held.wanted.reason, held.wanted.until)));
-        }
+    /// Why the user's status, `current` as Bitrix24 just said, is what it is at the app's
+    /// clock ([`why`]); each table is read only when the account's cached flags say it may hold
+    /// something.
+    pub async fn why(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+        current: Status,
+    ) -> Result<Option<Why>, Refusal> {
+        let held = if self.store.may_have_automation(member_id, user_id).await? {
+            let saved = self.store.automation(member_id, user_id).await?;
+            saved.and_then(|a| a.held)
+        } else {
+            None
+        };
         let (may_timer, may_schedule) = self.store.may_have_plans(member_id, user_id).await;
-        if may_timer && let Some(timer) = self.store.timer(member_id, user_id).await? {
-            return Ok(Some(Why::Timer {
-                until: timer.until,
-                then: timer.then,
-            }));
-        }
-        if may_schedule
-            && let Some(until) = self
-                .store
-                .schedule(member_id, user_id)
-                .await?
-                .and_then(|s| s.active_until)
-                .filter(|until| *until > now)
-        {
-            return Ok(Some(Why::Schedule(until)));
-        }
-        Ok(None)
+        let timer = match may_timer {
+            true => self.store.timer(member_id, user_id).await?,
+            false => None,
+        };
+        let schedule = match may_schedule {
+            true => self.store.schedule(member_id, user_id).await?,
+            false => None,
+        };
+        let now = self.clock.now();
+        Ok(why(held, timer.as_ref(), schedule.as_ref(), current, now))
     }
 }
 

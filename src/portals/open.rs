@@ -121,7 +121,12 @@ impl Portals {
             .await?;
         Ok(Opened {
             plans: self
-                .plans(&portal, read.user_id, read.profile.time_zone.as_deref())
+                .plans(
+                    &portal,
+                    read.user_id,
+                    read.current,
+                    read.profile.time_zone.as_deref(),
+                )
                 .await?,
             epoch: self
                 .store
@@ -235,14 +240,15 @@ impl Portals {
             }
         }
         let zone = page.profile.as_ref().and_then(|p| p.time_zone.as_deref());
-        let plans = self.plans(&portal, user_id, zone).await?;
+        let current = page.status.or(chosen).unwrap_or(Status::Online);
+        let plans = self.plans(&portal, user_id, current, zone).await?;
         Ok(StatusChange {
             opened: Opened {
                 portal,
                 user_id,
                 admin: page.profile.as_ref().is_some_and(|p| p.admin),
                 user_name: page.profile.map(|p| p.display_name()).unwrap_or_default(),
-                current: page.status.or(chosen).unwrap_or(Status::Online),
+                current,
                 work_end: page.work_end,
                 plans,
                 epoch: None,

@@ -3,11 +3,11 @@
 //! could not make while their tokens were dead (told once).
 
 use super::Portals;
-use super::automation::{Lacks, Why};
+use super::automation::{Lacks, Why, why};
 use crate::automation::Settings;
 use crate::schedule::Schedule;
 use crate::store::{Portal, StoreError, Timer};
-use bitrix24::domain::UserId;
+use bitrix24::domain::{Status, UserId};
 use bitrix24::presence::{CALENDAR_SCOPE, TIMEMAN_SCOPE};
 
 /// A user's plans, as the page shows them.
@@ -27,18 +27,18 @@ pub struct Plans {
     pub automation: Settings,
     /// What the portal lacks for them to work.
     pub lacks: Lacks,
-    /// Why the status is what it is, when an automatic reason or a schedule rule holds it (a
-    /// timer says so itself).
+    /// Why the status is what it is, unless the user set it by hand.
     pub why: Option<Why>,
 }
 
 impl Portals {
-    /// The user's plans on `portal`; `profile_zone` is the time zone their Bitrix24 profile
-    /// names.
+    /// The user's plans on `portal`; `current` is their status as Bitrix24 just said, and
+    /// `profile_zone` the time zone their Bitrix24 profile names.
     pub async fn plans(
         &self,
         portal: &Portal,
         user_id: UserId,
+        current: Status,
         profile_zone: Option<&str>,
     ) -> Result<Plans, StoreError> {
         let member_id = &portal.record.member_id;
@@ -79,17 +79,9 @@ impl Portals {
         } else {
             None
         };
-        let held = automation
-            .as_ref()
-            .and_then(|a| a.held)
-            .filter(|h| !h.overridden);
+        let held = automation.as_ref().and_then(|a| a.held);
         let settings = automation.map(|a| a.settings).unwrap_or_default();
-        let why = held
-            .map(|h| Why::Automatic(h.wanted.reason, h.wanted.until))
-            .or_else(|| {
-                let until = saved.as_ref()?.active_until.filter(|until| *until > now)?;
-                Some(Why::Schedule(until))
-            });
+        let why = why(held, timer.as_ref(), saved.as_ref(), current, now);
         let granted = |wanted: &str| portal.record.scope.split([',', ' ']).any(|s| s == wanted);
         // Only the switch that needs an administrator's pair pays for looking for one.
         let lacks = Lacks {

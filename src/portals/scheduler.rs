@@ -44,6 +44,17 @@ impl Jobs {
     /// schedule rules that start or end, then automatic statuses (`presence.rs`). `owner` names
     /// this process in the claims.
     pub async fn apply_due(&self, owner: &str, now: i64) -> Report {
+        let planned = self.apply_planned(owner, now).await;
+        let automatic = self.look_at_presence(owner, now).await;
+        Report {
+            applied: planned.applied + automatic.applied,
+            dropped: planned.dropped + automatic.dropped,
+            deferred: planned.deferred + automatic.deferred,
+        }
+    }
+
+    /// Applies the timers and schedule rules due at `now`.
+    async fn apply_planned(&self, owner: &str, now: i64) -> Report {
         let store = &self.store;
         let timers = drain(
             &self.metrics,
@@ -63,24 +74,37 @@ impl Jobs {
             },
         )
         .await;
-        let automatic = self.look_at_presence(owner, now).await;
         Report {
-            applied: timers.applied + rules.applied + automatic.applied,
-            dropped: timers.dropped + rules.dropped + automatic.dropped,
-            deferred: timers.deferred + rules.deferred + automatic.deferred,
+            applied: timers.applied + rules.applied,
+            dropped: timers.dropped + rules.dropped,
+            deferred: timers.deferred + rules.deferred,
         }
     }
 
-    /// Looks for due changes every [`TICK`] until the process ends.
+    /// Looks for due changes every [`TICK`] until the process ends: timers and rules in one
+    /// loop, automatic statuses in another beside it, so a long look at a large portal never
+    /// holds up a timer.
     pub async fn run_scheduler(self) {
         let owner = crate::store::crypto::random_hex(8);
-        loop {
-            let done = self.apply_due(&owner, self.clock.now()).await;
-            if done != Report::default() {
-                tracing::debug!(?done, "scheduler");
+        let planned = async {
+            loop {
+                let done = self.apply_planned(&owner, self.clock.now()).await;
+                if done != Report::default() {
+                    tracing::debug!(?done, "scheduler");
+                }
+                tokio::time::sleep(TICK).await;
             }
-            tokio::time::sleep(TICK).await;
-        }
+        };
+        let automatic = async {
+            loop {
+                let done = self.look_at_presence(&owner, self.clock.now()).await;
+                if done != Report::default() {
+                    tracing::debug!(?done, "automatic statuses");
+                }
+                tokio::time::sleep(TICK).await;
+            }
+        };
+        tokio::join!(planned, automatic);
     }
 
     /// Restores the status of a timer that ended.
@@ -107,7 +131,13 @@ impl Jobs {
             }
             (_, Ok(_)) => {
                 tracing::info!(%member_id, %user_id, status = timer.then.as_str(), "timed status ended");
-                store.finish_timer(&timer).await
+                match store
+                    .resume_automation(member_id, user_id, timer.then)
+                    .await
+                {
+                    Ok(()) => store.finish_timer(&timer).await,
+                    Err(error) => Err(error),
+                }
             }
         };
         if let Err(error) = kept {

@@ -160,7 +160,12 @@ impl Portals {
         Ok(Opened {
             epoch: self.store.session_epoch(&member_id, read.user_id).await?,
             plans: self
-                .plans(&portal, read.user_id, read.profile.time_zone.as_deref())
+                .plans(
+                    &portal,
+                    read.user_id,
+                    read.current,
+                    read.profile.time_zone.as_deref(),
+                )
                 .await?,
             user_id: read.user_id,
             user_name: read.profile.display_name(),

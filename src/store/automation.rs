@@ -199,7 +199,8 @@ impl Store {
         Ok(())
     }
 
-    /// Records what holds the user's status now (`None`: nothing).
+    /// Records what holds the user's status now (`None`: nothing). A hand change recorded
+    /// since the look read the row stands: the same reason stays overridden.
     pub async fn set_held(
         &self,
         member_id: &MemberId,
@@ -208,7 +209,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         on_pool!(&self.db, |pool| sqlx::query(
             "UPDATE automation SET reason = $3, reason_status = $4, reason_until = $5,
-                 before_status = $6, overridden = $7
+                 before_status = $6,
+                 overridden = CASE WHEN overridden AND reason = $3 THEN TRUE ELSE $7 END
              WHERE member_id = $1 AND user_id = $2"
         )
         .bind(member_id.as_str())
@@ -248,6 +250,31 @@ impl Store {
 }
 
 impl Store {
+    /// A timer that ran into a reason just brought back `status`, the one the reason set: the
+    /// reason holds the status again, and its end brings back the status from before it.
+    pub async fn resume_automation(
+        &self,
+        member_id: &MemberId,
+        user_id: UserId,
+        status: Status,
+    ) -> Result<(), StoreError> {
+        if !self.may_have_automation(member_id, user_id).await? {
+            return Ok(());
+        }
+        on_pool!(&self.db, |pool| sqlx::query(
+            "UPDATE automation SET overridden = FALSE
+             WHERE member_id = $1 AND user_id = $2 AND reason IS NOT NULL AND overridden
+               AND reason_status = $3"
+        )
+        .bind(member_id.as_str())
+        .bind(user_id_to_sql(user_id))
+        .bind(status.as_str())
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
     /// An administrator of the portal with a stored pair, the one who may read everyone's
     /// working day (the installer first, then whoever was refreshed last).
     pub async fn admin_account(&self, member_id: &MemberId) -> Result<Option<UserId>, StoreError> {

@@ -49,7 +49,7 @@ pub use error::{MAX_ACCOUNTS_PER_PORTAL, StoreError};
 pub use licence::Period;
 pub use operations::{AccountSummary, PortalSummary, Purged, ScheduleSummary, TimerSummary};
 pub use postgres::{Places, SharedBuckets};
-pub use presence::DuePortal;
+pub use presence::{DuePortal, Looked};
 pub use rekey::{KeyCounts, Rekeyed};
 pub use schedules::{SavedSchedule, ScheduleState};
 use schema::Opening;

@@ -11,10 +11,23 @@ pub struct DuePortal {
     pub member_id: MemberId,
     /// When its calendar was last read.
     pub calendar_at: Option<i64>,
+    /// When its working days were last read.
+    pub days_at: Option<i64>,
     /// A calendar event (or a save) asked for a sooner read.
     pub calendar_stale: bool,
     /// Grows with each such ask.
     pub version: i64,
+}
+
+/// What a look at a portal did, for its row.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Looked {
+    /// When to look again; `None` when nobody is left to look for.
+    pub next_at: Option<i64>,
+    /// When it read the calendar, if it did.
+    pub calendar_at: Option<i64>,
+    /// When it read the working days, if it did.
+    pub days_at: Option<i64>,
 }
 
 /// Claims up to `$2` portals due at `$1` for `$3` until `$4`; `$lock` keeps two claims apart.
@@ -31,7 +44,7 @@ macro_rules! claim_due {
                        AND (p.paused_at IS NOT NULL OR p.payment_required_at IS NOT NULL))
                  ORDER BY next_at LIMIT $2 ",
             $lock,
-            ") RETURNING member_id, calendar_at, calendar_stale, version"
+            ") RETURNING member_id, calendar_at, days_at, calendar_stale, version"
         )
     };
 }
@@ -46,14 +59,15 @@ impl Store {
         claim_until: i64,
     ) -> Result<Vec<DuePortal>, StoreError> {
         let sql = (claim_due!(""), claim_due!("FOR UPDATE SKIP LOCKED"));
-        let rows: Vec<(String, Option<i64>, bool, i64)> =
+        let rows: Vec<(String, Option<i64>, Option<i64>, bool, i64)> =
             self.claim_due(sql, now, limit, owner, claim_until).await?;
         rows.into_iter()
-            .map(|(member, calendar_at, calendar_stale, version)| {
+            .map(|(member, calendar_at, days_at, calendar_stale, version)| {
                 Ok(DuePortal {
                     member_id: MemberId::parse(&member)
                         .map_err(|_| StoreError::Corrupt("automation member".into()))?,
                     calendar_at,
+                    days_at,
                     calendar_stale,
                     version,
                 })
@@ -77,22 +91,22 @@ impl Store {
         Ok(())
     }
 
-    /// Releases `owner`'s claim on `claimed`: looked at again at `next_at` (the row goes when
-    /// nobody is left to look for); `calendar_at` when the calendar was read this time. A save
-    /// or an event that came meanwhile keeps its sooner look.
+    /// Releases `owner`'s claim on `claimed` with what the look did: looked at again at
+    /// `next_at` (the row goes when nobody is left to look for), and when it read the calendar
+    /// and the working days. A save or an event that came meanwhile keeps its sooner look.
     pub async fn finish_automation(
         &self,
         claimed: &DuePortal,
         owner: &str,
-        next_at: Option<i64>,
-        calendar_at: Option<i64>,
+        looked: &Looked,
     ) -> Result<(), StoreError> {
         let member_id = claimed.member_id.as_str();
-        on_pool!(&self.db, |pool| match next_at {
+        on_pool!(&self.db, |pool| match looked.next_at {
             Some(next_at) => sqlx::query(
                 "UPDATE automation_portals SET
                      next_at = CASE WHEN version = $5 THEN $3 ELSE next_at END,
                      calendar_at = COALESCE($4, calendar_at),
+                     days_at = COALESCE($6, days_at),
                      calendar_stale = CASE WHEN version = $5 AND COALESCE($4, -1) >= 0 THEN FALSE
                          ELSE calendar_stale END,
                      claim_owner = NULL, claim_until = NULL
@@ -101,8 +115,9 @@ impl Store {
             .bind(member_id)
             .bind(owner)
             .bind(next_at)
-            .bind(calendar_at)
+            .bind(looked.calendar_at)
             .bind(claimed.version)
+            .bind(looked.days_at)
             .execute(pool)
             .await
             .map(|_| ()),

@@ -290,3 +290,59 @@ async fn until_the_end_of_my_working_day_is_the_end_time_tracking_names() {
         "{page}"
     );
 }
+
+#[tokio::test]
+async fn a_timer_ending_during_a_meeting_gives_the_status_back_to_the_meeting() {
+    let app = TestApp::installed(&[]).await;
+    let user = app.bitrix.employee;
+    let session = app.session_of(user).await;
+    assert_eq!(
+        automation_put(&app, &session, &switches("dnd", false))
+            .await
+            .0,
+        200
+    );
+    let now = app.state.clock.now();
+    meeting(&app, user, now + 60, now + 3600).await;
+    advance_to(&app, now + 60);
+    run(&app).await;
+    assert_eq!(status_of(&app, user), Status::Dnd);
+    let until = rfc3339(now + 1200);
+    let timed = app
+        .api_put(&session, json!({"status": "away", "until": until}))
+        .await;
+    assert_eq!(timed.status(), 200);
+    advance_to(&app, now + 1200);
+    run(&app).await;
+    assert_eq!(
+        status_of(&app, user),
+        Status::Dnd,
+        "the timer restores the meeting's status"
+    );
+    assert_eq!(status_answer(&app, &session).await["reason"], "meeting");
+    advance_to(&app, now + 3600);
+    run(&app).await;
+    assert_eq!(
+        status_of(&app, user),
+        Status::Online,
+        "and the meeting's end the status before"
+    );
+}
+
+#[tokio::test]
+async fn a_change_by_hand_during_a_schedule_rule_has_no_reason() {
+    let app = TestApp::installed(&[]).await;
+    let user = app.bitrix.employee;
+    let session = app.session_of(user).await;
+    let (eight, day) = next_eight_utc(&app);
+    let rule = json!({"time_zone": "UTC", "rules": [{"days": [day], "from": "08:00", "to": "10:00", "status": "away"}]});
+    assert_eq!(schedule_put(&app, &session, &rule).await.0, 200);
+    advance_to(&app, eight);
+    run(&app).await;
+    assert_eq!(status_answer(&app, &session).await["reason"], "schedule");
+    assert_eq!(app.set_status(&session, "online").await, 200);
+    assert_eq!(
+        status_answer(&app, &session).await,
+        json!({"status": "online"})
+    );
+}

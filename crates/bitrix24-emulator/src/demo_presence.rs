@@ -1,7 +1,7 @@
 //! The demo portal's controls for statuses that set themselves: a meeting added to the current
 //! user's calendar (with the calendar event delivered to the app, as Bitrix24 sends it), and
-//! their working day opened, paused or closed as in time tracking. "Skip 1 hour" then shows the
-//! app following.
+//! their working day opened, paused or closed as in time tracking. The meeting starts within the
+//! minute and "Skip 1 hour" ends it, so the app is seen following both ways.
 
 use axum::extract::State;
 use axum::response::Redirect;
@@ -13,8 +13,9 @@ use super::context::{PortalCtx, lock};
 use super::portal_ui::{Control, back, deliver, local};
 use super::world::{Meeting, User, WorkDay};
 
-/// When a demo meeting starts, after the portal's clock's now, and how long it lasts.
-const MEETING: (i64, i64) = (10 * 60, 30 * 60);
+/// When a demo meeting starts, after the portal's clock's now, and how long it lasts: it starts
+/// within the minute, and "Skip 1 hour" ends it.
+const MEETING: (i64, i64) = (60, 3600);
 
 /// `/demo/meeting` and `/demo/working-day`.
 pub(super) fn router() -> Router<PortalCtx> {
@@ -23,7 +24,7 @@ pub(super) fn router() -> Router<PortalCtx> {
         .route("/demo/working-day", post(working_day))
 }
 
-/// Adds a busy meeting to the current user's calendar, from 10 minutes ahead for 30 minutes.
+/// Adds a busy meeting to the current user's calendar, from a minute ahead for an hour.
 async fn meeting(State(ctx): State<PortalCtx>, Form(control): Form<Control>) -> Redirect {
     let events = {
         let mut world = lock(&ctx.shared);

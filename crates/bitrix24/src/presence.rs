@@ -158,17 +158,21 @@ pub fn work_end(timeman: Option<&Value>, calendar: Option<&Value>) -> Option<u16
 }
 
 /// A time of day as the working-time methods give it: `"18:00"`, `"18:00:00"`, `"18.30"`,
-/// `"18"`, or seconds after midnight as a number; minutes after midnight, at most 24:00.
+/// `"18"`, an hour as a number (`19`, what an extranet caller gets) or seconds after midnight;
+/// minutes after midnight, at most 24:00.
 fn clock(value: &Value) -> Option<u16> {
+    let hours = |h: u64| h.checked_mul(60);
     let minutes = match value {
-        Value::Number(n) => n.as_u64().map(|s| s / 60)?,
+        Value::Number(n) => n
+            .as_u64()
+            .and_then(|n| if n <= 24 { hours(n) } else { Some(n / 60) })?,
         Value::String(s) if s.contains([':', '.']) => {
             let mut parts = s.split([':', '.']);
             let h: u64 = parts.next()?.trim().parse().ok()?;
             let m: u64 = parts.next()?.trim().parse().ok()?;
-            (m < 60).then_some(h * 60 + m)?
+            hours(h)?.checked_add(m).filter(|_| m < 60)?
         }
-        Value::String(s) => s.trim().parse::<u64>().ok().map(|h| h * 60)?,
+        Value::String(s) => s.trim().parse::<u64>().ok().and_then(hours)?,
         _ => return None,
     };
     u16::try_from(minutes)
@@ -258,5 +262,11 @@ mod tests {
             work_end(Some(&json!({})), Some(&json!({"work_time_end": "25:00"}))),
             None
         );
+        let hour = json!({"work_time_end": 19});
+        assert_eq!(work_end(None, Some(&hour)), Some(19 * 60));
+        let off = json!({"UF_TM_MIN_FINISH": "00:00:00"});
+        assert_eq!(work_end(Some(&off), None), None);
+        let huge = json!({"work_time_end": "99999999999999999999"});
+        assert_eq!(work_end(None, Some(&huge)), None);
     }
 }
