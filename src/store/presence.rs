@@ -19,6 +19,15 @@ pub struct DuePortal {
     pub version: i64,
 }
 
+#[derive(sqlx::FromRow)]
+struct DueRow {
+    member_id: String,
+    calendar_at: Option<i64>,
+    days_at: Option<i64>,
+    calendar_stale: bool,
+    version: i64,
+}
+
 /// What a look at a portal did, for its row.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Looked {
@@ -59,17 +68,16 @@ impl Store {
         claim_until: i64,
     ) -> Result<Vec<DuePortal>, StoreError> {
         let sql = (claim_due!(""), claim_due!("FOR UPDATE SKIP LOCKED"));
-        let rows: Vec<(String, Option<i64>, Option<i64>, bool, i64)> =
-            self.claim_due(sql, now, limit, owner, claim_until).await?;
+        let rows: Vec<DueRow> = self.claim_due(sql, now, limit, owner, claim_until).await?;
         rows.into_iter()
-            .map(|(member, calendar_at, days_at, calendar_stale, version)| {
+            .map(|row| {
                 Ok(DuePortal {
-                    member_id: MemberId::parse(&member)
+                    member_id: MemberId::parse(&row.member_id)
                         .map_err(|_| StoreError::Corrupt("automation member".into()))?,
-                    calendar_at,
-                    days_at,
-                    calendar_stale,
-                    version,
+                    calendar_at: row.calendar_at,
+                    days_at: row.days_at,
+                    calendar_stale: row.calendar_stale,
+                    version: row.version,
                 })
             })
             .collect()

@@ -153,7 +153,10 @@ mod tests {
                 "placement:IM_NAVIGATION",
                 "event:ONAPPUNINSTALL",
                 "event:ONAPPUPDATE",
-                "event:ONAPPPAYMENT"
+                "event:ONAPPPAYMENT",
+                "event:ONCALENDARENTRYADD",
+                "event:ONCALENDARENTRYUPDATE",
+                "event:ONCALENDARENTRYDELETE"
             ]
         );
         assert!(commands[0].1.contains("LANG_ALL%5Ben%5D%5BTITLE%5D=Status"));
