@@ -47,10 +47,18 @@ fn minute_after(lead: i64) -> i64 {
     now - now.rem_euclid(60) + 60
 }
 
-/// Waits until wall-clock `at` (unix seconds).
+/// Milliseconds since the Unix epoch, on the wall clock the app and the emulator go by.
+fn unix_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Waits until wall-clock `at` (unix seconds), to the millisecond.
 async fn until(at: i64) {
-    let wait = at - b24_status::clock::unix_now();
-    tokio::time::sleep(Duration::from_secs(u64::try_from(wait).unwrap_or(0))).await;
+    let wait = at * 1000 - unix_ms();
+    tokio::time::sleep(Duration::from_millis(u64::try_from(wait).unwrap_or(0))).await;
 }
 
 /// Polls every user's status from `at` until each shows `status` (or `deadline` seconds pass):
@@ -62,8 +70,9 @@ async fn watch(
     at: i64,
     deadline: u64,
 ) -> Late {
-    let started = Instant::now()
-        - Duration::from_secs_f64((b24_status::clock::unix_now() - at).max(0) as f64);
+    // Lateness is counted from the moment itself, however late this watch began.
+    let behind = u64::try_from(unix_ms() - at * 1000).unwrap_or(0);
+    let started = Instant::now() - Duration::from_millis(behind);
     let mut seen: Vec<Option<Duration>> = vec![None; users.len()];
     while started.elapsed() < Duration::from_secs(deadline) {
         for (slot, (member, user)) in seen.iter_mut().zip(users) {

@@ -3,6 +3,7 @@
 pub mod answers;
 pub mod batch;
 pub mod bindings;
+pub mod bot;
 pub mod clock;
 pub mod domain;
 pub mod error;
