@@ -40,6 +40,31 @@ impl Emulator {
         id
     }
 
+    /// `user` types `text` in `dialog` (`chat<N>`, or a bot's id for their private chat with
+    /// it); returns the message's id and, for each line that is a command of a webhook bot of
+    /// `client_id`, the `ONIMBOTV2COMMANDADD` event and the URL it is to be posted to.
+    pub fn type_message(
+        &self,
+        member_id: &MemberId,
+        client_id: &str,
+        user: u64,
+        dialog: &str,
+        text: &str,
+    ) -> (u64, Vec<(String, FormPost)>) {
+        self.world()
+            .type_message(member_id, client_id, user, dialog, text)
+    }
+
+    /// The bots registered on a portal.
+    pub fn bots(&self, member_id: &MemberId) -> Vec<crate::Bot> {
+        let world = self.world();
+        world
+            .portals
+            .get(member_id)
+            .map(|p| p.bots.clone())
+            .unwrap_or_default()
+    }
+
     /// Grants or withdraws a user's administrator rights, as a portal's administrator does in
     /// the portal's settings; tokens already handed out stay valid.
     pub fn set_admin(&self, member_id: &MemberId, user_id: u64, admin: bool) {

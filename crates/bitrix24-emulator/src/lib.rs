@@ -1,7 +1,11 @@
 #![doc = include_str!("../README.md")]
 
 mod batch;
+mod bots;
 mod calendar;
+mod chat;
+pub use bots::Bot;
+pub use chat::{Dialog, Message};
 mod company;
 pub use company::UserSpec;
 mod context;
@@ -279,6 +283,8 @@ impl Emulator {
                     sort: 500,
                 }],
                 missing_methods: Vec::new(),
+                bots: Vec::new(),
+                messages: Vec::new(),
             },
         );
         self.push_task(task);

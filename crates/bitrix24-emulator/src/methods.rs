@@ -100,6 +100,9 @@ pub(super) fn call_method(
     if portal.missing_methods.iter().any(|m| m == method) {
         return Err(not_found());
     }
+    if let Some(answered) = super::bots::call(portal, rec, method, params, now) {
+        return answered;
+    }
     if let Some(answered) = super::presence::call(portal, rec, method, params, now) {
         return answered;
     }

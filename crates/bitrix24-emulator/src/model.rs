@@ -209,6 +209,12 @@ pub struct Portal {
     /// they answer `ERROR_METHOD_NOT_FOUND`.
     #[serde(default)]
     pub missing_methods: Vec<String>,
+    /// The bots apps registered here.
+    #[serde(default)]
+    pub bots: Vec<super::bots::Bot>,
+    /// Every chat's messages.
+    #[serde(default)]
+    pub messages: Vec<super::chat::Message>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -7,6 +7,7 @@
     reason = "a test stops at the first broken expectation, and says which"
 )]
 
+mod bots;
 mod harness;
 mod oauth;
 mod portal;
