@@ -16,7 +16,7 @@ use bitrix24::domain::{ClientSecret, MemberId, Status};
 use bitrix24_emulator::{AppSpec, Emulator, PortalInfo, Region, UserSpec};
 
 /// The scopes the app asks for (README.md, "Vendor quick start").
-pub const SCOPE: &str = "im,placement,user_brief,department,calendar,timeman";
+pub const SCOPE: &str = "im,placement,user_brief,department,calendar,timeman,imbot";
 
 /// Where demo mode keeps its generated master key.
 pub const SECRET_FILE: &str = "data/secret.key";

@@ -4,6 +4,7 @@
 
 pub mod application;
 pub mod automation;
+pub mod command;
 pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;

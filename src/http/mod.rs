@@ -4,6 +4,7 @@ mod api;
 mod app;
 mod assets;
 mod automation_api;
+mod bot;
 mod client_ip;
 mod code;
 mod error;
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(events::router())
         .merge(oauth::router())
         .merge(automation_api::router())
+        .merge(bot::router())
         .merge(app::router())
         .merge(api::router())
         .merge(schedule_api::router())

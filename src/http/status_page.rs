@@ -9,10 +9,10 @@ use axum::response::{IntoResponse, Response};
 
 use super::page::{PageError, Problem};
 use super::state::AppState;
-use super::words::{day_name, local_time, rule_text, status_words};
-use crate::automation::{MEETING_STATUSES, Reason, Settings};
+use super::words::{day_name, local_time, reason_text, rule_text, status_words};
+use crate::automation::{MEETING_STATUSES, Settings};
 use crate::i18n::{Lang, Text};
-use crate::portals::automation::{Lacks, Why};
+use crate::portals::automation::Lacks;
 use crate::portals::{Opened, Plans};
 use crate::schedule::{self, DAYS, WORKDAY_END};
 use bitrix24::clock::unix_now;
@@ -156,31 +156,6 @@ fn first_notice(
                     .replace("{time}", &local_time(t, zone, at, now)),
             ))
         })
-}
-
-/// Why the status is what it is, in the user's words: "Do not disturb — in a meeting until
-/// 11:00". A timer has a line of its own (`running`).
-fn reason_text(t: &'static Text, why: Why, zone: &jiff::tz::TimeZone, now: i64) -> Option<String> {
-    let (template, status) = match why {
-        Why::Automatic {
-            reason: Reason::Meeting,
-            status,
-            ..
-        } => (t.why_meeting, status),
-        Why::Automatic { status, .. } if status == Status::Break => (t.why_day_paused, status),
-        Why::Automatic { status, .. } => (t.why_day_closed, status),
-        Why::Schedule { status, .. } => (t.why_schedule, status),
-        Why::Timer { .. } => return None,
-    };
-    let time = why
-        .until()
-        .map(|until| local_time(t, zone, until, now))
-        .unwrap_or_default();
-    Some(
-        template
-            .replace("{status}", status_words(t, status).0)
-            .replace("{time}", &time),
-    )
 }
 
 /// The session a page begins: for the account's epoch as the open found it.

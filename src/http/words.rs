@@ -1,7 +1,11 @@
-//! Sentences built from the catalogue for what the page and the API say about statuses, timers
-//! and schedules: names, times in the user's zone, rules, and why a schedule was refused.
+//! Sentences built from the catalogue for what the page, the API and the chat bot say about
+//! statuses, timers and schedules: names, times in the user's zone, rules, why a status is what
+//! it is, and why a schedule was refused.
 
+use crate::automation::Reason;
 use crate::i18n::Text;
+use crate::portals::automation::Why;
+use crate::portals::bot::{Reply, Said};
 use crate::schedule::{self, Invalid, Problem, Rule};
 use bitrix24::domain::Status;
 
@@ -99,6 +103,62 @@ pub fn schedule_problem(t: &'static Text, invalid: &Invalid) -> String {
         .replace("{field}", invalid.field)
         .replace("{other}", &other)
         .replace("{day}", day)
+}
+
+/// Why the status is what it is, in the user's words: "Do not disturb — in a meeting until
+/// 11:00". A timer has a line of its own (`running`).
+pub fn reason_text(
+    t: &'static Text,
+    why: Why,
+    zone: &jiff::tz::TimeZone,
+    now: i64,
+) -> Option<String> {
+    let (template, status) = match why {
+        Why::Automatic {
+            reason: Reason::Meeting,
+            status,
+            ..
+        } => (t.why_meeting, status),
+        Why::Automatic { status, .. } if status == Status::Break => (t.why_day_paused, status),
+        Why::Automatic { status, .. } => (t.why_day_closed, status),
+        Why::Schedule { status, .. } => (t.why_schedule, status),
+        Why::Timer { .. } => return None,
+    };
+    let time = why
+        .until()
+        .map(|until| local_time(t, zone, until, now))
+        .unwrap_or_default();
+    Some(
+        template
+            .replace("{status}", status_words(t, status).0)
+            .replace("{time}", &time),
+    )
+}
+
+/// What the chat bot says, in the user's words.
+pub fn bot_reply(said: &Said) -> String {
+    let t = said.lang.text();
+    let time = |at: i64| local_time(t, &said.zone, at, said.now);
+    match said.reply {
+        Reply::Set(status, None) => t.bot_done.replace("{status}", status_words(t, status).0),
+        Reply::Set(status, Some(until)) => t
+            .bot_done_until
+            .replace("{status}", status_words(t, status).0)
+            .replace("{time}", &time(until)),
+        Reply::Status(status, Some(Why::Timer { until, then })) => t
+            .running
+            .replace("{status}", status_words(t, status).0)
+            .replace("{time}", &time(until))
+            .replace("{then}", status_words(t, then).0),
+        Reply::Status(status, why) => why
+            .and_then(|why| reason_text(t, why, &said.zone, said.now))
+            .unwrap_or_else(|| {
+                t.bot_your_status
+                    .replace("{status}", status_words(t, status).0)
+            }),
+        Reply::OpenApp => t.bot_open_app.to_owned(),
+        Reply::Help => t.bot_help.to_owned(),
+    }
 }
 
 #[cfg(test)]

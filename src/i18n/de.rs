@@ -142,5 +142,10 @@ pub static TEXT: Text = Text {
     why_day_closed: "{status} — Ihr Arbeitstag ist beendet",
     why_schedule: "{status} — laut Zeitplan bis {time}",
     api_bad_automation: "Prüfen Sie „{field}“: Jeder Schalter ist true oder false, der Status im Termin dnd, away oder break.",
+    bot_done: "Erledigt: {status}.",
+    bot_done_until: "Erledigt: {status} bis {time}.",
+    bot_your_status: "Ihr Status: {status}.",
+    bot_open_app: "Öffnen Sie die App „Status“ einmal (Menü „Mehr“ im Messenger), dann kann ich Ihren Status aus jedem Chat setzen.",
+    bot_help: "Befehle: /dnd, /away oder /break — mit 30m, 1h, 2h, until 14:00 oder today; /online; /status.",
     status_group: "Ihr Status",
 };

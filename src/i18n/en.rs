@@ -142,5 +142,10 @@ pub static TEXT: Text = Text {
     why_day_closed: "{status} — your working day is closed",
     why_schedule: "{status} — by your schedule until {time}",
     api_bad_automation: "Check “{field}”: each switch is true or false, and a meeting’s status is dnd, away or break.",
+    bot_done: "Done: {status}.",
+    bot_done_until: "Done: {status} until {time}.",
+    bot_your_status: "Your status: {status}.",
+    bot_open_app: "Open the Status app once (the messenger’s More menu), and I can set your status from any chat.",
+    bot_help: "Commands: /dnd, /away or /break — add 30m, 1h, 2h, until 14:00 or today; /online; /status.",
     status_group: "Your status",
 };

@@ -142,5 +142,10 @@ pub static TEXT: Text = Text {
     why_day_closed: "{status} — tu jornada está cerrada",
     why_schedule: "{status} — según tu horario hasta las {time}",
     api_bad_automation: "Revisa “{field}”: cada interruptor es true o false, y el estado en reunión es dnd, away o break.",
+    bot_done: "Hecho: {status}.",
+    bot_done_until: "Hecho: {status} hasta las {time}.",
+    bot_your_status: "Tu estado: {status}.",
+    bot_open_app: "Abre la app Estado una vez (menú Más del messenger) y podré poner tu estado desde cualquier chat.",
+    bot_help: "Comandos: /dnd, /away o /break — añade 30m, 1h, 2h, until 14:00 o today; /online; /status.",
     status_group: "Tu estado",
 };

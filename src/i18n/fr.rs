@@ -142,5 +142,10 @@ pub static TEXT: Text = Text {
     why_day_closed: "{status} — votre journée de travail est terminée",
     why_schedule: "{status} — selon votre planning jusqu’à {time}",
     api_bad_automation: "Vérifiez « {field} » : chaque option vaut true ou false, et le statut en réunion est dnd, away ou break.",
+    bot_done: "C’est fait : {status}.",
+    bot_done_until: "C’est fait : {status} jusqu’à {time}.",
+    bot_your_status: "Votre statut : {status}.",
+    bot_open_app: "Ouvrez une fois l’application Statut (menu Plus de la messagerie) et je pourrai régler votre statut depuis n’importe quel chat.",
+    bot_help: "Commandes : /dnd, /away ou /break — ajoutez 30m, 1h, 2h, until 14:00 ou today ; /online ; /status.",
     status_group: "Votre statut",
 };

@@ -142,5 +142,10 @@ pub static TEXT: Text = Text {
     why_day_closed: "{status} — la tua giornata lavorativa è chiusa",
     why_schedule: "{status} — secondo il tuo programma fino alle {time}",
     api_bad_automation: "Controlla “{field}”: ogni opzione è true o false, e lo stato in riunione è dnd, away o break.",
+    bot_done: "Fatto: {status}.",
+    bot_done_until: "Fatto: {status} fino alle {time}.",
+    bot_your_status: "Il tuo stato: {status}.",
+    bot_open_app: "Apri una volta l’app Stato (menu Altro del messenger) e potrò impostare il tuo stato da qualsiasi chat.",
+    bot_help: "Comandi: /dnd, /away o /break — aggiungi 30m, 1h, 2h, until 14:00 o today; /online; /status.",
     status_group: "Il tuo stato",
 };

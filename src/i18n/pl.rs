@@ -142,5 +142,10 @@ pub static TEXT: Text = Text {
     why_day_closed: "{status} — dzień pracy jest zamknięty",
     why_schedule: "{status} — według harmonogramu do {time}",
     api_bad_automation: "Sprawdź „{field}”: każdy przełącznik to true lub false, a status na spotkaniu to dnd, away lub break.",
+    bot_done: "Gotowe: {status}.",
+    bot_done_until: "Gotowe: {status} do {time}.",
+    bot_your_status: "Twój status: {status}.",
+    bot_open_app: "Otwórz raz aplikację Status (menu Więcej w komunikatorze), a będę mógł ustawiać Twój status z każdego czatu.",
+    bot_help: "Polecenia: /dnd, /away lub /break — dodaj 30m, 1h, 2h, until 14:00 lub today; /online; /status.",
     status_group: "Twój status",
 };

@@ -142,5 +142,10 @@ pub static TEXT: Text = Text {
     why_day_closed: "{status} — seu expediente está encerrado",
     why_schedule: "{status} — pela sua agenda até {time}",
     api_bad_automation: "Verifique “{field}”: cada opção é true ou false, e o status em reunião é dnd, away ou break.",
+    bot_done: "Feito: {status}.",
+    bot_done_until: "Feito: {status} até {time}.",
+    bot_your_status: "Seu status: {status}.",
+    bot_open_app: "Abra o app Status uma vez (menu Mais do messenger) e poderei definir seu status de qualquer chat.",
+    bot_help: "Comandos: /dnd, /away ou /break — adicione 30m, 1h, 2h, until 14:00 ou today; /online; /status.",
     status_group: "Seu status",
 };

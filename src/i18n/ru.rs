@@ -142,5 +142,10 @@ pub static TEXT: Text = Text {
     why_day_closed: "{status} — рабочий день закрыт",
     why_schedule: "{status} — по расписанию до {time}",
     api_bad_automation: "Проверьте «{field}»: переключатели — true или false, статус на встрече — dnd, away или break.",
+    bot_done: "Готово: {status}.",
+    bot_done_until: "Готово: {status} до {time}.",
+    bot_your_status: "Ваш статус: {status}.",
+    bot_open_app: "Откройте приложение «Статус» один раз (меню «Ещё» в мессенджере), и я смогу ставить ваш статус из любого чата.",
+    bot_help: "Команды: /dnd, /away или /break — добавьте 30m, 1h, 2h, until 14:00 или today; /online; /status.",
     status_group: "Ваш статус",
 };

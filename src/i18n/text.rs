@@ -283,6 +283,16 @@ pub struct Text {
     pub why_schedule: &'static str,
     /// Automation switches are refused (`{field}`).
     pub api_bad_automation: &'static str,
+    /// The bot set a status (`{status}`).
+    pub bot_done: &'static str,
+    /// The bot set a status for a while (`{status}`, `{time}`).
+    pub bot_done_until: &'static str,
+    /// The bot says the user's status (`{status}`).
+    pub bot_your_status: &'static str,
+    /// The bot holds no pair of the user's: open the app once.
+    pub bot_open_app: &'static str,
+    /// The bot's commands.
+    pub bot_help: &'static str,
     /// The four statuses as one radio group, for screen readers.
     pub status_group: &'static str,
 }

@@ -142,5 +142,10 @@ pub static TEXT: Text = Text {
     why_day_closed: "{status} — iş gününüz kapatıldı",
     why_schedule: "{status} — programınıza göre {time} saatine kadar",
     api_bad_automation: "“{field}” alanını kontrol edin: her anahtar true veya false, toplantı durumu dnd, away veya break olmalı.",
+    bot_done: "Tamam: {status}.",
+    bot_done_until: "Tamam: {time} saatine kadar {status}.",
+    bot_your_status: "Durumunuz: {status}.",
+    bot_open_app: "Status uygulamasını bir kez açın (messenger’daki Daha fazla menüsü); böylece durumunuzu her sohbetten ayarlayabilirim.",
+    bot_help: "Komutlar: /dnd, /away veya /break — 30m, 1h, 2h, until 14:00 ya da today ekleyin; /online; /status.",
     status_group: "Durumunuz",
 };

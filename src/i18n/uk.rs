@@ -142,5 +142,10 @@ pub static TEXT: Text = Text {
     why_day_closed: "{status} — робочий день закритий",
     why_schedule: "{status} — за розкладом до {time}",
     api_bad_automation: "Перевірте «{field}»: перемикачі — true або false, статус на зустрічі — dnd, away або break.",
+    bot_done: "Готово: {status}.",
+    bot_done_until: "Готово: {status} до {time}.",
+    bot_your_status: "Ваш статус: {status}.",
+    bot_open_app: "Відкрийте застосунок «Статус» один раз (меню «Ще» в месенджері), і я зможу ставити ваш статус з будь-якого чату.",
+    bot_help: "Команди: /dnd, /away або /break — додайте 30m, 1h, 2h, until 14:00 або today; /online; /status.",
     status_group: "Ваш статус",
 };

@@ -35,6 +35,9 @@ impl Jobs {
                 tracing::warn!(%error, "sweeping sign-in states failed");
                 0
             });
+        if let Err(error) = self.store.prune_bot_messages(now).await {
+            tracing::warn!(%error, "forgetting old chat commands failed");
+        }
         Pass {
             keepalive,
             removed,

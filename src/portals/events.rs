@@ -203,6 +203,8 @@ impl Portals {
                 if let Err(error) = rebound {
                     tracing::warn!(%error, "re-binding after an update failed");
                 }
+                self.register_bot_if_granted(&portal.scope, &event.member_id, verified.user_id)
+                    .await;
             }
             None => {
                 tracing::warn!("an update event without a refresh token; handlers not re-bound")

@@ -82,6 +82,8 @@ impl Portals {
         if refused.lacks_required_events() {
             return Err(Refusal::BindingsFailed);
         }
+        self.register_bot_if_granted(&portal.scope, &frame.member_id, verified.user_id)
+            .await;
         // Bitrix24 just issued the administrator a pair: whatever period had ended is paid.
         self.store.resume_period(&frame.member_id).await?;
         if let Err(error) = self.jobs.read_period(&frame.member_id).await {
@@ -89,6 +91,22 @@ impl Portals {
         }
         tracing::info!("installed");
         Ok(refused.placements)
+    }
+
+    /// Registers the app's bot where the portal granted `imbot`; without it, or when the
+    /// portal refuses, everything else works and the failure is logged.
+    pub(super) async fn register_bot_if_granted(
+        &self,
+        scope: &str,
+        member_id: &bitrix24::domain::MemberId,
+        user_id: bitrix24::domain::UserId,
+    ) {
+        if !scope.split([',', ' ']).any(|s| s == bitrix24::bot::SCOPE) {
+            return;
+        }
+        if let Err(error) = self.register_bot(member_id, user_id).await {
+            tracing::warn!(%member_id, %error, "the chat bot could not be registered");
+        }
     }
 
     /// The OAuth server a request names, when it is on the allowlist; nothing is sent to one

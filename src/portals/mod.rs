@@ -7,6 +7,7 @@ pub mod automation;
 pub mod background;
 pub mod bindings;
 mod board;
+pub mod bot;
 pub mod call_log;
 mod confirm;
 mod events;

@@ -138,6 +138,18 @@ pub fn plan(
     }
 }
 
+/// The next `minutes` past midnight in `zone` after `now`: today's, else tomorrow's.
+pub fn next_at(zone: &TimeZone, now: i64, minutes: u16) -> Option<i64> {
+    let today = Timestamp::from_second(now)
+        .ok()?
+        .to_zoned(zone.clone())
+        .date();
+    match moment(zone, today, minutes).filter(|at| *at > now) {
+        Some(at) => Some(at),
+        None => moment(zone, today.tomorrow().ok()?, minutes),
+    }
+}
+
 /// `minutes` past midnight today in `zone`, if that is still ahead of `now`.
 pub fn today_at(zone: &TimeZone, now: i64, minutes: u16) -> Option<i64> {
     let today = Timestamp::from_second(now).ok()?.to_zoned(zone.clone());

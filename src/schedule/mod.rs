@@ -5,7 +5,7 @@
 mod calendar;
 mod shape;
 
-pub use calendar::{Plan, Step, Window, plan, today_at};
+pub use calendar::{Plan, Step, Window, next_at, plan, today_at};
 pub use shape::{RuleShape, ScheduleShape};
 
 use bitrix24::domain::Status;

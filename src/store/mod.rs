@@ -9,6 +9,7 @@
 
 mod accounts;
 mod automation;
+mod bots;
 mod cache;
 mod cached;
 mod call_log;

@@ -248,6 +248,8 @@ impl Store {
                 "DELETE FROM team_cache WHERE member_id = $1",
                 "DELETE FROM automation WHERE member_id = $1",
                 "DELETE FROM automation_portals WHERE member_id = $1",
+                "DELETE FROM bots WHERE member_id = $1",
+                "DELETE FROM bot_messages WHERE member_id = $1",
             ] {
                 sqlx::query(jobs)
                     .bind(member_id.as_str())

@@ -17,6 +17,7 @@ mod automation;
 mod automation_browser;
 mod automation_rules;
 mod bitrix_client;
+mod bot;
 mod browser;
 mod contrast;
 mod demo;

@@ -10,6 +10,7 @@ mod company;
 pub use company::UserSpec;
 mod context;
 mod control;
+mod demo_chat;
 mod demo_presence;
 mod directory;
 pub use control::{FaultTarget, IssuedTokens};

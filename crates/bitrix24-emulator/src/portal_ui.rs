@@ -31,6 +31,7 @@ pub fn router() -> Router<PortalCtx> {
         .route("/demo/end-period", post(end_period))
         .route("/demo/pay", post(pay))
         .merge(super::demo_presence::router())
+        .merge(super::demo_chat::router())
 }
 
 async fn bx24() -> Response {
@@ -76,6 +77,8 @@ struct PortalPage {
     user_name: String,
     users: Vec<UserRow>,
     calls: Vec<CallRow>,
+    /// The general chat's last messages: who wrote them, and what.
+    chat: Vec<(String, String)>,
     installing: bool,
     action: String,
     fields: Vec<(String, String)>,
@@ -221,6 +224,7 @@ async fn portal(State(ctx): State<PortalCtx>, Query(query): Query<PortalQuery>) 
             .unwrap_or_default(),
         users: users(&world, &ctx, user_id),
         calls: calls(&world, &ctx),
+        chat: super::demo_chat::last_messages(&world, &ctx.member_id),
         installing: !finished && admin,
         action,
         fields,

@@ -36,6 +36,8 @@ pub struct CommandEvent {
     pub member_id: MemberId,
     /// `data[bot][id]`.
     pub bot_id: u64,
+    /// `data[command][id]`: the registered command, for the answer.
+    pub command_id: u64,
     /// `data[command][command]` without its slash, lower case.
     pub command: String,
     /// `data[command][context]`: `textarea` when typed.
@@ -99,6 +101,7 @@ impl CommandEvent {
                 .and_then(|m| MemberId::parse(m).ok())
                 .ok_or(EventError::Missing("member_id"))?,
             bot_id: number(&["data", "bot", "id"], "bot")?,
+            command_id: number(&["data", "command", "id"], "command")?,
             command,
             typed: text(&["data", "command", "context"]) == Some("textarea"),
             message_id: number(&["data", "message", "id"], "message")?,
@@ -123,6 +126,17 @@ impl CommandEvent {
         }
     }
 
+    /// Parameters of [`COMMAND_ANSWER`] answering the command with `text`.
+    pub fn answer_params(&self, text: &str) -> Value {
+        json!({
+            "botId": self.bot_id,
+            "commandId": self.command_id,
+            "messageId": self.message_id,
+            "dialogId": self.dialog_id,
+            "fields": {"message": text},
+        })
+    }
+
     /// Parameters of [`MESSAGES`] that answer the event's message (and at most a few after it).
     pub fn messages_params(&self) -> Value {
         json!({
@@ -131,6 +145,33 @@ impl CommandEvent {
             "LIMIT": 1,
         })
     }
+}
+
+/// Parameters of [`REGISTER`]: a bot named `name` whose events go to `webhook_url`.
+pub fn register_params(code: &str, name: &str, webhook_url: &str) -> Value {
+    json!({"fields": {
+        "code": code,
+        "properties": {"name": name},
+        "type": "bot",
+        "eventMode": "webhook",
+        "webhookUrl": webhook_url,
+    }})
+}
+
+/// The bot's id in [`REGISTER`]'s answer.
+pub fn registered(result: &Value) -> Option<u64> {
+    id(result.get("bot").and_then(|b| b.get("id")))
+}
+
+/// Parameters of [`COMMAND_REGISTER`]: `/command` for `bot_id`, usable in every chat.
+pub fn command_params(bot_id: u64, command: &str, title: &str) -> Value {
+    json!({"botId": bot_id, "fields": {
+        "command": command,
+        "common": true,
+        "hidden": false,
+        "extranetSupport": false,
+        "title": title,
+    }})
 }
 
 /// Why a command event was not believed.

@@ -1,0 +1,83 @@
+//! The demo portal's general chat: a message typed in the box is stored as the current user's,
+//! and a command line in it goes to the app's bot as Bitrix24 sends it (`chat.rs`); the bot's
+//! answer shows in the chat beside the status it set.
+
+use axum::extract::State;
+use axum::response::Redirect;
+use axum::routing::post;
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use super::chat::Dialog;
+use super::context::{PortalCtx, lock};
+use super::portal_ui::{Control, back, deliver};
+use super::world::World;
+use bitrix24::domain::MemberId;
+
+/// The general chat's id.
+const GENERAL: u64 = 1;
+
+/// Messages the panel shows.
+const SHOWN: usize = 8;
+
+/// `/demo/chat`.
+pub(super) fn router() -> Router<PortalCtx> {
+    Router::new().route("/demo/chat", post(chat))
+}
+
+#[derive(Deserialize)]
+struct Typed {
+    #[serde(flatten)]
+    control: Control,
+    text: String,
+}
+
+/// Posts the current user's message in the general chat, and its commands to the app's bot.
+async fn chat(State(ctx): State<PortalCtx>, Form(typed): Form<Typed>) -> Redirect {
+    let text: String = typed.text.trim().chars().take(1000).collect();
+    if !text.is_empty() {
+        let dialog = format!("chat{GENERAL}");
+        let (_, events) = lock(&ctx.shared).type_message(
+            &ctx.member_id,
+            &typed.control.app,
+            typed.control.user,
+            &dialog,
+            &text,
+        );
+        for (url, event) in events {
+            deliver(&event, vec![url]).await;
+        }
+    }
+    back(&typed.control)
+}
+
+/// The general chat's last messages, oldest first: the author's name (or the bot's), the text.
+pub(super) fn last_messages(world: &World, member_id: &MemberId) -> Vec<(String, String)> {
+    let Some(portal) = world.portals.get(member_id) else {
+        return Vec::new();
+    };
+    let name = |id: u64| {
+        portal
+            .users
+            .get(&id)
+            .map(|u| format!("{} {}", u.name, u.last_name))
+            .or_else(|| {
+                portal
+                    .bots
+                    .iter()
+                    .find(|b| b.id == id)
+                    .map(|b| b.name.clone())
+            })
+            .unwrap_or_else(|| format!("#{id}"))
+    };
+    let general: Vec<_> = portal
+        .messages
+        .iter()
+        .filter(|m| m.dialog == Dialog::Group(GENERAL))
+        .collect();
+    general
+        .iter()
+        .skip(general.len().saturating_sub(SHOWN))
+        .map(|m| (name(m.author_id), m.text.clone()))
+        .collect()
+}
