@@ -62,7 +62,7 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// Forgets acted-on messages older than [`REMEMBER`] at `now`.
+    /// Forgets acted-on messages older than a day (`REMEMBER`) at `now`.
     pub async fn prune_bot_messages(&self, now: i64) -> Result<u64, StoreError> {
         Ok(on_pool!(&self.db, |pool| sqlx::query(
             "DELETE FROM bot_messages WHERE at < $1"
