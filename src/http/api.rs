@@ -4,17 +4,17 @@
 //! rule) and until when; `PUT /api/status` with `{"status":"dnd"}` applies it with the user's
 //! own token, and with `"until"` (RFC 3339) only until then.
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::routing::get;
-use axum::{Json, Router};
 use serde::de::{Deserializer, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::code::Code;
-use super::error::{ApiError, NoStoreJson};
+use super::error::{ApiError, NoStoreJson, no_store};
 use super::extract::Authed;
 use super::session::Session;
 use super::state::AppState;
@@ -77,15 +77,12 @@ fn answer(status: Status, why: Option<Why>) -> Answer {
         Some(Why::Timer { then, .. }) => Some(then),
         _ => None,
     };
-    Ok((
-        [(header::CACHE_CONTROL, "no-store")],
-        Json(StatusAnswer {
-            status,
-            reason: why.map(Why::as_str),
-            until,
-            then,
-        }),
-    ))
+    no_store(StatusAnswer {
+        status,
+        reason: why.map(Why::as_str),
+        until,
+        then,
+    })
 }
 
 async fn read(State(state): State<AppState>, Authed(session): Authed) -> Answer {

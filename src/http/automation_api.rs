@@ -3,16 +3,16 @@
 //! (`docs/api.md`), authorised by the page's session. A `PUT` replaces them whole; anything else
 //! is 422 `invalid_automation` naming the field, and nothing is stored.
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::routing::get;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::api::{Field, json_object, present, record};
-use super::error::{ApiError, NoStoreJson};
+use super::error::{ApiError, NoStoreJson, no_store};
 use super::extract::Authed;
 use super::state::AppState;
 use crate::automation::{MEETING_STATUSES, Settings};
@@ -109,7 +109,7 @@ fn valid<T>(field: Option<Field<T>>, name: &'static str) -> Result<T, &'static s
 type Answer = NoStoreJson<Switches>;
 
 fn answer(settings: Settings) -> Answer {
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(settings.into())))
+    no_store(settings.into())
 }
 
 #[tracing::instrument(skip_all, fields(member_id, user_id))]

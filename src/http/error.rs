@@ -19,6 +19,11 @@ use crate::schedule::{Invalid, Problem as ScheduleProblem};
 pub type NoStoreJson<T = Value> =
     Result<([(header::HeaderName, &'static str); 1], axum::Json<T>), ApiError>;
 
+/// `body` as JSON that no cache keeps.
+pub fn no_store<T>(body: T) -> NoStoreJson<T> {
+    Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(body)))
+}
+
 #[derive(Debug)]
 pub struct ApiError {
     code: Code,

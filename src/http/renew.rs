@@ -5,16 +5,15 @@
 //! pause, a suspension; `docs/security.md`, "Sessions"), whose pair is gone (uninstall,
 //! `reauth`), or whose lifetime from the frame POST that began it is spent.
 
+use axum::Router;
 use axum::extract::State;
-use axum::http::header;
 use axum::routing::post;
-use axum::{Json, Router};
 use serde_json::json;
 
 use super::api::record;
 use super::code::Code;
 use super::error::ApiError;
-use super::error::NoStoreJson;
+use super::error::{NoStoreJson, no_store};
 use super::extract::Authed;
 use super::state::AppState;
 use bitrix24::clock::unix_now;
@@ -49,8 +48,5 @@ async fn renew(State(state): State<AppState>, Authed(session): Authed) -> NoStor
         .sessions
         .verify(&token, now)
         .map_or(0, |renewed| renewed.expires_at - now);
-    Ok((
-        [(header::CACHE_CONTROL, "no-store")],
-        Json(json!({"session": token, "expires_in": expires_in})),
-    ))
+    no_store(json!({"session": token, "expires_in": expires_in}))
 }

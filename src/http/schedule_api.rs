@@ -4,15 +4,15 @@
 //! replaces it whole; a schedule the contract refuses answers 422 `invalid_schedule` naming the
 //! rule and field, and changes nothing.
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::routing::get;
-use axum::{Json, Router};
 use serde_json::Value;
 
 use super::api::{json_object, record};
-use super::error::{ApiError, NoStoreJson};
+use super::error::{ApiError, NoStoreJson, no_store};
 use super::extract::Authed;
 use super::state::AppState;
 use crate::schedule::{Schedule, ScheduleShape};
@@ -25,10 +25,7 @@ pub fn router() -> Router<AppState> {
 type Answer = NoStoreJson<ScheduleShape>;
 
 fn answer(schedule: &Schedule) -> Answer {
-    Ok((
-        [(header::CACHE_CONTROL, "no-store")],
-        Json(ScheduleShape::from(schedule)),
-    ))
+    no_store(ScheduleShape::from(schedule))
 }
 
 #[tracing::instrument(skip_all, fields(member_id, user_id))]

@@ -3,14 +3,13 @@
 //! "absent":false}],"departments":[{"id":1,"name":"…"}],"page":1,"pages":3}` — cut from the
 //! portal's shared read, so asking costs Bitrix24 nothing most of the time.
 
+use axum::Router;
 use axum::extract::{RawQuery, State};
-use axum::http::header;
 use axum::routing::get;
-use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::api::record;
-use super::error::{ApiError, NoStoreJson};
+use super::error::{ApiError, NoStoreJson, no_store};
 use super::extract::Authed;
 use super::state::AppState;
 use crate::portals::{Board, TeamQuery};
@@ -85,8 +84,5 @@ async fn read(
         .board(&session.member_id, session.user_id, &query)
         .await
         .map_err(|refusal| ApiError::failed(refusal, lang))?;
-    Ok((
-        [(header::CACHE_CONTROL, "no-store")],
-        Json(board_json(&board)),
-    ))
+    no_store(board_json(&board))
 }

@@ -203,7 +203,7 @@ impl Portals {
                 if let Err(error) = rebound {
                     tracing::warn!(%error, "re-binding after an update failed");
                 }
-                self.register_bot_if_granted(&portal.scope, &event.member_id, verified.user_id)
+                self.register_bot_if_granted(&portal, verified.user_id)
                     .await;
             }
             None => {

@@ -11,7 +11,7 @@ use crate::store::{AccountRecord, PortalRecord, PortalState, Tokens};
 use crate::tokens::Repeat;
 use bitrix24::ErrorCode;
 use bitrix24::clock::unix_now;
-use bitrix24::domain::{AccessToken, MemberId};
+use bitrix24::domain::{AccessToken, MemberId, UserId};
 use bitrix24::frame::FramePost;
 use bitrix24::verify::{self, Profile, Verified};
 
@@ -82,7 +82,7 @@ impl Portals {
         if refused.lacks_required_events() {
             return Err(Refusal::BindingsFailed);
         }
-        self.register_bot_if_granted(&portal.scope, &frame.member_id, verified.user_id)
+        self.register_bot_if_granted(&portal, verified.user_id)
             .await;
         // Bitrix24 just issued the administrator a pair: whatever period had ended is paid.
         self.store.resume_period(&frame.member_id).await?;
@@ -95,15 +95,11 @@ impl Portals {
 
     /// Registers the app's bot where the portal granted `imbot`; without it, or when the
     /// portal refuses, everything else works and the failure is logged.
-    pub(super) async fn register_bot_if_granted(
-        &self,
-        scope: &str,
-        member_id: &bitrix24::domain::MemberId,
-        user_id: bitrix24::domain::UserId,
-    ) {
-        if !scope.split([',', ' ']).any(|s| s == bitrix24::bot::SCOPE) {
+    pub(super) async fn register_bot_if_granted(&self, portal: &PortalRecord, user_id: UserId) {
+        if !portal.grants(bitrix24::bot::SCOPE) {
             return;
         }
+        let member_id = &portal.member_id;
         if let Err(error) = self.register_bot(member_id, user_id).await {
             tracing::warn!(%member_id, %error, "the chat bot could not be registered");
         }

@@ -315,8 +315,5 @@ impl Portals {
 /// Whether the page's read also asks for the user's working hours: only where the portal
 /// granted a scope that answers them.
 fn reads_hours(portal: &Portal) -> bool {
-    let scope = &portal.record.scope;
-    scope
-        .split([',', ' '])
-        .any(|s| s == presence::TIMEMAN_SCOPE || s == presence::CALENDAR_SCOPE)
+    portal.record.grants(presence::TIMEMAN_SCOPE) || portal.record.grants(presence::CALENDAR_SCOPE)
 }

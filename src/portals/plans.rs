@@ -82,11 +82,10 @@ impl Portals {
         let held = automation.as_ref().and_then(|a| a.held);
         let settings = automation.map(|a| a.settings).unwrap_or_default();
         let why = why(held, timer.as_ref(), saved.as_ref(), current, now);
-        let granted = |wanted: &str| portal.record.scope.split([',', ' ']).any(|s| s == wanted);
         // Only the switch that needs an administrator's pair pays for looking for one.
         let lacks = Lacks {
-            calendar: !granted(CALENDAR_SCOPE),
-            timeman: !granted(TIMEMAN_SCOPE),
+            calendar: !portal.record.grants(CALENDAR_SCOPE),
+            timeman: !portal.record.grants(TIMEMAN_SCOPE),
             admin: settings.working_day && self.store.admin_account(member_id).await?.is_none(),
         };
         Ok(Plans {

@@ -144,8 +144,8 @@ impl Jobs {
             days_at: None,
             next_read: i64::MAX,
         };
-        let scope = match self.store.portal(member_id).await {
-            Ok(Some(portal)) => portal.record.scope,
+        let portal = match self.store.portal(member_id).await {
+            Ok(Some(portal)) => portal.record,
             Ok(None) => return read,
             Err(error) => {
                 tracing::warn!(%member_id, %error, "the automation could not read the portal");
@@ -154,7 +154,6 @@ impl Jobs {
                 return read;
             }
         };
-        let granted = |wanted: &str| scope.split([',', ' ']).any(|s| s == wanted);
         let admin = self.store.admin_account(member_id).await.ok().flatten();
         let opted = |on: fn(&UserAutomation) -> bool| -> Vec<UserId> {
             users.iter().filter(|u| on(u)).map(|u| u.user_id).collect()
@@ -171,7 +170,7 @@ impl Jobs {
         };
         // Free/busy of colleagues is what any employee's meeting planner shows: an
         // administrator's pair reads it, else a user who opted in.
-        if !meeting_users.is_empty() && granted(CALENDAR_SCOPE) {
+        if !meeting_users.is_empty() && portal.grants(CALENDAR_SCOPE) {
             if calendar_due_at <= now {
                 let readers = admin.into_iter().chain(meeting_users.iter().copied());
                 match self
@@ -194,7 +193,9 @@ impl Jobs {
         }
 
         let days_every = every(LOOK_EVERY, day_users.len(), READS_PER_MINUTE.1);
-        if let (false, true, Some(admin)) = (day_users.is_empty(), granted(TIMEMAN_SCOPE), admin) {
+        if let (false, true, Some(admin)) =
+            (day_users.is_empty(), portal.grants(TIMEMAN_SCOPE), admin)
+        {
             let age = due.days_at.map_or(i64::MAX, |at| now.saturating_sub(at));
             if age >= days_every {
                 match self.read_days(member_id, admin, &day_users).await {

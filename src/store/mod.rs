@@ -191,6 +191,13 @@ pub struct PortalRecord {
     pub app_version: Option<i64>,
 }
 
+impl PortalRecord {
+    /// Whether the portal granted the app `scope`.
+    pub fn grants(&self, scope: &str) -> bool {
+        bitrix24::domain::grants(&self.scope, scope)
+    }
+}
+
 /// A stored portal.
 #[derive(Clone, Debug)]
 pub struct Portal {

@@ -38,6 +38,15 @@ pub fn switches(status: &str, day: bool) -> Value {
     json!({"meetings": {"enabled": true, "status": status}, "working_day": {"enabled": day}})
 }
 
+/// An installed app whose employee saved `switches`: the app, the employee, their session.
+pub async fn opted_in(switches: &Value) -> (TestApp, u64, String) {
+    let app = TestApp::installed(&[]).await;
+    let user = app.bitrix.employee;
+    let session = app.session_of(user).await;
+    assert_eq!(automation_put(&app, &session, switches).await.0, 200);
+    (app, user, session)
+}
+
 /// Applies what is due at the app's clock.
 pub async fn run(app: &TestApp) {
     app.state
@@ -183,15 +192,7 @@ async fn a_meeting_sets_do_not_disturb_at_its_start_and_the_status_before_at_its
 
 #[tokio::test]
 async fn a_change_by_hand_during_a_meeting_is_kept_after_it() {
-    let app = TestApp::installed(&[]).await;
-    let user = app.bitrix.employee;
-    let session = app.session_of(user).await;
-    assert_eq!(
-        automation_put(&app, &session, &switches("break", false))
-            .await
-            .0,
-        200
-    );
+    let (app, user, session) = opted_in(&switches("break", false)).await;
     let start = app.state.clock.now() + 60;
     meeting(&app, user, start, start + 900).await;
     advance_to(&app, start);

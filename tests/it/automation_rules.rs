@@ -8,7 +8,7 @@ use b24_status::emulator::Call;
 use serde_json::json;
 
 use super::automation::{
-    automation_put, meeting, rfc3339, run, status_answer, status_of, switches,
+    automation_put, meeting, opted_in, rfc3339, run, status_answer, status_of, switches,
 };
 use super::harness::{TestApp, session_in};
 use super::schedules::{advance_to, next_eight_utc, schedule_put};
@@ -19,15 +19,7 @@ fn count(calls: &[Call], method: &str) -> usize {
 
 #[tokio::test]
 async fn a_timer_running_into_a_meeting_wins_until_it_ends() {
-    let app = TestApp::installed(&[]).await;
-    let user = app.bitrix.employee;
-    let session = app.session_of(user).await;
-    assert_eq!(
-        automation_put(&app, &session, &switches("dnd", false))
-            .await
-            .0,
-        200
-    );
+    let (app, user, session) = opted_in(&switches("dnd", false)).await;
     let now = app.state.clock.now();
     let until = rfc3339(now + 3600);
     let timed = app
@@ -293,15 +285,7 @@ async fn until_the_end_of_my_working_day_is_the_end_time_tracking_names() {
 
 #[tokio::test]
 async fn a_timer_ending_during_a_meeting_gives_the_status_back_to_the_meeting() {
-    let app = TestApp::installed(&[]).await;
-    let user = app.bitrix.employee;
-    let session = app.session_of(user).await;
-    assert_eq!(
-        automation_put(&app, &session, &switches("dnd", false))
-            .await
-            .0,
-        200
-    );
+    let (app, user, session) = opted_in(&switches("dnd", false)).await;
     let now = app.state.clock.now();
     meeting(&app, user, now + 60, now + 3600).await;
     advance_to(&app, now + 60);

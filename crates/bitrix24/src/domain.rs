@@ -297,6 +297,12 @@ secret_string!(
     ClientSecret
 );
 
+/// Whether `granted` — the scopes an app holds, comma- or space-separated as Bitrix24 writes
+/// them — includes `wanted`.
+pub fn grants(granted: &str, wanted: &str) -> bool {
+    granted.split([',', ' ']).any(|s| s.trim() == wanted)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,10 +34,9 @@ pub const NEEDED_SCOPES: [(&str, &[&str]); 3] = [
 
 /// The first of [`NEEDED_SCOPES`] that `granted` (comma- or space-separated) lacks.
 pub fn missing_scope(granted: &str) -> Option<&'static str> {
-    let has = |wanted: &str| granted.split([',', ' ']).any(|s| s.trim() == wanted);
     NEEDED_SCOPES
         .iter()
-        .find(|(_, any_of)| !any_of.iter().any(|s| has(s)))
+        .find(|(_, any_of)| !any_of.iter().any(|s| crate::domain::grants(granted, s)))
         .map(|(name, _)| *name)
 }
 
