@@ -1,12 +1,12 @@
 //! What a chat command asks for (`docs/users.md`, "Chat commands"): `/dnd`, `/away`, `/break`
-//! with an optional while — `30m`, `1h`, `2h`, `until 14:00`, `today` — `/online`, and
-//! `/status`. Read from the line the portal's own message holds (`bitrix24::bot::confirm`),
-//! never from the event.
+//! with an optional while — `30m`, `1h`, `2h`, `until 14:00`, `today` — `/online`, `/status`
+//! with an optional colleague, and `/focus`. Read from the line the portal's own message holds
+//! (`bitrix24::bot::confirm`), never from the event.
 
-use bitrix24::domain::Status;
+use bitrix24::domain::{Status, UserId};
 
 /// The commands the app's bot registers, each usable in every chat.
-pub const COMMANDS: [&str; 5] = ["dnd", "away", "break", "online", "status"];
+pub const COMMANDS: [&str; 6] = ["dnd", "away", "break", "online", "status", "focus"];
 
 /// How long a status set from a chat lasts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,13 +21,26 @@ pub enum While {
     Today,
 }
 
+/// A colleague a command names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Who {
+    /// Mentioned with `@`: the message holds `[USER=12]Anna Smith[/USER]`.
+    Mentioned(UserId),
+    /// Typed as text, lower case: a name or part of one.
+    Named(String),
+}
+
 /// A command as the user typed it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     /// Set a status, for a while.
     Set(Status, While),
     /// Say what the user's status is and why.
     Status,
+    /// Say what a colleague's status is, until when.
+    StatusOf(Who),
+    /// Say who in the user's department is not available, until when.
+    Focus,
     /// Not understood: the bot answers with its help.
     Help,
 }
@@ -35,27 +48,48 @@ pub enum Command {
 /// The longest while a command accepts, in minutes: the app's timers end within a week.
 const LONGEST: u32 = 7 * 24 * 60;
 
-/// Reads a command line such as `/dnd 1h` or `/away until 14:00`.
+/// Reads a command line such as `/dnd 1h`, `/away until 14:00` or `/status @Anna`.
 pub fn parse(line: &str) -> Command {
-    let mut words = line.split_whitespace();
-    let name = words
-        .next()
-        .unwrap_or_default()
-        .trim_start_matches('/')
-        .to_lowercase();
-    let rest: Vec<String> = words.map(str::to_lowercase).collect();
+    let line = line.trim();
+    let (name, tail) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    let name = name.trim_start_matches('/').to_lowercase();
+    let rest: Vec<String> = tail.split_whitespace().map(str::to_lowercase).collect();
     let status = match name.as_str() {
         "dnd" => Status::Dnd,
         "away" => Status::Away,
         "break" => Status::Break,
         "online" if rest.is_empty() => return Command::Set(Status::Online, While::Good),
         "status" if rest.is_empty() => return Command::Status,
+        "status" => return colleague(tail).map_or(Command::Help, Command::StatusOf),
+        "focus" if rest.is_empty() => return Command::Focus,
         _ => return Command::Help,
     };
     match while_of(&rest) {
         Some(lasting) => Command::Set(status, lasting),
         None => Command::Help,
     }
+}
+
+/// `[USER=12]Anna Smith[/USER]` (a mention, as the portal stores it), `@Anna` or `Anna Smith`.
+fn colleague(text: &str) -> Option<Who> {
+    let text = text.trim();
+    if let Some(inside) = text
+        .strip_prefix("[USER=")
+        .or_else(|| text.strip_prefix("[user="))
+    {
+        // The tag may carry more than the id (`[USER=12 REPLACE]`); the id comes first.
+        let id: String = inside.chars().take_while(char::is_ascii_digit).collect();
+        return id
+            .parse()
+            .ok()
+            .and_then(|id| UserId::new(id).ok())
+            .map(Who::Mentioned);
+    }
+    let name = text.trim_start_matches('@').trim().to_lowercase();
+    let plain = !name.is_empty()
+        && name.chars().count() <= 100
+        && !name.chars().any(|c| c.is_control() || c == '[' || c == ']');
+    plain.then_some(Who::Named(name))
 }
 
 fn while_of(words: &[String]) -> Option<While> {
@@ -123,6 +157,21 @@ mod tests {
         );
         assert_eq!(parse("/online"), Command::Set(Status::Online, While::Good));
         assert_eq!(parse("/status"), Command::Status);
+        assert_eq!(parse("/focus"), Command::Focus);
+    }
+
+    #[test]
+    fn a_colleague_is_mentioned_or_named() {
+        let mentioned = |id| Command::StatusOf(Who::Mentioned(UserId::new(id).expect("id")));
+        assert_eq!(parse("/status [USER=12]Anna Smith[/USER]"), mentioned(12));
+        assert_eq!(parse("/status [USER=7 REPLACE]Ivan[/USER]"), mentioned(7));
+        assert_eq!(
+            parse("/status @Anna  Smith"),
+            Command::StatusOf(Who::Named("anna  smith".to_owned()))
+        );
+        assert_eq!(parse("/status [USER=x]Anna[/USER]"), Command::Help);
+        assert_eq!(parse("/status [CHAT=3]Room[/CHAT]"), Command::Help);
+        assert_eq!(parse("/status @"), Command::Help);
     }
 
     #[test]
@@ -134,7 +183,7 @@ mod tests {
             "/dnd until 25:00",
             "/dnd until noon",
             "/online 1h",
-            "/status @anna",
+            "/focus now",
             "/coffee",
             "/dnd 1h please",
         ] {

@@ -1,5 +1,5 @@
 //! `POST /bot`: the app's chat bot's webhook (`docs/users.md`, "Chat commands"), handled by
-//! [`crate::portals::Portals::bot_command`], which believes a command only when the portal,
+//! [`crate::portals::Portals::bot_event`], which believes a command only when the portal,
 //! read with the invoking user's own pair, shows it (`docs/security.md`, "Chat commands").
 //! Answers are short JSON: the portal does not read them.
 
@@ -29,11 +29,12 @@ async fn command(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     let Ok(pairs) = input::form_pairs(&headers, &body) else {
         return ApiError::new(Code::BadRequest, Lang::En).into_response();
     };
-    match state.portals.bot_command(&pairs, bot_reply).await {
+    match state.portals.bot_event(&pairs, bot_reply).await {
         Ok(heard) => {
             let status = match heard {
                 Heard::Done => "done",
                 Heard::AskedToOpen => "asked_to_open",
+                Heard::Greeted => "greeted",
                 Heard::Repeated => "repeated",
                 Heard::NotOurs => "not_ours",
                 Heard::NotBelieved => "not_believed",

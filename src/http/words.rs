@@ -5,7 +5,8 @@
 use crate::automation::Reason;
 use crate::i18n::Text;
 use crate::portals::automation::Why;
-use crate::portals::bot::{Reply, Said};
+use crate::portals::bot::{Reply, Said, Unreadable};
+use crate::portals::{BoardMember, Found};
 use crate::schedule::{self, Invalid, Problem, Rule};
 use bitrix24::domain::Status;
 
@@ -139,26 +140,63 @@ pub fn reason_text(
 pub fn bot_reply(said: &Said) -> String {
     let t = said.lang.text();
     let time = |at: i64| local_time(t, &said.zone, at, said.now);
-    match said.reply {
-        Reply::Set(status, None) => t.bot_done.replace("{status}", status_words(t, status).0),
+    match &said.reply {
+        Reply::Set(status, None) => t.bot_done.replace("{status}", status_words(t, *status).0),
         Reply::Set(status, Some(until)) => t
             .bot_done_until
-            .replace("{status}", status_words(t, status).0)
-            .replace("{time}", &time(until)),
+            .replace("{status}", status_words(t, *status).0)
+            .replace("{time}", &time(*until)),
         Reply::Status(status, Some(Why::Timer { until, then })) => t
             .running
-            .replace("{status}", status_words(t, status).0)
-            .replace("{time}", &time(until))
-            .replace("{then}", status_words(t, then).0),
-        Reply::Status(status, why) => why
+            .replace("{status}", status_words(t, *status).0)
+            .replace("{time}", &time(*until))
+            .replace("{then}", status_words(t, *then).0),
+        Reply::Status(status, why) => (*why)
             .and_then(|why| reason_text(t, why, &said.zone, said.now))
             .unwrap_or_else(|| {
                 t.bot_your_status
-                    .replace("{status}", status_words(t, status).0)
+                    .replace("{status}", status_words(t, *status).0)
             }),
+        Reply::Colleague(Found::One(colleague)) => member_line(said, colleague),
+        Reply::Colleague(Found::NotOne) => t.bot_not_one.to_owned(),
+        Reply::Focus(focus) => {
+            let department = focus.department.as_deref().unwrap_or(t.team_everyone);
+            if focus.members.is_empty() {
+                return t.bot_focus_none.replace("{department}", department);
+            }
+            let mut lines = vec![t.bot_focus.replace("{department}", department)];
+            lines.extend(
+                focus
+                    .members
+                    .iter()
+                    .map(|m| format!("• {}", member_line(said, m))),
+            );
+            if focus.more > 0 {
+                lines.push(t.bot_focus_more.replace("{count}", &focus.more.to_string()));
+            }
+            lines.join("\n")
+        }
+        Reply::Unreadable(Unreadable::Scope(scope)) => t.team_scope.replace("{scope}", scope),
+        Reply::Unreadable(Unreadable::Method(method)) => t.team_method.replace("{method}", method),
+        Reply::Unreadable(Unreadable::EmployeesOnly) => t.team_employees_only.to_owned(),
         Reply::OpenApp => t.bot_open_app.to_owned(),
         Reply::Help => t.bot_help.to_owned(),
+        Reply::Welcome => format!("{}\n{}", t.bot_welcome, t.bot_help),
     }
+}
+
+/// "Anna Smith — Do not disturb until 11:00 · On vacation", as the team board says it.
+fn member_line(said: &Said, member: &BoardMember) -> String {
+    let t = said.lang.text();
+    let mut line = format!("{} — {}", member.name, status_words(t, member.status).0);
+    if let Some(until) = member.until {
+        let time = local_time(t, &said.zone, until, said.now);
+        line = format!("{line} {}", t.team_until.replace("{time}", &time));
+    }
+    if member.absent {
+        line = format!("{line} · {}", t.team_absent);
+    }
+    line
 }
 
 #[cfg(test)]

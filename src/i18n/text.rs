@@ -293,6 +293,20 @@ pub struct Text {
     pub bot_open_app: &'static str,
     /// The bot's commands.
     pub bot_help: &'static str,
+    /// The bot, added to a chat, says what it does (its commands follow).
+    pub bot_welcome: &'static str,
+    /// The bot cannot tell which colleague `/status` names.
+    pub bot_not_one: &'static str,
+    /// Heads `/focus`'s list (`{department}`).
+    pub bot_focus: &'static str,
+    /// `/focus` finds everyone available (`{department}`).
+    pub bot_focus_none: &'static str,
+    /// Ends a cut `/focus` list (`{count}`).
+    pub bot_focus_more: &'static str,
+    /// The page names the chat commands.
+    pub chat_hint: &'static str,
+    /// The page says what chat commands need from the administrator.
+    pub chat_lacks: &'static str,
     /// The four statuses as one radio group, for screen readers.
     pub status_group: &'static str,
 }

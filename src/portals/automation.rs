@@ -95,9 +95,11 @@ pub fn why(
     automatic.or_else(timed).or_else(scheduled)
 }
 
-/// What the portal lacks for the switches to work, for the page to name.
+/// What the portal lacks for the switches and chat commands to work, for the page to name.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Lacks {
+    /// The portal has not granted the `imbot` scope: no chat commands.
+    pub imbot: bool,
     /// The portal has not granted the `calendar` scope.
     pub calendar: bool,
     /// The portal has not granted the `timeman` scope.

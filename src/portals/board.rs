@@ -5,10 +5,12 @@
 //! read lists see it: an extranet user or a guest gets a sentence saying why.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use super::team::Directory;
 use super::{Portals, Refusal};
 use bitrix24::domain::{MemberId, PortalDomain, Status, UserId};
-use bitrix24::team::{self, Department};
+use bitrix24::team::{self, Colleague, Department};
 
 /// Colleagues on one page.
 pub const PER_PAGE: usize = 50;
@@ -114,22 +116,7 @@ impl Portals {
         viewer: UserId,
         query: &TeamQuery,
     ) -> Result<Board, Refusal> {
-        let portal = match self.installed(member_id).await {
-            Ok(portal) => portal,
-            Err(refusal) => {
-                self.team.forget(member_id);
-                return Err(refusal);
-            }
-        };
-        // Checked before anything is sent: a portal that never granted the scope cannot answer.
-        if let Some(scope) = team::missing_scope(&portal.record.scope) {
-            return Err(Refusal::ScopeMissing(scope));
-        }
-        let directory = self.directory(member_id, viewer).await?;
-        if !directory.serves(viewer) {
-            tracing::info!("a viewer who is not an employee asked for the team board");
-            return Err(Refusal::EmployeesOnly);
-        }
+        let (domain, directory) = self.readable_directory(member_id, viewer).await?;
         let own: Vec<u64> = directory
             .members
             .iter()
@@ -153,24 +140,12 @@ impl Portals {
             .collect();
         chosen.sort_by_cached_key(|m| (m.name.to_lowercase(), m.id));
         let pages = chosen.len().div_ceil(PER_PAGE).max(1);
-        let ends: HashMap<UserId, i64> = self
-            .store
-            .timer_ends(member_id)
-            .await?
-            .into_iter()
-            .collect();
+        let ends = self.timer_ends_of(member_id).await?;
         let members = chosen
             .into_iter()
             .skip((query.page - 1) * PER_PAGE)
             .take(PER_PAGE)
-            .map(|m| BoardMember {
-                id: m.id,
-                name: m.name.clone(),
-                position: m.position.clone(),
-                status: m.status.unwrap_or(Status::Online),
-                until: ends.get(&m.id).copied(),
-                absent: m.absent,
-            })
+            .map(|m| shown(m, &ends))
             .collect();
         let mut departments = directory.departments.clone();
         departments.sort_by_key(|d| (!own.contains(&d.id), d.sort, d.name.to_lowercase()));
@@ -182,8 +157,59 @@ impl Portals {
             page: query.page,
             pages,
             read_at: directory.read_at,
-            domain: portal.record.domain,
+            domain,
         })
+    }
+
+    /// The portal's directory, for `viewer`: only where the portal granted the board's scopes
+    /// (checked before anything is sent) and only to one of the employees it lists. Answers the
+    /// portal's domain with it.
+    pub(super) async fn readable_directory(
+        &self,
+        member_id: &MemberId,
+        viewer: UserId,
+    ) -> Result<(PortalDomain, Arc<Directory>), Refusal> {
+        let portal = match self.installed(member_id).await {
+            Ok(portal) => portal,
+            Err(refusal) => {
+                self.team.forget(member_id);
+                return Err(refusal);
+            }
+        };
+        if let Some(scope) = team::missing_scope(&portal.record.scope) {
+            return Err(Refusal::ScopeMissing(scope));
+        }
+        let directory = self.directory(member_id, viewer).await?;
+        if !directory.serves(viewer) {
+            tracing::info!("a viewer who is not an employee asked for the team's statuses");
+            return Err(Refusal::EmployeesOnly);
+        }
+        Ok((portal.record.domain, directory))
+    }
+
+    /// When each timed status set through this app ends, by user.
+    pub(super) async fn timer_ends_of(
+        &self,
+        member_id: &MemberId,
+    ) -> Result<HashMap<UserId, i64>, Refusal> {
+        Ok(self
+            .store
+            .timer_ends(member_id)
+            .await?
+            .into_iter()
+            .collect())
+    }
+}
+
+/// A colleague as the board shows them, with the end of their timed status.
+pub(super) fn shown(colleague: &Colleague, ends: &HashMap<UserId, i64>) -> BoardMember {
+    BoardMember {
+        id: colleague.id,
+        name: colleague.name.clone(),
+        position: colleague.position.clone(),
+        status: colleague.status.unwrap_or(Status::Online),
+        until: ends.get(&colleague.id).copied(),
+        absent: colleague.absent,
     }
 }
 

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use super::confirm::Claim;
 use super::removal::Removal;
 use super::{Portals, Refusal, bindings};
+use crate::i18n::Lang;
 use crate::store::{AccountRecord, PortalRecord, PortalState, Tokens};
 use bitrix24::clock::unix_now;
 use bitrix24::event::{Event, EventKind};
@@ -203,7 +204,8 @@ impl Portals {
                 if let Err(error) = rebound {
                     tracing::warn!(%error, "re-binding after an update failed");
                 }
-                self.register_bot_if_granted(&portal, verified.user_id)
+                let lang = Lang::from_code(event.language.as_deref().unwrap_or_default());
+                self.register_bot_if_granted(&portal, verified.user_id, lang)
                     .await;
             }
             None => {

@@ -7,11 +7,12 @@ use url::Url;
 
 use super::confirm::Claim;
 use super::{Portals, Refusal, bindings};
+use crate::i18n::Lang;
 use crate::store::{AccountRecord, PortalRecord, PortalState, Tokens};
 use crate::tokens::Repeat;
 use bitrix24::ErrorCode;
 use bitrix24::clock::unix_now;
-use bitrix24::domain::{AccessToken, MemberId, UserId};
+use bitrix24::domain::{AccessToken, MemberId};
 use bitrix24::frame::FramePost;
 use bitrix24::verify::{self, Profile, Verified};
 
@@ -82,7 +83,7 @@ impl Portals {
         if refused.lacks_required_events() {
             return Err(Refusal::BindingsFailed);
         }
-        self.register_bot_if_granted(&portal, verified.user_id)
+        self.register_bot_if_granted(&portal, verified.user_id, Lang::from_code(&frame.lang))
             .await;
         // Bitrix24 just issued the administrator a pair: whatever period had ended is paid.
         self.store.resume_period(&frame.member_id).await?;
@@ -91,18 +92,6 @@ impl Portals {
         }
         tracing::info!("installed");
         Ok(refused.placements)
-    }
-
-    /// Registers the app's bot where the portal granted `imbot`; without it, or when the
-    /// portal refuses, everything else works and the failure is logged.
-    pub(super) async fn register_bot_if_granted(&self, portal: &PortalRecord, user_id: UserId) {
-        if !portal.grants(bitrix24::bot::SCOPE) {
-            return;
-        }
-        let member_id = &portal.member_id;
-        if let Err(error) = self.register_bot(member_id, user_id).await {
-            tracing::warn!(%member_id, %error, "the chat bot could not be registered");
-        }
     }
 
     /// The OAuth server a request names, when it is on the allowlist; nothing is sent to one

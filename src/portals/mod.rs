@@ -4,6 +4,7 @@
 //! nothing in `http/` touches the store or calls Bitrix24 itself.
 
 pub mod automation;
+mod availability;
 pub mod background;
 pub mod bindings;
 mod board;
@@ -34,6 +35,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::{Portal, Store, StoreError};
 use crate::tokens::TokenManager;
+pub use availability::{Focus, Found};
 use bitrix24::OAuthClient;
 use bitrix24::clock::Clock;
 use bitrix24::domain::MemberId;

@@ -84,6 +84,7 @@ impl Portals {
         let why = why(held, timer.as_ref(), saved.as_ref(), current, now);
         // Only the switch that needs an administrator's pair pays for looking for one.
         let lacks = Lacks {
+            imbot: !portal.record.grants(bitrix24::bot::SCOPE),
             calendar: !portal.record.grants(CALENDAR_SCOPE),
             timeman: !portal.record.grants(TIMEMAN_SCOPE),
             admin: settings.working_day && self.store.admin_account(member_id).await?.is_none(),

@@ -1,4 +1,5 @@
-//! Chat commands: the app's bot on each portal, and the command messages already acted on.
+//! Chat commands: the app's bot on each portal, the command messages already acted on, and
+//! the chats it greeted.
 
 use super::{Store, StoreError, on_pool};
 use bitrix24::domain::MemberId;
@@ -23,6 +24,19 @@ impl Store {
         .bind(member_id.as_str())
         .bind(id)
         .bind(now)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Forgets the app's bot on the portal (the portal no longer grants `imbot`): its events
+    /// are not the app's any more.
+    pub async fn forget_bot(&self, member_id: &MemberId) -> Result<(), StoreError> {
+        on_pool!(&self.db, |pool| sqlx::query(
+            "DELETE FROM bots WHERE member_id = $1"
+        )
+        .bind(member_id.as_str())
         .execute(pool)
         .await
         .map(|_| ()))?;
@@ -62,14 +76,39 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// Forgets acted-on messages older than a day (`REMEMBER`) at `now`.
-    pub async fn prune_bot_messages(&self, now: i64) -> Result<u64, StoreError> {
-        Ok(on_pool!(&self.db, |pool| sqlx::query(
-            "DELETE FROM bot_messages WHERE at < $1"
+    /// Claims greeting the chat `dialog_id`: false if the bot greeted it within a day.
+    pub async fn first_greeting(
+        &self,
+        member_id: &MemberId,
+        dialog_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done = on_pool!(&self.db, |pool| sqlx::query(
+            "INSERT INTO bot_greetings (member_id, dialog_id, at) VALUES ($1, $2, $3)
+             ON CONFLICT (member_id, dialog_id) DO NOTHING"
         )
-        .bind(now - REMEMBER)
+        .bind(member_id.as_str())
+        .bind(dialog_id)
+        .bind(now)
         .execute(pool)
         .await
-        .map(|done| done.rows_affected()))?)
+        .map(|done| done.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    /// Forgets acted-on messages and greetings older than a day (`REMEMBER`) at `now`.
+    pub async fn prune_bot_messages(&self, now: i64) -> Result<u64, StoreError> {
+        let mut pruned = 0;
+        for table in [
+            "DELETE FROM bot_messages WHERE at < $1",
+            "DELETE FROM bot_greetings WHERE at < $1",
+        ] {
+            pruned += on_pool!(&self.db, |pool| sqlx::query(table)
+                .bind(now - REMEMBER)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()))?;
+        }
+        Ok(pruned)
     }
 }

@@ -250,6 +250,7 @@ impl Store {
                 "DELETE FROM automation_portals WHERE member_id = $1",
                 "DELETE FROM bots WHERE member_id = $1",
                 "DELETE FROM bot_messages WHERE member_id = $1",
+                "DELETE FROM bot_greetings WHERE member_id = $1",
             ] {
                 sqlx::query(jobs)
                     .bind(member_id.as_str())

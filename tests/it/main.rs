@@ -18,6 +18,8 @@ mod automation_browser;
 mod automation_rules;
 mod bitrix_client;
 mod bot;
+mod bot_commands;
+mod bot_forgery;
 mod browser;
 mod contrast;
 mod demo;

@@ -1,7 +1,7 @@
 //! Chat-bots 2.0 (`docs/bitrix24.md`, "Chat-bots 2.0"): bots an app registers
-//! (`imbot.v2.Bot.register`, idempotent per code, `…unregister`) and their commands
-//! (`imbot.v2.Command.register`, `…answer`). A bot belongs to the app, not to a user: any token
-//! of the app may act on it, as on Bitrix24.
+//! (`imbot.v2.Bot.register`, idempotent per code, `…update`, `…unregister`), their commands
+//! (`imbot.v2.Command.register`, `…answer`) and messages (`imbot.v2.Chat.Message.send`). A bot
+//! belongs to the app, not to a user: any token of the app may act on it, as on Bitrix24.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -24,10 +24,18 @@ pub struct Bot {
     pub code: String,
     /// Its name in chats.
     pub name: String,
+    /// The line under its name in its profile.
+    pub work_position: String,
+    /// Its picture as sent: Base64 without a `data:` prefix.
+    pub avatar: Option<String>,
     /// Where its events go (`eventMode` `webhook`); `None` in fetch mode.
     pub webhook_url: Option<String>,
     /// Its commands: id and word (without the slash).
     pub commands: Vec<(u64, String)>,
+    /// Each command's title as registered (a text, or one per language code).
+    pub titles: Vec<(String, Value)>,
+    /// The group chats it was added to.
+    pub chats: Vec<u64>,
 }
 
 /// Answers `method` if it is one of the chat's or the bots', else `None`.
@@ -48,6 +56,8 @@ pub(super) fn call(
         "im.dialog.messages.get" => Err(insufficient_scope()),
         m if m.starts_with("imbot.v2.") && !has_scope(&scope, "imbot") => Err(insufficient_scope()),
         "imbot.v2.bot.register" => register(portal, rec, params),
+        "imbot.v2.bot.update" => update(portal, rec, params),
+        "imbot.v2.chat.message.send" => send(portal, rec, params, now),
         "imbot.v2.bot.unregister" => owned(portal, rec, params).map(|i| {
             portal.bots.remove(i);
             json!(true)
@@ -63,14 +73,50 @@ fn field<'a>(params: &'a Value, name: &str) -> Option<&'a Value> {
     param(params, "fields").and_then(|f| param(f, name))
 }
 
+fn text_of(value: Option<&Value>) -> Option<String> {
+    value.and_then(|v| param_str(&json!({ "v": v }), "v"))
+}
+
+/// `fields.eventMode` and `fields.webhookUrl`: `Some(url)` for webhook mode, `None` for fetch.
+fn event_mode(params: &Value) -> Result<Option<String>, Failure> {
+    match text_of(field(params, "eventMode"))
+        .as_deref()
+        .unwrap_or("fetch")
+    {
+        "fetch" => Ok(None),
+        "webhook" => {
+            let url = text_of(field(params, "webhookUrl"))
+                .ok_or_else(|| fail(400, "BOT_WEBHOOK_URL_REQUIRED", "Webhook URL is required"))?;
+            let parsed = url::Url::parse(&url)
+                .map_err(|_| fail(400, "BOT_INVALID_CALLBACK", "Invalid callback URL"))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(fail(400, "BOT_INVALID_CALLBACK", "Invalid callback URL"));
+            }
+            Ok(Some(url))
+        }
+        _ => Err(fail(400, "BOT_INVALID_EVENT_MODE", "Invalid event mode")),
+    }
+}
+
+/// Applies `fields.properties` (name, workPosition, avatar) to `bot`.
+fn set_properties(bot: &mut Bot, properties: &Value) {
+    if let Some(name) = param_str(properties, "name").filter(|n| !n.is_empty()) {
+        bot.name = name;
+    }
+    if let Some(position) = param_str(properties, "workPosition") {
+        bot.work_position = position;
+    }
+    if let Some(avatar) = param_str(properties, "avatar").filter(|a| !a.is_empty()) {
+        bot.avatar = Some(avatar);
+    }
+}
+
 fn register(portal: &mut Portal, rec: &AccessRec, params: &Value) -> Result<Value, Failure> {
-    let text = |name: &str| field(params, name).and_then(|v| param_str(&json!({ "v": v }), "v"));
-    let code = text("code")
+    let code = text_of(field(params, "code"))
         .filter(|c| !c.is_empty())
         .ok_or_else(|| fail(400, "BOT_CODE_REQUIRED", "Bot code is required"))?;
-    let name = field(params, "properties")
-        .and_then(|p| param_str(p, "name"))
-        .filter(|n| !n.is_empty())
+    let properties = field(params, "properties")
+        .filter(|p| param_str(p, "name").is_some_and(|n| !n.is_empty()))
         .ok_or_else(|| {
             fail(
                 400,
@@ -78,22 +124,9 @@ fn register(portal: &mut Portal, rec: &AccessRec, params: &Value) -> Result<Valu
                 "Bot properties are required",
             )
         })?;
-    let webhook = match text("eventMode").as_deref().unwrap_or("fetch") {
-        "fetch" => None,
-        "webhook" => {
-            let url = text("webhookUrl")
-                .ok_or_else(|| fail(400, "BOT_WEBHOOK_URL_REQUIRED", "Webhook URL is required"))?;
-            let parsed = url::Url::parse(&url)
-                .map_err(|_| fail(400, "BOT_INVALID_CALLBACK", "Invalid callback URL"))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(fail(400, "BOT_INVALID_CALLBACK", "Invalid callback URL"));
-            }
-            Some(url)
-        }
-        _ => return Err(fail(400, "BOT_INVALID_EVENT_MODE", "Invalid event mode")),
-    };
+    let webhook = event_mode(params)?;
     let bot = match portal.bots.iter().find(|b| b.code == code) {
-        // Idempotent: the same code from the same app answers the bot as it is.
+        // Idempotent: the same code from the same app answers the bot as it is, unchanged.
         Some(bot) if bot.client_id == rec.client_id => bot.clone(),
         Some(_) => {
             return Err(fail(
@@ -109,24 +142,51 @@ fn register(portal: &mut Portal, rec: &AccessRec, params: &Value) -> Result<Valu
                 .map(|b| b.id + 1)
                 .max()
                 .unwrap_or(FIRST_BOT);
-            let bot = Bot {
+            let mut bot = Bot {
                 id,
                 client_id: rec.client_id.clone(),
                 code,
-                name,
+                name: String::new(),
+                work_position: String::new(),
+                avatar: None,
                 webhook_url: webhook,
                 commands: Vec::new(),
+                titles: Vec::new(),
+                chats: Vec::new(),
             };
+            set_properties(&mut bot, properties);
             portal.bots.push(bot.clone());
             bot
         }
     };
-    Ok(json!({
+    Ok(described(&bot))
+}
+
+/// `imbot.v2.Bot.update`: new properties, and a new event mode or webhook.
+fn update(portal: &mut Portal, rec: &AccessRec, params: &Value) -> Result<Value, Failure> {
+    let index = owned(portal, rec, params)?;
+    let webhook = match field(params, "eventMode") {
+        Some(_) => Some(event_mode(params)?),
+        None => None,
+    };
+    let bot = &mut portal.bots[index];
+    if let Some(properties) = field(params, "properties") {
+        set_properties(bot, properties);
+    }
+    if let Some(webhook) = webhook {
+        bot.webhook_url = webhook;
+    }
+    Ok(described(bot))
+}
+
+/// A bot as register, update and get answer it (no `webhookUrl`: Bitrix24 never shows it).
+fn described(bot: &Bot) -> Value {
+    json!({
         "bot": {"id": bot.id, "code": bot.code, "type": "bot", "appId": bot.client_id,
             "eventMode": if bot.webhook_url.is_some() { "webhook" } else { "fetch" },
             "countCommand": bot.commands.len()},
         "users": [{"id": bot.id, "name": bot.name, "bot": true, "type": "bot", "active": true}],
-    }))
+    })
 }
 
 /// The index of the bot `botId` names, if the calling app owns it.
@@ -163,11 +223,13 @@ fn command(portal: &mut Portal, rec: &AccessRec, params: &Value) -> Result<Value
         .flat_map(|b| b.commands.iter().map(|(id, _)| id + 1))
         .max()
         .unwrap_or(1);
+    let title = field(params, "title").cloned().unwrap_or(Value::Null);
     let bot = &mut portal.bots[index];
     let id = match bot.commands.iter().find(|(_, w)| *w == word) {
         Some((id, _)) => *id,
         None => {
             bot.commands.push((next, word.clone()));
+            bot.titles.push((word.clone(), title));
             next
         }
     };
@@ -185,12 +247,35 @@ fn answer(
     let dialog = param_str(params, "dialogId")
         .and_then(|d| dialog_of(&d, bot))
         .ok_or_else(|| fail(400, "DIALOG_ID_REQUIRED", "Dialog id is required"))?;
-    let text = field(params, "message")
-        .and_then(|m| param_str(&json!({ "v": m }), "v"))
+    let text = text_of(field(params, "message"))
         .filter(|t| !t.is_empty())
         .ok_or_else(|| fail(400, "MESSAGE_EMPTY", "Message is empty"))?;
     let id = post(portal, dialog, bot, now, text);
     Ok(json!({"id": id}))
+}
+
+/// `imbot.v2.Chat.Message.send`: a message from the bot in a chat it is in, or in a user's
+/// private chat with it.
+fn send(portal: &mut Portal, rec: &AccessRec, params: &Value, now: i64) -> Result<Value, Failure> {
+    let index = owned(portal, rec, params)?;
+    let bot = &portal.bots[index];
+    let dialog = param_str(params, "dialogId")
+        .and_then(|d| dialog_of(&d, bot.id))
+        .ok_or_else(|| fail(400, "DIALOG_ID_REQUIRED", "Dialog id is required"))?;
+    if let Dialog::Group(chat) = dialog
+        && !bot.chats.contains(&chat)
+    {
+        return Err(fail(
+            403,
+            "ACCESS_DENIED",
+            "Bot is not a participant in the chat",
+        ));
+    }
+    let text = text_of(field(params, "message"))
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| fail(400, "EMPTY_MESSAGE", "Message is empty"))?;
+    let id = post(portal, dialog, portal.bots[index].id, now, text);
+    Ok(json!({"id": id, "uuidMap": {}}))
 }
 
 /// A dialog id as the `bot` sees it (`chat<N>`, or the user's id for their private chat).

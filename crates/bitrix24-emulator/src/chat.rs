@@ -141,58 +141,32 @@ impl World {
                 }
             }
         }
-        let domain = portal.domain.clone();
-        let app_token = portal
-            .installs
-            .get(client_id)
-            .map(|i| i.application_token.clone())
-            .unwrap_or_default();
         let dialog_for_bot = match place {
             Dialog::Group(n) => format!("chat{n}"),
             Dialog::Private(user, _) => user.to_string(),
         };
         let mut events = Vec::new();
         for (url, bot, code, command, word, args) in found {
-            let issued = self.issue(member_id, bot, client_id);
-            let server_endpoint = self.server_endpoint(member_id);
-            let pairs: Vec<(String, String)> = [
-                ("event", "ONIMBOTV2COMMANDADD".to_owned()),
-                ("event_handler_id", "1".to_owned()),
-                ("ts", now.to_string()),
-                ("auth[domain]", domain.clone()),
-                ("auth[application_token]", app_token.clone()),
-                ("data[bot][id]", bot.to_string()),
-                ("data[bot][code]", code),
-                ("data[bot][auth][access_token]", issued.access),
-                ("data[bot][auth][refresh_token]", issued.refresh),
-                ("data[bot][auth][expires_in]", "3600".to_owned()),
-                ("data[bot][auth][scope]", "imbot".to_owned()),
-                ("data[bot][auth][domain]", domain.clone()),
-                ("data[bot][auth][server_endpoint]", server_endpoint),
-                (
-                    "data[bot][auth][client_endpoint]",
-                    format!("http://{domain}/rest/"),
-                ),
-                ("data[bot][auth][member_id]", member_id.as_str().to_owned()),
-                ("data[bot][auth][user_id]", bot.to_string()),
-                ("data[bot][auth][application_token]", app_token.clone()),
-                ("data[command][id]", command.to_string()),
-                ("data[command][command]", format!("/{word}")),
-                ("data[command][params]", args),
-                ("data[command][context]", "textarea".to_owned()),
-                ("data[message][id]", id.to_string()),
-                ("data[message][chatId]", chat_id.to_string()),
-                ("data[message][authorId]", user.to_string()),
-                ("data[message][date]", super::wire::iso_date(now)),
-                ("data[message][text]", text.to_owned()),
-                ("data[chat][id]", chat_id.to_string()),
-                ("data[chat][dialogId]", dialog_for_bot.clone()),
-                ("data[user][id]", user.to_string()),
-                ("data[language]", "en".to_owned()),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect();
+            let mut pairs =
+                self.bot_webhook(member_id, client_id, bot, &code, "ONIMBOTV2COMMANDADD");
+            pairs.extend(
+                [
+                    ("data[command][id]", command.to_string()),
+                    ("data[command][command]", format!("/{word}")),
+                    ("data[command][params]", args),
+                    ("data[command][context]", "textarea".to_owned()),
+                    ("data[message][id]", id.to_string()),
+                    ("data[message][chatId]", chat_id.to_string()),
+                    ("data[message][authorId]", user.to_string()),
+                    ("data[message][date]", super::wire::iso_date(now)),
+                    ("data[message][text]", text.to_owned()),
+                    ("data[chat][id]", chat_id.to_string()),
+                    ("data[chat][dialogId]", dialog_for_bot.clone()),
+                    ("data[user][id]", user.to_string()),
+                    ("data[language]", "en".to_owned()),
+                ]
+                .map(|(k, v)| (k.to_owned(), v)),
+            );
             events.push((
                 url,
                 FormPost {
@@ -202,5 +176,97 @@ impl World {
             ));
         }
         (id, events)
+    }
+
+    /// `user` adds the bot of `client_id` with `code` to the group chat `chat<N>`: the bot is a
+    /// member from now on, and the `ONIMBOTV2JOINCHAT` webhook Bitrix24 sends is returned with
+    /// its address (none for a bot in fetch mode, or no such bot).
+    pub(super) fn add_bot_to_chat(
+        &mut self,
+        member_id: &MemberId,
+        client_id: &str,
+        user: u64,
+        chat: u64,
+    ) -> Option<(String, FormPost)> {
+        let bot = self
+            .portals
+            .get_mut(member_id)?
+            .bots
+            .iter_mut()
+            .find(|b| b.client_id == client_id)?;
+        if !bot.chats.contains(&chat) {
+            bot.chats.push(chat);
+        }
+        let (id, code, url) = (bot.id, bot.code.clone(), bot.webhook_url.clone()?);
+        let mut pairs = self.bot_webhook(member_id, client_id, id, &code, "ONIMBOTV2JOINCHAT");
+        pairs.extend(
+            [
+                ("data[dialogId]", format!("chat{chat}")),
+                ("data[chat][id]", chat.to_string()),
+                ("data[chat][dialogId]", format!("chat{chat}")),
+                ("data[chat][type]", "chat".to_owned()),
+                ("data[user][id]", user.to_string()),
+                ("data[language]", "en".to_owned()),
+            ]
+            .map(|(k, v)| (k.to_owned(), v)),
+        );
+        Some((
+            url,
+            FormPost {
+                query: Vec::new(),
+                form: pairs,
+            },
+        ))
+    }
+
+    /// The part every bot webhook shares: the event, the portal's `auth` (only `domain` and
+    /// `application_token`) and `data[bot]` with a fresh OAuth pair of the bot's own user.
+    fn bot_webhook(
+        &mut self,
+        member_id: &MemberId,
+        client_id: &str,
+        bot: u64,
+        code: &str,
+        event: &str,
+    ) -> Vec<(String, String)> {
+        let now = self.now();
+        let (domain, app_token) = self
+            .portals
+            .get(member_id)
+            .map(|p| {
+                let token = p
+                    .installs
+                    .get(client_id)
+                    .map(|i| i.application_token.clone());
+                (p.domain.clone(), token.unwrap_or_default())
+            })
+            .unwrap_or_default();
+        let issued = self.issue(member_id, bot, client_id);
+        let server_endpoint = self.server_endpoint(member_id);
+        [
+            ("event", event.to_owned()),
+            ("event_handler_id", "1".to_owned()),
+            ("ts", now.to_string()),
+            ("auth[domain]", domain.clone()),
+            ("auth[application_token]", app_token.clone()),
+            ("data[bot][id]", bot.to_string()),
+            ("data[bot][code]", code.to_owned()),
+            ("data[bot][auth][access_token]", issued.access),
+            ("data[bot][auth][refresh_token]", issued.refresh),
+            ("data[bot][auth][expires_in]", "3600".to_owned()),
+            ("data[bot][auth][scope]", "imbot".to_owned()),
+            ("data[bot][auth][domain]", domain.clone()),
+            ("data[bot][auth][server_endpoint]", server_endpoint),
+            (
+                "data[bot][auth][client_endpoint]",
+                format!("http://{domain}/rest/"),
+            ),
+            ("data[bot][auth][member_id]", member_id.as_str().to_owned()),
+            ("data[bot][auth][user_id]", bot.to_string()),
+            ("data[bot][auth][application_token]", app_token),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
     }
 }

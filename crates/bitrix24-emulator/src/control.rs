@@ -55,6 +55,28 @@ impl Emulator {
             .type_message(member_id, client_id, user, dialog, text)
     }
 
+    /// `user` adds the app's bot to the group chat `chat<N>`: the `ONIMBOTV2JOINCHAT` webhook
+    /// and its address, as Bitrix24 sends it.
+    pub fn add_bot_to_chat(
+        &self,
+        member_id: &MemberId,
+        client_id: &str,
+        user: u64,
+        chat: u64,
+    ) -> Option<(String, FormPost)> {
+        self.world()
+            .add_bot_to_chat(member_id, client_id, user, chat)
+    }
+
+    /// Every message in a portal's chats, oldest first.
+    pub fn messages(&self, member_id: &MemberId) -> Vec<crate::Message> {
+        self.world()
+            .portals
+            .get(member_id)
+            .map(|p| p.messages.clone())
+            .unwrap_or_default()
+    }
+
     /// The bots registered on a portal.
     pub fn bots(&self, member_id: &MemberId) -> Vec<crate::Bot> {
         let world = self.world();

@@ -1,6 +1,7 @@
 //! The demo portal's general chat: a message typed in the box is stored as the current user's,
 //! and a command line in it goes to the app's bot as Bitrix24 sends it (`chat.rs`); the bot's
-//! answer shows in the chat beside the status it set.
+//! answer shows in the chat beside the status it set. The bot's private messages to the current
+//! user show there too, marked. A button adds the bot to the chat, which it greets.
 
 use axum::extract::State;
 use axum::response::Redirect;
@@ -20,9 +21,21 @@ const GENERAL: u64 = 1;
 /// Messages the panel shows.
 const SHOWN: usize = 8;
 
-/// `/demo/chat`.
+/// `/demo/chat` and `/demo/chat/add-bot`.
 pub(super) fn router() -> Router<PortalCtx> {
-    Router::new().route("/demo/chat", post(chat))
+    Router::new()
+        .route("/demo/chat", post(chat))
+        .route("/demo/chat/add-bot", post(add_bot))
+}
+
+/// The current user adds the app's bot to the general chat; its join event goes to the app.
+async fn add_bot(State(ctx): State<PortalCtx>, Form(control): Form<Control>) -> Redirect {
+    let joined =
+        lock(&ctx.shared).add_bot_to_chat(&ctx.member_id, &control.app, control.user, GENERAL);
+    if let Some((url, event)) = joined {
+        deliver(&event, vec![url]).await;
+    }
+    back(&control)
 }
 
 #[derive(Deserialize)]
@@ -51,8 +64,13 @@ async fn chat(State(ctx): State<PortalCtx>, Form(typed): Form<Typed>) -> Redirec
     back(&typed.control)
 }
 
-/// The general chat's last messages, oldest first: the author's name (or the bot's), the text.
-pub(super) fn last_messages(world: &World, member_id: &MemberId) -> Vec<(String, String)> {
+/// The general chat's last messages and the bots' private ones to `user`, oldest first: the
+/// author's name (or the bot's), the text.
+pub(super) fn last_messages(
+    world: &World,
+    member_id: &MemberId,
+    user: u64,
+) -> Vec<(String, String)> {
     let Some(portal) = world.portals.get(member_id) else {
         return Vec::new();
     };
@@ -70,14 +88,23 @@ pub(super) fn last_messages(world: &World, member_id: &MemberId) -> Vec<(String,
             })
             .unwrap_or_else(|| format!("#{id}"))
     };
-    let general: Vec<_> = portal
+    let shown: Vec<_> = portal
         .messages
         .iter()
-        .filter(|m| m.dialog == Dialog::Group(GENERAL))
+        .filter(|m| match m.dialog {
+            Dialog::Group(chat) => chat == GENERAL,
+            Dialog::Private(to, _) => to == user,
+        })
         .collect();
-    general
+    shown
         .iter()
-        .skip(general.len().saturating_sub(SHOWN))
-        .map(|m| (name(m.author_id), m.text.clone()))
+        .skip(shown.len().saturating_sub(SHOWN))
+        .map(|m| match m.dialog {
+            Dialog::Private(..) => (
+                format!("{} (to you only)", name(m.author_id)),
+                m.text.clone(),
+            ),
+            Dialog::Group(_) => (name(m.author_id), m.text.clone()),
+        })
         .collect()
 }

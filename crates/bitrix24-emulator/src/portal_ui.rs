@@ -224,7 +224,7 @@ async fn portal(State(ctx): State<PortalCtx>, Query(query): Query<PortalQuery>) 
             .unwrap_or_default(),
         users: users(&world, &ctx, user_id),
         calls: calls(&world, &ctx),
-        chat: super::demo_chat::last_messages(&world, &ctx.member_id),
+        chat: super::demo_chat::last_messages(&world, &ctx.member_id, user_id),
         installing: !finished && admin,
         action,
         fields,

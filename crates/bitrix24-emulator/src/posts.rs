@@ -138,10 +138,12 @@ impl World {
             .form
             .push(("data[CLEAN]".into(), u8::from(clean).to_string()));
         self.revoke_portal_tokens(member_id, client_id);
-        let install = self
-            .portals
-            .get_mut(member_id)
-            .and_then(|p| p.installs.remove(client_id));
+        let portal = self.portals.get_mut(member_id);
+        // Bitrix24 removes an app's bots with the app (`docs/bitrix24.md`, "Chat-bots 2.0").
+        let install = portal.and_then(|p| {
+            p.bots.retain(|b| b.client_id != client_id);
+            p.installs.remove(client_id)
+        });
         let handlers = install
             .map(|i| {
                 i.events

@@ -13,6 +13,10 @@ pub const SCOPE: &str = "imbot";
 pub const REGISTER: &str = "imbot.v2.Bot.register";
 /// Removes a bot.
 pub const UNREGISTER: &str = "imbot.v2.Bot.unregister";
+/// Changes a bot's properties and where its events go.
+pub const UPDATE: &str = "imbot.v2.Bot.update";
+/// Sends a message as a bot.
+pub const SEND: &str = "imbot.v2.Chat.Message.send";
 /// Registers a command.
 pub const COMMAND_REGISTER: &str = "imbot.v2.Command.register";
 /// Answers a command.
@@ -21,6 +25,8 @@ pub const COMMAND_ANSWER: &str = "imbot.v2.Command.answer";
 pub const MESSAGES: &str = "im.dialog.messages.get";
 /// A command typed (or pressed) in a chat.
 pub const COMMAND_EVENT: &str = "ONIMBOTV2COMMANDADD";
+/// The bot was added to a chat, or a user opened a chat with it.
+pub const JOIN_EVENT: &str = "ONIMBOTV2JOINCHAT";
 
 /// How old a command's message may be when its event arrives, in seconds: a replay of an old,
 /// genuine event acts on nothing.
@@ -60,33 +66,116 @@ pub enum EventError {
     /// Not a form Bitrix24 would send.
     #[error(transparent)]
     Form(#[from] FormError),
-    /// Another event than a command.
-    #[error("not a command event")]
+    /// Another event than a command or a join.
+    #[error("not a command or join event")]
     NotACommand,
     /// A field is missing or malformed.
     #[error("the command event lacks a valid {0}")]
     Missing(&'static str),
 }
 
+/// The bot was added to a chat (or a user opened a chat with it), as the webhook claims it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinEvent {
+    /// `auth[application_token]`: a filter, every employee has seen it.
+    pub application_token: ApplicationToken,
+    /// `data[bot][auth][member_id]`.
+    pub member_id: MemberId,
+    /// `data[bot][id]`.
+    pub bot_id: u64,
+    /// `data[dialogId]` (else `data[chat][dialogId]`): where to greet.
+    pub dialog_id: String,
+    /// `data[language]`, when given.
+    pub language: Option<String>,
+}
+
+/// A bot webhook the app acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BotEvent {
+    /// [`COMMAND_EVENT`].
+    Command(CommandEvent),
+    /// [`JOIN_EVENT`].
+    Joined(JoinEvent),
+}
+
+/// A webhook's form as JSON, with readers of its string scalars.
+struct Fields(Value);
+
+impl Fields {
+    fn text(&self, path: &[&str]) -> Option<&str> {
+        path.iter()
+            .try_fold(&self.0, |node, key| node.get(key))?
+            .as_str()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    }
+
+    fn number(&self, path: &[&str], what: &'static str) -> Result<u64, EventError> {
+        self.text(path)
+            .and_then(|s| s.parse::<u64>().ok())
+            .ok_or(EventError::Missing(what))
+    }
+
+    fn application_token(&self) -> Result<ApplicationToken, EventError> {
+        self.text(&["auth", "application_token"])
+            .and_then(|t| ApplicationToken::parse(t).ok())
+            .ok_or(EventError::Missing("application_token"))
+    }
+
+    fn member_id(&self) -> Result<MemberId, EventError> {
+        self.text(&["data", "bot", "auth", "member_id"])
+            .and_then(|m| MemberId::parse(m).ok())
+            .ok_or(EventError::Missing("member_id"))
+    }
+
+    fn dialog(&self, path: &[&str]) -> Option<String> {
+        self.text(path).filter(|d| d.len() <= 40).map(str::to_owned)
+    }
+
+    fn language(&self) -> Option<String> {
+        self.text(&["data", "language"]).map(str::to_owned)
+    }
+}
+
+impl BotEvent {
+    /// Reads a webhook's decoded form pairs (every scalar a string, as Bitrix24 sends them).
+    pub fn parse(pairs: &[(String, String)]) -> Result<Self, EventError> {
+        let fields = Fields(form::to_json(
+            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        )?);
+        match fields
+            .text(&["event"])
+            .map(str::to_ascii_uppercase)
+            .as_deref()
+        {
+            Some(COMMAND_EVENT) => CommandEvent::read(&fields).map(Self::Command),
+            Some(JOIN_EVENT) => Ok(Self::Joined(JoinEvent {
+                application_token: fields.application_token()?,
+                member_id: fields.member_id()?,
+                bot_id: fields.number(&["data", "bot", "id"], "bot")?,
+                dialog_id: fields
+                    .dialog(&["data", "dialogId"])
+                    .or_else(|| fields.dialog(&["data", "chat", "dialogId"]))
+                    .ok_or(EventError::Missing("dialog"))?,
+                language: fields.language(),
+            })),
+            _ => Err(EventError::NotACommand),
+        }
+    }
+}
+
 impl CommandEvent {
     /// Reads a webhook's decoded form pairs (every scalar a string, as Bitrix24 sends them).
     pub fn parse(pairs: &[(String, String)]) -> Result<Self, EventError> {
-        let json = form::to_json(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-        let text = |path: &[&str]| -> Option<&str> {
-            path.iter()
-                .try_fold(&json, |node, key| node.get(key))?
-                .as_str()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-        };
-        let number = |path: &[&str], what| {
-            text(path)
-                .and_then(|s| s.parse::<u64>().ok())
-                .ok_or(EventError::Missing(what))
-        };
-        if !text(&["event"]).is_some_and(|e| e.eq_ignore_ascii_case(COMMAND_EVENT)) {
-            return Err(EventError::NotACommand);
+        match BotEvent::parse(pairs)? {
+            BotEvent::Command(event) => Ok(event),
+            BotEvent::Joined(_) => Err(EventError::NotACommand),
         }
+    }
+
+    fn read(fields: &Fields) -> Result<Self, EventError> {
+        let text = |path: &[&str]| fields.text(path);
+        let number = |path: &[&str], what| fields.number(path, what);
         let command = text(&["data", "command", "command"])
             .map(|c| c.trim_start_matches('/').to_lowercase())
             .filter(|c| !c.is_empty() && c.len() <= 32)
@@ -94,25 +183,20 @@ impl CommandEvent {
         let chat_id = number(&["data", "message", "chatId"], "chat")
             .or_else(|_| number(&["data", "chat", "id"], "chat"))?;
         Ok(Self {
-            application_token: text(&["auth", "application_token"])
-                .and_then(|t| ApplicationToken::parse(t).ok())
-                .ok_or(EventError::Missing("application_token"))?,
-            member_id: text(&["data", "bot", "auth", "member_id"])
-                .and_then(|m| MemberId::parse(m).ok())
-                .ok_or(EventError::Missing("member_id"))?,
+            application_token: fields.application_token()?,
+            member_id: fields.member_id()?,
             bot_id: number(&["data", "bot", "id"], "bot")?,
             command_id: number(&["data", "command", "id"], "command")?,
             command,
             typed: text(&["data", "command", "context"]) == Some("textarea"),
             message_id: number(&["data", "message", "id"], "message")?,
             chat_id,
-            dialog_id: text(&["data", "chat", "dialogId"])
-                .filter(|d| d.len() <= 40)
-                .ok_or(EventError::Missing("dialog"))?
-                .to_owned(),
+            dialog_id: fields
+                .dialog(&["data", "chat", "dialogId"])
+                .ok_or(EventError::Missing("dialog"))?,
             user_id: UserId::new(number(&["data", "user", "id"], "user")?)
                 .map_err(|_| EventError::Missing("user"))?,
-            language: text(&["data", "language"]).map(str::to_owned),
+            language: fields.language(),
         })
     }
 
@@ -137,6 +221,12 @@ impl CommandEvent {
         })
     }
 
+    /// The invoking user's private chat with the bot, as the bot names it: an answer there is
+    /// seen by nobody else (Bitrix24 has no answer only one member of a chat sees).
+    pub fn private_dialog(&self) -> String {
+        self.user_id.to_string()
+    }
+
     /// Parameters of [`MESSAGES`] that answer the event's message (and at most a few after it).
     pub fn messages_params(&self) -> Value {
         json!({
@@ -147,12 +237,45 @@ impl CommandEvent {
     }
 }
 
-/// Parameters of [`REGISTER`]: a bot named `name` whose events go to `webhook_url`.
-pub fn register_params(code: &str, name: &str, webhook_url: &str) -> Value {
+/// How the bot looks in chats: its name and profile line in the portal's language, and its
+/// picture (a PNG, sent as Base64 without a `data:` prefix).
+pub struct Looks<'a> {
+    /// Its name (`properties.name`).
+    pub name: &'a str,
+    /// The line under its name in its profile (`properties.workPosition`).
+    pub work_position: &'a str,
+    /// Its picture, a PNG file's bytes (`properties.avatar`).
+    pub avatar_png: &'a [u8],
+}
+
+impl Looks<'_> {
+    fn properties(&self) -> Value {
+        use base64::Engine as _;
+        json!({
+            "name": self.name,
+            "workPosition": self.work_position,
+            "avatar": base64::engine::general_purpose::STANDARD.encode(self.avatar_png),
+        })
+    }
+}
+
+/// Parameters of [`REGISTER`]: a bot looking like `looks` whose events go to `webhook_url`.
+pub fn register_params(code: &str, looks: &Looks<'_>, webhook_url: &str) -> Value {
     json!({"fields": {
         "code": code,
-        "properties": {"name": name},
+        "properties": looks.properties(),
         "type": "bot",
+        "eventMode": "webhook",
+        "webhookUrl": webhook_url,
+    }})
+}
+
+/// Parameters of [`UPDATE`]: `bot_id` looks like `looks` and its events go to `webhook_url`
+/// again — registering an existing bot changes nothing, and any token of the app may have
+/// pointed the webhook elsewhere.
+pub fn update_params(bot_id: u64, looks: &Looks<'_>, webhook_url: &str) -> Value {
+    json!({"botId": bot_id, "fields": {
+        "properties": looks.properties(),
         "eventMode": "webhook",
         "webhookUrl": webhook_url,
     }})
@@ -163,15 +286,22 @@ pub fn registered(result: &Value) -> Option<u64> {
     id(result.get("bot").and_then(|b| b.get("id")))
 }
 
-/// Parameters of [`COMMAND_REGISTER`]: `/command` for `bot_id`, usable in every chat.
-pub fn command_params(bot_id: u64, command: &str, title: &str) -> Value {
+/// Parameters of [`COMMAND_REGISTER`]: `/command` for `bot_id`, usable in every chat, with
+/// its title and parameters in each language (`{"en": …, "de": …}`).
+pub fn command_params(bot_id: u64, command: &str, title: &Value, params: &str) -> Value {
     json!({"botId": bot_id, "fields": {
         "command": command,
         "common": true,
         "hidden": false,
         "extranetSupport": false,
         "title": title,
+        "params": params,
     }})
+}
+
+/// Parameters of [`SEND`]: `text` from `bot_id` in `dialog_id`.
+pub fn send_params(bot_id: u64, dialog_id: &str, text: &str) -> Value {
+    json!({"botId": bot_id, "dialogId": dialog_id, "fields": {"message": text}})
 }
 
 /// Why a command event was not believed.

@@ -85,6 +85,8 @@ pub struct Event {
     pub version: Option<i64>,
     /// `data[CLEAN]=1`: the admin asked to delete the app's data.
     pub clean: bool,
+    /// `data[LANGUAGE_ID]`: the portal's language (`en`, `de`, `ua`, …).
+    pub language: Option<String>,
 }
 
 impl Event {
@@ -167,6 +169,9 @@ impl Event {
             auth,
             version: number(&json["data"]["VERSION"]).and_then(|v| i64::try_from(v).ok()),
             clean: text(&["data", "CLEAN"]) == Some("1"),
+            language: text(&["data", "LANGUAGE_ID"])
+                .filter(|l| l.len() <= 8)
+                .map(str::to_owned),
         })
     }
 }
@@ -192,6 +197,7 @@ mod tests {
         let event = Event::parse(&pairs(&[
             ("event", "ONAPPINSTALL"),
             ("data[VERSION]", "3"),
+            ("data[LANGUAGE_ID]", "de"),
             ("auth[access_token]", "a"),
             ("auth[refresh_token]", "r"),
             ("auth[expires_in]", "3600"),
@@ -204,6 +210,7 @@ mod tests {
         .expect("parses");
         assert_eq!(event.kind, EventKind::Install);
         assert_eq!(event.version, Some(3));
+        assert_eq!(event.language.as_deref(), Some("de"));
         let auth = event.auth.expect("tokens");
         assert_eq!(auth.user_id, UserId::new(1).ok());
         assert_eq!(auth.refresh.expect("refresh").expose(), "r");

@@ -3,7 +3,7 @@
 //! form-encoded with every scalar a string, and the message read back with the typing user's
 //! own token.
 
-use bitrix24::bot::{CommandEvent, confirm};
+use bitrix24::bot::{BotEvent, CommandEvent, confirm};
 use serde_json::json;
 
 use super::{rest_err, rest_ok};
@@ -129,6 +129,78 @@ async fn bots_need_the_scope_and_a_code_and_belong_to_their_app() {
         rest_err(&bitrix, "imbot.v2.Command.register", &admin, unknown).await,
         (404, "BOT_NOT_FOUND".to_owned())
     );
+}
+
+#[tokio::test]
+async fn a_bot_speaks_in_chats_it_was_added_to_and_privately_to_anyone() {
+    let (bitrix, bot) = with_bot().await;
+    let token = bitrix.access_token(bitrix.employee);
+    let say = |dialog: &str| json!({"botId": bot, "dialogId": dialog, "fields": {"message": "Hi"}});
+    assert_eq!(
+        rest_err(&bitrix, "imbot.v2.Chat.Message.send", &token, say("chat42")).await,
+        (403, "ACCESS_DENIED".to_owned()),
+        "not a member of the chat yet"
+    );
+    let (url, joined) = bitrix
+        .emulator
+        .add_bot_to_chat(bitrix.member(), CLIENT_ID, 1, 42)
+        .expect("a webhook bot");
+    assert_eq!(url, "http://127.0.0.1:9/bot");
+    let Ok(BotEvent::Joined(event)) = BotEvent::parse(&joined.form) else {
+        panic!("a join event");
+    };
+    assert_eq!((event.bot_id, event.dialog_id.as_str()), (bot, "chat42"));
+    let sent = rest_ok(&bitrix, "imbot.v2.Chat.Message.send", &token, say("chat42")).await;
+    assert!(sent["id"].as_u64().is_some(), "{sent}");
+    // A user's private chat needs no invitation; the user reads it as the bot's id.
+    let private = bitrix.employee.to_string();
+    rest_ok(&bitrix, "imbot.v2.Chat.Message.send", &token, say(&private)).await;
+    let read = rest_ok(
+        &bitrix,
+        "im.dialog.messages.get",
+        &token,
+        json!({"DIALOG_ID": bot.to_string()}),
+    )
+    .await;
+    assert_eq!(read["messages"][0]["author_id"], json!(bot));
+    assert_eq!(read["messages"][0]["text"], "Hi");
+}
+
+#[tokio::test]
+async fn registering_again_changes_nothing_and_an_update_points_the_webhook_anew() {
+    let (bitrix, bot) = with_bot().await;
+    let employee = bitrix.access_token(bitrix.employee);
+    // Any token of the app may point the bot's events elsewhere.
+    let elsewhere = json!({"botId": bot, "fields": {"eventMode": "webhook",
+        "webhookUrl": "http://127.0.0.1:9/elsewhere", "properties": {"name": "Mine"}}});
+    rest_ok(&bitrix, "imbot.v2.Bot.update", &employee, elsewhere).await;
+    let admin = bitrix.access_token(1);
+    let fields = json!({"fields": {"code": "status", "properties": {"name": "Status"},
+        "eventMode": "webhook", "webhookUrl": "http://127.0.0.1:9/bot"}});
+    rest_ok(&bitrix, "imbot.v2.Bot.register", &admin, fields).await;
+    let bots = bitrix.emulator.bots(bitrix.member());
+    assert_eq!(
+        bots[0].webhook_url.as_deref(),
+        Some("http://127.0.0.1:9/elsewhere")
+    );
+    assert_eq!(bots[0].name, "Mine");
+    let back = json!({"botId": bot, "fields": {"eventMode": "webhook",
+        "webhookUrl": "http://127.0.0.1:9/bot", "properties": {"name": "Status"}}});
+    let answer = rest_ok(&bitrix, "imbot.v2.Bot.update", &admin, back).await;
+    assert!(answer["bot"].get("webhookUrl").is_none(), "never shown");
+    let bots = bitrix.emulator.bots(bitrix.member());
+    assert_eq!(
+        bots[0].webhook_url.as_deref(),
+        Some("http://127.0.0.1:9/bot")
+    );
+}
+
+#[tokio::test]
+async fn an_uninstall_removes_the_apps_bots() {
+    let (bitrix, _) = with_bot().await;
+    assert_eq!(bitrix.emulator.bots(bitrix.member()).len(), 1);
+    bitrix.emulator.uninstall(bitrix.member(), CLIENT_ID, false);
+    assert!(bitrix.emulator.bots(bitrix.member()).is_empty());
 }
 
 fn b24_user(id: u64) -> bitrix24::domain::UserId {

@@ -143,3 +143,58 @@ fn only_the_users_own_fresh_message_with_the_command_proves_it() {
     let pressed = CommandEvent::parse(&form("chat77", "menu")).expect("event");
     assert_eq!(confirm(&pressed, &genuine, NOW), Err(NotProven::NotTyped));
 }
+
+#[test]
+fn a_join_event_names_the_chat_to_greet() {
+    let joined = pairs(&[
+        ("event", "ONIMBOTV2JOINCHAT"),
+        (
+            "auth[application_token]",
+            "a1b2c3d4e5f60718293a4b5c6d7e8f90",
+        ),
+        ("data[bot][id]", "456"),
+        (
+            "data[bot][auth][member_id]",
+            "a223c6b3710f85df22e9377d6c4f7553",
+        ),
+        ("data[dialogId]", "chat5"),
+        ("data[chat][id]", "5"),
+        ("data[user][id]", "27"),
+        ("data[language]", "de"),
+    ]);
+    let Ok(BotEvent::Joined(event)) = BotEvent::parse(&joined) else {
+        panic!("a join event");
+    };
+    assert_eq!((event.bot_id, event.dialog_id.as_str()), (456, "chat5"));
+    assert_eq!(event.language.as_deref(), Some("de"));
+    assert_eq!(
+        CommandEvent::parse(&joined),
+        Err(EventError::NotACommand),
+        "not a command"
+    );
+    assert_eq!(
+        send_params(456, "chat5", "Hi"),
+        json!({"botId": 456, "dialogId": "chat5", "fields": {"message": "Hi"}})
+    );
+}
+
+#[test]
+fn the_bots_looks_go_as_bitrix24_reads_them() {
+    let looks = Looks {
+        name: "Status",
+        work_position: "From any chat",
+        avatar_png: b"\x89PNG",
+    };
+    let update = update_params(456, &looks, "https://app.example/bot");
+    assert_eq!(
+        update["fields"]["properties"],
+        json!({"name": "Status", "workPosition": "From any chat", "avatar": "iVBORw=="})
+    );
+    assert_eq!(update["fields"]["webhookUrl"], "https://app.example/bot");
+    let register = register_params("status", &looks, "https://app.example/bot");
+    assert_eq!(register["fields"]["eventMode"], "webhook");
+    assert_eq!(
+        register["fields"]["properties"],
+        update["fields"]["properties"]
+    );
+}

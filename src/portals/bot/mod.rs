@@ -3,33 +3,52 @@
 //! invoking user's own pair, shows their message (`docs/security.md`, "Chat commands"). A
 //! believed command acts through the same use cases as the page, once per message.
 
+mod registration;
+
 use serde_json::Value;
 
 use super::automation::Why;
+use super::availability::{Focus, Found};
 use super::{Portals, Refusal};
-use crate::command::{self, COMMANDS, Command, While};
+use crate::command::{self, Command, While};
 use crate::i18n::Lang;
 use crate::schedule::{self, WORKDAY_END};
 use crate::tokens::{CallError, Repeat};
 use bitrix24::batch::{self, BatchAnswer};
-use bitrix24::bot::{self, CommandEvent};
+use bitrix24::bot::{self, BotEvent, CommandEvent, JoinEvent};
 use bitrix24::domain::{MemberId, Status, UserId};
 use bitrix24::status::{self, PageRead};
 
-/// The app's bot's code on every portal.
-pub const BOT_CODE: &str = "status";
-
 /// What the bot says, before it is put in words.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reply {
     /// The status was set, until then when given.
     Set(Status, Option<i64>),
     /// The user's status, and why when something other than their hand set it.
     Status(Status, Option<Why>),
+    /// A colleague's status, as the team board shows it.
+    Colleague(Found),
+    /// Who in the user's department is not available.
+    Focus(Focus),
+    /// The colleagues' statuses cannot be read for this user.
+    Unreadable(Unreadable),
     /// The user has no pair the app may act with: open the app once.
     OpenApp,
     /// The command was not understood.
     Help,
+    /// The bot was added to a chat: who it is and its commands.
+    Welcome,
+}
+
+/// Why colleagues' statuses cannot be read for a user, as the team board would say it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unreadable {
+    /// The portal has not granted this scope.
+    Scope(&'static str),
+    /// The portal's REST lacks this method.
+    Method(&'static str),
+    /// The user is not one of the portal's employees.
+    EmployeesOnly,
 }
 
 /// A reply with what its words need.
@@ -49,6 +68,8 @@ pub enum Heard {
     Done,
     /// The user has no pair: asked to open the app.
     AskedToOpen,
+    /// The bot joined a chat and greeted it.
+    Greeted,
     /// Acted on already (a repeated or replayed event).
     Repeated,
     /// Not this app's bot, or not the portal's `application_token`.
@@ -58,65 +79,45 @@ pub enum Heard {
 }
 
 impl Portals {
-    /// Registers the app's bot and its commands on the portal with `user_id`'s pair (an
-    /// administrator's, at install or update), where the portal granted `imbot`; registering
-    /// again changes nothing.
-    pub(super) async fn register_bot(
-        &self,
-        member_id: &MemberId,
-        user_id: UserId,
-    ) -> Result<(), CallError> {
-        let webhook = self.config.url_for("bot");
-        let params = bot::register_params(BOT_CODE, Lang::En.text().app_name, &webhook);
-        let result: Value = self
-            .tokens
-            .call(member_id, user_id, bot::REGISTER, params, Repeat::Safe)
-            .await?;
-        let Some(bot_id) = bot::registered(&result) else {
-            tracing::warn!(%member_id, "the portal registered the bot without saying its id");
-            return Ok(());
-        };
-        self.store
-            .save_bot(member_id, bot_id, self.clock.now())
-            .await?;
-        for word in COMMANDS {
-            let params = bot::command_params(bot_id, word, word);
-            let _: Value = self
-                .tokens
-                .call(
-                    member_id,
-                    user_id,
-                    bot::COMMAND_REGISTER,
-                    params,
-                    Repeat::Safe,
-                )
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// A command's webhook (`pairs`, decoded): believed only when the invoking user's own read
-    /// shows their message; then acted on once and answered in words `say` gives.
-    pub async fn bot_command(
+    /// A bot webhook (`pairs`, decoded), answered in words `say` gives: a command, believed
+    /// only when the invoking user's own read shows their message, then acted on once; or the
+    /// bot joining a chat, greeted once a day.
+    pub async fn bot_event(
         &self,
         pairs: &[(String, String)],
         say: impl Fn(&Said) -> String,
     ) -> Result<Heard, Refusal> {
-        let event = CommandEvent::parse(pairs).map_err(|error| {
-            tracing::info!(%error, "a bot webhook that is not a command event");
+        let event = BotEvent::parse(pairs).map_err(|error| {
+            tracing::info!(%error, "a bot webhook the app does not act on");
             Refusal::BadRequest
         })?;
-        let member_id = &event.member_id;
+        let (member_id, token, bot_id) = match &event {
+            BotEvent::Command(e) => (&e.member_id, &e.application_token, e.bot_id),
+            BotEvent::Joined(e) => (&e.member_id, &e.application_token, e.bot_id),
+        };
         let portal = self.installed(member_id).await?;
         let ours = portal
             .record
             .application_token
             .as_ref()
-            .is_some_and(|stored| stored.matches(event.application_token.expose()));
-        if !ours || self.store.bot(member_id).await? != Some(event.bot_id) {
+            .is_some_and(|stored| stored.matches(token.expose()));
+        if !ours || self.store.bot(member_id).await? != Some(bot_id) {
             tracing::warn!(%member_id, "a bot webhook with another application token or bot");
             return Ok(Heard::NotOurs);
         }
+        match event {
+            BotEvent::Command(event) => self.bot_command(&event, &say).await,
+            BotEvent::Joined(event) => self.greet(&event, &say).await,
+        }
+    }
+
+    /// A command of the app's own bot.
+    async fn bot_command(
+        &self,
+        event: &CommandEvent,
+        say: &impl Fn(&Said) -> String,
+    ) -> Result<Heard, Refusal> {
+        let member_id = &event.member_id;
         let (user_id, now) = (event.user_id, self.clock.now());
         let lang = Lang::from_code(event.language.as_deref().unwrap_or_default());
         let usable = self
@@ -125,15 +126,15 @@ impl Portals {
             .await?
             .is_some_and(|t| t.account.tokens.is_some());
         let read = match usable {
-            true => self.read_as(member_id, user_id, &event).await,
+            true => self.read_as(member_id, user_id, event).await,
             false => Err(CallError::NeedsReauth),
         };
         let read = match read {
             Ok(read) => read,
-            Err(CallError::NeedsReauth) => return self.ask_to_open(&event, lang, &say).await,
+            Err(CallError::NeedsReauth) => return self.ask_to_open(event, lang, say).await,
             Err(error) => return Err(error.into()),
         };
-        let line = match bot::confirm(&event, &read, now) {
+        let line = match bot::confirm(event, &read, now) {
             Ok(line) => line,
             Err(why) => {
                 tracing::warn!(%member_id, %user_id, %why, "a command event the portal does not confirm");
@@ -154,9 +155,64 @@ impl Portals {
             zone,
             now,
         };
-        self.answer(member_id, user_id, &event, &say(&said)).await;
+        // Bitrix24 has no answer only one member of a chat sees: what is about colleagues, or
+        // why the user's status is what it is, goes to their private chat with the bot.
+        let private = matches!(
+            said.reply,
+            Reply::Status(..) | Reply::Colleague(_) | Reply::Focus(_) | Reply::Unreadable(_)
+        );
+        let text = say(&said);
+        match private && event.dialog_id.starts_with("chat") {
+            true => {
+                let params = bot::send_params(event.bot_id, &event.private_dialog(), &text);
+                self.send_as_bot(member_id, user_id, params).await;
+            }
+            false => self.answer(member_id, user_id, event, &text).await,
+        }
         tracing::info!(target: "audit", command = event.command.as_str(), "chat command");
         Ok(Heard::Done)
+    }
+
+    /// The bot joined a chat: it says what it does and its commands there, once a day at most,
+    /// with an administrator's pair (any pair of the app may speak as its bot; Bitrix24 refuses
+    /// a chat the bot is not in).
+    async fn greet(
+        &self,
+        event: &JoinEvent,
+        say: &impl Fn(&Said) -> String,
+    ) -> Result<Heard, Refusal> {
+        let member_id = &event.member_id;
+        let now = self.clock.now();
+        if !self
+            .store
+            .first_greeting(member_id, &event.dialog_id, now)
+            .await?
+        {
+            return Ok(Heard::Repeated);
+        }
+        let Some(admin) = self.store.admin_account(member_id).await? else {
+            return Ok(Heard::Greeted);
+        };
+        let said = Said {
+            reply: Reply::Welcome,
+            lang: Lang::from_code(event.language.as_deref().unwrap_or_default()),
+            zone: jiff::tz::TimeZone::UTC,
+            now,
+        };
+        let params = bot::send_params(event.bot_id, &event.dialog_id, &say(&said));
+        self.send_as_bot(member_id, admin, params).await;
+        Ok(Heard::Greeted)
+    }
+
+    /// Sends a message as the bot with `user_id`'s pair; a failure is logged.
+    async fn send_as_bot(&self, member_id: &MemberId, user_id: UserId, params: Value) {
+        let sent: Result<Value, _> = self
+            .tokens
+            .call(member_id, user_id, bot::SEND, params, Repeat::Never)
+            .await;
+        if let Err(error) = sent {
+            tracing::warn!(%member_id, %error, "the bot's message could not be sent");
+        }
     }
 
     /// The event's message, read with the invoking user's own pair.
@@ -205,6 +261,14 @@ impl Portals {
         let now = self.clock.now();
         let reply = match command {
             Command::Help => Reply::Help,
+            Command::StatusOf(who) => match self.colleague(member_id, user_id, &who).await {
+                Ok(found) => Reply::Colleague(found),
+                Err(refusal) => unreadable(refusal)?,
+            },
+            Command::Focus => match self.focus(member_id, user_id).await {
+                Ok(focus) => Reply::Focus(focus),
+                Err(refusal) => unreadable(refusal)?,
+            },
             Command::Status => {
                 let current = page.status.unwrap_or(Status::Online);
                 Reply::Status(current, self.why(member_id, user_id, current).await?)
@@ -288,4 +352,15 @@ impl Portals {
             tracing::warn!(%member_id, %error, "a command could not be answered");
         }
     }
+}
+
+/// A refusal to read colleagues the user can be told about; any other is the command's.
+fn unreadable(refusal: Refusal) -> Result<Reply, Refusal> {
+    let why = match refusal {
+        Refusal::ScopeMissing(scope) => Unreadable::Scope(scope),
+        Refusal::MethodMissing(method) => Unreadable::Method(method),
+        Refusal::EmployeesOnly => Unreadable::EmployeesOnly,
+        other => return Err(other),
+    };
+    Ok(Reply::Unreadable(why))
 }
