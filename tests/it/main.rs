@@ -18,6 +18,7 @@ mod automation_browser;
 mod automation_rules;
 mod bitrix_client;
 mod bot;
+mod bot_browser;
 mod bot_commands;
 mod bot_forgery;
 mod browser;

@@ -38,22 +38,30 @@ async fn add_bot(State(ctx): State<PortalCtx>, Form(control): Form<Control>) -> 
     back(&control)
 }
 
+/// The chat box's form. Its fields are spelled out: a flattened `Control` would read `user`
+/// from a form as text and refuse it.
 #[derive(Deserialize)]
 struct Typed {
-    #[serde(flatten)]
-    control: Control,
+    app: String,
+    user: u64,
+    lang: Option<String>,
     text: String,
 }
 
 /// Posts the current user's message in the general chat, and its commands to the app's bot.
 async fn chat(State(ctx): State<PortalCtx>, Form(typed): Form<Typed>) -> Redirect {
+    let control = Control {
+        app: typed.app,
+        user: typed.user,
+        lang: typed.lang,
+    };
     let text: String = typed.text.trim().chars().take(1000).collect();
     if !text.is_empty() {
         let dialog = format!("chat{GENERAL}");
         let (_, events) = lock(&ctx.shared).type_message(
             &ctx.member_id,
-            &typed.control.app,
-            typed.control.user,
+            &control.app,
+            control.user,
             &dialog,
             &text,
         );
@@ -61,7 +69,7 @@ async fn chat(State(ctx): State<PortalCtx>, Form(typed): Form<Typed>) -> Redirec
             deliver(&event, vec![url]).await;
         }
     }
-    back(&typed.control)
+    back(&control)
 }
 
 /// The general chat's last messages and the bots' private ones to `user`, oldest first: the
