@@ -14,10 +14,20 @@ struct Field {
     value: String,
 }
 
-/// The scopes the app asks for (`docs/bitrix24.md`, "Reading colleagues"): `user` only for
-/// the opt-in `USER_PROFILE_MENU`, as Market moderation asks for the minimum.
+/// The scopes the app asks for (`docs/bitrix24.md`, "Reading colleagues"): `calendar` and
+/// `timeman` serve automatic statuses and `imbot` chat commands, each optional (the page names
+/// one that is missing); `user` only for the opt-in `USER_PROFILE_MENU`, as Market moderation
+/// asks for the minimum.
 fn scopes(placements: &str) -> String {
-    let mut scopes = vec!["im", "placement", "user_brief", "department"];
+    let mut scopes = vec![
+        "im",
+        "placement",
+        "user_brief",
+        "department",
+        "calendar",
+        "timeman",
+        "imbot",
+    ];
     if placements
         .split(',')
         .any(|p| p.trim() == "USER_PROFILE_MENU")

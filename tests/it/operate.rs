@@ -329,7 +329,7 @@ async fn vendor_fields_follow_public_url_and_one_line_commands_refuse_json() {
         "https://status.example.com/app",
         "https://status.example.com/events",
         "https://status.example.com/oauth/callback",
-        "im,placement,user_brief,department",
+        "im,placement,user_brief,department,calendar,timeman,imbot",
     ] {
         assert!(values.contains(&expected), "{expected} in {values:?}");
     }
