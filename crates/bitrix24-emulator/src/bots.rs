@@ -25,16 +25,20 @@ pub struct Bot {
     /// Its name in chats.
     pub name: String,
     /// The line under its name in its profile.
+    #[serde(default)]
     pub work_position: String,
     /// Its picture as sent: Base64 without a `data:` prefix.
+    #[serde(default)]
     pub avatar: Option<String>,
     /// Where its events go (`eventMode` `webhook`); `None` in fetch mode.
     pub webhook_url: Option<String>,
     /// Its commands: id and word (without the slash).
     pub commands: Vec<(u64, String)>,
     /// Each command's title as registered (a text, or one per language code).
+    #[serde(default)]
     pub titles: Vec<(String, Value)>,
     /// The group chats it was added to.
+    #[serde(default)]
     pub chats: Vec<u64>,
 }
 
