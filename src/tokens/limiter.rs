@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::reservations::Reservations;
+use super::reservations::{LEASE, Reservations};
 use crate::store::Store;
 use bitrix24::MAX_IN_FLIGHT_PER_PORTAL;
 use bitrix24::domain::MemberId;
@@ -52,10 +52,14 @@ impl Limiter {
 
     /// Keeps the buckets in the database when the store shares them between instances: each
     /// request drains in `1 / drain_per_sec`; a bucket counts as full `Limiter::margin` before
-    /// it holds the burst.
+    /// it holds the burst, and a leased place's [`LEASE`] earlier still (never so much that no
+    /// request passes at once).
     pub fn shared(mut self, store: &Store) -> Self {
         let per_request = Duration::from_secs_f64(1.0 / self.drain_per_sec);
-        let full_after = per_request.mul_f64(self.burst) - self.margin();
+        let full_after = per_request
+            .mul_f64(self.burst)
+            .saturating_sub(self.margin() + LEASE)
+            .max(per_request);
         self.shared = store
             .shared_buckets(per_request, full_after)
             .map(Reservations::new);
@@ -116,6 +120,11 @@ impl Limiter {
         Ok(wait)
     }
 
+    /// How many reservations this instance sent to the shared buckets (`None` without them).
+    pub fn shared_statements(&self) -> Option<u64> {
+        self.shared.as_ref().map(|shared| shared.statements())
+    }
+
     /// Waits for a slot for `member_id`: `Ok(true)` if it had to wait, `Err(retry_after)` if
     /// that would take longer than `max_wait`.
     pub async fn acquire(
@@ -161,6 +170,9 @@ impl Limiter {
             && let Err(error) = shared.buckets().saturate(member_id, None).await
         {
             tracing::warn!(%error, %member_id, "could not mark the shared rate limit full");
+        }
+        if let Some(shared) = &self.shared {
+            shared.drop_leases(member_id);
         }
         self.saturate_here(member_id);
     }

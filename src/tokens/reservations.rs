@@ -1,22 +1,41 @@
-//! Places in the shared buckets (`docs/bitrix24.md`, "Rate limit"), reserved in batches: each
-//! call reserves its own place while fewer than [`STATEMENTS_PER_PORTAL`] reservations for its
-//! portal are on their way to the database; past that, calls queue, and the next reservation
-//! takes a place for each of them in one statement. A lone call costs one statement and one
-//! round trip; a burst costs a few statements.
+//! Places in the shared buckets (`docs/bitrix24.md`, "Rate limit"), reserved in batches and
+//! leased ahead: each call reserves its own place while fewer than [`STATEMENTS_PER_PORTAL`]
+//! reservations for its portal are on their way to the database; past that, calls queue, and
+//! the next reservation takes a place for each of them in one statement. While the portal's
+//! bucket has room, a reservation also takes, ahead, the places the calls coming at the recent
+//! rate will need within [`LEASE`]: the next calls take those without a statement. A leased
+//! place is good for [`LEASE`] after the moment it was reserved for, which the limiter's margin
+//! covers. Unused, it counts a request the portal never saw, so others wait longer, never too
+//! little; and no more are leased than the portal drains within [`LEASE`], so at most that
+//! much of its capacity goes unused. At Bitrix24's own limits (2 a second) that is none: every
+//! place is reserved when it is needed, as near the limit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::store::SharedBuckets;
+use crate::store::{Places, SharedBuckets};
 use bitrix24::domain::MemberId;
 
 /// Most reservations for one portal on their way to the database at once, from this instance.
 /// Measured with the load harness: one at a time batched the most but made every call wait
 /// for the round trip ahead of it; one per call spent the database on a single hot row.
 const STATEMENTS_PER_PORTAL: usize = 4;
+
+/// How long after the moment it was reserved for a leased place may still be taken. The
+/// bucket counts as full this much earlier ([`crate::tokens::limiter::Limiter::shared`]): a
+/// request sent this late can only find the portal's bucket fuller than the shared one says by
+/// what drains meanwhile.
+pub const LEASE: Duration = Duration::from_millis(20);
+
+/// Most places leased ahead for one portal, however fast it drains.
+const MOST_LEASED: usize = 32;
+
+/// Past this many portals tracked, the idle ones are dropped.
+const PRUNE_ABOVE: usize = 1_024;
 
 /// A call's place: `Ok(wait)` before sending, `Err(retry_after)` when none was free within its
 /// budget. `None` when the database did not answer.
@@ -27,17 +46,35 @@ struct Waiter {
     reply: oneshot::Sender<Outcome>,
 }
 
-/// A portal's reservations under way, and the calls waiting for the next one.
+/// A portal's reservations under way, the calls waiting for the next one, and the places
+/// leased ahead.
 #[derive(Debug, Default)]
 struct Portal {
     in_flight: usize,
     queued: Vec<Waiter>,
+    /// Places reserved ahead, earliest first: when each may leave, and until when.
+    leased: VecDeque<(Instant, Instant)>,
+    /// Calls since the last reservation, and when it was sent: the rate at which calls come.
+    demand: usize,
+    last_sent: Option<Instant>,
+    /// Whether the last reservation found room: every place it got could leave at once.
+    roomy: bool,
+}
+
+impl Portal {
+    fn idle(&self, now: Instant) -> bool {
+        self.in_flight == 0 && self.queued.is_empty() && self.leased.iter().all(|l| l.1 < now)
+    }
 }
 
 /// The reservations of this instance.
 #[derive(Debug)]
 pub struct Reservations {
     buckets: SharedBuckets,
+    /// Statements sent to the database so far.
+    statements: AtomicU64,
+    /// Most places leased ahead: what a portal drains within [`LEASE`].
+    most_ahead: usize,
     /// The portals with a reservation under way.
     portals: Mutex<HashMap<MemberId, Portal>>,
 }
@@ -52,20 +89,43 @@ impl std::fmt::Debug for Waiter {
 
 impl Reservations {
     pub fn new(buckets: SharedBuckets) -> Arc<Self> {
+        let drained = LEASE.as_micros() / buckets.per_request().as_micros().max(1);
         Arc::new(Self {
+            most_ahead: usize::try_from(drained)
+                .unwrap_or(usize::MAX)
+                .min(MOST_LEASED),
             buckets,
+            statements: AtomicU64::new(0),
             portals: Mutex::new(HashMap::new()),
         })
     }
 
-    /// A place in `member_id`'s bucket within `max_wait`.
+    /// A place in `member_id`'s bucket within `max_wait`: a leased one when there is one,
+    /// else one the database reserves.
     pub async fn reserve(self: &Arc<Self>, member_id: &MemberId, max_wait: Duration) -> Outcome {
         let (reply, answer) = oneshot::channel();
-        let waiter = Waiter { max_wait, reply };
         let lead = {
+            let now = Instant::now();
             let mut portals = self.lock();
+            if portals.len() > PRUNE_ABOVE {
+                portals.retain(|_, portal| !portal.idle(now));
+            }
             let portal = portals.entry(member_id.clone()).or_default();
-            portal.queued.push(waiter);
+            portal.demand += 1;
+            while portal.leased.front().is_some_and(|l| l.1 < now) {
+                portal.leased.pop_front();
+            }
+            if portal.queued.is_empty()
+                && let Some(&(leave_at, _)) = portal.leased.front()
+            {
+                let wait = leave_at.saturating_duration_since(now);
+                if wait > max_wait {
+                    return Some(Err(wait));
+                }
+                portal.leased.pop_front();
+                return Some(Ok(wait));
+            }
+            portal.queued.push(Waiter { max_wait, reply });
             if portal.in_flight < STATEMENTS_PER_PORTAL {
                 portal.in_flight += 1;
                 true
@@ -80,31 +140,61 @@ impl Reservations {
         answer.await.ok().flatten()
     }
 
+    /// Forgets the places leased for `member_id`: the portal said its bucket is full.
+    pub fn drop_leases(&self, member_id: &MemberId) {
+        if let Some(portal) = self.lock().get_mut(member_id) {
+            portal.leased.clear();
+            portal.roomy = false;
+        }
+    }
+
     /// Reserves for whoever is queued for `member_id`, until nobody is; then this reservation
     /// is no longer under way.
     async fn serve(self: Arc<Self>, member_id: MemberId) {
         loop {
-            let mut batch = {
+            let (mut batch, ahead) = {
                 let mut portals = self.lock();
                 let Some(portal) = portals.get_mut(&member_id) else {
                     return;
                 };
                 if portal.queued.is_empty() {
+                    // Kept while idle, for the rate and the room it saw; pruned with the rest.
                     portal.in_flight -= 1;
-                    if portal.in_flight == 0 {
-                        portals.remove(&member_id);
-                    }
                     return;
                 }
-                std::mem::take(&mut portal.queued)
+                // As many places as calls come in a lease's lifetime, at the rate they came since
+                // the last reservation.
+                let now = Instant::now();
+                let ahead = match (portal.roomy, portal.last_sent) {
+                    (true, Some(last)) => {
+                        let since = now.duration_since(last).max(Duration::from_millis(1));
+                        let expected =
+                            portal.demand as f64 * LEASE.as_secs_f64() / since.as_secs_f64();
+                        (expected.ceil() as usize).min(self.most_ahead)
+                    }
+                    _ => 0,
+                };
+                portal.demand = 0;
+                portal.last_sent = Some(now);
+                (std::mem::take(&mut portal.queued), ahead)
             };
             // The earliest places go to the calls with the least time left.
             batch.sort_by_key(|waiter| waiter.max_wait);
-            let longest = batch.last().map_or(Duration::ZERO, |w| w.max_wait);
+            // Places leased ahead must leave at once: with some to lease nothing may wait, and
+            // the callers the bucket has no room for now are reserved for again, as usual.
+            let longest = match ahead {
+                0 => batch.last().map_or(Duration::ZERO, |w| w.max_wait),
+                _ => Duration::ZERO,
+            };
+            let wanted = batch.len() + ahead;
+            self.statements.fetch_add(1, Ordering::Relaxed);
             let places = self
                 .buckets
-                .reserve(&member_id, None, longest, batch.len())
+                .reserve(&member_id, None, longest, wanted)
                 .await;
+            let reserved_at = Instant::now();
+            let callers = batch.len();
+            let mut again = Vec::new();
             for (index, waiter) in batch.into_iter().enumerate() {
                 let outcome = match &places {
                     Ok(places) if index < places.granted => {
@@ -115,21 +205,63 @@ impl Reservations {
                             Err(wait)
                         })
                     }
+                    Ok(_) if ahead > 0 => {
+                        again.push(waiter);
+                        continue;
+                    }
                     Ok(places) => Some(Err(places.wait(places.granted))),
                     Err(_) => None,
                 };
                 let _gone = waiter.reply.send(outcome);
             }
-            if let Err(error) = places {
-                tracing::warn!(%error, %member_id, "the shared rate limit is unavailable; this instance counts alone");
+            match places {
+                Ok(places) => {
+                    let roomy = match ahead {
+                        0 => places.granted > 0 && places.wait(places.granted - 1).is_zero(),
+                        _ => places.granted == wanted,
+                    };
+                    self.lease(&member_id, &places, callers, reserved_at, roomy, again);
+                }
+                Err(error) => {
+                    tracing::warn!(%error, %member_id, "the shared rate limit is unavailable; this instance counts alone");
+                }
             }
         }
+    }
+
+    /// Keeps the places past the callers' as leased, whether the bucket had room for all, and
+    /// the callers to reserve for again, first in the queue.
+    fn lease(
+        &self,
+        member_id: &MemberId,
+        places: &Places,
+        callers: usize,
+        reserved_at: Instant,
+        roomy: bool,
+        mut again: Vec<Waiter>,
+    ) {
+        let mut portals = self.lock();
+        let Some(portal) = portals.get_mut(member_id) else {
+            return;
+        };
+        portal.roomy = roomy;
+        for index in callers..places.granted {
+            let leave_at = reserved_at + places.wait(index);
+            portal.leased.push_back((leave_at, leave_at + LEASE));
+        }
+        again.append(&mut portal.queued);
+        portal.queued = again;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<MemberId, Portal>> {
         self.portals
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// How many reservations this instance has sent to the database.
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     /// The buckets, for marking one full.

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use b24_status::domain::MemberId;
 use b24_status::store::Store;
+use b24_status::tokens::limiter::Limiter;
 
 use super::db::TestDb;
 use super::store::keyring;
@@ -85,4 +86,33 @@ async fn two_instances_reserving_at_once_never_share_a_place() {
     for store in stores {
         store.close().await;
     }
+}
+
+#[tokio::test]
+async fn calls_take_leased_places_while_the_bucket_has_room_and_stay_within_it() {
+    let db = TestDb::new().await;
+    let store = Store::open(&db.url, keyring()).await.expect("opens");
+    // Room for every call: after the first few, most calls take a place leased ahead.
+    let roomy = Limiter::new(1_000_000, 1_000_000.0).shared(&store);
+    let member = MemberId::parse(&"c".repeat(32)).expect("member");
+    for _ in 0..200 {
+        assert_eq!(roomy.acquire(&member, ms(1000)).await, Ok(false));
+    }
+    let statements = roomy.shared_statements().expect("shared");
+    assert!(statements <= 20, "{statements} statements for 200 calls");
+    // Near the limit nothing is leased: four at once (the margins keep the fifth place of a
+    // burst of five a little back), then one a second, as before.
+    let tight = Limiter::new(5, 1.0).shared(&store);
+    let other = MemberId::parse(&"d".repeat(32)).expect("member");
+    let mut waited = 0;
+    for _ in 0..7 {
+        if tight.acquire(&other, ms(0)).await.is_err() {
+            waited += 1;
+        }
+    }
+    assert_eq!(
+        waited, 3,
+        "three calls past the four are refused a place at once"
+    );
+    store.close().await;
 }

@@ -66,6 +66,11 @@ impl SharedBuckets {
         }
     }
 
+    /// How long the portal takes to drain one request.
+    pub fn per_request(&self) -> Duration {
+        Duration::from_micros(u64::try_from(self.per_request_us).unwrap_or(1))
+    }
+
     /// Reserves up to `count` consecutive places in `member_id`'s bucket at `now_us` (unix
     /// microseconds; `None`: the database's clock, see `clock_cte!`) in one statement: as
     /// many as leave within `max_wait`.
