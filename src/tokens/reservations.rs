@@ -11,7 +11,7 @@
 //! place is reserved when it is needed, as near the limit.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,7 +34,7 @@ pub const LEASE: Duration = Duration::from_millis(20);
 /// Most places leased ahead for one portal, however fast it drains.
 const MOST_LEASED: usize = 32;
 
-/// Past this many portals tracked, the idle ones are dropped.
+/// Past this many portals tracked (at the least), the idle ones are dropped.
 const PRUNE_ABOVE: usize = 1_024;
 
 /// A call's place: `Ok(wait)` before sending, `Err(retry_after)` when none was free within its
@@ -75,8 +75,11 @@ pub struct Reservations {
     statements: AtomicU64,
     /// Most places leased ahead: what a portal drains within [`LEASE`].
     most_ahead: usize,
-    /// The portals with a reservation under way.
+    /// The portals with reservations under way or seen lately.
     portals: Mutex<HashMap<MemberId, Portal>>,
+    /// How many portals the table may hold before the idle ones are dropped: twice what was
+    /// left after the last pruning, so pruning costs a constant share of calls.
+    prune_at: AtomicUsize,
 }
 
 impl std::fmt::Debug for Waiter {
@@ -97,6 +100,7 @@ impl Reservations {
             buckets,
             statements: AtomicU64::new(0),
             portals: Mutex::new(HashMap::new()),
+            prune_at: AtomicUsize::new(PRUNE_ABOVE),
         })
     }
 
@@ -107,8 +111,10 @@ impl Reservations {
         let lead = {
             let now = Instant::now();
             let mut portals = self.lock();
-            if portals.len() > PRUNE_ABOVE {
+            if portals.len() > self.prune_at.load(Ordering::Relaxed) {
                 portals.retain(|_, portal| !portal.idle(now));
+                let next = (portals.len() * 2).max(PRUNE_ABOVE);
+                self.prune_at.store(next, Ordering::Relaxed);
             }
             let portal = portals.entry(member_id.clone()).or_default();
             portal.demand += 1;
