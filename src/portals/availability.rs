@@ -18,7 +18,7 @@ pub const FOCUS_NAMES: usize = 15;
 pub struct Focus {
     /// The viewer's department's name; `None` when they belong to none (everyone is looked at).
     pub department: Option<String>,
-    /// Those in Do not disturb, away or on a break (at most [`FOCUS_NAMES`]), by name.
+    /// Those in Do not disturb, away or on a break (at most `FOCUS_NAMES`), by name.
     pub members: Vec<BoardMember>,
     /// How many more there are.
     pub more: usize,

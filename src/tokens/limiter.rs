@@ -52,8 +52,8 @@ impl Limiter {
 
     /// Keeps the buckets in the database when the store shares them between instances: each
     /// request drains in `1 / drain_per_sec`; a bucket counts as full `Limiter::margin` before
-    /// it holds the burst, and a leased place's [`LEASE`] earlier still (never so much that no
-    /// request passes at once).
+    /// it holds the burst, and a leased place's lifetime (20 ms) earlier still (never so much
+    /// that no request passes at once).
     pub fn shared(mut self, store: &Store) -> Self {
         let per_request = Duration::from_secs_f64(1.0 / self.drain_per_sec);
         let full_after = per_request

@@ -26,7 +26,7 @@ use bitrix24::domain::MemberId;
 const STATEMENTS_PER_PORTAL: usize = 4;
 
 /// How long after the moment it was reserved for a leased place may still be taken. The
-/// bucket counts as full this much earlier ([`crate::tokens::limiter::Limiter::shared`]): a
+/// bucket counts as full this much earlier (the limiter's shared buckets): a
 /// request sent this late can only find the portal's bucket fuller than the shared one says by
 /// what drains meanwhile.
 pub const LEASE: Duration = Duration::from_millis(20);
