@@ -7,6 +7,9 @@ use bitrix24::domain::MemberId;
 /// How long an acted-on message is remembered, in seconds.
 pub const REMEMBER: i64 = 86_400;
 
+/// The most chats of one portal the bot greets in an hour.
+pub const GREETINGS_PER_HOUR: i64 = 20;
+
 impl Store {
     /// Records the id of the app's bot on the portal.
     pub async fn save_bot(
@@ -76,7 +79,9 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// Claims greeting the chat `dialog_id`: false if the bot greeted it within a day.
+    /// Claims greeting the chat `dialog_id`: false if the bot greeted it within a day, or
+    /// greeted `GREETINGS_PER_HOUR` chats of the portal in the last hour (a join event proves
+    /// nothing, and each greeting spends the portal's requests).
     pub async fn first_greeting(
         &self,
         member_id: &MemberId,
@@ -84,12 +89,16 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let done = on_pool!(&self.db, |pool| sqlx::query(
-            "INSERT INTO bot_greetings (member_id, dialog_id, at) VALUES ($1, $2, $3)
+            "INSERT INTO bot_greetings (member_id, dialog_id, at)
+             SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS BIGINT)
+             WHERE (SELECT COUNT(*) FROM bot_greetings WHERE member_id = $1 AND at > $4) < $5
              ON CONFLICT (member_id, dialog_id) DO NOTHING"
         )
         .bind(member_id.as_str())
         .bind(dialog_id)
         .bind(now)
+        .bind(now - 3600)
+        .bind(GREETINGS_PER_HOUR)
         .execute(pool)
         .await
         .map(|done| done.rows_affected()))?;

@@ -56,13 +56,13 @@ impl Limiter {
     /// that no request passes at once).
     pub fn shared(mut self, store: &Store) -> Self {
         let per_request = Duration::from_secs_f64(1.0 / self.drain_per_sec);
-        let full_after = per_request
-            .mul_f64(self.burst)
-            .saturating_sub(self.margin() + LEASE)
-            .max(per_request);
+        let burst = per_request.mul_f64(self.burst);
+        // Leases only where the bucket can count as full a lease's lifetime early.
+        let leases = burst >= self.margin() + LEASE + per_request;
+        let full_after = burst.saturating_sub(self.margin() + LEASE).max(per_request);
         self.shared = store
             .shared_buckets(per_request, full_after)
-            .map(Reservations::new);
+            .map(|buckets| Reservations::new(buckets, leases));
         self
     }
 

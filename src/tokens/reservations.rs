@@ -59,12 +59,27 @@ struct Portal {
     last_sent: Option<Instant>,
     /// Whether the last reservation found room: every place it got could leave at once.
     roomy: bool,
+    /// Counts the times the portal said it was full: a reservation sent before the last time
+    /// leases nothing.
+    full_count: u64,
 }
 
 impl Portal {
     fn idle(&self, now: Instant) -> bool {
         self.in_flight == 0 && self.queued.is_empty() && self.leased.iter().all(|l| l.1 < now)
     }
+}
+
+/// A reservation's answer, as the lease keeps it.
+struct Reserved {
+    places: Places,
+    /// The places before this index went to the callers.
+    callers: usize,
+    /// When the answer came.
+    at: Instant,
+    roomy: bool,
+    /// The portal's count of "full" when the reservation was sent.
+    full_count: u64,
 }
 
 /// The reservations of this instance.
@@ -91,12 +106,15 @@ impl std::fmt::Debug for Waiter {
 }
 
 impl Reservations {
-    pub fn new(buckets: SharedBuckets) -> Arc<Self> {
+    /// `leases`: whether the buckets count as full [`LEASE`] early, so places may be leased.
+    pub fn new(buckets: SharedBuckets, leases: bool) -> Arc<Self> {
         let drained = LEASE.as_micros() / buckets.per_request().as_micros().max(1);
+        let most_ahead = match leases {
+            true => usize::try_from(drained).unwrap_or(usize::MAX),
+            false => 0,
+        };
         Arc::new(Self {
-            most_ahead: usize::try_from(drained)
-                .unwrap_or(usize::MAX)
-                .min(MOST_LEASED),
+            most_ahead: most_ahead.min(MOST_LEASED),
             buckets,
             statements: AtomicU64::new(0),
             portals: Mutex::new(HashMap::new()),
@@ -151,6 +169,7 @@ impl Reservations {
         if let Some(portal) = self.lock().get_mut(member_id) {
             portal.leased.clear();
             portal.roomy = false;
+            portal.full_count += 1;
         }
     }
 
@@ -158,7 +177,7 @@ impl Reservations {
     /// is no longer under way.
     async fn serve(self: Arc<Self>, member_id: MemberId) {
         loop {
-            let (mut batch, ahead) = {
+            let (mut batch, ahead, full_count) = {
                 let mut portals = self.lock();
                 let Some(portal) = portals.get_mut(&member_id) else {
                     return;
@@ -170,19 +189,22 @@ impl Reservations {
                 }
                 // As many places as calls come in a lease's lifetime, at the rate they came since
                 // the last reservation.
+                // One reservation at a time leases, less what is leased already.
                 let now = Instant::now();
-                let ahead = match (portal.roomy, portal.last_sent) {
+                let ahead = match (portal.roomy && portal.in_flight == 1, portal.last_sent) {
                     (true, Some(last)) => {
                         let since = now.duration_since(last).max(Duration::from_millis(1));
                         let expected =
                             portal.demand as f64 * LEASE.as_secs_f64() / since.as_secs_f64();
-                        (expected.ceil() as usize).min(self.most_ahead)
+                        (expected.floor() as usize)
+                            .min(self.most_ahead)
+                            .saturating_sub(portal.leased.len())
                     }
                     _ => 0,
                 };
                 portal.demand = 0;
                 portal.last_sent = Some(now);
-                (std::mem::take(&mut portal.queued), ahead)
+                (std::mem::take(&mut portal.queued), ahead, portal.full_count)
             };
             // The earliest places go to the calls with the least time left.
             batch.sort_by_key(|waiter| waiter.max_wait);
@@ -226,7 +248,14 @@ impl Reservations {
                         0 => places.granted > 0 && places.wait(places.granted - 1).is_zero(),
                         _ => places.granted == wanted,
                     };
-                    self.lease(&member_id, &places, callers, reserved_at, roomy, again);
+                    let reserved = Reserved {
+                        places,
+                        callers,
+                        at: reserved_at,
+                        roomy,
+                        full_count,
+                    };
+                    self.lease(&member_id, &reserved, again);
                 }
                 Err(error) => {
                     tracing::warn!(%error, %member_id, "the shared rate limit is unavailable; this instance counts alone");
@@ -235,28 +264,42 @@ impl Reservations {
         }
     }
 
-    /// Keeps the places past the callers' as leased, whether the bucket had room for all, and
-    /// the callers to reserve for again, first in the queue.
-    fn lease(
-        &self,
-        member_id: &MemberId,
-        places: &Places,
-        callers: usize,
-        reserved_at: Instant,
-        roomy: bool,
-        mut again: Vec<Waiter>,
-    ) {
+    /// Keeps the places past the callers' as leased, handing them first to calls queued
+    /// meanwhile; whether the bucket had room for all; and the callers to reserve for again,
+    /// first in the queue. A portal that said it was full since the reservation was sent
+    /// leases nothing.
+    fn lease(&self, member_id: &MemberId, reserved: &Reserved, mut again: Vec<Waiter>) {
+        let now = Instant::now();
         let mut portals = self.lock();
         let Some(portal) = portals.get_mut(member_id) else {
             return;
         };
-        portal.roomy = roomy;
-        for index in callers..places.granted {
-            let leave_at = reserved_at + places.wait(index);
-            portal.leased.push_back((leave_at, leave_at + LEASE));
-        }
         again.append(&mut portal.queued);
         portal.queued = again;
+        if portal.full_count != reserved.full_count {
+            return;
+        }
+        portal.roomy = reserved.roomy;
+        let places = &reserved.places;
+        for index in reserved.callers..places.granted {
+            let leave_at = reserved.at + places.wait(index);
+            portal.leased.push_back((leave_at, leave_at + LEASE));
+        }
+        let mut left = Vec::new();
+        for waiter in std::mem::take(&mut portal.queued) {
+            match portal.leased.front() {
+                Some(&(leave_at, _))
+                    if leave_at.saturating_duration_since(now) <= waiter.max_wait =>
+                {
+                    portal.leased.pop_front();
+                    let _gone = waiter
+                        .reply
+                        .send(Some(Ok(leave_at.saturating_duration_since(now))));
+                }
+                _ => left.push(waiter),
+            }
+        }
+        portal.queued = left;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<MemberId, Portal>> {

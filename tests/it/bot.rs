@@ -179,6 +179,18 @@ async fn the_bot_greets_a_chat_it_joins_once_and_nowhere_it_was_not_added() {
         .with("data[chat][dialogId]", "chat8");
     assert_eq!(deliver(&app, &url, &elsewhere).await.1["status"], "greeted");
     assert_eq!(bot_messages(&app).len(), 1, "nothing said in chat8");
+    // Join events prove nothing: a portal's chats are greeted 20 an hour at most, and only
+    // group chats.
+    for chat in 100..125 {
+        let dialog = format!("chat{chat}");
+        let forged = joined
+            .with("data[dialogId]", &dialog)
+            .with("data[chat][dialogId]", &dialog);
+        deliver(&app, &url, &forged).await;
+    }
+    assert_eq!(app.count("bot_greetings").await, 20);
+    let private = joined.with("data[dialogId]", "2");
+    assert_eq!(deliver(&app, &url, &private).await.0, 400);
 }
 
 #[tokio::test]

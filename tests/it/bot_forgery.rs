@@ -7,7 +7,7 @@ use b24_status::domain::Status;
 use b24_status::emulator::{AppSpec, FormPost, UserSpec};
 use serde_json::json;
 
-use super::bot::{bot_messages, deliver, rest_as, with_bot};
+use super::bot::{bot_id, bot_messages, deliver, rest_as, with_bot};
 use super::bot_commands::{status_of, typed};
 use super::harness::{CLIENT_ID, TestApp};
 
@@ -125,6 +125,17 @@ async fn no_bot_token_proves_a_colleague_typed_a_command() {
             deliver(&app, &url, &forged).await.1["status"],
             "not_believed",
             "{token:?}"
+        );
+    }
+    // Their own `/focus` in their private chat with the bot, its answer pointed at a
+    // colleague's private chat or another chat: the dialog must be the message's.
+    let (_, focus) = typed(&app, employee, &bot_id(&app).to_string(), "/focus");
+    for elsewhere in ["1", "chat42", "CHAT1"] {
+        let redirected = with_field(&focus, "data[chat][dialogId]", elsewhere);
+        assert_eq!(
+            deliver(&app, &url, &redirected).await.1["status"],
+            "not_believed",
+            "{elsewhere}"
         );
     }
     // Their own `/online`, claimed as `/dnd`: the words come from the message.

@@ -251,6 +251,19 @@ fn answer(
     let dialog = param_str(params, "dialogId")
         .and_then(|d| dialog_of(&d, bot))
         .ok_or_else(|| fail(400, "DIALOG_ID_REQUIRED", "Dialog id is required"))?;
+    // The answer's access comes from the command's message: it answers in that message's chat.
+    let message_id: Option<u64> = param_str(params, "messageId").and_then(|m| m.parse().ok());
+    let in_its_chat = portal
+        .messages
+        .iter()
+        .any(|m| Some(m.id) == message_id && m.dialog == dialog);
+    if !in_its_chat {
+        return Err(fail(
+            400,
+            "COMMAND_ANSWER_FAILED",
+            "The command's message is not in that dialog",
+        ));
+    }
     let text = text_of(field(params, "message"))
         .filter(|t| !t.is_empty())
         .ok_or_else(|| fail(400, "MESSAGE_EMPTY", "Message is empty"))?;

@@ -178,7 +178,7 @@ impl World {
         (id, events)
     }
 
-    /// `user` adds the bot of `client_id` with `code` to the group chat `chat<N>`: the bot is a
+    /// `user` adds the bot of `client_id` (its first) to the group chat `chat<N>`: the bot is a
     /// member from now on, and the `ONIMBOTV2JOINCHAT` webhook Bitrix24 sends is returned with
     /// its address (none for a bot in fetch mode, or no such bot).
     pub(super) fn add_bot_to_chat(

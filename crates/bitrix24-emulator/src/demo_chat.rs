@@ -101,7 +101,7 @@ pub(super) fn last_messages(
         .iter()
         .filter(|m| match m.dialog {
             Dialog::Group(chat) => chat == GENERAL,
-            Dialog::Private(to, _) => to == user,
+            Dialog::Private(to, _) => to == user && m.author_id != user,
         })
         .collect();
     shown

@@ -83,7 +83,7 @@ pub struct JoinEvent {
     pub member_id: MemberId,
     /// `data[bot][id]`.
     pub bot_id: u64,
-    /// `data[dialogId]` (else `data[chat][dialogId]`): where to greet.
+    /// `data[dialogId]` (else `data[chat][dialogId]`): the group chat to greet, `chat<N>`.
     pub dialog_id: String,
     /// `data[language]`, when given.
     pub language: Option<String>,
@@ -156,7 +156,8 @@ impl BotEvent {
                 dialog_id: fields
                     .dialog(&["data", "dialogId"])
                     .or_else(|| fields.dialog(&["data", "chat", "dialogId"]))
-                    .ok_or(EventError::Missing("dialog"))?,
+                    .filter(|d| group_dialog(d))
+                    .ok_or(EventError::Missing("group chat"))?,
                 language: fields.language(),
             })),
             _ => Err(EventError::NotACommand),
@@ -331,6 +332,12 @@ pub fn confirm(event: &CommandEvent, read: &Value, now: i64) -> Result<String, N
     if !event.typed {
         return Err(NotProven::NotTyped);
     }
+    // The dialog answers go to must be the one the read looked at: the message's group chat,
+    // or the user's own private chat with the bot.
+    let group = format!("chat{}", event.chat_id);
+    if event.dialog_id != group && event.dialog_id != event.user_id.to_string() {
+        return Err(NotProven::NotTheirs);
+    }
     let messages = read
         .get("messages")
         .and_then(Value::as_array)
@@ -372,6 +379,12 @@ pub fn confirm(event: &CommandEvent, read: &Value, now: i64) -> Result<String, N
         })
         .map(str::to_owned)
         .ok_or(NotProven::NoCommand)
+}
+
+/// Whether `dialog` names a group chat, `chat<N>`.
+fn group_dialog(dialog: &str) -> bool {
+    let digits = dialog.strip_prefix("chat").unwrap_or_default();
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// An id as the portal writes it: a number or a string of digits.

@@ -142,6 +142,17 @@ fn only_the_users_own_fresh_message_with_the_command_proves_it() {
     }
     let pressed = CommandEvent::parse(&form("chat77", "menu")).expect("event");
     assert_eq!(confirm(&pressed, &genuine, NOW), Err(NotProven::NotTyped));
+    // Answers go to the event's dialog: it must be the message's chat or the user's own.
+    let private = CommandEvent::parse(&form("7", "textarea")).expect("event");
+    assert_eq!(confirm(&private, &genuine, NOW), Ok("/dnd 1h".to_owned()));
+    for elsewhere in ["42", "chat78", "CHAT77", "sg3"] {
+        let forged = CommandEvent::parse(&form(elsewhere, "textarea")).expect("event");
+        assert_eq!(
+            confirm(&forged, &genuine, NOW),
+            Err(NotProven::NotTheirs),
+            "{elsewhere}"
+        );
+    }
 }
 
 #[test]
@@ -172,6 +183,15 @@ fn a_join_event_names_the_chat_to_greet() {
         Err(EventError::NotACommand),
         "not a command"
     );
+    for not_a_group in ["27", "chat", "chat5x", "sg3"] {
+        let mut private = joined.clone();
+        for (key, value) in &mut private {
+            if key == "data[dialogId]" {
+                *value = not_a_group.to_owned();
+            }
+        }
+        assert!(BotEvent::parse(&private).is_err(), "{not_a_group}");
+    }
     assert_eq!(
         send_params(456, "chat5", "Hi"),
         json!({"botId": 456, "dialogId": "chat5", "fields": {"message": "Hi"}})
