@@ -16,9 +16,9 @@ use super::forms::Posted;
 use super::page::PageError;
 use super::state::AppState;
 use super::status_page::Choice;
-use super::words::{local_time, status_words};
+use super::words::{local_time, status_words, unreadable_text};
 use crate::i18n::{Lang, Text};
-use crate::portals::{Board, Refusal, TeamQuery};
+use crate::portals::{Board, TeamQuery, Unreadable};
 use crate::schedule;
 use bitrix24::clock::unix_now;
 use bitrix24::domain::PortalDomain;
@@ -100,19 +100,10 @@ async fn view(
             let zone_name = form.field("zone");
             let zone = schedule::zone(zone_name).unwrap_or(jiff::tz::TimeZone::UTC);
             let board = state.portals.board(member_id, user_id, &query).await;
-            let (board, problem) = match board {
+            let (board, problem) = match board.map_err(Unreadable::of) {
                 Ok(board) => (Some(board), None),
-                Err(Refusal::ScopeMissing(scope)) => {
-                    (None, Some(lang.text().team_scope.replace("{scope}", scope)))
-                }
-                Err(Refusal::MethodMissing(method)) => (
-                    None,
-                    Some(lang.text().team_method.replace("{method}", method)),
-                ),
-                Err(Refusal::EmployeesOnly) => {
-                    (None, Some(lang.text().team_employees_only.to_owned()))
-                }
-                Err(refusal) => return Err(super::refusal::page(refusal, lang)),
+                Err(Ok(why)) => (None, Some(unreadable_text(lang.text(), why))),
+                Err(Err(refusal)) => return Err(super::refusal::page(refusal, lang)),
             };
             let domain = match &board {
                 Some(board) => board.domain.clone(),

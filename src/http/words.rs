@@ -5,8 +5,8 @@
 use crate::automation::Reason;
 use crate::i18n::Text;
 use crate::portals::automation::Why;
-use crate::portals::bot::{Reply, Said, Unreadable};
-use crate::portals::{BoardMember, Found};
+use crate::portals::bot::{Reply, Said};
+use crate::portals::{BoardMember, Found, Unreadable};
 use crate::schedule::{self, Invalid, Problem, Rule};
 use bitrix24::domain::Status;
 
@@ -176,12 +176,19 @@ pub fn bot_reply(said: &Said) -> String {
             }
             lines.join("\n")
         }
-        Reply::Unreadable(Unreadable::Scope(scope)) => t.team_scope.replace("{scope}", scope),
-        Reply::Unreadable(Unreadable::Method(method)) => t.team_method.replace("{method}", method),
-        Reply::Unreadable(Unreadable::EmployeesOnly) => t.team_employees_only.to_owned(),
+        Reply::Unreadable(why) => unreadable_text(t, *why),
         Reply::OpenApp => t.bot_open_app.to_owned(),
         Reply::Help => t.bot_help.to_owned(),
         Reply::Welcome => format!("{}\n{}", t.bot_welcome, t.bot_help),
+    }
+}
+
+/// Why the user cannot see colleagues' statuses, and who can change that.
+pub fn unreadable_text(t: &'static Text, why: Unreadable) -> String {
+    match why {
+        Unreadable::Scope(scope) => t.team_scope.replace("{scope}", scope),
+        Unreadable::Method(method) => t.team_method.replace("{method}", method),
+        Unreadable::EmployeesOnly => t.team_employees_only.to_owned(),
     }
 }
 

@@ -24,6 +24,29 @@ pub struct Focus {
     pub more: usize,
 }
 
+/// Why colleagues' statuses cannot be read for a user, as the team board says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unreadable {
+    /// The portal has not granted this scope.
+    Scope(&'static str),
+    /// The portal's REST lacks this method.
+    Method(&'static str),
+    /// The user is not one of the portal's employees.
+    EmployeesOnly,
+}
+
+impl Unreadable {
+    /// The board's refusal a user can be told about; any other is given back.
+    pub fn of(refusal: Refusal) -> Result<Self, Refusal> {
+        match refusal {
+            Refusal::ScopeMissing(scope) => Ok(Self::Scope(scope)),
+            Refusal::MethodMissing(method) => Ok(Self::Method(method)),
+            Refusal::EmployeesOnly => Ok(Self::EmployeesOnly),
+            other => Err(other),
+        }
+    }
+}
+
 /// Whom a `/status @colleague` found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Found {

@@ -35,7 +35,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::{Portal, Store, StoreError};
 use crate::tokens::TokenManager;
-pub use availability::{Focus, Found};
+pub use availability::{Focus, Found, Unreadable};
 use bitrix24::OAuthClient;
 use bitrix24::clock::Clock;
 use bitrix24::domain::MemberId;

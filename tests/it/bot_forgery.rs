@@ -14,23 +14,14 @@ use super::harness::{CLIENT_ID, TestApp};
 const OTHER_APP: &str = "other.vendor.app";
 const RANDOM: &str = "0123456789abcdef0123456789abcdef";
 
-fn with_field(event: &FormPost, key: &str, value: &str) -> FormPost {
-    let mut forged = event.clone();
-    for (k, v) in &mut forged.form {
-        if k == key {
-            *v = value.to_owned();
-        }
-    }
-    forged
-}
-
 /// `event` claimed as the administrator's (user 1), its bot pair's access token `token`.
 fn as_admin_with(event: &FormPost, token: Option<&str>) -> FormPost {
-    let mut forged = with_field(event, "data[user][id]", "1");
-    forged = with_field(&forged, "data[message][authorId]", "1");
+    let mut forged = event
+        .with("data[user][id]", "1")
+        .with("data[message][authorId]", "1");
     let key = "data[bot][auth][access_token]";
     match token {
-        Some(token) => with_field(&forged, key, token),
+        Some(token) => forged.with(key, token),
         None => {
             forged.form.retain(|(k, _)| k != key);
             forged
@@ -131,7 +122,7 @@ async fn no_bot_token_proves_a_colleague_typed_a_command() {
     // colleague's private chat or another chat: the dialog must be the message's.
     let (_, focus) = typed(&app, employee, &bot_id(&app).to_string(), "/focus");
     for elsewhere in ["1", "chat42", "CHAT1"] {
-        let redirected = with_field(&focus, "data[chat][dialogId]", elsewhere);
+        let redirected = focus.with("data[chat][dialogId]", elsewhere);
         assert_eq!(
             deliver(&app, &url, &redirected).await.1["status"],
             "not_believed",
@@ -140,7 +131,7 @@ async fn no_bot_token_proves_a_colleague_typed_a_command() {
     }
     // Their own `/online`, claimed as `/dnd`: the words come from the message.
     let (_, online) = typed(&app, employee, "chat42", "/online");
-    let reworded = with_field(&online, "data[command][command]", "/dnd");
+    let reworded = online.with("data[command][command]", "/dnd");
     assert_eq!(
         deliver(&app, &url, &reworded).await.1["status"],
         "not_believed"
@@ -162,10 +153,10 @@ async fn events_that_are_not_the_apps_own_bots_act_on_nothing() {
     let employee = app.bitrix.employee;
     app.session_of(employee).await;
     let (url, genuine) = typed(&app, employee, "chat42", "/dnd");
-    let random_token = with_field(&genuine, "auth[application_token]", RANDOM);
-    let other_bot = with_field(&genuine, "data[bot][id]", "7");
-    let no_such_message = with_field(&genuine, "data[message][id]", "987654");
-    let menu = with_field(&genuine, "data[command][context]", "menu");
+    let random_token = genuine.with("auth[application_token]", RANDOM);
+    let other_bot = genuine.with("data[bot][id]", "7");
+    let no_such_message = genuine.with("data[message][id]", "987654");
+    let menu = genuine.with("data[command][context]", "menu");
     for (forged, expected) in [
         (&random_token, "not_ours"),
         (&other_bot, "not_ours"),
@@ -174,14 +165,14 @@ async fn events_that_are_not_the_apps_own_bots_act_on_nothing() {
     ] {
         assert_eq!(deliver(&app, &url, forged).await.1["status"], expected);
     }
-    let unknown_portal = with_field(&genuine, "data[bot][auth][member_id]", RANDOM);
+    let unknown_portal = genuine.with("data[bot][auth][member_id]", RANDOM);
     assert_eq!(deliver(&app, &url, &unknown_portal).await.0, 404);
     let (_, joined) = app
         .bitrix
         .emulator
         .add_bot_to_chat(app.member(), CLIENT_ID, employee, 9)
         .expect("a webhook bot");
-    let forged_join = with_field(&joined, "auth[application_token]", RANDOM);
+    let forged_join = joined.with("auth[application_token]", RANDOM);
     assert_eq!(
         deliver(&app, &url, &forged_join).await.1["status"],
         "not_ours"

@@ -249,7 +249,7 @@ fn answer(
     let index = owned(portal, rec, params)?;
     let bot = portal.bots[index].id;
     let dialog = param_str(params, "dialogId")
-        .and_then(|d| dialog_of(&d, bot))
+        .and_then(|d| Dialog::seen_by_bot(&d, bot))
         .ok_or_else(|| fail(400, "DIALOG_ID_REQUIRED", "Dialog id is required"))?;
     // The answer's access comes from the command's message: it answers in that message's chat.
     let message_id: Option<u64> = param_str(params, "messageId").and_then(|m| m.parse().ok());
@@ -277,7 +277,7 @@ fn send(portal: &mut Portal, rec: &AccessRec, params: &Value, now: i64) -> Resul
     let index = owned(portal, rec, params)?;
     let bot = &portal.bots[index];
     let dialog = param_str(params, "dialogId")
-        .and_then(|d| dialog_of(&d, bot.id))
+        .and_then(|d| Dialog::seen_by_bot(&d, bot.id))
         .ok_or_else(|| fail(400, "DIALOG_ID_REQUIRED", "Dialog id is required"))?;
     if let Dialog::Group(chat) = dialog
         && !bot.chats.contains(&chat)
@@ -293,12 +293,4 @@ fn send(portal: &mut Portal, rec: &AccessRec, params: &Value, now: i64) -> Resul
         .ok_or_else(|| fail(400, "EMPTY_MESSAGE", "Message is empty"))?;
     let id = post(portal, dialog, portal.bots[index].id, now, text);
     Ok(json!({"id": id, "uuidMap": {}}))
-}
-
-/// A dialog id as the `bot` sees it (`chat<N>`, or the user's id for their private chat).
-fn dialog_of(id: &str, bot: u64) -> Option<Dialog> {
-    match id.strip_prefix("chat") {
-        Some(n) => n.parse().ok().map(Dialog::Group),
-        None => id.parse().ok().map(|user| Dialog::Private(user, bot)),
-    }
 }

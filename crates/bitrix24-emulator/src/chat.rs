@@ -37,6 +37,25 @@ pub enum Dialog {
     Private(u64, u64),
 }
 
+impl Dialog {
+    /// A dialog id as `user` names it: `chat<N>`, or a bot's id for their private chat with it.
+    pub(super) fn seen_by_user(id: &str, user: u64) -> Option<Self> {
+        Self::parse(id, |bot| Self::Private(user, bot))
+    }
+
+    /// A dialog id as `bot` names it: `chat<N>`, or a user's id for their private chat with it.
+    pub(super) fn seen_by_bot(id: &str, bot: u64) -> Option<Self> {
+        Self::parse(id, |user| Self::Private(user, bot))
+    }
+
+    fn parse(id: &str, private: impl FnOnce(u64) -> Self) -> Option<Self> {
+        match id.strip_prefix("chat") {
+            Some(n) => n.parse().ok().map(Self::Group),
+            None => id.parse().ok().map(private),
+        }
+    }
+}
+
 /// Stores a message and answers its id.
 pub(super) fn post(
     portal: &mut Portal,
@@ -66,10 +85,7 @@ pub(super) fn post(
 /// sees it (`chat<N>`, or a bot's id for their private chat with it), oldest first.
 pub(super) fn messages(portal: &Portal, rec: &AccessRec, params: &Value) -> Result<Value, Failure> {
     let dialog = param_str(params, "DIALOG_ID")
-        .and_then(|d| match d.strip_prefix("chat") {
-            Some(n) => n.parse().ok().map(Dialog::Group),
-            None => d.parse().ok().map(|bot| Dialog::Private(rec.user_id, bot)),
-        })
+        .and_then(|d| Dialog::seen_by_user(&d, rec.user_id))
         .ok_or_else(|| fail(400, "DIALOG_ID_EMPTY", "Dialog ID can't be empty"))?;
     let first: u64 = param_str(params, "FIRST_ID")
         .and_then(|f| f.parse().ok())
@@ -108,11 +124,7 @@ impl World {
         let Some(portal) = self.portals.get_mut(member_id) else {
             return (0, Vec::new());
         };
-        let place = match dialog.strip_prefix("chat") {
-            Some(n) => n.parse().ok().map(Dialog::Group),
-            None => dialog.parse().ok().map(|bot| Dialog::Private(user, bot)),
-        };
-        let Some(place) = place else {
+        let Some(place) = Dialog::seen_by_user(dialog, user) else {
             return (0, Vec::new());
         };
         let id = post(portal, place.clone(), user, now, text.to_owned());

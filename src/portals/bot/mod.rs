@@ -8,7 +8,7 @@ mod registration;
 use serde_json::Value;
 
 use super::automation::Why;
-use super::availability::{Focus, Found};
+use super::availability::{Focus, Found, Unreadable};
 use super::{Portals, Refusal};
 use crate::command::{self, Command, While};
 use crate::i18n::Lang;
@@ -38,17 +38,6 @@ pub enum Reply {
     Help,
     /// The bot was added to a chat: who it is and its commands.
     Welcome,
-}
-
-/// Why colleagues' statuses cannot be read for a user, as the team board would say it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unreadable {
-    /// The portal has not granted this scope.
-    Scope(&'static str),
-    /// The portal's REST lacks this method.
-    Method(&'static str),
-    /// The user is not one of the portal's employees.
-    EmployeesOnly,
 }
 
 /// A reply with what its words need.
@@ -263,11 +252,11 @@ impl Portals {
             Command::Help => Reply::Help,
             Command::StatusOf(who) => match self.colleague(member_id, user_id, &who).await {
                 Ok(found) => Reply::Colleague(found),
-                Err(refusal) => unreadable(refusal)?,
+                Err(refusal) => Reply::Unreadable(Unreadable::of(refusal)?),
             },
             Command::Focus => match self.focus(member_id, user_id).await {
                 Ok(focus) => Reply::Focus(focus),
-                Err(refusal) => unreadable(refusal)?,
+                Err(refusal) => Reply::Unreadable(Unreadable::of(refusal)?),
             },
             Command::Status => {
                 let current = page.status.unwrap_or(Status::Online);
@@ -352,15 +341,4 @@ impl Portals {
             tracing::warn!(%member_id, %error, "a command could not be answered");
         }
     }
-}
-
-/// A refusal to read colleagues the user can be told about; any other is the command's.
-fn unreadable(refusal: Refusal) -> Result<Reply, Refusal> {
-    let why = match refusal {
-        Refusal::ScopeMissing(scope) => Unreadable::Scope(scope),
-        Refusal::MethodMissing(method) => Unreadable::Method(method),
-        Refusal::EmployeesOnly => Unreadable::EmployeesOnly,
-        other => return Err(other),
-    };
-    Ok(Reply::Unreadable(why))
 }
