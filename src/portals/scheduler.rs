@@ -12,7 +12,8 @@ use super::Jobs;
 use super::outcome::Outcome;
 pub use super::outcome::RETRY;
 use crate::metrics::Metrics;
-use crate::store::{StoreError, Timer};
+use crate::store::{CHECK_EVERY, Store, StoreError, Timer};
+use bitrix24::domain::{MemberId, UserId};
 
 /// How often due work is looked for: each change lands within this of its time, plus the call.
 pub const TICK: Duration = Duration::from_secs(1);
@@ -57,8 +58,9 @@ impl Jobs {
     async fn apply_planned(&self, owner: &str, now: i64) -> Report {
         let store = &self.store;
         let timers = drain(
-            &self.metrics,
+            (store, &self.metrics),
             || store.claim_due_timers(now, BATCH, owner, now + CLAIM),
+            |timer| (timer.member_id.clone(), timer.user_id),
             |timer| {
                 let jobs = self.clone();
                 async move { jobs.restore(timer).await }
@@ -66,8 +68,9 @@ impl Jobs {
         )
         .await;
         let rules = drain(
-            &self.metrics,
+            (store, &self.metrics),
             || store.claim_due_schedules(now, BATCH, owner, now + CLAIM),
+            |saved| (saved.member_id.clone(), saved.user_id),
             |saved| {
                 let (jobs, owner) = (self.clone(), owner.to_owned());
                 async move { jobs.apply_boundary(&owner, saved, now).await }
@@ -148,9 +151,17 @@ impl Jobs {
 }
 
 /// Claims due work a batch at a time and applies it, claiming the next batch while earlier
-/// ones are still being made (up to [`IN_FLIGHT`] at once), so one slow call does not hold up
-/// the rest of a wave.
-async fn drain<J, C, A, F>(metrics: &Metrics, claim: impl Fn() -> C, apply: A) -> Report
+/// ones are still being made (up to [`IN_FLIGHT`] calls at once), so one slow call does not
+/// hold up the rest of a wave. A batch's accounts are checked against the store in one query
+/// (`Store::check_cached_accounts`), and its changes to one portal are made one after another:
+/// they reuse one connection to it instead of opening one each (`docs/performance.md`, "The
+/// wave at scale"), and the portal's limit would space them anyway.
+async fn drain<J, C, A, F>(
+    (store, metrics): (&Store, &Metrics),
+    claim: impl Fn() -> C,
+    account: impl Fn(&J) -> (MemberId, UserId),
+    apply: A,
+) -> Report
 where
     C: Future<Output = Result<Vec<J>, StoreError>>,
     A: Fn(J) -> F,
@@ -158,10 +169,14 @@ where
 {
     let mut report = Report::default();
     let mut tasks = tokio::task::JoinSet::new();
+    let mut count = |done: Result<Vec<Outcome>, _>| match done {
+        Ok(outcomes) => outcomes.into_iter().for_each(|o| report.count(o, metrics)),
+        Err(_) => report.count(Outcome::Deferred, metrics),
+    };
     loop {
         while tasks.len() + BATCH as usize > IN_FLIGHT {
             if let Some(done) = tasks.join_next().await {
-                report.count(done.unwrap_or(Outcome::Deferred), metrics);
+                count(done);
             }
         }
         let due = match claim().await {
@@ -172,8 +187,26 @@ where
             }
         };
         let claimed = due.len();
-        for job in due {
-            tasks.spawn(apply(job));
+        let accounts: Vec<_> = due.iter().map(&account).collect();
+        if let Err(error) = store.check_cached_accounts(&accounts, CHECK_EVERY).await {
+            tracing::warn!(%error, "could not check cached accounts against the database");
+        }
+        let mut chains: Vec<(MemberId, Vec<F>)> = Vec::new();
+        for (job, (member_id, _)) in due.into_iter().zip(accounts) {
+            let change = apply(job);
+            match chains.iter_mut().find(|(m, _)| *m == member_id) {
+                Some((_, chain)) => chain.push(change),
+                None => chains.push((member_id, vec![change])),
+            }
+        }
+        for (_, chain) in chains {
+            tasks.spawn(async move {
+                let mut outcomes = Vec::with_capacity(chain.len());
+                for change in chain {
+                    outcomes.push(change.await);
+                }
+                outcomes
+            });
         }
         // A full batch may have left more behind; a short one was all there was.
         if claimed < BATCH as usize {
@@ -181,7 +214,7 @@ where
         }
     }
     while let Some(done) = tasks.join_next().await {
-        report.count(done.unwrap_or(Outcome::Deferred), metrics);
+        count(done);
     }
     report
 }

@@ -326,6 +326,14 @@ impl Emulator {
             .and_then(|u| u.status)
     }
 
+    /// The most REST requests the portal answered at once since this was last asked.
+    pub fn take_most_in_flight(&self, member_id: &MemberId) -> usize {
+        self.world()
+            .portals
+            .get_mut(member_id)
+            .map_or(0, |p| std::mem::replace(&mut p.in_flight.1, p.in_flight.0))
+    }
+
     /// The placements an app bound on a portal.
     pub fn placements(&self, member_id: &MemberId, client_id: &str) -> Vec<PlacementBinding> {
         self.world()

@@ -284,6 +284,7 @@ impl Emulator {
                     sort: 500,
                 }],
                 missing_methods: Vec::new(),
+                in_flight: (0, 0),
                 bots: Vec::new(),
                 messages: Vec::new(),
             },

@@ -215,6 +215,9 @@ pub struct Portal {
     /// Every chat's messages.
     #[serde(default)]
     pub messages: Vec<super::chat::Message>,
+    /// REST requests being answered now, and the most there ever were at once.
+    #[serde(skip)]
+    pub in_flight: (usize, usize),
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

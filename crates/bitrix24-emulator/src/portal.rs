@@ -122,6 +122,28 @@ pub(super) async fn authorize(
         .into_response()
 }
 
+/// A REST request the portal is answering, counted in its `in_flight` until dropped.
+struct Answering(PortalCtx);
+
+impl Answering {
+    fn start(ctx: &PortalCtx) -> Self {
+        if let Some(portal) = lock(&ctx.shared).portals.get_mut(&ctx.member_id) {
+            let (now, most) = &mut portal.in_flight;
+            *now += 1;
+            *most = (*most).max(*now);
+        }
+        Self(ctx.clone())
+    }
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        if let Some(portal) = lock(&self.0.shared).portals.get_mut(&self.0.member_id) {
+            portal.in_flight.0 = portal.in_flight.0.saturating_sub(1);
+        }
+    }
+}
+
 pub(super) async fn rest(
     State(ctx): State<PortalCtx>,
     axum::extract::Path(method): axum::extract::Path<String>,
@@ -140,6 +162,7 @@ pub(super) async fn rest(
             return redirect;
         }
     }
+    let _answering = Answering::start(&ctx);
     let params = params(&uri, &headers, &body);
     let carried_secret = {
         let world = lock(&ctx.shared);

@@ -31,6 +31,10 @@ pub use rest::{Caller, RestClient, Success};
 /// anyway; more parallel connections would only cost memory on both sides.
 pub const MAX_IN_FLIGHT_PER_PORTAL: usize = 16;
 
+/// How long a connection to a portal is kept open unused (the pool drops it between this and
+/// twice this after its last answer).
+pub const IDLE_CONNECTION: Duration = Duration::from_secs(5);
+
 /// Builds an HTTP client for both clients: no redirects followed (a renamed portal answers 302,
 /// `docs/bitrix24.md`), a timeout on every call, and `user_agent`, which should name the app. With
 /// `public_only`, host names resolve to public addresses only, and the connection goes to the
@@ -52,7 +56,10 @@ pub fn http_client(
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(5)))
-        .pool_idle_timeout(Duration::from_secs(60))
+        // An app with thousands of portals touches most of them only now and then (a
+        // schedule's start, a minute's read): an idle connection costs about 20 KiB, so one is
+        // kept only while its portal is busy.
+        .pool_idle_timeout(IDLE_CONNECTION)
         // No more idle connections to a portal than requests may be in flight to it: a pool
         // that opens one while another is being handed back would otherwise keep both.
         .pool_max_idle_per_host(MAX_IN_FLIGHT_PER_PORTAL)
