@@ -138,7 +138,11 @@ impl Jobs {
                 Ok(replaced) => {
                     // A timer running into the rule ends here; what it would have restored comes
                     // back when the rule ends.
-                    let timer = store.timer(member_id, user_id).await;
+                    let timer = match store.may_have_timer(member_id, user_id).await {
+                        Ok(true) => store.timer(member_id, user_id).await,
+                        Ok(false) => Ok(None),
+                        Err(error) => Err(error),
+                    };
                     let before = match timer {
                         Ok(Some(timer)) => {
                             let cleared = store.clear_timer(member_id, user_id).await;

@@ -17,6 +17,8 @@ use bitrix24::domain::{MemberId, UserId};
 pub const CHECK_AFTER: Duration = Duration::from_secs(1);
 /// Most accounts kept.
 const ACCOUNTS: usize = 50_000;
+/// Accounts nothing read in this long are dropped.
+const KEEP_UNUSED: Duration = Duration::from_secs(60);
 /// Most portal rows kept.
 const PORTALS: usize = 10_000;
 
@@ -93,6 +95,14 @@ impl Caches {
         entries.insert(key.clone(), entry);
     }
 
+    /// Drops the accounts nothing read for [`KEEP_UNUSED`] and the portal rows too old to be
+    /// used: reading one again costs a query and a decryption, keeping every account a wave
+    /// touched once would cost memory for each.
+    pub fn forget_unused(&self) {
+        locked(&self.accounts).retain(|_, e| e.used.elapsed() < KEEP_UNUSED);
+        locked(&self.portals).retain(|_, (_, read)| read.elapsed() < CHECK_AFTER);
+    }
+
     /// The entries used within `in_use` and last checked more than `older_than` ago, with the
     /// generation each holds.
     pub fn due(&self, older_than: Duration, in_use: Duration) -> Vec<(Key, i64)> {
@@ -104,6 +114,20 @@ impl Caches {
                     && now.saturating_duration_since(e.used) < in_use
             })
             .map(|(key, e)| (key.clone(), e.target.account.generation))
+            .collect()
+    }
+
+    /// The entries of `keys` there are, last checked more than `older_than` ago, with the
+    /// generation each holds.
+    pub fn due_of(&self, keys: &[Key], older_than: Duration) -> Vec<(Key, i64)> {
+        let now = Instant::now();
+        let entries = locked(&self.accounts);
+        keys.iter()
+            .filter_map(|key| {
+                let entry = entries.get(key)?;
+                (now.saturating_duration_since(entry.checked) >= older_than)
+                    .then(|| (key.clone(), entry.target.account.generation))
+            })
             .collect()
     }
 

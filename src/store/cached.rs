@@ -1,9 +1,9 @@
 //! Reads through the store's cache (`cache.rs`), and its background check: every account read
-//! in the last minute is checked against the database in a few batch queries several times a
-//! second, so a read finds its entry fresh instead of reading the account's version itself
-//! (one query per account and second was a tenth of the status path's work). A read still
-//! checks its own entry if the background falls behind, so an entry is never trusted for more
-//! than a second.
+//! in the last few seconds is checked against the database in a few batch queries several
+//! times a second, so a busy account's read finds its entry fresh instead of reading the
+//! account's version itself (one query per account and second was a tenth of the status
+//! path's work). A read still checks its own entry if the background falls behind or the
+//! account was idle, so an entry is never trusted for more than a second.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -15,8 +15,11 @@ use bitrix24::domain::{MemberId, UserId};
 /// How often the background check runs, and how old an entry's last check must be for it to
 /// be included.
 pub const CHECK_EVERY: Duration = Duration::from_millis(400);
-/// Entries nothing read in this long are left to the reads' own checks.
-const IN_USE: Duration = Duration::from_secs(60);
+/// Entries nothing read in this long are left to the reads' own checks. Checking an entry in
+/// the background costs 2.5 looks a second, a read's own check at most one: only accounts read
+/// again within moments are worth it. (With a minute here, every account a 09:00 wave touched
+/// once was looked at for a minute afterwards: `docs/performance.md`, "The wave at scale".)
+const IN_USE: Duration = Duration::from_secs(3);
 
 /// What one background check did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -121,9 +124,29 @@ impl Store {
         Ok(target.as_ref().map(Flags::of))
     }
 
-    /// Checks the cached accounts in use that were last checked more than `older_than` ago.
+    /// Checks the cached accounts in use that were last checked more than `older_than` ago,
+    /// having dropped those long unused.
     pub async fn check_cached(&self, older_than: Duration) -> Result<Checked, StoreError> {
-        let due = self.cache.due(older_than, IN_USE);
+        self.cache.forget_unused();
+        self.check_entries(self.cache.due(older_than, IN_USE)).await
+    }
+
+    /// Checks the cached entries of `accounts` last checked more than `older_than` ago, in a
+    /// few queries: work about to call for many accounts (a wave of scheduled changes) then
+    /// finds each fresh instead of reading its version on its own.
+    pub async fn check_cached_accounts(
+        &self,
+        accounts: &[(MemberId, UserId)],
+        older_than: Duration,
+    ) -> Result<Checked, StoreError> {
+        self.check_entries(self.cache.due_of(accounts, older_than))
+            .await
+    }
+
+    async fn check_entries(
+        &self,
+        due: Vec<((MemberId, UserId), i64)>,
+    ) -> Result<Checked, StoreError> {
         let mut checked = Checked::default();
         if due.is_empty() {
             return Ok(checked);

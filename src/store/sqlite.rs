@@ -36,10 +36,7 @@ pub(super) async fn open(
         if !in_memory && !file.exists() {
             return Err(StoreError::Missing(file.display().to_string()));
         }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(settings.max_connections.unwrap_or(DEFAULT_CONNECTIONS))
-            .connect_with(options)
-            .await?;
+        let pool = pool_options(settings).connect_with(options).await?;
         return Ok(pool);
     }
     if !in_memory && let Some(folder) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -54,11 +51,16 @@ pub(super) async fn open(
             source,
         })?;
     }
-    let pool = SqlitePoolOptions::new()
-        .max_connections(settings.max_connections.unwrap_or(DEFAULT_CONNECTIONS))
-        .connect_with(options)
-        .await?;
+    let pool = pool_options(settings).connect_with(options).await?;
     Ok(pool)
+}
+
+/// The pool: its connections live in this process, so none is checked before use (sqlx would
+/// send each a ping through its worker thread before every statement).
+fn pool_options(settings: PoolSettings) -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
+        .max_connections(settings.max_connections.unwrap_or(DEFAULT_CONNECTIONS))
+        .test_before_acquire(false)
 }
 
 /// Creates the empty file `path` readable and writable by its owner only (0600), whatever the

@@ -110,6 +110,43 @@ async fn two_instances_over_one_database_rotate_once_and_nobody_is_locked_out() 
 }
 
 #[tokio::test]
+async fn a_batch_of_accounts_is_checked_in_one_go_and_a_pair_another_instance_rotated_dropped() {
+    let app = TestApp::installed(FAST).await;
+    let (_, second) = app.second_instance(FAST).await;
+    status_get(&app.state.tokens, &app, 1)
+        .await
+        .expect("the pair is cached");
+    let accounts = [
+        (app.member().clone(), uid(1)),
+        (app.member().clone(), uid(2)),
+    ];
+    let check = |older_than| app.store.check_cached_accounts(&accounts, older_than);
+    let unchanged = check(Duration::ZERO).await.expect("checked");
+    let one = Checked {
+        confirmed: 1,
+        dropped: 0,
+    };
+    assert_eq!(unchanged, one, "user 2 has no cached entry to check");
+    second
+        .tokens
+        .refresh_now(app.member(), uid(1))
+        .await
+        .expect("the other instance rotates the pair");
+    let recent = check(Duration::from_secs(60)).await.expect("checked");
+    assert_eq!(
+        recent,
+        Checked::default(),
+        "an entry checked just now waits"
+    );
+    let rotated = check(Duration::ZERO).await.expect("checked");
+    let dropped = Checked {
+        confirmed: 0,
+        dropped: 1,
+    };
+    assert_eq!(rotated, dropped);
+}
+
+#[tokio::test]
 async fn the_background_check_confirms_pairs_in_use_and_drops_one_another_instance_rotated() {
     let app = TestApp::installed(FAST).await;
     let (_, second) = app.second_instance(FAST).await;
