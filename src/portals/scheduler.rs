@@ -6,7 +6,11 @@
 //! apply each change once; it runs on the app's clock, which tests and the demo move
 //! forward instead of waiting.
 
-use std::time::Duration;
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use futures_util::future::join_all;
 
 use super::Jobs;
 use super::outcome::Outcome;
@@ -21,12 +25,18 @@ pub const TICK: Duration = Duration::from_secs(1);
 /// Changes claimed at a time.
 const BATCH: u32 = 64;
 
-/// Changes being made at once, at most.
+/// Portals' changes being made at once, at most (one call each, see [`ONE_BY_ONE`]).
 const IN_FLIGHT: usize = 256;
 
-/// How long a claim holds: longer than a call with its rate-limit wait and a refresh. A claim
+/// How long a claim holds, from the moment its batch is claimed: longer than a call with its
+/// rate-limit wait and a refresh, started within [`ONE_BY_ONE`] plus one such call. A claim
 /// whose holder died runs out and the change is applied by whoever looks next.
 const CLAIM: i64 = 60;
+
+/// How long after its claim a batch's changes to one portal still go one after another; any
+/// left then go side by side, each waiting for the portal's limit on its own, so that none
+/// starts so late that its claim could run out while it is made.
+const ONE_BY_ONE: Duration = Duration::from_secs(10);
 
 /// What one look did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -57,9 +67,12 @@ impl Jobs {
     /// Applies the timers and schedule rules due at `now`.
     async fn apply_planned(&self, owner: &str, now: i64) -> Report {
         let store = &self.store;
+        // A long wave claims its last batches well after `now`: each claim holds from its own
+        // moment.
+        let until = || now.max(self.clock.now()) + CLAIM;
         let timers = drain(
             (store, &self.metrics),
-            || store.claim_due_timers(now, BATCH, owner, now + CLAIM),
+            || store.claim_due_timers(now, BATCH, owner, until()),
             |timer| (timer.member_id.clone(), timer.user_id),
             |timer| {
                 let jobs = self.clone();
@@ -69,7 +82,7 @@ impl Jobs {
         .await;
         let rules = drain(
             (store, &self.metrics),
-            || store.claim_due_schedules(now, BATCH, owner, now + CLAIM),
+            || store.claim_due_schedules(now, BATCH, owner, until()),
             |saved| (saved.member_id.clone(), saved.user_id),
             |saved| {
                 let (jobs, owner) = (self.clone(), owner.to_owned());
@@ -153,9 +166,9 @@ impl Jobs {
 /// Claims due work a batch at a time and applies it, claiming the next batch while earlier
 /// ones are still being made (up to [`IN_FLIGHT`] calls at once), so one slow call does not
 /// hold up the rest of a wave. A batch's accounts are checked against the store in one query
-/// (`Store::check_cached_accounts`), and its changes to one portal are made one after another:
-/// they reuse one connection to it instead of opening one each (`docs/performance.md`, "The
-/// wave at scale"), and the portal's limit would space them anyway.
+/// (`Store::check_cached_accounts`), and its changes to one portal are made one after another
+/// (for [`ONE_BY_ONE`] at most): they reuse one connection to it instead of opening one each
+/// (`docs/performance.md`, "The wave at scale"), and the portal's limit would space them anyway.
 async fn drain<J, C, A, F>(
     (store, metrics): (&Store, &Metrics),
     claim: impl Fn() -> C,
@@ -199,12 +212,25 @@ where
                 None => chains.push((member_id, vec![change])),
             }
         }
+        let claimed_at = Instant::now();
         for (_, chain) in chains {
             tasks.spawn(async move {
+                // A change that panics is left for the next look, not its chain's others.
+                let made = |change: F| async move {
+                    AssertUnwindSafe(change)
+                        .catch_unwind()
+                        .await
+                        .unwrap_or(Outcome::Deferred)
+                };
                 let mut outcomes = Vec::with_capacity(chain.len());
-                for change in chain {
-                    outcomes.push(change.await);
+                let mut changes = chain.into_iter();
+                for change in changes.by_ref() {
+                    outcomes.push(made(change).await);
+                    if claimed_at.elapsed() > ONE_BY_ONE {
+                        break;
+                    }
                 }
+                outcomes.extend(join_all(changes.map(made)).await);
                 outcomes
             });
         }

@@ -56,7 +56,8 @@ pub(super) async fn open(
 }
 
 /// The pool: its connections live in this process, so none is checked before use (sqlx would
-/// send each a ping through its worker thread before every statement).
+/// send each a ping through its worker thread before every statement; it still checks each as
+/// it comes back).
 fn pool_options(settings: PoolSettings) -> SqlitePoolOptions {
     SqlitePoolOptions::new()
         .max_connections(settings.max_connections.unwrap_or(DEFAULT_CONNECTIONS))

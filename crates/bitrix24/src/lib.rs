@@ -57,7 +57,7 @@ pub fn http_client(
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(5)))
         // An app with thousands of portals touches most of them only now and then (a
-        // schedule's start, a minute's read): an idle connection costs about 20 KiB, so one is
+        // schedule's start, a minute's read): an idle connection costs about 25 KiB, so one is
         // kept only while its portal is busy.
         .pool_idle_timeout(IDLE_CONNECTION)
         // No more idle connections to a portal than requests may be in flight to it: a pool

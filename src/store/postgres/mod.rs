@@ -48,8 +48,9 @@ pub(super) async fn open(
     let pool = PgPoolOptions::new()
         .max_connections(settings.max_connections.unwrap_or(DEFAULT_CONNECTIONS))
         // A server that restarted leaves dead connections in the pool; one idle for a while is
-        // checked before use, so one failed request at most sees the restart. One in steady
-        // use is not: a check per statement was a round trip more on every query.
+        // checked before use, and sqlx checks each as it comes back (a failed one is closed),
+        // so a restart fails at most the statements on connections in use at that second. A
+        // check before every statement was a round trip more on every query.
         .test_before_acquire(false)
         .before_acquire(|connection, meta| {
             Box::pin(async move {
