@@ -6,7 +6,8 @@
 //! the load generator (the emulator it also hosts only installs portals and is idle while load
 //! runs). Load is spread over 32 portals of 32 users. Prints the targets' table on SQLite, the
 //! two backends side by side, the same status path with 1,000,000 accounts, the keep-alive over
-//! simulated months, the 09:00 wave (`wave.rs`; `BENCH_PHASE=wave` runs it alone), the team
+//! simulated months, the 09:00 wave of 100,000 users on SQLite and on PostgreSQL with two
+//! instances (`wave.rs`; `BENCH_PHASE=wave` runs it alone), the team
 //! board's cost (`team.rs`; `BENCH_PHASE=team`) and automatic statuses (`automation.rs`;
 //! `BENCH_PHASE=automation`). Every figure is a ratio or a percentile of one
 //! run; every loop is bounded in count and time and targets loopback only.
@@ -30,6 +31,7 @@ mod wave;
 
 use std::time::{Duration, Instant};
 
+use b24_status::domain::Status;
 use b24_status::emulator::{AppSpec, Emulator};
 use sqlx::{Connection, PgConnection};
 
@@ -67,7 +69,7 @@ struct Measured {
     pub db_size: u64,
     pub seed_time: Duration,
     pub keepalive: keepalive::Simulated,
-    pub wave: wave::Wave,
+    pub waves: Vec<wave::Wave>,
 }
 
 fn main() {
@@ -96,7 +98,7 @@ async fn run() {
     let emulator = Emulator::start().await.expect("emulator");
     match std::env::var("BENCH_PHASE").as_deref() {
         Ok("wave") => {
-            report::print_wave(&wave::run(&emulator, &http, dir.path()).await);
+            wave::print(&waves(&emulator, &http, dir.path()).await);
             return;
         }
         Ok("automation") => {
@@ -163,7 +165,7 @@ async fn run() {
         }
     };
     let keepalive = keepalive::simulate();
-    let wave = wave::run(&emulator, &http, dir.path()).await;
+    let waves = waves(&emulator, &http, dir.path()).await;
     let team = team::run(&emulator, &http, dir.path()).await;
     let automated = automation::run(&emulator, &http, dir.path()).await;
     report::print(&Measured {
@@ -176,7 +178,7 @@ async fn run() {
         db_size,
         seed_time,
         keepalive,
-        wave,
+        waves,
     });
     report::print_team(&team);
     report::print_automation(&automated);
@@ -185,20 +187,71 @@ async fn run() {
 
 /// The backend run again, on a database created on `server` for it and dropped after.
 async fn on_postgres(parts: &path::Parts<'_>, server: &str) -> path::BackendRun {
-    let name = format!("b24_bench_{}", b24_status::store::crypto::random_hex(6));
-    let mut admin = PgConnection::connect(server).await.expect("PostgreSQL");
-    let create = format!("CREATE DATABASE {name}");
-    sqlx::query(sqlx::AssertSqlSafe(create))
-        .execute(&mut admin)
-        .await
-        .expect("database");
-    let mut url = url::Url::parse(server).expect("TEST_POSTGRES_URL is a URL");
-    url.set_path(&format!("/{name}"));
-    let run = path::backend_run(parts, url.as_str()).await;
-    let drop = format!("DROP DATABASE {name} WITH (FORCE)");
-    sqlx::query(sqlx::AssertSqlSafe(drop))
-        .execute(&mut admin)
-        .await
-        .expect("dropped");
+    let database = PgDatabase::create(server).await;
+    let run = path::backend_run(parts, &database.url).await;
+    database.drop().await;
     run
+}
+
+/// The wave on SQLite with one instance, then on PostgreSQL (when `TEST_POSTGRES_URL` names a
+/// server) with two instances sharing a database.
+async fn waves(
+    emulator: &Emulator,
+    http: &reqwest::Client,
+    dir: &std::path::Path,
+) -> Vec<wave::Wave> {
+    let sqlite = format!("sqlite://{}", dir.join("wave.db").display());
+    let first = wave::run(
+        emulator,
+        http,
+        dir,
+        ("SQLite", &sqlite),
+        1,
+        (Status::Dnd, &[]),
+    )
+    .await;
+    let mut waves = Vec::new();
+    if let Ok(server) = std::env::var("TEST_POSTGRES_URL") {
+        let database = PgDatabase::create(&server).await;
+        let reused = (Status::Away, first.members.as_slice());
+        let backend = ("PostgreSQL", database.url.as_str());
+        waves.push(wave::run(emulator, http, dir, backend, 2, reused).await);
+        database.drop().await;
+    }
+    waves.insert(0, first);
+    waves
+}
+
+/// A database of the bench's own on a PostgreSQL server.
+struct PgDatabase {
+    admin: PgConnection,
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    async fn create(server: &str) -> Self {
+        let name = format!("b24_bench_{}", b24_status::store::crypto::random_hex(6));
+        let mut admin = PgConnection::connect(server).await.expect("PostgreSQL");
+        let create = format!("CREATE DATABASE {name}");
+        sqlx::query(sqlx::AssertSqlSafe(create))
+            .execute(&mut admin)
+            .await
+            .expect("database");
+        let mut url = url::Url::parse(server).expect("TEST_POSTGRES_URL is a URL");
+        url.set_path(&format!("/{name}"));
+        Self {
+            admin,
+            name,
+            url: url.to_string(),
+        }
+    }
+
+    async fn drop(mut self) {
+        let drop = format!("DROP DATABASE {} WITH (FORCE)", self.name);
+        sqlx::query(sqlx::AssertSqlSafe(drop))
+            .execute(&mut self.admin)
+            .await
+            .expect("dropped");
+    }
 }

@@ -10,7 +10,7 @@ fn ratio(a: &Figures, b: &Figures) -> f64 {
     a.throughput / b.throughput
 }
 
-fn mib(kib: u64) -> f64 {
+pub fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
@@ -153,7 +153,7 @@ pub fn print(m: &Measured) {
     };
     let errors =
         errors(s) + m.postgres.as_ref().map_or(0, errors) + big.put_app.errors + m.wide_big.errors;
-    print_wave(&m.wave);
+    crate::wave::print(&m.waves);
     println!();
     println!("errors during the run: {errors}");
 }
@@ -258,39 +258,6 @@ pub fn print_keepalive(k: &Simulated) {
             s.name, s.refreshes_per_day, s.busiest_minute, s.oldest_days, k.window_days
         );
     }
-}
-
-/// The 09:00 wave's figures.
-pub fn print_wave(w: &crate::wave::Wave) {
-    println!();
-    println!(
-        "09:00 wave: {} users on {} portals, one rule starting at the same minute, limits burst 50 and 2/s per portal:",
-        w.users,
-        crate::wave::PORTALS
-    );
-    println!();
-    println!("| measurement | figure | target |");
-    println!("|---|---|---|");
-    println!(
-        "| from the rule's start until every status was set | {:.1} s | within the limits' allowance (10 calls per portal fit its burst) |",
-        w.length.as_secs_f64()
-    );
-    println!(
-        "| status changes made (`batch` calls) | {} | {} (each user once) |",
-        w.changes, w.users
-    );
-    println!("| `QUERY_LIMIT_EXCEEDED` answers | {} | 0 |", w.over_limit);
-    println!(
-        "| app CPU time during the wave | {:.1} s ({:.0} % of one core) | |",
-        w.cpu.as_secs_f64(),
-        100.0 * w.cpu.as_secs_f64() / w.length.as_secs_f64().max(0.001)
-    );
-    println!(
-        "| app RSS when the wave started / peak before it / peak after it | {:.1} / {:.1} / {:.1} MiB | |",
-        mib(w.rss_before_kib),
-        mib(w.peak_before_kib),
-        mib(w.rss_kib)
-    );
 }
 
 /// The team board's cost per portal.

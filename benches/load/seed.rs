@@ -1,5 +1,5 @@
 //! The scale phase's database: 100,000 portals and 1,000,000 accounts, written straight into
-//! the SQLite file.
+//! the SQLite file (or, for the wave on PostgreSQL, into its database).
 
 use std::path::Path;
 
@@ -33,6 +33,39 @@ pub async fn seed(db: &Path) {
         .execute(&pool)
         .await
         .expect("checkpoint");
+    pool.close().await;
+}
+
+/// The same portals and accounts in a PostgreSQL database the app has migrated.
+pub async fn seed_postgres(url: &str) {
+    let pool = sqlx::PgPool::connect(url).await.expect("db");
+    sqlx::query(
+        "INSERT INTO portals (member_id, domain, client_endpoint, server_endpoint, application_token,
+             key_id, scope, licence, state, app_version, created_at, updated_at)
+         SELECT lpad(to_hex(i), 32, '0'), 'p' || i || '.bitrix24.com', 'https://p' || i || '.bitrix24.com/rest/',
+             'https://oauth.bitrix.info/rest/', decode(md5(i::text) || md5(i::text) || md5(i::text) || substr(md5(i::text), 1, 24), 'hex'),
+             'seed', 'im,placement,user_brief', 'P', 'active', 1, 1700000000, 1700000000
+         FROM generate_series(1, 100000) AS i",
+    )
+    .execute(&pool)
+    .await
+    .expect("portals");
+    sqlx::query(
+        "INSERT INTO accounts (member_id, user_id, is_admin, is_installer, access_token, refresh_token,
+             key_id, token_generation, expires_at, refreshed_at, state, created_at, updated_at)
+         SELECT lpad(to_hex(i / 10 + 1), 32, '0'), i % 10 + 1, i % 10 = 0, i % 10 = 0,
+             decode(repeat(md5(i::text), 6) || substr(md5(i::text), 1, 8), 'hex'),
+             decode(repeat(md5(i::text), 6) || substr(md5(i::text), 1, 8), 'hex'),
+             'seed', 1, 1900000000, 1700000000 + i, 'active', 1700000000, 1700000000
+         FROM generate_series(0, 999999) AS i",
+    )
+    .execute(&pool)
+    .await
+    .expect("accounts");
+    sqlx::query("ANALYZE")
+        .execute(&pool)
+        .await
+        .expect("analyze");
     pool.close().await;
 }
 
