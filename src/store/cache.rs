@@ -95,26 +95,22 @@ impl Caches {
         entries.insert(key.clone(), entry);
     }
 
-    /// Drops the accounts nothing read for [`KEEP_UNUSED`] and the portal rows too old to be
-    /// used: reading one again costs a query and a decryption, keeping every account a wave
-    /// touched once would cost memory for each.
-    pub fn forget_unused(&self) {
-        locked(&self.accounts).retain(|_, e| e.used.elapsed() < KEEP_UNUSED);
-        locked(&self.portals).retain(|_, (_, read)| read.elapsed() < CHECK_AFTER);
-    }
-
     /// The entries used within `in_use` and last checked more than `older_than` ago, with the
-    /// generation each holds.
+    /// generation each holds — in the same pass dropping the accounts nothing read for
+    /// [`KEEP_UNUSED`], and the portal rows too old to be used: reading one again costs a query
+    /// and a decryption, keeping every account a wave touched once would cost memory for each.
     pub fn due(&self, older_than: Duration, in_use: Duration) -> Vec<(Key, i64)> {
         let now = Instant::now();
-        locked(&self.accounts)
-            .iter()
-            .filter(|(_, e)| {
-                now.saturating_duration_since(e.checked) >= older_than
-                    && now.saturating_duration_since(e.used) < in_use
-            })
-            .map(|(key, e)| (key.clone(), e.target.account.generation))
-            .collect()
+        let mut due = Vec::new();
+        locked(&self.accounts).retain(|key, e| {
+            let unused = now.saturating_duration_since(e.used);
+            if unused < in_use && now.saturating_duration_since(e.checked) >= older_than {
+                due.push((key.clone(), e.target.account.generation));
+            }
+            unused < KEEP_UNUSED
+        });
+        locked(&self.portals).retain(|_, (_, read)| read.elapsed() < CHECK_AFTER);
+        due
     }
 
     /// The entries of `keys` there are, last checked more than `older_than` ago, with the

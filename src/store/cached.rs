@@ -127,7 +127,6 @@ impl Store {
     /// Checks the cached accounts in use that were last checked more than `older_than` ago,
     /// having dropped those long unused.
     pub async fn check_cached(&self, older_than: Duration) -> Result<Checked, StoreError> {
-        self.cache.forget_unused();
         self.check_entries(self.cache.due(older_than, IN_USE)).await
     }
 
