@@ -6,6 +6,7 @@
 //! flags; no decryption) or the portal row's age.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,19 @@ struct Entry {
 pub(super) struct Caches {
     accounts: Mutex<HashMap<Key, Entry>>,
     portals: Mutex<HashMap<MemberId, (Portal, Instant)>>,
+}
+
+/// Makes room for `key` in a cache holding `capacity` entries: drops one other entry, the first
+/// the map yields (in effect any one). Sweeping the whole map under its lock when it filled, as
+/// before, stalled every read for milliseconds each time, and with more accounts in use than
+/// the cache holds it filled every few seconds (`docs/performance.md`, "Accounts in use").
+fn make_room<K: Clone + Eq + Hash, V>(entries: &mut HashMap<K, V>, capacity: usize, key: &K) {
+    if entries.len() >= capacity
+        && !entries.contains_key(key)
+        && let Some(other) = entries.keys().next().cloned()
+    {
+        entries.remove(&other);
+    }
 }
 
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -81,12 +95,7 @@ impl Caches {
             return;
         }
         let mut entries = locked(&self.accounts);
-        if entries.len() >= ACCOUNTS && !entries.contains_key(key) {
-            entries.retain(|_, e| e.checked.elapsed() < CHECK_AFTER);
-            if entries.len() >= ACCOUNTS {
-                entries.clear();
-            }
-        }
+        make_room(&mut entries, ACCOUNTS, key);
         let entry = Entry {
             target: target.clone(),
             checked: read,
@@ -179,12 +188,7 @@ impl Caches {
             return;
         }
         let mut entries = locked(&self.portals);
-        if entries.len() >= PORTALS {
-            entries.retain(|_, (_, read)| read.elapsed() < CHECK_AFTER);
-            if entries.len() >= PORTALS {
-                entries.clear();
-            }
-        }
+        make_room(&mut entries, PORTALS, &portal.record.member_id);
         entries.insert(portal.record.member_id.clone(), (portal.clone(), read));
     }
 
@@ -231,5 +235,26 @@ impl Flags {
             schedule: target.has_schedule,
             automation: target.has_automation,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_cache_drops_one_entry_for_a_new_one_and_none_for_a_known_one() {
+        let mut entries: HashMap<u32, u32> = (0..4).map(|k| (k, k)).collect();
+        make_room(&mut entries, 4, &2);
+        assert_eq!(entries.len(), 4, "a known key needs no room");
+        for key in 10..110 {
+            make_room(&mut entries, 4, &key);
+            entries.insert(key, key);
+            assert_eq!(entries.len(), 4);
+            assert!(entries.contains_key(&key), "the new entry is kept");
+        }
+        let mut roomy: HashMap<u32, u32> = (0..3).map(|k| (k, k)).collect();
+        make_room(&mut roomy, 4, &9);
+        assert_eq!(roomy.len(), 3, "below capacity nothing goes");
     }
 }
