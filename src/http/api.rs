@@ -109,9 +109,13 @@ async fn write(
 ) -> Answer {
     record(&session);
     let lang = session.lang;
-    let change: StatusChange =
-        serde_json::from_value(Value::Object(json_object(&headers, &body, lang)?))
-            .map_err(|_| ApiError::new(Code::BadRequest, lang))?;
+    let object = json_object(&headers, &body, lang)?;
+    // The request's header values and body share the connection's read buffer: let them go
+    // before the wait for Bitrix24, or hyper must allocate another buffer for the connection's
+    // next read while this one waits (docs/performance.md, "Memory").
+    drop((headers, body));
+    let change: StatusChange = serde_json::from_value(Value::Object(object))
+        .map_err(|_| ApiError::new(Code::BadRequest, lang))?;
     let chosen = match change.status {
         None => return Err(ApiError::new(Code::BadRequest, lang)),
         Some(Field::Invalid(_)) => return Err(ApiError::new(Code::InvalidStatus, lang)),
