@@ -7,10 +7,12 @@
 //! runs). Load is spread over 32 portals of 32 users. Prints the targets' table on SQLite, the
 //! two backends side by side, the same status path with 1,000,000 accounts, the keep-alive over
 //! simulated months, the 09:00 wave of 100,000 users on SQLite and on PostgreSQL with two
-//! instances (`wave.rs`; `BENCH_PHASE=wave` runs it alone), the team
+//! instances (`wave.rs`; `BENCH_PHASE=wave` runs it alone), 1,000,000 accounts of which
+//! 100,000 are in use on both backends (`in_use.rs`; `BENCH_PHASE=accounts`), the team
 //! board's cost (`team.rs`; `BENCH_PHASE=team`) and automatic statuses (`automation.rs`;
-//! `BENCH_PHASE=automation`). Every figure is a ratio or a percentile of one
-//! run; every loop is bounded in count and time and targets loopback only.
+//! `BENCH_PHASE=automation`). Every figure is a ratio or a percentile of one run (the status
+//! path and 1,000 connections: the median of `BENCH_RUNS` rounds in a row, with their range);
+//! every loop is bounded in count and time and targets loopback only.
 
 #![expect(
     clippy::expect_used,
@@ -21,6 +23,7 @@ mod app;
 mod automation;
 mod drive;
 mod fleet;
+mod in_use;
 mod keepalive;
 mod path;
 mod report;
@@ -37,6 +40,11 @@ use sqlx::{Connection, PgConnection};
 
 use app::{free_port, start_app};
 use drive::own_connections;
+
+// The app's allocator (src/main.rs), so the forwarder is built the way the app is and their
+// memory and speed compare like with like; the upstream and the harness use it too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const CLIENT_ID: &str = "app.bench";
 const CLIENT_SECRET: &str = "bench-secret-0123456789";
@@ -70,6 +78,7 @@ struct Measured {
     pub seed_time: Duration,
     pub keepalive: keepalive::Simulated,
     pub waves: Vec<wave::Wave>,
+    pub in_use: Vec<in_use::InUse>,
 }
 
 fn main() {
@@ -109,24 +118,6 @@ async fn run() {
             report::print_team(&team::run(&emulator, &http, dir.path()).await);
             return;
         }
-        Ok("path" | "profile") => {
-            let (upstream, forwarder) = roles::upstream_and_forwarder(fleet::PORTALS);
-            let parts = path::Parts {
-                emulator: &emulator,
-                http: &http,
-                dir: dir.path(),
-                upstream: &upstream,
-                forwarder: &forwarder,
-            };
-            let sqlite_url = format!("sqlite://{}", dir.path().join("app.db").display());
-            let sqlite = path::backend_run(&parts, &sqlite_url).await;
-            let postgres = match std::env::var("TEST_POSTGRES_URL") {
-                Ok(server) => Some(on_postgres(&parts, &server).await),
-                Err(_) => None,
-            };
-            report::print_backends(&sqlite, postgres.as_ref());
-            return;
-        }
         Ok("keepalive") => {
             report::print_keepalive(&keepalive::simulate());
             return;
@@ -143,6 +134,22 @@ async fn run() {
     };
     let db = dir.path().join("app.db");
     let sqlite_url = format!("sqlite://{}", db.display());
+    match std::env::var("BENCH_PHASE").as_deref() {
+        Ok("path" | "profile") => {
+            let sqlite = path::backend_run(&parts, &sqlite_url).await;
+            let postgres = match std::env::var("TEST_POSTGRES_URL") {
+                Ok(server) => Some(on_postgres(&parts, &server).await),
+                Err(_) => None,
+            };
+            report::print_backends(&sqlite, postgres.as_ref());
+            return;
+        }
+        Ok("accounts") => {
+            in_use::print(&in_use_runs(&parts).await);
+            return;
+        }
+        _ => {}
+    }
     let sqlite = path::backend_run(&parts, &sqlite_url).await;
 
     // Scale: 100,000 portals and 1,000,000 accounts beside the fleet.
@@ -156,6 +163,7 @@ async fn run() {
     let wide_big = own_connections(&path::put_on(&app, &sqlite.fleet), 1000).await;
     let rss_big = app.peak_rss_kib();
     app.stop();
+    let in_use = in_use_runs(&parts).await;
 
     let postgres = match std::env::var("TEST_POSTGRES_URL") {
         Ok(server) => Some(on_postgres(&parts, &server).await),
@@ -179,6 +187,7 @@ async fn run() {
         seed_time,
         keepalive,
         waves,
+        in_use,
     });
     report::print_team(&team);
     report::print_automation(&automated);
@@ -191,6 +200,19 @@ async fn on_postgres(parts: &path::Parts<'_>, server: &str) -> path::BackendRun 
     let run = path::backend_run(parts, &database.url).await;
     database.drop().await;
     run
+}
+
+/// Costs that grow with accounts on SQLite, then on PostgreSQL when `TEST_POSTGRES_URL` names a
+/// server.
+async fn in_use_runs(parts: &path::Parts<'_>) -> Vec<in_use::InUse> {
+    let sqlite = format!("sqlite://{}", parts.dir.join("in_use.db").display());
+    let mut runs = vec![in_use::run(parts, "SQLite", &sqlite).await];
+    if let Ok(server) = std::env::var("TEST_POSTGRES_URL") {
+        let database = PgDatabase::create(&server).await;
+        runs.push(in_use::run(parts, "PostgreSQL", &database.url).await);
+        database.drop().await;
+    }
+    runs
 }
 
 /// The wave on SQLite with one instance, then on PostgreSQL (when `TEST_POSTGRES_URL` names a

@@ -1,7 +1,7 @@
 //! The status path on one backend: `PUT /api/status` through the app, the minimal forwarder
 //! and the upstream alone (flat out, then at a fixed 1,000 req/s), `POST /app`, the audit
-//! line's cost, a refresh storm and 1,000 connections (through a fresh app process and the
-//! forwarder).
+//! line's cost, a refresh storm and 1,000 connections (through a fresh app process and a fresh
+//! forwarder); the status path and the 1,000 connections in [`rounds`] rounds in a row.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -42,23 +42,60 @@ pub struct Run {
     pub rate_direct: Figures,
 }
 
-/// What one backend did.
+/// 1,000 connections through a fresh app process, another with no log lines
+/// (`RUST_LOG=warn`: what the log's queue holds), and a fresh forwarder, and their peaks.
+pub struct Wide {
+    pub app: Figures,
+    pub unlogged: Figures,
+    pub forwarder: Figures,
+    pub rss_app: u64,
+    pub rss_unlogged: u64,
+    pub rss_forwarder: u64,
+}
+
+/// What one backend did; `put` and `wide` once per round ([`rounds`]).
 pub struct BackendRun {
     pub fleet: Opened,
-    pub put: Run,
+    pub put: Vec<Run>,
     pub open: Figures,
     pub audit_off: Figures,
     pub audit_on: Figures,
-    pub wide: Figures,
-    pub wide_forwarder: Figures,
+    pub wide: Vec<Wide>,
     pub rss_phases: u64,
-    /// Peak RSS of a fresh app process, and of the forwarder, through 1,000 connections.
-    pub rss_wide: u64,
-    pub rss_wide_forwarder: u64,
     pub startup: Duration,
     pub storm_refreshes: usize,
     pub storm_ok: usize,
     pub storm_time: Duration,
+}
+
+/// The status path's and the 1,000 connections' rounds in a row, for the spread of each
+/// figure (`BENCH_RUNS`, 3 unless set).
+pub fn rounds() -> usize {
+    std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3)
+        .max(1)
+}
+
+impl BackendRun {
+    /// The round whose app / forwarder ratio is the median (the upper one of an even count).
+    pub fn median_put(&self) -> &Run {
+        let mut runs: Vec<&Run> = self.put.iter().collect();
+        runs.sort_by(|a, b| a.ratio().total_cmp(&b.ratio()));
+        runs[runs.len() / 2]
+    }
+}
+
+impl Run {
+    pub fn ratio(&self) -> f64 {
+        self.put_app.throughput / self.put_forwarder.throughput
+    }
+
+    /// The app's p99 over a direct call's, at 1,000 req/s.
+    pub fn overhead_ms(&self) -> f64 {
+        self.rate_app.p99_ms - self.rate_direct.p99_ms
+    }
 }
 
 pub fn put_on(app: &App, opened: &Opened) -> Target {
@@ -178,7 +215,10 @@ pub async fn backend_run(parts: &Parts<'_>, database_url: &str) -> BackendRun {
             closed_loop_for(http, &target, CONCURRENCY, Duration::from_secs(30)).await;
         }
     }
-    let put = put_figures(parts, &app, &opened).await;
+    let mut put = Vec::new();
+    for _ in 0..rounds() {
+        put.push(put_figures(parts, &app, &opened).await);
+    }
     let open = Target::Open {
         url: format!("{}/app", app.url),
         posts: Arc::new(opened.frames.clone()),
@@ -190,13 +230,28 @@ pub async fn backend_run(parts: &Parts<'_>, database_url: &str) -> BackendRun {
     let rss_phases = app.peak_rss_kib();
     app.stop();
 
-    // 1,000 connections, each client its own, through a fresh process and the forwarder.
-    let (fresh, _) = start(&[]).await;
-    let wide = own_connections(&put_on(&fresh, &opened), 1000).await;
-    let rss_wide = fresh.peak_rss_kib();
-    fresh.stop();
-    let wide_forwarder = own_connections(&put_forwarded(parts.forwarder), 1000).await;
-    let rss_wide_forwarder = parts.forwarder.peak_rss_kib();
+    // 1,000 connections, each client its own, through a fresh process and a fresh forwarder.
+    let mut wide = Vec::new();
+    for _ in 0..rounds() {
+        let (fresh, _) = start(&[]).await;
+        let app = own_connections(&put_on(&fresh, &opened), 1000).await;
+        let rss_app = fresh.peak_rss_kib();
+        fresh.stop();
+        let (quiet, _) = start(&[("RUST_LOG", "warn")]).await;
+        let unlogged = own_connections(&put_on(&quiet, &opened), 1000).await;
+        let rss_unlogged = quiet.peak_rss_kib();
+        quiet.stop();
+        let forwarder = super::roles::forwarder(parts.upstream);
+        let figures = own_connections(&put_forwarded(&forwarder), 1000).await;
+        wide.push(Wide {
+            app,
+            unlogged,
+            forwarder: figures,
+            rss_app,
+            rss_unlogged,
+            rss_forwarder: forwarder.peak_rss_kib(),
+        });
+    }
 
     // The audit line's cost: the same path through two fresh processes running side by side,
     // one with the line off, loaded in turn.
@@ -227,10 +282,7 @@ pub async fn backend_run(parts: &Parts<'_>, database_url: &str) -> BackendRun {
         audit_off,
         audit_on,
         wide,
-        wide_forwarder,
         rss_phases,
-        rss_wide,
-        rss_wide_forwarder,
         startup,
         storm_refreshes,
         storm_ok,

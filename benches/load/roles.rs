@@ -75,14 +75,19 @@ impl Process {
 /// The upstream, listening as `portals` portals, and the forwarder in front of it.
 pub fn upstream_and_forwarder(portals: usize) -> (Process, Process) {
     let upstream = spawn("upstream", &[&portals.to_string()]);
+    let forwarder = forwarder(&upstream);
+    (upstream, forwarder)
+}
+
+/// A forwarder in front of `upstream`'s portals.
+pub fn forwarder(upstream: &Process) -> Process {
     let sets: Vec<String> = upstream
         .urls
         .iter()
         .map(|url| format!("{url}/rest/im.user.status.set"))
         .collect();
     let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
-    let forwarder = spawn("forwarder", &sets);
-    (upstream, forwarder)
+    spawn("forwarder", &sets)
 }
 
 /// Runs the role named by `BENCH_ROLE`, if any; `false` when this is the harness itself.
@@ -101,7 +106,7 @@ pub fn run_if_asked() -> bool {
                 Router::new().fallback(upstream),
                 args.first().and_then(|n| n.parse().ok()).unwrap_or(1),
             ),
-            "forwarder" => (forwarder(args), 1),
+            "forwarder" => (forwarding(args), 1),
             other => panic!("unknown BENCH_ROLE {other}"),
         };
         let mut listeners = Vec::new();
@@ -178,7 +183,7 @@ fn batch_answer(user: u64) -> String {
     .to_string()
 }
 
-fn forwarder(upstreams: Vec<String>) -> Router {
+fn forwarding(upstreams: Vec<String>) -> Router {
     #[derive(Clone)]
     struct Forward {
         http: reqwest::Client,

@@ -59,7 +59,7 @@ pub struct Wave {
 }
 
 /// Seconds of CPU all `apps` use per second over 10 s.
-async fn quiet_cpu(apps: &[App]) -> f64 {
+pub async fn quiet_cpu(apps: &[App]) -> f64 {
     const OVER: Duration = Duration::from_secs(10);
     let before: Duration = apps.iter().map(App::cpu_time).sum();
     tokio::time::sleep(OVER).await;

@@ -380,10 +380,13 @@ pub(crate) fn member_id_from_sql(raw: &str) -> Result<MemberId, StoreError> {
     MemberId::parse(raw).map_err(|_| StoreError::Corrupt("portal member_id".into()))
 }
 
-pub(crate) fn token_context(field: &str, member_id: &MemberId, user_id: UserId) -> String {
+/// What an account's sealed token is bound to (AES-GCM's associated data): a ciphertext moved to
+/// another row does not open. Public for tools that write rows the app must read (the bench).
+pub fn token_context(field: &str, member_id: &MemberId, user_id: UserId) -> String {
     format!("b24-status/v1/accounts/{field}/{member_id}/{user_id}")
 }
 
-pub(crate) fn app_token_context(member_id: &MemberId) -> String {
+/// What a portal's sealed application token is bound to, as [`token_context`] for accounts.
+pub fn app_token_context(member_id: &MemberId) -> String {
     format!("b24-status/v1/portals/application_token/{member_id}")
 }
