@@ -60,6 +60,15 @@ impl App {
     }
 }
 
+/// Seconds of CPU all `apps` use per second over 10 s.
+pub async fn quiet_cpu(apps: &[App]) -> f64 {
+    const OVER: Duration = Duration::from_secs(10);
+    let before: Duration = apps.iter().map(App::cpu_time).sum();
+    tokio::time::sleep(OVER).await;
+    let after: Duration = apps.iter().map(App::cpu_time).sum();
+    (after - before).as_secs_f64() / OVER.as_secs_f64()
+}
+
 /// A figure in kiB from `/proc/<pid>/status`.
 pub fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

@@ -8,7 +8,6 @@
 //! half the requests find their account cached (idle for seconds: checked as it is read) and
 //! the others read it in full.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use b24_status::domain::{MemberId, UserId};
@@ -19,11 +18,10 @@ use b24_status::store::{app_token_context, token_context};
 use futures_util::StreamExt;
 use sqlx::{Connection, PgConnection, SqliteConnection};
 
-use super::app::start_app;
-use super::drive::{Figures, Target, fire, fixed_rate};
+use super::app::{quiet_cpu, start_app};
+use super::drive::{Figures, fire, fixed_rate};
 use super::path::Parts;
 use super::roles::token_of;
-use super::wave::quiet_cpu;
 use super::{APP_SECRET, CONCURRENCY, register};
 
 /// Portals whose accounts are in use, 10 users each (the seed's first portals).
@@ -63,9 +61,13 @@ struct Usable {
     key_id: String,
 }
 
+/// The app's master key, as the bench's `APP_SECRET` gives it.
+fn master() -> MasterKey {
+    MasterKey::from_base64(APP_SECRET).expect("the bench's key")
+}
+
 fn usable(upstreams: &[String]) -> Usable {
-    let master = MasterKey::from_base64(APP_SECRET).expect("the bench's key");
-    let keys = Keyring::new(&master, None);
+    let keys = Keyring::new(&master(), None);
     let mut rows = Usable {
         portals: Vec::new(),
         accounts: Vec::new(),
@@ -148,8 +150,7 @@ async fn prepare(database_url: &str, upstreams: &[String]) {
 /// A session for each account in use, as its status page would hold one; consecutive ones on
 /// different portals.
 fn sessions() -> Vec<String> {
-    let master = MasterKey::from_base64(APP_SECRET).expect("the bench's key");
-    let key = SessionKey::new(master.derive(SessionKey::PURPOSE));
+    let key = SessionKey::new(master().derive(SessionKey::PURPOSE));
     let now = b24_status::clock::unix_now();
     (1..=USERS)
         .flat_map(|user| {
@@ -190,18 +191,7 @@ pub async fn run(parts: &Parts<'_>, backend: &'static str, database_url: &str) -
     let in_use_cpu = quiet_cpu(std::slice::from_ref(&app)).await;
     let peak_kib = app.peak_rss_kib();
     app.stop();
-    let direct = Target::Direct {
-        urls: Arc::new(
-            parts
-                .upstream
-                .urls
-                .iter()
-                .map(|url| format!("{url}/rest/im.user.status.set"))
-                .collect(),
-        ),
-        token: token_of(1),
-    };
-    let rate_direct = fixed_rate(http, &direct).await;
+    let rate_direct = fixed_rate(http, &parts.direct()).await;
     InUse {
         backend,
         idle_cpu,
@@ -224,14 +214,9 @@ pub fn print(runs: &[InUse]) {
         "1,000,000 accounts on 100,000 portals, 100,000 of them in use (each set its status once, then `PUT` at 1,000 req/s spread over them):"
     );
     println!();
-    let heads: Vec<&str> = runs.iter().map(|r| r.backend).collect();
-    println!("| measurement | {} | target |", heads.join(" | "));
-    println!("|---|{}---|", "---|".repeat(runs.len()));
-    let row = |name: &str, figure: &dyn Fn(&InUse) -> String, target: &str| {
-        let figures: Vec<String> = runs.iter().map(figure).collect();
-        println!("| {name} | {} | {target} |", figures.join(" | "));
-    };
-    row(
+    let heads: Vec<String> = runs.iter().map(|r| r.backend.to_owned()).collect();
+    let table = super::report::Columns::new(&heads, runs);
+    table.row(
         "CPU with nothing asked: before any use / in the 10 s after the load (of one core)",
         &|r| {
             format!(
@@ -242,12 +227,12 @@ pub fn print(runs: &[InUse]) {
         },
         "",
     );
-    row(
+    table.row(
         "100,000 accounts' first status change, 64 at a time (failed)",
         &|r| format!("{:.1} s ({})", r.fill.as_secs_f64(), r.fill_failed),
         "",
     );
-    row(
+    table.row(
         "p50 / p99 at 1,000 req/s: app, upstream directly (ms)",
         &|r| {
             format!(
@@ -257,12 +242,12 @@ pub fn print(runs: &[InUse]) {
         },
         "",
     );
-    row(
+    table.row(
         "p99 overhead at 1,000 req/s (ms)",
         &|r| format!("{:.2}", r.overhead_ms()),
         "≤ 1 SQLite, ≤ 2 PostgreSQL",
     );
-    row(
+    table.row(
         "errors at 1,000 req/s; peak RSS",
         &|r| {
             format!(

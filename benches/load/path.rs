@@ -98,6 +98,16 @@ impl Run {
     }
 }
 
+impl Parts<'_> {
+    /// `im.user.status.set` straight at the upstream, its portals in turn.
+    pub fn direct(&self) -> Target {
+        Target::Direct {
+            urls: Arc::new(self.upstream.status_set_urls()),
+            token: token_of(1),
+        }
+    }
+}
+
 pub fn put_on(app: &App, opened: &Opened) -> Target {
     fleet::put_target(app, opened.sessions.clone())
 }
@@ -114,17 +124,7 @@ pub async fn put_figures(parts: &Parts<'_>, app: &App, opened: &Opened) -> Run {
     let http = parts.http;
     let app_put = put_on(app, opened);
     let forwarder = put_forwarded(parts.forwarder);
-    let direct = Target::Direct {
-        urls: Arc::new(
-            parts
-                .upstream
-                .urls
-                .iter()
-                .map(|url| format!("{url}/rest/im.user.status.set"))
-                .collect(),
-        ),
-        token: token_of(1),
-    };
+    let direct = parts.direct();
     for target in [&app_put, &forwarder, &direct] {
         closed_loop_for(http, target, CONCURRENCY, WARM_UP).await;
     }

@@ -56,6 +56,23 @@ fn spread(values: impl Iterator<Item = f64>, digits: usize) -> String {
     )
 }
 
+/// A table with a column per run and a target column, its head printed when made.
+pub struct Columns<'a, T>(&'a [T]);
+
+impl<'a, T> Columns<'a, T> {
+    pub fn new(heads: &[String], runs: &'a [T]) -> Self {
+        println!("| measurement | {} | target |", heads.join(" | "));
+        println!("|---|{}---|", "---|".repeat(runs.len()));
+        Self(runs)
+    }
+
+    /// A row: `figure` of each run.
+    pub fn row(&self, name: &str, figure: &dyn Fn(&T) -> String, target: &str) {
+        let figures: Vec<String> = self.0.iter().map(figure).collect();
+        println!("| {name} | {} | {target} |", figures.join(" | "));
+    }
+}
+
 fn audit_cost(r: &BackendRun) -> f64 {
     100.0 * (1.0 - r.audit_on.throughput / r.audit_off.throughput)
 }

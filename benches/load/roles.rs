@@ -66,6 +66,14 @@ impl Process {
         crate::app::status_kib(self.child.id(), "VmHWM:")
     }
 
+    /// `im.user.status.set` on each of its addresses (the upstream's portals).
+    pub fn status_set_urls(&self) -> Vec<String> {
+        self.urls
+            .iter()
+            .map(|url| format!("{url}/rest/im.user.status.set"))
+            .collect()
+    }
+
     /// Its first address.
     pub fn url(&self) -> &str {
         self.urls.first().map_or("", String::as_str)
@@ -81,11 +89,7 @@ pub fn upstream_and_forwarder(portals: usize) -> (Process, Process) {
 
 /// A forwarder in front of `upstream`'s portals.
 pub fn forwarder(upstream: &Process) -> Process {
-    let sets: Vec<String> = upstream
-        .urls
-        .iter()
-        .map(|url| format!("{url}/rest/im.user.status.set"))
-        .collect();
+    let sets = upstream.status_set_urls();
     let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
     spawn("forwarder", &sets)
 }

@@ -13,7 +13,7 @@ use b24_status::emulator::{Emulator, UserSpec};
 use futures_util::StreamExt;
 use serde_json::json;
 
-use super::app::{App, free_port, post_form, session_in, start_app};
+use super::app::{App, free_port, post_form, quiet_cpu, session_in, start_app};
 use super::report::mib;
 use super::{CLIENT_ID, register};
 
@@ -56,15 +56,6 @@ pub struct Wave {
     /// 10 s after the wave and a minute later.
     pub quiet_in_use: f64,
     pub quiet_idle: f64,
-}
-
-/// Seconds of CPU all `apps` use per second over 10 s.
-pub async fn quiet_cpu(apps: &[App]) -> f64 {
-    const OVER: Duration = Duration::from_secs(10);
-    let before: Duration = apps.iter().map(App::cpu_time).sum();
-    tokio::time::sleep(OVER).await;
-    let after: Duration = apps.iter().map(App::cpu_time).sum();
-    (after - before).as_secs_f64() / OVER.as_secs_f64()
 }
 
 /// The next whole minute at least `lead` ahead, as unix seconds.
@@ -307,33 +298,28 @@ pub fn print(waves: &[Wave]) {
         .iter()
         .map(|w| format!("{}, {} instance(s)", w.backend, w.instances))
         .collect();
-    println!("| measurement | {} | target |", heads.join(" | "));
-    println!("|---|{}---|", "---|".repeat(waves.len()));
-    let row = |name: &str, figure: &dyn Fn(&Wave) -> String, target: &str| {
-        let figures: Vec<String> = waves.iter().map(figure).collect();
-        println!("| {name} | {} | {target} |", figures.join(" | "));
-    };
-    row(
+    let table = super::report::Columns::new(&heads, waves);
+    table.row(
         "from the rule's start until every status was set",
         &|w| format!("{:.1} s", w.length.as_secs_f64()),
         "≤ 30 s",
     );
-    row(
+    table.row(
         "status changes made (`batch` calls)",
         &|w| w.changes.to_string(),
         "one per user",
     );
-    row(
+    table.row(
         "`QUERY_LIMIT_EXCEEDED` answers",
         &|w| w.over_limit.to_string(),
         "0",
     );
-    row(
+    table.row(
         "peak RSS over the run, highest instance",
         &|w| format!("{:.1} MiB", mib(w.peak_kib)),
         "≤ 256 MiB",
     );
-    row(
+    table.row(
         "RSS fresh / at the wave's start / peak before it",
         &|w| {
             format!(
@@ -345,7 +331,7 @@ pub fn print(waves: &[Wave]) {
         },
         "",
     );
-    row(
+    table.row(
         "per installed portal at the wave's start",
         &|w| {
             let grown = w.rss_before_kib.saturating_sub(w.rss_fresh_kib) as f64;
@@ -353,12 +339,12 @@ pub fn print(waves: &[Wave]) {
         },
         "",
     );
-    row(
+    table.row(
         "open sockets at the wave's start / most during it",
         &|w| format!("{} / {}", w.sockets_before, w.sockets_peak),
         "",
     );
-    row(
+    table.row(
         "growth per socket opened during the wave",
         &|w| {
             let opened = w.sockets_peak.saturating_sub(w.sockets_before).max(1) as f64;
@@ -367,7 +353,7 @@ pub fn print(waves: &[Wave]) {
         },
         "",
     );
-    row(
+    table.row(
         "CPU time during the wave, all instances",
         &|w| {
             format!(
@@ -378,7 +364,7 @@ pub fn print(waves: &[Wave]) {
         },
         "",
     );
-    row(
+    table.row(
         "CPU with nothing asked (1,100,000 accounts stored): 10 s after the wave / a minute later",
         &|w| {
             format!(
@@ -389,7 +375,7 @@ pub fn print(waves: &[Wave]) {
         },
         "",
     );
-    row(
+    table.row(
         "setting up (install, open, save the rule)",
         &|w| format!("{:.0} s", w.setup.as_secs_f64()),
         "",

@@ -109,11 +109,7 @@ async fn write(
 ) -> Answer {
     record(&session);
     let lang = session.lang;
-    let object = json_object(&headers, &body, lang)?;
-    // The request's header values and body share the connection's read buffer: let them go
-    // before the wait for Bitrix24, or hyper must allocate another buffer for the connection's
-    // next read while this one waits (docs/performance.md, "Memory").
-    drop((headers, body));
+    let object = json_object(headers, body, lang)?;
     let change: StatusChange = serde_json::from_value(Value::Object(object))
         .map_err(|_| ApiError::new(Code::BadRequest, lang))?;
     let chosen = match change.status {
@@ -152,10 +148,13 @@ async fn write(
 }
 
 /// The body as a JSON object, declared as JSON; nothing looser (serde would also read
-/// `["dnd"]` into a struct).
+/// `["dnd"]` into a struct). It takes the request's header values and body, which share the
+/// connection's read buffer, so a handler lets go of them before it waits for Bitrix24; held
+/// through the wait, hyper must allocate the connection another buffer for its next read
+/// (docs/performance.md, "Every target, three rounds in a row").
 pub(super) fn json_object(
-    headers: &HeaderMap,
-    body: &Bytes,
+    headers: HeaderMap,
+    body: Bytes,
     lang: Lang,
 ) -> Result<serde_json::Map<String, Value>, ApiError> {
     let is_json = headers
@@ -166,7 +165,7 @@ pub(super) fn json_object(
     if !is_json {
         return Err(ApiError::new(Code::UnsupportedMediaType, lang));
     }
-    match serde_json::from_slice(body) {
+    match serde_json::from_slice(&body) {
         Ok(Value::Object(object)) => Ok(object),
         _ => Err(ApiError::new(Code::BadRequest, lang)),
     }

@@ -132,7 +132,7 @@ async fn write(
 ) -> Answer {
     record(&session);
     let lang = session.lang;
-    let object = json_object(&headers, &body, lang)?;
+    let object = json_object(headers, body, lang)?;
     let settings = serde_json::from_value::<Body>(Value::Object(object))
         .map_err(|_| "meetings")
         .and_then(Body::settings)

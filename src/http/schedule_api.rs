@@ -48,7 +48,7 @@ async fn write(
 ) -> Answer {
     record(&session);
     let lang = session.lang;
-    let object = json_object(&headers, &body, lang)?;
+    let object = json_object(headers, body, lang)?;
     let schedule = ScheduleShape::read(Value::Object(object))
         .and_then(Schedule::try_from)
         .map_err(|invalid| ApiError::invalid_schedule(lang, &invalid))?;
