@@ -49,7 +49,7 @@ pub use crypto::{Keyring, MasterKey};
 pub use error::{MAX_ACCOUNTS_PER_PORTAL, StoreError};
 pub use licence::Period;
 pub use operations::{AccountSummary, PortalSummary, Purged, ScheduleSummary, TimerSummary};
-pub use postgres::{Places, SharedBuckets};
+pub use postgres::{Places, SharedBuckets, Want};
 pub use presence::{DuePortal, Looked};
 pub use rekey::{KeyCounts, Rekeyed};
 pub use schedules::{SavedSchedule, ScheduleState};

@@ -1,14 +1,18 @@
-//! Places in the shared buckets (`docs/bitrix24.md`, "Rate limit"), reserved in batches and
-//! leased ahead: each call reserves its own place while fewer than [`STATEMENTS_PER_PORTAL`]
-//! reservations for its portal are on their way to the database; past that, calls queue, and
-//! the next reservation takes a place for each of them in one statement. While the portal's
-//! bucket has room, a reservation also takes, ahead, the places the calls coming at the recent
-//! rate will need within [`LEASE`]: the next calls take those without a statement. A leased
-//! place is good for [`LEASE`] after the moment it was reserved for, which the limiter's margin
-//! covers. Unused, it counts a request the portal never saw, so others wait longer, never too
-//! little; and no more are leased than the portal drains within [`LEASE`], so at most that
-//! much of its capacity goes unused. At Bitrix24's own limits (2 a second) that is none: every
-//! place is reserved when it is needed, as near the limit.
+//! Places in the shared buckets (`docs/bitrix24.md`, "Rate limit"), reserved for many portals
+//! at once and leased ahead. A call with no leased place waits in its portal's queue; one
+//! statement then reserves for every portal with calls waiting (up to
+//! [`PORTALS_PER_STATEMENT`]), a place for each call, and at most [`STATEMENTS_AT_ONCE`] such
+//! statements are on their way to the database: the calls that come meanwhile go with the next.
+//! A lone call sends its own at once; under load one statement serves many calls of many
+//! portals, as a database's group commit does.
+//!
+//! While a portal's bucket has room, its reservation also takes, ahead, the places the calls
+//! coming at the recent rate will need within [`LEASE`]: the next calls take those without a
+//! statement. A leased place is good for [`LEASE`] after the moment it was reserved for, which
+//! the limiter's margin covers. Unused, it counts a request the portal never saw, so others
+//! wait longer, never too little; and no more are leased than the portal drains within
+//! [`LEASE`], so at most that much of its capacity goes unused. At Bitrix24's own limits (2 a
+//! second) that is none: every place is reserved when it is needed, as near the limit.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -17,13 +21,15 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::store::{Places, SharedBuckets};
+use crate::store::{Places, SharedBuckets, Want};
 use bitrix24::domain::MemberId;
 
-/// Most reservations for one portal on their way to the database at once, from this instance.
-/// Measured with the load harness: one at a time batched the most but made every call wait
-/// for the round trip ahead of it; one per call spent the database on a single hot row.
-const STATEMENTS_PER_PORTAL: usize = 4;
+/// Most statements on their way to the database at once, from this instance. Two: while one
+/// is answered the next gathers, and every call waits for at most the one ahead of its own.
+const STATEMENTS_AT_ONCE: usize = 2;
+
+/// Most portals one statement reserves for; the rest wait for the next.
+const PORTALS_PER_STATEMENT: usize = 128;
 
 /// How long after the moment it was reserved for a leased place may still be taken. The
 /// bucket counts as full this much earlier (the limiter's shared buckets): a
@@ -41,17 +47,21 @@ const PRUNE_ABOVE: usize = 1_024;
 /// budget. `None` when the database did not answer.
 pub type Outcome = Option<Result<Duration, Duration>>;
 
+#[derive(Debug)]
 struct Waiter {
     max_wait: Duration,
     reply: oneshot::Sender<Outcome>,
 }
 
-/// A portal's reservations under way, the calls waiting for the next one, and the places
+/// A portal's statements under way, the calls waiting for the next one, and the places
 /// leased ahead.
 #[derive(Debug, Default)]
 struct Portal {
+    /// Statements under way that reserve for this portal.
     in_flight: usize,
     queued: Vec<Waiter>,
+    /// Whether the portal is in the table's list of those with calls waiting.
+    listed: bool,
     /// Places reserved ahead, earliest first: when each may leave, and until when.
     leased: VecDeque<(Instant, Instant)>,
     /// Calls since the last reservation, and when it was sent: the rate at which calls come.
@@ -70,7 +80,36 @@ impl Portal {
     }
 }
 
-/// A reservation's answer, as the lease keeps it.
+/// The portals this instance reserves for, and the statements under way.
+#[derive(Debug, Default)]
+struct Table {
+    portals: HashMap<MemberId, Portal>,
+    /// The portals with calls waiting for a statement, first come first.
+    listed: VecDeque<MemberId>,
+    /// Statements on their way to the database.
+    in_flight: usize,
+}
+
+impl Table {
+    /// Puts the portal's waiting calls in the list for the next statement; whether a task
+    /// must be started to send it.
+    fn list(&mut self, member_id: &MemberId) -> bool {
+        if let Some(portal) = self.portals.get_mut(member_id)
+            && !portal.listed
+            && !portal.queued.is_empty()
+        {
+            portal.listed = true;
+            self.listed.push_back(member_id.clone());
+        }
+        let start = !self.listed.is_empty() && self.in_flight < STATEMENTS_AT_ONCE;
+        if start {
+            self.in_flight += 1;
+        }
+        start
+    }
+}
+
+/// A portal's part of a statement's answer, as the lease keeps it.
 struct Reserved {
     places: Places,
     /// The places before this index went to the callers.
@@ -82,6 +121,32 @@ struct Reserved {
     full_count: u64,
 }
 
+/// One portal's part of a statement: its callers, earliest place first, and how many places
+/// it leases ahead.
+struct Part {
+    member_id: MemberId,
+    batch: Vec<Waiter>,
+    ahead: usize,
+    /// The portal's count of "full" when the statement was sent.
+    full_count: u64,
+}
+
+impl Part {
+    fn want(&self) -> Want {
+        // Places leased ahead must leave at once: with some to lease nothing may wait, and
+        // the callers the bucket has no room for now are reserved for again, as usual.
+        let max_wait = match self.ahead {
+            0 => self.batch.last().map_or(Duration::ZERO, |w| w.max_wait),
+            _ => Duration::ZERO,
+        };
+        Want {
+            member_id: self.member_id.clone(),
+            max_wait,
+            count: self.batch.len() + self.ahead,
+        }
+    }
+}
+
 /// The reservations of this instance.
 #[derive(Debug)]
 pub struct Reservations {
@@ -90,19 +155,10 @@ pub struct Reservations {
     statements: AtomicU64,
     /// Most places leased ahead: what a portal drains within [`LEASE`].
     most_ahead: usize,
-    /// The portals with reservations under way or seen lately.
-    portals: Mutex<HashMap<MemberId, Portal>>,
+    table: Mutex<Table>,
     /// How many portals the table may hold before the idle ones are dropped: twice what was
     /// left after the last pruning, so pruning costs a constant share of calls.
     prune_at: AtomicUsize,
-}
-
-impl std::fmt::Debug for Waiter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Waiter")
-            .field("max_wait", &self.max_wait)
-            .finish()
-    }
 }
 
 impl Reservations {
@@ -117,7 +173,7 @@ impl Reservations {
             most_ahead: most_ahead.min(MOST_LEASED),
             buckets,
             statements: AtomicU64::new(0),
-            portals: Mutex::new(HashMap::new()),
+            table: Mutex::new(Table::default()),
             prune_at: AtomicUsize::new(PRUNE_ABOVE),
         })
     }
@@ -126,15 +182,15 @@ impl Reservations {
     /// else one the database reserves.
     pub async fn reserve(self: &Arc<Self>, member_id: &MemberId, max_wait: Duration) -> Outcome {
         let (reply, answer) = oneshot::channel();
-        let lead = {
+        let start = {
             let now = Instant::now();
-            let mut portals = self.lock();
-            if portals.len() > self.prune_at.load(Ordering::Relaxed) {
-                portals.retain(|_, portal| !portal.idle(now));
-                let next = (portals.len() * 2).max(PRUNE_ABOVE);
+            let mut table = self.lock();
+            if table.portals.len() > self.prune_at.load(Ordering::Relaxed) {
+                table.portals.retain(|_, portal| !portal.idle(now));
+                let next = (table.portals.len() * 2).max(PRUNE_ABOVE);
                 self.prune_at.store(next, Ordering::Relaxed);
             }
-            let portal = portals.entry(member_id.clone()).or_default();
+            let portal = table.portals.entry(member_id.clone()).or_default();
             portal.demand += 1;
             while portal.leased.front().is_some_and(|l| l.1 < now) {
                 portal.leased.pop_front();
@@ -150,160 +206,183 @@ impl Reservations {
                 return Some(Ok(wait));
             }
             portal.queued.push(Waiter { max_wait, reply });
-            if portal.in_flight < STATEMENTS_PER_PORTAL {
-                portal.in_flight += 1;
-                true
-            } else {
-                false
-            }
+            table.list(member_id)
         };
-        if lead {
+        if start {
             // A task of its own: a caller that goes away leaves the others served.
-            tokio::spawn(self.clone().serve(member_id.clone()));
+            tokio::spawn(self.clone().serve());
         }
         answer.await.ok().flatten()
     }
 
     /// Forgets the places leased for `member_id`: the portal said its bucket is full.
     pub fn drop_leases(&self, member_id: &MemberId) {
-        if let Some(portal) = self.lock().get_mut(member_id) {
+        if let Some(portal) = self.lock().portals.get_mut(member_id) {
             portal.leased.clear();
             portal.roomy = false;
             portal.full_count += 1;
         }
     }
 
-    /// Reserves for whoever is queued for `member_id`, until nobody is; then this reservation
-    /// is no longer under way.
-    async fn serve(self: Arc<Self>, member_id: MemberId) {
+    /// Sends statements for the portals with calls waiting until none are; then this
+    /// statement is no longer under way.
+    async fn serve(self: Arc<Self>) {
         loop {
-            let (mut batch, ahead, full_count) = {
-                let mut portals = self.lock();
-                let Some(portal) = portals.get_mut(&member_id) else {
-                    return;
-                };
-                if portal.queued.is_empty() {
-                    // Kept while idle, for the rate and the room it saw; pruned with the rest.
-                    portal.in_flight -= 1;
+            let parts = {
+                let mut table = self.lock();
+                if table.listed.is_empty() {
+                    table.in_flight -= 1;
                     return;
                 }
-                // As many places as calls come in a lease's lifetime, at the rate they came since
-                // the last reservation.
-                // One reservation at a time leases, less what is leased already.
-                let now = Instant::now();
-                let ahead = match (portal.roomy && portal.in_flight == 1, portal.last_sent) {
-                    (true, Some(last)) => {
-                        let since = now.duration_since(last).max(Duration::from_millis(1));
-                        let expected =
-                            portal.demand as f64 * LEASE.as_secs_f64() / since.as_secs_f64();
-                        (expected.floor() as usize)
-                            .min(self.most_ahead)
-                            .saturating_sub(portal.leased.len())
-                    }
-                    _ => 0,
-                };
-                portal.demand = 0;
-                portal.last_sent = Some(now);
-                (std::mem::take(&mut portal.queued), ahead, portal.full_count)
+                self.take_parts(&mut table)
             };
+            if parts.is_empty() {
+                continue;
+            }
+            let wants: Vec<Want> = parts.iter().map(Part::want).collect();
+            self.statements.fetch_add(1, Ordering::Relaxed);
+            let answers = self.buckets.reserve_many(&wants, None).await;
+            let reserved_at = Instant::now();
+            if let Err(error) = &answers {
+                tracing::warn!(%error, portals = parts.len(), "the shared rate limit is unavailable; this instance counts alone");
+            }
+            for (index, part) in parts.into_iter().enumerate() {
+                let places = answers
+                    .as_ref()
+                    .ok()
+                    .and_then(|all| all.get(index).copied());
+                self.answer(part, places, reserved_at);
+            }
+        }
+    }
+
+    /// Takes the calls of up to [`PORTALS_PER_STATEMENT`] listed portals, each with the
+    /// places to lease ahead: as many as calls come in a lease's lifetime at the rate they
+    /// came since the portal's last reservation, less what is leased already, and only while
+    /// no other statement reserves for the portal.
+    fn take_parts(&self, table: &mut Table) -> Vec<Part> {
+        let now = Instant::now();
+        let mut parts = Vec::new();
+        while parts.len() < PORTALS_PER_STATEMENT
+            && let Some(member_id) = table.listed.pop_front()
+        {
+            let Some(portal) = table.portals.get_mut(&member_id) else {
+                continue;
+            };
+            portal.listed = false;
+            if portal.queued.is_empty() {
+                continue;
+            }
+            let ahead = match (portal.roomy && portal.in_flight == 0, portal.last_sent) {
+                (true, Some(last)) => {
+                    let since = now.duration_since(last).max(Duration::from_millis(1));
+                    let expected = portal.demand as f64 * LEASE.as_secs_f64() / since.as_secs_f64();
+                    (expected.floor() as usize)
+                        .min(self.most_ahead)
+                        .saturating_sub(portal.leased.len())
+                }
+                _ => 0,
+            };
+            portal.in_flight += 1;
+            portal.demand = 0;
+            portal.last_sent = Some(now);
+            let mut batch = std::mem::take(&mut portal.queued);
             // The earliest places go to the calls with the least time left.
             batch.sort_by_key(|waiter| waiter.max_wait);
-            // Places leased ahead must leave at once: with some to lease nothing may wait, and
-            // the callers the bucket has no room for now are reserved for again, as usual.
-            let longest = match ahead {
-                0 => batch.last().map_or(Duration::ZERO, |w| w.max_wait),
-                _ => Duration::ZERO,
-            };
-            let wanted = batch.len() + ahead;
-            self.statements.fetch_add(1, Ordering::Relaxed);
-            let places = self
-                .buckets
-                .reserve(&member_id, None, longest, wanted)
-                .await;
-            let reserved_at = Instant::now();
-            let callers = batch.len();
-            let mut again = Vec::new();
-            for (index, waiter) in batch.into_iter().enumerate() {
-                let outcome = match &places {
-                    Ok(places) if index < places.granted => {
-                        let wait = places.wait(index);
-                        Some(if wait <= waiter.max_wait {
-                            Ok(wait)
-                        } else {
-                            Err(wait)
-                        })
-                    }
-                    Ok(_) if ahead > 0 => {
-                        again.push(waiter);
-                        continue;
-                    }
-                    Ok(places) => Some(Err(places.wait(places.granted))),
-                    Err(_) => None,
-                };
-                let _gone = waiter.reply.send(outcome);
-            }
-            match places {
-                Ok(places) => {
-                    let roomy = match ahead {
-                        0 => places.granted > 0 && places.wait(places.granted - 1).is_zero(),
-                        _ => places.granted == wanted,
-                    };
-                    let reserved = Reserved {
-                        places,
-                        callers,
-                        at: reserved_at,
-                        roomy,
-                        full_count,
-                    };
-                    self.lease(&member_id, &reserved, again);
-                }
-                Err(error) => {
-                    tracing::warn!(%error, %member_id, "the shared rate limit is unavailable; this instance counts alone");
-                }
-            }
+            parts.push(Part {
+                member_id,
+                batch,
+                ahead,
+                full_count: portal.full_count,
+            });
         }
+        parts
     }
 
-    /// Keeps the places past the callers' as leased, handing them first to calls queued
-    /// meanwhile; whether the bucket had room for all; and the callers to reserve for again,
-    /// first in the queue. A portal that said it was full since the reservation was sent
-    /// leases nothing.
-    fn lease(&self, member_id: &MemberId, reserved: &Reserved, mut again: Vec<Waiter>) {
+    /// Answers a portal's callers from its places (`None`: the database did not answer), and
+    /// leases the rest.
+    fn answer(&self, part: Part, places: Option<Places>, reserved_at: Instant) {
+        let callers = part.batch.len();
+        let mut again = Vec::new();
+        for (index, waiter) in part.batch.into_iter().enumerate() {
+            let outcome = match &places {
+                Some(places) if index < places.granted => {
+                    let wait = places.wait(index);
+                    Some(if wait <= waiter.max_wait {
+                        Ok(wait)
+                    } else {
+                        Err(wait)
+                    })
+                }
+                Some(_) if part.ahead > 0 => {
+                    again.push(waiter);
+                    continue;
+                }
+                Some(places) => Some(Err(places.wait(places.granted))),
+                None => None,
+            };
+            let _gone = waiter.reply.send(outcome);
+        }
+        let reserved = places.map(|places| Reserved {
+            roomy: match part.ahead {
+                0 => places.granted > 0 && places.wait(places.granted - 1).is_zero(),
+                _ => places.granted == callers + part.ahead,
+            },
+            places,
+            callers,
+            at: reserved_at,
+            full_count: part.full_count,
+        });
+        self.lease(&part.member_id, reserved.as_ref(), again);
+    }
+
+    /// Ends the statement's part for the portal: keeps the places past the callers' as
+    /// leased, handing them first to calls queued meanwhile, and whether the bucket had room
+    /// for all; puts the callers to reserve for again first in the queue, and lists the
+    /// portal again when calls wait. A portal that said it was full since the reservation was
+    /// sent leases nothing.
+    fn lease(&self, member_id: &MemberId, reserved: Option<&Reserved>, mut again: Vec<Waiter>) {
         let now = Instant::now();
-        let mut portals = self.lock();
-        let Some(portal) = portals.get_mut(member_id) else {
+        let mut table = self.lock();
+        let Some(portal) = table.portals.get_mut(member_id) else {
             return;
         };
+        portal.in_flight -= 1;
         again.append(&mut portal.queued);
         portal.queued = again;
-        if portal.full_count != reserved.full_count {
-            return;
-        }
-        portal.roomy = reserved.roomy;
-        let places = &reserved.places;
-        for index in reserved.callers..places.granted {
-            let leave_at = reserved.at + places.wait(index);
-            portal.leased.push_back((leave_at, leave_at + LEASE));
-        }
-        let mut left = Vec::new();
-        for waiter in std::mem::take(&mut portal.queued) {
-            match portal.leased.front() {
-                Some(&(leave_at, _))
-                    if leave_at.saturating_duration_since(now) <= waiter.max_wait =>
-                {
-                    portal.leased.pop_front();
-                    let _gone = waiter
-                        .reply
-                        .send(Some(Ok(leave_at.saturating_duration_since(now))));
-                }
-                _ => left.push(waiter),
+        if let Some(reserved) = reserved
+            && portal.full_count == reserved.full_count
+        {
+            portal.roomy = reserved.roomy;
+            let places = &reserved.places;
+            for index in reserved.callers..places.granted {
+                let leave_at = reserved.at + places.wait(index);
+                portal.leased.push_back((leave_at, leave_at + LEASE));
             }
+            let mut left = Vec::new();
+            for waiter in std::mem::take(&mut portal.queued) {
+                match portal.leased.front() {
+                    Some(&(leave_at, _))
+                        if leave_at.saturating_duration_since(now) <= waiter.max_wait =>
+                    {
+                        portal.leased.pop_front();
+                        let _gone = waiter
+                            .reply
+                            .send(Some(Ok(leave_at.saturating_duration_since(now))));
+                    }
+                    _ => left.push(waiter),
+                }
+            }
+            portal.queued = left;
         }
-        portal.queued = left;
+        if table.list(member_id) {
+            // This task goes on serving the list; the count it took is given back.
+            table.in_flight -= 1;
+        }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<MemberId, Portal>> {
-        self.portals
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.table
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use b24_status::domain::MemberId;
-use b24_status::store::Store;
+use b24_status::store::{Store, Want};
 use b24_status::tokens::limiter::Limiter;
 
 use super::db::TestDb;
@@ -114,5 +114,78 @@ async fn calls_take_leased_places_while_the_bucket_has_room_and_stay_within_it()
         waited, 3,
         "three calls past the four are refused a place at once"
     );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn one_statement_reserves_for_several_portals_each_as_alone() {
+    let db = TestDb::new().await;
+    let store = Store::open(&db.url, keyring()).await.expect("opens");
+    let buckets = store.shared_buckets(ms(100), ms(300)).expect("shared");
+    let [e, f, g] = ["1", "2", "3"].map(|c| MemberId::parse(&c.repeat(32)).expect("member"));
+    // `f` has taken four places already: its next one waits 200 ms.
+    let earlier = buckets.reserve(&f, Some(NOW), ms(1000), 4).await;
+    assert_eq!(earlier.expect("reserved").granted, 4);
+    let want = |member_id: &MemberId, max_wait, count| Want {
+        member_id: member_id.clone(),
+        max_wait,
+        count,
+    };
+    // Not in the order of the ids: each answer is still its own portal's.
+    let wants = [
+        want(&g, ms(0), 5),
+        want(&e, ms(1000), 2),
+        want(&f, ms(250), 3),
+    ];
+    let places = buckets
+        .reserve_many(&wants, Some(NOW))
+        .await
+        .expect("reserved");
+    let seen: Vec<(usize, Duration)> = places
+        .iter()
+        .map(|p| (p.granted, p.wait(p.granted.saturating_sub(1))))
+        .collect();
+    // `g`: the three that leave at once; `e`: both; `f`: only the one within 250 ms.
+    assert_eq!(seen, [(3, ms(0)), (2, ms(0)), (1, ms(200))]);
+    let after = buckets.reserve(&f, Some(NOW), ms(1000), 1).await;
+    assert_eq!(
+        after.expect("reserved").wait(0),
+        ms(300),
+        "f's bucket moved by one"
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn calls_of_many_portals_at_once_share_statements_and_each_portal_its_limit() {
+    let db = TestDb::new().await;
+    let store = Store::open(&db.url, keyring()).await.expect("opens");
+    // Bitrix24's own limits shape: a burst of five, then two a second. Nothing is leased.
+    let limiter = std::sync::Arc::new(Limiter::new(5, 2.0).shared(&store));
+    let portals: Vec<MemberId> = (0..16)
+        .map(|i| MemberId::parse(&format!("{i:032x}")).expect("member"))
+        .collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..7 {
+        for member in &portals {
+            let (limiter, member) = (limiter.clone(), member.clone());
+            tasks.spawn(async move {
+                let outcome = limiter.acquire(&member, ms(0)).await;
+                (member, outcome)
+            });
+        }
+    }
+    let mut refused = std::collections::HashMap::new();
+    while let Some(done) = tasks.join_next().await {
+        let (member, outcome) = done.expect("task");
+        if outcome.is_err() {
+            *refused.entry(member).or_insert(0) += 1;
+        }
+    }
+    // Four of each portal's seven leave at once, as when they come one by one.
+    assert_eq!(refused.len(), portals.len());
+    assert!(refused.values().all(|&n| n == 3), "{refused:?}");
+    let statements = limiter.shared_statements().expect("shared");
+    assert!(statements <= 8, "{statements} statements for 112 calls");
     store.close().await;
 }

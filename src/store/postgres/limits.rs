@@ -4,6 +4,7 @@
 //! many requests' drain time later as it takes places, in one atomic statement, so instances
 //! never hand out the same place twice.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use sqlx::PgPool;
@@ -45,6 +46,18 @@ impl Places {
     }
 }
 
+/// One portal's part of a reservation for several: up to `count` places, as many as leave
+/// within `max_wait`.
+#[derive(Clone, Debug)]
+pub struct Want {
+    /// The portal.
+    pub member_id: MemberId,
+    /// How long the last place may wait.
+    pub max_wait: Duration,
+    /// How many places are asked for.
+    pub count: usize,
+}
+
 /// The shared buckets (PostgreSQL only). Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct SharedBuckets {
@@ -72,8 +85,8 @@ impl SharedBuckets {
     }
 
     /// Reserves up to `count` consecutive places in `member_id`'s bucket at `now_us` (unix
-    /// microseconds; `None`: the database's clock, see `clock_cte!`) in one statement: as
-    /// many as leave within `max_wait`.
+    /// microseconds; `None`: the database's clock, see `clock_cte!`): as many as leave within
+    /// `max_wait`.
     pub async fn reserve(
         &self,
         member_id: &MemberId,
@@ -81,39 +94,94 @@ impl SharedBuckets {
         max_wait: Duration,
         count: usize,
     ) -> Result<Places, StoreError> {
-        let max_wait_us = i64::try_from(max_wait.as_micros()).unwrap_or(i64::MAX / 4);
-        // `granted` is how many places fit before the last one would wait past `max_wait`;
-        // both it and the new end are computed from the row as it was.
-        let (empty_at, granted, now_us): (i64, i64, i64) = sqlx::query_as(concat!(
+        let want = Want {
+            member_id: member_id.clone(),
+            max_wait,
+            count,
+        };
+        let places = self
+            .reserve_many(std::slice::from_ref(&want), now_us)
+            .await?;
+        places
+            .first()
+            .copied()
+            .ok_or_else(|| StoreError::Corrupt("a reservation came back empty".into()))
+    }
+
+    /// Reserves for several portals in one statement (each at most once), as
+    /// [`SharedBuckets::reserve`] does for one: the places of `wants[i]` are the answer's `i`th.
+    /// The rows are taken in the order of their portals' ids, so statements from any number
+    /// of instances, each holding several rows' locks until it commits, never wait for each
+    /// other in a circle.
+    pub async fn reserve_many(
+        &self,
+        wants: &[Want],
+        now_us: Option<i64>,
+    ) -> Result<Vec<Places>, StoreError> {
+        let mut order: Vec<&Want> = wants.iter().collect();
+        order.sort_by(|a, b| a.member_id.as_str().cmp(b.member_id.as_str()));
+        let ids: Vec<&str> = order.iter().map(|want| want.member_id.as_str()).collect();
+        let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX / 4);
+        let max_waits: Vec<i64> = order.iter().map(|want| micros(want.max_wait)).collect();
+        let counts: Vec<i64> = order
+            .iter()
+            .map(|want| i64::try_from(want.count).unwrap_or(i64::MAX))
+            .collect();
+        // Per portal, `granted` is how many places fit before the last one would wait past
+        // its `max_wait`; both it and the new end are computed from the row as it was. A
+        // portal's own figures are found again by its place in the arrays.
+        let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(concat!(
             clock_cte!(),
             "INSERT INTO rate_buckets AS b (member_id, empty_at_us, granted)
-             SELECT $1, clock.now_us + $3 * g, g
-             FROM clock, LATERAL (SELECT LEAST($6, ($4 + $5) / $3) AS g) AS fresh
-             ON CONFLICT (member_id) DO UPDATE SET
-                 granted = LEAST($6, GREATEST(0, ((SELECT now_us FROM clock) + $4 + $5
-                     - GREATEST(b.empty_at_us, (SELECT now_us FROM clock))) / $3)),
-                 empty_at_us = GREATEST(b.empty_at_us, (SELECT now_us FROM clock))
-                     + $3 * LEAST($6, GREATEST(0, ((SELECT now_us FROM clock) + $4 + $5
-                         - GREATEST(b.empty_at_us, (SELECT now_us FROM clock))) / $3))
-             RETURNING empty_at_us, granted, (SELECT now_us FROM clock)",
+             SELECT w.member_id, clock.now_us + $3 * fresh.g, fresh.g
+             FROM unnest($1::text[], $5::bigint[], $6::bigint[]) WITH ORDINALITY
+                     AS w(member_id, max_wait_us, wanted, ord),
+                  clock,
+                  LATERAL (SELECT LEAST(w.wanted, ($4 + w.max_wait_us) / $3) AS g) AS fresh
+             ORDER BY w.ord
+             ON CONFLICT (member_id) DO UPDATE SET (granted, empty_at_us) = (
+                 SELECT u.g, u.start + $3 * u.g FROM (
+                     SELECT s.start, LEAST($6[s.i],
+                         GREATEST(0, (clock.now_us + $4 + $5[s.i] - s.start) / $3)) AS g
+                     FROM clock, LATERAL (SELECT array_position($1::text[], EXCLUDED.member_id)
+                         AS i, GREATEST(b.empty_at_us, clock.now_us) AS start) AS s) AS u)
+             RETURNING b.member_id, b.empty_at_us, b.granted, (SELECT now_us FROM clock)",
         ))
-        .bind(member_id.as_str())
+        .bind(&ids)
         .bind(now_us)
         .bind(self.per_request_us)
         .bind(self.burst_us)
-        .bind(max_wait_us)
-        .bind(i64::try_from(count).unwrap_or(i64::MAX))
-        .fetch_one(&self.pool)
+        .bind(&max_waits)
+        .bind(&counts)
+        .fetch_all(&self.pool)
         .await?;
+        let answers: HashMap<String, (i64, i64, i64)> = rows
+            .into_iter()
+            .map(|(member_id, empty_at, granted, now_us)| (member_id, (empty_at, granted, now_us)))
+            .collect();
+        wants
+            .iter()
+            .map(|want| {
+                let &(empty_at, granted, now_us) =
+                    answers.get(want.member_id.as_str()).ok_or_else(|| {
+                        StoreError::Corrupt("a portal's reservation came back empty".into())
+                    })?;
+                Ok(self.places(empty_at, granted, now_us))
+            })
+            .collect()
+    }
+
+    /// The places one row's answer stands for: `granted` of them, the last ending at `empty_at`.
+    fn places(&self, empty_at: i64, granted: i64, now_us: i64) -> Places {
         let granted = usize::try_from(granted).unwrap_or(0);
         let step = i64::try_from(granted).unwrap_or(0) * self.per_request_us;
-        Ok(Places {
+        Places {
             first_empty_at: empty_at - step + self.per_request_us,
             granted,
             now_us,
             per_request_us: self.per_request_us,
             burst_us: self.burst_us,
-        })
+        }
     }
 
     /// The portal said its bucket is full: ours is too from now on, and the refused request

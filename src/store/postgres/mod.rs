@@ -11,7 +11,7 @@ use sqlx::{Connection, PgPool};
 
 use super::schema::Opening;
 use super::{BUSY_TIMEOUT, Db, PoolSettings, Store, StoreError};
-pub use limits::{Places, SharedBuckets};
+pub use limits::{Places, SharedBuckets, Want};
 
 /// Connections when `DATABASE_MAX_CONNECTIONS` is not set.
 const DEFAULT_CONNECTIONS: u32 = 10;
