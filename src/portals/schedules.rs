@@ -114,7 +114,7 @@ impl Jobs {
             }
             _ => {}
         }
-        if let Err(error) = store.finish_schedule(&saved, owner, state).await {
+        if let Err(error) = store.finish_schedule(&saved, owner, state, now).await {
             tracing::error!(%error, "the scheduler could not record what it did");
         }
         outcome

@@ -92,8 +92,9 @@ macro_rules! claim_due {
 }
 
 impl Store {
-    /// Replaces a user's schedule; the scheduler looks at it at `now`, so a rule already running
-    /// starts at once and one removed while in force ends.
+    /// Replaces a user's schedule at `now`. The scheduler looks at it at once when a rule runs
+    /// now or one was in force (it starts, or ends), else at the schedule's next boundary:
+    /// a look before then would find nothing to do.
     pub async fn save_schedule(
         &self,
         member_id: &MemberId,
@@ -102,17 +103,24 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let rules = serde_json::json!(ScheduleShape::from(schedule)).to_string();
+        let first_look = match schedule.window_at(now) {
+            Some(_) => Some(now),
+            None => schedule.next_boundary(now),
+        };
         on_pool!(&self.db, |pool| sqlx::query(
             "INSERT INTO schedules (member_id, user_id, rules, next_at, updated_at)
-             VALUES ($1, $2, $3, $4, $4)
+             VALUES ($1, $2, $3, $5, $4)
              ON CONFLICT (member_id, user_id) DO UPDATE SET
                  rules = excluded.rules, version = schedules.version + 1,
-                 next_at = excluded.next_at, updated_at = excluded.updated_at"
+                 next_at = CASE WHEN schedules.active_until IS NULL THEN excluded.next_at
+                           ELSE $4 END,
+                 updated_at = excluded.updated_at"
         )
         .bind(member_id.as_str())
         .bind(user_id_to_sql(user_id))
         .bind(&rules)
         .bind(now)
+        .bind(first_look)
         .execute(pool)
         .await
         .map(|_| ()))?;
@@ -194,18 +202,21 @@ impl Store {
         Ok(())
     }
 
-    /// Records what `owner`'s look at `claimed` did and releases it. When the user saved
-    /// meanwhile, the save's `next_at` stands, so the new rules are looked at next.
+    /// Records what `owner`'s look at `claimed` (at `claimed_at`) did and releases it. When the
+    /// user saved meanwhile, the new rules are looked at again at once: the save could not
+    /// know the window this look applied.
     pub async fn finish_schedule(
         &self,
         claimed: &SavedSchedule,
         owner: &str,
         state: ScheduleState,
+        claimed_at: i64,
     ) -> Result<(), StoreError> {
         on_pool!(&self.db, |pool| sqlx::query(
             "UPDATE schedules SET active_until = $4, before_status = $5,
                  missed_at = COALESCE($6, missed_at),
-                 next_at = CASE WHEN version = $7 THEN $8 ELSE next_at END,
+                 next_at = CASE WHEN version = $7 THEN $8
+                           WHEN next_at IS NULL OR next_at > $9 THEN $9 ELSE next_at END,
                  claim_owner = NULL, claim_until = NULL
              WHERE member_id = $1 AND user_id = $2 AND claim_owner = $3"
         )
@@ -217,6 +228,7 @@ impl Store {
         .bind(state.missed_at)
         .bind(claimed.version)
         .bind(state.next_at)
+        .bind(claimed_at)
         .execute(pool)
         .await
         .map(|_| ()))?;

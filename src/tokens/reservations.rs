@@ -25,7 +25,8 @@ use crate::store::{Places, SharedBuckets, Want};
 use bitrix24::domain::MemberId;
 
 /// Most statements on their way to the database at once, from this instance. Two: while one
-/// is answered the next gathers, and every call waits for at most the one ahead of its own.
+/// is answered the next gathers, and a call waits for the one ahead of its own (more while
+/// over [`PORTALS_PER_STATEMENT`] portals have calls waiting).
 const STATEMENTS_AT_ONCE: usize = 2;
 
 /// Most portals one statement reserves for; the rest wait for the next.
@@ -387,7 +388,7 @@ impl Reservations {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// How many reservations this instance has sent to the database.
+    /// How many statements this instance has sent to the buckets, each for one portal or more.
     pub fn statements(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
     }

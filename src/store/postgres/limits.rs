@@ -121,6 +121,10 @@ impl SharedBuckets {
         let mut order: Vec<&Want> = wants.iter().collect();
         order.sort_by(|a, b| a.member_id.as_str().cmp(b.member_id.as_str()));
         let ids: Vec<&str> = order.iter().map(|want| want.member_id.as_str()).collect();
+        debug_assert!(
+            ids.windows(2).all(|pair| pair[0] != pair[1]),
+            "a portal twice"
+        );
         let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX / 4);
         let max_waits: Vec<i64> = order.iter().map(|want| micros(want.max_wait)).collect();
         let counts: Vec<i64> = order
