@@ -50,7 +50,9 @@ impl Store {
             Db::Sqlite(_) => CLAIM_STALE_SQLITE,
             Db::Postgres(_) => CLAIM_STALE_POSTGRES,
         };
+        // Planned afresh each time, as claims of due work are (below).
         let rows: Vec<(String, i64)> = super::on_pool!(&self.db, |pool| sqlx::query_as(sql)
+            .persistent(false)
             .bind(before)
             .bind(i64::from(limit))
             .bind(owner)
@@ -87,7 +89,13 @@ impl Store {
             Db::Sqlite(_) => sqlite,
             Db::Postgres(_) => postgres,
         };
+        // Planned afresh for every claim, never kept by the connection: PostgreSQL's plan for
+        // a statement it ran often turns generic, and one made while the table was nearly
+        // empty ran the `LIMIT` subquery again for every row once a wave filled it (minutes per
+        // claim; `docs/performance.md`, "The wave at scale"). A claim's planning costs well
+        // under a millisecond beside its work.
         Ok(on_pool!(&self.db, |pool| sqlx::query_as::<_, R>(sql)
+            .persistent(false)
             .bind(now)
             .bind(i64::from(limit))
             .bind(owner)
