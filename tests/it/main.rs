@@ -45,6 +45,7 @@ pub(crate) mod process;
 mod properties;
 mod refresh;
 mod regions;
+mod schedule_saves;
 mod schedules;
 pub(crate) mod service;
 mod sessions;
