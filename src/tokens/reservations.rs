@@ -92,9 +92,8 @@ struct Table {
 }
 
 impl Table {
-    /// Puts the portal's waiting calls in the list for the next statement; whether a task
-    /// must be started to send it.
-    fn list(&mut self, member_id: &MemberId) -> bool {
+    /// Puts the portal's waiting calls in the list for the next statement.
+    fn list(&mut self, member_id: &MemberId) {
         if let Some(portal) = self.portals.get_mut(member_id)
             && !portal.listed
             && !portal.queued.is_empty()
@@ -102,15 +101,17 @@ impl Table {
             portal.listed = true;
             self.listed.push_back(member_id.clone());
         }
+    }
+
+    /// Whether a task must be started to send the listed calls: counts it as under way.
+    fn start(&mut self) -> bool {
         let start = !self.listed.is_empty() && self.in_flight < STATEMENTS_AT_ONCE;
-        if start {
-            self.in_flight += 1;
-        }
+        self.in_flight += usize::from(start);
         start
     }
 }
 
-/// A portal's part of a statement's answer, as the lease keeps it.
+/// A portal's part of a statement's answer, as `settle` keeps it.
 struct Reserved {
     places: Places,
     /// The places before this index went to the callers.
@@ -207,7 +208,8 @@ impl Reservations {
                 return Some(Ok(wait));
             }
             portal.queued.push(Waiter { max_wait, reply });
-            table.list(member_id)
+            table.list(member_id);
+            table.start()
         };
         if start {
             // A task of its own: a caller that goes away leaves the others served.
@@ -334,7 +336,7 @@ impl Reservations {
             at: reserved_at,
             full_count: part.full_count,
         });
-        self.lease(&part.member_id, reserved.as_ref(), again);
+        self.settle(&part.member_id, reserved.as_ref(), again);
     }
 
     /// Ends the statement's part for the portal: keeps the places past the callers' as
@@ -342,7 +344,7 @@ impl Reservations {
     /// for all; puts the callers to reserve for again first in the queue, and lists the
     /// portal again when calls wait. A portal that said it was full since the reservation was
     /// sent leases nothing.
-    fn lease(&self, member_id: &MemberId, reserved: Option<&Reserved>, mut again: Vec<Waiter>) {
+    fn settle(&self, member_id: &MemberId, reserved: Option<&Reserved>, mut again: Vec<Waiter>) {
         let now = Instant::now();
         let mut table = self.lock();
         let Some(portal) = table.portals.get_mut(member_id) else {
@@ -376,10 +378,8 @@ impl Reservations {
             }
             portal.queued = left;
         }
-        if table.list(member_id) {
-            // This task goes on serving the list; the count it took is given back.
-            table.in_flight -= 1;
-        }
+        // The task that sent this statement goes on serving the list.
+        table.list(member_id);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
