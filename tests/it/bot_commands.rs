@@ -53,34 +53,55 @@ async fn at_eight() -> (TestApp, u64) {
     (app, user)
 }
 
+/// When a command's status ends.
+enum Ends {
+    Never,
+    /// So many seconds after the command.
+    After(i64),
+    /// At this moment.
+    At(i64),
+}
+
 #[tokio::test]
 async fn each_status_command_sets_the_status_for_its_while_and_answers_in_the_chat() {
     let (app, user) = at_eight().await;
     let session = app.session_of(user).await;
     let reason = |body: Value| (body["reason"].clone(), body["until"].clone());
     let now = app.state.clock.now();
-    for (text, status, lasts) in [
-        ("/dnd", Status::Dnd, None),
-        ("/away 30m", Status::Away, Some(30 * 60)),
-        ("/break until 14:00", Status::Break, Some(6 * 3600)),
-        ("/dnd today", Status::Dnd, Some(10 * 3600)),
-        ("/online", Status::Online, None),
+    let eight = now - now.rem_euclid(86_400) + 8 * 3600;
+    for (text, status, ends) in [
+        ("/dnd", Status::Dnd, Ends::Never),
+        ("/away 30m", Status::Away, Ends::After(30 * 60)),
+        (
+            "/break until 14:00",
+            Status::Break,
+            Ends::At(eight + 6 * 3600),
+        ),
+        ("/dnd today", Status::Dnd, Ends::At(eight + 10 * 3600)),
+        ("/online", Status::Online, Ends::Never),
     ] {
+        // The app's clock runs on during the test: a while counted from the command may end
+        // a second later than one counted from before it.
+        let before = app.state.clock.now();
         let said = command(&app, user, text).await;
+        let after = app.state.clock.now();
         assert_eq!(said.dialog, Dialog::Group(42), "{text} answered in place");
         assert!(said.text.starts_with("Done: "), "{text}: {}", said.text);
         assert_eq!(status_of(&app, user), status, "{text}");
         let body: Value = app.api_get(&session).await.json().await.expect("json");
-        match lasts {
-            Some(seconds) => {
-                let until = jiff::Timestamp::from_second(now + seconds).expect("time");
-                assert_eq!(
-                    reason(body),
-                    ("timer".into(), until.to_string().into()),
-                    "{text}"
+        let until =
+            |at: i64| Value::from(jiff::Timestamp::from_second(at).expect("time").to_string());
+        match ends {
+            Ends::At(at) => assert_eq!(reason(body), ("timer".into(), until(at)), "{text}"),
+            Ends::After(seconds) => {
+                assert_eq!(body["reason"], "timer", "{text}: {body}");
+                let possible: Vec<Value> = (before..=after).map(|at| until(at + seconds)).collect();
+                assert!(
+                    possible.contains(&body["until"]),
+                    "{text}: {body}, expected one of {possible:?}"
                 );
             }
-            None => assert_eq!(body["reason"], Value::Null, "{text}: {body}"),
+            Ends::Never => assert_eq!(body["reason"], Value::Null, "{text}: {body}"),
         }
     }
     let help = command(&app, user, "/dnd forever").await;
