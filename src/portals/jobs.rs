@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::finishes::Finishes;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::tokens::{CallError, Repeat, TokenManager};
@@ -24,6 +25,8 @@ pub struct Jobs {
     pub(super) tokens: Arc<TokenManager>,
     pub(super) clock: Clock,
     pub(super) metrics: Arc<Metrics>,
+    /// Where the scheduler's looks at schedules record what they did.
+    pub(super) finishes: Arc<Finishes>,
 }
 
 impl Jobs {
@@ -34,6 +37,7 @@ impl Jobs {
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
+            finishes: Arc::new(Finishes::new(store.clone())),
             store,
             tokens,
             clock,

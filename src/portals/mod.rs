@@ -12,6 +12,7 @@ pub mod bot;
 pub mod call_log;
 mod confirm;
 mod events;
+mod finishes;
 pub mod gate;
 mod install;
 mod jobs;

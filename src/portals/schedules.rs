@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::outcome::{Outcome, RETRY};
 use super::{Jobs, Portals, Refusal};
 use crate::schedule::{self, Schedule, Step};
-use crate::store::{SavedSchedule, ScheduleState};
+use crate::store::{Finish, SavedSchedule, ScheduleState};
 use crate::tokens::{CallError, Repeat};
 use bitrix24::domain::{MemberId, UserId};
 use bitrix24::verify::{PROFILE, Profile};
@@ -114,9 +114,13 @@ impl Jobs {
             }
             _ => {}
         }
-        if let Err(error) = store.finish_schedule(&saved, owner, state, now).await {
-            tracing::error!(%error, "the scheduler could not record what it did");
-        }
+        let finish = Finish {
+            claimed: saved,
+            owner: owner.to_owned(),
+            state,
+            claimed_at: now,
+        };
+        self.finishes.record(finish).await;
         outcome
     }
 

@@ -159,6 +159,9 @@ impl Store {
                  ORDER BY COALESCE(licence_read_at, 0) LIMIT $4)
              RETURNING member_id"
         )
+        // Planned afresh each time, as claims of due work are (`claims.rs`): a plan kept from
+        // when `portals` was nearly empty can rerun the `LIMIT` subquery for every row.
+        .persistent(false)
         .bind(now)
         .bind(stale)
         .bind(recheck)

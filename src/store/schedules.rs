@@ -25,6 +25,19 @@ pub struct SavedSchedule {
     pub missed_at: Option<i64>,
 }
 
+/// What one look at a claimed schedule did, for [`Store::finish_schedules`].
+#[derive(Clone, Debug)]
+pub struct Finish {
+    /// The schedule as claimed.
+    pub claimed: SavedSchedule,
+    /// Who holds the claim.
+    pub owner: String,
+    /// Where the scheduler stands after the look.
+    pub state: ScheduleState,
+    /// The moment the look was made for.
+    pub claimed_at: i64,
+}
+
 /// Where the scheduler stands after a look.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ScheduleState {
@@ -202,36 +215,49 @@ impl Store {
         Ok(())
     }
 
-    /// Records what `owner`'s look at `claimed` (at `claimed_at`) did and releases it. When the
-    /// user saved meanwhile, the new rules are looked at again at once: the save could not
-    /// know the window this look applied.
-    pub async fn finish_schedule(
-        &self,
-        claimed: &SavedSchedule,
-        owner: &str,
-        state: ScheduleState,
-        claimed_at: i64,
-    ) -> Result<(), StoreError> {
-        on_pool!(&self.db, |pool| sqlx::query(
-            "UPDATE schedules SET active_until = $4, before_status = $5,
-                 missed_at = COALESCE($6, missed_at),
-                 next_at = CASE WHEN version = $7 THEN $8
-                           WHEN next_at IS NULL OR next_at > $9 THEN $9 ELSE next_at END,
-                 claim_owner = NULL, claim_until = NULL
-             WHERE member_id = $1 AND user_id = $2 AND claim_owner = $3"
-        )
-        .bind(claimed.member_id.as_str())
-        .bind(user_id_to_sql(claimed.user_id))
-        .bind(owner)
-        .bind(state.active_until)
-        .bind(state.before.map(Status::as_str))
-        .bind(state.missed_at)
-        .bind(claimed.version)
-        .bind(state.next_at)
-        .bind(claimed_at)
-        .execute(pool)
-        .await
-        .map(|_| ()))?;
+    /// Records what each look in `finishes` did and releases its schedule, all in one
+    /// transaction (one commit for the group). When the user saved meanwhile, the new rules are
+    /// looked at again at once: the save could not know the window the look applied. A
+    /// schedule whose claim another process holds now is left as it is.
+    pub async fn finish_schedules(&self, finishes: &[Finish]) -> Result<(), StoreError> {
+        // Rows in the order of their keys, as every writer of several takes them, so two
+        // groups never wait for each other's rows.
+        let mut ordered: Vec<&Finish> = finishes.iter().collect();
+        ordered.sort_by(|a, b| {
+            (a.claimed.member_id.as_str(), a.claimed.user_id)
+                .cmp(&(b.claimed.member_id.as_str(), b.claimed.user_id))
+        });
+        on_pool!(&self.db, |pool| {
+            let mut tx = pool.begin().await?;
+            for finish in &ordered {
+                let Finish {
+                    claimed,
+                    owner,
+                    state,
+                    claimed_at,
+                } = finish;
+                sqlx::query(
+                    "UPDATE schedules SET active_until = $4, before_status = $5,
+                         missed_at = COALESCE($6, missed_at),
+                         next_at = CASE WHEN version = $7 THEN $8
+                                   WHEN next_at IS NULL OR next_at > $9 THEN $9 ELSE next_at END,
+                         claim_owner = NULL, claim_until = NULL
+                     WHERE member_id = $1 AND user_id = $2 AND claim_owner = $3",
+                )
+                .bind(claimed.member_id.as_str())
+                .bind(user_id_to_sql(claimed.user_id))
+                .bind(owner.as_str())
+                .bind(state.active_until)
+                .bind(state.before.map(Status::as_str))
+                .bind(state.missed_at)
+                .bind(claimed.version)
+                .bind(state.next_at)
+                .bind(*claimed_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await
+        })?;
         Ok(())
     }
 }

@@ -1,9 +1,11 @@
 //! When the scheduler first looks at a saved schedule, and a save that crosses a look: a save
 //! with no rule running waits for its next boundary, and one made while a look changes the
-//! status is looked at again from that look's moment.
+//! status is looked at again from that look's moment. Looks recorded together (one
+//! transaction for a group) each keep their own state.
 
-use b24_status::domain::Status;
-use b24_status::store::ScheduleState;
+use b24_status::domain::{Status, UserId};
+use b24_status::emulator::UserSpec;
+use b24_status::store::{Finish, ScheduleState};
 use serde_json::json;
 
 use super::harness::TestApp;
@@ -13,7 +15,7 @@ use super::schedules::{advance_to, employee_with, next_eight_utc, run, schedule_
 async fn a_save_is_looked_at_from_its_next_boundary_and_again_at_once_after_a_look_it_crossed() {
     let app = TestApp::installed(&[]).await;
     let (user, session) = employee_with(&app, "break").await;
-    let user = b24_status::domain::UserId::new(user).expect("user");
+    let user = UserId::new(user).expect("user");
     let (eight, day) = next_eight_utc(&app);
     let rule = json!({"days": [day], "from": "08:00", "to": "10:00", "status": "dnd"});
     let saved = json!({"time_zone": "UTC", "rules": [rule]});
@@ -45,8 +47,14 @@ async fn a_save_is_looked_at_from_its_next_boundary_and_again_at_once_after_a_lo
         next_at: Some(eight + 7200),
         missed_at: None,
     };
+    let finish = Finish {
+        claimed: claimed[0].clone(),
+        owner: "look".into(),
+        state: started,
+        claimed_at: eight,
+    };
     app.store
-        .finish_schedule(&claimed[0], "look", started, eight)
+        .finish_schedules(&[finish])
         .await
         .expect("finished");
     assert_eq!(stored().await.expect("kept").next_at, Some(eight));
@@ -59,5 +67,74 @@ async fn a_save_is_looked_at_from_its_next_boundary_and_again_at_once_after_a_lo
     assert_eq!(
         (after.active_until, after.next_at),
         (None, Some(eight + 7200))
+    );
+}
+
+#[tokio::test]
+async fn looks_recorded_together_keep_their_own_state_and_leave_a_claim_taken_since() {
+    let app = TestApp::installed(&[]).await;
+    let (eight, day) = next_eight_utc(&app);
+    let rule = json!({"days": [day], "from": "08:00", "to": "10:00", "status": "dnd"});
+    let saved = json!({"time_zone": "UTC", "rules": [rule]});
+    let mut users = vec![app.bitrix.employee];
+    for name in ["Vera", "Ivan"] {
+        let spec = UserSpec::new(name, "Seller", false);
+        users.push(app.bitrix.emulator.add_user(app.member(), spec));
+    }
+    for &user in &users {
+        let session = app.session_of(user).await;
+        assert_eq!(schedule_put(&app, &session, &saved).await.0, 200);
+    }
+    advance_to(&app, eight);
+    // One look's claim runs out and another process claims that schedule again.
+    let store = &app.store;
+    let claim = |at, limit, owner, until| async move {
+        let claimed = store.claim_due_schedules(at, limit, owner, until);
+        claimed.await.expect("claimed")
+    };
+    let mut looked = claim(eight, 1, "look", eight + 1).await;
+    looked.extend(claim(eight, 64, "look", eight + 600).await);
+    assert_eq!(looked.len(), 3);
+    advance_to(&app, eight + 2);
+    let taken = claim(eight + 2, 64, "other", eight + 600).await;
+    assert_eq!(taken.len(), 1, "only the claim that ran out");
+    let started = ScheduleState {
+        active_until: Some(eight + 7200),
+        before: Some(Status::Online),
+        next_at: Some(eight + 7200),
+        missed_at: None,
+    };
+    let finishes: Vec<Finish> = looked
+        .iter()
+        .rev()
+        .map(|claimed| Finish {
+            claimed: claimed.clone(),
+            owner: "look".into(),
+            state: started,
+            claimed_at: eight,
+        })
+        .collect();
+    app.store
+        .finish_schedules(&finishes)
+        .await
+        .expect("finished");
+    for claimed in &looked {
+        let stored = app.store.schedule(app.member(), claimed.user_id).await;
+        let stored = stored.expect("read").expect("saved");
+        let expected = if claimed.user_id == taken[0].user_id {
+            (None, None, Some(eight))
+        } else {
+            (Some(eight + 7200), Some(Status::Online), Some(eight + 7200))
+        };
+        assert_eq!(
+            (stored.active_until, stored.before, stored.next_at),
+            expected,
+            "user {}",
+            claimed.user_id
+        );
+    }
+    assert!(
+        claim(eight + 2, 64, "third", eight + 600).await.is_empty(),
+        "the one taken stays claimed; the others are due at 10:00"
     );
 }
