@@ -2,7 +2,9 @@
 //! the status it restores, and when it looks again. A due schedule is claimed by one process at
 //! a time, as timers are (`timers.rs`).
 
-use super::{Store, StoreError, on_pool, user_id_from_sql, user_id_to_sql};
+use futures_util::future::join_all;
+
+use super::{Db, Store, StoreError, on_pool, user_id_from_sql, user_id_to_sql};
 use crate::schedule::{Schedule, ScheduleShape};
 use bitrix24::domain::{MemberId, Status, UserId};
 
@@ -24,6 +26,14 @@ pub struct SavedSchedule {
     /// A change that could not be applied, for the user's next visit.
     pub missed_at: Option<i64>,
 }
+
+/// How long a group of the scheduler's records waits for a row another writer holds
+/// (PostgreSQL; the connection's own wait is 10 s): one row must not hold up the group's
+/// others, nor keep the rows written before it locked.
+const GROUP_LOCK_WAIT: &str = "SET LOCAL lock_timeout = '1s'";
+
+/// Looks written at once when a group failed and each is written on its own.
+const ALONE_AT_ONCE: usize = 8;
 
 /// What one look at a claimed schedule did, for [`Store::finish_schedules`].
 #[derive(Clone, Debug)]
@@ -218,18 +228,46 @@ impl Store {
     /// Records what each look in `finishes` did and releases its schedule, all in one
     /// transaction (one commit for the group). When the user saved meanwhile, the new rules are
     /// looked at again at once: the save could not know the window the look applied. A
-    /// schedule whose claim another process holds now is left as it is.
+    /// schedule whose claim another process holds now is left as it is. Should the group fail
+    /// (on PostgreSQL it waits at most a second for a row another writer holds), each look is
+    /// written on its own, a few at once: one held row must not cost the others their record,
+    /// for a change not recorded is made again once its claim runs out, and would then take
+    /// the status it set for the one to restore. Answers the first error left.
     pub async fn finish_schedules(&self, finishes: &[Finish]) -> Result<(), StoreError> {
-        // Rows in the order of their keys, as every writer of several takes them, so two
-        // groups never wait for each other's rows.
+        // Rows in the order of their keys, so two groups never wait for each other in a
+        // circle; an uninstall's delete takes a portal's rows in its own order, which the
+        // group's short lock wait and the fallback cover.
         let mut ordered: Vec<&Finish> = finishes.iter().collect();
         ordered.sort_by(|a, b| {
             (a.claimed.member_id.as_str(), a.claimed.user_id)
                 .cmp(&(b.claimed.member_id.as_str(), b.claimed.user_id))
         });
+        let Err(error) = self.finish_together(&ordered).await else {
+            return Ok(());
+        };
+        if ordered.len() == 1 {
+            return Err(error);
+        }
+        tracing::warn!(%error, looks = ordered.len(), "a group of the scheduler's records failed; writing each alone");
+        let mut alone = Vec::with_capacity(ordered.len());
+        for few in ordered.chunks(ALONE_AT_ONCE) {
+            let written = few
+                .iter()
+                .map(|f| self.finish_together(std::slice::from_ref(f)));
+            alone.extend(join_all(written).await);
+        }
+        alone.into_iter().collect()
+    }
+
+    /// Records `finishes` in one transaction.
+    async fn finish_together(&self, finishes: &[&Finish]) -> Result<(), StoreError> {
+        let group = finishes.len() > 1 && matches!(self.db, Db::Postgres(_));
         on_pool!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
-            for finish in &ordered {
+            if group {
+                sqlx::query(GROUP_LOCK_WAIT).execute(&mut *tx).await?;
+            }
+            for finish in finishes {
                 let Finish {
                     claimed,
                     owner,

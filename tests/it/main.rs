@@ -46,7 +46,7 @@ mod properties;
 mod refresh;
 mod regions;
 mod schedule_saves;
-mod schedules;
+pub(crate) mod schedules;
 pub(crate) mod service;
 mod sessions;
 mod status_page;

@@ -95,7 +95,6 @@ async fn looks_recorded_together_keep_their_own_state_and_leave_a_claim_taken_si
     let mut looked = claim(eight, 1, "look", eight + 1).await;
     looked.extend(claim(eight, 64, "look", eight + 600).await);
     assert_eq!(looked.len(), 3);
-    advance_to(&app, eight + 2);
     let taken = claim(eight + 2, 64, "other", eight + 600).await;
     assert_eq!(taken.len(), 1, "only the claim that ran out");
     let started = ScheduleState {
@@ -106,7 +105,6 @@ async fn looks_recorded_together_keep_their_own_state_and_leave_a_claim_taken_si
     };
     let finishes: Vec<Finish> = looked
         .iter()
-        .rev()
         .map(|claimed| Finish {
             claimed: claimed.clone(),
             owner: "look".into(),

@@ -11,11 +11,12 @@
 mod it;
 
 // The suite's helpers, where the modules below look for them.
-use it::{db, harness, process, service, store};
+use it::{db, harness, process, schedules, service, store};
 
 mod buckets;
 mod cluster;
 mod instances;
 mod migrate;
+mod records;
 mod restart;
 mod tls;

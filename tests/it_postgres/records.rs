@@ -1,0 +1,86 @@
+//! The scheduler's records where rows lock one by one: a schedule row another writer holds (an
+//! uninstall deleting its portal's rows, a user's save) costs only its own record, not those
+//! of the looks recorded in the same group.
+
+use std::time::{Duration, Instant};
+
+use b24_status::domain::{Status, UserId};
+use b24_status::emulator::UserSpec;
+use b24_status::store::{Finish, ScheduleState};
+use serde_json::json;
+use sqlx::{Connection, PgConnection};
+
+use crate::harness::TestApp;
+use crate::schedules::{advance_to, next_eight_utc, schedule_put};
+
+#[tokio::test]
+async fn a_row_another_writer_holds_delays_only_its_own_record_in_a_group() {
+    let app = TestApp::installed(&[]).await;
+    let (eight, day) = next_eight_utc(&app);
+    let rule = json!({"days": [day], "from": "08:00", "to": "10:00", "status": "dnd"});
+    let saved = json!({"time_zone": "UTC", "rules": [rule]});
+    let mut users = vec![app.bitrix.employee];
+    for name in ["Vera", "Ivan"] {
+        let spec = UserSpec::new(name, "Seller", false);
+        users.push(app.bitrix.emulator.add_user(app.member(), spec));
+    }
+    for &user in &users {
+        let session = app.session_of(user).await;
+        assert_eq!(schedule_put(&app, &session, &saved).await.0, 200);
+    }
+    advance_to(&app, eight);
+    let looked = app
+        .store
+        .claim_due_schedules(eight, 64, "look", eight + 600)
+        .await
+        .expect("claimed");
+    assert_eq!(looked.len(), 3);
+    let mut users: Vec<UserId> = looked.iter().map(|claimed| claimed.user_id).collect();
+    users.sort();
+
+    // Another writer holds the row in the middle of the group's order.
+    let mut other = PgConnection::connect(&app.db.url).await.expect("connect");
+    let mut held = other.begin().await.expect("begin");
+    sqlx::query("SELECT 1 FROM schedules WHERE user_id = $1 FOR UPDATE")
+        .bind(i64::try_from(users[1].get()).expect("id"))
+        .execute(&mut *held)
+        .await
+        .expect("locked");
+    let started = ScheduleState {
+        active_until: Some(eight + 7200),
+        before: Some(Status::Online),
+        next_at: Some(eight + 7200),
+        missed_at: None,
+    };
+    let finishes: Vec<Finish> = looked
+        .iter()
+        .map(|claimed| Finish {
+            claimed: claimed.clone(),
+            owner: "look".into(),
+            state: started,
+            claimed_at: eight,
+        })
+        .collect();
+    let writer = app.store.clone();
+    let writing = tokio::spawn(async move { writer.finish_schedules(&finishes).await });
+
+    let (store, member) = (&app.store, app.member());
+    let next_at = |user: UserId| async move {
+        let stored = store.schedule(member, user).await;
+        stored.expect("read").expect("saved").next_at
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while next_at(users[0]).await != Some(eight + 7200)
+        || next_at(users[2]).await != Some(eight + 7200)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the rows nobody else holds are recorded while the other is held"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(next_at(users[1]).await, Some(eight), "the held row waits");
+    held.commit().await.expect("released");
+    writing.await.expect("task").expect("recorded");
+    assert_eq!(next_at(users[1]).await, Some(eight + 7200));
+}
