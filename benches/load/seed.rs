@@ -69,6 +69,27 @@ pub async fn seed_postgres(url: &str) {
     pool.close().await;
 }
 
+/// Analyses the database as PostgreSQL's autovacuum would have after a setup's writes, when the
+/// server runs without it (this machine's does): plans the app's connections keep are then
+/// made for tables of the size they have, as on a server with the default settings
+/// (`docs/operating.md`). Says whether it did.
+pub async fn analyze_without_autovacuum(url: &str) -> bool {
+    let pool = sqlx::PgPool::connect(url).await.expect("db");
+    let (autovacuum,): (String,) = sqlx::query_as("SHOW autovacuum")
+        .fetch_one(&pool)
+        .await
+        .expect("setting");
+    let analysed = autovacuum != "on";
+    if analysed {
+        sqlx::query("ANALYZE")
+            .execute(&pool)
+            .await
+            .expect("analyze");
+    }
+    pool.close().await;
+    analysed
+}
+
 pub fn file_size(path: &Path) -> u64 {
     ["", "-wal", "-shm"]
         .iter()

@@ -204,6 +204,12 @@ pub async fn run(
         .await;
     let setup = setting_up.elapsed();
     let retried = retried.into_inner();
+    if !database.starts_with("sqlite://") && super::seed::analyze_without_autovacuum(database).await
+    {
+        eprintln!(
+            "wave on {backend}: the server runs without autovacuum; analysed after the setup, as it would have"
+        );
+    }
     eprintln!(
         "wave on {backend}: {portals} portals set up in {:.0} s ({retried} saves answered 503 and retried), the rule starts at {from} UTC",
         setup.as_secs_f64()

@@ -33,7 +33,7 @@ pub const MAX_IN_FLIGHT_PER_PORTAL: usize = 16;
 
 /// How long a connection to a portal is kept open unused (the pool drops it between this and
 /// twice this after its last answer).
-pub const IDLE_CONNECTION: Duration = Duration::from_secs(5);
+pub const IDLE_CONNECTION: Duration = Duration::from_secs(3);
 
 /// Builds an HTTP client for both clients: no redirects followed (a renamed portal answers 302,
 /// `docs/bitrix24.md`), a timeout on every call, and `user_agent`, which should name the app. With
