@@ -261,12 +261,11 @@ impl Store {
 
     /// Records `finishes` in one transaction.
     async fn finish_together(&self, finishes: &[&Finish]) -> Result<(), StoreError> {
-        let group = finishes.len() > 1 && matches!(self.db, Db::Postgres(_));
+        if let (Db::Postgres(pool), 2..) = (&self.db, finishes.len()) {
+            return Self::finish_on_postgres(pool, finishes).await;
+        }
         on_pool!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
-            if group {
-                sqlx::query(GROUP_LOCK_WAIT).execute(&mut *tx).await?;
-            }
             for finish in finishes {
                 let Finish {
                     claimed,
@@ -296,6 +295,62 @@ impl Store {
             }
             tx.commit().await
         })?;
+        Ok(())
+    }
+
+    /// The same as one statement over arrays: a round trip per row kept the group's
+    /// transaction open while the server waited for the next row (most of a PostgreSQL wave's
+    /// writer time, `docs/performance.md`).
+    async fn finish_on_postgres(
+        pool: &sqlx::PgPool,
+        finishes: &[&Finish],
+    ) -> Result<(), StoreError> {
+        let column = |get: fn(&Finish) -> Option<i64>| -> Vec<Option<i64>> {
+            finishes.iter().map(|f| get(f)).collect()
+        };
+        let members: Vec<&str> = finishes
+            .iter()
+            .map(|f| f.claimed.member_id.as_str())
+            .collect();
+        let users: Vec<i64> = finishes
+            .iter()
+            .map(|f| user_id_to_sql(f.claimed.user_id))
+            .collect();
+        let owners: Vec<&str> = finishes.iter().map(|f| f.owner.as_str()).collect();
+        let before: Vec<Option<&str>> = finishes
+            .iter()
+            .map(|f| f.state.before.map(Status::as_str))
+            .collect();
+        let mut tx = pool.begin().await?;
+        sqlx::query(GROUP_LOCK_WAIT).execute(&mut *tx).await?;
+        sqlx::query(
+            "UPDATE schedules AS s SET active_until = f.active_until,
+                 before_status = f.before_status, missed_at = COALESCE(f.missed_at, s.missed_at),
+                 next_at = CASE WHEN s.version = f.version THEN f.next_at
+                           WHEN s.next_at IS NULL OR s.next_at > f.claimed_at THEN f.claimed_at
+                           ELSE s.next_at END,
+                 claim_owner = NULL, claim_until = NULL
+             FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[],
+                     $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])
+                 AS f(member_id, user_id, owner, active_until, before_status, missed_at, version,
+                      next_at, claimed_at)
+             WHERE s.member_id = f.member_id AND s.user_id = f.user_id
+               AND s.claim_owner = f.owner",
+        )
+        // Planned for the tables as they are, as the claims are (`claims.rs`).
+        .persistent(false)
+        .bind(members)
+        .bind(users)
+        .bind(owners)
+        .bind(column(|f| f.state.active_until))
+        .bind(before)
+        .bind(column(|f| f.state.missed_at))
+        .bind(column(|f| Some(f.claimed.version)))
+        .bind(column(|f| f.state.next_at))
+        .bind(column(|f| Some(f.claimed_at)))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 }
