@@ -7,13 +7,13 @@ use std::sync::{Mutex, PoisonError};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{Finish, Store};
+use crate::store::{ScheduleFinish, Store};
 
 /// Looks recorded in one transaction, at most: as many changes as the scheduler makes at once.
 const AT_ONCE: usize = 256;
 
 /// A finished look and where to say it was written.
-type Waiting = (Finish, oneshot::Sender<()>);
+type Waiting = (ScheduleFinish, oneshot::Sender<()>);
 
 /// The queue of finished looks and its writer, started with the first look (and again should
 /// it have stopped: its runtime ended, or it panicked).
@@ -33,7 +33,7 @@ impl Finishes {
 
     /// Records what a look did, with whatever other looks end meanwhile; returns once it was
     /// written, or failed (logged; the claim runs out and the change is looked at again).
-    pub(super) async fn record(&self, finish: Finish) {
+    pub(super) async fn record(&self, finish: ScheduleFinish) {
         let (written, answer) = oneshot::channel();
         match self.queue().send((finish, written)) {
             Ok(()) => {
@@ -71,7 +71,7 @@ impl Finishes {
 async fn write(store: Store, mut waiting: mpsc::UnboundedReceiver<Waiting>) {
     let mut group = Vec::with_capacity(AT_ONCE);
     while waiting.recv_many(&mut group, AT_ONCE).await > 0 {
-        let (finishes, written): (Vec<Finish>, Vec<_>) = group.drain(..).unzip();
+        let (finishes, written): (Vec<ScheduleFinish>, Vec<_>) = group.drain(..).unzip();
         write_all(&store, &finishes).await;
         for look in written {
             // A look whose task was stopped no longer waits; its record is written all the same.
@@ -81,7 +81,7 @@ async fn write(store: Store, mut waiting: mpsc::UnboundedReceiver<Waiting>) {
 }
 
 /// Records `finishes` (`Store::finish_schedules`), logging what could not be.
-async fn write_all(store: &Store, finishes: &[Finish]) {
+async fn write_all(store: &Store, finishes: &[ScheduleFinish]) {
     if let Err(error) = store.finish_schedules(finishes).await {
         tracing::error!(%error, "the scheduler could not record what it did");
     }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::outcome::{Outcome, RETRY};
 use super::{Jobs, Portals, Refusal};
 use crate::schedule::{self, Schedule, Step};
-use crate::store::{Finish, SavedSchedule, ScheduleState};
+use crate::store::{SavedSchedule, ScheduleFinish, ScheduleState};
 use crate::tokens::{CallError, Repeat};
 use bitrix24::domain::{MemberId, UserId};
 use bitrix24::verify::{PROFILE, Profile};
@@ -114,7 +114,7 @@ impl Jobs {
             }
             _ => {}
         }
-        let finish = Finish {
+        let finish = ScheduleFinish {
             claimed: saved,
             owner: owner.to_owned(),
             state,

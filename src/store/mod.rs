@@ -52,7 +52,7 @@ pub use operations::{AccountSummary, PortalSummary, Purged, ScheduleSummary, Tim
 pub use postgres::{Places, SharedBuckets, Want};
 pub use presence::{DuePortal, Looked};
 pub use rekey::{KeyCounts, Rekeyed};
-pub use schedules::{Finish, SavedSchedule, ScheduleState};
+pub use schedules::{SavedSchedule, ScheduleFinish, ScheduleState};
 use schema::Opening;
 pub use team::TeamRead;
 pub use timers::Timer;

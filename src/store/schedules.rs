@@ -37,7 +37,7 @@ const ALONE_AT_ONCE: usize = 8;
 
 /// What one look at a claimed schedule did, for [`Store::finish_schedules`].
 #[derive(Clone, Debug)]
-pub struct Finish {
+pub struct ScheduleFinish {
     /// The schedule as claimed.
     pub claimed: SavedSchedule,
     /// Who holds the claim.
@@ -233,11 +233,13 @@ impl Store {
     /// written on its own, a few at once: one held row must not cost the others their record,
     /// for a change not recorded is made again once its claim runs out, and would then take
     /// the status it set for the one to restore. Answers the first error left.
-    pub async fn finish_schedules(&self, finishes: &[Finish]) -> Result<(), StoreError> {
-        // Rows in the order of their keys, so two groups never wait for each other in a
-        // circle; an uninstall's delete takes a portal's rows in its own order, which the
-        // group's short lock wait and the fallback cover.
-        let mut ordered: Vec<&Finish> = finishes.iter().collect();
+    pub async fn finish_schedules(&self, finishes: &[ScheduleFinish]) -> Result<(), StoreError> {
+        // Rows in the order of their keys, as the row-by-row form takes them. Groups of
+        // different instances hold different claims, so only a claim that ran out and was
+        // taken again, the one-statement form (rows in its plan's order) or an uninstall's
+        // delete can make two writers wait for each other: the group's short lock wait and
+        // the fallback cover those.
+        let mut ordered: Vec<&ScheduleFinish> = finishes.iter().collect();
         ordered.sort_by(|a, b| {
             (a.claimed.member_id.as_str(), a.claimed.user_id)
                 .cmp(&(b.claimed.member_id.as_str(), b.claimed.user_id))
@@ -260,14 +262,14 @@ impl Store {
     }
 
     /// Records `finishes` in one transaction.
-    async fn finish_together(&self, finishes: &[&Finish]) -> Result<(), StoreError> {
+    async fn finish_together(&self, finishes: &[&ScheduleFinish]) -> Result<(), StoreError> {
         if let (Db::Postgres(pool), 2..) = (&self.db, finishes.len()) {
             return Self::finish_on_postgres(pool, finishes).await;
         }
         on_pool!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
             for finish in finishes {
-                let Finish {
+                let ScheduleFinish {
                     claimed,
                     owner,
                     state,
@@ -303,9 +305,9 @@ impl Store {
     /// writer time, `docs/performance.md`).
     async fn finish_on_postgres(
         pool: &sqlx::PgPool,
-        finishes: &[&Finish],
+        finishes: &[&ScheduleFinish],
     ) -> Result<(), StoreError> {
-        let column = |get: fn(&Finish) -> Option<i64>| -> Vec<Option<i64>> {
+        let column = |get: fn(&ScheduleFinish) -> Option<i64>| -> Vec<Option<i64>> {
             finishes.iter().map(|f| get(f)).collect()
         };
         let members: Vec<&str> = finishes

@@ -5,7 +5,7 @@
 
 use b24_status::domain::{Status, UserId};
 use b24_status::emulator::UserSpec;
-use b24_status::store::{Finish, ScheduleState};
+use b24_status::store::{SavedSchedule, ScheduleFinish, ScheduleState};
 use serde_json::json;
 
 use super::harness::TestApp;
@@ -47,7 +47,7 @@ async fn a_save_is_looked_at_from_its_next_boundary_and_again_at_once_after_a_lo
         next_at: Some(eight + 7200),
         missed_at: None,
     };
-    let finish = Finish {
+    let finish = ScheduleFinish {
         claimed: claimed[0].clone(),
         owner: "look".into(),
         state: started,
@@ -73,19 +73,7 @@ async fn a_save_is_looked_at_from_its_next_boundary_and_again_at_once_after_a_lo
 #[tokio::test]
 async fn looks_recorded_together_keep_their_own_state_and_leave_a_claim_taken_since() {
     let app = TestApp::installed(&[]).await;
-    let (eight, day) = next_eight_utc(&app);
-    let rule = json!({"days": [day], "from": "08:00", "to": "10:00", "status": "dnd"});
-    let saved = json!({"time_zone": "UTC", "rules": [rule]});
-    let mut users = vec![app.bitrix.employee];
-    for name in ["Vera", "Ivan"] {
-        let spec = UserSpec::new(name, "Seller", false);
-        users.push(app.bitrix.emulator.add_user(app.member(), spec));
-    }
-    for &user in &users {
-        let session = app.session_of(user).await;
-        assert_eq!(schedule_put(&app, &session, &saved).await.0, 200);
-    }
-    advance_to(&app, eight);
+    let eight = three_due_at_eight(&app).await;
     // One look's claim runs out and another process claims that schedule again.
     let store = &app.store;
     let claim = |at, limit, owner, until| async move {
@@ -97,23 +85,8 @@ async fn looks_recorded_together_keep_their_own_state_and_leave_a_claim_taken_si
     assert_eq!(looked.len(), 3);
     let taken = claim(eight + 2, 64, "other", eight + 600).await;
     assert_eq!(taken.len(), 1, "only the claim that ran out");
-    let started = ScheduleState {
-        active_until: Some(eight + 7200),
-        before: Some(Status::Online),
-        next_at: Some(eight + 7200),
-        missed_at: None,
-    };
-    let finishes: Vec<Finish> = looked
-        .iter()
-        .map(|claimed| Finish {
-            claimed: claimed.clone(),
-            owner: "look".into(),
-            state: started,
-            claimed_at: eight,
-        })
-        .collect();
     app.store
-        .finish_schedules(&finishes)
+        .finish_schedules(&started_until_ten(&looked, eight))
         .await
         .expect("finished");
     for claimed in &looked {
@@ -135,4 +108,42 @@ async fn looks_recorded_together_keep_their_own_state_and_leave_a_claim_taken_si
         claim(eight + 2, 64, "third", eight + 600).await.is_empty(),
         "the one taken stays claimed; the others are due at 10:00"
     );
+}
+
+/// Three users of the app's portal, each with a rule from 08:00 to 10:00 UTC today saved; the
+/// clocks at 08:00, which is answered.
+pub async fn three_due_at_eight(app: &TestApp) -> i64 {
+    let (eight, day) = next_eight_utc(app);
+    let rule = json!({"days": [day], "from": "08:00", "to": "10:00", "status": "dnd"});
+    let saved = json!({"time_zone": "UTC", "rules": [rule]});
+    let mut users = vec![app.bitrix.employee];
+    for name in ["Vera", "Ivan"] {
+        let spec = UserSpec::new(name, "Seller", false);
+        users.push(app.bitrix.emulator.add_user(app.member(), spec));
+    }
+    for &user in &users {
+        let session = app.session_of(user).await;
+        assert_eq!(schedule_put(app, &session, &saved).await.0, 200);
+    }
+    advance_to(app, eight);
+    eight
+}
+
+/// What looks by `"look"` at 08:00 that started the rule of [`three_due_at_eight`] record.
+pub fn started_until_ten(looked: &[SavedSchedule], eight: i64) -> Vec<ScheduleFinish> {
+    let started = ScheduleState {
+        active_until: Some(eight + 7200),
+        before: Some(Status::Online),
+        next_at: Some(eight + 7200),
+        missed_at: None,
+    };
+    looked
+        .iter()
+        .map(|claimed| ScheduleFinish {
+            claimed: claimed.clone(),
+            owner: "look".into(),
+            state: started,
+            claimed_at: eight,
+        })
+        .collect()
 }

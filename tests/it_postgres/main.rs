@@ -11,7 +11,7 @@
 mod it;
 
 // The suite's helpers, where the modules below look for them.
-use it::{db, harness, process, schedules, service, store};
+use it::{db, harness, process, schedule_saves, service, store};
 
 mod buckets;
 mod cluster;

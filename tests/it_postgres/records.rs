@@ -4,31 +4,16 @@
 
 use std::time::{Duration, Instant};
 
-use b24_status::domain::{Status, UserId};
-use b24_status::emulator::UserSpec;
-use b24_status::store::{Finish, ScheduleState};
-use serde_json::json;
+use b24_status::domain::UserId;
 use sqlx::{Connection, PgConnection};
 
 use crate::harness::TestApp;
-use crate::schedules::{advance_to, next_eight_utc, schedule_put};
+use crate::schedule_saves::{started_until_ten, three_due_at_eight};
 
 #[tokio::test]
 async fn a_row_another_writer_holds_delays_only_its_own_record_in_a_group() {
     let app = TestApp::installed(&[]).await;
-    let (eight, day) = next_eight_utc(&app);
-    let rule = json!({"days": [day], "from": "08:00", "to": "10:00", "status": "dnd"});
-    let saved = json!({"time_zone": "UTC", "rules": [rule]});
-    let mut users = vec![app.bitrix.employee];
-    for name in ["Vera", "Ivan"] {
-        let spec = UserSpec::new(name, "Seller", false);
-        users.push(app.bitrix.emulator.add_user(app.member(), spec));
-    }
-    for &user in &users {
-        let session = app.session_of(user).await;
-        assert_eq!(schedule_put(&app, &session, &saved).await.0, 200);
-    }
-    advance_to(&app, eight);
+    let eight = three_due_at_eight(&app).await;
     let looked = app
         .store
         .claim_due_schedules(eight, 64, "look", eight + 600)
@@ -46,21 +31,7 @@ async fn a_row_another_writer_holds_delays_only_its_own_record_in_a_group() {
         .execute(&mut *held)
         .await
         .expect("locked");
-    let started = ScheduleState {
-        active_until: Some(eight + 7200),
-        before: Some(Status::Online),
-        next_at: Some(eight + 7200),
-        missed_at: None,
-    };
-    let finishes: Vec<Finish> = looked
-        .iter()
-        .map(|claimed| Finish {
-            claimed: claimed.clone(),
-            owner: "look".into(),
-            state: started,
-            claimed_at: eight,
-        })
-        .collect();
+    let finishes = started_until_ten(&looked, eight);
     let writer = app.store.clone();
     let writing = tokio::spawn(async move { writer.finish_schedules(&finishes).await });
 
